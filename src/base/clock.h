@@ -1,0 +1,19 @@
+/*
+ * clock.h - the one clock Kassa reads. Real time plus an offset that a sandbox
+ * may move forward (POST /_test/clock/advance when test_clock is on), so tests
+ * jump 48 hours or 28 days without sleeping. Thread-safe; never goes backwards.
+ */
+#ifndef KASSA_CLOCK_H
+#define KASSA_CLOCK_H
+
+#include "common.h"
+
+int64_t clock_now_ms(void);        /* unix milliseconds, offset applied */
+int64_t clock_now_s(void);         /* unix seconds, offset applied */
+int64_t clock_mono_ms(void);       /* monotonic, for timeouts and latencies (no offset) */
+void clock_advance_ms(int64_t ms); /* ms >= 0 */
+int64_t clock_offset_ms(void);
+/* ISO-8601 UTC "2025-01-02T10:00:05+0000" (ECommPay style) into out[32]. */
+void clock_fmt_iso(int64_t unix_s, char out[32]);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * crypto.c - Kassa's cryptography on OpenSSL 3 libcrypto and libsodium (see crypto.h).
+ *
+ * Only non-deprecated OpenSSL 3 interfaces: EVP_Digest, HMAC() one-shot,
+ * EVP_DigestSign/Verify over PEM keys read through a memory BIO. Base64 is done
+ * here (strict decoder: no whitespace, no stray characters) rather than with
+ * EVP_DecodeBlock, which accepts whitespace and counts padding into its length.
+ * Nothing here logs; key material never leaves these functions.
+ */
+#include "crypto.h"
+
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <sodium.h>
+#include <string.h>
+
+_Static_assert(crypto_pwhash_argon2id_STRBYTES <= 128, "argon2id string fits out[128]");
+
+#define CRYPTO_RSA_SIG_MAX 1024 /* 8192-bit keys at most */
+
+k_status crypto_init(void)
+{
+    if (sodium_init() < 0)
+        return K_ERR;
+    return K_OK;
+}
+
+void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])
+{
+    K_ASSERT(p != NULL || n == 0);
+    unsigned int len = 0;
+    int ok = EVP_Digest(n > 0 ? p : "", n, out, &len, EVP_sha256(), NULL);
+    K_ASSERT(ok == 1);
+    K_ASSERT(len == SHA256_LEN);
+}
+
+void crypto_sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN])
+{
+    uint8_t md[SHA256_LEN];
+    crypto_sha256(p, n, md);
+    crypto_hex(md, sizeof(md), out);
+}
+
+/* One-shot HMAC; an empty key or message is passed as a valid pointer. */
+static void crypto_hmac(const EVP_MD *md, const void *key, size_t keylen, const void *msg, size_t n,
+                        uint8_t *out, unsigned int expect)
+{
+    K_ASSERT(key != NULL || keylen == 0);
+    K_ASSERT(msg != NULL || n == 0);
+    K_ASSERT(keylen <= INT32_MAX);
+    unsigned int len = 0;
+    unsigned char *r =
+        HMAC(md, keylen > 0 ? key : "", (int)keylen,
+             n > 0 ? (const unsigned char *)msg : (const unsigned char *)"", n, out, &len);
+    K_ASSERT(r != NULL);
+    K_ASSERT(len == expect);
+}
+
+void crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
+                        uint8_t out[SHA256_LEN])
+{
+    crypto_hmac(EVP_sha256(), key, keylen, msg, n, out, SHA256_LEN);
+}
+
+void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, size_t n,
+                            char out[SHA256_HEX_LEN])
+{
+    uint8_t mac[SHA256_LEN];
+    crypto_hmac_sha256(key, keylen, msg, n, mac);
+    crypto_hex(mac, sizeof(mac), out);
+}
+
+void crypto_hmac_sha512_b64(const void *key, size_t keylen, const void *msg, size_t n,
+                            char out[SHA512_B64_LEN])
+{
+    uint8_t mac[SHA512_LEN];
+    crypto_hmac(EVP_sha512(), key, keylen, msg, n, mac, SHA512_LEN);
+    size_t len = crypto_b64_encode(mac, sizeof(mac), out);
+    K_ASSERT(len == SHA512_B64_LEN - 1);
+}
+
+void crypto_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    K_ASSERT(out != NULL);
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t crypto_b64_encode(const uint8_t *p, size_t n, char *out)
+{
+    K_ASSERT(out != NULL);
+    K_ASSERT(p != NULL || n == 0);
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = b64_alphabet[(v >> 18) & 63];
+        out[o++] = b64_alphabet[(v >> 12) & 63];
+        out[o++] = b64_alphabet[(v >> 6) & 63];
+        out[o++] = b64_alphabet[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        out[o++] = b64_alphabet[(v >> 18) & 63];
+        out[o++] = b64_alphabet[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long crypto_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+    K_ASSERT(s != NULL || n == 0);
+    /* Padding is optional, but if present it must complete the last quantum. */
+    size_t pad = 0;
+    while (pad < 2 && n > 0 && s[n - 1] == '=') {
+        n--;
+        pad++;
+    }
+    if (pad > 0 && (n + pad) % 4 != 0)
+        return -1;
+    if (n % 4 == 1)
+        return -1;
+    size_t outlen = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+    if (outlen > cap || outlen > LONG_MAX)
+        return -1;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    K_ASSERT(o == outlen);
+    return (long)o;
+}
+
+k_status crypto_random(void *out, size_t n)
+{
+    K_ASSERT(out != NULL || n == 0);
+    while (n > 0) {
+        int chunk = n > INT32_MAX ? INT32_MAX : (int)n;
+        if (RAND_bytes(out, chunk) != 1)
+            return K_ERR;
+        out = (uint8_t *)out + chunk;
+        n -= (size_t)chunk;
+    }
+    return K_OK;
+}
+
+bool crypto_eq(const void *a, const void *b, size_t n)
+{
+    if (n == 0)
+        return true;
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+bool crypto_streq(const char *a, const char *b)
+{
+    K_ASSERT(a != NULL);
+    K_ASSERT(b != NULL);
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    unsigned char diff = la != lb;
+    /* Walk all of b whatever a holds; past the end of a compare against 0. */
+    for (size_t i = 0; i < lb; i++) {
+        unsigned char ca = i < la ? (unsigned char)a[i] : 0;
+        diff |= ca ^ (unsigned char)b[i];
+    }
+    return diff == 0;
+}
+
+static EVP_PKEY *crypto_read_key(const char *pem, bool private_key)
+{
+    if (pem == NULL)
+        return NULL;
+    size_t len = strlen(pem);
+    if (len == 0 || len > INT32_MAX)
+        return NULL;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL)
+        return NULL;
+    EVP_PKEY *key = private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+                                : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (key != NULL && !EVP_PKEY_is_a(key, "RSA")) {
+        EVP_PKEY_free(key);
+        return NULL;
+    }
+    return key;
+}
+
+k_status crypto_rsa_sign_b64(const char *priv_pem, const void *msg, size_t n, char *out, size_t cap)
+{
+    K_ASSERT(msg != NULL || n == 0);
+    K_ASSERT(out != NULL);
+    EVP_PKEY *key = crypto_read_key(priv_pem, true);
+    if (key == NULL)
+        return K_ERR;
+    k_status st = K_ERR;
+    uint8_t sig[CRYPTO_RSA_SIG_MAX];
+    size_t siglen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        goto done;
+    if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1)
+        goto done;
+    if (EVP_DigestSign(ctx, NULL, &siglen, n > 0 ? msg : "", n) != 1 || siglen > sizeof(sig))
+        goto done;
+    if (EVP_DigestSign(ctx, sig, &siglen, n > 0 ? msg : "", n) != 1)
+        goto done;
+    if (4 * ((siglen + 2) / 3) + 1 > cap)
+        goto done;
+    crypto_b64_encode(sig, siglen, out);
+    st = K_OK;
+done:
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return st;
+}
+
+bool crypto_rsa_verify_b64(const char *pub_pem, const void *msg, size_t n, const char *sig_b64)
+{
+    K_ASSERT(msg != NULL || n == 0);
+    if (sig_b64 == NULL)
+        return false;
+    uint8_t sig[CRYPTO_RSA_SIG_MAX];
+    long siglen = crypto_b64_decode(sig_b64, strlen(sig_b64), sig, sizeof(sig));
+    if (siglen <= 0)
+        return false;
+    EVP_PKEY *key = crypto_read_key(pub_pem, false);
+    if (key == NULL)
+        return false;
+    bool ok = false;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1)
+        ok = EVP_DigestVerify(ctx, sig, (size_t)siglen, n > 0 ? msg : "", n) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+k_status crypto_password_hash(const char *password, char out[128])
+{
+    K_ASSERT(password != NULL);
+    K_ASSERT(out != NULL);
+    memset(out, 0, 128);
+    if (crypto_pwhash_argon2id_str(out, password, strlen(password),
+                                   crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
+                                   crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) != 0)
+        return K_ERR;
+    return K_OK;
+}
+
+bool crypto_password_verify(const char *hash, const char *password)
+{
+    if (hash == NULL || password == NULL)
+        return false;
+    if (strnlen(hash, 128) >= 128)
+        return false;
+    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * ids.c - Stripe-style prefixed random ids (see ids.h).
+ *
+ * Characters are base62 drawn from crypto_random by rejection sampling: a byte
+ * is used only when below 248 (= 4 * 62), so byte % 62 is uniform (no modulo bias).
+ */
+#include "ids.h"
+#include "crypto.h"
+
+#include <string.h>
+
+static const char ids_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+#define IDS_ALPHA_LEN    62
+#define IDS_ACCEPT_BELOW (256 - 256 % IDS_ALPHA_LEN) /* 248 */
+
+_Static_assert(sizeof(ids_alphabet) - 1 == IDS_ALPHA_LEN, "base62 alphabet");
+
+void id_new_n(char out[LIMIT_ID_MAX], const char *prefix, size_t n)
+{
+    K_ASSERT(out != NULL);
+    K_ASSERT(prefix != NULL);
+    size_t plen = strlen(prefix);
+    K_ASSERT(plen < LIMIT_ID_MAX);
+    K_ASSERT(n < LIMIT_ID_MAX - plen);
+    memcpy(out, prefix, plen);
+    size_t filled = 0;
+    while (filled < n) {
+        uint8_t rnd[64];
+        k_status st = crypto_random(rnd, sizeof(rnd));
+        K_ASSERT(st == K_OK); /* no CSPRNG: nothing safe to mint ids with */
+        for (size_t i = 0; i < sizeof(rnd) && filled < n; i++) {
+            if (rnd[i] >= IDS_ACCEPT_BELOW)
+                continue;
+            out[plen + filled] = ids_alphabet[rnd[i] % IDS_ALPHA_LEN];
+            filled++;
+        }
+    }
+    out[plen + n] = '\0';
+}
+
+void id_new(char out[LIMIT_ID_MAX], const char *prefix)
+{
+    id_new_n(out, prefix, ID_RANDOM_LEN);
+}
+
+static bool id_char_ok(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool id_valid(const char *s, const char *prefix)
+{
+    if (s == NULL)
+        return false;
+    size_t plen = prefix != NULL ? strlen(prefix) : 0;
+    if (plen > 0 && strncmp(s, prefix, plen) != 0)
+        return false;
+    size_t len = strnlen(s, LIMIT_ID_MAX);
+    if (len >= LIMIT_ID_MAX || len <= plen)
+        return false;
+    for (size_t i = plen; i < len; i++) {
+        if (!id_char_ok(s[i]))
+            return false;
+    }
+    return true;
+}

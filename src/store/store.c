@@ -1,0 +1,335 @@
+/*
+ * store.c - the public face of the store: picks the backend from the URL,
+ * checks arguments and preconditions once for every backend, and forwards to
+ * s->backend (Redis ae.c over ae_epoll.c / ae_kqueue.c).
+ *
+ * Programmer errors (NULL where a value is required, a write on a read
+ * transaction) crash through K_ASSERT; operating errors (bad page size, both
+ * cursors) are returned as K_EINVAL so the API layer can answer 400.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+
+#define BE(tx) ((tx)->s->backend)
+
+static bool store_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+k_status store_open(store **out, const char *url)
+{
+    K_ASSERT(out != NULL);
+    K_ASSERT(url != NULL);
+    *out = NULL;
+    if (store_has_prefix(url, "postgres://") || store_has_prefix(url, "postgresql://")) {
+        log_error("store: PostgreSQL backend is not available in this build yet; "
+                  "use a SQLite file path");
+        return K_EINVAL;
+    }
+    const char *path = url;
+    if (store_has_prefix(url, "sqlite://"))
+        path = url + strlen("sqlite://");
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0) {
+        /* Reads use connections of their own, so the database must be a file. */
+        log_error("store: '%s' is not a database file path", url);
+        return K_EINVAL;
+    }
+    store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return K_ENOMEM;
+    s->backend = &store_sqlite_backend;
+    k_status st = s->backend->open(s, path);
+    if (st != K_OK) {
+        free(s);
+        return st;
+    }
+    K_ASSERT(s->impl != NULL);
+    *out = s;
+    return K_OK;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    s->backend->close(s);
+    free(s);
+}
+
+k_status store_write(store *s, store_fn fn, void *arg)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(fn != NULL);
+    return s->backend->write(s, fn, arg);
+}
+
+k_status store_read(store *s, store_fn fn, void *arg)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(fn != NULL);
+    return s->backend->read(s, fn, arg);
+}
+
+int store_schema_version(store *s)
+{
+    K_ASSERT(s != NULL);
+    return s->backend->schema_version(s);
+}
+
+void store_get_stats(store *s, store_stats *out)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    s->backend->get_stats(s, out);
+}
+
+/* ---- merchants ---- */
+
+k_status store_merchant_put(store_tx *tx, const store_merchant *m)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(m != NULL && m->id != NULL);
+    return BE(tx)->merchant_put(tx, m);
+}
+
+k_status store_merchant_get(store_tx *tx, const char *id, arena *a, store_merchant *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(id != NULL && a != NULL && out != NULL);
+    return BE(tx)->merchant_get(tx, id, a, out);
+}
+
+k_status store_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena *a,
+                               store_merchant *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(secret_key_hash != NULL && a != NULL && out != NULL);
+    return BE(tx)->merchant_by_key(tx, secret_key_hash, a, out);
+}
+
+k_status store_merchant_by_project(store_tx *tx, int64_t project_id, arena *a, store_merchant *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(a != NULL && out != NULL);
+    return BE(tx)->merchant_by_project(tx, project_id, a, out);
+}
+
+k_status store_merchant_count(store_tx *tx, int64_t *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(out != NULL);
+    return BE(tx)->merchant_count(tx, out);
+}
+
+/* ---- documents ---- */
+
+k_status store_obj_put(store_tx *tx, store_obj *o)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(o != NULL);
+    K_ASSERT(o->merchant_id != NULL && o->id != NULL && o->kind != NULL);
+    K_ASSERT(o->version >= 0);
+    return BE(tx)->obj_put(tx, o);
+}
+
+k_status store_obj_get(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                       arena *a, store_obj *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && kind != NULL && id != NULL);
+    K_ASSERT(a != NULL && out != NULL);
+    return BE(tx)->obj_get(tx, merchant_id, kind, id, a, out);
+}
+
+k_status store_obj_by_ref(store_tx *tx, const char *merchant_id, const char *kind,
+                          const char *ext_ref, arena *a, store_obj *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && kind != NULL && ext_ref != NULL);
+    K_ASSERT(a != NULL && out != NULL);
+    return BE(tx)->obj_by_ref(tx, merchant_id, kind, ext_ref, a, out);
+}
+
+k_status store_obj_find_ref(store_tx *tx, const char *kind, const char *ext_ref, arena *a,
+                            store_obj *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(kind != NULL && ext_ref != NULL);
+    K_ASSERT(a != NULL && out != NULL);
+    return BE(tx)->obj_find_ref(tx, kind, ext_ref, a, out);
+}
+
+k_status store_obj_list(store_tx *tx, const char *merchant_id, const char *kind,
+                        const store_list_q *q, arena *a, store_obj **out, size_t *n, bool *has_more)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && kind != NULL && q != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL && has_more != NULL);
+    *out = NULL;
+    *n = 0;
+    *has_more = false;
+    if (q->limit < 1 || q->limit > LIMIT_STORE_ROWS_MAX)
+        return K_EINVAL;
+    if (q->starting_after != NULL && q->ending_before != NULL)
+        return K_EINVAL; /* Stripe refuses both cursors at once */
+    return BE(tx)->obj_list(tx, merchant_id, kind, q, a, out, n, has_more);
+}
+
+k_status store_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max > LIMIT_STORE_ROWS_MAX)
+        return K_EINVAL;
+    return BE(tx)->obj_due(tx, now, max, a, out, n);
+}
+
+/* ---- journal ---- */
+
+k_status store_op_append(store_tx *tx, const store_op *op)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(op != NULL);
+    K_ASSERT(op->merchant_id != NULL && op->id != NULL && op->payment_id != NULL);
+    K_ASSERT(op->kind != NULL && op->status != NULL);
+    K_ASSERT(op->amount >= 0); /* money invariant, also a CHECK in the schema */
+    return BE(tx)->op_append(tx, op);
+}
+
+k_status store_op_list(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,
+                       store_op **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && payment_id != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    return BE(tx)->op_list(tx, merchant_id, payment_id, a, out, n);
+}
+
+k_status store_op_range(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max > LIMIT_STORE_ROWS_MAX || from_ms > to_ms)
+        return K_EINVAL;
+    return BE(tx)->op_range(tx, merchant_id, from_ms, to_ms, after_seq, max, a, out, n);
+}
+
+/* ---- webhook outbox ---- */
+
+k_status store_delivery_add(store_tx *tx, store_delivery *d)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(d != NULL);
+    K_ASSERT(d->merchant_id != NULL && d->event_id != NULL && d->endpoint_id != NULL);
+    K_ASSERT(d->attempts >= 0);
+    return BE(tx)->delivery_add(tx, d);
+}
+
+k_status store_delivery_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                              arena *a, store_delivery **out, size_t *n)
+{
+    K_ASSERT(tx != NULL && tx->writable); /* a claim writes the lease */
+    K_ASSERT(lease_until_ms > now_ms);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max > LIMIT_STORE_ROWS_MAX)
+        return K_EINVAL;
+    return BE(tx)->delivery_claim(tx, now_ms, lease_until_ms, max, a, out, n);
+}
+
+k_status store_delivery_record(store_tx *tx, const store_delivery *d,
+                               const store_delivery_attempt *at)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(d != NULL && at != NULL);
+    K_ASSERT(d->merchant_id != NULL && d->state != NULL);
+    K_ASSERT(d->id > 0 && at->delivery_id == d->id);
+    return BE(tx)->delivery_record(tx, d, at);
+}
+
+k_status store_delivery_list(store_tx *tx, const char *merchant_id, const char *event_id, arena *a,
+                             store_delivery **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && event_id != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    return BE(tx)->delivery_list(tx, merchant_id, event_id, a, out, n);
+}
+
+k_status store_delivery_get(store_tx *tx, const char *merchant_id, int64_t id, arena *a,
+                            store_delivery *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && a != NULL && out != NULL);
+    return BE(tx)->delivery_get(tx, merchant_id, id, a, out);
+}
+
+k_status store_delivery_attempts(store_tx *tx, int64_t delivery_id, arena *a,
+                                 store_delivery_attempt **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    return BE(tx)->delivery_attempts(tx, delivery_id, a, out, n);
+}
+
+k_status store_delivery_next_due(store_tx *tx, int64_t *next_at_ms)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(next_at_ms != NULL);
+    *next_at_ms = 0;
+    return BE(tx)->delivery_next_due(tx, next_at_ms);
+}
+
+/* ---- idempotency keys ---- */
+
+k_status store_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,
+                        store_idem *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && key != NULL);
+    K_ASSERT(a != NULL && out != NULL);
+    return BE(tx)->idem_get(tx, merchant_id, key, a, out);
+}
+
+k_status store_idem_put(store_tx *tx, const store_idem *k)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(k != NULL);
+    K_ASSERT(k->merchant_id != NULL && k->key != NULL && k->fingerprint != NULL);
+    return BE(tx)->idem_put(tx, k);
+}
+
+k_status store_idem_delete(store_tx *tx, const char *merchant_id, const char *key)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(merchant_id != NULL && key != NULL);
+    return BE(tx)->idem_delete(tx, merchant_id, key);
+}
+
+k_status store_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(deleted != NULL);
+    *deleted = 0;
+    if (max > LIMIT_STORE_ROWS_MAX)
+        return K_EINVAL;
+    return BE(tx)->idem_prune(tx, before_ms, max, deleted);
+}

@@ -1,0 +1,209 @@
+/*
+ * store.h - the one storage interface. Handlers and the gateway never see
+ * sqlite3_* or PQ*; backends (store_sqlite.c, later store_pg.c) implement the
+ * same function set behind struct store_backend.
+ *
+ * Model. Stripe-shaped objects (payment intents, refunds, checkout sessions,
+ * events, webhook endpoints, attempts) are documents: a JSON body plus the few
+ * columns queries need (kind, status, amount, currency, due_at, ext_ref,
+ * parent_id, seq). The money journal (operations), the webhook outbox
+ * (deliveries and their attempts), idempotency keys and merchants have tables
+ * of their own. Every row carries merchant_id and every query names it (except
+ * the scheduler's and the delivery worker's cross-merchant scans).
+ *
+ * Writes. store_write() hands a closure to the single writer. The writer runs
+ * queued closures one after another inside ONE transaction (group commit: each
+ * in its own savepoint, so a closure that fails rolls back only itself), commits
+ * with an fsync, and only then wakes the callers. So when store_write returns
+ * K_OK the closure's changes are durable; a 2xx may be sent. Closures run
+ * serially, so a read-check-write inside one closure is atomic. Closures must
+ * not do network I/O or sleep.
+ *
+ * Reads. store_read() runs a closure on the calling thread's own read
+ * connection (WAL snapshot): reads never wait behind writes.
+ *
+ * Strings in returned records point into the arena passed in; they live until
+ * the arena is released.
+ */
+#ifndef KASSA_STORE_H
+#define KASSA_STORE_H
+
+#include "../base/common.h"
+#include "../base/arena.h"
+#include "../limits.h"
+
+typedef struct store store;
+typedef struct store_tx store_tx;
+typedef k_status (*store_fn)(store_tx *tx, void *arg);
+
+/* Opens (creating and migrating as needed). url: a file path for SQLite, or
+ * "postgres://..." / "postgresql://..." for PostgreSQL. */
+k_status store_open(store **out, const char *url);
+void store_close(store *s); /* drains the write queue first */
+
+/* Runs fn in the writer's transaction; returns fn's status when fn failed (its
+ * changes rolled back), K_EIO when the commit failed (nothing of it is kept),
+ * K_EBUSY when the queue is full, K_OK when committed durably. */
+k_status store_write(store *s, store_fn fn, void *arg);
+/* Runs fn on this thread's read connection, in one read transaction. */
+k_status store_read(store *s, store_fn fn, void *arg);
+
+/* Schema version applied (for `kassa migrate` and /healthz). */
+int store_schema_version(store *s);
+/* Commits, batches and jobs so far (for /metrics). */
+typedef struct {
+    uint64_t commits, jobs, jobs_failed, batch_max;
+    uint64_t queue_depth;
+} store_stats;
+void store_get_stats(store *s, store_stats *out);
+
+/* ---- merchants ---- */
+typedef struct {
+    const char *id;               /* acct_... */
+    const char *name;
+    const char *secret_key_hash;  /* sha256 hex of sk_test_... (the key itself is never stored) */
+    const char *publishable_key;  /* pk_test_... */
+    int64_t ecp_project_id;       /* ECommPay-style project id, unique */
+    const char *ecp_secret;       /* HMAC key for ECommPay signatures (needed in clear) */
+    const char *settings;         /* JSON object text: callback URL, provider accounts, ... */
+    int64_t created;              /* unix s */
+} store_merchant;
+
+k_status store_merchant_put(store_tx *tx, const store_merchant *m); /* insert or replace */
+k_status store_merchant_get(store_tx *tx, const char *id, arena *a, store_merchant *out);
+k_status store_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena *a,
+                               store_merchant *out);
+k_status store_merchant_by_project(store_tx *tx, int64_t project_id, arena *a,
+                                   store_merchant *out);
+k_status store_merchant_count(store_tx *tx, int64_t *out);
+
+/* ---- documents ---- */
+typedef struct {
+    const char *merchant_id;
+    const char *id;          /* pi_..., re_..., cs_..., evt_..., we_..., att_... */
+    const char *kind;        /* "payment_intent", "refund", "checkout.session", "event", ... */
+    const char *parent_id;   /* payment id for refunds/attempts; NULL otherwise */
+    const char *status;      /* NULL allowed */
+    const char *currency;    /* NULL allowed */
+    int64_t amount;
+    int64_t created;         /* unix s (Stripe's created) */
+    int64_t due_at;          /* unix s of the next timer (expiry...), 0 = none */
+    const char *ext_ref;     /* unique per (merchant, kind) when not NULL: client secret, provider ref */
+    int64_t seq;             /* set by the store on insert: insertion order, for lists */
+    int32_t version;         /* set by the store: 1 on insert, +1 per update */
+    const char *body;        /* JSON text */
+} store_obj;
+
+/* Insert (o->version == 0) or update. An update must carry the version it read;
+ * K_ECONFLICT if the row changed since (cannot happen inside one closure, but
+ * guards code that read outside). K_ECONFLICT also on a duplicate ext_ref. */
+k_status store_obj_put(store_tx *tx, store_obj *o);
+k_status store_obj_get(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                       arena *a, store_obj *out);
+k_status store_obj_by_ref(store_tx *tx, const char *merchant_id, const char *kind,
+                          const char *ext_ref, arena *a, store_obj *out);
+/* Same, across merchants (provider callbacks find their attempt by provider ref). */
+k_status store_obj_find_ref(store_tx *tx, const char *kind, const char *ext_ref, arena *a,
+                            store_obj *out);
+
+typedef struct {
+    const char *parent_id;      /* filter, NULL = any */
+    const char *status;         /* filter, NULL = any */
+    const char *type_prefix;    /* events: kind is "event", filter body type by status column prefix */
+    const char *starting_after; /* id; newest first, so: older than this */
+    const char *ending_before;  /* id; newer than this */
+    int64_t created_gte, created_lte; /* 0 = unbounded */
+    int limit;                  /* 1..LIMIT_LIST_PAGE_MAX (exports may pass up to 10000) */
+} store_list_q;
+
+/* Newest first (seq descending). *has_more says whether another page exists.
+ * K_ENOTFOUND when starting_after/ending_before names no object of this kind. */
+k_status store_obj_list(store_tx *tx, const char *merchant_id, const char *kind,
+                        const store_list_q *q, arena *a, store_obj **out, size_t *n,
+                        bool *has_more);
+/* Objects of any merchant with 0 < due_at <= now, oldest due first, at most max. */
+k_status store_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
+                       size_t *n);
+
+/* ---- the journal of operations (append-only) ---- */
+typedef struct {
+    const char *merchant_id;
+    const char *id;          /* op_... */
+    const char *payment_id;
+    const char *kind;        /* pay_op_name(): "create", "capture", ... */
+    int64_t amount;
+    const char *status;      /* "succeeded", "pending", "failed" */
+    const char *code;        /* Stripe or provider code, NULL allowed */
+    const char *message;
+    const char *provider_ref;/* provider's id for this operation (Klarna capture id ...) */
+    const char *ref_id;      /* our related object (re_..., att_...), NULL allowed */
+    const char *body;        /* JSON: lines, extra details; NULL allowed */
+    int64_t created_ms;
+    int64_t seq;             /* set by the store */
+} store_op;
+
+k_status store_op_append(store_tx *tx, const store_op *op);
+k_status store_op_list(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,
+                       store_op **out, size_t *n);
+/* Operations of a merchant (or all when NULL) created in [from_ms, to_ms), oldest first,
+ * after seq `after_seq`, at most max: for reports and the ECommPay Data API. */
+k_status store_op_range(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n);
+
+/* ---- webhook outbox ---- */
+typedef struct {
+    int64_t id;              /* set by the store */
+    const char *merchant_id;
+    const char *event_id;    /* evt_... */
+    const char *endpoint_id; /* we_... (or "ecp:callback" for ECommPay callbacks) */
+    const char *state;       /* "pending", "delivered", "failed" */
+    int32_t attempts;
+    int64_t next_at_ms;
+    int32_t last_status;     /* HTTP status of the last attempt, 0 = none */
+    int64_t created_ms;
+} store_delivery;
+
+typedef struct {
+    int64_t delivery_id;
+    int64_t at_ms;
+    int32_t http_status;     /* 0 when no answer */
+    int32_t latency_ms;
+    const char *response_head; /* first bytes of the answer (LIMIT_WEBHOOK_RESPONSE_KEEP) */
+    const char *error;       /* transport error text, NULL when answered */
+} store_delivery_attempt;
+
+k_status store_delivery_add(store_tx *tx, store_delivery *d);
+/* Pending deliveries with next_at_ms <= now_ms, oldest first; marks them leased
+ * until lease_until_ms so another node/worker does not take them meanwhile. */
+k_status store_delivery_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                              arena *a, store_delivery **out, size_t *n);
+/* Records an attempt and the delivery's new state/attempts/next_at/last_status. */
+k_status store_delivery_record(store_tx *tx, const store_delivery *d,
+                               const store_delivery_attempt *at);
+k_status store_delivery_list(store_tx *tx, const char *merchant_id, const char *event_id,
+                             arena *a, store_delivery **out, size_t *n);
+k_status store_delivery_get(store_tx *tx, const char *merchant_id, int64_t id, arena *a,
+                            store_delivery *out);
+k_status store_delivery_attempts(store_tx *tx, int64_t delivery_id, arena *a,
+                                 store_delivery_attempt **out, size_t *n);
+/* Earliest next_at_ms of pending deliveries (0 when none): the worker's sleep. */
+k_status store_delivery_next_due(store_tx *tx, int64_t *next_at_ms);
+
+/* ---- idempotency keys ---- */
+typedef struct {
+    const char *merchant_id;
+    const char *key;
+    const char *fingerprint; /* sha256 hex of method, path and canonical params */
+    int32_t status;          /* HTTP status of the stored answer; 0 = in flight */
+    const char *body;        /* stored answer */
+    int64_t created_ms;
+} store_idem;
+
+k_status store_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,
+                        store_idem *out);
+k_status store_idem_put(store_tx *tx, const store_idem *k); /* insert or replace */
+k_status store_idem_delete(store_tx *tx, const char *merchant_id, const char *key);
+/* Deletes keys created before before_ms; at most max per call (bounded work). */
+k_status store_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * store_int.h - private to the store module: the backend vtable and the two
+ * handles every backend shares (SQLite btree.h/btreeInt.h split).
+ *
+ * store.c owns the public functions: it checks arguments and preconditions
+ * once, generically, then forwards to s->backend. A backend (store_sqlite.c,
+ * later store_pg.c) fills one struct store_backend with a function per store.h
+ * function and keeps its own state behind store.impl / store_tx.conn.
+ */
+#ifndef KASSA_STORE_INT_H
+#define KASSA_STORE_INT_H
+
+#include "store.h"
+
+struct store_backend {
+    const char *name;
+    /* Lifecycle: open fills s->impl; close drains writes and frees everything. */
+    k_status (*open)(store *s, const char *path);
+    void (*close)(store *s);
+    k_status (*write)(store *s, store_fn fn, void *arg);
+    k_status (*read)(store *s, store_fn fn, void *arg);
+    int (*schema_version)(store *s);
+    void (*get_stats)(store *s, store_stats *out);
+
+    k_status (*merchant_put)(store_tx *tx, const store_merchant *m);
+    k_status (*merchant_get)(store_tx *tx, const char *id, arena *a, store_merchant *out);
+    k_status (*merchant_by_key)(store_tx *tx, const char *secret_key_hash, arena *a,
+                                store_merchant *out);
+    k_status (*merchant_by_project)(store_tx *tx, int64_t project_id, arena *a,
+                                    store_merchant *out);
+    k_status (*merchant_count)(store_tx *tx, int64_t *out);
+
+    k_status (*obj_put)(store_tx *tx, store_obj *o);
+    k_status (*obj_get)(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                        arena *a, store_obj *out);
+    k_status (*obj_by_ref)(store_tx *tx, const char *merchant_id, const char *kind,
+                           const char *ext_ref, arena *a, store_obj *out);
+    k_status (*obj_find_ref)(store_tx *tx, const char *kind, const char *ext_ref, arena *a,
+                             store_obj *out);
+    k_status (*obj_list)(store_tx *tx, const char *merchant_id, const char *kind,
+                         const store_list_q *q, arena *a, store_obj **out, size_t *n,
+                         bool *has_more);
+    k_status (*obj_due)(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
+                        size_t *n);
+
+    k_status (*op_append)(store_tx *tx, const store_op *op);
+    k_status (*op_list)(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,
+                        store_op **out, size_t *n);
+    k_status (*op_range)(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                         int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n);
+
+    k_status (*delivery_add)(store_tx *tx, store_delivery *d);
+    k_status (*delivery_claim)(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                               arena *a, store_delivery **out, size_t *n);
+    k_status (*delivery_record)(store_tx *tx, const store_delivery *d,
+                                const store_delivery_attempt *at);
+    k_status (*delivery_list)(store_tx *tx, const char *merchant_id, const char *event_id, arena *a,
+                              store_delivery **out, size_t *n);
+    k_status (*delivery_get)(store_tx *tx, const char *merchant_id, int64_t id, arena *a,
+                             store_delivery *out);
+    k_status (*delivery_attempts)(store_tx *tx, int64_t delivery_id, arena *a,
+                                  store_delivery_attempt **out, size_t *n);
+    k_status (*delivery_next_due)(store_tx *tx, int64_t *next_at_ms);
+
+    k_status (*idem_get)(store_tx *tx, const char *merchant_id, const char *key, arena *a,
+                         store_idem *out);
+    k_status (*idem_put)(store_tx *tx, const store_idem *k);
+    k_status (*idem_delete)(store_tx *tx, const char *merchant_id, const char *key);
+    k_status (*idem_prune)(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted);
+};
+
+struct store {
+    const struct store_backend *backend;
+    void *impl; /* the backend's state */
+};
+
+/* One per closure run; lives on the stack of whoever runs the closure. */
+struct store_tx {
+    store *s;
+    void *conn;    /* the backend's connection for this closure */
+    bool writable; /* false inside store_read: write functions assert on it */
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif

@@ -1,0 +1,1629 @@
+/*
+ * store_sqlite.c - the SQLite backend of store.h (the default: one file, WAL).
+ *
+ * Connections. One writer connection, owned by the writer thread, and one read
+ * connection per calling thread (thread-local, opened on first use, closed at
+ * thread exit or at store_close). Every connection is opened NOMUTEX: it is only
+ * ever used by one thread at a time, so SQLite's own mutexes would be waste.
+ * Each connection prepares its statements once and resets them per use.
+ *
+ * Group commit. store_write queues a job on a bounded queue and sleeps. The
+ * writer takes everything queued (up to LIMIT_WRITE_BATCH_MAX), runs each job in
+ * its own savepoint inside one BEGIN IMMEDIATE transaction, COMMITs (fsync with
+ * synchronous=FULL), then wakes the whole batch. Jobs that arrive meanwhile form
+ * the next batch, so under load one fsync serves many requests.
+ *
+ * Migrations are C strings below, applied in order, each in one transaction
+ * that also records its number in schema_version.
+ */
+#include "store_int.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/clock.h"
+#include "../base/log.h"
+
+#define SQ_BUSY_TIMEOUT_MS 5000 /* another process (kassa migrate) holding the lock */
+
+/* ---- migrations ---- */
+
+static const char *const sq_migrations[] = {
+    /* 1: the initial schema */
+    "CREATE TABLE merchants("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " name TEXT,"
+    " secret_key_hash TEXT UNIQUE,"
+    " publishable_key TEXT,"
+    " ecp_project_id INTEGER UNIQUE,"
+    " ecp_secret TEXT,"
+    " settings TEXT NOT NULL DEFAULT '{}',"
+    " created INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE objects("
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " parent_id TEXT,"
+    " status TEXT,"
+    " currency TEXT,"
+    " amount INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL DEFAULT 0,"
+    " due_at INTEGER NOT NULL DEFAULT 0,"
+    " ext_ref TEXT,"
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " version INTEGER NOT NULL,"
+    " body TEXT,"
+    " UNIQUE(merchant_id, kind, id));"
+    "CREATE INDEX objects_list ON objects(merchant_id, kind, seq);"
+    "CREATE INDEX objects_parent ON objects(merchant_id, kind, parent_id, seq);"
+    "CREATE INDEX objects_due ON objects(due_at) WHERE due_at > 0;"
+    "CREATE UNIQUE INDEX objects_ext_ref ON objects(kind, ext_ref) WHERE ext_ref IS NOT NULL;"
+    "CREATE TABLE operations("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT NOT NULL UNIQUE,"
+    " payment_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " amount INTEGER NOT NULL CHECK(amount >= 0),"
+    " status TEXT NOT NULL,"
+    " code TEXT,"
+    " message TEXT,"
+    " provider_ref TEXT,"
+    " ref_id TEXT,"
+    " body TEXT,"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE INDEX operations_payment ON operations(merchant_id, payment_id, seq);"
+    "CREATE INDEX operations_created ON operations(created_ms);"
+    "CREATE TABLE deliveries("
+    " id INTEGER PRIMARY KEY,"
+    " merchant_id TEXT NOT NULL,"
+    " event_id TEXT NOT NULL,"
+    " endpoint_id TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at_ms INTEGER NOT NULL,"
+    " lease_until_ms INTEGER,"
+    " last_status INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL,"
+    " UNIQUE(event_id, endpoint_id));"
+    "CREATE INDEX deliveries_due ON deliveries(next_at_ms) WHERE state = 'pending';"
+    "CREATE TABLE delivery_attempts("
+    " id INTEGER PRIMARY KEY,"
+    " delivery_id INTEGER NOT NULL REFERENCES deliveries(id),"
+    " at_ms INTEGER NOT NULL,"
+    " http_status INTEGER NOT NULL DEFAULT 0,"
+    " latency_ms INTEGER NOT NULL DEFAULT 0,"
+    " response_head TEXT,"
+    " error TEXT);"
+    "CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id);"
+    "CREATE TABLE idempotency("
+    " merchant_id TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0,"
+    " body TEXT,"
+    " created_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(merchant_id, key));"
+    "CREATE INDEX idempotency_created ON idempotency(created_ms);",
+};
+
+#define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))
+
+/* ---- statements, prepared once per connection ---- */
+
+#define SQ_M_COLS                                                                                  \
+    "id, name, secret_key_hash, publishable_key, COALESCE(ecp_project_id, 0), ecp_secret, "        \
+    "settings, created"
+#define SQ_O_COLS                                                                                  \
+    "merchant_id, id, kind, parent_id, status, currency, amount, created, due_at, ext_ref, seq, "  \
+    "version, body"
+#define SQ_OP_COLS                                                                                 \
+    "merchant_id, id, payment_id, kind, amount, status, code, message, provider_ref, ref_id, "     \
+    "body, created_ms, seq"
+#define SQ_D_COLS                                                                                  \
+    "id, merchant_id, event_id, endpoint_id, state, attempts, next_at_ms, last_status, "           \
+    "created_ms"
+#define SQ_I_COLS "merchant_id, key, fingerprint, status, body, created_ms"
+
+enum sq_stmt_id {
+    S_BEGIN,
+    S_BEGIN_IMMEDIATE,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_M_PUT,
+    S_M_GET,
+    S_M_BY_KEY,
+    S_M_BY_PROJECT,
+    S_M_COUNT,
+    S_O_INSERT,
+    S_O_UPDATE,
+    S_O_GET,
+    S_O_BY_REF,
+    S_O_FIND_REF,
+    S_O_SEQ,
+    S_O_DUE,
+    S_OP_INSERT,
+    S_OP_LIST,
+    S_OP_RANGE_M,
+    S_OP_RANGE_ALL,
+    S_D_INSERT,
+    S_D_CLAIM,
+    S_D_LEASE,
+    S_D_UPDATE,
+    S_DA_INSERT,
+    S_D_LIST,
+    S_D_GET,
+    S_DA_LIST,
+    S_D_NEXT_DUE,
+    S_I_GET,
+    S_I_PUT,
+    S_I_DEL,
+    S_I_PRUNE,
+    S_COUNT
+};
+
+static const char *const sq_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN",
+    [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT j",
+    [S_RELEASE] = "RELEASE j",
+    [S_ROLLBACK_TO] = "ROLLBACK TO j",
+    /* An upsert, not INSERT OR REPLACE: REPLACE would silently delete another
+     * merchant that holds the same key hash or project id. */
+    [S_M_PUT] = "INSERT INTO merchants(id, name, secret_key_hash, publishable_key, ecp_project_id,"
+                " ecp_secret, settings, created)"
+                " VALUES(?1, ?2, ?3, ?4, NULLIF(?5, 0), ?6, COALESCE(?7, '{}'), ?8)"
+                " ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+                " secret_key_hash = excluded.secret_key_hash,"
+                " publishable_key = excluded.publishable_key,"
+                " ecp_project_id = excluded.ecp_project_id, ecp_secret = excluded.ecp_secret,"
+                " settings = excluded.settings, created = excluded.created",
+    [S_M_GET] = "SELECT " SQ_M_COLS " FROM merchants WHERE id = ?1",
+    [S_M_BY_KEY] = "SELECT " SQ_M_COLS " FROM merchants WHERE secret_key_hash = ?1",
+    [S_M_BY_PROJECT] = "SELECT " SQ_M_COLS " FROM merchants WHERE ecp_project_id = ?1",
+    [S_M_COUNT] = "SELECT count(*) FROM merchants",
+    [S_O_INSERT] = "INSERT INTO objects(merchant_id, id, kind, parent_id, status, currency, amount,"
+                   " created, due_at, ext_ref, version, body)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11) RETURNING seq",
+    [S_O_UPDATE] = "UPDATE objects SET parent_id = ?4, status = ?5, currency = ?6, amount = ?7,"
+                   " created = ?8, due_at = ?9, ext_ref = ?10, body = ?11,"
+                   " version = version + 1"
+                   " WHERE merchant_id = ?1 AND kind = ?3 AND id = ?2 AND version = ?12"
+                   " RETURNING seq, version",
+    [S_O_GET] =
+        "SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1 AND kind = ?2 AND id = ?3",
+    [S_O_BY_REF] =
+        "SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1 AND kind = ?2 AND ext_ref = ?3",
+    [S_O_FIND_REF] = "SELECT " SQ_O_COLS " FROM objects WHERE kind = ?1 AND ext_ref = ?2",
+    [S_O_SEQ] = "SELECT seq FROM objects WHERE merchant_id = ?1 AND kind = ?2 AND id = ?3",
+    [S_O_DUE] = "SELECT " SQ_O_COLS " FROM objects WHERE due_at > 0 AND due_at <= ?1"
+                " ORDER BY due_at, seq LIMIT ?2",
+    [S_OP_INSERT] =
+        "INSERT INTO operations(merchant_id, id, payment_id, kind, amount, status, code,"
+        " message, provider_ref, ref_id, body, created_ms)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [S_OP_LIST] = "SELECT " SQ_OP_COLS " FROM operations WHERE merchant_id = ?1 AND payment_id = ?2"
+                  " ORDER BY seq",
+    [S_OP_RANGE_M] = "SELECT " SQ_OP_COLS " FROM operations WHERE merchant_id = ?1"
+                     " AND created_ms >= ?2 AND created_ms < ?3 AND seq > ?4 ORDER BY seq LIMIT ?5",
+    [S_OP_RANGE_ALL] = "SELECT " SQ_OP_COLS " FROM operations WHERE ?1 IS NULL"
+                       " AND created_ms >= ?2 AND created_ms < ?3 AND seq > ?4"
+                       " ORDER BY seq LIMIT ?5",
+    [S_D_INSERT] = "INSERT INTO deliveries(merchant_id, event_id, endpoint_id, state, attempts,"
+                   " next_at_ms, last_status, created_ms)"
+                   " VALUES(?1, ?2, ?3, COALESCE(?4, 'pending'), ?5, ?6, ?7, ?8) RETURNING id",
+    [S_D_CLAIM] = "SELECT " SQ_D_COLS " FROM deliveries WHERE state = 'pending'"
+                  " AND next_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)"
+                  " ORDER BY next_at_ms, id LIMIT ?2",
+    [S_D_LEASE] = "UPDATE deliveries SET lease_until_ms = ?3 WHERE merchant_id = ?1 AND id = ?2",
+    [S_D_UPDATE] = "UPDATE deliveries SET state = ?3, attempts = ?4, next_at_ms = ?5,"
+                   " last_status = ?6, lease_until_ms = NULL WHERE merchant_id = ?1 AND id = ?2",
+    [S_DA_INSERT] = "INSERT INTO delivery_attempts(delivery_id, at_ms, http_status, latency_ms,"
+                    " response_head, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_D_LIST] = "SELECT " SQ_D_COLS " FROM deliveries WHERE merchant_id = ?1 AND event_id = ?2"
+                 " ORDER BY id",
+    [S_D_GET] = "SELECT " SQ_D_COLS " FROM deliveries WHERE merchant_id = ?1 AND id = ?2",
+    [S_DA_LIST] = "SELECT delivery_id, at_ms, http_status, latency_ms, response_head, error"
+                  " FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY id",
+    /* When the next pending delivery becomes claimable: due and not leased. */
+    [S_D_NEXT_DUE] = "SELECT MIN(MAX(next_at_ms, COALESCE(lease_until_ms, 0)))"
+                     " FROM deliveries WHERE state = 'pending'",
+    [S_I_GET] = "SELECT " SQ_I_COLS " FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
+    [S_I_PUT] = "INSERT OR REPLACE INTO idempotency(" SQ_I_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_I_DEL] = "DELETE FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
+    [S_I_PRUNE] = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
+                  " WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)",
+};
+
+/* store_obj_list's statement depends on which filters are present: 5 optional
+ * filters x 3 cursor modes, each variant prepared once on first use. */
+enum { SQ_LF_PARENT = 1, SQ_LF_STATUS = 2, SQ_LF_PREFIX = 4, SQ_LF_GTE = 8, SQ_LF_LTE = 16 };
+enum { SQ_CUR_NONE, SQ_CUR_AFTER, SQ_CUR_BEFORE };
+#define SQ_LIST_VARIANTS (32 * 3)
+
+/* ---- state ---- */
+
+typedef struct sq_store sq_store;
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+    sqlite3_stmt *list[SQ_LIST_VARIANTS];
+    sq_store *owner;
+    struct sq_conn *prev, *next; /* registry of read connections */
+    bool in_tx;
+} sq_conn;
+
+typedef struct {
+    store_fn fn;
+    void *arg;
+    k_status status;
+    bool done;         /* set by the writer under sq_store.mu */
+    pthread_cond_t cv; /* the caller sleeps on its own job: no herd on wake-up */
+} sq_job;
+
+struct sq_store {
+    store *pub;
+    char *path;
+    int schema_version;
+    sq_conn *writer;
+    pthread_t writer_thread;
+
+    pthread_mutex_t mu; /* guards the queue, stopping, stats and job.done */
+    pthread_cond_t work_cv;
+    sq_job *queue[LIMIT_WRITE_QUEUE_MAX]; /* ring */
+    size_t q_head, q_count;
+    bool stopping;
+    store_stats stats;
+
+    pthread_key_t read_key;
+    pthread_mutex_t reg_mu; /* guards readers */
+    sq_conn *readers;
+};
+
+/* The store whose writer runs on this thread: a nested store_write would wait
+ * for itself. */
+static _Thread_local sq_store *sq_writer_of;
+
+/* ---- small helpers ---- */
+
+static k_status sq_err(sq_conn *c, int rc, const char *what)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return K_ECONFLICT;
+        log_warn("store: %s: constraint: %s", what, sqlite3_errmsg(c->db));
+        return K_EINVAL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        log_warn("store: %s: database busy: %s", what, sqlite3_errmsg(c->db));
+        return K_EBUSY;
+    case SQLITE_NOMEM:
+        return K_ENOMEM;
+    case SQLITE_TOOBIG:
+        return K_ETOOBIG;
+    default:
+        log_error("store: %s: %s (%d)", what, sqlite3_errmsg(c->db), rc);
+        return K_EIO;
+    }
+}
+
+static sqlite3_stmt *sq_prepare(sq_conn *c, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("store: cannot prepare '%.60s': %s", sql, sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static sqlite3_stmt *sq_stmt(sq_conn *c, enum sq_stmt_id id)
+{
+    K_ASSERT(id < S_COUNT);
+    if (c->st[id] == NULL)
+        c->st[id] = sq_prepare(c, sq_sql[id]);
+    return c->st[id];
+}
+
+static void sq_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Binders that keep the first error in *rc, so a run of binds checks once. */
+static void sq_bt(sqlite3_stmt *st, int i, const char *s, int *rc)
+{
+    if (*rc != SQLITE_OK)
+        return;
+    *rc = s == NULL ? sqlite3_bind_null(st, i) : sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static void sq_btn(sqlite3_stmt *st, int i, const char *s, size_t n, int *rc)
+{
+    if (*rc != SQLITE_OK)
+        return;
+    if (s == NULL) {
+        *rc = sqlite3_bind_null(st, i);
+        return;
+    }
+    *rc = sqlite3_bind_text64(st, i, s, n, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static void sq_bi(sqlite3_stmt *st, int i, int64_t v, int *rc)
+{
+    if (*rc != SQLITE_OK)
+        return;
+    *rc = sqlite3_bind_int64(st, i, v);
+}
+
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+static k_status sq_run(sq_conn *c, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    k_status ks = rc == SQLITE_DONE ? K_OK : sq_err(c, rc, what);
+    sq_done(st);
+    return ks;
+}
+
+static k_status sq_exec(sq_conn *c, enum sq_stmt_id id)
+{
+    sqlite3_stmt *st = sq_stmt(c, id);
+    if (st == NULL)
+        return K_EIO;
+    return sq_run(c, st, sq_sql[id]);
+}
+
+/* Column reader into an arena, with a sticky out-of-memory flag. */
+typedef struct {
+    sqlite3_stmt *st;
+    arena *a;
+    bool oom;
+} sq_row;
+
+static const char *sq_text(sq_row *r, int i)
+{
+    if (sqlite3_column_type(r->st, i) == SQLITE_NULL)
+        return NULL;
+    const unsigned char *t = sqlite3_column_text(r->st, i);
+    int n = sqlite3_column_bytes(r->st, i);
+    char *copy = t == NULL ? NULL : arena_strndup(r->a, (const char *)t, (size_t)n);
+    if (copy == NULL)
+        r->oom = true;
+    return copy;
+}
+
+static int64_t sq_int(sq_row *r, int i)
+{
+    return sqlite3_column_int64(r->st, i);
+}
+
+static int32_t sq_int32(sq_row *r, int i)
+{
+    return sqlite3_column_int(r->st, i);
+}
+
+typedef void (*sq_decode)(sq_row *r, void *out);
+
+static void sq_dec_merchant(sq_row *r, void *out)
+{
+    store_merchant *m = out;
+    m->id = sq_text(r, 0);
+    m->name = sq_text(r, 1);
+    m->secret_key_hash = sq_text(r, 2);
+    m->publishable_key = sq_text(r, 3);
+    m->ecp_project_id = sq_int(r, 4);
+    m->ecp_secret = sq_text(r, 5);
+    m->settings = sq_text(r, 6);
+    m->created = sq_int(r, 7);
+}
+
+static void sq_dec_obj(sq_row *r, void *out)
+{
+    store_obj *o = out;
+    o->merchant_id = sq_text(r, 0);
+    o->id = sq_text(r, 1);
+    o->kind = sq_text(r, 2);
+    o->parent_id = sq_text(r, 3);
+    o->status = sq_text(r, 4);
+    o->currency = sq_text(r, 5);
+    o->amount = sq_int(r, 6);
+    o->created = sq_int(r, 7);
+    o->due_at = sq_int(r, 8);
+    o->ext_ref = sq_text(r, 9);
+    o->seq = sq_int(r, 10);
+    o->version = sq_int32(r, 11);
+    o->body = sq_text(r, 12);
+}
+
+static void sq_dec_op(sq_row *r, void *out)
+{
+    store_op *op = out;
+    op->merchant_id = sq_text(r, 0);
+    op->id = sq_text(r, 1);
+    op->payment_id = sq_text(r, 2);
+    op->kind = sq_text(r, 3);
+    op->amount = sq_int(r, 4);
+    op->status = sq_text(r, 5);
+    op->code = sq_text(r, 6);
+    op->message = sq_text(r, 7);
+    op->provider_ref = sq_text(r, 8);
+    op->ref_id = sq_text(r, 9);
+    op->body = sq_text(r, 10);
+    op->created_ms = sq_int(r, 11);
+    op->seq = sq_int(r, 12);
+    K_ASSERT(op->amount >= 0); /* the schema's CHECK, read back */
+}
+
+static void sq_dec_delivery(sq_row *r, void *out)
+{
+    store_delivery *d = out;
+    d->id = sq_int(r, 0);
+    d->merchant_id = sq_text(r, 1);
+    d->event_id = sq_text(r, 2);
+    d->endpoint_id = sq_text(r, 3);
+    d->state = sq_text(r, 4);
+    d->attempts = sq_int32(r, 5);
+    d->next_at_ms = sq_int(r, 6);
+    d->last_status = sq_int32(r, 7);
+    d->created_ms = sq_int(r, 8);
+}
+
+static void sq_dec_attempt(sq_row *r, void *out)
+{
+    store_delivery_attempt *at = out;
+    at->delivery_id = sq_int(r, 0);
+    at->at_ms = sq_int(r, 1);
+    at->http_status = sq_int32(r, 2);
+    at->latency_ms = sq_int32(r, 3);
+    at->response_head = sq_text(r, 4);
+    at->error = sq_text(r, 5);
+}
+
+static void sq_dec_idem(sq_row *r, void *out)
+{
+    store_idem *k = out;
+    k->merchant_id = sq_text(r, 0);
+    k->key = sq_text(r, 1);
+    k->fingerprint = sq_text(r, 2);
+    k->status = sq_int32(r, 3);
+    k->body = sq_text(r, 4);
+    k->created_ms = sq_int(r, 5);
+}
+
+/* Steps a bound statement expected to return at most one row; resets it. */
+static k_status sq_one(sq_conn *c, sqlite3_stmt *st, sq_decode dec, arena *a, void *out)
+{
+    int rc = sqlite3_step(st);
+    k_status ks = K_OK;
+    if (rc == SQLITE_ROW) {
+        sq_row r = {st, a, false};
+        dec(&r, out);
+        ks = r.oom ? K_ENOMEM : K_OK;
+    } else if (rc == SQLITE_DONE) {
+        ks = K_ENOTFOUND;
+    } else {
+        ks = sq_err(c, rc, "read row");
+    }
+    sq_done(st);
+    return ks;
+}
+
+/* Steps a bound statement and decodes every row into an arena array that
+ * doubles as it fills (the statement's LIMIT or the data bounds the count). */
+static k_status sq_many(sq_conn *c, sqlite3_stmt *st, sq_decode dec, size_t elem, arena *a,
+                        void **out, size_t *n)
+{
+    unsigned char *arr = NULL;
+    size_t cap = 0, cnt = 0;
+    k_status ks = K_OK;
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            ks = sq_err(c, rc, "read rows");
+            break;
+        }
+        if (cnt == cap) {
+            size_t ncap = cap == 0 ? 16 : cap * 2;
+            unsigned char *grown = ncap > SIZE_MAX / elem ? NULL : arena_alloc(a, ncap * elem);
+            if (grown == NULL) {
+                ks = K_ENOMEM;
+                break;
+            }
+            if (cnt > 0)
+                memcpy(grown, arr, cnt * elem);
+            arr = grown;
+            cap = ncap;
+        }
+        sq_row r = {st, a, false};
+        dec(&r, arr + cnt * elem);
+        if (r.oom) {
+            ks = K_ENOMEM;
+            break;
+        }
+        cnt++;
+    }
+    sq_done(st);
+    if (ks != K_OK)
+        return ks;
+    *out = arr;
+    *n = cnt;
+    return K_OK;
+}
+
+static sq_conn *sq_tx_conn(store_tx *tx)
+{
+    sq_conn *c = tx->conn;
+    K_ASSERT(c != NULL);
+    K_ASSERT(c->db != NULL);
+    return c;
+}
+
+/* ---- connections ---- */
+
+static void sq_conn_close(sq_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    for (size_t i = 0; i < SQ_LIST_VARIANTS; i++)
+        sqlite3_finalize(c->list[i]);
+    int rc = sqlite3_close(c->db);
+    if (rc != SQLITE_OK)
+        log_error("store: closing '%s': %s", c->owner->path, sqlite3_errstr(rc));
+    free(c);
+}
+
+static k_status sq_exec_sql(sq_conn *c, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("store: '%.60s' on '%s': %s", sql, c->owner->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        return K_EIO;
+    }
+    return K_OK;
+}
+
+/* The writer turns WAL on (a property of the file, so readers inherit it). */
+static k_status sq_enable_wal(sq_conn *c)
+{
+    sqlite3_stmt *st = sq_prepare(c, "PRAGMA journal_mode=WAL");
+    if (st == NULL)
+        return K_EIO;
+    int rc = sqlite3_step(st);
+    bool wal = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal) {
+        log_error("store: cannot switch '%s' to WAL mode", c->owner->path);
+        return K_EIO;
+    }
+    return K_OK;
+}
+
+static k_status sq_conn_open(sq_store *ss, bool writer, sq_conn **out)
+{
+    sq_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return K_ENOMEM;
+    c->owner = ss;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(ss->path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("store: cannot open '%s': %s", ss->path,
+                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        free(c);
+        return K_EIO;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, SQ_BUSY_TIMEOUT_MS);
+    k_status ks = sq_exec_sql(c, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL");
+    if (ks == K_OK && writer)
+        ks = sq_enable_wal(c);
+    if (ks == K_OK && !writer)
+        ks = sq_exec_sql(c, "PRAGMA query_only=ON"); /* a write in store_read fails loudly */
+    if (ks != K_OK) {
+        sq_conn_close(c);
+        return ks;
+    }
+    *out = c;
+    return K_OK;
+}
+
+/* ---- migrations ---- */
+
+static k_status sq_read_version(sq_conn *c, int *out)
+{
+    sqlite3_stmt *st = sq_prepare(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (st == NULL)
+        return K_EIO;
+    int rc = sqlite3_step(st);
+    k_status ks = rc == SQLITE_ROW ? K_OK : sq_err(c, rc, "schema version");
+    if (ks == K_OK)
+        *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return ks;
+}
+
+/* Applies migration v (1-based) unless another process got there first. */
+static k_status sq_migrate_one(sq_conn *c, int v)
+{
+    k_status ks = sq_exec_sql(c, "BEGIN IMMEDIATE");
+    if (ks != K_OK)
+        return ks;
+    int cur = 0;
+    ks = sq_read_version(c, &cur);
+    if (ks == K_OK && cur < v) {
+        ks = sq_exec_sql(c, sq_migrations[v - 1]);
+        char ins[128];
+        snprintf(ins, sizeof(ins),
+                 "INSERT INTO schema_version(version, applied_ms) VALUES(%d, %lld)", v,
+                 (long long)clock_now_ms());
+        if (ks == K_OK)
+            ks = sq_exec_sql(c, ins);
+    }
+    if (ks == K_OK)
+        ks = sq_exec_sql(c, "COMMIT");
+    if (ks != K_OK) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        log_error("store: migration %d on '%s' failed", v, c->owner->path);
+        return ks;
+    }
+    log_info("store: applied migration %d to '%s'", v, c->owner->path);
+    return K_OK;
+}
+
+static k_status sq_migrate(sq_conn *c, int *version)
+{
+    k_status ks = sq_exec_sql(c, "CREATE TABLE IF NOT EXISTS schema_version("
+                                 "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
+    int cur = 0;
+    if (ks == K_OK)
+        ks = sq_read_version(c, &cur);
+    if (ks != K_OK)
+        return ks;
+    if (cur > SQ_SCHEMA_VERSION) {
+        log_error("store: '%s' has schema version %d, newer than this binary's %d", c->owner->path,
+                  cur, SQ_SCHEMA_VERSION);
+        return K_EINVAL;
+    }
+    for (int v = cur + 1; v <= SQ_SCHEMA_VERSION; v++) {
+        ks = sq_migrate_one(c, v);
+        if (ks != K_OK)
+            return ks;
+    }
+    ks = sq_read_version(c, version);
+    if (ks == K_OK)
+        K_ASSERT(*version == SQ_SCHEMA_VERSION);
+    return ks;
+}
+
+/* ---- the writer ---- */
+
+/* Every job of the batch fails with K_EIO: the transaction is gone. */
+static void sq_batch_fail(sq_store *ss, sq_job **batch, size_t n)
+{
+    if (!sqlite3_get_autocommit(ss->writer->db))
+        sqlite3_exec(ss->writer->db, "ROLLBACK", NULL, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        batch[i]->status = K_EIO;
+}
+
+/* Runs one job in its savepoint. Returns false when the transaction itself
+ * broke (SQLite rolled it back, or a savepoint command failed). */
+static bool sq_job_run(sq_store *ss, store_tx *tx, sq_job *job)
+{
+    sq_conn *c = ss->writer;
+    if (sq_exec(c, S_SAVEPOINT) != K_OK)
+        return false;
+    k_status st = job->fn(tx, job->arg);
+    /* An I/O error or a full disk makes SQLite roll back the whole transaction. */
+    if (sqlite3_get_autocommit(c->db))
+        return false;
+    job->status = st;
+    if (st == K_OK)
+        return sq_exec(c, S_RELEASE) == K_OK;
+    if (sq_exec(c, S_ROLLBACK_TO) != K_OK)
+        return false;
+    return sq_exec(c, S_RELEASE) == K_OK;
+}
+
+/* Returns whether the batch committed. */
+static bool sq_batch_run(sq_store *ss, sq_job **batch, size_t n)
+{
+    store_tx tx = {ss->pub, ss->writer, true};
+    if (sq_exec(ss->writer, S_BEGIN_IMMEDIATE) != K_OK) {
+        sq_batch_fail(ss, batch, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!sq_job_run(ss, &tx, batch[i])) {
+            sq_batch_fail(ss, batch, n);
+            return false;
+        }
+    }
+    if (sq_exec(ss->writer, S_COMMIT) != K_OK) {
+        sq_batch_fail(ss, batch, n);
+        return false;
+    }
+    K_ASSERT(sqlite3_get_autocommit(ss->writer->db));
+    return true;
+}
+
+/* Called with ss->mu held: wakes the batch and counts it. */
+static void sq_batch_finish(sq_store *ss, sq_job **batch, size_t n, bool committed)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (batch[i]->status != K_OK)
+            ss->stats.jobs_failed++;
+        batch[i]->done = true;
+        /* Signalled under mu: the caller cannot see done, return and destroy
+         * the condition variable before this call is over. */
+        pthread_cond_signal(&batch[i]->cv);
+    }
+    ss->stats.jobs += n;
+    if (committed)
+        ss->stats.commits++;
+    if (n > ss->stats.batch_max)
+        ss->stats.batch_max = n;
+}
+
+static void *sq_writer_main(void *arg)
+{
+    sq_store *ss = arg;
+    sq_writer_of = ss;
+    sq_job *batch[LIMIT_WRITE_BATCH_MAX];
+    pthread_mutex_lock(&ss->mu);
+    for (;;) {
+        while (ss->q_count == 0 && !ss->stopping)
+            pthread_cond_wait(&ss->work_cv, &ss->mu);
+        if (ss->q_count == 0)
+            break; /* stopping, and the queue is drained */
+        size_t n = ss->q_count < LIMIT_WRITE_BATCH_MAX ? ss->q_count : LIMIT_WRITE_BATCH_MAX;
+        for (size_t i = 0; i < n; i++) {
+            batch[i] = ss->queue[ss->q_head];
+            ss->q_head = (ss->q_head + 1) % LIMIT_WRITE_QUEUE_MAX;
+        }
+        ss->q_count -= n;
+        pthread_mutex_unlock(&ss->mu);
+        bool committed = sq_batch_run(ss, batch, n);
+        pthread_mutex_lock(&ss->mu);
+        sq_batch_finish(ss, batch, n, committed);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return NULL;
+}
+
+static k_status sq_write(store *s, store_fn fn, void *arg)
+{
+    sq_store *ss = s->impl;
+    K_ASSERT(sq_writer_of != ss); /* store_write inside a write closure would deadlock */
+    sq_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
+    pthread_mutex_lock(&ss->mu);
+    if (ss->stopping || ss->q_count == LIMIT_WRITE_QUEUE_MAX) {
+        pthread_mutex_unlock(&ss->mu);
+        return K_EBUSY;
+    }
+    pthread_cond_init(&job.cv, NULL);
+    ss->queue[(ss->q_head + ss->q_count) % LIMIT_WRITE_QUEUE_MAX] = &job;
+    ss->q_count++;
+    pthread_cond_signal(&ss->work_cv);
+    while (!job.done)
+        pthread_cond_wait(&job.cv, &ss->mu);
+    pthread_mutex_unlock(&ss->mu);
+    pthread_cond_destroy(&job.cv);
+    return job.status;
+}
+
+/* ---- reads ---- */
+
+static void sq_reader_unlink(sq_store *ss, sq_conn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        ss->readers = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* pthread key destructor: a thread that read from the store exits. */
+static void sq_reader_dtor(void *p)
+{
+    sq_conn *c = p;
+    sq_store *ss = c->owner;
+    pthread_mutex_lock(&ss->reg_mu);
+    sq_reader_unlink(ss, c);
+    pthread_mutex_unlock(&ss->reg_mu);
+    sq_conn_close(c);
+}
+
+static k_status sq_reader_get(sq_store *ss, sq_conn **out)
+{
+    sq_conn *c = pthread_getspecific(ss->read_key);
+    if (c == NULL) {
+        k_status ks = sq_conn_open(ss, false, &c);
+        if (ks != K_OK)
+            return ks;
+        if (pthread_setspecific(ss->read_key, c) != 0) {
+            sq_conn_close(c);
+            return K_ENOMEM;
+        }
+        pthread_mutex_lock(&ss->reg_mu);
+        c->next = ss->readers;
+        if (ss->readers != NULL)
+            ss->readers->prev = c;
+        ss->readers = c;
+        pthread_mutex_unlock(&ss->reg_mu);
+    }
+    *out = c;
+    return K_OK;
+}
+
+static k_status sq_read(store *s, store_fn fn, void *arg)
+{
+    sq_store *ss = s->impl;
+    sq_conn *c = NULL;
+    k_status ks = sq_reader_get(ss, &c);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(!c->in_tx); /* store_read inside a read closure */
+    ks = sq_exec(c, S_BEGIN);
+    if (ks != K_OK)
+        return ks;
+    c->in_tx = true;
+    store_tx tx = {s, c, false};
+    k_status st = fn(&tx, arg);
+    c->in_tx = false;
+    if (sq_exec(c, S_COMMIT) != K_OK) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return st == K_OK ? K_EIO : st;
+    }
+    return st;
+}
+
+/* ---- lifecycle ---- */
+
+static void sq_store_free(sq_store *ss)
+{
+    pthread_mutex_destroy(&ss->mu);
+    pthread_mutex_destroy(&ss->reg_mu);
+    pthread_cond_destroy(&ss->work_cv);
+    free(ss->path);
+    free(ss);
+}
+
+static k_status sq_open(store *s, const char *path)
+{
+    sq_store *ss = calloc(1, sizeof(*ss));
+    if (ss == NULL)
+        return K_ENOMEM;
+    ss->pub = s;
+    ss->path = strdup(path);
+    pthread_mutex_init(&ss->mu, NULL);
+    pthread_mutex_init(&ss->reg_mu, NULL);
+    pthread_cond_init(&ss->work_cv, NULL);
+    if (ss->path == NULL) {
+        sq_store_free(ss);
+        return K_ENOMEM;
+    }
+    k_status ks = sq_conn_open(ss, true, &ss->writer);
+    if (ks == K_OK)
+        ks = sq_migrate(ss->writer, &ss->schema_version);
+    if (ks == K_OK && pthread_key_create(&ss->read_key, sq_reader_dtor) != 0)
+        ks = K_ERR;
+    else if (ks == K_OK && pthread_create(&ss->writer_thread, NULL, sq_writer_main, ss) != 0) {
+        pthread_key_delete(ss->read_key);
+        ks = K_ERR;
+    }
+    if (ks != K_OK) {
+        log_error("store: cannot open '%s': %s", path, k_status_str(ks));
+        sq_conn_close(ss->writer);
+        sq_store_free(ss);
+        return ks;
+    }
+    s->impl = ss;
+    return K_OK;
+}
+
+static void sq_close(store *s)
+{
+    sq_store *ss = s->impl;
+    K_ASSERT(sq_writer_of != ss);
+    pthread_mutex_lock(&ss->mu);
+    ss->stopping = true;
+    pthread_cond_broadcast(&ss->work_cv);
+    pthread_mutex_unlock(&ss->mu);
+    pthread_join(ss->writer_thread, NULL); /* the writer drains the queue first */
+    K_ASSERT(ss->q_count == 0);
+
+    /* No destructor runs for this key after this; close what threads left open. */
+    pthread_key_delete(ss->read_key);
+    pthread_mutex_lock(&ss->reg_mu);
+    while (ss->readers != NULL) {
+        sq_conn *c = ss->readers;
+        sq_reader_unlink(ss, c);
+        sq_conn_close(c);
+    }
+    pthread_mutex_unlock(&ss->reg_mu);
+    sq_conn_close(ss->writer);
+    sq_store_free(ss);
+    s->impl = NULL;
+}
+
+static int sq_schema_version(store *s)
+{
+    sq_store *ss = s->impl;
+    return ss->schema_version;
+}
+
+static void sq_get_stats(store *s, store_stats *out)
+{
+    sq_store *ss = s->impl;
+    pthread_mutex_lock(&ss->mu);
+    *out = ss->stats;
+    out->queue_depth = ss->q_count;
+    pthread_mutex_unlock(&ss->mu);
+}
+
+/* ---- merchants ---- */
+
+static k_status sq_merchant_put(store_tx *tx, const store_merchant *m)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_M_PUT);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, m->id, &rc);
+    sq_bt(st, 2, m->name, &rc);
+    sq_bt(st, 3, m->secret_key_hash, &rc);
+    sq_bt(st, 4, m->publishable_key, &rc);
+    sq_bi(st, 5, m->ecp_project_id, &rc);
+    sq_bt(st, 6, m->ecp_secret, &rc);
+    sq_bt(st, 7, m->settings, &rc);
+    sq_bi(st, 8, m->created, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind merchant");
+    }
+    return sq_run(c, st, "merchant put");
+}
+
+static k_status sq_merchant_where(store_tx *tx, enum sq_stmt_id id, const char *key, int64_t num,
+                                  arena *a, store_merchant *out)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, id);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    if (key != NULL)
+        sq_bt(st, 1, key, &rc);
+    else
+        sq_bi(st, 1, num, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind merchant key");
+    }
+    return sq_one(c, st, sq_dec_merchant, a, out);
+}
+
+static k_status sq_merchant_get(store_tx *tx, const char *id, arena *a, store_merchant *out)
+{
+    return sq_merchant_where(tx, S_M_GET, id, 0, a, out);
+}
+
+static k_status sq_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena *a,
+                                   store_merchant *out)
+{
+    return sq_merchant_where(tx, S_M_BY_KEY, secret_key_hash, 0, a, out);
+}
+
+static k_status sq_merchant_by_project(store_tx *tx, int64_t project_id, arena *a,
+                                       store_merchant *out)
+{
+    if (project_id == 0)
+        return K_ENOTFOUND; /* 0 is stored as NULL: "no ECommPay project" */
+    return sq_merchant_where(tx, S_M_BY_PROJECT, NULL, project_id, a, out);
+}
+
+static k_status sq_merchant_count(store_tx *tx, int64_t *out)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_M_COUNT);
+    if (st == NULL)
+        return K_EIO;
+    int rc = sqlite3_step(st);
+    k_status ks = rc == SQLITE_ROW ? K_OK : sq_err(c, rc, "merchant count");
+    if (ks == K_OK)
+        *out = sqlite3_column_int64(st, 0);
+    sq_done(st);
+    return ks;
+}
+
+/* ---- documents ---- */
+
+static k_status sq_obj_put(store_tx *tx, store_obj *o)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    bool insert = o->version == 0;
+    sqlite3_stmt *st = sq_stmt(c, insert ? S_O_INSERT : S_O_UPDATE);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, o->merchant_id, &rc);
+    sq_bt(st, 2, o->id, &rc);
+    sq_bt(st, 3, o->kind, &rc);
+    sq_bt(st, 4, o->parent_id, &rc);
+    sq_bt(st, 5, o->status, &rc);
+    sq_bt(st, 6, o->currency, &rc);
+    sq_bi(st, 7, o->amount, &rc);
+    sq_bi(st, 8, o->created, &rc);
+    sq_bi(st, 9, o->due_at, &rc);
+    sq_bt(st, 10, o->ext_ref, &rc);
+    sq_bt(st, 11, o->body, &rc);
+    if (!insert)
+        sq_bi(st, 12, o->version, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind object");
+    }
+    rc = sqlite3_step(st);
+    k_status ks = K_OK;
+    if (rc == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        int32_t version = insert ? 1 : sqlite3_column_int(st, 1);
+        K_ASSERT(seq > 0);
+        K_ASSERT(version == o->version + 1);
+        o->seq = seq;
+        o->version = version;
+    } else if (rc == SQLITE_DONE) {
+        K_ASSERT(!insert);
+        ks = K_ECONFLICT; /* changed (or gone) since it was read */
+    } else {
+        ks = sq_err(c, rc, "object put");
+    }
+    sq_done(st);
+    return ks;
+}
+
+static k_status sq_obj_key3(store_tx *tx, enum sq_stmt_id id, const char *k1, const char *k2,
+                            const char *k3, arena *a, store_obj *out)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, id);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, k1, &rc);
+    sq_bt(st, 2, k2, &rc);
+    if (k3 != NULL)
+        sq_bt(st, 3, k3, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind object key");
+    }
+    return sq_one(c, st, sq_dec_obj, a, out);
+}
+
+static k_status sq_obj_get(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                           arena *a, store_obj *out)
+{
+    return sq_obj_key3(tx, S_O_GET, merchant_id, kind, id, a, out);
+}
+
+static k_status sq_obj_by_ref(store_tx *tx, const char *merchant_id, const char *kind,
+                              const char *ext_ref, arena *a, store_obj *out)
+{
+    return sq_obj_key3(tx, S_O_BY_REF, merchant_id, kind, ext_ref, a, out);
+}
+
+static k_status sq_obj_find_ref(store_tx *tx, const char *kind, const char *ext_ref, arena *a,
+                                store_obj *out)
+{
+    return sq_obj_key3(tx, S_O_FIND_REF, kind, ext_ref, NULL, a, out);
+}
+
+static k_status sq_obj_seq(sq_conn *c, const char *merchant_id, const char *kind, const char *id,
+                           int64_t *seq)
+{
+    sqlite3_stmt *st = sq_stmt(c, S_O_SEQ);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, kind, &rc);
+    sq_bt(st, 3, id, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    k_status ks = K_OK;
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        ks = K_ENOTFOUND;
+    else
+        ks = sq_err(c, rc, "object cursor");
+    sq_done(st);
+    return ks;
+}
+
+/* The list statement for one combination of filters, prepared on first use.
+ * Parameters: ?1 merchant, ?2 kind, ?3 parent, ?4 status, ?5 type prefix,
+ * ?6 created_gte, ?7 created_lte, ?8 cursor seq, ?9 limit. */
+static sqlite3_stmt *sq_list_stmt(sq_conn *c, unsigned mask, int cursor)
+{
+    size_t idx = (size_t)mask * 3 + (size_t)cursor;
+    K_ASSERT(idx < SQ_LIST_VARIANTS);
+    if (c->list[idx] != NULL)
+        return c->list[idx];
+    char sql[1024];
+    int len = snprintf(
+        sql, sizeof(sql),
+        "SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1 AND kind = ?2%s%s%s%s%s%s"
+        " ORDER BY seq %s LIMIT ?9",
+        (mask & SQ_LF_PARENT) ? " AND parent_id = ?3" : "",
+        (mask & SQ_LF_STATUS) ? " AND status = ?4" : "",
+        /* an exact prefix test: LIKE would treat '_' in event types as a wildcard */
+        (mask & SQ_LF_PREFIX) ? " AND substr(status, 1, length(?5)) = ?5" : "",
+        (mask & SQ_LF_GTE) ? " AND created >= ?6" : "",
+        (mask & SQ_LF_LTE) ? " AND created <= ?7" : "",
+        cursor == SQ_CUR_AFTER ? " AND seq < ?8" : (cursor == SQ_CUR_BEFORE ? " AND seq > ?8" : ""),
+        cursor == SQ_CUR_BEFORE ? "ASC" : "DESC");
+    K_ASSERT(len > 0 && (size_t)len < sizeof(sql));
+    c->list[idx] = sq_prepare(c, sql);
+    return c->list[idx];
+}
+
+static void sq_reverse(store_obj *v, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        store_obj t = v[i];
+        v[i] = v[n - 1 - i];
+        v[n - 1 - i] = t;
+    }
+}
+
+static k_status sq_obj_list(store_tx *tx, const char *merchant_id, const char *kind,
+                            const store_list_q *q, arena *a, store_obj **out, size_t *n,
+                            bool *has_more)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    int cursor = SQ_CUR_NONE;
+    int64_t cursor_seq = 0;
+    if (q->starting_after != NULL || q->ending_before != NULL) {
+        cursor = q->starting_after != NULL ? SQ_CUR_AFTER : SQ_CUR_BEFORE;
+        const char *cid = q->starting_after != NULL ? q->starting_after : q->ending_before;
+        k_status ks = sq_obj_seq(c, merchant_id, kind, cid, &cursor_seq);
+        if (ks != K_OK)
+            return ks;
+    }
+    unsigned mask = (q->parent_id ? SQ_LF_PARENT : 0) | (q->status ? SQ_LF_STATUS : 0) |
+                    (q->type_prefix ? SQ_LF_PREFIX : 0) | (q->created_gte ? SQ_LF_GTE : 0) |
+                    (q->created_lte ? SQ_LF_LTE : 0);
+    sqlite3_stmt *st = sq_list_stmt(c, mask, cursor);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, kind, &rc);
+    sq_bt(st, 3, q->parent_id, &rc);
+    sq_bt(st, 4, q->status, &rc);
+    sq_bt(st, 5, q->type_prefix, &rc);
+    sq_bi(st, 6, q->created_gte, &rc);
+    sq_bi(st, 7, q->created_lte, &rc);
+    sq_bi(st, 8, cursor_seq, &rc);
+    sq_bi(st, 9, (int64_t)q->limit + 1, &rc); /* one more than asked says has_more */
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind list");
+    }
+    void *rows = NULL;
+    size_t cnt = 0;
+    k_status ks = sq_many(c, st, sq_dec_obj, sizeof(store_obj), a, &rows, &cnt);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(cnt <= (size_t)q->limit + 1);
+    *has_more = cnt > (size_t)q->limit;
+    if (*has_more)
+        cnt = (size_t)q->limit; /* drops the furthest row in the direction of paging */
+    if (cursor == SQ_CUR_BEFORE)
+        sq_reverse(rows, cnt);
+    *out = rows;
+    *n = cnt;
+    return K_OK;
+}
+
+static k_status sq_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
+                           size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_O_DUE);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bi(st, 1, now, &rc);
+    sq_bi(st, 2, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind due");
+    }
+    return sq_many(c, st, sq_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
+/* ---- journal ---- */
+
+static k_status sq_op_append(store_tx *tx, const store_op *op)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_OP_INSERT);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, op->merchant_id, &rc);
+    sq_bt(st, 2, op->id, &rc);
+    sq_bt(st, 3, op->payment_id, &rc);
+    sq_bt(st, 4, op->kind, &rc);
+    sq_bi(st, 5, op->amount, &rc);
+    sq_bt(st, 6, op->status, &rc);
+    sq_bt(st, 7, op->code, &rc);
+    sq_bt(st, 8, op->message, &rc);
+    sq_bt(st, 9, op->provider_ref, &rc);
+    sq_bt(st, 10, op->ref_id, &rc);
+    sq_bt(st, 11, op->body, &rc);
+    sq_bi(st, 12, op->created_ms, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind operation");
+    }
+    return sq_run(c, st, "operation append");
+}
+
+static k_status sq_op_list(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,
+                           store_op **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_OP_LIST);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, payment_id, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind operations");
+    }
+    return sq_many(c, st, sq_dec_op, sizeof(store_op), a, (void **)out, n);
+}
+
+static k_status sq_op_range(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                            int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, merchant_id != NULL ? S_OP_RANGE_M : S_OP_RANGE_ALL);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bi(st, 2, from_ms, &rc);
+    sq_bi(st, 3, to_ms, &rc);
+    sq_bi(st, 4, after_seq, &rc);
+    sq_bi(st, 5, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind operation range");
+    }
+    return sq_many(c, st, sq_dec_op, sizeof(store_op), a, (void **)out, n);
+}
+
+/* ---- webhook outbox ---- */
+
+static k_status sq_delivery_add(store_tx *tx, store_delivery *d)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_D_INSERT);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, d->merchant_id, &rc);
+    sq_bt(st, 2, d->event_id, &rc);
+    sq_bt(st, 3, d->endpoint_id, &rc);
+    sq_bt(st, 4, d->state, &rc);
+    sq_bi(st, 5, d->attempts, &rc);
+    sq_bi(st, 6, d->next_at_ms, &rc);
+    sq_bi(st, 7, d->last_status, &rc);
+    sq_bi(st, 8, d->created_ms, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    k_status ks = K_OK;
+    if (rc == SQLITE_ROW) {
+        d->id = sqlite3_column_int64(st, 0);
+        K_ASSERT(d->id > 0);
+    } else {
+        ks = sq_err(c, rc, "delivery add");
+    }
+    sq_done(st);
+    return ks;
+}
+
+static k_status sq_delivery_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                                  arena *a, store_delivery **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_D_CLAIM);
+    sqlite3_stmt *lease = sq_stmt(c, S_D_LEASE);
+    if (st == NULL || lease == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bi(st, 1, now_ms, &rc);
+    sq_bi(st, 2, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind claim");
+    }
+    store_delivery *rows = NULL;
+    size_t cnt = 0;
+    k_status ks = sq_many(c, st, sq_dec_delivery, sizeof(store_delivery), a, (void **)&rows, &cnt);
+    for (size_t i = 0; ks == K_OK && i < cnt; i++) {
+        sq_bt(lease, 1, rows[i].merchant_id, &rc);
+        sq_bi(lease, 2, rows[i].id, &rc);
+        sq_bi(lease, 3, lease_until_ms, &rc);
+        if (rc != SQLITE_OK) {
+            sq_done(lease);
+            return sq_err(c, rc, "bind lease");
+        }
+        ks = sq_run(c, lease, "delivery lease");
+    }
+    if (ks != K_OK)
+        return ks;
+    *out = rows;
+    *n = cnt;
+    return K_OK;
+}
+
+/* Length of at most max bytes of s, not cutting a UTF-8 sequence in two. */
+static size_t sq_utf8_prefix(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len <= max)
+        return len;
+    len = max;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--;
+    return len;
+}
+
+static k_status sq_delivery_record(store_tx *tx, const store_delivery *d,
+                                   const store_delivery_attempt *at)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *up = sq_stmt(c, S_D_UPDATE);
+    sqlite3_stmt *ins = sq_stmt(c, S_DA_INSERT);
+    if (up == NULL || ins == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(up, 1, d->merchant_id, &rc);
+    sq_bi(up, 2, d->id, &rc);
+    sq_bt(up, 3, d->state, &rc);
+    sq_bi(up, 4, d->attempts, &rc);
+    sq_bi(up, 5, d->next_at_ms, &rc);
+    sq_bi(up, 6, d->last_status, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(up);
+        return sq_err(c, rc, "bind delivery");
+    }
+    k_status ks = sq_run(c, up, "delivery update");
+    if (ks != K_OK)
+        return ks;
+    if (sqlite3_changes(c->db) == 0)
+        return K_ENOTFOUND;
+    sq_bi(ins, 1, at->delivery_id, &rc);
+    sq_bi(ins, 2, at->at_ms, &rc);
+    sq_bi(ins, 3, at->http_status, &rc);
+    sq_bi(ins, 4, at->latency_ms, &rc);
+    if (at->response_head != NULL)
+        sq_btn(ins, 5, at->response_head,
+               sq_utf8_prefix(at->response_head, LIMIT_WEBHOOK_RESPONSE_KEEP), &rc);
+    sq_bt(ins, 6, at->error, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(ins);
+        return sq_err(c, rc, "bind attempt");
+    }
+    return sq_run(c, ins, "delivery attempt");
+}
+
+static k_status sq_delivery_list(store_tx *tx, const char *merchant_id, const char *event_id,
+                                 arena *a, store_delivery **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_D_LIST);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, event_id, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind deliveries");
+    }
+    return sq_many(c, st, sq_dec_delivery, sizeof(store_delivery), a, (void **)out, n);
+}
+
+static k_status sq_delivery_get(store_tx *tx, const char *merchant_id, int64_t id, arena *a,
+                                store_delivery *out)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_D_GET);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bi(st, 2, id, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind delivery");
+    }
+    return sq_one(c, st, sq_dec_delivery, a, out);
+}
+
+static k_status sq_delivery_attempts(store_tx *tx, int64_t delivery_id, arena *a,
+                                     store_delivery_attempt **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_DA_LIST);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bi(st, 1, delivery_id, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind attempts");
+    }
+    return sq_many(c, st, sq_dec_attempt, sizeof(store_delivery_attempt), a, (void **)out, n);
+}
+
+static k_status sq_delivery_next_due(store_tx *tx, int64_t *next_at_ms)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_D_NEXT_DUE);
+    if (st == NULL)
+        return K_EIO;
+    int rc = sqlite3_step(st);
+    k_status ks = rc == SQLITE_ROW ? K_OK : sq_err(c, rc, "next due");
+    if (ks == K_OK)
+        *next_at_ms = sqlite3_column_int64(st, 0); /* NULL (none pending) reads as 0 */
+    sq_done(st);
+    return ks;
+}
+
+/* ---- idempotency keys ---- */
+
+static k_status sq_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,
+                            store_idem *out)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_I_GET);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, key, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind idempotency key");
+    }
+    return sq_one(c, st, sq_dec_idem, a, out);
+}
+
+static k_status sq_idem_put(store_tx *tx, const store_idem *k)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_I_PUT);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, k->merchant_id, &rc);
+    sq_bt(st, 2, k->key, &rc);
+    sq_bt(st, 3, k->fingerprint, &rc);
+    sq_bi(st, 4, k->status, &rc);
+    sq_bt(st, 5, k->body, &rc);
+    sq_bi(st, 6, k->created_ms, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind idempotency key");
+    }
+    return sq_run(c, st, "idempotency put");
+}
+
+static k_status sq_idem_delete(store_tx *tx, const char *merchant_id, const char *key)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_I_DEL);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, key, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind idempotency key");
+    }
+    return sq_run(c, st, "idempotency delete");
+}
+
+static k_status sq_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_I_PRUNE);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bi(st, 1, before_ms, &rc);
+    sq_bi(st, 2, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind prune");
+    }
+    k_status ks = sq_run(c, st, "idempotency prune");
+    if (ks == K_OK)
+        *deleted = (size_t)sqlite3_changes(c->db);
+    K_ASSERT(*deleted <= max);
+    return ks;
+}
+
+/* ---- the vtable ---- */
+
+const struct store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .write = sq_write,
+    .read = sq_read,
+    .schema_version = sq_schema_version,
+    .get_stats = sq_get_stats,
+    .merchant_put = sq_merchant_put,
+    .merchant_get = sq_merchant_get,
+    .merchant_by_key = sq_merchant_by_key,
+    .merchant_by_project = sq_merchant_by_project,
+    .merchant_count = sq_merchant_count,
+    .obj_put = sq_obj_put,
+    .obj_get = sq_obj_get,
+    .obj_by_ref = sq_obj_by_ref,
+    .obj_find_ref = sq_obj_find_ref,
+    .obj_list = sq_obj_list,
+    .obj_due = sq_obj_due,
+    .op_append = sq_op_append,
+    .op_list = sq_op_list,
+    .op_range = sq_op_range,
+    .delivery_add = sq_delivery_add,
+    .delivery_claim = sq_delivery_claim,
+    .delivery_record = sq_delivery_record,
+    .delivery_list = sq_delivery_list,
+    .delivery_get = sq_delivery_get,
+    .delivery_attempts = sq_delivery_attempts,
+    .delivery_next_due = sq_delivery_next_due,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
+    .idem_delete = sq_idem_delete,
+    .idem_prune = sq_idem_prune,
+};

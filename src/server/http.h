@@ -1,0 +1,132 @@
+/*
+ * http.h - Kassa's HTTP listener on libmicrohttpd, and its routing table.
+ *
+ * MHD runs in MHD_USE_POLL_INTERNAL_THREAD with a small thread pool (never its
+ * epoll modes: they stall at exactly 128/256 ready connections) and
+ * MHD_ALLOW_SUSPEND_RESUME. When a request is complete (headers + body within
+ * its route's body_max) the connection is suspended and the request handed to a
+ * pool of worker threads; a handler may block (on the store's group commit or a
+ * provider call) without holding up the I/O threads. The worker fills an
+ * http_resp, the connection is resumed and the answer queued.
+ *
+ * Checked generically before any handler runs (Redis processCommand): method
+ * and path from the table (404/405), URL, header and body size (414/431/413),
+ * and the route's auth through the auth hook (401). Every request gets an id
+ * ("req_..."), sent back as Request-Id and set as the log's request id; one
+ * JSON access-log line per request. /healthz and /metrics are built in.
+ * SIGTERM/SIGINT: stop accepting, finish in-flight requests, then return.
+ */
+#ifndef KASSA_HTTP_H
+#define KASSA_HTTP_H
+
+#include "../base/common.h"
+#include "../base/arena.h"
+#include "../base/buf.h"
+#include "../limits.h"
+
+#define HTTP_PARAMS_MAX 4      /* :params in one route pattern */
+#define HTTP_RESP_HEADERS_MAX 16
+
+typedef struct http_req http_req;
+
+typedef struct {
+    const char *name;
+    const char *value;
+} http_header;
+
+struct http_req {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* without the query string, percent-decoded */
+    const char *query;        /* raw query string without '?', "" when none */
+    const char *body;         /* NUL-terminated copy, body_len bytes */
+    size_t body_len;
+    const char *remote_addr;  /* "127.0.0.1" */
+    char request_id[40];      /* req_... */
+    const char *params[HTTP_PARAMS_MAX]; /* values of :name segments, in order */
+    int nparams;
+    const char *principal;    /* what the auth hook returned (merchant id), NULL if none */
+    arena *arena;             /* freed after the answer is sent */
+    void *internal;           /* the server's; do not touch */
+};
+
+/* Request header by name, case-insensitive; NULL when absent. */
+const char *http_req_header(const http_req *r, const char *name);
+/* Cookie value by name; NULL when absent. */
+const char *http_req_cookie(const http_req *r, const char *name);
+
+typedef struct {
+    int status;               /* default 200 */
+    const char *content_type; /* default "application/json" */
+    buf body;                 /* max LIMIT_RESPONSE_MAX */
+    http_header headers[HTTP_RESP_HEADERS_MAX];
+    int nheaders;
+} http_resp;
+
+/* Adds a header (name and value are copied into the request arena). */
+void http_resp_header(http_req *r, http_resp *resp, const char *name, const char *value);
+/* Sets status, content type and body in one call (body copied). */
+void http_resp_set(http_resp *resp, int status, const char *content_type, const char *body,
+                   size_t len);
+/* 303 See Other to url. */
+void http_resp_redirect(http_req *r, http_resp *resp, const char *url);
+
+typedef void (*http_handler)(http_req *req, http_resp *resp, void *ctx);
+
+/* Auth kinds a route may ask for; the auth hook decides what each means. */
+typedef enum {
+    AUTH_NONE = 0,
+    AUTH_SECRET_KEY,  /* Stripe dialect: sk_ key as Bearer or Basic user */
+    AUTH_STAFF,       /* back office session cookie */
+} http_auth;
+
+/* Writes an error answer in the dialect that owns the route when auth fails;
+ * returns the principal (merchant id, arena-owned) or NULL after filling resp. */
+typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth kind, void *ctx);
+
+typedef struct {
+    const char *method;   /* "GET", "POST", "DELETE" */
+    const char *pattern;  /* "/v1/payment_intents/:id/capture"; a trailing "*" matches any rest */
+    http_handler fn;
+    http_auth auth;
+    size_t body_max;      /* 0 = LIMIT_HTTP_BODY_MAX */
+    const char *name;     /* for metrics labels: "pi_capture" */
+} http_route;
+
+typedef struct http_server http_server;
+
+typedef struct {
+    const char *host;     /* "127.0.0.1" */
+    uint16_t port;        /* 0 = pick a free one (see http_server_port) */
+    int io_threads;       /* MHD thread pool, default 2 */
+    int workers;          /* handler threads, default 64, <= LIMIT_HTTP_WORKERS_MAX */
+    http_auth_fn auth;
+    void *auth_ctx;
+    /* Written when a route is not found / a limit is hit: lets the dialect of
+     * the path format the error (Stripe JSON for /v1, HTML for pages...). */
+    void (*error_fn)(http_req *req, http_resp *resp, int status, const char *code,
+                     const char *message, void *ctx);
+    void *error_ctx;
+    int queue_max;        /* requests waiting for a worker, 0 = LIMIT_HTTP_QUEUE_MAX */
+} http_config;
+
+/* Creates and starts listening. Routes are copied; ctx is passed to every handler. */
+k_status http_server_start(http_server **out, const http_config *cfg, const http_route *routes,
+                           size_t nroutes, void *ctx);
+uint16_t http_server_port(const http_server *s);
+/* Stops accepting, waits for in-flight requests, frees. */
+void http_server_stop(http_server *s);
+
+/* Blocks until SIGTERM or SIGINT (installed once by the caller of this). */
+void http_wait_for_signal(void);
+
+/* ---- metrics (Prometheus text at /metrics) ---- */
+/* A counter or gauge named once at start; labels fixed per handle. */
+typedef struct metric metric;
+metric *metric_counter(const char *name, const char *labels, const char *help);
+metric *metric_gauge(const char *name, const char *labels, const char *help);
+void metric_add(metric *m, int64_t n);
+void metric_set(metric *m, int64_t v);
+/* A callback that appends extra lines at scrape time (store stats, queue depths). */
+void metric_add_collector(void (*fn)(buf *out, void *ctx), void *ctx);
+
+#endif

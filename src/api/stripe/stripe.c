@@ -1,0 +1,1295 @@
+/*
+ * stripe.c - the Stripe-compatible merchant API: routes, authentication,
+ * parameter decoding (form bracket notation or JSON), idempotency keys,
+ * pagination and Stripe's error object. Every handler translates its request
+ * into one gateway call and renders the result; no business rule lives here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stripe_int.h"
+#include "../../base/clock.h"
+#include "../../base/crypto.h"
+#include "../../base/log.h"
+
+/* ---- request plumbing ---- */
+
+typedef json_t *(*record_render)(const void *record);
+
+typedef struct {
+    api_ctx *ctx;
+    http_req *r;
+    http_resp *resp;
+    json_t *params;
+    const char *merchant;
+    gw_idem idem;
+    record_render render;
+    char fingerprint[SHA256_HEX_LEN];
+} call;
+
+static void send_json(call *c, int status, json_t *obj)
+{
+    char *body = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (body == NULL) {
+        http_resp_set(c->resp, 500, "application/json",
+                      "{\"error\":{\"type\":\"api_error\",\"message\":\"out of memory\"}}", 57);
+        return;
+    }
+    http_resp_set(c->resp, status, "application/json", body, strlen(body));
+    free(body);
+}
+
+static json_t *error_obj(const char *type, const char *code, const char *param, const char *msg)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "type", json_string(type != NULL ? type : "invalid_request_error"));
+    if (code != NULL)
+        json_object_set_new(e, "code", json_string(code));
+    if (param != NULL && param[0] != '\0')
+        json_object_set_new(e, "param", json_string(param));
+    json_object_set_new(e, "message", json_string(msg));
+    if (code != NULL)
+        json_object_set_new(e, "doc_url",
+                            json_sprintf("https://docs.stripe.com/error-codes/%s", code));
+    return json_pack("{s:o}", "error", e);
+}
+
+static void send_gw_err(call *c, const gw_err *e)
+{
+    int status = e->http ? e->http : 500;
+    json_t *body = error_obj(e->type, e->code, e->param,
+                             e->message[0] ? e->message : "An error occurred.");
+    send_json(c, status, body);
+}
+
+static void send_param_err(call *c, const param_err *pe)
+{
+    int status = pe->status == K_ETOOBIG ? 400 : 400;
+    const char *code = strstr(pe->message, "integer") != NULL ? "parameter_invalid_integer"
+                                                              : "parameter_invalid";
+    send_json(c, status, error_obj("invalid_request_error", code, pe->param, pe->message));
+}
+
+static void send_err(call *c, int status, const char *code, const char *param, const char *msg)
+{
+    send_json(c, status, error_obj("invalid_request_error", code, param, msg));
+}
+
+static void json_free_cb(void *p)
+{
+    json_decref((json_t *)p);
+}
+
+static bool is_json_body(const http_req *r)
+{
+    const char *ct = http_req_header(r, "Content-Type");
+    return ct != NULL && strstr(ct, "application/json") != NULL;
+}
+
+/* Decodes the parameters and refuses unknown ones. known[] is NULL-terminated;
+ * "expand" is always accepted. */
+static bool begin(call *c, void *ctx, http_req *r, http_resp *resp, const char *const *known)
+{
+    memset(c, 0, sizeof(*c));
+    c->ctx = ctx;
+    c->r = r;
+    c->resp = resp;
+    c->merchant = r->principal;
+    param_err pe;
+    memset(&pe, 0, sizeof(pe));
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "DELETE") == 0;
+    if (get)
+        c->params = form_decode(r->query, strlen(r->query), &pe);
+    else if (is_json_body(r))
+        c->params = form_decode_json(r->body, r->body_len, &pe);
+    else
+        c->params = form_decode(r->body, r->body_len, &pe);
+    if (c->params == NULL) {
+        send_param_err(c, &pe);
+        return false;
+    }
+    arena_defer(r->arena, json_free_cb, c->params);
+    if (known != NULL) {
+        const char *unknown = NULL;
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->params, k, v)
+        {
+            bool ok = strcmp(k, "expand") == 0;
+            for (size_t i = 0; !ok && known[i] != NULL; i++)
+                ok = strcmp(k, known[i]) == 0;
+            if (!ok) {
+                unknown = k;
+                break;
+            }
+        }
+        if (unknown != NULL) {
+            char msg[LIMIT_PARAM_KEY_MAX + 64];
+            snprintf(msg, sizeof(msg), "Received unknown parameter: %s", unknown);
+            send_err(c, 400, "parameter_unknown", unknown, msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *idem_render(gw_idem *self, const void *record, arena *a)
+{
+    call *c = self->ctx;
+    json_t *obj = c->render(record);
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    char *copy = s != NULL ? arena_strdup(a, s) : NULL;
+    free(s);
+    return copy;
+}
+
+/* Idempotency-Key handling before the work. false when the answer was sent
+ * (replay or error). With no key, c->idem.key stays NULL. */
+static bool idem_start(call *c, record_render render)
+{
+    c->render = render;
+    const char *key = http_req_header(c->r, "Idempotency-Key");
+    if (key == NULL || strcmp(c->r->method, "POST") != 0)
+        return true;
+    if (strlen(key) == 0 || strlen(key) > LIMIT_IDEMPOTENCY_KEY_MAX) {
+        send_err(c, 400, "idempotency_key_invalid", NULL,
+                 "Idempotency-Key must be 1 to 255 characters long.");
+        return false;
+    }
+    char *canon = json_dumps(c->params, JSON_COMPACT | JSON_SORT_KEYS);
+    char *msg = arena_printf(c->r->arena, "%s %s\n%s", c->r->method, c->r->path,
+                             canon != NULL ? canon : "");
+    free(canon);
+    if (msg == NULL) {
+        send_err(c, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    crypto_sha256_hex(msg, strlen(msg), c->fingerprint);
+    c->idem.key = key;
+    c->idem.fingerprint = c->fingerprint;
+    c->idem.render = idem_render;
+    c->idem.ctx = c;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_idem_begin(c->ctx->g, c->merchant, &c->idem, c->r->arena, &err);
+    if (st == K_OK && c->idem.replayed) {
+        http_resp_set(c->resp, c->idem.replay_status, "application/json", c->idem.replay_body,
+                      strlen(c->idem.replay_body));
+        http_resp_header(c->r, c->resp, "Idempotent-Replayed", "true");
+        http_resp_header(c->r, c->resp, "Idempotency-Key", key);
+        c->idem.key = NULL;
+        return false;
+    }
+    if (st != K_ENOTFOUND) {
+        c->idem.key = NULL;
+        send_gw_err(c, &err);
+        return false;
+    }
+    http_resp_header(c->r, c->resp, "Idempotency-Key", key);
+    return true;
+}
+
+static void idem_finish(call *c)
+{
+    if (c->idem.key != NULL)
+        gw_idem_end(c->ctx->g, c->merchant, &c->idem);
+}
+
+static gw_idem *idem_of(call *c)
+{
+    return c->idem.key != NULL ? &c->idem : NULL;
+}
+
+/* ---- typed parameters ---- */
+
+static bool p_str(call *c, const char *path, const char **out, size_t max)
+{
+    param_err pe;
+    k_status st = param_str(c->params, path, out, max, &pe);
+    if (st == K_ENOTFOUND) {
+        *out = NULL;
+        return true;
+    }
+    if (st != K_OK) {
+        send_param_err(c, &pe);
+        return false;
+    }
+    return true;
+}
+
+static bool p_int(call *c, const char *path, int64_t *out, bool *has, int64_t min, int64_t max)
+{
+    param_err pe;
+    k_status st = param_int64(c->params, path, out, min, max, &pe);
+    *has = st == K_OK;
+    if (st == K_OK || st == K_ENOTFOUND)
+        return true;
+    send_json(c, 400,
+              error_obj("invalid_request_error", "parameter_invalid_integer", pe.param,
+                        pe.message));
+    return false;
+}
+
+static bool p_bool(call *c, const char *path, int *out)
+{
+    param_err pe;
+    bool b;
+    k_status st = param_bool(c->params, path, &b, &pe);
+    if (st == K_ENOTFOUND)
+        return true;
+    if (st != K_OK) {
+        send_param_err(c, &pe);
+        return false;
+    }
+    *out = b ? 1 : 0;
+    return true;
+}
+
+static bool p_enum(call *c, const char *path, const char *const *allowed, int *out)
+{
+    param_err pe;
+    k_status st = param_enum(c->params, path, allowed, out, &pe);
+    if (st == K_ENOTFOUND)
+        return true;
+    if (st != K_OK) {
+        send_param_err(c, &pe);
+        return false;
+    }
+    return true;
+}
+
+/* metadata: up to 50 string values, keys <= 40, values <= 500; "" unsets. */
+static bool p_metadata(call *c, json_t **out)
+{
+    json_t *m = json_object_get(c->params, "metadata");
+    *out = NULL;
+    if (m == NULL)
+        return true;
+    if (json_is_string(m) && json_string_length(m) == 0) {
+        *out = json_object(); /* metadata= : nothing to change */
+        arena_defer(c->r->arena, json_free_cb, *out);
+        return true;
+    }
+    if (!json_is_object(m) || json_object_size(m) > LIMIT_METADATA_KEYS_MAX) {
+        send_err(c, 400, "parameter_invalid", "metadata",
+                 "metadata must be a hash of at most 50 keys with string values.");
+        return false;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        char name[LIMIT_PARAM_KEY_MAX];
+        snprintf(name, sizeof(name), "metadata[%s]", k);
+        if (strlen(k) > LIMIT_METADATA_KEY_MAX) {
+            send_err(c, 400, "parameter_invalid", name,
+                     "Metadata keys can be at most 40 characters long.");
+            return false;
+        }
+        if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
+            char *s = json_dumps(v, JSON_ENCODE_ANY);
+            json_object_set_new(m, k, json_string(s != NULL ? s : ""));
+            free(s);
+            v = json_object_get(m, k);
+        }
+        if (!json_is_string(v) || json_string_length(v) > LIMIT_METADATA_VALUE_MAX) {
+            send_err(c, 400, "parameter_invalid", name,
+                     "Metadata values must be strings of at most 500 characters.");
+            return false;
+        }
+    }
+    *out = m;
+    return true;
+}
+
+static bool p_str_array(call *c, const char *key, json_t **out)
+{
+    json_t *a = json_object_get(c->params, key);
+    *out = NULL;
+    if (a == NULL)
+        return true;
+    if (json_is_string(a)) { /* curl users write key=value without brackets */
+        *out = json_pack("[O]", a);
+        arena_defer(c->r->arena, json_free_cb, *out);
+        return true;
+    }
+    size_t i;
+    json_t *v;
+    bool ok = json_is_array(a);
+    json_array_foreach(a, i, v) ok = ok && json_is_string(v);
+    if (!ok) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s must be an array of strings.", key);
+        send_err(c, 400, "parameter_invalid", key, msg);
+        return false;
+    }
+    *out = a;
+    return true;
+}
+
+/* Kassa extension: order_lines[i][name|quantity|unit_price|tax_rate|total_amount|type|reference] */
+static bool p_lines(call *c, const char *key, json_t **out)
+{
+    json_t *a = json_object_get(c->params, key);
+    *out = NULL;
+    if (a == NULL)
+        return true;
+    if (!json_is_array(a) || json_array_size(a) > LIMIT_ORDER_LINES_MAX) {
+        send_err(c, 400, "parameter_invalid", key, "order_lines must be an array of lines.");
+        return false;
+    }
+    json_t *lines = json_array();
+    arena_defer(c->r->arena, json_free_cb, lines);
+    size_t i;
+    json_t *l;
+    json_array_foreach(a, i, l)
+    {
+        char base[64];
+        snprintf(base, sizeof(base), "%s.%zu", key, i);
+        const char *name = json_string_value(json_object_get(l, "name"));
+        int64_t qty = 1, unit = 0, tax = 0, total = 0, disc = 0;
+        bool h1, h2, h3, h4, h5;
+        char path[96];
+#define LINE_INT(field, var, has, min, max)                                                      \
+    snprintf(path, sizeof(path), "%s.%s", base, field);                                        \
+    if (!p_int(c, path, &var, &has, min, max))                                                 \
+        return false;
+        LINE_INT("quantity", qty, h1, 0, 1000000)
+        LINE_INT("unit_price", unit, h2, -200000000, 200000000)
+        LINE_INT("tax_rate", tax, h3, 0, 10000)
+        LINE_INT("total_amount", total, h4, -200000000, 200000000)
+        LINE_INT("total_discount_amount", disc, h5, 0, 200000000)
+#undef LINE_INT
+        if (name == NULL || name[0] == '\0' || strlen(name) > LIMIT_LINE_NAME_MAX || !h2) {
+            char p[96];
+            snprintf(p, sizeof(p), "%s[%zu]", key, i);
+            send_err(c, 400, "parameter_invalid", p,
+                     "Each order line needs a name (1-255 characters) and a unit_price.");
+            return false;
+        }
+        if (!h1)
+            qty = 1;
+        if (!h4)
+            total = qty * unit - disc;
+        int64_t tax_amount = tax > 0 ? total - total * 10000 / (10000 + tax) : 0;
+        const char *type = json_string_value(json_object_get(l, "type"));
+        const char *ref = json_string_value(json_object_get(l, "reference"));
+        json_array_append_new(
+            lines, json_pack("{s:s,s:s?,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "type",
+                             type != NULL ? type : "physical", "reference", ref, "name", name,
+                             "quantity", (json_int_t)qty, "unit_price", (json_int_t)unit,
+                             "tax_rate", (json_int_t)tax, "total_amount", (json_int_t)total,
+                             "total_tax_amount", (json_int_t)tax_amount,
+                             "total_discount_amount", (json_int_t)disc));
+    }
+    *out = lines;
+    return true;
+}
+
+static bool expand_has(call *c, const char *what)
+{
+    json_t *e = json_object_get(c->params, "expand");
+    size_t i;
+    json_t *v;
+    json_array_foreach(e, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s != NULL && strcmp(s, what) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- payment intents ---- */
+
+static json_t *render_pi_rec(const void *rec)
+{
+    return stripe_render_pi(rec, false);
+}
+
+static void send_pi(call *c, const gw_payment *p)
+{
+    send_json(c, 200, stripe_render_pi(p, expand_has(c, "latest_charge")));
+}
+
+static void send_pi_err(call *c, const gw_err *e, const gw_payment *p, bool with_pi)
+{
+    if (e->http == 402 && with_pi) {
+        json_t *body = error_obj(e->type, e->code, e->param, e->message);
+        json_object_set_new(json_object_get(body, "error"), "payment_intent",
+                            stripe_render_pi(p, false));
+        send_json(c, 402, body);
+        return;
+    }
+    send_gw_err(c, e);
+}
+
+static const char *const CAPTURE_METHODS[] = {"automatic", "automatic_async", "manual", NULL};
+
+/* Parameters shared by create, update and confirm. */
+static bool pi_params(call *c, gw_pi_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->capture_manual = -1;
+    if (!p_int(c, "amount", &p->amount, &p->has_amount, INT64_MIN / 2, INT64_MAX / 2))
+        return false;
+    if (!p_str(c, "currency", &p->currency, 3 + 1))
+        return false;
+    p->has_currency = p->currency != NULL;
+    int cm = -1;
+    if (!p_enum(c, "capture_method", CAPTURE_METHODS, &cm))
+        return false;
+    int kcm = -1;
+    static const char *const KCM[] = {"manual", NULL};
+    if (!p_enum(c, "payment_method_options.klarna.capture_method", KCM, &kcm))
+        return false;
+    if (cm >= 0)
+        p->capture_manual = cm == 2;
+    if (kcm == 0)
+        p->capture_manual = 1;
+    if (!p_str_array(c, "payment_method_types", &p->method_types))
+        return false;
+    if (!p_str(c, "description", &p->description, LIMIT_DESCRIPTION_MAX))
+        return false;
+    if (!p_metadata(c, &p->metadata))
+        return false;
+    if (!p_lines(c, "order_lines", &p->lines))
+        return false;
+    if (!p_str(c, "return_url", &p->return_url, LIMIT_URL_MAX))
+        return false;
+    if (!p_str(c, "payment_method_data.type", &p->method_type, 32))
+        return false;
+    if (!p_str(c, "payment_method_data.billing_details.email", &p->email, LIMIT_EMAIL_MAX))
+        return false;
+    if (!p_str(c, "payment_method_data.billing_details.name", &p->name, 200))
+        return false;
+    if (!p_str(c, "payment_method_data.billing_details.address.country", &p->country, 3))
+        return false;
+    if (!p_str(c, "payment_method_options.klarna.preferred_locale", &p->locale, 16))
+        return false;
+    if (p->email == NULL && !p_str(c, "receipt_email", &p->email, LIMIT_EMAIL_MAX))
+        return false;
+    int confirm = 0;
+    if (!p_bool(c, "confirm", &confirm))
+        return false;
+    p->confirm = confirm == 1;
+    if (p->country != NULL && strlen(p->country) != 2) {
+        send_err(c, 400, "parameter_invalid_string",
+                 "payment_method_data[billing_details][address][country]",
+                 "Country must be a two-letter ISO 3166-1 code.");
+        return false;
+    }
+    if (p->return_url != NULL && strncmp(p->return_url, "http://", 7) != 0 &&
+        strncmp(p->return_url, "https://", 8) != 0) {
+        send_err(c, 400, "url_invalid", "return_url", "Not a valid URL: return_url.");
+        return false;
+    }
+    json_t *pm = json_object_get(c->params, "payment_method");
+    if (pm != NULL && !(json_is_string(pm) && json_string_length(pm) == 0)) {
+        send_err(c, 400, "resource_missing", "payment_method",
+                 "Kassa does not store PaymentMethods: pass payment_method_data[type] instead.");
+        return false;
+    }
+    return true;
+}
+
+static const char *const PI_CREATE_KNOWN[] = {
+    "amount", "currency", "payment_method_types", "capture_method", "confirm", "description",
+    "metadata", "return_url", "payment_method_data", "payment_method_options", "receipt_email",
+    "customer", "statement_descriptor", "statement_descriptor_suffix", "shipping",
+    "automatic_payment_methods", "confirmation_method", "payment_method", "use_stripe_sdk",
+    "order_lines", "setup_future_usage", "error_on_requires_action", "off_session",
+    "mandate_data", NULL};
+
+static void h_pi_create(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    gw_pi_params p;
+    if (!begin(&c, ctx, r, resp, PI_CREATE_KNOWN) || !pi_params(&c, &p))
+        return;
+    if (p.return_url != NULL && !p.confirm) {
+        send_err(&c, 400, "parameter_invalid", "return_url",
+                 "return_url can only be used with confirm=true; pass it to confirm instead.");
+        return;
+    }
+    if (!idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_pi_err(&c, &err, &out, p.confirm);
+    else
+        send_pi(&c, &out);
+}
+
+static void h_pi_get(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"client_secret", NULL};
+    call c;
+    if (!begin(&c, ctx, r, resp, known))
+        return;
+    gw_payment out;
+    gw_err err;
+    if (gw_pi_get(c.ctx->g, c.merchant, r->params[0], r->arena, &out, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+static void h_pi_update(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    gw_pi_params p;
+    if (!begin(&c, ctx, r, resp, PI_CREATE_KNOWN) || !pi_params(&c, &p))
+        return;
+    if (!idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_update(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena,
+                               &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+static void h_pi_confirm(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    gw_pi_params p;
+    if (!begin(&c, ctx, r, resp, PI_CREATE_KNOWN) || !pi_params(&c, &p))
+        return;
+    if (!idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    memset(&out, 0, sizeof(out));
+    k_status st = gw_pi_confirm(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena,
+                                &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_pi_err(&c, &err, &out, out.id[0] != '\0');
+    else
+        send_pi(&c, &out);
+}
+
+static void h_pi_capture(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"amount_to_capture", "final_capture", "metadata",
+                                        "order_lines", "statement_descriptor",
+                                        "statement_descriptor_suffix", NULL};
+    call c;
+    if (!begin(&c, ctx, r, resp, known))
+        return;
+    int64_t amount = 0;
+    bool has = false;
+    int final = 1;
+    json_t *lines;
+    if (!p_int(&c, "amount_to_capture", &amount, &has, 1, LIMIT_AMOUNT_MAX) ||
+        !p_bool(&c, "final_capture", &final) || !p_lines(&c, "order_lines", &lines))
+        return;
+    if (!idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_capture(c.ctx->g, c.merchant, r->params[0], has ? amount : 0,
+                                final == 1, lines, idem_of(&c), r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+static void h_pi_cancel(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"cancellation_reason", NULL};
+    static const char *const reasons[] = {"duplicate", "fraudulent", "requested_by_customer",
+                                          "abandoned", NULL};
+    call c;
+    if (!begin(&c, ctx, r, resp, known))
+        return;
+    int reason = -1;
+    if (!p_enum(&c, "cancellation_reason", reasons, &reason))
+        return;
+    if (!idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_cancel(c.ctx->g, c.merchant, r->params[0],
+                               reason >= 0 ? reasons[reason] : NULL, idem_of(&c), r->arena,
+                               &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+/* Kassa extension: read the payment back from its provider now. */
+static void h_pi_sync(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_payment out;
+    gw_err err;
+    if (gw_pi_sync(c.ctx->g, c.merchant, r->params[0], r->arena, &out, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+/* Kassa extension: the payment's journal of operations. */
+static void h_pi_journal(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_payment p;
+    gw_err err;
+    store_op *ops;
+    size_t n;
+    if (gw_pi_get(c.ctx->g, c.merchant, r->params[0], r->arena, &p, &err) != K_OK ||
+        gw_pi_journal(c.ctx->g, c.merchant, r->params[0], r->arena, &ops, &n, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            data, json_pack("{s:s,s:s,s:I,s:s,s:s?,s:s?,s:s?,s:s?,s:I}", "id", ops[i].id, "kind",
+                            ops[i].kind, "amount", (json_int_t)ops[i].amount, "status",
+                            ops[i].status, "code", ops[i].code, "message", ops[i].message,
+                            "provider_ref", ops[i].provider_ref, "ref", ops[i].ref_id,
+                            "created", (json_int_t)(ops[i].created_ms / 1000)));
+    send_json(&c, 200,
+              json_pack("{s:s,s:s,s:o,s:b}", "object", "list", "url",
+                        arena_printf(r->arena, "/v1/payment_intents/%s/journal", p.id), "data",
+                        data, "has_more", 0));
+}
+
+/* ---- lists ---- */
+
+static bool list_query(call *c, store_list_q *q)
+{
+    memset(q, 0, sizeof(*q));
+    int64_t limit = LIMIT_LIST_PAGE_DEFAULT;
+    bool has;
+    if (!p_int(c, "limit", &limit, &has, 1, LIMIT_LIST_PAGE_MAX))
+        return false;
+    q->limit = (int)limit;
+    if (!p_str(c, "starting_after", &q->starting_after, LIMIT_ID_MAX) ||
+        !p_str(c, "ending_before", &q->ending_before, LIMIT_ID_MAX))
+        return false;
+    if (q->starting_after != NULL && q->ending_before != NULL) {
+        send_err(c, 400, "parameter_invalid", "ending_before",
+                 "You may only specify one of these parameters: starting_after, ending_before.");
+        return false;
+    }
+    int64_t v;
+    if (!p_int(c, "created", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_gte = q->created_lte = v;
+    if (!p_int(c, "created.gte", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_gte = v;
+    if (!p_int(c, "created.gt", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_gte = v + 1;
+    if (!p_int(c, "created.lte", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_lte = v;
+    if (!p_int(c, "created.lt", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_lte = v - 1;
+    return true;
+}
+
+static void send_list(call *c, const char *url, json_t *data, bool has_more)
+{
+    send_json(c, 200,
+              json_pack("{s:s,s:s,s:b,s:o}", "object", "list", "url", url, "has_more", has_more,
+                        "data", data));
+}
+
+static const char *const LIST_KNOWN[] = {"limit", "starting_after", "ending_before", "created",
+                                         "customer", NULL};
+
+static void h_pi_list(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    store_list_q q;
+    if (!begin(&c, ctx, r, resp, LIST_KNOWN) || !list_query(&c, &q))
+        return;
+    gw_payment *ps;
+    size_t n;
+    bool more;
+    gw_err err;
+    if (gw_pi_list(c.ctx->g, c.merchant, &q, r->arena, &ps, &n, &more, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, stripe_render_pi(&ps[i], false));
+    send_list(&c, "/v1/payment_intents", data, more);
+}
+
+/* ---- refunds ---- */
+
+static json_t *render_refund_rec(const void *rec)
+{
+    return stripe_render_refund(rec);
+}
+
+static void h_refund_create(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"payment_intent", "charge", "amount", "reason",
+                                        "metadata", "instructions_email", NULL};
+    static const char *const reasons[] = {"duplicate", "fraudulent", "requested_by_customer",
+                                          NULL};
+    call c;
+    if (!begin(&c, ctx, r, resp, known))
+        return;
+    gw_refund_params p;
+    memset(&p, 0, sizeof(p));
+    bool has;
+    const char *charge = NULL;
+    int reason = -1;
+    if (!p_str(&c, "payment_intent", &p.payment_id, LIMIT_ID_MAX) ||
+        !p_str(&c, "charge", &charge, LIMIT_ID_MAX) ||
+        !p_int(&c, "amount", &p.amount, &has, 1, LIMIT_AMOUNT_MAX) ||
+        !p_enum(&c, "reason", reasons, &reason) || !p_metadata(&c, &p.metadata))
+        return;
+    if (p.payment_id == NULL && charge != NULL && strncmp(charge, "ch_", 3) == 0)
+        p.payment_id = arena_printf(r->arena, "pi_%s", charge + 3);
+    if (p.payment_id == NULL) {
+        send_err(&c, 400, "parameter_missing", "payment_intent",
+                 "Missing required param: payment_intent (or charge).");
+        return;
+    }
+    p.reason = reason >= 0 ? reasons[reason] : NULL;
+    if (!idem_start(&c, render_refund_rec))
+        return;
+    gw_refund out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_refund_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_refund(&out));
+}
+
+static void h_refund_get(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_refund out;
+    gw_err err;
+    if (gw_refund_get(c.ctx->g, c.merchant, r->params[0], r->arena, &out, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_refund(&out));
+}
+
+static void h_refund_list(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"limit", "starting_after", "ending_before", "created",
+                                        "payment_intent", "charge", NULL};
+    call c;
+    store_list_q q;
+    if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
+        return;
+    if (!p_str(&c, "payment_intent", &q.parent_id, LIMIT_ID_MAX))
+        return;
+    gw_refund *rs;
+    size_t n;
+    bool more;
+    gw_err err;
+    if (gw_refund_list(c.ctx->g, c.merchant, &q, r->arena, &rs, &n, &more, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, stripe_render_refund(&rs[i]));
+    send_list(&c, "/v1/refunds", data, more);
+}
+
+/* ---- events ---- */
+
+static void h_event_get(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_event ev;
+    gw_err err;
+    if (gw_event_get(c.ctx->g, c.merchant, r->params[0], r->arena, &ev, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_event(&ev, r->arena));
+}
+
+static void h_event_list(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"limit", "starting_after", "ending_before", "created",
+                                        "type", "types", "delivery_success", NULL};
+    call c;
+    store_list_q q;
+    if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
+        return;
+    const char *type;
+    if (!p_str(&c, "type", &type, 128))
+        return;
+    if (type != NULL) {
+        size_t len = strlen(type);
+        q.type_prefix = len > 0 && type[len - 1] == '*' ? arena_strndup(r->arena, type, len - 1)
+                                                        : type;
+    }
+    gw_event *evs;
+    size_t n;
+    bool more;
+    gw_err err;
+    if (gw_event_list(c.ctx->g, c.merchant, &q, r->arena, &evs, &n, &more, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (type != NULL && type[strlen(type) - 1] != '*' && strcmp(evs[i].type, type) != 0)
+            continue;
+        json_array_append_new(data, stripe_render_event(&evs[i], r->arena));
+    }
+    send_list(&c, "/v1/events", data, more);
+}
+
+static void h_event_resend(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    gw_event ev;
+    if (gw_event_resend(c.ctx->g, c.merchant, r->params[0], &err) != K_OK ||
+        gw_event_get(c.ctx->g, c.merchant, r->params[0], r->arena, &ev, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_event(&ev, r->arena));
+}
+
+static void h_event_deliveries(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    json_t *list;
+    gw_err err;
+    if (gw_event_deliveries(c.ctx->g, c.merchant, r->params[0], r->arena, &list, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    send_list(&c, arena_printf(r->arena, "/v1/events/%s/deliveries", r->params[0]),
+              json_incref(list), false);
+}
+
+/* ---- webhook endpoints ---- */
+
+static json_t *render_endpoint_new(const void *rec)
+{
+    return stripe_render_endpoint(rec, true);
+}
+
+static json_t *render_endpoint_rec(const void *rec)
+{
+    return stripe_render_endpoint(rec, false);
+}
+
+static bool endpoint_params(call *c, gw_endpoint_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->disabled = -1;
+    if (!p_str(c, "url", &p->url, LIMIT_URL_MAX) ||
+        !p_str_array(c, "enabled_events", &p->enabled_events) ||
+        !p_str(c, "description", &p->description, LIMIT_DESCRIPTION_MAX) ||
+        !p_metadata(c, &p->metadata) || !p_bool(c, "disabled", &p->disabled) ||
+        !p_str(c, "api_version", &p->api_version, 64))
+        return false;
+    return true;
+}
+
+static const char *const WE_KNOWN[] = {"url",      "enabled_events", "description", "metadata",
+                                       "disabled", "api_version",    "connect",     NULL};
+
+static void h_we_create(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    gw_endpoint_params p;
+    if (!begin(&c, ctx, r, resp, WE_KNOWN) || !endpoint_params(&c, &p))
+        return;
+    if (!idem_start(&c, render_endpoint_new))
+        return;
+    gw_endpoint out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st =
+        gw_endpoint_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_endpoint(&out, true));
+}
+
+static void h_we_get(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_endpoint out;
+    gw_err err;
+    if (gw_endpoint_get(c.ctx->g, c.merchant, r->params[0], r->arena, &out, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_endpoint(&out, false));
+}
+
+static void h_we_update(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    gw_endpoint_params p;
+    if (!begin(&c, ctx, r, resp, WE_KNOWN) || !endpoint_params(&c, &p))
+        return;
+    if (!idem_start(&c, render_endpoint_rec))
+        return;
+    gw_endpoint out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_endpoint_update(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c),
+                                     r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_endpoint(&out, false));
+}
+
+static void h_we_delete(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_endpoint out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    if (gw_endpoint_delete(c.ctx->g, c.merchant, r->params[0], NULL, r->arena, &out, &err) !=
+        K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_deleted(r->params[0], "webhook_endpoint"));
+}
+
+static void h_we_list(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    store_list_q q;
+    if (!begin(&c, ctx, r, resp, LIST_KNOWN) || !list_query(&c, &q))
+        return;
+    gw_endpoint *es;
+    size_t n;
+    bool more;
+    gw_err err;
+    if (gw_endpoint_list(c.ctx->g, c.merchant, &q, r->arena, &es, &n, &more, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, stripe_render_endpoint(&es[i], false));
+    send_list(&c, "/v1/webhook_endpoints", data, more);
+}
+
+/* ---- checkout sessions ---- */
+
+static json_t *render_session_rec(const void *rec)
+{
+    return stripe_render_session(rec);
+}
+
+static const char *const CS_KNOWN[] = {
+    "line_items", "mode", "success_url", "cancel_url", "locale", "customer_email",
+    "client_reference_id", "payment_method_types", "metadata", "payment_intent_data",
+    "expires_at", "currency", "ui_mode", "submit_type", "billing_address_collection", NULL};
+
+static void h_cs_create(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const modes[] = {"payment", NULL};
+    static const char *const locales[] = {"auto", "en", "de", "fr", "fi", "sv", NULL};
+    call c;
+    if (!begin(&c, ctx, r, resp, CS_KNOWN))
+        return;
+    gw_session_params p;
+    memset(&p, 0, sizeof(p));
+    p.capture_manual = -1;
+    int mode = 0, locale = -1, cm = -1;
+    bool has;
+    if (!p_enum(&c, "mode", modes, &mode) || !p_enum(&c, "locale", locales, &locale) ||
+        !p_str(&c, "success_url", &p.success_url, LIMIT_URL_MAX) ||
+        !p_str(&c, "cancel_url", &p.cancel_url, LIMIT_URL_MAX) ||
+        !p_str(&c, "customer_email", &p.customer_email, LIMIT_EMAIL_MAX) ||
+        !p_str(&c, "client_reference_id", &p.client_reference_id, 200) ||
+        !p_str(&c, "currency", &p.currency, 4) ||
+        !p_str_array(&c, "payment_method_types", &p.method_types) ||
+        !p_metadata(&c, &p.metadata) ||
+        !p_enum(&c, "payment_intent_data.capture_method", CAPTURE_METHODS, &cm) ||
+        !p_int(&c, "expires_at", &p.expires_at, &has, 0, INT64_MAX / 2))
+        return;
+    p.locale = locale >= 0 ? locales[locale] : NULL;
+    p.capture_manual = cm < 0 ? -1 : cm == 2;
+    json_t *items = json_object_get(c.params, "line_items");
+    if (items != NULL && !json_is_array(items)) {
+        send_err(&c, 400, "parameter_invalid", "line_items", "line_items must be an array.");
+        return;
+    }
+    /* Form bodies carry numbers as strings: make unit_amount and quantity integers. */
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        char path[96];
+        int64_t v;
+        bool h;
+        snprintf(path, sizeof(path), "line_items.%zu.quantity", i);
+        if (!p_int(&c, path, &v, &h, 1, 999999))
+            return;
+        if (h)
+            json_object_set_new(it, "quantity", json_integer(v));
+        snprintf(path, sizeof(path), "line_items.%zu.price_data.unit_amount", i);
+        if (!p_int(&c, path, &v, &h, 0, 99999999))
+            return;
+        if (h)
+            json_object_set_new(json_object_get(it, "price_data"), "unit_amount",
+                                json_integer(v));
+    }
+    p.line_items = items;
+    if (!idem_start(&c, render_session_rec))
+        return;
+    gw_session out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_session_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_session(&out));
+}
+
+static void h_cs_get(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_session out;
+    gw_err err;
+    if (gw_session_get(c.ctx->g, c.merchant, r->params[0], r->arena, &out, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_session(&out));
+}
+
+static void h_cs_list(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"limit", "starting_after", "ending_before", "created",
+                                        "payment_intent", "status", NULL};
+    call c;
+    store_list_q q;
+    if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
+        return;
+    if (!p_str(&c, "payment_intent", &q.parent_id, LIMIT_ID_MAX) ||
+        !p_str(&c, "status", &q.status, 16))
+        return;
+    gw_session *ss;
+    size_t n;
+    bool more;
+    gw_err err;
+    if (gw_session_list(c.ctx->g, c.merchant, &q, r->arena, &ss, &n, &more, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, stripe_render_session(&ss[i]));
+    send_list(&c, "/v1/checkout/sessions", data, more);
+}
+
+static void h_cs_expire(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    if (!idem_start(&c, render_session_rec))
+        return;
+    gw_session out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_session_expire(c.ctx->g, c.merchant, r->params[0], idem_of(&c), r->arena,
+                                    &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_json(&c, 200, stripe_render_session(&out));
+}
+
+/* ---- sandbox: the test clock ---- */
+
+static void h_clock_advance(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){"seconds", NULL}))
+        return;
+    if (!c.ctx->test_clock) {
+        send_err(&c, 404, "resource_missing", NULL, "The test clock is not enabled.");
+        return;
+    }
+    int64_t s = 0;
+    bool has;
+    if (!p_int(&c, "seconds", &s, &has, 0, 400LL * 86400))
+        return;
+    if (!has) {
+        send_err(&c, 400, "parameter_missing", "seconds", "Missing required param: seconds.");
+        return;
+    }
+    clock_advance_ms(s * 1000);
+    gw_clock_jumped(c.ctx->g);
+    gw_tick(c.ctx->g);
+    log_info("test clock advanced by %lld s", (long long)s);
+    send_json(&c, 200, json_pack("{s:I}", "now", (json_int_t)clock_now_s()));
+}
+
+/* ---- auth and errors ---- */
+
+/* Bearer sk_... or Basic base64(sk_...:). The key itself is never logged. */
+const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ctx)
+{
+    api_ctx *c = ctx;
+    const char *h = http_req_header(req, "Authorization");
+    char key[LIMIT_ID_MAX + 8] = "";
+    if (h != NULL && strncmp(h, "Bearer ", 7) == 0) {
+        snprintf(key, sizeof(key), "%s", h + 7);
+    } else if (h != NULL && strncmp(h, "Basic ", 6) == 0) {
+        uint8_t raw[160];
+        long n = crypto_b64_decode(h + 6, strlen(h + 6), raw, sizeof(raw) - 1);
+        if (n > 0) {
+            raw[n] = '\0';
+            char *colon = strchr((char *)raw, ':');
+            if (colon != NULL)
+                *colon = '\0';
+            snprintf(key, sizeof(key), "%.*s", (int)sizeof(key) - 1, (char *)raw);
+        }
+    }
+    const char *merchant = NULL;
+    if (key[0] != '\0' && strncmp(key, "sk_", 3) == 0 &&
+        gw_merchant_auth(c->g, key, req->arena, &merchant) == K_OK)
+        return merchant;
+    char msg[160];
+    size_t len = strlen(key);
+    if (key[0] == '\0')
+        snprintf(msg, sizeof(msg),
+                 "You did not provide an API key. Provide your secret key as a Bearer token "
+                 "(Authorization: Bearer sk_test_...) or as the HTTP Basic user.");
+    else
+        snprintf(msg, sizeof(msg), "Invalid API Key provided: %.8s****%.4s", key,
+                 len > 4 ? key + len - 4 : "");
+    json_t *body = error_obj("invalid_request_error", NULL, NULL, msg);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    http_resp_set(resp, 401, "application/json", s, strlen(s));
+    http_resp_header(req, resp, "WWW-Authenticate", "Bearer realm=\"Kassa\"");
+    free(s);
+    (void)kind;
+    return NULL;
+}
+
+void stripe_error_page(http_req *req, http_resp *resp, int status, const char *code,
+                       const char *message, void *ctx)
+{
+    const char *type = status >= 500 ? "api_error" : "invalid_request_error";
+    const char *c = code;
+    if (status == 413)
+        message = "The request body is too large (the limit is 256 KiB).";
+    if (status == 404 && strncmp(req->path, "/v1/", 4) == 0)
+        message = "Unrecognized request URL. Please see https://docs.stripe.com/api or Kassa's "
+                  "docs/api.md.";
+    json_t *body = error_obj(type, c, NULL, message);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    http_resp_set(resp, status, "application/json", s, strlen(s));
+    free(s);
+    (void)ctx;
+}
+
+void stripe_install(gw *g)
+{
+    gw_set_formatter(g, "stripe", stripe_format_delivery);
+}
+
+/* ---- the route table ---- */
+
+#define SK AUTH_SECRET_KEY
+static const http_route ROUTES[] = {
+    {"POST", "/v1/payment_intents", h_pi_create, SK, 0, "pi_create"},
+    {"GET", "/v1/payment_intents", h_pi_list, SK, 0, "pi_list"},
+    {"GET", "/v1/payment_intents/:id", h_pi_get, SK, 0, "pi_get"},
+    {"POST", "/v1/payment_intents/:id", h_pi_update, SK, 0, "pi_update"},
+    {"POST", "/v1/payment_intents/:id/confirm", h_pi_confirm, SK, 0, "pi_confirm"},
+    {"POST", "/v1/payment_intents/:id/capture", h_pi_capture, SK, 0, "pi_capture"},
+    {"POST", "/v1/payment_intents/:id/cancel", h_pi_cancel, SK, 0, "pi_cancel"},
+    {"POST", "/v1/payment_intents/:id/sync", h_pi_sync, SK, 0, "pi_sync"},
+    {"GET", "/v1/payment_intents/:id/journal", h_pi_journal, SK, 0, "pi_journal"},
+    {"POST", "/v1/refunds", h_refund_create, SK, 0, "refund_create"},
+    {"GET", "/v1/refunds", h_refund_list, SK, 0, "refund_list"},
+    {"GET", "/v1/refunds/:id", h_refund_get, SK, 0, "refund_get"},
+    {"GET", "/v1/events", h_event_list, SK, 0, "event_list"},
+    {"GET", "/v1/events/:id", h_event_get, SK, 0, "event_get"},
+    {"POST", "/v1/events/:id/resend", h_event_resend, SK, 0, "event_resend"},
+    {"GET", "/v1/events/:id/deliveries", h_event_deliveries, SK, 0, "event_deliveries"},
+    {"POST", "/v1/webhook_endpoints", h_we_create, SK, 0, "we_create"},
+    {"GET", "/v1/webhook_endpoints", h_we_list, SK, 0, "we_list"},
+    {"GET", "/v1/webhook_endpoints/:id", h_we_get, SK, 0, "we_get"},
+    {"POST", "/v1/webhook_endpoints/:id", h_we_update, SK, 0, "we_update"},
+    {"DELETE", "/v1/webhook_endpoints/:id", h_we_delete, SK, 0, "we_delete"},
+    {"POST", "/v1/checkout/sessions", h_cs_create, SK, 0, "cs_create"},
+    {"GET", "/v1/checkout/sessions", h_cs_list, SK, 0, "cs_list"},
+    {"GET", "/v1/checkout/sessions/:id", h_cs_get, SK, 0, "cs_get"},
+    {"POST", "/v1/checkout/sessions/:id/expire", h_cs_expire, SK, 0, "cs_expire"},
+    {"POST", "/_test/clock/advance", h_clock_advance, AUTH_NONE, 1024, "test_clock"},
+};
+
+size_t stripe_routes(const http_route **out)
+{
+    *out = ROUTES;
+    return K_ARRAY_LEN(ROUTES);
+}

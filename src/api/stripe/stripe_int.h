@@ -1,0 +1,26 @@
+/*
+ * stripe_int.h - shared inside the Stripe-compatible dialect: renderers from
+ * Kassa's records to Stripe's objects, and the request plumbing.
+ */
+#ifndef KASSA_STRIPE_INT_H
+#define KASSA_STRIPE_INT_H
+
+#include <jansson.h>
+#include "../api.h"
+#include "../../base/form.h"
+
+void stripe_charge_id(const char *pi_id, char out[LIMIT_ID_MAX]);
+json_t *stripe_render_pi(const gw_payment *p, bool expand_charge);
+json_t *stripe_render_charge(const gw_payment *p);
+json_t *stripe_render_refund(const gw_refund *r);
+json_t *stripe_render_endpoint(const gw_endpoint *e, bool with_secret);
+json_t *stripe_render_deleted(const char *id, const char *object);
+json_t *stripe_render_session(const gw_session *s);
+json_t *stripe_render_event(const gw_event *ev, arena *a);
+json_t *stripe_render_event_object(const gw_event *ev, arena *a);
+
+/* Webhook deliveries of the Stripe dialect: event JSON + Stripe-Signature. */
+k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s,
+                                arena *a, gw_delivery_req *out);
+
+#endif

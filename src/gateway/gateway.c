@@ -1,0 +1,685 @@
+/*
+ * gateway.c - the gateway's frame: opening and closing, errors, idempotency
+ * keys, merchants and their provider accounts, loading and saving records,
+ * the journal, and events with their webhook deliveries (the outbox). The use
+ * cases themselves live in payments.c, refunds.c, sessions.c, endpoints.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw_int.h"
+#include "../base/clock.h"
+#include "../base/crypto.h"
+#include "../base/ids.h"
+#include "../base/log.h"
+
+/* Days before authorisation expiry when the warning webhook goes out: set once
+ * by gw_open from the configuration, read by gw_save_payment (due times). */
+static int64_t g_warn_days;
+
+/* ---- lifecycle ---- */
+
+k_status gw_open(gw **out, store *st, const gw_config *cfg)
+{
+    K_ASSERT(out != NULL && st != NULL && cfg != NULL);
+    gw *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return K_ENOMEM;
+    g->st = st;
+    g->cfg = *cfg;
+    g->public_url = strdup(cfg->public_url != NULL ? cfg->public_url : "http://127.0.0.1:8080");
+    g->sim_url = cfg->sim_url != NULL ? strdup(cfg->sim_url) : NULL;
+    g->cfg.public_url = g->public_url;
+    g->cfg.sim_url = g->sim_url;
+    g->cfg.rules_text = NULL;
+    g_warn_days = cfg->auth_warn_days;
+    if (g->cfg.session_ttl_s <= 0)
+        g->cfg.session_ttl_s = 24 * 3600;
+    rules_init_default(&g->rules);
+    if (cfg->rules_text != NULL) {
+        char err[LIMIT_RULE_MESSAGE_MAX];
+        if (rules_load(&g->rules, cfg->rules_text, strlen(cfg->rules_text), err) != K_OK) {
+            log_error("method rules: %s", err);
+            gw_close(g);
+            return K_EINVAL;
+        }
+    }
+    pthread_mutex_init(&g->idem_mu, NULL);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->wake, NULL);
+    *out = g;
+    return K_OK;
+}
+
+void gw_close(gw *g)
+{
+    if (g == NULL)
+        return;
+    if (g->workers_started) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = true;
+        pthread_cond_broadcast(&g->wake);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->scheduler, NULL);
+        pthread_join(g->dispatcher, NULL);
+    }
+    for (size_t i = 0; i < g->ninflight; i++)
+        free(g->inflight[i]);
+    free(g->public_url);
+    free(g->sim_url);
+    free(g);
+}
+
+k_status gw_start_workers(gw *g)
+{
+    K_ASSERT(!g->workers_started);
+    if (pthread_create(&g->scheduler, NULL, gw_scheduler_main, g) != 0)
+        return K_ERR;
+    if (pthread_create(&g->dispatcher, NULL, gw_dispatcher_main, g) != 0) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = true;
+        pthread_cond_broadcast(&g->wake);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->scheduler, NULL);
+        return K_ERR;
+    }
+    g->workers_started = true;
+    return K_OK;
+}
+
+void gw_wake(gw *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->wake_gen++;
+    pthread_cond_broadcast(&g->wake);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void gw_clock_jumped(gw *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->tick_gen++;
+    g->wake_gen++;
+    pthread_cond_broadcast(&g->wake);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void gw_set_public_url(gw *g, const char *url)
+{
+    char *copy = strdup(url);
+    K_ASSERT(copy != NULL);
+    free(g->public_url);
+    g->public_url = copy;
+    g->cfg.public_url = copy;
+}
+
+const gw_config *gw_cfg(const gw *g)
+{
+    return &g->cfg;
+}
+
+store *gw_store(gw *g)
+{
+    return g->st;
+}
+
+void gw_set_formatter(gw *g, const char *dialect, gw_formatter fn)
+{
+    for (size_t i = 0; i < GW_FORMATTERS_MAX; i++) {
+        if (g->fmts[i].fn == NULL || strcmp(g->fmts[i].dialect, dialect) == 0) {
+            snprintf(g->fmts[i].dialect, sizeof(g->fmts[i].dialect), "%s", dialect);
+            g->fmts[i].fn = fn;
+            return;
+        }
+    }
+    K_ASSERT(!"too many formatters");
+}
+
+/* ---- errors ---- */
+
+void gw_err_set(gw_err *e, int http, const char *type, const char *code, const char *param,
+                const char *fmt, ...)
+{
+    if (e == NULL)
+        return;
+    e->http = http;
+    e->type = type;
+    e->code = code;
+    e->decline_code = NULL;
+    snprintf(e->param, sizeof(e->param), "%s", param != NULL ? param : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+}
+
+/* Maps a storage status onto an answer: not found -> 404, busy -> 503 ... */
+k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
+{
+    switch (st) {
+    case K_OK:
+        return K_OK;
+    case K_ENOTFOUND:
+        gw_err_set(e, 404, "invalid_request_error", "resource_missing", "id",
+                   "No such %s: '%s'", what, id != NULL ? id : "");
+        break;
+    case K_EBUSY:
+        gw_err_set(e, 503, "api_error", "rate_limit", NULL,
+                   "Kassa is busy; retry the request shortly.");
+        break;
+    case K_ECONFLICT:
+        gw_err_set(e, 409, "invalid_request_error", "lock_timeout", NULL,
+                   "The %s was changed by another request; retry.", what);
+        break;
+    default:
+        gw_err_set(e, 500, "api_error", NULL, NULL,
+                   "An error occurred while storing the %s; nothing was changed.", what);
+        break;
+    }
+    return st;
+}
+
+/* ---- idempotency ---- */
+
+static char *inflight_key(const char *merchant_id, const char *key)
+{
+    size_t n = strlen(merchant_id) + strlen(key) + 2;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s\x1f%s", merchant_id, key);
+    return s;
+}
+
+typedef struct {
+    const char *merchant_id;
+    const char *key;
+    arena *a;
+    store_idem row;
+} idem_read;
+
+static k_status idem_read_fn(store_tx *tx, void *arg)
+{
+    idem_read *r = arg;
+    return store_idem_get(tx, r->merchant_id, r->key, r->a, &r->row);
+}
+
+k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, gw_err *err)
+{
+    K_ASSERT(idem != NULL && idem->key != NULL && idem->fingerprint != NULL);
+    idem->replayed = false;
+    idem_read r = {.merchant_id = merchant_id, .key = idem->key, .a = a};
+    k_status st = store_read(g->st, idem_read_fn, &r);
+    if (st == K_OK && r.row.status != 0) {
+        if (strcmp(r.row.fingerprint, idem->fingerprint) != 0) {
+            gw_err_set(err, 400, "idempotency_error", NULL, NULL,
+                       "Keys for idempotent requests can only be used with the same parameters "
+                       "they were first used with. Try using a key other than '%s' if you meant "
+                       "to execute a different request.",
+                       idem->key);
+            return K_ECONFLICT;
+        }
+        idem->replayed = true;
+        idem->replay_status = r.row.status;
+        idem->replay_body = r.row.body;
+        return K_OK;
+    }
+    if (st != K_OK && st != K_ENOTFOUND)
+        return gw_err_store(err, st, "idempotency key", idem->key);
+    char *k = inflight_key(merchant_id, idem->key);
+    if (k == NULL)
+        return gw_err_store(err, K_ENOMEM, "idempotency key", idem->key);
+    pthread_mutex_lock(&g->idem_mu);
+    bool busy = false;
+    for (size_t i = 0; i < g->ninflight && !busy; i++)
+        busy = strcmp(g->inflight[i], k) == 0;
+    bool full = g->ninflight == GW_INFLIGHT_MAX;
+    if (!busy && !full)
+        g->inflight[g->ninflight++] = k;
+    pthread_mutex_unlock(&g->idem_mu);
+    if (busy || full) {
+        free(k);
+        gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+                   "There is currently another in-progress request using this Idempotency "
+                   "Key (that probably means you submitted twice, and the other request is "
+                   "still going through): %s. Please try again later.",
+                   idem->key);
+        return K_EBUSY;
+    }
+    return K_ENOTFOUND;
+}
+
+void gw_idem_end(gw *g, const char *merchant_id, gw_idem *idem)
+{
+    char *k = inflight_key(merchant_id, idem->key);
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&g->idem_mu);
+    for (size_t i = 0; i < g->ninflight; i++) {
+        if (strcmp(g->inflight[i], k) == 0) {
+            free(g->inflight[i]);
+            g->inflight[i] = g->inflight[--g->ninflight];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g->idem_mu);
+    free(k);
+}
+
+static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, int status,
+                         const char *body)
+{
+    store_idem existing;
+    arena a;
+    arena_init(&a, 0);
+    k_status st = store_idem_get(tx, merchant_id, idem->key, &a, &existing);
+    arena_release(&a);
+    if (st == K_OK)
+        return K_ECONFLICT;
+    if (st != K_ENOTFOUND)
+        return st;
+    store_idem row = {.merchant_id = merchant_id,
+                      .key = idem->key,
+                      .fingerprint = idem->fingerprint,
+                      .status = status,
+                      .body = body,
+                      .created_ms = clock_now_ms()};
+    return store_idem_put(tx, &row);
+}
+
+k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
+                             const void *record, arena *a)
+{
+    if (idem == NULL || idem->key == NULL || idem->render == NULL)
+        return K_OK;
+    char *body = idem->render(idem, record, a);
+    if (body == NULL)
+        return K_ENOMEM;
+    return idem_put(tx, merchant_id, idem, 200, body);
+}
+
+typedef struct {
+    const char *merchant_id;
+    gw_idem *idem;
+    int status;
+    const char *body;
+} idem_err_job;
+
+static k_status idem_err_fn(store_tx *tx, void *arg)
+{
+    idem_err_job *j = arg;
+    return idem_put(tx, j->merchant_id, j->idem, j->status, j->body);
+}
+
+k_status gw_idem_store_error(gw *g, const char *merchant_id, gw_idem *idem, int status,
+                             const char *body)
+{
+    if (idem == NULL || idem->key == NULL)
+        return K_OK;
+    idem_err_job j = {merchant_id, idem, status, body};
+    return store_write(g->st, idem_err_fn, &j);
+}
+
+/* ---- merchants ---- */
+
+typedef struct {
+    store_merchant m;
+} merchant_job;
+
+static k_status merchant_put_fn(store_tx *tx, void *arg)
+{
+    merchant_job *j = arg;
+    return store_merchant_put(tx, &j->m);
+}
+
+k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys *out)
+{
+    char id[LIMIT_ID_MAX], sk[LIMIT_ID_MAX], pk[LIMIT_ID_MAX], ecp[LIMIT_ID_MAX];
+    id_new_n(id, "acct_", 16);
+    id_new(sk, "sk_test_");
+    id_new(pk, "pk_test_");
+    id_new_n(ecp, "", 32);
+    uint32_t r;
+    if (crypto_random(&r, sizeof(r)) != K_OK)
+        return K_ERR;
+    char hash[SHA256_HEX_LEN];
+    crypto_sha256_hex(sk, strlen(sk), hash);
+    merchant_job j = {.m = {.id = id,
+                            .name = name,
+                            .secret_key_hash = hash,
+                            .publishable_key = pk,
+                            .ecp_project_id = 100000 + (int64_t)(r % 900000000u),
+                            .ecp_secret = ecp,
+                            .settings = "{}",
+                            .created = clock_now_s()}};
+    k_status st = store_write(g->st, merchant_put_fn, &j);
+    if (st != K_OK)
+        return st;
+    out->id = arena_strdup(a, id);
+    out->name = arena_strdup(a, name);
+    out->secret_key = arena_strdup(a, sk);
+    out->publishable_key = arena_strdup(a, pk);
+    out->ecp_secret = arena_strdup(a, ecp);
+    out->ecp_project_id = j.m.ecp_project_id;
+    return K_OK;
+}
+
+typedef struct {
+    const char *hash;
+    arena *a;
+    store_merchant m;
+} merchant_read;
+
+static k_status merchant_by_key_fn(store_tx *tx, void *arg)
+{
+    merchant_read *r = arg;
+    return store_merchant_by_key(tx, r->hash, r->a, &r->m);
+}
+
+k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id)
+{
+    char hash[SHA256_HEX_LEN];
+    crypto_sha256_hex(secret_key, strlen(secret_key), hash);
+    merchant_read r = {.hash = hash, .a = a};
+    k_status st = store_read(g->st, merchant_by_key_fn, &r);
+    if (st == K_OK)
+        *merchant_id = r.m.id;
+    return st;
+}
+
+typedef struct {
+    const char *id;
+    arena *a;
+    store_merchant m;
+} merchant_get;
+
+static k_status merchant_get_fn(store_tx *tx, void *arg)
+{
+    merchant_get *r = arg;
+    return store_merchant_get(tx, r->id, r->a, &r->m);
+}
+
+/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}};
+ * without them a sandbox merchant uses the local simulator. */
+bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, prov_account *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->provider = pname;
+    merchant_get r = {.id = merchant_id, .a = a};
+    if (store_read(g->st, merchant_get_fn, &r) != K_OK)
+        return false;
+    out->merchant_name = r.m.name;
+    json_t *settings = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
+    json_t *acct = json_object_get(json_object_get(settings, "providers"), pname);
+    if (json_is_object(acct)) {
+        out->base_url = gw_jstr(acct, "base_url", a);
+        out->username = gw_jstr(acct, "username", a);
+        out->password = gw_jstr(acct, "password", a);
+        out->private_key = gw_jstr(acct, "private_key", a);
+        out->public_key = gw_jstr(acct, "public_key", a);
+    }
+    json_decref(settings);
+    if (out->base_url == NULL && g->sim_url != NULL) {
+        out->base_url = arena_printf(a, "%s/%s", g->sim_url, pname);
+        out->username = merchant_id;
+        out->password = "sandbox";
+    }
+    return out->base_url != NULL;
+}
+
+/* ---- documents ---- */
+
+static k_status load_doc(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                         arena *a, json_t **doc, int32_t *version)
+{
+    store_obj o;
+    k_status st = store_obj_get(tx, merchant_id, kind, id, a, &o);
+    if (st != K_OK)
+        return st;
+    *doc = json_loads(o.body, 0, NULL);
+    if (*doc == NULL)
+        return K_EIO;
+    arena_defer(a, (void (*)(void *))json_decref, *doc);
+    *version = o.version;
+    return K_OK;
+}
+
+static k_status save_doc(store_tx *tx, store_obj *o, json_t *doc, int32_t *version)
+{
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (body == NULL)
+        return K_ENOMEM;
+    o->body = body;
+    o->version = *version;
+    k_status st = store_obj_put(tx, o);
+    free(body);
+    if (st == K_OK)
+        *version = o->version;
+    return st;
+}
+
+k_status gw_load_payment(store_tx *tx, const char *merchant_id, const char *id, arena *a,
+                         gw_payment *out)
+{
+    json_t *doc;
+    int32_t version;
+    k_status st = load_doc(tx, merchant_id, "payment_intent", id, a, &doc, &version);
+    if (st != K_OK)
+        return st;
+    st = gw_payment_from_json(doc, a, out);
+    K_ASSERT(st == K_OK); /* a stored payment always satisfies the invariants */
+    out->version = version;
+    return K_OK;
+}
+
+static int64_t payment_due(const gw_payment *p, int64_t warn_days)
+{
+    if (p->m.state == PS_REQUIRES_ACTION || p->m.state == PS_PROCESSING)
+        return p->attempt_expires_at;
+    if (p->m.state != PS_REQUIRES_CAPTURE || p->auth_expires_at == 0)
+        return 0;
+    int64_t warn = p->auth_expires_at - warn_days * 86400;
+    if (warn_days > 0 && p->auth_warned == 0 && warn < p->auth_expires_at)
+        return warn;
+    return p->auth_expires_at;
+}
+
+
+k_status gw_save_payment(store_tx *tx, gw_payment *p)
+{
+    K_ASSERT(pay_check(&p->m));
+    K_ASSERT(p->capture_pending >= 0 && p->capture_pending <= pay_capturable(&p->m));
+    store_obj o = {.merchant_id = p->merchant_id,
+                   .id = p->id,
+                   .kind = "payment_intent",
+                   .status = pay_state_name(p->m.state),
+                   .currency = p->currency,
+                   .amount = p->m.amount,
+                   .created = p->created,
+                   .due_at = payment_due(p, g_warn_days),
+                   .ext_ref = p->client_secret};
+    return save_doc(tx, &o, gw_payment_to_json(p), &p->version);
+}
+
+k_status gw_load_attempt(store_tx *tx, const char *attempt_id, arena *a, gw_attempt *out)
+{
+    store_obj o;
+    k_status st = store_obj_find_ref(tx, "attempt", attempt_id, a, &o);
+    if (st != K_OK)
+        return st;
+    json_t *doc = json_loads(o.body, 0, NULL);
+    if (doc == NULL)
+        return K_EIO;
+    st = gw_attempt_from_json(doc, a, out);
+    json_decref(doc);
+    out->version = o.version;
+    return st;
+}
+
+k_status gw_save_attempt(store_tx *tx, gw_attempt *t)
+{
+    store_obj o = {.merchant_id = t->merchant_id,
+                   .id = t->id,
+                   .kind = "attempt",
+                   .parent_id = t->payment_id,
+                   .status = t->status,
+                   .created = t->created,
+                   .ext_ref = t->id};
+    return save_doc(tx, &o, gw_attempt_to_json(t), &t->version);
+}
+
+k_status gw_load_refund(store_tx *tx, const char *merchant_id, const char *id, arena *a,
+                        gw_refund *out)
+{
+    json_t *doc;
+    int32_t version;
+    k_status st = load_doc(tx, merchant_id, "refund", id, a, &doc, &version);
+    if (st != K_OK)
+        return st;
+    st = gw_refund_from_json(doc, a, out);
+    out->version = version;
+    return st;
+}
+
+k_status gw_save_refund(store_tx *tx, gw_refund *r)
+{
+    store_obj o = {.merchant_id = r->merchant_id,
+                   .id = r->id,
+                   .kind = "refund",
+                   .parent_id = r->payment_id,
+                   .status = r->status,
+                   .currency = r->currency,
+                   .amount = r->amount,
+                   .created = r->created};
+    return save_doc(tx, &o, gw_refund_to_json(r), &r->version);
+}
+
+k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, arena *a,
+                         gw_session *out)
+{
+    json_t *doc;
+    int32_t version;
+    k_status st = load_doc(tx, merchant_id, "checkout.session", id, a, &doc, &version);
+    if (st != K_OK)
+        return st;
+    st = gw_session_from_json(doc, a, out);
+    out->version = version;
+    return st;
+}
+
+k_status gw_save_session(store_tx *tx, gw_session *s)
+{
+    K_ASSERT(s->merchant_id != NULL);
+    store_obj o = {.merchant_id = s->merchant_id,
+                   .id = s->id,
+                   .kind = "checkout.session",
+                   .parent_id = s->payment_id,
+                   .status = s->status,
+                   .currency = s->currency,
+                   .amount = s->amount_total,
+                   .created = s->created,
+                   .due_at = strcmp(s->status, "open") == 0 ? s->expires_at : 0,
+                   .ext_ref = s->id};
+    return save_doc(tx, &o, gw_session_to_json(s), &s->version);
+}
+
+/* ---- journal ---- */
+
+k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
+                    const char *status, const char *code, const char *message,
+                    const char *provider_ref, const char *ref_id, json_t *body)
+{
+    char id[LIMIT_ID_MAX];
+    id_new(id, "op_");
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    store_op row = {.merchant_id = p->merchant_id,
+                    .id = id,
+                    .payment_id = p->id,
+                    .kind = pay_op_name(op),
+                    .amount = amount,
+                    .status = status,
+                    .code = code,
+                    .message = message,
+                    .provider_ref = provider_ref,
+                    .ref_id = ref_id,
+                    .body = text,
+                    .created_ms = clock_now_ms()};
+    k_status st = store_op_append(tx, &row);
+    free(text);
+    return st;
+}
+
+/* ---- events and the outbox ---- */
+
+static bool subscribed(json_t *enabled, const char *type)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(enabled, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s != NULL && (strcmp(s, "*") == 0 || strcmp(s, type) == 0))
+            return true;
+    }
+    return false;
+}
+
+k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
+                 const char *object_id, json_t *doc)
+{
+    char id[LIMIT_ID_MAX];
+    id_new(id, "evt_");
+    int64_t now = clock_now_s();
+    json_t *ev = json_object();
+    json_object_set_new(ev, "id", json_string(id));
+    json_object_set_new(ev, "type", json_string(type));
+    json_object_set_new(ev, "created", json_integer(now));
+    json_object_set_new(ev, "object_kind", json_string(kind));
+    json_object_set(ev, "object", doc);
+    const char *req = log_request_id();
+    if (req[0] != '\0')
+        json_object_set_new(ev, "request_id", json_string(req));
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    if (body == NULL)
+        return K_ENOMEM;
+    store_obj o = {.merchant_id = merchant_id,
+                   .id = id,
+                   .kind = "event",
+                   .parent_id = object_id,
+                   .status = type,
+                   .created = now,
+                   .body = body};
+    k_status st = store_obj_put(tx, &o);
+    free(body);
+    if (st != K_OK)
+        return st;
+
+    arena a;
+    arena_init(&a, 0);
+    store_obj *eps;
+    size_t n;
+    bool more;
+    store_list_q q = {.limit = LIMIT_WEBHOOK_ENDPOINTS_MAX};
+    st = store_obj_list(tx, merchant_id, "webhook_endpoint", &q, &a, &eps, &n, &more);
+    for (size_t i = 0; st == K_OK && i < n; i++) {
+        if (eps[i].status == NULL || strcmp(eps[i].status, "enabled") != 0)
+            continue;
+        json_t *ep = json_loads(eps[i].body, 0, NULL);
+        bool want = subscribed(json_object_get(ep, "enabled_events"), type);
+        json_decref(ep);
+        if (!want)
+            continue;
+        store_delivery d = {.merchant_id = merchant_id,
+                            .event_id = id,
+                            .endpoint_id = eps[i].id,
+                            .state = "pending",
+                            .next_at_ms = clock_now_ms(),
+                            .created_ms = clock_now_ms()};
+        st = store_delivery_add(tx, &d);
+    }
+    arena_release(&a);
+    return st;
+}
+

@@ -1,0 +1,370 @@
+/*
+ * gateway.h - Kassa's use cases, in one place: create, confirm, capture,
+ * refund, cancel, expire ... Both merchant dialects (api/stripe, api/ecommpay)
+ * and the hosted pages (api/checkout) are thin translations onto these
+ * functions; none of them has business rules of its own.
+ *
+ * Every mutating use case validates first (bad input changes nothing), then
+ * runs ONE store_write closure that re-reads the payment, applies the journal
+ * entry through the transition table (domain/payment.h), asserts the money
+ * invariants, writes the snapshot, the journal row, the events and their
+ * webhook deliveries, and (when the caller passes an idempotency key) the
+ * stored answer - all in one transaction, durable before the function returns.
+ * Provider calls happen between two such writes, never inside one.
+ *
+ * Records returned are arena-owned: strings live in the arena, and jansson
+ * trees they hold are released with it (arena_defer). Errors come back as gw_err, which each
+ * dialect renders in its own format.
+ */
+#ifndef KASSA_GATEWAY_H
+#define KASSA_GATEWAY_H
+
+#include <jansson.h>
+#include "../base/common.h"
+#include "../base/arena.h"
+#include "../domain/payment.h"
+#include "../store/store.h"
+#include "../limits.h"
+
+typedef struct gw gw;
+
+/* Configuration the gateway runs with (from main's config table). */
+typedef struct {
+    const char *public_url;      /* "http://127.0.0.1:8080": base of the URLs customers open */
+    const char *sim_url;         /* simulators' base URL, NULL when off */
+    const char *rules_text;      /* method rules override (domain/rules), NULL = built-in */
+    int64_t attempt_ttl_s;       /* 0 = from the method's rule */
+    int64_t session_ttl_s;       /* checkout sessions: default 24 h */
+    int64_t auth_warn_days;      /* warning webhook this many days before authorisation expiry */
+    bool test_clock;
+} gw_config;
+
+/* Why a use case refused: the dialect maps it to its own error format. */
+typedef struct {
+    int http;                    /* 400, 402, 404, 409 ... */
+    const char *type;            /* Stripe error type: invalid_request_error, card_error, api_error */
+    const char *code;            /* parameter_missing, payment_intent_unexpected_state, ... */
+    char param[LIMIT_PARAM_KEY_MAX];
+    char message[512];
+    const char *decline_code;
+} gw_err;
+
+/* ---- records ---- */
+
+/* A payment intent. `m` is the fold of its journal. */
+typedef struct {
+    char id[LIMIT_ID_MAX];
+    char merchant_id[LIMIT_ID_MAX];
+    int32_t version;
+    pay_money m;
+    int64_t capture_pending;     /* captures sent to the provider, not yet answered */
+    char currency[4];            /* lower-case */
+    bool manual_capture;
+    int64_t created;             /* unix s */
+    int64_t canceled_at;         /* 0 = not canceled */
+    int64_t auth_expires_at;     /* authorisation must be captured by then; 0 = none */
+    int64_t auth_created_at;     /* when authorised (extension rule counts from here) */
+    int64_t auth_warned;         /* when the expiry warning was sent, 0 = not yet */
+    int64_t attempt_expires_at;  /* the open attempt expires then; 0 = none */
+    const char *client_secret;
+    const char *description;     /* NULL = none */
+    const char *return_url;
+    const char *method_type;     /* chosen: "klarna", "klarna_pay_now" ...; NULL = none */
+    json_t *method_types;        /* array of allowed types */
+    json_t *metadata;            /* object */
+    json_t *lines;               /* order lines (array), may be empty */
+    const char *email, *country, *name, *locale; /* billing details given at confirm */
+    const char *cancellation_reason;
+    const char *latest_attempt;  /* att_... */
+    const char *provider_ref;    /* provider's session/payment id of the latest attempt */
+    const char *order_ref;       /* Klarna order id */
+    const char *next_action_url; /* redirect URL while requires_action */
+    const char *qr_text;         /* QR code text while requires_action (Alipay+) */
+    const char *last_error_code, *last_error_message, *last_error_type;
+    const char *checkout_session;/* cs_... when made by a Checkout Session */
+    const char *channel;         /* "stripe", "ecommpay", "checkout" */
+    const char *external_id;     /* ECommPay payment_id (unique per project) */
+    const char *method_detail;   /* "pay_now", "pay_later", wallet name ... */
+    int64_t amount_initial;      /* asked amount in currency_initial (conversion), 0 = same */
+    const char *currency_initial;
+    int64_t rate_e9;             /* rate used (currency_initial -> currency), 0 = none */
+} gw_payment;
+
+typedef struct {
+    char id[LIMIT_ID_MAX];       /* re_... */
+    const char *merchant_id;
+    const char *payment_id;
+    int64_t amount;
+    char currency[4];
+    const char *status;          /* pending, succeeded, failed, canceled */
+    const char *reason;
+    const char *failure_reason;
+    const char *provider_ref;
+    json_t *metadata;
+    int64_t created;
+    int32_t version;
+} gw_refund;
+
+typedef struct {
+    char id[LIMIT_ID_MAX];       /* evt_... */
+    const char *type;            /* payment_intent.succeeded ... */
+    int64_t created;
+    const char *object_kind;     /* "payment_intent", "refund", "checkout.session" */
+    json_t *object;              /* the internal document snapshot at event time */
+    json_t *previous;            /* previous attributes, may be NULL */
+    const char *request_id;
+    const char *idempotency_key;
+} gw_event;
+
+typedef struct {
+    char id[LIMIT_ID_MAX];       /* we_... */
+    const char *url;
+    const char *secret;          /* whsec_... */
+    const char *status;          /* enabled, disabled */
+    const char *description;
+    json_t *enabled_events;      /* array of types, ["*"] = all */
+    json_t *metadata;
+    const char *api_version;
+    int64_t created;
+    int32_t version;
+} gw_endpoint;
+
+typedef struct {
+    char id[LIMIT_ID_MAX];       /* cs_... */
+    const char *merchant_id;
+    const char *payment_id;      /* the intent behind it */
+    const char *status;          /* open, complete, expired */
+    const char *payment_status;  /* unpaid, paid, no_payment_required */
+    const char *success_url, *cancel_url;
+    const char *locale;          /* auto, en, de, fr, fi, sv */
+    const char *customer_email;
+    const char *client_reference_id;
+    int64_t amount_total;
+    char currency[4];
+    json_t *line_items;          /* [{name, quantity, unit_amount, amount_total, tax_rate...}] */
+    json_t *method_types;
+    json_t *metadata;
+    int64_t created, expires_at;
+    const char *url;             /* the hosted page */
+    int32_t version;
+} gw_session;
+
+/* ---- lifecycle ---- */
+k_status gw_open(gw **out, store *st, const gw_config *cfg);
+void gw_close(gw *g);
+/* Starts the scheduler (expiries, janitor) and the webhook dispatcher threads. */
+k_status gw_start_workers(gw *g);
+/* Wakes the webhook dispatcher (the outbox has news). */
+void gw_wake(gw *g);
+/* The clock was moved forward (test clock): run due timers now. */
+void gw_clock_jumped(gw *g);
+const gw_config *gw_cfg(const gw *g);
+/* Sets the public base URL once the listener's port is known (before serving). */
+void gw_set_public_url(gw *g, const char *url);
+store *gw_store(gw *g);
+
+/* ---- idempotency (every mutating call) ----
+ * The dialect computes a fingerprint of the request and passes the key; the
+ * gateway stores the dialect's rendered answer in the same transaction as the
+ * change. render() is called inside the write with the resulting object. */
+typedef struct gw_idem gw_idem;
+struct gw_idem {
+    const char *key;             /* NULL = no idempotency */
+    const char *fingerprint;     /* sha256 hex */
+    /* Renders the success answer (status 200) for the stored record. */
+    char *(*render)(gw_idem *self, const void *record, arena *a);
+    void *ctx;
+    /* Out: set when the key was already used. */
+    bool replayed;
+    int replay_status;
+    const char *replay_body;
+};
+/* Looks up a key before doing any work: K_OK + replay fields when a finished
+ * answer exists with the same fingerprint; K_ECONFLICT (err 400
+ * idempotency_error) on another fingerprint; K_EBUSY (409
+ * idempotency_key_in_use) while a request with the key is in flight on this
+ * node; K_ENOTFOUND when fresh (the key is then marked in flight until
+ * gw_idem_end). */
+k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, gw_err *err);
+void gw_idem_end(gw *g, const char *merchant_id, gw_idem *idem);
+/* Stores an error answer for the key (Stripe stores 4xx/5xx answers after work began). */
+k_status gw_idem_store_error(gw *g, const char *merchant_id, gw_idem *idem, int status,
+                             const char *body);
+
+/* ---- payment intents ---- */
+typedef struct {
+    int64_t amount;              /* required on create */
+    const char *currency;        /* required on create */
+    bool has_amount, has_currency;
+    int capture_manual;          /* -1 = unspecified */
+    json_t *method_types;        /* borrowed; NULL = default ["klarna"] on create */
+    const char *description;     /* NULL = unchanged; "" = unset */
+    json_t *metadata;            /* borrowed; values "" unset keys; NULL = unchanged */
+    json_t *lines;               /* borrowed order lines; NULL = unchanged */
+    const char *return_url;
+    const char *method_type;     /* payment_method_data[type] */
+    const char *email, *country, *name, *locale; /* billing details */
+    const char *channel;         /* "stripe" (default), "ecommpay", "checkout" */
+    const char *external_id;     /* ECommPay payment_id */
+    const char *checkout_session;
+    const char *terminal;        /* "WEB"/"WAP" for wallets; NULL = WEB */
+    bool confirm;                /* create and confirm at once */
+} gw_pi_params;
+
+k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *p, gw_idem *idem,
+                      arena *a, gw_payment *out, gw_err *err);
+k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                   gw_err *err);
+/* By client secret (hosted pages, publishable-key reads). */
+k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment *out,
+                         gw_err *err);
+k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
+                      gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
+/* Starts an attempt with the provider of p->method_type (or the intent's
+ * method). The answer is requires_action with next_action_url, or a final
+ * state, or an error (400 payment_method_not_available when no provider is
+ * configured for the method; the intent is unchanged then). */
+k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
+                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
+/* amount 0 = everything capturable. final=false keeps the rest capturable. */
+k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
+                       json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
+k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char *reason,
+                      gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
+k_status gw_pi_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                    gw_payment **out, size_t *n, bool *has_more, gw_err *err);
+/* Journal of a payment, oldest first (back office, reports, tests). */
+k_status gw_pi_journal(gw *g, const char *merchant_id, const char *id, arena *a, store_op **out,
+                       size_t *n, gw_err *err);
+/* Reads the latest attempt back from the provider and applies what it says
+ * (the customer came back, a provider callback arrived, a staff "sync"). */
+k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                    gw_err *err);
+
+/* ---- the customer's way back from the provider ----
+ * /pay/return/:attempt?result=... : syncs the attempt, then says where to send
+ * the browser: the intent's return_url with payment_intent,
+ * payment_intent_client_secret and redirect_status, or the checkout session's
+ * success/cancel page. *redirect is arena-owned. */
+k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, arena *a,
+                           const char **redirect, gw_err *err);
+/* A provider callback for an attempt (URL carries attempt id and token). */
+k_status gw_provider_notice(gw *g, const char *provider, const char *attempt_id,
+                            const char *token, const void *inbound, arena *a, int *ack_status,
+                            const char **ack_body, gw_err *err);
+
+/* ---- refunds ---- */
+typedef struct {
+    const char *payment_id;
+    int64_t amount;              /* 0 = all that remains */
+    const char *reason;
+    json_t *metadata;
+} gw_refund_params;
+
+k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *p,
+                          gw_idem *idem, arena *a, gw_refund *out, gw_err *err);
+k_status gw_refund_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_refund *out,
+                       gw_err *err);
+k_status gw_refund_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                        gw_refund **out, size_t *n, bool *has_more, gw_err *err);
+
+/* ---- events and webhook endpoints ---- */
+k_status gw_event_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_event *out,
+                      gw_err *err);
+k_status gw_event_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                       gw_event **out, size_t *n, bool *has_more, gw_err *err);
+k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err *err);
+k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a,
+                             json_t **out, gw_err *err);
+
+typedef struct {
+    const char *url;             /* NULL = unchanged */
+    json_t *enabled_events;      /* NULL = unchanged */
+    const char *description;
+    json_t *metadata;
+    int disabled;                /* -1 unchanged, 0 enable, 1 disable */
+    const char *api_version;
+} gw_endpoint_params;
+
+k_status gw_endpoint_create(gw *g, const char *merchant_id, const gw_endpoint_params *p,
+                            gw_idem *idem, arena *a, gw_endpoint *out, gw_err *err);
+k_status gw_endpoint_get(gw *g, const char *merchant_id, const char *id, arena *a,
+                         gw_endpoint *out, gw_err *err);
+k_status gw_endpoint_update(gw *g, const char *merchant_id, const char *id,
+                            const gw_endpoint_params *p, gw_idem *idem, arena *a,
+                            gw_endpoint *out, gw_err *err);
+k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
+                            arena *a, gw_endpoint *out, gw_err *err);
+k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                          gw_endpoint **out, size_t *n, bool *has_more, gw_err *err);
+
+/* How a dialect turns an event into a delivery for one of its endpoints.
+ * Registered at start by each dialect ("stripe" for we_ endpoints). */
+typedef struct {
+    const char *url;
+    const char *headers[8];      /* "Name: value", NULL-terminated */
+    const char *body;
+    size_t body_len;
+} gw_delivery_req;
+typedef k_status (*gw_formatter)(const gw_event *ev, const gw_endpoint *ep, int64_t now_s,
+                                 arena *a, gw_delivery_req *out);
+void gw_set_formatter(gw *g, const char *dialect, gw_formatter fn);
+
+/* ---- checkout sessions ---- */
+typedef struct {
+    json_t *line_items;          /* borrowed: [{price_data:{currency, unit_amount, product_data:{name}}, quantity}] */
+    const char *currency;
+    const char *success_url, *cancel_url;
+    const char *locale;
+    const char *customer_email;
+    const char *client_reference_id;
+    json_t *method_types;
+    json_t *metadata;
+    int capture_manual;          /* payment_intent_data[capture_method] */
+    int64_t expires_at;          /* 0 = default */
+} gw_session_params;
+
+k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_params *p,
+                           gw_idem *idem, arena *a, gw_session *out, gw_err *err);
+k_status gw_session_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_session *out,
+                        gw_err *err);
+/* For the hosted page (no merchant key: the cs_ id is the capability). */
+k_status gw_session_find(gw *g, const char *id, arena *a, gw_session *out, char *merchant_id,
+                         gw_err *err);
+k_status gw_session_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                         gw_session **out, size_t *n, bool *has_more, gw_err *err);
+k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
+                           arena *a, gw_session *out, gw_err *err);
+/* The customer picked a method on the hosted page: confirms the intent behind
+ * the session and returns where to send the browser (the provider's page). */
+k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
+                        const char *country, const char *locale, const char *terminal, arena *a,
+                        const char **redirect, gw_err *err);
+/* Methods the hosted page may offer for this session (rules: currency, country, amount). */
+k_status gw_session_methods(gw *g, const gw_session *s, const char *country, arena *a,
+                            const char ***names, size_t *n);
+
+/* ---- merchants ---- */
+typedef struct {
+    const char *id, *name, *secret_key, *publishable_key, *ecp_secret;
+    int64_t ecp_project_id;
+} gw_merchant_keys;
+/* Creates a merchant and mints its keys (the secret key is returned once; only
+ * its hash is stored). */
+k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys *out);
+/* Resolves a secret key to a merchant id (arena-owned), K_ENOTFOUND when unknown. */
+k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id);
+
+/* ---- time ---- */
+/* Runs due timers now (the scheduler calls it; tests call it after a clock jump). */
+void gw_tick(gw *g);
+
+/* Internal document codec, shared by dialects that render records. */
+json_t *gw_payment_to_json(const gw_payment *p);
+k_status gw_payment_from_json(json_t *doc, arena *a, gw_payment *out);
+json_t *gw_refund_to_json(const gw_refund *r);
+k_status gw_refund_from_json(json_t *doc, arena *a, gw_refund *out);
+json_t *gw_session_to_json(const gw_session *s);
+k_status gw_session_from_json(json_t *doc, arena *a, gw_session *out);
+
+#endif

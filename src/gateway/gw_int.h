@@ -1,0 +1,130 @@
+/*
+ * gw_int.h - what the gateway's files share and nobody else sees: the gw
+ * struct, the attempt record, event emission inside a write, and small helpers.
+ */
+#ifndef KASSA_GW_INT_H
+#define KASSA_GW_INT_H
+
+#include <pthread.h>
+#include "gateway.h"
+#include "../domain/rules.h"
+#include "../providers/provider.h"
+
+#define GW_FORMATTERS_MAX 4
+#define GW_INFLIGHT_MAX 4096 /* idempotency keys in flight on this node */
+
+typedef struct {
+    char dialect[16];
+    gw_formatter fn;
+} gw_fmt_slot;
+
+struct gw {
+    store *st;
+    gw_config cfg;
+    char *public_url, *sim_url;
+    rules_table rules;
+    gw_fmt_slot fmts[GW_FORMATTERS_MAX];
+    /* idempotency keys in flight on this node: "merchant\x1fkey" */
+    pthread_mutex_t idem_mu;
+    char *inflight[GW_INFLIGHT_MAX];
+    size_t ninflight;
+    /* workers */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool stop;
+    bool workers_started;
+    pthread_t scheduler, dispatcher;
+    uint64_t wake_gen; /* dispatcher: outbox has news */
+    uint64_t tick_gen; /* scheduler: the clock jumped */
+};
+
+/* An attempt: one confirmation with a provider. Stored as a document of kind
+ * "attempt" whose ext_ref is its own id (callbacks find it across merchants). */
+typedef struct {
+    char id[LIMIT_ID_MAX];
+    const char *merchant_id;
+    const char *payment_id;
+    const char *provider;
+    const char *method;
+    const char *status;       /* starting, action, processing, succeeded, failed, canceled */
+    const char *token;        /* secret in the provider's callback URL */
+    const char *provider_ref;
+    const char *order_ref;
+    const char *failure_code;
+    int64_t created;
+    int64_t expires_at;
+    int32_t version;
+} gw_attempt;
+
+json_t *gw_attempt_to_json(const gw_attempt *t);
+k_status gw_attempt_from_json(json_t *doc, arena *a, gw_attempt *out);
+json_t *gw_endpoint_to_json(const gw_endpoint *e);
+k_status gw_endpoint_from_json(json_t *doc, arena *a, gw_endpoint *out);
+
+/* Documents: load/save through the store with the codec. */
+k_status gw_load_payment(store_tx *tx, const char *merchant_id, const char *id, arena *a,
+                         gw_payment *out);
+k_status gw_save_payment(store_tx *tx, gw_payment *p);
+k_status gw_load_attempt(store_tx *tx, const char *attempt_id, arena *a, gw_attempt *out);
+k_status gw_save_attempt(store_tx *tx, gw_attempt *t);
+k_status gw_load_refund(store_tx *tx, const char *merchant_id, const char *id, arena *a,
+                        gw_refund *out);
+k_status gw_save_refund(store_tx *tx, gw_refund *r);
+k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, arena *a,
+                         gw_session *out);
+k_status gw_save_session(store_tx *tx, gw_session *s);
+
+/* Appends a journal row for payment p. */
+k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
+                    const char *status, const char *code, const char *message,
+                    const char *provider_ref, const char *ref_id, json_t *body);
+
+/* Writes an event (snapshot of `doc`, a borrowed internal document) and one
+ * delivery per subscribed, enabled endpoint - inside the caller's write. */
+k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
+                 const char *object_id, json_t *doc);
+
+/* Stores the idempotent answer inside the write (no-op without a key).
+ * K_ECONFLICT when the key was taken meanwhile (another node). */
+k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
+                             const void *record, arena *a);
+
+/* Errors. */
+void gw_err_set(gw_err *e, int http, const char *type, const char *code, const char *param,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id);
+
+/* The provider account a merchant uses for `provider` (merchant settings,
+ * else global configuration, else the local simulator). false when none. */
+bool gw_account(gw *g, const char *merchant_id, const char *provider, arena *a, prov_account *out);
+
+/* Applies a provider result to payment + attempt inside a write. */
+k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
+                         const prov_result *r, arena *a);
+
+/* Keep a jansson reference alive until the arena is released. */
+json_t *gw_keep(arena *a, json_t *j);
+const char *gw_jstr(json_t *o, const char *key, arena *a); /* NULL when absent */
+int64_t gw_jint(json_t *o, const char *key);
+
+/* Intent creation in two steps, so a checkout session and its intent can be
+ * written in one transaction. */
+k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
+                       gw_payment *out, gw_err *err);
+k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p);
+/* Marks the payment's checkout session complete (inside a write). */
+k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
+
+/* Lists documents of a kind, decoded (arena-owned). */
+k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
+                      arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err);
+/* Reads an attempt and its payment, syncs it with the provider when still
+ * open, and reads both again. */
+k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p,
+                            gw_attempt *t);
+
+/* The dispatcher and scheduler threads (dispatch.c, scheduler.c). */
+void *gw_dispatcher_main(void *arg);
+void *gw_scheduler_main(void *arg);
+
+#endif

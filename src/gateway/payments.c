@@ -1,0 +1,1292 @@
+/*
+ * payments.c - payment intent use cases: create, read, update, confirm (start
+ * an attempt with the provider), capture, cancel, list, sync, and applying
+ * what a provider says to the payment.
+ *
+ * Each mutation is: validate (nothing written on bad input) -> one store_write
+ * closure that re-reads, folds the journal entry through the transition table,
+ * writes snapshot + journal + events (+ idempotent answer) -> durable. Calls to
+ * a provider sit between two such writes; a reservation written before the
+ * call (an attempt in "starting", capture_pending) keeps concurrent requests
+ * from doing the same thing twice.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw_int.h"
+#include "../base/clock.h"
+#include "../base/crypto.h"
+#include "../base/ids.h"
+#include "../base/log.h"
+#include "../domain/money.h"
+
+#define PI "payment_intent"
+
+/* ---- small helpers ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    gw_payment *out;
+} pi_read;
+
+static k_status pi_read_fn(store_tx *tx, void *arg)
+{
+    pi_read *r = arg;
+    return gw_load_payment(tx, r->merchant_id, r->id, r->a, r->out);
+}
+
+k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                   gw_err *err)
+{
+    pi_read r = {g, merchant_id, id, a, out};
+    return gw_err_store(err, store_read(g->st, pi_read_fn, &r), PI, id);
+}
+
+/* "requires_payment_method, requires_capture" - the states that allow op. */
+static void allowed_states(pay_op op, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int s = 0; s < PS__COUNT && len < cap; s++) {
+        if (pay_transition((pay_state)s, op) >= 0)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "",
+                                    pay_state_name((pay_state)s));
+    }
+}
+
+static k_status unexpected_state(gw_err *err, const gw_payment *p, const char *verb, pay_op op)
+{
+    char allowed[256];
+    allowed_states(op, allowed, sizeof(allowed));
+    gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+               "You cannot %s this PaymentIntent because it has a status of %s. Only a "
+               "PaymentIntent with one of the following statuses may be %s: %s.",
+               verb, pay_state_name(p->m.state), verb, allowed);
+    return K_ECONFLICT;
+}
+
+static const char *method_provider(gw *g, const char *method)
+{
+    const rule_method *r = rules_method_find(&g->rules, method);
+    return r != NULL ? r->provider : NULL;
+}
+
+/* Emits the payment's current document under `type`. */
+static k_status emit_pi(store_tx *tx, const gw_payment *p, const char *type)
+{
+    json_t *doc = gw_payment_to_json(p);
+    k_status st = gw_emit(tx, p->merchant_id, type, PI, p->id, doc);
+    json_decref(doc);
+    return st;
+}
+
+static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal *why,
+                                 const char *country_param)
+{
+    const char *param = rp == RULE_E_CURRENCY  ? "currency"
+                        : rp == RULE_E_COUNTRY ? country_param
+                        : rp == RULE_E_AMOUNT  ? "amount"
+                                               : "payment_method_types";
+    const char *code = rp == RULE_E_AMOUNT ? "amount_too_small" : "payment_method_not_available";
+    gw_err_set(err, 400, "invalid_request_error", code, param, "%s", why->message);
+    if (rp == RULE_E_AMOUNT && strstr(why->message, "at most") != NULL)
+        err->code = "amount_too_large";
+    return K_EINVAL;
+}
+
+/* ---- create ---- */
+
+static k_status validate_amount(int64_t amount, gw_err *err)
+{
+    if (amount < 1) {
+        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "amount",
+                   "Amount must be at least 1 (in the currency's smallest unit).");
+        return K_EINVAL;
+    }
+    if (amount > 99999999) {
+        gw_err_set(err, 400, "invalid_request_error", "amount_too_large", "amount",
+                   "Amount must be no more than 99999999 (in the currency's smallest unit).");
+        return K_EINVAL;
+    }
+    return K_OK;
+}
+
+static k_status validate_types(gw *g, json_t *types, const char *currency, int64_t amount,
+                               bool manual, gw_err *err)
+{
+    size_t i;
+    json_t *v;
+    if (json_array_size(types) == 0) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_empty",
+                   "payment_method_types", "payment_method_types must not be empty.");
+        return K_EINVAL;
+    }
+    json_array_foreach(types, i, v)
+    {
+        const char *t = json_string_value(v);
+        const rule_method *r = t != NULL ? rules_method_find(&g->rules, t) : NULL;
+        if (r == NULL || !r->enabled) {
+            gw_err_set(err, 400, "invalid_request_error", "payment_method_invalid_parameter",
+                       "payment_method_types",
+                       "The payment method type \"%s\" is invalid. Kassa accepts: klarna, "
+                       "klarna_pay_now, klarna_pay_later, alipay.",
+                       t != NULL ? t : "");
+            return K_EINVAL;
+        }
+        rule_refusal why;
+        char cur[4];
+        currency_upper(currency, cur);
+        rule_param rp = rules_check(&g->rules, t, cur, NULL, amount, &why);
+        if (rp != RULE_OK)
+            return rule_refusal_err(err, rp, &why, "payment_method_data[billing_details]"
+                                                   "[address][country]");
+        if (manual && !r->manual_capture) {
+            gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string",
+                       "capture_method",
+                       "%s does not support capture_method=manual: its payments are captured "
+                       "at once.",
+                       r->label);
+            return K_EINVAL;
+        }
+    }
+    return K_OK;
+}
+
+static json_t *metadata_merge(json_t *base, json_t *changes)
+{
+    json_t *m = base != NULL ? json_deep_copy(base) : json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(changes, k, v)
+    {
+        const char *s = json_string_value(v);
+        if (s != NULL && s[0] == '\0')
+            json_object_del(m, k);
+        else
+            json_object_set(m, k, v);
+    }
+    return m;
+}
+
+typedef struct {
+    gw *g;
+    gw_payment *p;
+    gw_idem *idem;
+    arena *a;
+} pi_job;
+
+static k_status pi_create_fn(store_tx *tx, void *arg)
+{
+    pi_job *j = arg;
+    k_status st = gw_pi_insert_in_tx(tx, j->p);
+    if (st == K_OK)
+        st = gw_idem_store_in_tx(tx, j->p->merchant_id, j->idem, j->p, j->a);
+    return st;
+}
+
+static void apply_billing(gw_payment *p, const gw_pi_params *in, arena *a)
+{
+    if (in->method_type != NULL)
+        p->method_type = arena_strdup(a, in->method_type);
+    if (in->email != NULL)
+        p->email = arena_strdup(a, in->email);
+    if (in->country != NULL) {
+        char c[3] = {0};
+        for (int i = 0; i < 2 && in->country[i]; i++)
+            c[i] = (char)(in->country[i] >= 'a' && in->country[i] <= 'z' ? in->country[i] - 32
+                                                                         : in->country[i]);
+        p->country = arena_strdup(a, c);
+    }
+    if (in->name != NULL)
+        p->name = arena_strdup(a, in->name);
+    if (in->locale != NULL)
+        p->locale = arena_strdup(a, in->locale);
+    if (in->return_url != NULL)
+        p->return_url = arena_strdup(a, in->return_url);
+}
+
+/* Validates and builds a new intent in *out without writing it. */
+k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
+                       gw_payment *out, gw_err *err)
+{
+    if (!in->has_amount) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "amount",
+                   "Missing required param: amount.");
+        return K_EINVAL;
+    }
+    if (!in->has_currency) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "currency",
+                   "Missing required param: currency.");
+        return K_EINVAL;
+    }
+    const currency_info *cur = currency_find(in->currency);
+    if (cur == NULL) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
+                   "Invalid currency: %s. Kassa supports ISO 4217 currency codes.",
+                   in->currency);
+        return K_EINVAL;
+    }
+    if (validate_amount(in->amount, err) != K_OK)
+        return K_EINVAL;
+    gw_payment *p = out;
+    memset(p, 0, sizeof(*p));
+    p->method_types = in->method_types != NULL ? gw_keep(a, in->method_types) : NULL;
+    if (p->method_types == NULL) {
+        p->method_types = json_pack("[s]", "klarna");
+        arena_defer(a, (void (*)(void *))json_decref, p->method_types);
+    }
+    p->manual_capture = in->capture_manual == 1;
+    currency_lower(cur->code, p->currency);
+    if (validate_types(g, p->method_types, p->currency, in->amount, p->manual_capture, err) !=
+        K_OK)
+        return K_EINVAL;
+    id_new(p->id, "pi_");
+    snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);
+    char secret[LIMIT_ID_MAX];
+    id_new(secret, "");
+    p->client_secret = arena_printf(a, "%s_secret_%s", p->id, secret);
+    p->created = clock_now_s();
+    p->description = in->description != NULL && in->description[0] ? in->description : NULL;
+    p->metadata = metadata_merge(NULL, in->metadata);
+    arena_defer(a, (void (*)(void *))json_decref, p->metadata);
+    p->lines = in->lines != NULL ? gw_keep(a, in->lines) : NULL;
+    if (p->lines == NULL) {
+        p->lines = json_array();
+        arena_defer(a, (void (*)(void *))json_decref, p->lines);
+    }
+    p->channel = in->channel != NULL ? in->channel : "stripe";
+    p->external_id = in->external_id;
+    p->checkout_session = in->checkout_session;
+    apply_billing(p, in, a);
+    pay_entry e = {.op = OP_CREATE, .amount = in->amount};
+    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+    return K_OK;
+}
+
+/* Writes a prepared intent, its journal row and its event (inside a write). */
+k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p)
+{
+    k_status st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = gw_journal(tx, p, OP_CREATE, p->m.amount, "succeeded", NULL, NULL, NULL, NULL,
+                        NULL);
+    if (st == K_OK)
+        st = emit_pi(tx, p, "payment_intent.created");
+    return st;
+}
+
+k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw_idem *idem,
+                      arena *a, gw_payment *out, gw_err *err)
+{
+    k_status st = gw_pi_prepare(g, merchant_id, in, a, out, err);
+    if (st != K_OK)
+        return st;
+    pi_job j = {g, out, idem, a};
+    st = store_write(g->st, pi_create_fn, &j);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, out->id);
+    gw_wake(g);
+    if (in->confirm)
+        return gw_pi_confirm(g, merchant_id, out->id, in, NULL, a, out, err);
+    return K_OK;
+}
+
+typedef struct {
+    const char *secret;
+    arena *a;
+    gw_payment *out;
+} secret_read;
+
+static k_status secret_read_fn(store_tx *tx, void *arg)
+{
+    secret_read *r = arg;
+    store_obj o;
+    k_status st = store_obj_find_ref(tx, PI, r->secret, r->a, &o);
+    if (st == K_OK)
+        st = gw_load_payment(tx, o.merchant_id, o.id, r->a, r->out);
+    return st;
+}
+
+/* The client secret is an unguessable capability (hosted pages use it). */
+k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment *out,
+                         gw_err *err)
+{
+    secret_read r = {client_secret, a, out};
+    k_status st = client_secret != NULL ? store_read(g->st, secret_read_fn, &r) : K_ENOTFOUND;
+    if (st == K_OK && !crypto_streq(out->client_secret, client_secret))
+        st = K_ENOTFOUND;
+    if (st != K_OK)
+        gw_err_set(err, 404, "invalid_request_error", "resource_missing", "client_secret",
+                   "No such payment_intent.");
+    return st;
+}
+
+/* ---- update ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *id;
+    const gw_pi_params *in;
+    gw_idem *idem;
+    arena *a;
+    gw_payment *out;
+    gw_err *err;
+} pi_update_job;
+
+static k_status pi_update_fn(store_tx *tx, void *arg)
+{
+    pi_update_job *j = arg;
+    gw_payment *p = j->out;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK)
+        return gw_err_store(j->err, st, PI, j->id);
+    bool money = j->in->has_amount || j->in->has_currency || j->in->method_types != NULL ||
+                 j->in->capture_manual >= 0 || j->in->method_type != NULL;
+    if (money && pay_transition(p->m.state, OP_UPDATE) < 0)
+        return unexpected_state(j->err, p, "update", OP_UPDATE);
+    if (j->in->has_currency)
+        currency_lower(j->in->currency, p->currency);
+    if (j->in->method_types != NULL)
+        p->method_types = gw_keep(j->a, j->in->method_types);
+    if (j->in->capture_manual >= 0)
+        p->manual_capture = j->in->capture_manual == 1;
+    int64_t amount = j->in->has_amount ? j->in->amount : p->m.amount;
+    if (money && validate_types(j->g, p->method_types, p->currency, amount, p->manual_capture,
+                                j->err) != K_OK)
+        return K_EINVAL;
+    if (j->in->has_amount && j->in->amount != p->m.amount) {
+        pay_entry e = {.op = OP_UPDATE, .amount = j->in->amount};
+        if (pay_apply(&p->m, &e) != PAY_OK)
+            return unexpected_state(j->err, p, "update", OP_UPDATE);
+        st = gw_journal(tx, p, OP_UPDATE, j->in->amount, "succeeded", NULL, NULL, NULL, NULL,
+                        NULL);
+        if (st != K_OK)
+            return st;
+    }
+    if (j->in->description != NULL)
+        p->description = j->in->description[0] ? j->in->description : NULL;
+    if (j->in->metadata != NULL) {
+        p->metadata = metadata_merge(p->metadata, j->in->metadata);
+        arena_defer(j->a, (void (*)(void *))json_decref, p->metadata);
+    }
+    if (j->in->lines != NULL)
+        p->lines = gw_keep(j->a, j->in->lines);
+    apply_billing(p, j->in, j->a);
+    if (j->in->method_type != NULL && p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
+        pay_entry e = {.op = OP_ATTACH};
+        K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+        st = gw_journal(tx, p, OP_ATTACH, 0, "succeeded", NULL, NULL, NULL, NULL, NULL);
+        if (st != K_OK)
+            return st;
+    }
+    st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
+    return st;
+}
+
+k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
+                      gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
+{
+    if (p->has_amount && validate_amount(p->amount, err) != K_OK)
+        return K_EINVAL;
+    if (p->has_currency && currency_find(p->currency) == NULL) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
+                   "Invalid currency: %s.", p->currency);
+        return K_EINVAL;
+    }
+    err->http = 0;
+    pi_update_job j = {g, merchant_id, id, p, idem, a, out, err};
+    k_status st = store_write(g->st, pi_update_fn, &j);
+    if (st != K_OK && err->http == 0)
+        gw_err_store(err, st, PI, id);
+    return st;
+}
+
+/* ---- applying what a provider said ---- */
+
+static k_status apply_op(store_tx *tx, gw_payment *p, pay_op op, int64_t amount,
+                         const char *status, const char *code, const char *msg,
+                         const char *ref, const char *ref_id)
+{
+    pay_entry e = {.op = op, .amount = amount};
+    pay_refusal r = pay_apply(&p->m, &e);
+    if (r != PAY_OK) {
+        log_warn("payment '%s': %s refused in %s: %s", p->id, pay_op_name(op),
+                 pay_state_name(p->m.state), pay_refusal_message(r));
+        return K_ECONFLICT;
+    }
+    return gw_journal(tx, p, op, amount, status, code, msg, ref, ref_id, NULL);
+}
+
+static bool attempt_final(const gw_attempt *t)
+{
+    return strcmp(t->status, "succeeded") == 0 || strcmp(t->status, "failed") == 0 ||
+           strcmp(t->status, "canceled") == 0;
+}
+
+static const char *fail_message(const char *code)
+{
+    if (code == NULL)
+        return "The payment failed.";
+    if (strcmp(code, "payment_method_customer_decline") == 0)
+        return "The customer declined or canceled the payment.";
+    if (strcmp(code, "payment_method_provider_decline") == 0)
+        return "The payment was declined by the provider.";
+    if (strcmp(code, "payment_intent_payment_attempt_expired") == 0)
+        return "The customer did not complete the payment in time; the attempt expired.";
+    if (strcmp(code, "payment_method_not_available") == 0)
+        return "The payment method is not available right now (technical failure).";
+    return "The payment failed.";
+}
+
+static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
+                              const prov_result *r, arena *a)
+{
+    bool sale = r->outcome == PR_CAPTURED;
+    int64_t amount = p->m.amount;
+    k_status st = apply_op(tx, p, sale ? OP_SALE : OP_AUTHORIZE, amount, "succeeded", NULL, NULL,
+                           r->order_ref, t->id);
+    if (st != K_OK)
+        return st;
+    t->status = "succeeded";
+    p->next_action_url = NULL;
+    p->qr_text = NULL;
+    p->attempt_expires_at = 0;
+    p->last_error_code = p->last_error_message = p->last_error_type = NULL;
+    if (r->order_ref != NULL)
+        p->order_ref = t->order_ref = arena_strdup(a, r->order_ref);
+    if (r->method_detail != NULL)
+        p->method_detail = arena_strdup(a, r->method_detail);
+    if (!sale) {
+        const rule_method *rm = rules_method_find(&g->rules, t->method);
+        int64_t ttl = rm != NULL && rm->auth_ttl_s > 0 ? rm->auth_ttl_s : 28 * 86400;
+        p->auth_created_at = clock_now_s();
+        p->auth_expires_at = r->expires_at > 0 ? r->expires_at : p->auth_created_at + ttl;
+    }
+    st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = emit_pi(tx, p, sale ? "payment_intent.succeeded"
+                                 : "payment_intent.amount_capturable_updated");
+    if (st == K_OK && p->checkout_session != NULL)
+        st = gw_session_paid_in_tx(tx, p, a);
+    return st;
+}
+
+static k_status apply_failure(store_tx *tx, gw_payment *p, gw_attempt *t, const prov_result *r,
+                              arena *a)
+{
+    const char *code = r->failure_code != NULL ? r->failure_code : "payment_method_provider_decline";
+    const char *msg = r->failure_message != NULL ? r->failure_message : fail_message(code);
+    k_status st = apply_op(tx, p, OP_FAIL, 0, "failed", code, msg, r->provider_code, t->id);
+    if (st != K_OK)
+        return st;
+    t->status = "failed";
+    t->failure_code = code;
+    p->next_action_url = NULL;
+    p->qr_text = NULL;
+    p->attempt_expires_at = 0;
+    p->last_error_code = arena_strdup(a, code);
+    p->last_error_message = arena_strdup(a, msg);
+    p->last_error_type = "card_error";
+    st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = emit_pi(tx, p, "payment_intent.payment_failed");
+    return st;
+}
+
+k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
+                         const prov_result *r, arena *a)
+{
+    if (attempt_final(t) || p->latest_attempt == NULL || strcmp(p->latest_attempt, t->id) != 0)
+        return K_OK; /* late or duplicate news about an attempt already settled */
+    if (r->provider_ref != NULL)
+        t->provider_ref = arena_strdup(a, r->provider_ref);
+    if (r->order_ref != NULL)
+        t->order_ref = arena_strdup(a, r->order_ref);
+    k_status st = K_OK;
+    switch (r->outcome) {
+    case PR_ACTION:
+        if (p->m.state == PS_REQUIRES_ACTION)
+            break;
+        st = apply_op(tx, p, OP_ACTION, 0, "succeeded", NULL, NULL, r->provider_ref, t->id);
+        if (st != K_OK)
+            return st;
+        t->status = "action";
+        p->next_action_url = r->redirect_url != NULL ? arena_strdup(a, r->redirect_url) : NULL;
+        p->qr_text = r->qr_text != NULL ? arena_strdup(a, r->qr_text) : NULL;
+        p->provider_ref = t->provider_ref;
+        p->attempt_expires_at = t->expires_at;
+        st = gw_save_payment(tx, p);
+        if (st == K_OK)
+            st = emit_pi(tx, p, "payment_intent.requires_action");
+        break;
+    case PR_PROCESSING:
+        if (p->m.state == PS_PROCESSING)
+            break;
+        st = apply_op(tx, p, OP_PROCESS, 0, "succeeded", NULL, NULL, r->order_ref, t->id);
+        if (st != K_OK)
+            return st;
+        t->status = "processing";
+        if (r->order_ref != NULL)
+            p->order_ref = t->order_ref;
+        st = gw_save_payment(tx, p);
+        if (st == K_OK)
+            st = emit_pi(tx, p, "payment_intent.processing");
+        break;
+    case PR_AUTHORIZED:
+    case PR_CAPTURED:
+        st = apply_success(tx, g, p, t, r, a);
+        break;
+    case PR_FAILED:
+    case PR_CANCELED:
+        st = apply_failure(tx, p, t, r, a);
+        break;
+    case PR_UNKNOWN:
+        return K_OK;
+    }
+    if (st == K_OK)
+        st = gw_save_attempt(tx, t);
+    return st;
+}
+
+/* ---- confirm ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *id;
+    const gw_pi_params *in;
+    const char *method;
+    const char *provider;
+    int64_t attempt_ttl_s;
+    gw_idem *idem;
+    arena *a;
+    gw_payment *p;
+    gw_attempt *t;
+    const prov_result *res;
+    gw_err *err;
+} confirm_job;
+
+static k_status confirm_begin_fn(store_tx *tx, void *arg)
+{
+    confirm_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK)
+        return gw_err_store(j->err, st, PI, j->id);
+    if (pay_transition(p->m.state, OP_ACTION) < 0)
+        return unexpected_state(j->err, p, "confirm", OP_ACTION);
+    if (p->latest_attempt != NULL) {
+        gw_attempt prev;
+        if (gw_load_attempt(tx, p->latest_attempt, j->a, &prev) == K_OK &&
+            strcmp(prev.status, "starting") == 0 &&
+            clock_now_s() - prev.created < LIMIT_PROVIDER_TIMEOUT_MS / 1000 * 4) {
+            gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state",
+                       NULL, "A confirmation of this PaymentIntent is already in progress.");
+            return K_ECONFLICT;
+        }
+    }
+    apply_billing(p, j->in, j->a);
+    p->method_type = j->method;
+    if (p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
+        st = apply_op(tx, p, OP_ATTACH, 0, "succeeded", NULL, NULL, NULL, NULL);
+        if (st != K_OK)
+            return st;
+    }
+    gw_attempt *t = j->t;
+    memset(t, 0, sizeof(*t));
+    id_new(t->id, "att_");
+    char token[LIMIT_ID_MAX];
+    id_new(token, "");
+    t->merchant_id = j->merchant_id;
+    t->payment_id = p->id;
+    t->provider = j->provider;
+    t->method = j->method;
+    t->status = "starting";
+    t->token = arena_strdup(j->a, token);
+    t->created = clock_now_s();
+    t->expires_at = t->created + j->attempt_ttl_s;
+    p->latest_attempt = t->id;
+    st = gw_save_attempt(tx, t);
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    return st;
+}
+
+static k_status confirm_end_fn(store_tx *tx, void *arg)
+{
+    confirm_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st == K_OK)
+        st = gw_load_attempt(tx, j->t->id, j->a, j->t);
+    if (st != K_OK)
+        return st;
+    st = gw_apply_result(tx, j->g, p, j->t, j->res, j->a);
+    if (st == K_OK && j->res->outcome == PR_UNKNOWN) {
+        /* The provider did not answer: the attempt stays "starting"; the janitor
+         * asks again. */
+        j->t->status = "starting";
+    }
+    if (st == K_OK)
+        st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
+    return st;
+}
+
+static void lines_for_provider(const gw_payment *p, arena *a, prov_line **out, size_t *n)
+{
+    size_t cnt = json_array_size(p->lines);
+    *n = 0;
+    *out = cnt ? arena_alloc(a, cnt * sizeof(prov_line)) : NULL;
+    if (*out == NULL)
+        return;
+    size_t i;
+    json_t *l;
+    json_array_foreach(p->lines, i, l)
+    {
+        prov_line *pl = &(*out)[(*n)++];
+        pl->type = gw_jstr(l, "type", a);
+        pl->reference = gw_jstr(l, "reference", a);
+        pl->name = gw_jstr(l, "name", a);
+        pl->quantity = gw_jint(l, "quantity");
+        pl->unit_price = gw_jint(l, "unit_price");
+        pl->tax_rate = gw_jint(l, "tax_rate");
+        pl->total_amount = gw_jint(l, "total_amount");
+        pl->total_tax_amount = gw_jint(l, "total_tax_amount");
+        pl->total_discount_amount = gw_jint(l, "total_discount_amount");
+    }
+}
+
+static void start_params(gw *g, const gw_payment *p, const gw_attempt *t, const char *terminal,
+                         arena *a, prov_start *s)
+{
+    memset(s, 0, sizeof(*s));
+    char cur[4];
+    currency_upper(p->currency, cur);
+    s->payment_id = p->id;
+    s->attempt_id = t->id;
+    s->method = t->method;
+    s->currency = arena_strdup(a, cur);
+    s->amount = p->m.amount;
+    s->country = p->country;
+    s->locale = p->locale;
+    s->email = p->email;
+    s->given_name = p->name;
+    s->description = p->description;
+    s->manual_capture = p->manual_capture;
+    s->terminal = terminal != NULL ? terminal : "WEB";
+    s->success_url = arena_printf(a, "%s/pay/return/%s?result=success", g->public_url, t->id);
+    s->cancel_url = arena_printf(a, "%s/pay/return/%s?result=cancel", g->public_url, t->id);
+    s->failure_url = arena_printf(a, "%s/pay/return/%s?result=failure", g->public_url, t->id);
+    s->notify_url = arena_printf(a, "%s/providers/%s/notify/%s?token=%s", g->public_url,
+                                 t->provider, t->id, t->token);
+    s->expires_at = t->expires_at;
+    prov_line *lines;
+    size_t n;
+    lines_for_provider(p, a, &lines, &n);
+    s->lines = lines;
+    s->nlines = n;
+}
+
+static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *in,
+                               const char **method, gw_err *err)
+{
+    const char *m = in->method_type != NULL ? in->method_type : p->method_type;
+    if (m == NULL && json_array_size(p->method_types) == 1)
+        m = json_string_value(json_array_get(p->method_types, 0));
+    if (m == NULL) {
+        gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state",
+                   "payment_method_data",
+                   "You cannot confirm this PaymentIntent because it's missing a payment "
+                   "method. Provide payment_method_data[type].");
+        return K_EINVAL;
+    }
+    bool allowed = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(p->method_types, i, v)
+    {
+        const char *t = json_string_value(v);
+        allowed |= t != NULL && strcmp(t, m) == 0;
+    }
+    if (!allowed) {
+        gw_err_set(err, 400, "invalid_request_error", "payment_method_invalid_parameter",
+                   "payment_method_data[type]",
+                   "The payment method type provided: %s is invalid. This PaymentIntent accepts "
+                   "the types in its payment_method_types.",
+                   m);
+        return K_EINVAL;
+    }
+    const char *ret = in->return_url != NULL ? in->return_url : p->return_url;
+    if (ret == NULL && p->checkout_session == NULL) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "return_url",
+                   "A return_url must be provided: %s redirects the customer.", m);
+        return K_EINVAL;
+    }
+    const char *country = in->country != NULL ? in->country : p->country;
+    const char *email = in->email != NULL ? in->email : p->email;
+    const char *pname = method_provider(g, m);
+    if (pname != NULL && strcmp(pname, "klarna") == 0) {
+        if (country == NULL || country[0] == '\0') {
+            gw_err_set(err, 400, "invalid_request_error", "parameter_missing",
+                       "payment_method_data[billing_details][address][country]",
+                       "Klarna needs the customer's country: "
+                       "payment_method_data[billing_details][address][country].");
+            return K_EINVAL;
+        }
+        if (email == NULL || email[0] == '\0') {
+            gw_err_set(err, 400, "invalid_request_error", "parameter_missing",
+                       "payment_method_data[billing_details][email]",
+                       "Klarna needs the customer's e-mail: "
+                       "payment_method_data[billing_details][email].");
+            return K_EINVAL;
+        }
+    }
+    char cur[4], ctry[3] = {0};
+    currency_upper(p->currency, cur);
+    for (int k = 0; country != NULL && k < 2 && country[k]; k++)
+        ctry[k] = (char)(country[k] >= 'a' && country[k] <= 'z' ? country[k] - 32 : country[k]);
+    rule_refusal why;
+    rule_param rp = rules_check(&g->rules, m, cur, ctry, p->m.amount, &why);
+    if (rp != RULE_OK)
+        return rule_refusal_err(err, rp, &why,
+                                "payment_method_data[billing_details][address][country]");
+    *method = m;
+    return K_OK;
+}
+
+static void result_error(const gw_payment *p, gw_err *err)
+{
+    gw_err_set(err, 402, "card_error", p->last_error_code, NULL, "%s",
+               p->last_error_message != NULL ? p->last_error_message : "The payment failed.");
+}
+
+k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_pi_params *in,
+                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
+{
+    k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
+    if (st != K_OK)
+        return st;
+    if (pay_transition(out->m.state, OP_ACTION) < 0)
+        return unexpected_state(err, out, "confirm", OP_ACTION);
+    const char *method = NULL;
+    if (confirm_checks(g, out, in, &method, err) != K_OK)
+        return K_EINVAL;
+    const rule_method *rule = rules_method_find(&g->rules, method);
+    const provider *prov = provider_find(rule->provider);
+    prov_account acct;
+    if (prov == NULL || !gw_account(g, merchant_id, rule->provider, a, &acct)) {
+        gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available",
+                   "payment_method_data[type]",
+                   "The payment method %s is not available: no %s account is configured for "
+                   "this merchant.",
+                   method, rule->provider);
+        return K_EINVAL;
+    }
+    gw_attempt t;
+    err->http = 0;
+    confirm_job j = {.g = g, .merchant_id = merchant_id, .id = id, .in = in,
+                     .method = method, .provider = rule->provider,
+                     .attempt_ttl_s = g->cfg.attempt_ttl_s > 0 ? g->cfg.attempt_ttl_s
+                                                              : rule->attempt_ttl_s,
+                     .idem = idem, .a = a, .p = out, .t = &t, .err = err};
+    st = store_write(g->st, confirm_begin_fn, &j);
+    if (st != K_OK)
+        return err->http ? st : gw_err_store(err, st, PI, id);
+
+    prov_start ps;
+    start_params(g, out, &t, in->terminal, a, &ps);
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    k_status pst = prov->start(&acct, &ps, a, &res);
+    if (pst != K_OK && res.outcome != PR_FAILED) {
+        res.outcome = res.retryable || pst == K_ETIMEOUT ? PR_UNKNOWN : PR_FAILED;
+        if (res.outcome == PR_FAILED) {
+            res.failure_code = "payment_method_not_available";
+            res.failure_message = "The provider could not start the payment.";
+        }
+    }
+    if (res.outcome == PR_UNKNOWN) {
+        /* Never started, as far as we know: fail the attempt as unavailable. A
+         * provider session that was created after all expires on its own. */
+        res.outcome = PR_FAILED;
+        res.failure_code = "payment_method_not_available";
+        res.failure_message = "The provider did not answer; try again.";
+    }
+    j.res = &res;
+    st = store_write(g->st, confirm_end_fn, &j);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
+    gw_wake(g);
+    if (out->m.state == PS_REQUIRES_PAYMENT_METHOD && out->last_error_code != NULL) {
+        result_error(out, err);
+        return K_ERR;
+    }
+    return K_OK;
+}
+
+/* ---- sync: ask the provider about the latest attempt ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *payment_id;
+    const char *attempt_id;
+    const prov_result *res;
+    arena *a;
+    gw_payment *p;
+} sync_job;
+
+static k_status sync_apply_fn(store_tx *tx, void *arg)
+{
+    sync_job *j = arg;
+    gw_attempt t;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->payment_id, j->a, j->p);
+    if (st == K_OK)
+        st = gw_load_attempt(tx, j->attempt_id, j->a, &t);
+    if (st == K_OK)
+        st = gw_apply_result(tx, j->g, j->p, &t, j->res, j->a);
+    return st;
+}
+
+static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a)
+{
+    const provider *prov = provider_find(t->provider);
+    prov_account acct;
+    if (prov == NULL || prov->sync == NULL || !gw_account(g, p->merchant_id, t->provider, a, &acct))
+        return K_ENOTFOUND;
+    char cur[4];
+    currency_upper(p->currency, cur);
+    prov_ref ref = {.attempt_id = t->id,
+                    .provider_ref = t->provider_ref,
+                    .order_ref = t->order_ref,
+                    .currency = cur,
+                    .country = p->country,
+                    .locale = p->locale,
+                    .manual_capture = p->manual_capture,
+                    .amount = p->m.amount,
+                    .idem_key = t->id};
+    prov_line *lines;
+    size_t n;
+    lines_for_provider(p, a, &lines, &n);
+    ref.lines = lines;
+    ref.nlines = n;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    k_status st = prov->sync(&acct, &ref, a, &res);
+    if (st != K_OK)
+        return st;
+    sync_job j = {g, p->merchant_id, p->id, t->id, &res, a, p};
+    st = store_write(g->st, sync_apply_fn, &j);
+    gw_wake(g);
+    return st;
+}
+
+typedef struct {
+    const char *attempt_id;
+    arena *a;
+    gw_attempt *t;
+    gw_payment *p;
+} attempt_read;
+
+static k_status attempt_read_fn(store_tx *tx, void *arg)
+{
+    attempt_read *r = arg;
+    k_status st = gw_load_attempt(tx, r->attempt_id, r->a, r->t);
+    if (st == K_OK && r->p != NULL)
+        st = gw_load_payment(tx, r->t->merchant_id, r->t->payment_id, r->a, r->p);
+    return st;
+}
+
+k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                    gw_err *err)
+{
+    k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
+    if (st != K_OK || out->latest_attempt == NULL)
+        return st;
+    gw_attempt t;
+    attempt_read r = {out->latest_attempt, a, &t, NULL};
+    if (store_read(g->st, attempt_read_fn, &r) != K_OK)
+        return K_OK;
+    if (!attempt_final(&t) && sync_attempt(g, out, &t, a) == K_OK)
+        return gw_pi_get(g, merchant_id, id, a, out, err);
+    return K_OK;
+}
+
+/* Used by the janitor and by returns/notices: sync one attempt by id. */
+k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p,
+                            gw_attempt *t)
+{
+    attempt_read r = {attempt_id, a, t, p};
+    k_status st = store_read(g->st, attempt_read_fn, &r);
+    if (st != K_OK)
+        return st;
+    if (!attempt_final(t) && strcmp(t->status, "starting") != 0)
+        sync_attempt(g, p, t, a);
+    return store_read(g->st, attempt_read_fn, &r);
+}
+
+/* ---- return from the provider, provider callbacks ---- */
+
+k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, arena *a,
+                           const char **redirect, gw_err *err)
+{
+    gw_payment p;
+    gw_attempt t;
+    k_status st = gw_sync_attempt_id(g, attempt_id, a, &p, &t);
+    if (st != K_OK)
+        return gw_err_store(err, st, "payment attempt", attempt_id);
+    (void)result; /* the provider's word is what counts, not the browser's */
+    if (p.checkout_session != NULL) {
+        *redirect = arena_printf(a, "%s/c/done/%s", g->public_url, p.checkout_session);
+        return K_OK;
+    }
+    const char *status = p.m.state == PS_SUCCEEDED || p.m.state == PS_REQUIRES_CAPTURE
+                             ? "succeeded"
+                         : p.m.state == PS_PROCESSING || p.m.state == PS_REQUIRES_ACTION
+                             ? "processing"
+                             : "failed";
+    const char *ret = p.return_url != NULL ? p.return_url : g->public_url;
+    *redirect = arena_printf(a, "%s%cpayment_intent=%s&payment_intent_client_secret=%s"
+                                "&redirect_status=%s",
+                             ret, strchr(ret, '?') ? '&' : '?', p.id, p.client_secret, status);
+    return K_OK;
+}
+
+k_status gw_provider_notice(gw *g, const char *provider_name, const char *attempt_id,
+                            const char *token, const void *inbound, arena *a, int *ack_status,
+                            const char **ack_body, gw_err *err)
+{
+    *ack_status = 200;
+    *ack_body = "{}";
+    gw_payment p;
+    gw_attempt t;
+    attempt_read r = {attempt_id, a, &t, &p};
+    k_status st = store_read(g->st, attempt_read_fn, &r);
+    if (st != K_OK || token == NULL || !crypto_streq(t.token, token) ||
+        strcmp(t.provider, provider_name) != 0) {
+        gw_err_set(err, 404, "invalid_request_error", "resource_missing", NULL,
+                   "No such payment attempt.");
+        *ack_status = 404;
+        return K_ENOTFOUND;
+    }
+    const provider *prov = provider_find(provider_name);
+    prov_account acct;
+    if (prov != NULL && prov->notice != NULL && gw_account(g, t.merchant_id, provider_name, a, &acct)) {
+        prov_notice n;
+        memset(&n, 0, sizeof(n));
+        st = prov->notice(&acct, inbound, a, &n);
+        if (st != K_OK) {
+            *ack_status = n.ack_status ? n.ack_status : 400;
+            *ack_body = n.ack_body ? n.ack_body : "{}";
+            gw_err_set(err, 400, "invalid_request_error", NULL, NULL, "Callback refused.");
+            return st;
+        }
+        if (n.ack_status)
+            *ack_status = n.ack_status;
+        if (n.ack_body)
+            *ack_body = n.ack_body;
+    }
+    /* Whatever the callback says, read the truth back from the provider. */
+    if (!attempt_final(&t))
+        sync_attempt(g, &p, &t, a);
+    return K_OK;
+}
+
+/* ---- capture ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *id;
+    int64_t amount;
+    bool final;
+    json_t *lines;
+    gw_idem *idem;
+    arena *a;
+    gw_payment *p;
+    gw_err *err;
+    bool ok;
+    const char *op_ref;
+    bool released;
+} capture_job;
+
+static k_status capture_begin_fn(store_tx *tx, void *arg)
+{
+    capture_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK)
+        return gw_err_store(j->err, st, PI, j->id);
+    if (p->m.state != PS_REQUIRES_CAPTURE)
+        return unexpected_state(j->err, p, "capture", OP_CAPTURE);
+    int64_t avail = pay_capturable(&p->m) - p->capture_pending;
+    if (j->amount == 0)
+        j->amount = avail;
+    if (j->amount < 1 || j->amount > avail) {
+        gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "amount_to_capture",
+                   "amount_to_capture (%lld) must be between 1 and the amount that can still be "
+                   "captured (%lld).",
+                   (long long)j->amount, (long long)avail);
+        return K_EINVAL;
+    }
+    p->capture_pending += j->amount;
+    return gw_save_payment(tx, p);
+}
+
+static k_status capture_end_fn(store_tx *tx, void *arg)
+{
+    capture_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK)
+        return st;
+    K_ASSERT(p->capture_pending >= j->amount);
+    p->capture_pending -= j->amount;
+    if (!j->ok) {
+        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", j->err->code, j->err->message,
+                        NULL, NULL, NULL);
+        return st == K_OK ? gw_save_payment(tx, p) : st;
+    }
+    pay_entry e = {.op = OP_CAPTURE, .amount = j->amount, .final = j->final};
+    int64_t rest = pay_capturable(&p->m) - j->amount;
+    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+    st = gw_journal(tx, p, OP_CAPTURE, j->amount, "succeeded", NULL, NULL, j->op_ref, NULL,
+                    j->lines);
+    if (st == K_OK && j->final && rest > 0)
+        st = gw_journal(tx, p, OP_RELEASE, rest, "succeeded", NULL, NULL, NULL, NULL, NULL);
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = emit_pi(tx, p, p->m.state == PS_SUCCEEDED
+                                ? "payment_intent.succeeded"
+                                : "payment_intent.amount_capturable_updated");
+    if (st == K_OK)
+        st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
+    return st;
+}
+
+k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
+                       json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
+{
+    err->http = 0;
+    capture_job j = {.g = g, .merchant_id = merchant_id, .id = id, .amount = amount,
+                     .final = final, .lines = lines, .idem = idem, .a = a, .p = out, .err = err};
+    k_status st = store_write(g->st, capture_begin_fn, &j);
+    if (st != K_OK)
+        return err->http ? st : gw_err_store(err, st, PI, id);
+    const char *provname = out->method_type != NULL ? method_provider(g, out->method_type) : NULL;
+    const provider *prov = provname != NULL ? provider_find(provname) : NULL;
+    prov_account acct;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    char opid[LIMIT_ID_MAX];
+    id_new(opid, "cap_");
+    char cur[4];
+    currency_upper(out->currency, cur);
+    prov_ref ref = {.order_ref = out->order_ref, .provider_ref = out->provider_ref,
+                    .attempt_id = out->latest_attempt, .currency = cur, .amount = j.amount,
+                    .idem_key = idem != NULL && idem->key != NULL ? idem->key : opid};
+    k_status pst = K_ERR;
+    if (prov != NULL && prov->capture != NULL && gw_account(g, merchant_id, provname, a, &acct))
+        pst = prov->capture(&acct, &ref, a, &res);
+    j.ok = pst == K_OK && res.outcome != PR_FAILED;
+    j.op_ref = res.op_ref;
+    if (j.ok && final && pay_capturable(&out->m) - j.amount > 0 && prov->release != NULL) {
+        prov_result rel;
+        memset(&rel, 0, sizeof(rel));
+        prov->release(&acct, &ref, a, &rel); /* best effort: the authorisation lapses anyway */
+    }
+    if (!j.ok)
+        gw_err_set(err, 402, "invalid_request_error", "capture_failed", NULL,
+                   "The provider refused the capture: %s",
+                   res.failure_message != NULL ? res.failure_message : "no answer");
+    st = store_write(g->st, capture_end_fn, &j);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
+    gw_wake(g);
+    return j.ok ? K_OK : K_ERR;
+}
+
+/* ---- cancel ---- */
+
+typedef struct {
+    const char *merchant_id;
+    const char *id;
+    const char *reason;
+    gw_idem *idem;
+    arena *a;
+    gw_payment *p;
+    gw_err *err;
+} cancel_job;
+
+static k_status cancel_fn(store_tx *tx, void *arg)
+{
+    cancel_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK)
+        return gw_err_store(j->err, st, PI, j->id);
+    if (p->capture_pending > 0) {
+        gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+                   "A capture of this PaymentIntent is in progress; retry the cancel after it.");
+        return K_ECONFLICT;
+    }
+    int64_t rest = pay_capturable(&p->m);
+    pay_entry e = {.op = OP_CANCEL};
+    if (pay_apply(&p->m, &e) != PAY_OK)
+        return unexpected_state(j->err, p, "cancel", OP_CANCEL);
+    st = gw_journal(tx, p, OP_CANCEL, rest, "succeeded", NULL, j->reason, NULL, NULL, NULL);
+    if (p->m.state == PS_CANCELED) {
+        p->canceled_at = clock_now_s();
+        p->cancellation_reason = j->reason;
+    }
+    p->next_action_url = NULL;
+    p->qr_text = NULL;
+    p->attempt_expires_at = 0;
+    if (st == K_OK && p->latest_attempt != NULL) {
+        gw_attempt t;
+        if (gw_load_attempt(tx, p->latest_attempt, j->a, &t) == K_OK && !attempt_final(&t)) {
+            t.status = "canceled";
+            st = gw_save_attempt(tx, &t);
+        }
+    }
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = emit_pi(tx, p, p->m.state == PS_CANCELED ? "payment_intent.canceled"
+                                                       : "payment_intent.succeeded");
+    if (st == K_OK)
+        st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
+    return st;
+}
+
+k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char *reason,
+                      gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
+{
+    k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
+    if (st != K_OK)
+        return st;
+    if (pay_transition(out->m.state, OP_CANCEL) < 0)
+        return unexpected_state(err, out, "cancel", OP_CANCEL);
+    /* Tell the provider first: void the authorisation / close the open attempt. */
+    const char *provname = out->method_type != NULL ? method_provider(g, out->method_type) : NULL;
+    const provider *prov = provname != NULL ? provider_find(provname) : NULL;
+    prov_account acct;
+    if (prov != NULL && out->latest_attempt != NULL &&
+        gw_account(g, merchant_id, provname, a, &acct)) {
+        char cur[4];
+        currency_upper(out->currency, cur);
+        prov_ref ref = {.attempt_id = out->latest_attempt, .provider_ref = out->provider_ref,
+                        .order_ref = out->order_ref, .currency = cur,
+                        .amount = pay_capturable(&out->m), .idem_key = out->latest_attempt};
+        prov_result res;
+        memset(&res, 0, sizeof(res));
+        bool partly = out->m.captured > 0;
+        k_status pst = K_OK;
+        if (partly && prov->release != NULL)
+            pst = prov->release(&acct, &ref, a, &res);
+        else if (!partly && prov->cancel != NULL)
+            pst = prov->cancel(&acct, &ref, a, &res);
+        if (out->m.state == PS_REQUIRES_CAPTURE && (pst != K_OK || res.outcome == PR_FAILED)) {
+            gw_err_set(err, 402, "invalid_request_error", "cancel_failed", NULL,
+                       "The provider refused to release the authorisation: %s",
+                       res.failure_message != NULL ? res.failure_message : "no answer");
+            return K_ERR;
+        }
+    }
+    err->http = 0;
+    cancel_job j = {merchant_id, id, reason, idem, a, out, err};
+    st = store_write(g->st, cancel_fn, &j);
+    if (st != K_OK)
+        return err->http ? st : gw_err_store(err, st, PI, id);
+    gw_wake(g);
+    return K_OK;
+}
+
+/* ---- list and journal ---- */
+
+typedef struct {
+    const char *merchant_id;
+    const store_list_q *q;
+    arena *a;
+    store_obj *objs;
+    size_t n;
+    bool more;
+    const char *kind;
+} list_job;
+
+static k_status list_fn(store_tx *tx, void *arg)
+{
+    list_job *j = arg;
+    return store_obj_list(tx, j->merchant_id, j->kind, j->q, j->a, &j->objs, &j->n, &j->more);
+}
+
+k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
+                      arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err)
+{
+    list_job j = {.merchant_id = merchant_id, .q = q, .a = a, .kind = kind};
+    k_status st = store_read(g->st, list_fn, &j);
+    if (st == K_ENOTFOUND) {
+        const char *cur = q->starting_after != NULL ? q->starting_after : q->ending_before;
+        gw_err_set(err, 404, "invalid_request_error", "resource_missing",
+                   q->starting_after != NULL ? "starting_after" : "ending_before",
+                   "No such object: '%s'", cur != NULL ? cur : "");
+        return st;
+    }
+    if (st != K_OK)
+        return gw_err_store(err, st, kind, NULL);
+    *docs = j.n ? arena_alloc(a, j.n * sizeof(json_t *)) : NULL;
+    for (size_t i = 0; i < j.n; i++) {
+        (*docs)[i] = json_loads(j.objs[i].body, 0, NULL);
+        K_ASSERT((*docs)[i] != NULL);
+        arena_defer(a, (void (*)(void *))json_decref, (*docs)[i]);
+    }
+    *n = j.n;
+    *has_more = j.more;
+    return K_OK;
+}
+
+k_status gw_pi_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                    gw_payment **out, size_t *n, bool *has_more, gw_err *err)
+{
+    json_t **docs;
+    k_status st = gw_list_docs(g, merchant_id, PI, q, a, &docs, n, has_more, err);
+    if (st != K_OK)
+        return st;
+    *out = *n ? arena_alloc(a, *n * sizeof(gw_payment)) : NULL;
+    for (size_t i = 0; i < *n; i++)
+        K_ASSERT(gw_payment_from_json(docs[i], a, &(*out)[i]) == K_OK);
+    return K_OK;
+}
+
+typedef struct {
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    store_op *ops;
+    size_t n;
+} journal_job;
+
+static k_status journal_fn(store_tx *tx, void *arg)
+{
+    journal_job *j = arg;
+    return store_op_list(tx, j->merchant_id, j->id, j->a, &j->ops, &j->n);
+}
+
+k_status gw_pi_journal(gw *g, const char *merchant_id, const char *id, arena *a, store_op **out,
+                       size_t *n, gw_err *err)
+{
+    journal_job j = {merchant_id, id, a, NULL, 0};
+    k_status st = store_read(g->st, journal_fn, &j);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
+    *out = j.ops;
+    *n = j.n;
+    return K_OK;
+}

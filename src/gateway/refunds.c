@@ -1,0 +1,211 @@
+/*
+ * refunds.c - refunds: full, partial, several, never above what was captured.
+ *
+ * Phase A (one write) reserves the amount as refund_pending through the
+ * transition table, so concurrent refunds cannot together exceed what was
+ * captured; the provider is asked; phase B (one write) settles or releases the
+ * reservation. Refunds always go back to the original method (the provider of
+ * the payment's attempt).
+ */
+#include <stdio.h>
+#include <string.h>
+#include "gw_int.h"
+#include "../base/clock.h"
+#include "../base/ids.h"
+#include "../base/log.h"
+#include "../domain/money.h"
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const gw_refund_params *in;
+    gw_idem *idem;
+    arena *a;
+    gw_payment p;
+    gw_refund *r;
+    gw_err *err;
+    bool ok;
+    const char *op_ref;
+    const char *failure;
+} refund_job;
+
+static json_t *charge_doc(const gw_payment *p)
+{
+    json_t *doc = gw_payment_to_json(p);
+    json_object_set_new(doc, "charge_of", json_string(p->id));
+    return doc;
+}
+
+static k_status emit_refund(store_tx *tx, const gw_refund *r, const char *type)
+{
+    json_t *doc = gw_refund_to_json(r);
+    k_status st = gw_emit(tx, r->merchant_id, type, "refund", r->id, doc);
+    json_decref(doc);
+    return st;
+}
+
+static k_status refund_begin_fn(store_tx *tx, void *arg)
+{
+    refund_job *j = arg;
+    gw_payment *p = &j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->in->payment_id, j->a, p);
+    if (st != K_OK)
+        return gw_err_store(j->err, st, "payment_intent", j->in->payment_id);
+    if (p->m.captured == 0) {
+        gw_err_set(j->err, 400, "invalid_request_error", "payment_intent_unexpected_state",
+                   "payment_intent", "This PaymentIntent does not have a successful charge to "
+                                     "refund.");
+        return K_ECONFLICT;
+    }
+    int64_t left = pay_refundable(&p->m);
+    if (left == 0) {
+        gw_err_set(j->err, 400, "invalid_request_error", "charge_already_refunded",
+                   "payment_intent", "Charge for PaymentIntent %s has already been refunded.",
+                   p->id);
+        return K_ECONFLICT;
+    }
+    int64_t amount = j->in->amount > 0 ? j->in->amount : left;
+    pay_entry e = {.op = OP_REFUND, .amount = amount};
+    if (amount > left || pay_apply(&p->m, &e) != PAY_OK) {
+        gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "amount",
+                   "Refund amount (%lld) is greater than the amount that can still be refunded "
+                   "(%lld).",
+                   (long long)amount, (long long)left);
+        return K_EINVAL;
+    }
+    gw_refund *r = j->r;
+    memset(r, 0, sizeof(*r));
+    id_new(r->id, "re_");
+    r->merchant_id = j->merchant_id;
+    r->payment_id = p->id;
+    r->amount = amount;
+    snprintf(r->currency, sizeof(r->currency), "%s", p->currency);
+    r->status = "pending";
+    r->reason = j->in->reason;
+    r->metadata = j->in->metadata != NULL ? j->in->metadata : json_object();
+    if (j->in->metadata == NULL)
+        arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
+    r->created = clock_now_s();
+    st = gw_save_refund(tx, r);
+    if (st == K_OK)
+        st = gw_journal(tx, p, OP_REFUND, amount, "pending", NULL, r->reason, NULL, r->id, NULL);
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = emit_refund(tx, r, "refund.created");
+    return st;
+}
+
+static k_status refund_end_fn(store_tx *tx, void *arg)
+{
+    refund_job *j = arg;
+    gw_payment *p = &j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->r->payment_id, j->a, p);
+    if (st == K_OK)
+        st = gw_load_refund(tx, j->merchant_id, j->r->id, j->a, j->r);
+    if (st != K_OK)
+        return st;
+    gw_refund *r = j->r;
+    pay_entry e = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL, .amount = r->amount};
+    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+    r->status = j->ok ? "succeeded" : "failed";
+    r->provider_ref = j->op_ref;
+    r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
+    st = gw_journal(tx, p, e.op, r->amount, j->ok ? "succeeded" : "failed", NULL,
+                    r->failure_reason, j->op_ref, r->id, NULL);
+    if (st == K_OK)
+        st = gw_save_refund(tx, r);
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = emit_refund(tx, r, j->ok ? "refund.updated" : "refund.failed");
+    if (st == K_OK && j->ok) {
+        json_t *doc = charge_doc(p);
+        st = gw_emit(tx, p->merchant_id, "charge.refunded", "charge", p->id, doc);
+        json_decref(doc);
+    }
+    if (st == K_OK)
+        st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, r, j->a);
+    return st;
+}
+
+k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *in,
+                          gw_idem *idem, arena *a, gw_refund *out, gw_err *err)
+{
+    if (in->payment_id == NULL) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "payment_intent",
+                   "Missing required param: payment_intent.");
+        return K_EINVAL;
+    }
+    if (in->amount < 0) {
+        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "amount",
+                   "Refund amount must be positive.");
+        return K_EINVAL;
+    }
+    err->http = 0;
+    refund_job j = {.g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a,
+                    .r = out, .err = err};
+    k_status st = store_write(g->st, refund_begin_fn, &j);
+    if (st != K_OK)
+        return err->http ? st : gw_err_store(err, st, "refund", NULL);
+
+    const rule_method *rm =
+        j.p.method_type != NULL ? rules_method_find(&g->rules, j.p.method_type) : NULL;
+    const provider *prov = rm != NULL ? provider_find(rm->provider) : NULL;
+    prov_account acct;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    k_status pst = K_ERR;
+    char cur[4];
+    currency_upper(j.p.currency, cur);
+    prov_ref ref = {.attempt_id = j.p.latest_attempt, .provider_ref = j.p.provider_ref,
+                    .order_ref = j.p.order_ref, .currency = cur, .amount = out->amount,
+                    .idem_key = out->id, .description = in->reason};
+    if (prov != NULL && prov->refund != NULL && gw_account(g, merchant_id, rm->provider, a, &acct))
+        pst = prov->refund(&acct, &ref, a, &res);
+    j.ok = pst == K_OK && res.outcome != PR_FAILED;
+    j.op_ref = res.op_ref;
+    j.failure = res.provider_code != NULL ? res.provider_code : res.failure_message;
+    if (!j.ok)
+        log_warn("refund '%s' refused by the provider: %s", out->id,
+                 j.failure != NULL ? j.failure : "no answer");
+    st = store_write(g->st, refund_end_fn, &j);
+    if (st != K_OK)
+        return gw_err_store(err, st, "refund", out->id);
+    gw_wake(g);
+    return K_OK;
+}
+
+typedef struct {
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    gw_refund *out;
+} refund_read;
+
+static k_status refund_read_fn(store_tx *tx, void *arg)
+{
+    refund_read *r = arg;
+    return gw_load_refund(tx, r->merchant_id, r->id, r->a, r->out);
+}
+
+k_status gw_refund_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_refund *out,
+                       gw_err *err)
+{
+    refund_read r = {merchant_id, id, a, out};
+    return gw_err_store(err, store_read(g->st, refund_read_fn, &r), "refund", id);
+}
+
+
+k_status gw_refund_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
+                        gw_refund **out, size_t *n, bool *has_more, gw_err *err)
+{
+    json_t **docs;
+    k_status st = gw_list_docs(g, merchant_id, "refund", q, a, &docs, n, has_more, err);
+    if (st != K_OK)
+        return st;
+    *out = *n ? arena_alloc(a, *n * sizeof(gw_refund)) : NULL;
+    for (size_t i = 0; i < *n; i++)
+        gw_refund_from_json(docs[i], a, &(*out)[i]);
+    return K_OK;
+}

@@ -1,0 +1,694 @@
+/*
+ * main.c - the kassa command: serve, migrate, merchant create, version.
+ *
+ * Configuration is one table (name, type, bounds, default, env variable,
+ * help), filled from defaults, then a config file, then KASSA_* environment
+ * variables, then command-line flags, and validated once at start: an unknown
+ * key or a value out of range is a clear start-up error.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "api/api.h"
+#include "base/clock.h"
+#include "base/crypto.h"
+#include "base/httpc.h"
+#include "base/log.h"
+#include "providers/klarna_sim.h"
+#include "providers/sim_server.h"
+#include "server/http.h"
+#include "store/store.h"
+
+#define KASSA_VERSION "0.1.0"
+#define CONFIG_VALUE_MAX 512
+#define CONFIG_FILE_MAX (64 * 1024)
+
+/* ---- the configuration table ---- */
+
+typedef enum { C_STR, C_INT, C_BOOL } ctype;
+
+typedef struct {
+    char listen[CONFIG_VALUE_MAX];
+    char db[CONFIG_VALUE_MAX];
+    char sim_listen[CONFIG_VALUE_MAX];
+    char public_url[CONFIG_VALUE_MAX];
+    char rules_file[CONFIG_VALUE_MAX];
+    char log_level[16];
+    int64_t workers;
+    int64_t io_threads;
+    int64_t auth_warn_days;
+    int64_t attempt_ttl_s;
+    int64_t session_ttl_s;
+    int64_t test_clock;
+    int64_t sandbox;
+} config;
+
+typedef struct {
+    const char *name;
+    ctype type;
+    int64_t min, max;
+    const char *def;
+    size_t offset;
+    size_t size;
+    const char *help;
+} config_key;
+
+#define S(f) offsetof(config, f), sizeof(((config *)0)->f)
+static const config_key KEYS[] = {
+    {"listen", C_STR, 0, 0, "127.0.0.1:8080", S(listen), "HOST:PORT of the API and pages (port 0: any)"},
+    {"db", C_STR, 0, 0, "var/kassa.db", S(db), "SQLite database file"},
+    {"sim_listen", C_STR, 0, 0, "127.0.0.1:8081", S(sim_listen),
+     "HOST:PORT of the provider simulators, or 'off'"},
+    {"public_url", C_STR, 0, 0, "", S(public_url),
+     "base URL customers' browsers reach Kassa at (default http://LISTEN)"},
+    {"rules_file", C_STR, 0, 0, "", S(rules_file), "method rules override file (see docs/api.md)"},
+    {"log_level", C_STR, 0, 0, "info", S(log_level), "debug, info, warn or error"},
+    {"workers", C_INT, 1, LIMIT_HTTP_WORKERS_MAX, "64", S(workers), "request worker threads"},
+    {"io_threads", C_INT, 1, 16, "2", S(io_threads), "HTTP I/O threads"},
+    {"auth_warn_days", C_INT, 0, 60, "3", S(auth_warn_days),
+     "days before an authorisation expires that payment_intent.authorization_expiring is sent"},
+    {"attempt_ttl_s", C_INT, 0, 30 * 86400, "0", S(attempt_ttl_s),
+     "override of the methods' attempt expiry (0: per method, Klarna 48 h)"},
+    {"session_ttl_s", C_INT, 1800, 86400, "86400", S(session_ttl_s),
+     "checkout session lifetime"},
+    {"test_clock", C_BOOL, 0, 1, "0", S(test_clock),
+     "enable POST /_test/clock/advance (sandbox and tests only)"},
+    {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
+     "create a sandbox merchant on first start, print its keys, serve the demo shop"},
+};
+#undef S
+
+static void *field(config *c, const config_key *k)
+{
+    return (char *)c + k->offset;
+}
+
+/* Sets one key from text; returns an error message or NULL. */
+static const char *config_set(config *c, const config_key *k, const char *v, char *err,
+                              size_t cap)
+{
+    if (k->type == C_STR) {
+        if (strlen(v) >= k->size) {
+            snprintf(err, cap, "'%s' is too long (at most %zu characters)", k->name, k->size - 1);
+            return err;
+        }
+        memcpy(field(c, k), v, strlen(v) + 1);
+        return NULL;
+    }
+    int64_t n;
+    if (k->type == C_BOOL) {
+        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+            strcmp(v, "on") == 0)
+            n = 1;
+        else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+                 strcmp(v, "off") == 0)
+            n = 0;
+        else {
+            snprintf(err, cap, "'%s' must be true or false, not '%s'", k->name, v);
+            return err;
+        }
+    } else {
+        char *end;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || n < k->min || n > k->max) {
+            snprintf(err, cap, "'%s' must be a whole number from %lld to %lld, not '%s'",
+                     k->name, (long long)k->min, (long long)k->max, v);
+            return err;
+        }
+    }
+    *(int64_t *)field(c, k) = n;
+    return NULL;
+}
+
+static const config_key *config_find(const char *name)
+{
+    for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++)
+        if (strcmp(KEYS[i].name, name) == 0)
+            return &KEYS[i];
+    return NULL;
+}
+
+static bool config_defaults(config *c)
+{
+    memset(c, 0, sizeof(*c));
+    char err[256];
+    for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++)
+        if (config_set(c, &KEYS[i], KEYS[i].def, err, sizeof(err)) != NULL)
+            return false;
+    return true;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* "key = value" lines, '#' comments. */
+static bool config_file(config *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "kassa: cannot open config file '%s': %s\n", path, strerror(errno));
+        return false;
+    }
+    char line[CONFIG_VALUE_MAX + 128];
+    int no = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof(line), f) != NULL) {
+        no++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            fprintf(stderr, "kassa: %s:%d: expected 'key = value'\n", path, no);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        const config_key *k = config_find(key);
+        char err[256];
+        if (k == NULL) {
+            fprintf(stderr, "kassa: %s:%d: unknown configuration key '%s'\n", path, no, key);
+            ok = false;
+        } else if (config_set(c, k, val, err, sizeof(err)) != NULL) {
+            fprintf(stderr, "kassa: %s:%d: %s\n", path, no, err);
+            ok = false;
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+static bool config_env(config *c)
+{
+    for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++) {
+        char name[64] = "KASSA_";
+        for (size_t k = 0; KEYS[i].name[k] && k < 50; k++)
+            name[6 + k] = (char)(KEYS[i].name[k] >= 'a' && KEYS[i].name[k] <= 'z'
+                                     ? KEYS[i].name[k] - 32
+                                     : KEYS[i].name[k]);
+        const char *v = getenv(name);
+        char err[256];
+        if (v != NULL && config_set(c, &KEYS[i], v, err, sizeof(err)) != NULL) {
+            fprintf(stderr, "kassa: environment %s: %s\n", name, err);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void config_help(FILE *out)
+{
+    fprintf(out, "\nConfiguration (config file 'key = value', env KASSA_<KEY>, or --key VALUE):\n");
+    for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++)
+        fprintf(out, "  %-16s %s (default: %s)\n", KEYS[i].name, KEYS[i].help,
+                KEYS[i].def[0] ? KEYS[i].def : "none");
+}
+
+/* Parses HOST:PORT. */
+static bool parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s || (size_t)(colon - s) >= cap)
+        return false;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || p < 0 || p > 65535)
+        return false;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    *port = (uint16_t)p;
+    return true;
+}
+
+/* ---- commands ---- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "kassa %s - a self-hosted payment gateway (Klarna, Alipay+) with a Stripe-compatible "
+            "API\n\n"
+            "Usage:\n"
+            "  kassa serve [--listen HOST:PORT] [--db PATH] [--sim-listen HOST:PORT|off]\n"
+            "              [--config FILE] [--public-url URL] [--sandbox]\n"
+            "  kassa migrate [--db PATH]\n"
+            "  kassa merchant create --name NAME [--db PATH]\n"
+            "  kassa version\n"
+            "  kassa COMMAND --help\n",
+            KASSA_VERSION);
+}
+
+/* Applies --key value flags (dashes or underscores) and --config. argv[0] is
+ * the command. Returns false with a message printed on error. */
+static bool parse_flags(int argc, char **argv, config *c, const char **name, bool *help,
+                        const char *const *allowed)
+{
+    const char *config_path = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_path = argv[i + 1];
+    if (!config_defaults(c) || (config_path != NULL && !config_file(c, config_path)) ||
+        !config_env(c))
+        return false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "kassa %s: unexpected argument '%s'\n", argv[0], a);
+            return false;
+        }
+        char key[64];
+        snprintf(key, sizeof(key), "%s", a + 2);
+        for (char *p = key; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        bool ok = false;
+        for (size_t k = 0; allowed[k] != NULL; k++)
+            ok |= strcmp(allowed[k], key) == 0;
+        if (!ok) {
+            fprintf(stderr, "kassa %s: unknown option '%s' (see kassa %s --help)\n", argv[0], a,
+                    argv[0]);
+            return false;
+        }
+        const config_key *ck = config_find(key);
+        if (ck != NULL && ck->type == C_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            *(int64_t *)field(c, ck) = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "kassa %s: option '%s' needs a value\n", argv[0], a);
+            return false;
+        }
+        const char *v = argv[++i];
+        if (strcmp(key, "config") == 0)
+            continue;
+        if (strcmp(key, "name") == 0) {
+            *name = v;
+            continue;
+        }
+        char err[256];
+        if (config_set(c, ck, v, err, sizeof(err)) != NULL) {
+            fprintf(stderr, "kassa %s: %s\n", argv[0], err);
+            return false;
+        }
+    }
+    return true;
+}
+
+static int open_store(const config *c, store **st)
+{
+    if (strstr(c->db, "://") == NULL) {
+        char dir[CONFIG_VALUE_MAX];
+        snprintf(dir, sizeof(dir), "%s", c->db);
+        char *d = dirname(dir);
+        if (strcmp(d, ".") != 0 && mkdir(d, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "kassa: cannot create '%s': %s\n", d, strerror(errno));
+            return 1;
+        }
+    }
+    if (store_open(st, c->db) != K_OK) {
+        fprintf(stderr, "kassa: cannot open the database '%s' (see the log above)\n", c->db);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    static const char *const allowed[] = {"db", "config", NULL};
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(argc, argv, &c, &name, &help, allowed))
+        return 2;
+    if (help) {
+        printf("kassa migrate [--db PATH]: create the database or bring its schema up to date.\n");
+        return 0;
+    }
+    store *st;
+    if (open_store(&c, &st) != 0)
+        return 1;
+    printf("{\"db\":\"%s\",\"schema_version\":%d}\n", c.db, store_schema_version(st));
+    store_close(st);
+    return 0;
+}
+
+static void print_merchant(FILE *out, const gw_merchant_keys *k)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", k->id, "name", k->name,
+                          "secret_key", k->secret_key, "publishable_key", k->publishable_key,
+                          "ecp_project_id", (json_int_t)k->ecp_project_id, "ecp_secret",
+                          k->ecp_secret);
+    char *s = json_dumps(o, JSON_COMPACT);
+    fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static int cmd_merchant(int argc, char **argv)
+{
+    static const char *const allowed[] = {"db", "config", "name", NULL};
+    if (argc < 2 || strcmp(argv[1], "create") != 0) {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            printf("kassa merchant create --name NAME [--db PATH]\n");
+            return 0;
+        }
+        fprintf(stderr, "kassa merchant: expected 'create' (see kassa merchant --help)\n");
+        return 2;
+    }
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(argc - 1, argv + 1, &c, &name, &help, allowed))
+        return 2;
+    if (help) {
+        printf("kassa merchant create --name NAME [--db PATH]\n"
+               "Creates a merchant and prints its id, secret key (shown once), publishable key,\n"
+               "and the ECommPay-style project id and secret, as one JSON object.\n");
+        return 0;
+    }
+    if (name == NULL || name[0] == '\0' || strlen(name) > 120) {
+        fprintf(stderr, "kassa merchant create: --name NAME is required (1-120 characters)\n");
+        return 2;
+    }
+    store *st;
+    if (open_store(&c, &st) != 0)
+        return 1;
+    gw *g;
+    gw_config gc = {.public_url = "http://127.0.0.1"};
+    arena a;
+    arena_init(&a, 0);
+    gw_merchant_keys keys;
+    int rc = 1;
+    if (gw_open(&g, st, &gc) == K_OK) {
+        if (gw_merchant_create(g, name, &a, &keys) == K_OK) {
+            print_merchant(stdout, &keys);
+            rc = 0;
+        } else {
+            fprintf(stderr, "kassa merchant create: could not store the merchant\n");
+        }
+        gw_close(g);
+    }
+    arena_release(&a);
+    store_close(st);
+    return rc;
+}
+
+static const char *jstr(json_t *o, const char *key, arena *a)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v != NULL ? arena_strdup(a, v) : NULL;
+}
+
+/* The sandbox merchant: created on first start, its keys kept beside the db
+ * (mode 0600) so later starts print them again. */
+static bool sandbox_merchant(gw *g, const config *c, arena *a, gw_merchant_keys *k)
+{
+    char dir[CONFIG_VALUE_MAX];
+    snprintf(dir, sizeof(dir), "%s", c->db);
+    char *path = arena_printf(a, "%s/sandbox.json", dirname(dir));
+    json_t *saved = json_load_file(path, 0, NULL);
+    if (saved != NULL) {
+        k->id = jstr(saved, "id", a);
+        k->name = jstr(saved, "name", a);
+        k->secret_key = jstr(saved, "secret_key", a);
+        k->publishable_key = jstr(saved, "publishable_key", a);
+        k->ecp_secret = jstr(saved, "ecp_secret", a);
+        k->ecp_project_id = json_integer_value(json_object_get(saved, "ecp_project_id"));
+        json_decref(saved);
+        const char *mid;
+        if (k->secret_key != NULL && gw_merchant_auth(g, k->secret_key, a, &mid) == K_OK)
+            return true;
+    }
+    if (gw_merchant_create(g, "Sandbox shop", a, k) != K_OK)
+        return false;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    fchmod(fileno(f), 0600);
+    print_merchant(f, k);
+    fclose(f);
+    return true;
+}
+
+static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const char *sim_url)
+{
+    printf("\n  Kassa is running (sandbox).\n\n"
+           "  Demo shop:        %s/demo   <- open this and buy something\n"
+           "  Merchant API:     %s/v1     (Stripe-compatible)\n"
+           "  Simulators:       %s\n\n"
+           "  Test keys (also in var/sandbox.json):\n"
+           "    secret key       %s\n"
+           "    publishable key  %s\n"
+           "    ECommPay project %lld, secret %s\n\n"
+           "  Klarna Pay Now test data: Demo Bank, any username, any password, TAN 12345\n"
+           "  Klarna Pay Later: customer@email.de approves, customer+denied@email.de refuses,\n"
+           "                    any 6-digit code passes, 999999 fails\n\n"
+           "  Try:  curl %s/v1/payment_intents -u %s: -d amount=2500 -d currency=eur \\\n"
+           "          -d 'payment_method_types[]=klarna'\n\n",
+           ctx->public_url, ctx->public_url, sim_url != NULL ? sim_url : "off", k->secret_key,
+           k->publishable_key, (long long)k->ecp_project_id, k->ecp_secret, ctx->public_url,
+           k->secret_key);
+    fflush(stdout);
+}
+
+static log_level parse_level(const char *s)
+{
+    return strcmp(s, "debug") == 0  ? LOG_DEBUG
+           : strcmp(s, "warn") == 0 ? LOG_WARN
+           : strcmp(s, "error") == 0 ? LOG_ERROR
+                                     : LOG_INFO;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *s = malloc(CONFIG_FILE_MAX + 1);
+    size_t n = s != NULL ? fread(s, 1, CONFIG_FILE_MAX, f) : 0;
+    fclose(f);
+    if (s != NULL)
+        s[n] = '\0';
+    return s;
+}
+
+typedef struct {
+    store *st;
+    gw *g;
+    sim_server *sim;
+    http_server *http;
+    char *rules;
+} running;
+
+static void stop_all(running *r)
+{
+    if (r->http != NULL)
+        http_server_stop(r->http);
+    if (r->g != NULL)
+        gw_close(r->g);
+    if (r->sim != NULL)
+        sim_server_stop(r->sim);
+    httpc_shutdown();
+    if (r->st != NULL)
+        store_close(r->st);
+    free(r->rules);
+}
+
+static void collect_store(buf *out, void *ctx)
+{
+    store_stats s;
+    store_get_stats(ctx, &s);
+    buf_printf(out,
+               "# TYPE kassa_store_commits_total counter\nkassa_store_commits_total %llu\n"
+               "# TYPE kassa_store_jobs_total counter\nkassa_store_jobs_total %llu\n"
+               "# TYPE kassa_store_jobs_failed_total counter\nkassa_store_jobs_failed_total %llu\n"
+               "# TYPE kassa_store_batch_max gauge\nkassa_store_batch_max %llu\n"
+               "# TYPE kassa_store_queue_depth gauge\nkassa_store_queue_depth %llu\n",
+               (unsigned long long)s.commits, (unsigned long long)s.jobs,
+               (unsigned long long)s.jobs_failed, (unsigned long long)s.batch_max,
+               (unsigned long long)s.queue_depth);
+}
+
+static int serve(const config *c)
+{
+    char host[256], sim_host[256];
+    uint16_t port, sim_port = 0;
+    if (!parse_listen(c->listen, host, sizeof(host), &port)) {
+        fprintf(stderr, "kassa serve: --listen must be HOST:PORT, not '%s'\n", c->listen);
+        return 2;
+    }
+    bool sim_on = strcmp(c->sim_listen, "off") != 0;
+    if (sim_on && !parse_listen(c->sim_listen, sim_host, sizeof(sim_host), &sim_port)) {
+        fprintf(stderr, "kassa serve: --sim-listen must be HOST:PORT or 'off', not '%s'\n",
+                c->sim_listen);
+        return 2;
+    }
+    log_set_level(parse_level(c->log_level));
+    running r;
+    memset(&r, 0, sizeof(r));
+    if (c->rules_file[0] != '\0' && (r.rules = read_file(c->rules_file)) == NULL) {
+        fprintf(stderr, "kassa serve: cannot read rules file '%s'\n", c->rules_file);
+        return 1;
+    }
+    if (open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
+        stop_all(&r);
+        return 1;
+    }
+    if (sim_on && (sim_server_start(&r.sim, sim_host, sim_port) != K_OK ||
+                   klarna_sim_register(r.sim) != K_OK)) {
+        fprintf(stderr, "kassa serve: cannot start the simulators on %s\n", c->sim_listen);
+        stop_all(&r);
+        return 1;
+    }
+    static api_ctx ctx;
+    gw_config gc = {.public_url = c->public_url[0] ? c->public_url : NULL,
+                    .sim_url = sim_on ? sim_server_url(r.sim) : NULL,
+                    .rules_text = r.rules,
+                    .attempt_ttl_s = c->attempt_ttl_s,
+                    .session_ttl_s = c->session_ttl_s,
+                    .auth_warn_days = c->auth_warn_days,
+                    .test_clock = c->test_clock};
+    /* The public URL needs the port, known once listening: start the server
+     * with a gateway whose URL is set right after (before any request can
+     * know the port). */
+    if (gw_open(&r.g, r.st, &gc) != K_OK) {
+        stop_all(&r);
+        return 1;
+    }
+    stripe_install(r.g);
+    ctx = (api_ctx){.g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox,
+                    .test_clock = c->test_clock};
+    static http_route routes[128];
+    size_t n = 0;
+    const http_route *part;
+    size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, demo_routes};
+    for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
+        size_t m = tables[t](&part);
+        K_ASSERT(n + m <= K_ARRAY_LEN(routes));
+        memcpy(routes + n, part, m * sizeof(*part));
+        n += m;
+    }
+    http_config hc = {.host = host, .port = port, .io_threads = (int)c->io_threads,
+                      .workers = (int)c->workers, .auth = stripe_auth, .auth_ctx = &ctx,
+                      .error_fn = stripe_error_page, .error_ctx = &ctx};
+    if (http_server_start(&r.http, &hc, routes, n, &ctx) != K_OK) {
+        fprintf(stderr, "kassa serve: cannot listen on %s: %s\n", c->listen,
+                errno ? strerror(errno) : "address unusable");
+        stop_all(&r);
+        return 1;
+    }
+    char url[CONFIG_VALUE_MAX + 32];
+    if (c->public_url[0] != '\0')
+        snprintf(url, sizeof(url), "%s", c->public_url);
+    else
+        snprintf(url, sizeof(url), "http://%s:%u", host, http_server_port(r.http));
+    gw_set_public_url(r.g, url);
+    ctx.public_url = gw_cfg(r.g)->public_url;
+    metric_add_collector(collect_store, r.st);
+
+    arena a;
+    arena_init(&a, 0);
+    gw_merchant_keys keys;
+    if (c->sandbox) {
+        if (!sandbox_merchant(r.g, c, &a, &keys)) {
+            fprintf(stderr, "kassa serve: cannot create the sandbox merchant\n");
+            arena_release(&a);
+            stop_all(&r);
+            return 1;
+        }
+        ctx.sandbox_secret_key = keys.secret_key;
+    }
+    if (gw_start_workers(r.g) != K_OK) {
+        arena_release(&a);
+        stop_all(&r);
+        return 1;
+    }
+    printf("kassa ready {\"url\":\"%s\",\"sim_url\":\"%s\"}\n", url,
+           gc.sim_url != NULL ? gc.sim_url : "");
+    fflush(stdout);
+    if (c->sandbox) {
+        if (demo_start(&ctx) != K_OK)
+            log_warn("the demo shop could not register its webhook endpoint");
+        print_sandbox(&ctx, &keys, gc.sim_url);
+    }
+    log_info("kassa %s listening on %s (db '%s')", KASSA_VERSION, url, c->db);
+    http_wait_for_signal();
+    log_info("shutting down: finishing requests in flight");
+    stop_all(&r);
+    arena_release(&a);
+    log_info("stopped");
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const char *const allowed[] = {"listen",         "db",           "sim_listen",
+                                          "config",         "public_url",   "sandbox",
+                                          "rules_file",     "log_level",    "workers",
+                                          "io_threads",     "auth_warn_days", "attempt_ttl_s",
+                                          "session_ttl_s",  "test_clock",   NULL};
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(argc, argv, &c, &name, &help, allowed))
+        return 2;
+    if (help) {
+        usage(stdout);
+        config_help(stdout);
+        return 0;
+    }
+    return serve(&c);
+}
+
+int main(int argc, char **argv)
+{
+    /* Signals are taken by sigwait in the main thread: block them before any
+     * thread starts so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (crypto_init() != K_OK) {
+        fprintf(stderr, "kassa: crypto library failed to start\n");
+        return 1;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("kassa %s\n", KASSA_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "merchant") == 0)
+        return cmd_merchant(argc - 1, argv + 1);
+    fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -336,3 +336,25 @@ k_status gw_endpoint_from_json(json_t *doc, arena *a, gw_endpoint *e)
     e->created = gw_jint(doc, "created");
     return K_OK;
 }
+
+/* base with changes applied: "" values remove keys, GW_METADATA_CLEAR starts
+ * from empty. Returns a new reference. */
+json_t *gw_metadata_apply(json_t *base, json_t *changes)
+{
+    bool clear = json_object_get(changes, GW_METADATA_CLEAR) != NULL;
+    json_t *m = base != NULL && !clear ? json_deep_copy(base) : json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(changes, k, v)
+    {
+        const char *s = json_string_value(v);
+        if (strcmp(k, GW_METADATA_CLEAR) == 0)
+            continue;
+        if (s != NULL && s[0] == '\0')
+            json_object_del(m, k);
+        else
+            json_object_set(m, k, v);
+    }
+    return m;
+}
+

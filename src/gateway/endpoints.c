@@ -308,9 +308,8 @@ k_status gw_endpoint_create(gw *g, const char *merchant_id, const gw_endpoint_pa
     out->status = p->disabled == 1 ? "disabled" : "enabled";
     out->description = p->description;
     out->enabled_events = p->enabled_events;
-    out->metadata = p->metadata != NULL ? p->metadata : json_object();
-    if (p->metadata == NULL)
-        arena_defer(a, (void (*)(void *))json_decref, out->metadata);
+    out->metadata = gw_metadata_apply(NULL, p->metadata);
+    arena_defer(a, (void (*)(void *))json_decref, out->metadata);
     out->api_version = p->api_version;
     out->created = clock_now_s();
     err->http = 0;
@@ -358,16 +357,8 @@ static k_status ep_update_fn(store_tx *tx, void *arg)
     if (p->description != NULL)
         e->description = p->description[0] ? p->description : NULL;
     if (p->metadata != NULL) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(p->metadata, k, v)
-        {
-            const char *s = json_string_value(v);
-            if (s != NULL && s[0] == '\0')
-                json_object_del(e->metadata, k);
-            else
-                json_object_set(e->metadata, k, v);
-        }
+        e->metadata = gw_metadata_apply(e->metadata, p->metadata);
+        arena_defer(j->a, (void (*)(void *))json_decref, e->metadata);
     }
     if (p->disabled >= 0)
         e->status = p->disabled ? "disabled" : "enabled";

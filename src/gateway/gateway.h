@@ -192,6 +192,9 @@ k_status gw_idem_store_error(gw *g, const char *merchant_id, gw_idem *idem, int 
                              const char *body);
 
 /* ---- payment intents ---- */
+/* A metadata object holding this key replaces instead of merging ("metadata=" clears). */
+#define GW_METADATA_CLEAR "\x1f"
+
 typedef struct {
     int64_t amount;              /* required on create */
     const char *currency;        /* required on create */

@@ -102,6 +102,8 @@ bool gw_account(gw *g, const char *merchant_id, const char *provider, arena *a, 
 k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
                          const prov_result *r, arena *a);
 
+json_t *gw_metadata_apply(json_t *base, json_t *changes);
+
 /* Keep a jansson reference alive until the arena is released. */
 json_t *gw_keep(arena *a, json_t *j);
 const char *gw_jstr(json_t *o, const char *key, arena *a); /* NULL when absent */

@@ -140,7 +140,9 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
         char cur[4];
         currency_upper(currency, cur);
         rule_param rp = rules_check(&g->rules, t, cur, NULL, amount, &why);
-        if (rp != RULE_OK)
+        /* Amount limits are checked at confirmation, as Stripe does: an intent's
+         * amount may still change before then. */
+        if (rp != RULE_OK && rp != RULE_E_AMOUNT)
             return rule_refusal_err(err, rp, &why, "payment_method_data[billing_details]"
                                                    "[address][country]");
         if (manual && !r->manual_capture) {
@@ -153,22 +155,6 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
         }
     }
     return K_OK;
-}
-
-static json_t *metadata_merge(json_t *base, json_t *changes)
-{
-    json_t *m = base != NULL ? json_deep_copy(base) : json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(changes, k, v)
-    {
-        const char *s = json_string_value(v);
-        if (s != NULL && s[0] == '\0')
-            json_object_del(m, k);
-        else
-            json_object_set(m, k, v);
-    }
-    return m;
 }
 
 typedef struct {
@@ -250,7 +236,7 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     p->client_secret = arena_printf(a, "%s_secret_%s", p->id, secret);
     p->created = clock_now_s();
     p->description = in->description != NULL && in->description[0] ? in->description : NULL;
-    p->metadata = metadata_merge(NULL, in->metadata);
+    p->metadata = gw_metadata_apply(NULL, in->metadata);
     arena_defer(a, (void (*)(void *))json_decref, p->metadata);
     p->lines = in->lines != NULL ? gw_keep(a, in->lines) : NULL;
     if (p->lines == NULL) {
@@ -370,7 +356,7 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     if (j->in->description != NULL)
         p->description = j->in->description[0] ? j->in->description : NULL;
     if (j->in->metadata != NULL) {
-        p->metadata = metadata_merge(p->metadata, j->in->metadata);
+        p->metadata = gw_metadata_apply(p->metadata, j->in->metadata);
         arena_defer(j->a, (void (*)(void *))json_decref, p->metadata);
     }
     if (j->in->lines != NULL)

@@ -82,9 +82,8 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     snprintf(r->currency, sizeof(r->currency), "%s", p->currency);
     r->status = "pending";
     r->reason = j->in->reason;
-    r->metadata = j->in->metadata != NULL ? j->in->metadata : json_object();
-    if (j->in->metadata == NULL)
-        arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
+    r->metadata = gw_metadata_apply(NULL, j->in->metadata);
+    arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
     r->created = clock_now_s();
     st = gw_save_refund(tx, r);
     if (st == K_OK)

@@ -101,7 +101,12 @@ json_t *stripe_render_pi(const gw_payment *p, bool expand_charge)
     json_object_set_new(o, "livemode", json_false());
     json_object_set_new(o, "metadata", copy_or(p->metadata, false));
     json_object_set_new(o, "next_action", next_action(p));
-    json_object_set_new(o, "payment_method", json_null());
+    /* Kassa keeps no PaymentMethod objects; the attempt stands for one. */
+    if (p->latest_attempt != NULL && strncmp(p->latest_attempt, "att_", 4) == 0)
+        json_object_set_new(o, "payment_method",
+                            json_sprintf("pm_%s", p->latest_attempt + 4));
+    else
+        json_object_set_new(o, "payment_method", json_null());
     json_object_set_new(o, "payment_method_options", json_object());
     json_object_set_new(o, "payment_method_types", copy_or(p->method_types, true));
     json_object_set_new(o, "processing", json_null());

@@ -268,7 +268,7 @@ static bool p_metadata(call *c, json_t **out)
     if (m == NULL)
         return true;
     if (json_is_string(m) && json_string_length(m) == 0) {
-        *out = json_object(); /* metadata= : nothing to change */
+        *out = json_pack("{s:s}", GW_METADATA_CLEAR, ""); /* metadata= clears it all */
         arena_defer(c->r->arena, json_free_cb, *out);
         return true;
     }

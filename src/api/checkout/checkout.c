@@ -1,0 +1,405 @@
+/*
+ * checkout.c - the customer-facing routes: the Checkout Session page
+ * (GET/POST /c/pay/:id), its result page (/c/done/:id), the way back from a
+ * provider's page (/pay/return/:attempt), provider callbacks
+ * (/providers/:provider/notify/:attempt) and the stylesheet.
+ *
+ * No merchant key: the unguessable cs_ id is the capability, as in Stripe
+ * Checkout. Handlers translate HTTP onto gateway use cases (gw_session_find,
+ * gw_session_pay, gw_attempt_return, gw_provider_notice) and hand records to
+ * the templates in pages.c; they hold no business rules of their own.
+ */
+#include <string.h>
+
+#include "../api.h"
+#include "../../base/ids.h"
+#include "../../base/log.h"
+#include "../../providers/provider.h"
+#include "web.h"
+
+/* ---- small helpers ---- */
+
+static void send_message(http_req *req, http_resp *resp, int status, i18n_lang lang, i18n_key title,
+                         i18n_key body, const char *link)
+{
+    pages_out o = web_html(req, resp, status);
+    pages_begin(&o, lang, i18n_t(lang, title), 0, NULL, false);
+    pages_message(&o, lang, title, body, link, T_BACK_TO_SHOP);
+    /* The language switcher reloads the page: fine for /c/ pages, not for a
+     * provider return (it would run the return again). */
+    pages_end(&o, lang, strncmp(req->path, "/c/", 3) == 0 ? req->path : NULL);
+    web_finish(resp, &o);
+}
+
+/* Loads the session behind :id; answers 404 itself when there is none. */
+static bool load_session(api_ctx *c, http_req *req, http_resp *resp, json_t *params, gw_session *s,
+                         char merchant_id[LIMIT_ID_MAX])
+{
+    const char *id = req->nparams > 0 ? req->params[0] : "";
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (id_valid(id, "cs_") &&
+        gw_session_find(c->g, id, req->arena, s, merchant_id, &err) == K_OK) {
+        return true;
+    }
+    i18n_lang lang = web_lang(req, params, NULL, NULL);
+    send_message(req, resp, 404, lang, T_NOTFOUND_TITLE, T_NOTFOUND_BODY, NULL);
+    return false;
+}
+
+/* The intent behind a session; NULL when it cannot be read (logged). */
+static gw_payment *load_payment(api_ctx *c, http_req *req, const gw_session *s,
+                                const char *merchant_id)
+{
+    if (s->payment_id == NULL || s->payment_id[0] == '\0') {
+        return NULL;
+    }
+    gw_payment *p = arena_alloc(req->arena, sizeof *p);
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (p == NULL || gw_pi_get(c->g, merchant_id, s->payment_id, req->arena, p, &err) != K_OK) {
+        log_warn("checkout: payment '%s' of session '%s' unreadable: %s", s->payment_id, s->id,
+                 err.message);
+        return NULL;
+    }
+    return p;
+}
+
+static void send_done(http_req *req, http_resp *resp, i18n_lang lang, const gw_session *s,
+                      const gw_payment *p)
+{
+    pages_outcome oc = pages_outcome_of(s, p);
+    bool expired = s->status != NULL && strcmp(s->status, "expired") == 0;
+    pages_out o = web_html(req, resp, oc == PAGES_CANCELED && expired ? 410 : 200);
+    i18n_key title = T_FAILED_TITLE;
+    if (oc == PAGES_PAID) {
+        title = T_PAID_TITLE;
+    } else if (oc == PAGES_PROCESSING) {
+        title = T_PROCESSING_TITLE;
+    } else if (oc == PAGES_CANCELED) {
+        title = expired ? T_EXPIRED_TITLE : T_CANCELED_TITLE;
+    }
+    pages_begin(&o, lang, i18n_t(lang, title), oc == PAGES_PROCESSING ? 2 : 0, NULL, false);
+    pages_done(&o, lang, s, p);
+    pages_end(&o, lang, req->path);
+    web_finish(resp, &o);
+}
+
+/* The methods to offer for country (falls back to any country when none fit). */
+static void offered_methods(api_ctx *c, http_req *req, const gw_session *s, const char *country,
+                            const char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    if (gw_session_methods(c->g, s, country, req->arena, names, n) != K_OK || *n == 0) {
+        *names = NULL;
+        *n = 0;
+        if (gw_session_methods(c->g, s, NULL, req->arena, names, n) != K_OK) {
+            *names = NULL;
+            *n = 0;
+        }
+    }
+}
+
+static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pages_pay_view *v)
+{
+    const char *country = v->country;
+    if (i18n_country_find(country) < 0) {
+        char region[3] = "";
+        json_t *q = web_query(req);
+        (void)web_lang(req, q, v->s->locale, region);
+        country = i18n_default_country(v->lang, region, v->s->currency);
+        v->country = country;
+    }
+    const char **names;
+    offered_methods(c, req, v->s, country, &names, &v->nmethods);
+    v->methods = names;
+    if (v->nmethods == 0 && v->error == NULL) {
+        v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
+    }
+    pages_out o = web_html(req, resp, status);
+    pages_begin(&o, v->lang, i18n_t(v->lang, T_CHECKOUT_TITLE), 0, NULL, false);
+    pages_pay(&o, v);
+    pages_end(&o, v->lang, req->path);
+    web_finish(resp, &o);
+}
+
+/* ---- GET /c/pay/:id ---- */
+
+static void pay_get(http_req *req, http_resp *resp, void *ctx)
+{
+    api_ctx *c = ctx;
+    json_t *q = web_query(req);
+    gw_session s;
+    char mid[LIMIT_ID_MAX];
+    if (!load_session(c, req, resp, q, &s, mid)) {
+        return;
+    }
+    i18n_lang lang = web_lang(req, q, s.locale, NULL);
+    gw_payment *p = load_payment(c, req, &s, mid);
+    pages_outcome oc = pages_outcome_of(&s, p);
+    bool open = s.status != NULL && strcmp(s.status, "open") == 0;
+    if (!open || oc == PAGES_PAID || oc == PAGES_PROCESSING || oc == PAGES_CANCELED) {
+        send_done(req, resp, lang, &s, p);
+        return;
+    }
+    pages_pay_view v = {.lang = lang, .s = &s};
+    send_form(c, req, resp, 200, &v);
+}
+
+/* ---- POST /c/pay/:id ---- */
+
+/* A plausible address: one '@', something on both sides, a dot after it, no spaces. */
+static bool email_plausible(const char *e)
+{
+    if (e == NULL || e[0] == '\0' || strlen(e) > LIMIT_EMAIL_MAX) {
+        return false;
+    }
+    const char *at = strchr(e, '@');
+    if (at == NULL || at == e || strchr(at + 1, '@') != NULL || strchr(at, '.') == NULL) {
+        return false;
+    }
+    for (const char *p = e; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == '"') {
+            return false;
+        }
+    }
+    return at[1] != '.' && e[strlen(e) - 1] != '.';
+}
+
+static bool method_offered(const char *m, const char *const *names, size_t n)
+{
+    for (size_t i = 0; m != NULL && i < n; i++) {
+        if (strcmp(m, names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Local checks before the gateway: localized messages, field named. */
+static bool pay_validate(api_ctx *c, http_req *req, pages_pay_view *v)
+{
+    if (i18n_country_find(v->country) < 0) {
+        v->error = i18n_t(v->lang, T_E_COUNTRY);
+        v->error_field = "country";
+        return false;
+    }
+    if (!email_plausible(v->email)) {
+        v->error = i18n_t(v->lang, T_E_EMAIL);
+        v->error_field = "email";
+        return false;
+    }
+    const char **names;
+    size_t n;
+    offered_methods(c, req, v->s, v->country, &names, &n);
+    if (v->method == NULL || v->method[0] == '\0') {
+        v->error = i18n_t(v->lang, T_E_METHOD);
+        v->error_field = "method";
+        return false;
+    }
+    if (!method_offered(v->method, names, n)) {
+        v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
+        v->error_field = "method";
+        return false;
+    }
+    return true;
+}
+
+/* The gateway's refusal in the customer's words. */
+static void refusal_to_view(pages_pay_view *v, const gw_err *err)
+{
+    const char *param = err->param;
+    if (strstr(param, "email") != NULL) {
+        v->error = i18n_t(v->lang, T_E_EMAIL);
+        v->error_field = "email";
+    } else if (strstr(param, "country") != NULL) {
+        v->error = i18n_t(v->lang, T_E_COUNTRY);
+        v->error_field = "country";
+    } else if (err->http == 429 || err->http == 503) {
+        v->error = i18n_t(v->lang, T_E_BUSY);
+    } else {
+        v->error = i18n_t(v->lang, pages_reason(err->code));
+        v->error_field = err->code != NULL && strcmp(err->code, "payment_method_not_available") == 0
+                             ? "method"
+                             : NULL;
+    }
+}
+
+static void pay_post(http_req *req, http_resp *resp, void *ctx)
+{
+    api_ctx *c = ctx;
+    json_t *f = web_form(req);
+    gw_session s;
+    char mid[LIMIT_ID_MAX];
+    if (!load_session(c, req, resp, f, &s, mid)) {
+        return;
+    }
+    char region[3] = "";
+    pages_pay_view v = {
+        .lang = web_lang(req, f, s.locale, region),
+        .s = &s,
+        .method = web_str(f, "method"),
+        .email = web_str(f, "email"),
+        .country = web_str(f, "country"),
+    };
+    if (s.status == NULL || strcmp(s.status, "open") != 0) {
+        http_resp_redirect(req, resp, arena_printf(req->arena, "/c/pay/%s", s.id));
+        return;
+    }
+    if (!pay_validate(c, req, &v)) {
+        send_form(c, req, resp, 400, &v);
+        return;
+    }
+    char country[3] = {v.country[0], v.country[1], '\0'};
+    country[0] = (char)(country[0] & ~0x20); /* upper-case ASCII letters */
+    country[1] = (char)(country[1] & ~0x20);
+    v.country = arena_strdup(req->arena, country);
+    const char *locale = arena_printf(req->arena, "%s-%s", i18n_code(v.lang), country);
+    const char *redirect = NULL;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    k_status st = gw_session_pay(c->g, s.id, v.method, v.email, v.country, locale,
+                                 web_terminal(req), req->arena, &redirect, &err);
+    if (st == K_OK && redirect != NULL) {
+        http_resp_redirect(req, resp, redirect);
+        return;
+    }
+    log_info("checkout: session '%s' pay refused: %s (%s)", s.id,
+             err.code != NULL ? err.code : k_status_str(st), err.message);
+    gw_session again;
+    gw_err err2;
+    memset(&err2, 0, sizeof err2);
+    if (gw_session_find(c->g, s.id, req->arena, &again, mid, &err2) == K_OK &&
+        (again.status == NULL || strcmp(again.status, "open") != 0)) {
+        http_resp_redirect(req, resp, arena_printf(req->arena, "/c/pay/%s", s.id));
+        return;
+    }
+    refusal_to_view(&v, &err);
+    send_form(c, req, resp, err.http >= 400 ? err.http : 400, &v);
+}
+
+/* ---- GET /c/done/:id ---- */
+
+static void done_get(http_req *req, http_resp *resp, void *ctx)
+{
+    api_ctx *c = ctx;
+    json_t *q = web_query(req);
+    gw_session s;
+    char mid[LIMIT_ID_MAX];
+    if (!load_session(c, req, resp, q, &s, mid)) {
+        return;
+    }
+    i18n_lang lang = web_lang(req, q, s.locale, NULL);
+    gw_payment *p = load_payment(c, req, &s, mid);
+    if (pages_outcome_of(&s, p) == PAGES_OPEN && p != NULL &&
+        (p->last_error_code == NULL || p->last_error_code[0] == '\0')) {
+        /* Nothing tried yet: the form is where the customer belongs. */
+        const char *loc = web_str(q, "locale");
+        http_resp_redirect(
+            req, resp,
+            i18n_parse(loc, &lang, NULL)
+                ? arena_printf(req->arena, "/c/pay/%s?locale=%s", s.id, i18n_code(lang))
+                : arena_printf(req->arena, "/c/pay/%s", s.id));
+        return;
+    }
+    send_done(req, resp, lang, &s, p);
+}
+
+/* ---- GET /pay/return/:attempt ---- */
+
+static void return_get(http_req *req, http_resp *resp, void *ctx)
+{
+    api_ctx *c = ctx;
+    json_t *q = web_query(req);
+    const char *att = req->nparams > 0 ? req->params[0] : "";
+    const char *result = web_str(q, "result");
+    if (result != NULL && strcmp(result, "success") != 0 && strcmp(result, "cancel") != 0 &&
+        strcmp(result, "failure") != 0) {
+        result = NULL; /* unknown words: let the gateway read the provider */
+    }
+    const char *redirect = NULL;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    k_status st = gw_attempt_return(c->g, att, result, req->arena, &redirect, &err);
+    if (st == K_OK && redirect != NULL) {
+        http_resp_redirect(req, resp, redirect);
+        return;
+    }
+    log_warn("checkout: return for attempt '%s' failed: %s (%s)", att, k_status_str(st),
+             err.message);
+    i18n_lang lang = web_lang(req, q, NULL, NULL);
+    if (st == K_ENOTFOUND || err.http == 404) {
+        send_message(req, resp, 404, lang, T_NOTFOUND_TITLE, T_NOTFOUND_BODY, NULL);
+        return;
+    }
+    send_message(req, resp, 502, lang, T_ERROR_TITLE, T_ERROR_BODY, NULL);
+}
+
+/* ---- POST /providers/:provider/notify/:attempt ---- */
+
+static const char *inbound_header(void *hctx, const char *name)
+{
+    return http_req_header((const http_req *)hctx, name);
+}
+
+static void notify_post(http_req *req, http_resp *resp, void *ctx)
+{
+    api_ctx *c = ctx;
+    K_ASSERT(req->nparams >= 2);
+    json_t *q = web_query(req);
+    prov_inbound in = {
+        .method = req->method,
+        .path = req->path,
+        .query = req->query,
+        .body = req->body,
+        .body_len = req->body_len,
+        .header = inbound_header,
+        .header_ctx = req,
+    };
+    int ack_status = 0;
+    const char *ack_body = NULL;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    k_status st = gw_provider_notice(c->g, req->params[0], req->params[1], web_str(q, "token"), &in,
+                                     req->arena, &ack_status, &ack_body, &err);
+    if (st != K_OK) {
+        log_warn("provider notice '%s' for '%s' refused: %s (%s)", req->params[0], req->params[1],
+                 k_status_str(st), err.message);
+        int status = err.http >= 400 ? err.http : (st == K_ENOTFOUND ? 404 : 400);
+        const char *body = arena_printf(req->arena, "{\"error\":\"%s\"}\n",
+                                        err.code != NULL ? err.code : "notice_refused");
+        http_resp_set(resp, status, "application/json", body, body != NULL ? strlen(body) : 0);
+        return;
+    }
+    const char *b = ack_body != NULL ? ack_body : "";
+    const char *type = b[0] == '{' ? "application/json" : "text/plain; charset=utf-8";
+    http_resp_set(resp, ack_status > 0 ? ack_status : 200, type, b, strlen(b));
+}
+
+/* ---- GET /assets/kassa.css ---- */
+
+static void css_get(http_req *req, http_resp *resp, void *ctx)
+{
+    size_t n;
+    const char *css = pages_css(&n);
+    http_resp_set(resp, 200, "text/css; charset=utf-8", css, n);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=3600");
+    http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
+}
+
+static const http_route routes[] = {
+    {"GET", "/c/pay/:id", pay_get, AUTH_NONE, 0, "checkout_page"},
+    {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay"},
+    {"GET", "/c/done/:id", done_get, AUTH_NONE, 0, "checkout_done"},
+    {"GET", "/pay/return/:attempt", return_get, AUTH_NONE, 0, "pay_return"},
+    {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify"},
+    {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets"},
+};
+
+size_t checkout_routes(const http_route **out)
+{
+    K_ASSERT(out != NULL);
+    *out = routes;
+    return K_ARRAY_LEN(routes);
+}

@@ -115,6 +115,7 @@ json_t *gw_payment_to_json(const gw_payment *p)
     put_str(o, "checkout_session", p->checkout_session);
     put_str(o, "channel", p->channel);
     put_str(o, "external_id", p->external_id);
+    put_str(o, "callback_url", p->callback_url);
     put_str(o, "method_detail", p->method_detail);
     put_int(o, "amount_initial", p->amount_initial);
     put_str(o, "currency_initial", p->currency_initial);
@@ -172,6 +173,7 @@ k_status gw_payment_from_json(json_t *doc, arena *a, gw_payment *p)
     p->checkout_session = gw_jstr(doc, "checkout_session", a);
     p->channel = gw_jstr(doc, "channel", a);
     p->external_id = gw_jstr(doc, "external_id", a);
+    p->callback_url = gw_jstr(doc, "callback_url", a);
     p->method_detail = gw_jstr(doc, "method_detail", a);
     p->amount_initial = gw_jint(doc, "amount_initial");
     p->currency_initial = gw_jstr(doc, "currency_initial", a);
@@ -191,6 +193,11 @@ json_t *gw_refund_to_json(const gw_refund *r)
     put_str(o, "reason", r->reason);
     put_str(o, "failure_reason", r->failure_reason);
     put_str(o, "provider_ref", r->provider_ref);
+    put_str(o, "callback_url", r->callback_url);
+    put_str(o, "external_id", r->external_id);
+    put_str(o, "payment_external_id", r->payment_external_id);
+    put_int(o, "payment_amount", r->payment_amount);
+    put_int(o, "payment_refunded", r->payment_refunded);
     put_json(o, "metadata", r->metadata, false);
     put_int(o, "created", r->created);
     return o;
@@ -211,6 +218,11 @@ k_status gw_refund_from_json(json_t *doc, arena *a, gw_refund *r)
     r->reason = gw_jstr(doc, "reason", a);
     r->failure_reason = gw_jstr(doc, "failure_reason", a);
     r->provider_ref = gw_jstr(doc, "provider_ref", a);
+    r->callback_url = gw_jstr(doc, "callback_url", a);
+    r->external_id = gw_jstr(doc, "external_id", a);
+    r->payment_external_id = gw_jstr(doc, "payment_external_id", a);
+    r->payment_amount = gw_jint(doc, "payment_amount");
+    r->payment_refunded = gw_jint(doc, "payment_refunded");
     r->metadata = keep_or_new(a, doc, "metadata", false);
     r->created = gw_jint(doc, "created");
     return K_OK;

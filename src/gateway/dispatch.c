@@ -35,6 +35,7 @@ struct outcome {
     int32_t latency_ms;
     char head[LIMIT_WEBHOOK_RESPONSE_KEEP + 1];
     char error[256];
+    bool skipped; /* the dialect sends nothing for this event */
     gw *g;
 };
 
@@ -99,7 +100,14 @@ typedef struct {
     store_obj ev;
     store_obj ep;
     bool have_ep;
+    store_merchant m;
+    bool have_m;
 } load_job;
+
+static bool is_callback(const char *endpoint_id)
+{
+    return strncmp(endpoint_id, "cb:", 3) == 0;
+}
 
 static k_status load_fn(store_tx *tx, void *arg)
 {
@@ -107,14 +115,43 @@ static k_status load_fn(store_tx *tx, void *arg)
     k_status st = store_obj_get(tx, j->d->merchant_id, "event", j->d->event_id, j->a, &j->ev);
     if (st != K_OK)
         return st;
-    j->have_ep = store_obj_get(tx, j->d->merchant_id, "webhook_endpoint", j->d->endpoint_id,
-                               j->a, &j->ep) == K_OK;
+    if (is_callback(j->d->endpoint_id))
+        j->have_m = store_merchant_get(tx, j->d->merchant_id, j->a, &j->m) == K_OK;
+    else
+        j->have_ep = store_obj_get(tx, j->d->merchant_id, "webhook_endpoint",
+                                   j->d->endpoint_id, j->a, &j->ep) == K_OK;
     return K_OK;
+}
+
+/* The endpoint a delivery goes to: a webhook endpoint document, or the
+ * payment's own callback URL signed with the merchant's ECommPay secret. */
+static bool resolve_endpoint(load_job *lj, json_t *evdoc, arena *a, gw_endpoint *ep)
+{
+    memset(ep, 0, sizeof(*ep));
+    if (is_callback(lj->d->endpoint_id)) {
+        const char *url = json_string_value(
+            json_object_get(json_object_get(evdoc, "object"), "callback_url"));
+        if (url == NULL || !lj->have_m)
+            return false;
+        snprintf(ep->id, sizeof(ep->id), "%s", lj->d->endpoint_id);
+        ep->url = arena_strdup(a, url);
+        ep->secret = lj->m.ecp_secret;
+        ep->status = "enabled";
+        ep->dialect = "ecommpay";
+        ep->project_id = lj->m.ecp_project_id;
+        return true;
+    }
+    json_t *epdoc = lj->have_ep ? json_loads(lj->ep.body, 0, NULL) : NULL;
+    bool ok = epdoc != NULL && gw_endpoint_from_json(epdoc, a, ep) == K_OK &&
+              ep->status != NULL && strcmp(ep->status, "enabled") == 0;
+    json_decref(epdoc);
+    ep->dialect = "stripe";
+    return ok;
 }
 
 static gw_formatter formatter_for(gw *g, const char *endpoint_id)
 {
-    const char *dialect = strncmp(endpoint_id, "we_", 3) == 0 ? "stripe" : "ecommpay";
+    const char *dialect = is_callback(endpoint_id) ? "ecommpay" : "stripe";
     for (size_t i = 0; i < GW_FORMATTERS_MAX; i++)
         if (g->fmts[i].fn != NULL && strcmp(g->fmts[i].dialect, dialect) == 0)
             return g->fmts[i].fn;
@@ -162,7 +199,6 @@ static void send_one(gw *g, const store_delivery *d)
         return;
     }
     json_t *evdoc = json_loads(lj.ev.body, 0, NULL);
-    json_t *epdoc = lj.have_ep ? json_loads(lj.ep.body, 0, NULL) : NULL;
     gw_event ev;
     gw_endpoint ep;
     memset(&ev, 0, sizeof(ev));
@@ -172,13 +208,16 @@ static void send_one(gw *g, const store_delivery *d)
     ev.object_kind = gw_jstr(evdoc, "object_kind", &a);
     ev.object = json_object_get(evdoc, "object");
     ev.request_id = gw_jstr(evdoc, "request_id", &a);
-    bool usable = epdoc != NULL && gw_endpoint_from_json(epdoc, &a, &ep) == K_OK &&
-                  ep.status != NULL && strcmp(ep.status, "enabled") == 0;
+    bool usable = resolve_endpoint(&lj, evdoc, &a, &ep);
     gw_delivery_req req;
     memset(&req, 0, sizeof(req));
+    k_status fst = usable ? fmt(&ev, &ep, clock_now_s(), &a, &req) : K_ERR;
     if (!usable) {
         fail_now(o, "endpoint disabled or deleted");
-    } else if (fmt(&ev, &ep, clock_now_s(), &a, &req) != K_OK) {
+    } else if (fst == K_ENOTFOUND) {
+        o->skipped = true;
+        fail_now(o, "not sent: this endpoint's dialect has no message for the event");
+    } else if (fst != K_OK) {
         fail_now(o, "could not format the event");
     } else {
         httpc_req hr = {.method = "POST", .url = req.url, .body = req.body,
@@ -197,7 +236,6 @@ static void send_one(gw *g, const store_delivery *d)
         }
     }
     json_decref(evdoc);
-    json_decref(epdoc);
     arena_release(&a);
 }
 
@@ -216,8 +254,8 @@ static k_status record_fn(store_tx *tx, void *arg)
         bool ok = o->http_status >= 200 && o->http_status < 300;
         bool expired = j->now_ms - d.created_ms >= (int64_t)LIMIT_WEBHOOK_HORIZON_S * 1000 ||
                        d.attempts >= LIMIT_WEBHOOK_ATTEMPTS_MAX;
-        d.state = ok ? "delivered" : expired ? "failed" : "pending";
-        d.next_at_ms = ok || expired ? 0 : j->now_ms + backoff_ms(d.attempts);
+        d.state = ok ? "delivered" : o->skipped ? "skipped" : expired ? "failed" : "pending";
+        d.next_at_ms = ok || expired || o->skipped ? 0 : j->now_ms + backoff_ms(d.attempts);
         store_delivery_attempt at = {.delivery_id = d.id,
                                      .at_ms = j->now_ms,
                                      .http_status = o->http_status,

@@ -389,14 +389,70 @@ k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **
 
 typedef struct {
     const char *id;
+    int64_t project;
     arena *a;
     store_merchant m;
+    json_t *settings;
 } merchant_get;
 
 static k_status merchant_get_fn(store_tx *tx, void *arg)
 {
     merchant_get *r = arg;
+    if (r->id == NULL)
+        return store_merchant_by_project(tx, r->project, r->a, &r->m);
     return store_merchant_get(tx, r->id, r->a, &r->m);
+}
+
+k_status gw_merchant_by_project(gw *g, int64_t project_id, arena *a, gw_merchant_keys *out)
+{
+    merchant_get r = {.project = project_id, .a = a};
+    k_status st = store_read(g->st, merchant_get_fn, &r);
+    if (st != K_OK)
+        return st;
+    memset(out, 0, sizeof(*out));
+    out->id = r.m.id;
+    out->name = r.m.name;
+    out->publishable_key = r.m.publishable_key;
+    out->ecp_secret = r.m.ecp_secret;
+    out->ecp_project_id = r.m.ecp_project_id;
+    return K_OK;
+}
+
+k_status gw_merchant_settings(gw *g, const char *merchant_id, arena *a, json_t **out)
+{
+    merchant_get r = {.id = merchant_id, .a = a};
+    k_status st = store_read(g->st, merchant_get_fn, &r);
+    if (st != K_OK)
+        return st;
+    *out = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
+    if (*out == NULL)
+        *out = json_object();
+    arena_defer(a, (void (*)(void *))json_decref, *out);
+    return K_OK;
+}
+
+static k_status settings_put_fn(store_tx *tx, void *arg)
+{
+    merchant_get *r = arg;
+    k_status st = store_merchant_get(tx, r->id, r->a, &r->m);
+    if (st != K_OK)
+        return st;
+    char *text = json_dumps(r->settings, JSON_COMPACT);
+    if (text == NULL)
+        return K_ENOMEM;
+    r->m.settings = arena_strdup(r->a, text);
+    free(text);
+    return store_merchant_put(tx, &r->m);
+}
+
+k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settings)
+{
+    arena a;
+    arena_init(&a, 0);
+    merchant_get r = {.id = merchant_id, .a = &a, .settings = settings};
+    k_status st = json_is_object(settings) ? store_write(g->st, settings_put_fn, &r) : K_EINVAL;
+    arena_release(&a);
+    return st;
 }
 
 /* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}};
@@ -676,6 +732,17 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
                             .endpoint_id = eps[i].id,
                             .state = "pending",
                             .next_at_ms = clock_now_ms(),
+                            .created_ms = clock_now_ms()};
+        st = store_delivery_add(tx, &d);
+    }
+    /* A payment with its own callback URL (ECommPay) gets its events there too,
+     * through a virtual endpoint "cb:<object id>" the dispatcher resolves. */
+    const char *cb = json_string_value(json_object_get(doc, "callback_url"));
+    if (st == K_OK && cb != NULL && cb[0] != '\0') {
+        char ep[LIMIT_ID_MAX + 4];
+        snprintf(ep, sizeof(ep), "cb:%s", object_id);
+        store_delivery d = {.merchant_id = merchant_id, .event_id = id, .endpoint_id = ep,
+                            .state = "pending", .next_at_ms = clock_now_ms(),
                             .created_ms = clock_now_ms()};
         st = store_delivery_add(tx, &d);
     }

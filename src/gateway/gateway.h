@@ -84,6 +84,7 @@ typedef struct {
     const char *checkout_session;/* cs_... when made by a Checkout Session */
     const char *channel;         /* "stripe", "ecommpay", "checkout" */
     const char *external_id;     /* ECommPay payment_id (unique per project) */
+    const char *callback_url;    /* callbacks for this payment (ECommPay merchant_callback_url) */
     const char *method_detail;   /* "pay_now", "pay_later", wallet name ... */
     int64_t amount_initial;      /* asked amount in currency_initial (conversion), 0 = same */
     const char *currency_initial;
@@ -100,6 +101,11 @@ typedef struct {
     const char *reason;
     const char *failure_reason;
     const char *provider_ref;
+    const char *callback_url;    /* copied from the payment: where refund callbacks go */
+    const char *external_id;     /* the merchant's refund id (ECommPay merchant_refund_id) */
+    const char *payment_external_id; /* the payment's own merchant id (ECommPay payment_id) */
+    int64_t payment_amount;      /* the payment's captured amount, for callbacks */
+    int64_t payment_refunded;    /* refunded on the payment after this refund settled */
     json_t *metadata;
     int64_t created;
     int32_t version;
@@ -127,6 +133,9 @@ typedef struct {
     const char *api_version;
     int64_t created;
     int32_t version;
+    /* Set for the virtual endpoint of a payment's own callback URL: */
+    const char *dialect;         /* "stripe" for we_ endpoints, "ecommpay" for callbacks */
+    int64_t project_id;          /* the merchant's ECommPay project */
 } gw_endpoint;
 
 typedef struct {
@@ -209,6 +218,7 @@ typedef struct {
     const char *email, *country, *name, *locale; /* billing details */
     const char *channel;         /* "stripe" (default), "ecommpay", "checkout" */
     const char *external_id;     /* ECommPay payment_id */
+    const char *callback_url;    /* where this payment's callbacks go (ECommPay) */
     const char *checkout_session;
     const char *terminal;        /* "WEB"/"WAP" for wallets; NULL = WEB */
     bool confirm;                /* create and confirm at once */
@@ -236,6 +246,13 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
 k_status gw_pi_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                     gw_payment **out, size_t *n, bool *has_more, gw_err *err);
+/* By the merchant's own id for it (ECommPay payment_id). */
+k_status gw_pi_by_external(gw *g, const char *merchant_id, const char *external_id, arena *a,
+                           gw_payment *out, gw_err *err);
+/* Operations of a merchant in [from_ms, to_ms), oldest first, after seq (Data API, reports). */
+k_status gw_ops_range(gw *g, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                      int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n,
+                      gw_err *err);
 /* Journal of a payment, oldest first (back office, reports, tests). */
 k_status gw_pi_journal(gw *g, const char *merchant_id, const char *id, arena *a, store_op **out,
                        size_t *n, gw_err *err);
@@ -251,6 +268,10 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
  * success/cancel page. *redirect is arena-owned. */
 k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, arena *a,
                            const char **redirect, gw_err *err);
+/* The payment an attempt belongs to (the hosted QR/wallet page shows it);
+ * with sync, the provider is asked first when the attempt is still open. */
+k_status gw_attempt_payment(gw *g, const char *attempt_id, bool sync, arena *a, gw_payment *out,
+                            gw_err *err);
 /* A provider callback for an attempt (URL carries attempt id and token). */
 k_status gw_provider_notice(gw *g, const char *provider, const char *attempt_id,
                             const char *token, const void *inbound, arena *a, int *ack_status,
@@ -261,6 +282,7 @@ typedef struct {
     const char *payment_id;
     int64_t amount;              /* 0 = all that remains */
     const char *reason;
+    const char *external_id;     /* ECommPay merchant_refund_id */
     json_t *metadata;
 } gw_refund_params;
 
@@ -302,7 +324,9 @@ k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q,
                           gw_endpoint **out, size_t *n, bool *has_more, gw_err *err);
 
 /* How a dialect turns an event into a delivery for one of its endpoints.
- * Registered at start by each dialect ("stripe" for we_ endpoints). */
+ * Registered at start by each dialect ("stripe" for we_ endpoints, "ecommpay"
+ * for payments' own callback URLs). A formatter answers K_ENOTFOUND for an
+ * event its dialect does not send: the delivery is then marked skipped. */
 typedef struct {
     const char *url;
     const char *headers[8];      /* "Name: value", NULL-terminated */
@@ -355,6 +379,12 @@ typedef struct {
 /* Creates a merchant and mints its keys (the secret key is returned once; only
  * its hash is stored). */
 k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys *out);
+/* Finds a merchant by its ECommPay project id (id, name, ecp secret, project id;
+ * the secret key is NULL). */
+k_status gw_merchant_by_project(gw *g, int64_t project_id, arena *a, gw_merchant_keys *out);
+/* Merchant settings (JSON object text) and replacing them. */
+k_status gw_merchant_settings(gw *g, const char *merchant_id, arena *a, json_t **out);
+k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settings);
 /* Resolves a secret key to a merchant id (arena-owned), K_ENOTFOUND when unknown. */
 k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id);
 

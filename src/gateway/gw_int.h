@@ -12,6 +12,7 @@
 
 #define GW_FORMATTERS_MAX 4
 #define GW_INFLIGHT_MAX 4096 /* idempotency keys in flight on this node */
+#define K_EEXIST_EXTERNAL (-100) /* a closure's own status: the external id is taken */
 
 typedef struct {
     char dialect[16];

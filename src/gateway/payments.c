@@ -164,10 +164,29 @@ typedef struct {
     arena *a;
 } pi_job;
 
+/* The merchant's own id for a payment is unique per merchant: a small index
+ * document whose ext_ref is "<merchant>:<external id>". */
+static k_status external_claim(store_tx *tx, const gw_payment *p)
+{
+    if (p->external_id == NULL)
+        return K_OK;
+    char ref[LIMIT_ID_MAX + LIMIT_EXTERNAL_ID_MAX + 2];
+    snprintf(ref, sizeof(ref), "%s:%s", p->merchant_id, p->external_id);
+    char body[LIMIT_ID_MAX + 32];
+    snprintf(body, sizeof(body), "{\"payment_id\":\"%s\"}", p->id);
+    store_obj o = {.merchant_id = p->merchant_id, .id = p->id, .kind = "external_id",
+                   .parent_id = p->id, .created = p->created, .ext_ref = ref, .body = body};
+    return store_obj_put(tx, &o);
+}
+
 static k_status pi_create_fn(store_tx *tx, void *arg)
 {
     pi_job *j = arg;
-    k_status st = gw_pi_insert_in_tx(tx, j->p);
+    k_status st = external_claim(tx, j->p);
+    if (st == K_ECONFLICT)
+        return K_EEXIST_EXTERNAL;
+    if (st == K_OK)
+        st = gw_pi_insert_in_tx(tx, j->p);
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->p->merchant_id, j->idem, j->p, j->a);
     return st;
@@ -245,6 +264,7 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     }
     p->channel = in->channel != NULL ? in->channel : "stripe";
     p->external_id = in->external_id;
+    p->callback_url = in->callback_url;
     p->checkout_session = in->checkout_session;
     apply_billing(p, in, a);
     pay_entry e = {.op = OP_CREATE, .amount = in->amount};
@@ -272,6 +292,11 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw
         return st;
     pi_job j = {g, out, idem, a};
     st = store_write(g->st, pi_create_fn, &j);
+    if (st == K_EEXIST_EXTERNAL) {
+        gw_err_set(err, 400, "invalid_request_error", "resource_already_exists", "payment_id",
+                   "A payment with id '%s' already exists.", out->external_id);
+        return K_ECONFLICT;
+    }
     if (st != K_OK)
         return gw_err_store(err, st, PI, out->id);
     gw_wake(g);
@@ -308,6 +333,57 @@ k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment 
         gw_err_set(err, 404, "invalid_request_error", "resource_missing", "client_secret",
                    "No such payment_intent.");
     return st;
+}
+
+typedef struct {
+    const char *merchant_id;
+    const char *ref;
+    arena *a;
+    gw_payment *out;
+} external_read;
+
+static k_status external_read_fn(store_tx *tx, void *arg)
+{
+    external_read *r = arg;
+    store_obj o;
+    k_status st = store_obj_find_ref(tx, "external_id", r->ref, r->a, &o);
+    if (st == K_OK && strcmp(o.merchant_id, r->merchant_id) != 0)
+        st = K_ENOTFOUND;
+    return st == K_OK ? gw_load_payment(tx, r->merchant_id, o.parent_id, r->a, r->out) : st;
+}
+
+k_status gw_pi_by_external(gw *g, const char *merchant_id, const char *external_id, arena *a,
+                           gw_payment *out, gw_err *err)
+{
+    external_read r = {merchant_id, arena_printf(a, "%s:%s", merchant_id, external_id), a, out};
+    return gw_err_store(err, store_read(g->st, external_read_fn, &r), PI, external_id);
+}
+
+typedef struct {
+    const char *merchant_id;
+    int64_t from_ms, to_ms, after;
+    size_t max;
+    arena *a;
+    store_op *ops;
+    size_t n;
+} ops_job;
+
+static k_status ops_fn(store_tx *tx, void *arg)
+{
+    ops_job *j = arg;
+    return store_op_range(tx, j->merchant_id, j->from_ms, j->to_ms, j->after, j->max, j->a,
+                          &j->ops, &j->n);
+}
+
+k_status gw_ops_range(gw *g, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                      int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n,
+                      gw_err *err)
+{
+    ops_job j = {merchant_id, from_ms, to_ms, after_seq, max, a, NULL, 0};
+    k_status st = store_read(g->st, ops_fn, &j);
+    *out = j.ops;
+    *n = j.n;
+    return gw_err_store(err, st, "operation", NULL);
 }
 
 /* ---- update ---- */
@@ -503,8 +579,13 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
         if (st != K_OK)
             return st;
         t->status = "action";
-        p->next_action_url = r->redirect_url != NULL ? arena_strdup(a, r->redirect_url) : NULL;
         p->qr_text = r->qr_text != NULL ? arena_strdup(a, r->qr_text) : NULL;
+        /* A code to scan is shown on Kassa's own page (QR on a computer, the
+         * wallet list on a phone); a redirect goes straight to the provider. */
+        p->next_action_url = p->qr_text != NULL && g != NULL
+                                 ? arena_printf(a, "%s/pay/qr/%s", g->public_url, t->id)
+                             : r->redirect_url != NULL ? arena_strdup(a, r->redirect_url)
+                                                       : NULL;
         p->provider_ref = t->provider_ref;
         p->attempt_expires_at = t->expires_at;
         st = gw_save_payment(tx, p);
@@ -918,6 +999,16 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
 }
 
 /* ---- return from the provider, provider callbacks ---- */
+
+k_status gw_attempt_payment(gw *g, const char *attempt_id, bool sync, arena *a, gw_payment *out,
+                            gw_err *err)
+{
+    gw_attempt t;
+    attempt_read r = {attempt_id, a, &t, out};
+    k_status st = sync ? gw_sync_attempt_id(g, attempt_id, a, out, &t)
+                       : store_read(g->st, attempt_read_fn, &r);
+    return gw_err_store(err, st, "payment attempt", attempt_id);
+}
 
 k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, arena *a,
                            const char **redirect, gw_err *err)

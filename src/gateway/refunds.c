@@ -82,6 +82,11 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     snprintf(r->currency, sizeof(r->currency), "%s", p->currency);
     r->status = "pending";
     r->reason = j->in->reason;
+    r->callback_url = p->callback_url;
+    r->payment_external_id = p->external_id;
+    r->payment_amount = p->m.captured;
+    r->payment_refunded = p->m.refunded;
+    r->external_id = j->in->external_id;
     r->metadata = gw_metadata_apply(NULL, j->in->metadata);
     arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
     r->created = clock_now_s();
@@ -108,6 +113,7 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
     pay_entry e = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL, .amount = r->amount};
     K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
     r->status = j->ok ? "succeeded" : "failed";
+    r->payment_refunded = p->m.refunded;
     r->provider_ref = j->op_ref;
     r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
     st = gw_journal(tx, p, e.op, r->amount, j->ok ? "succeeded" : "failed", NULL,

@@ -553,7 +553,7 @@ static const char css[] =
     "thead th{font-weight:600;color:var(--muted);font-size:.8rem;text-transform:uppercase;"
     "letter-spacing:.03em}\n"
     ".num{text-align:right;white-space:nowrap}\n"
-    "td:first-child{overflow-wrap:anywhere}\n"
+    "td:first-child{overflow-wrap:anywhere;hyphens:auto}\n"
     "tfoot th,tfoot td{border-bottom:0;font-size:1.1rem;font-weight:700;padding-top:.75rem}\n"
     "fieldset{border:0;padding:0;margin:1.5rem 0 0;min-width:0}\n"
     "legend{font-weight:600;padding:0;margin-bottom:.5rem}\n"

@@ -261,6 +261,20 @@ k_status gw_pi_journal(gw *g, const char *merchant_id, const char *id, arena *a,
 k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
                     gw_err *err);
 
+/* ---- orders after authorisation (Klarna Pay Later) ---- */
+/* Extends the authorisation (Klarna's rule: now + the period, never beyond
+ * 180 days after creation, never after expiry). */
+k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
+                      gw_payment *out, gw_err *err);
+/* Replaces the order lines before full capture; the new total is the sum of
+ * total_amount. Decreases are accepted; an increase needs the provider's new
+ * decision, and when refused nothing changes. */
+k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *lines,
+                    gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
+/* Asks the provider to send the customer the payment instructions again. */
+k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a,
+                      gw_payment *out, gw_err *err);
+
 /* ---- the customer's way back from the provider ----
  * /pay/return/:attempt?result=... : syncs the attempt, then says where to send
  * the browser: the intent's return_url with payment_intent,

@@ -267,6 +267,13 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     p->callback_url = in->callback_url;
     p->checkout_session = in->checkout_session;
     apply_billing(p, in, a);
+    /* Non-EUR payments record the exchange rate to EUR at creation (the
+     * back office and reports show it; MyCashflow does the same). */
+    if (strcmp(p->currency, "eur") != 0) {
+        int64_t rate;
+        if (rules_rate(&g->rules, cur->code, "EUR", &rate) == K_OK)
+            p->rate_e9 = rate;
+    }
     pay_entry e = {.op = OP_CREATE, .amount = in->amount};
     K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
     return K_OK;
@@ -705,16 +712,16 @@ static k_status confirm_end_fn(store_tx *tx, void *arg)
     return st;
 }
 
-static void lines_for_provider(const gw_payment *p, arena *a, prov_line **out, size_t *n)
+void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n)
 {
-    size_t cnt = json_array_size(p->lines);
+    size_t cnt = json_array_size(lines);
     *n = 0;
     *out = cnt ? arena_alloc(a, cnt * sizeof(prov_line)) : NULL;
     if (*out == NULL)
         return;
     size_t i;
     json_t *l;
-    json_array_foreach(p->lines, i, l)
+    json_array_foreach(lines, i, l)
     {
         prov_line *pl = &(*out)[(*n)++];
         pl->type = gw_jstr(l, "type", a);
@@ -755,7 +762,7 @@ static void start_params(gw *g, const gw_payment *p, const gw_attempt *t, const 
     s->expires_at = t->expires_at;
     prov_line *lines;
     size_t n;
-    lines_for_provider(p, a, &lines, &n);
+    gw_prov_lines(p->lines, a, &lines, &n);
     s->lines = lines;
     s->nlines = n;
 }
@@ -940,7 +947,7 @@ static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a
                     .idem_key = t->id};
     prov_line *lines;
     size_t n;
-    lines_for_provider(p, a, &lines, &n);
+    gw_prov_lines(p->lines, a, &lines, &n);
     ref.lines = lines;
     ref.nlines = n;
     prov_result res;
@@ -982,6 +989,8 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
         return K_OK;
     if (!attempt_final(&t) && sync_attempt(g, out, &t, a) == K_OK)
         return gw_pi_get(g, merchant_id, id, a, out, err);
+    if (attempt_final(&t) && out->order_ref != NULL)
+        return gw_pi_reconcile(g, out, a, err);
     return K_OK;
 }
 
@@ -1093,6 +1102,42 @@ typedef struct {
     bool released;
 } capture_job;
 
+static bool line_is_shipping(json_t *l)
+{
+    const char *t = json_string_value(json_object_get(l, "type"));
+    return t != NULL && strcmp(t, "shipping_fee") == 0;
+}
+
+/* Captured lines: which items shipped. The first capture carries the whole
+ * shipping fee of the order (added when the caller left it out); without an
+ * explicit amount_to_capture the lines' total is captured. */
+static k_status capture_lines(capture_job *j, const gw_payment *p)
+{
+    json_t *lines = json_deep_copy(j->lines);
+    arena_defer(j->a, (void (*)(void *))json_decref, lines);
+    bool first = p->m.captured == 0 && p->capture_pending == 0;
+    bool has_ship = false;
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) has_ship |= line_is_shipping(l);
+    if (first && !has_ship) {
+        json_array_foreach(p->lines, i, l) if (line_is_shipping(l)) json_array_append(lines, l);
+    }
+    int64_t total = 0;
+    json_array_foreach(lines, i, l)
+    {
+        if (!money_add(total, gw_jint(l, "total_amount"), &total)) {
+            gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "order_lines",
+                       "The captured lines add up to more than Kassa can hold.");
+            return K_EINVAL;
+        }
+    }
+    if (j->amount == 0)
+        j->amount = total;
+    j->lines = lines;
+    return K_OK;
+}
+
 static k_status capture_begin_fn(store_tx *tx, void *arg)
 {
     capture_job *j = arg;
@@ -1102,6 +1147,8 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
         return gw_err_store(j->err, st, PI, j->id);
     if (p->m.state != PS_REQUIRES_CAPTURE)
         return unexpected_state(j->err, p, "capture", OP_CAPTURE);
+    if (j->lines != NULL && capture_lines(j, p) != K_OK)
+        return K_EINVAL;
     int64_t avail = pay_capturable(&p->m) - p->capture_pending;
     if (j->amount == 0)
         j->amount = avail;
@@ -1169,6 +1216,12 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
     prov_ref ref = {.order_ref = out->order_ref, .provider_ref = out->provider_ref,
                     .attempt_id = out->latest_attempt, .currency = cur, .amount = j.amount,
                     .idem_key = idem != NULL && idem->key != NULL ? idem->key : opid};
+    prov_line *plines = NULL;
+    size_t nlines = 0;
+    if (j.lines != NULL)
+        gw_prov_lines(j.lines, a, &plines, &nlines);
+    ref.lines = plines;
+    ref.nlines = nlines;
     k_status pst = K_ERR;
     if (prov != NULL && prov->capture != NULL && gw_account(g, merchant_id, provname, a, &acct))
         pst = prov->capture(&acct, &ref, a, &res);

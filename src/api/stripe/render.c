@@ -130,6 +130,14 @@ json_t *stripe_render_pi(const gw_payment *p, bool expand_charge)
     json_object_set_new(k, "checkout_session", str_or_null(p->checkout_session));
     json_object_set_new(k, "channel", str_or_null(p->channel));
     json_object_set_new(k, "order_lines", copy_or(p->lines, true));
+    if (p->rate_e9 > 0) {
+        char rate[32];
+        snprintf(rate, sizeof(rate), "%lld.%09lld", (long long)(p->rate_e9 / 1000000000),
+                 (long long)(p->rate_e9 % 1000000000));
+        for (size_t n = strlen(rate); n > 0 && rate[n - 1] == '0' && rate[n - 2] != '.'; n--)
+            rate[n - 1] = '\0';
+        json_object_set_new(k, "exchange_rate_to_eur", json_string(rate));
+    }
     json_object_set_new(o, "kassa", k);
     return o;
 }

@@ -651,6 +651,60 @@ static void h_pi_sync(http_req *r, http_resp *resp, void *ctx)
         send_pi(&c, &out);
 }
 
+/* Kassa extension: extend an authorisation (Klarna's rule). */
+static void h_pi_extend(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}) ||
+        !idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st =
+        gw_pi_extend(c.ctx->g, c.merchant, r->params[0], idem_of(&c), r->arena, &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+/* Kassa extension: replace the order lines before full capture. */
+static void h_pi_edit(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    json_t *lines;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){"order_lines", NULL}) ||
+        !p_lines(&c, "order_lines", &lines) || !idem_start(&c, render_pi_rec))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_edit(c.ctx->g, c.merchant, r->params[0], lines, idem_of(&c), r->arena,
+                             &out, &err);
+    idem_finish(&c);
+    if (st != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
+/* Kassa extension: send the customer the payment instructions again. */
+static void h_pi_resend(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}))
+        return;
+    gw_payment out;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    if (gw_pi_resend(c.ctx->g, c.merchant, r->params[0], r->arena, &out, &err) != K_OK)
+        send_gw_err(&c, &err);
+    else
+        send_pi(&c, &out);
+}
+
 /* Kassa extension: the payment's journal of operations. */
 static void h_pi_journal(http_req *r, http_resp *resp, void *ctx)
 {
@@ -1269,6 +1323,9 @@ static const http_route ROUTES[] = {
     {"POST", "/v1/payment_intents/:id/cancel", h_pi_cancel, SK, 0, "pi_cancel"},
     {"POST", "/v1/payment_intents/:id/sync", h_pi_sync, SK, 0, "pi_sync"},
     {"GET", "/v1/payment_intents/:id/journal", h_pi_journal, SK, 0, "pi_journal"},
+    {"POST", "/v1/payment_intents/:id/extend_authorization", h_pi_extend, SK, 0, "pi_extend"},
+    {"POST", "/v1/payment_intents/:id/order", h_pi_edit, SK, 0, "pi_edit"},
+    {"POST", "/v1/payment_intents/:id/resend_instructions", h_pi_resend, SK, 0, "pi_resend"},
     {"POST", "/v1/refunds", h_refund_create, SK, 0, "refund_create"},
     {"GET", "/v1/refunds", h_refund_list, SK, 0, "refund_list"},
     {"GET", "/v1/refunds/:id", h_refund_get, SK, 0, "refund_get"},

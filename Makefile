@@ -52,7 +52,7 @@ unit:
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="$(SAN)" unit-run
 
 unit-run: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 test:
 	bash scripts/test.sh

@@ -9,22 +9,24 @@
 #define KASSA_LIMITS_H
 
 /* HTTP */
-#define LIMIT_HTTP_BODY_MAX         (256 * 1024) /* largest API body: 1000 order lines fit */
-#define LIMIT_HTTP_HEADER_MAX       (16 * 1024)  /* all headers of one request together */
-#define LIMIT_HTTP_URL_MAX          8192         /* request line path + query (ECommPay page URLs) */
-#define LIMIT_HTTP_CONNECTIONS_MAX  1024         /* open connections; more are refused */
-#define LIMIT_HTTP_TIMEOUT_S        30           /* idle or slow connections are closed */
-#define LIMIT_HTTP_WORKERS_MAX      256          /* request worker threads (config caps) */
-#define LIMIT_HTTP_QUEUE_MAX        4096         /* requests waiting for a worker; more -> 503 */
-#define LIMIT_RESPONSE_MAX          (8 * 1024 * 1024) /* largest body we build (exports page) */
-#define LIMIT_HTTP_ARENA_MAX        (32 * 1024 * 1024) /* one request's arena: params, copies, handler scratch */
+#define LIMIT_HTTP_BODY_MAX        (256 * 1024) /* largest API body: 1000 order lines fit */
+#define LIMIT_HTTP_HEADER_MAX      (16 * 1024)  /* all headers of one request together */
+#define LIMIT_HTTP_URL_MAX         8192         /* request line path + query (ECommPay page URLs) */
+#define LIMIT_HTTP_CONNECTIONS_MAX 1024         /* open connections; more are refused */
+#define LIMIT_HTTP_TIMEOUT_S       30           /* idle or slow connections are closed */
+#define LIMIT_HTTP_WORKERS_MAX     256          /* request worker threads (config caps) */
+#define LIMIT_HTTP_QUEUE_MAX       4096         /* requests waiting for a worker; more -> 503 */
+#define LIMIT_RESPONSE_MAX         (8 * 1024 * 1024) /* largest body we build (exports page) */
+#define LIMIT_HTTP_ARENA_MAX                                                                       \
+    (32 * 1024 * 1024) /* one request's arena: params, copies, handler scratch */
 
 /* Decoding */
-#define LIMIT_PARAMS_MAX            8192 /* form/query parameters in one request (1000 order lines x ~8 fields) */
-#define LIMIT_PARAM_KEY_MAX         256  /* one key, brackets included */
-#define LIMIT_PARAM_VALUE_MAX       (16 * 1024) /* one value (metadata values are 500 in Stripe) */
-#define LIMIT_NESTING_MAX           8    /* a[b][c]... and JSON depth */
-#define LIMIT_ARRAY_INDEX_MAX       1000 /* payment_method_types[999]; order_lines up to 1000 */
+#define LIMIT_PARAMS_MAX                                                                           \
+    8192 /* form/query parameters in one request (1000 order lines x ~8 fields) */
+#define LIMIT_PARAM_KEY_MAX   256         /* one key, brackets included */
+#define LIMIT_PARAM_VALUE_MAX (16 * 1024) /* one value (metadata values are 500 in Stripe) */
+#define LIMIT_NESTING_MAX     8           /* a[b][c]... and JSON depth */
+#define LIMIT_ARRAY_INDEX_MAX 1000        /* payment_method_types[999]; order_lines up to 1000 */
 
 /* Stripe-shaped objects */
 #define LIMIT_ID_MAX                64   /* pi_..., re_..., ids we mint and ids we accept */
@@ -42,54 +44,61 @@
 #define LIMIT_EXPAND_MAX            10   /* expand[] entries */
 #define LIMIT_IDEMPOTENCY_KEY_MAX   255  /* Stripe's limit */
 #define LIMIT_IDEMPOTENCY_TTL_S     (24 * 3600) /* keys kept at least this long */
-#define LIMIT_WEBHOOK_ENDPOINTS_MAX 16   /* Stripe allows 16 per account */
-#define LIMIT_EVENT_TYPES_MAX       64   /* enabled_events entries on one endpoint */
+#define LIMIT_WEBHOOK_ENDPOINTS_MAX 16          /* Stripe allows 16 per account */
+#define LIMIT_EVENT_TYPES_MAX       64          /* enabled_events entries on one endpoint */
 
 /* Money: Klarna caps line and order amounts at 200 000 000 minor units; our own
  * ceiling is higher so that zero-decimal currencies (JPY, KRW) still fit. */
-#define LIMIT_AMOUNT_MAX            99999999999LL /* Stripe's amount maximum (8 digits + 3) */
+#define LIMIT_AMOUNT_MAX 99999999999LL /* Stripe's amount maximum (8 digits + 3) */
 
 /* Webhooks */
-#define LIMIT_WEBHOOK_ATTEMPTS_MAX  20   /* about 3 days with the backoff below */
-#define LIMIT_WEBHOOK_BACKOFF_MAX_S (6 * 3600) /* longest wait between two attempts */
+#define LIMIT_WEBHOOK_ATTEMPTS_MAX  20              /* about 3 days with the backoff below */
+#define LIMIT_WEBHOOK_BACKOFF_MAX_S (6 * 3600)      /* longest wait between two attempts */
 #define LIMIT_WEBHOOK_HORIZON_S     (3 * 24 * 3600) /* deliveries given up after this */
-#define LIMIT_WEBHOOK_TIMEOUT_MS    10000 /* one delivery POST */
-#define LIMIT_WEBHOOK_INFLIGHT_MAX  64   /* concurrent deliveries from one node */
-#define LIMIT_WEBHOOK_RESPONSE_KEEP 256  /* first bytes of the receiver's answer we record */
+#define LIMIT_WEBHOOK_TIMEOUT_MS    10000           /* one delivery POST */
+#define LIMIT_WEBHOOK_INFLIGHT_MAX  64              /* concurrent deliveries from one node */
+#define LIMIT_WEBHOOK_RESPONSE_KEEP 256 /* first bytes of the receiver's answer we record */
 
 /* Storage */
-#define LIMIT_WRITE_BATCH_MAX       256  /* jobs committed together by the writer (group commit) */
-#define LIMIT_WRITE_QUEUE_MAX       8192 /* queued write jobs; more -> 503 */
-#define LIMIT_STORE_ROWS_MAX        10000 /* rows one store call returns (export pages); callers page on */
+#define LIMIT_WRITE_BATCH_MAX 256  /* jobs committed together by the writer (group commit) */
+#define LIMIT_WRITE_QUEUE_MAX 8192 /* queued write jobs; more -> 503 */
+#define LIMIT_STORE_ROWS_MAX                                                                       \
+    10000 /* rows one store call returns (export pages); callers page on                           \
+           */
+/* PostgreSQL: each node holds 1 writer connection + at most this many read connections (a pool
+ * shared by all threads; a read waits for a free one). 5 nodes x 17 stay below PostgreSQL's
+ * default max_connections of 100 with room for admin sessions. */
+#define LIMIT_PG_READ_CONNS_MAX 16
+#define LIMIT_PG_READ_WAIT_MS   5000 /* a read waiting this long for a pool connection -> K_EBUSY */
 
 /* Provider calls */
-#define LIMIT_PROVIDER_TIMEOUT_MS   15000 /* one call to Klarna/Antom */
-#define LIMIT_PROVIDER_RETRIES      3     /* same idempotency key, on 5xx/429/timeouts */
+#define LIMIT_PROVIDER_TIMEOUT_MS   15000         /* one call to Klarna/Antom */
+#define LIMIT_PROVIDER_RETRIES      3             /* same idempotency key, on 5xx/429/timeouts */
 #define LIMIT_PROVIDER_BODY_MAX     (1024 * 1024) /* provider answer */
-#define LIMIT_HTTPC_PENDING_MAX     4096  /* outgoing transfers queued or running; more -> K_EBUSY */
-#define LIMIT_HTTPC_CONNECTIONS_MAX 64    /* idle keep-alive connections the client caches */
-#define LIMIT_SIM_CONNECTIONS_MAX   64    /* simulator listener: a thread each, sandbox use only */
-#define LIMIT_SIM_OBJECTS_MAX       1024  /* sessions/orders a simulator keeps; oldest evicted */
-#define LIMIT_SIM_OPS_MAX           32    /* captures (and refunds) on one simulated order */
+#define LIMIT_HTTPC_PENDING_MAX     4096 /* outgoing transfers queued or running; more -> K_EBUSY */
+#define LIMIT_HTTPC_CONNECTIONS_MAX 64   /* idle keep-alive connections the client caches */
+#define LIMIT_SIM_CONNECTIONS_MAX   64   /* simulator listener: a thread each, sandbox use only */
+#define LIMIT_SIM_OBJECTS_MAX       1024 /* sessions/orders a simulator keeps; oldest evicted */
+#define LIMIT_SIM_OPS_MAX           32   /* captures (and refunds) on one simulated order */
 
 /* Method rules (domain/rules.c): the table is data, loaded from text at start */
-#define LIMIT_RULES_TEXT_MAX        (64 * 1024) /* built-in text or one override file */
-#define LIMIT_RULES_LINE_MAX        1024 /* one line; Klarna's 26 countries take ~100 bytes */
-#define LIMIT_RULE_METHODS_MAX      16   /* methods in the table (4 built in) */
-#define LIMIT_RULE_CURRENCIES_MAX   32   /* currencies on one method (Alipay+ lists 14) */
-#define LIMIT_RULE_COUNTRIES_MAX    64   /* countries on one method (Klarna lists 26) */
-#define LIMIT_RULE_RATES_MAX        128  /* configured exchange rates */
-#define LIMIT_RULE_LOCALS_MAX       256  /* country -> local currency (ISO 3166 has 249) */
-#define LIMIT_RULE_MESSAGE_MAX      256  /* one refusal or parse error message */
+#define LIMIT_RULES_TEXT_MAX      (64 * 1024) /* built-in text or one override file */
+#define LIMIT_RULES_LINE_MAX      1024        /* one line; Klarna's 26 countries take ~100 bytes */
+#define LIMIT_RULE_METHODS_MAX    16          /* methods in the table (4 built in) */
+#define LIMIT_RULE_CURRENCIES_MAX 32          /* currencies on one method (Alipay+ lists 14) */
+#define LIMIT_RULE_COUNTRIES_MAX  64          /* countries on one method (Klarna lists 26) */
+#define LIMIT_RULE_RATES_MAX      128         /* configured exchange rates */
+#define LIMIT_RULE_LOCALS_MAX     256         /* country -> local currency (ISO 3166 has 249) */
+#define LIMIT_RULE_MESSAGE_MAX    256         /* one refusal or parse error message */
 
 /* Hosted pages and the sandbox demo shop (api/checkout, api/demo) */
-#define LIMIT_PAGE_FORM_MAX         (16 * 1024) /* a hosted-page or demo form: a few short fields */
-#define LIMIT_DEMO_EVENTS_MAX       200  /* webhook events the demo shop keeps in memory */
-#define LIMIT_DEMO_CART_LINES_MAX   16   /* distinct products in the demo cart cookie */
-#define LIMIT_DEMO_QTY_MAX          99   /* quantity of one product in the demo cart */
+#define LIMIT_PAGE_FORM_MAX       (16 * 1024) /* a hosted-page or demo form: a few short fields */
+#define LIMIT_DEMO_EVENTS_MAX     200         /* webhook events the demo shop keeps in memory */
+#define LIMIT_DEMO_CART_LINES_MAX 16          /* distinct products in the demo cart cookie */
+#define LIMIT_DEMO_QTY_MAX        99          /* quantity of one product in the demo cart */
 
 /* Scheduler */
-#define LIMIT_TICK_ITEMS_MAX        200  /* timers handled per scheduler tick (bounded work) */
+#define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
 
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");

@@ -20,13 +20,14 @@
 #include "base/httpc.h"
 #include "base/log.h"
 #include "providers/klarna_sim.h"
+#include "providers/alipay_sim.h"
 #include "providers/sim_server.h"
 #include "server/http.h"
 #include "store/store.h"
 
-#define KASSA_VERSION "0.1.0"
+#define KASSA_VERSION    "0.1.0"
 #define CONFIG_VALUE_MAX 512
-#define CONFIG_FILE_MAX (64 * 1024)
+#define CONFIG_FILE_MAX  (64 * 1024)
 
 /* ---- the configuration table ---- */
 
@@ -60,7 +61,8 @@ typedef struct {
 
 #define S(f) offsetof(config, f), sizeof(((config *)0)->f)
 static const config_key KEYS[] = {
-    {"listen", C_STR, 0, 0, "127.0.0.1:8080", S(listen), "HOST:PORT of the API and pages (port 0: any)"},
+    {"listen", C_STR, 0, 0, "127.0.0.1:8080", S(listen),
+     "HOST:PORT of the API and pages (port 0: any)"},
     {"db", C_STR, 0, 0, "var/kassa.db", S(db), "SQLite database file"},
     {"sim_listen", C_STR, 0, 0, "127.0.0.1:8081", S(sim_listen),
      "HOST:PORT of the provider simulators, or 'off'"},
@@ -74,8 +76,7 @@ static const config_key KEYS[] = {
      "days before an authorisation expires that payment_intent.authorization_expiring is sent"},
     {"attempt_ttl_s", C_INT, 0, 30 * 86400, "0", S(attempt_ttl_s),
      "override of the methods' attempt expiry (0: per method, Klarna 48 h)"},
-    {"session_ttl_s", C_INT, 1800, 86400, "86400", S(session_ttl_s),
-     "checkout session lifetime"},
+    {"session_ttl_s", C_INT, 1800, 86400, "86400", S(session_ttl_s), "checkout session lifetime"},
     {"test_clock", C_BOOL, 0, 1, "0", S(test_clock),
      "enable POST /_test/clock/advance (sandbox and tests only)"},
     {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
@@ -89,8 +90,7 @@ static void *field(config *c, const config_key *k)
 }
 
 /* Sets one key from text; returns an error message or NULL. */
-static const char *config_set(config *c, const config_key *k, const char *v, char *err,
-                              size_t cap)
+static const char *config_set(config *c, const config_key *k, const char *v, char *err, size_t cap)
 {
     if (k->type == C_STR) {
         if (strlen(v) >= k->size) {
@@ -117,8 +117,8 @@ static const char *config_set(config *c, const config_key *k, const char *v, cha
         errno = 0;
         n = strtoll(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0' || n < k->min || n > k->max) {
-            snprintf(err, cap, "'%s' must be a whole number from %lld to %lld, not '%s'",
-                     k->name, (long long)k->min, (long long)k->max, v);
+            snprintf(err, cap, "'%s' must be a whole number from %lld to %lld, not '%s'", k->name,
+                     (long long)k->min, (long long)k->max, v);
             return err;
         }
     }
@@ -197,9 +197,9 @@ static bool config_env(config *c)
     for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++) {
         char name[64] = "KASSA_";
         for (size_t k = 0; KEYS[i].name[k] && k < 50; k++)
-            name[6 + k] = (char)(KEYS[i].name[k] >= 'a' && KEYS[i].name[k] <= 'z'
-                                     ? KEYS[i].name[k] - 32
-                                     : KEYS[i].name[k]);
+            name[6 + k] =
+                (char)(KEYS[i].name[k] >= 'a' && KEYS[i].name[k] <= 'z' ? KEYS[i].name[k] - 32
+                                                                        : KEYS[i].name[k]);
         const char *v = getenv(name);
         char err[256];
         if (v != NULL && config_set(c, &KEYS[i], v, err, sizeof(err)) != NULL) {
@@ -352,10 +352,9 @@ static int cmd_migrate(int argc, char **argv)
 
 static void print_merchant(FILE *out, const gw_merchant_keys *k)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", k->id, "name", k->name,
-                          "secret_key", k->secret_key, "publishable_key", k->publishable_key,
-                          "ecp_project_id", (json_int_t)k->ecp_project_id, "ecp_secret",
-                          k->ecp_secret);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "id", k->id, "name", k->name, "secret_key",
+                          k->secret_key, "publishable_key", k->publishable_key, "ecp_project_id",
+                          (json_int_t)k->ecp_project_id, "ecp_secret", k->ecp_secret);
     char *s = json_dumps(o, JSON_COMPACT);
     fprintf(out, "%s\n", s);
     free(s);
@@ -471,8 +470,8 @@ static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const c
 
 static log_level parse_level(const char *s)
 {
-    return strcmp(s, "debug") == 0  ? LOG_DEBUG
-           : strcmp(s, "warn") == 0 ? LOG_WARN
+    return strcmp(s, "debug") == 0   ? LOG_DEBUG
+           : strcmp(s, "warn") == 0  ? LOG_WARN
            : strcmp(s, "error") == 0 ? LOG_ERROR
                                      : LOG_INFO;
 }
@@ -553,7 +552,7 @@ static int serve(const config *c)
         return 1;
     }
     if (sim_on && (sim_server_start(&r.sim, sim_host, sim_port) != K_OK ||
-                   klarna_sim_register(r.sim) != K_OK)) {
+                   klarna_sim_register(r.sim) != K_OK || alipay_sim_register(r.sim) != K_OK)) {
         fprintf(stderr, "kassa serve: cannot start the simulators on %s\n", c->sim_listen);
         stop_all(&r);
         return 1;
@@ -574,21 +573,27 @@ static int serve(const config *c)
         return 1;
     }
     stripe_install(r.g);
-    ctx = (api_ctx){.g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox,
-                    .test_clock = c->test_clock};
+    ctx = (api_ctx){
+        .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
     static http_route routes[128];
     size_t n = 0;
     const http_route *part;
-    size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, demo_routes};
+    size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,
+                                               demo_routes};
     for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
         size_t m = tables[t](&part);
         K_ASSERT(n + m <= K_ARRAY_LEN(routes));
         memcpy(routes + n, part, m * sizeof(*part));
         n += m;
     }
-    http_config hc = {.host = host, .port = port, .io_threads = (int)c->io_threads,
-                      .workers = (int)c->workers, .auth = stripe_auth, .auth_ctx = &ctx,
-                      .error_fn = stripe_error_page, .error_ctx = &ctx};
+    http_config hc = {.host = host,
+                      .port = port,
+                      .io_threads = (int)c->io_threads,
+                      .workers = (int)c->workers,
+                      .auth = stripe_auth,
+                      .auth_ctx = &ctx,
+                      .error_fn = stripe_error_page,
+                      .error_ctx = &ctx};
     if (http_server_start(&r.http, &hc, routes, n, &ctx) != K_OK) {
         fprintf(stderr, "kassa serve: cannot listen on %s: %s\n", c->listen,
                 errno ? strerror(errno) : "address unusable");
@@ -640,11 +645,21 @@ static int serve(const config *c)
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const char *const allowed[] = {"listen",         "db",           "sim_listen",
-                                          "config",         "public_url",   "sandbox",
-                                          "rules_file",     "log_level",    "workers",
-                                          "io_threads",     "auth_warn_days", "attempt_ttl_s",
-                                          "session_ttl_s",  "test_clock",   NULL};
+    static const char *const allowed[] = {"listen",
+                                          "db",
+                                          "sim_listen",
+                                          "config",
+                                          "public_url",
+                                          "sandbox",
+                                          "rules_file",
+                                          "log_level",
+                                          "workers",
+                                          "io_threads",
+                                          "auth_warn_days",
+                                          "attempt_ttl_s",
+                                          "session_ttl_s",
+                                          "test_clock",
+                                          NULL};
     config c;
     bool help = false;
     const char *name = NULL;

@@ -10,16 +10,17 @@
 
 typedef struct {
     gw *g;
-    const char *public_url;          /* "http://127.0.0.1:8080" */
-    const char *sim_url;             /* simulators' base URL or NULL */
-    bool sandbox;                    /* demo shop and sandbox helpers on */
-    const char *sandbox_secret_key;  /* the demo shop's key (sandbox only), NULL otherwise */
-    bool test_clock;                 /* /_test/clock/advance on */
+    const char *public_url;         /* "http://127.0.0.1:8080" */
+    const char *sim_url;            /* simulators' base URL or NULL */
+    bool sandbox;                   /* demo shop and sandbox helpers on */
+    const char *sandbox_secret_key; /* the demo shop's key (sandbox only), NULL otherwise */
+    bool test_clock;                /* /_test/clock/advance on */
 } api_ctx;
 
 /* Each returns its routes (static storage) and their count. */
 size_t stripe_routes(const http_route **out);
 size_t checkout_routes(const http_route **out);
+size_t qr_routes(const http_route **out); /* checkout/qr.c: Alipay+ QR and wallet page */
 size_t demo_routes(const http_route **out);
 
 /* Stripe dialect hooks main installs in the server and gateway. */

@@ -14,14 +14,14 @@ typedef struct arena_defer_node arena_defer_node;
 typedef struct {
     arena_block *head;
     arena_defer_node *defers; /* run (newest first) by arena_release */
-    size_t used_total;  /* bytes handed out, for the maximum */
-    size_t max_total;   /* 0 = no maximum */
+    size_t used_total;        /* bytes handed out, for the maximum */
+    size_t max_total;         /* 0 = no maximum */
 } arena;
 
 void arena_init(arena *a, size_t max_total);
-void arena_release(arena *a);                      /* frees every block; arena reusable */
-void *arena_alloc(arena *a, size_t n);             /* 16-byte aligned, zeroed; NULL past max */
-char *arena_strdup(arena *a, const char *s);       /* NULL in -> NULL out */
+void arena_release(arena *a);                /* frees every block; arena reusable */
+void *arena_alloc(arena *a, size_t n);       /* 16-byte aligned, zeroed; NULL past max */
+char *arena_strdup(arena *a, const char *s); /* NULL in -> NULL out */
 char *arena_strndup(arena *a, const char *s, size_t n);
 /* Runs fn(p) when the arena is released (e.g. json_decref of a tree whose
  * strings records point into). K_ENOMEM when the node cannot be allocated

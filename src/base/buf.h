@@ -20,12 +20,12 @@ typedef struct {
 
 void buf_init(buf *b, size_t max);
 void buf_free(buf *b);
-void buf_reset(buf *b);                                 /* len = 0, keeps memory */
+void buf_reset(buf *b); /* len = 0, keeps memory */
 k_status buf_append(buf *b, const void *p, size_t n);
 k_status buf_append_str(buf *b, const char *s);
 k_status buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 k_status buf_vprintf(buf *b, const char *fmt, va_list ap);
-char *buf_detach(buf *b, size_t *len);                  /* caller frees; buffer emptied */
+char *buf_detach(buf *b, size_t *len); /* caller frees; buffer emptied */
 
 /* HTML-escape s (& < > " ') into b. */
 k_status buf_append_html(buf *b, const char *s);

@@ -14,15 +14,15 @@
 
 typedef enum {
     K_OK = 0,
-    K_ERR = -1,        /* generic failure, already logged */
-    K_ENOMEM = -2,     /* allocation failed */
-    K_ETOOBIG = -3,    /* a limit from limits.h was exceeded */
-    K_EINVAL = -4,     /* malformed input */
-    K_ENOTFOUND = -5,  /* no such object */
-    K_ECONFLICT = -6,  /* state or uniqueness conflict */
-    K_EIO = -7,        /* storage or network I/O failed */
-    K_ETIMEOUT = -8,   /* deadline passed */
-    K_EBUSY = -9,      /* queue full, try later (503) */
+    K_ERR = -1,       /* generic failure, already logged */
+    K_ENOMEM = -2,    /* allocation failed */
+    K_ETOOBIG = -3,   /* a limit from limits.h was exceeded */
+    K_EINVAL = -4,    /* malformed input */
+    K_ENOTFOUND = -5, /* no such object */
+    K_ECONFLICT = -6, /* state or uniqueness conflict */
+    K_EIO = -7,       /* storage or network I/O failed */
+    K_ETIMEOUT = -8,  /* deadline passed */
+    K_EBUSY = -9,     /* queue full, try later (503) */
 } k_status;
 
 const char *k_status_str(k_status st);
@@ -38,7 +38,7 @@ typedef struct {
 } k_str;
 
 #define K_STR(lit) ((k_str){(lit), sizeof(lit) - 1})
-k_str k_str_c(const char *s);              /* view of a NUL-terminated string (NULL -> empty) */
+k_str k_str_c(const char *s); /* view of a NUL-terminated string (NULL -> empty) */
 bool k_str_eq(k_str a, k_str b);
 bool k_str_eq_c(k_str a, const char *b);
 

@@ -12,12 +12,12 @@
 
 #include "common.h"
 
-#define SHA256_LEN 32
-#define SHA512_LEN 64
-#define SHA256_HEX_LEN 65      /* 64 hex + NUL */
-#define SHA512_B64_LEN 89      /* 88 base64 + NUL */
+#define SHA256_LEN     32
+#define SHA512_LEN     64
+#define SHA256_HEX_LEN 65 /* 64 hex + NUL */
+#define SHA512_B64_LEN 89 /* 88 base64 + NUL */
 
-k_status crypto_init(void);    /* once at start (libsodium) */
+k_status crypto_init(void); /* once at start (libsodium) */
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 void crypto_sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN]);
@@ -28,15 +28,15 @@ void crypto_hmac_sha256_hex(const void *key, size_t keylen, const void *msg, siz
 void crypto_hmac_sha512_b64(const void *key, size_t keylen, const void *msg, size_t n,
                             char out[SHA512_B64_LEN]);
 
-void crypto_hex(const uint8_t *p, size_t n, char *out);            /* out: 2n+1 bytes */
+void crypto_hex(const uint8_t *p, size_t n, char *out); /* out: 2n+1 bytes */
 /* Standard alphabet with padding; out needs 4*((n+2)/3)+1 bytes. Returns length. */
 size_t crypto_b64_encode(const uint8_t *p, size_t n, char *out);
 /* Returns decoded length, or -1 on bad input or when out (cap) is too small. */
 long crypto_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 
 k_status crypto_random(void *out, size_t n);
-bool crypto_eq(const void *a, const void *b, size_t n);             /* constant time */
-bool crypto_streq(const char *a, const char *b);                    /* constant time in len(b) */
+bool crypto_eq(const void *a, const void *b, size_t n); /* constant time */
+bool crypto_streq(const char *a, const char *b);        /* constant time in len(b) */
 
 /* RSA-SHA256 PKCS#1 v1.5. Keys are PEM text (private: PKCS#8 or PKCS#1; public: SPKI).
  * sign writes base64 into out (cap bytes). verify takes base64. */

@@ -23,7 +23,7 @@
 /* Why decoding or reading a parameter failed: which parameter and why, ready
  * for Stripe's error object (param, message). */
 typedef struct {
-    k_status status;    /* K_EINVAL or K_ETOOBIG */
+    k_status status; /* K_EINVAL or K_ETOOBIG */
     char param[LIMIT_PARAM_KEY_MAX];
     char message[256];
 } param_err;

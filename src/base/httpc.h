@@ -17,25 +17,25 @@
 #define HTTPC_HEADERS_MAX 16
 
 typedef struct {
-    const char *method;       /* "GET", "POST", "PATCH", "DELETE" */
+    const char *method; /* "GET", "POST", "PATCH", "DELETE" */
     const char *url;
     const char *headers[HTTPC_HEADERS_MAX + 1]; /* "Name: value", NULL-terminated */
-    const char *body;         /* NULL for none */
+    const char *body;                           /* NULL for none */
     size_t body_len;
-    long timeout_ms;          /* 0 = LIMIT_PROVIDER_TIMEOUT_MS */
-    size_t body_max;          /* 0 = LIMIT_PROVIDER_BODY_MAX */
+    long timeout_ms; /* 0 = LIMIT_PROVIDER_TIMEOUT_MS */
+    size_t body_max; /* 0 = LIMIT_PROVIDER_BODY_MAX */
 } httpc_req;
 
 typedef struct {
-    long status;              /* HTTP status; 0 when no answer (see error) */
+    long status; /* HTTP status; 0 when no answer (see error) */
     buf body;
-    buf headers;              /* raw header block of the final answer */
+    buf headers; /* raw header block of the final answer */
     int64_t latency_ms;
-    char error[256];          /* transport error text when status == 0 */
+    char error[256]; /* transport error text when status == 0 */
 } httpc_resp;
 
-k_status httpc_init(void);    /* starts the thread (idempotent) */
-void httpc_shutdown(void);    /* ends transfers, joins the thread */
+k_status httpc_init(void); /* starts the thread (idempotent) */
+void httpc_shutdown(void); /* ends transfers, joins the thread */
 
 /* Blocking: K_OK when an HTTP answer arrived (any status), K_ETIMEOUT, K_EIO. */
 k_status httpc_do(const httpc_req *req, httpc_resp *resp);

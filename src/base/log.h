@@ -12,15 +12,15 @@
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
 void log_set_level(log_level min);
-void log_set_request_id(const char *id);       /* NULL clears; copied */
-const char *log_request_id(void);              /* "" when none */
+void log_set_request_id(const char *id); /* NULL clears; copied */
+const char *log_request_id(void);        /* "" when none */
 void log_msg(log_level lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A pre-built JSON object line (access log); adds ts. */
 void log_json_line(const char *json_obj_without_braces);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
 #endif

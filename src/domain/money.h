@@ -16,9 +16,9 @@
 #define RATE_SCALE 1000000000LL /* rates are held as rate * 10^9 */
 
 typedef struct {
-    char code[4];      /* upper-case ISO 4217, e.g. "EUR" */
-    uint16_t numeric;  /* ISO numeric, e.g. 978 */
-    uint8_t exponent;  /* minor unit digits: 2 for EUR, 0 for JPY, 3 for KWD */
+    char code[4];     /* upper-case ISO 4217, e.g. "EUR" */
+    uint16_t numeric; /* ISO numeric, e.g. 978 */
+    uint8_t exponent; /* minor unit digits: 2 for EUR, 0 for JPY, 3 for KWD */
 } currency_info;
 
 /* Looks up a code case-insensitively ("eur" or "EUR"); NULL when unknown. */

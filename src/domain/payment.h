@@ -70,12 +70,12 @@ typedef struct {
 /* Why pay_apply refused. Each maps to a Stripe error code in the API layer. */
 typedef enum {
     PAY_OK = 0,
-    PAY_E_STATE,       /* operation not allowed in this state */
-    PAY_E_AMOUNT,      /* amount <= 0 or above LIMIT_AMOUNT_MAX */
-    PAY_E_OVER_CAPTURE,/* capture above what is capturable */
-    PAY_E_OVER_REFUND, /* refund above captured - refunded - pending */
-    PAY_E_NO_CHARGE,   /* refund with nothing captured */
-    PAY_E_ADJUST,      /* adjusted amount below what is captured */
+    PAY_E_STATE,        /* operation not allowed in this state */
+    PAY_E_AMOUNT,       /* amount <= 0 or above LIMIT_AMOUNT_MAX */
+    PAY_E_OVER_CAPTURE, /* capture above what is capturable */
+    PAY_E_OVER_REFUND,  /* refund above captured - refunded - pending */
+    PAY_E_NO_CHARGE,    /* refund with nothing captured */
+    PAY_E_ADJUST,       /* adjusted amount below what is captured */
 } pay_refusal;
 
 /* One journal entry as pay_apply sees it. `amount` means:
@@ -88,10 +88,10 @@ typedef struct {
     bool final;
 } pay_entry;
 
-const char *pay_state_name(pay_state s);         /* "requires_payment_method" ... */
-const char *pay_op_name(pay_op op);              /* "create", "capture" ... */
-int pay_op_from_name(const char *name);          /* -1 when unknown */
-int pay_state_from_name(const char *name);       /* -1 when unknown */
+const char *pay_state_name(pay_state s);   /* "requires_payment_method" ... */
+const char *pay_op_name(pay_op op);        /* "create", "capture" ... */
+int pay_op_from_name(const char *name);    /* -1 when unknown */
+int pay_state_from_name(const char *name); /* -1 when unknown */
 const char *pay_refusal_message(pay_refusal r);
 
 /* The transition table: the state after `op` in `s`, or -1 when not allowed.

@@ -369,4 +369,3 @@ json_t *gw_metadata_apply(json_t *base, json_t *changes)
     }
     return m;
 }
-

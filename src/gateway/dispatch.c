@@ -21,8 +21,8 @@
 #include "../base/log.h"
 
 #define DISPATCH_LEASE_MS 60000 /* > LIMIT_WEBHOOK_TIMEOUT_MS: a crashed sender's lease lapses */
-#define DISPATCH_IDLE_MS 1000   /* poll at least this often (other nodes' writes) */
-#define BACKOFF_BASE_S 10
+#define DISPATCH_IDLE_MS  1000  /* poll at least this often (other nodes' writes) */
+#define BACKOFF_BASE_S    10
 
 _Static_assert(DISPATCH_LEASE_MS > LIMIT_WEBHOOK_TIMEOUT_MS, "lease outlives a send");
 
@@ -64,7 +64,7 @@ static void on_sent(void *ctx, k_status st, httpc_resp *resp)
     o->latency_ms = (int32_t)resp->latency_ms;
     if (st == K_OK) {
         size_t n = resp->body.len < LIMIT_WEBHOOK_RESPONSE_KEEP ? resp->body.len
-                                                                 : LIMIT_WEBHOOK_RESPONSE_KEEP;
+                                                                : LIMIT_WEBHOOK_RESPONSE_KEEP;
         if (n > 0)
             memcpy(o->head, resp->body.data, n);
         o->head[n] = '\0';
@@ -90,8 +90,8 @@ typedef struct {
 static k_status claim_fn(store_tx *tx, void *arg)
 {
     claim_job *j = arg;
-    return store_delivery_claim(tx, j->now_ms, j->now_ms + DISPATCH_LEASE_MS, j->max, j->a,
-                                &j->ds, &j->n);
+    return store_delivery_claim(tx, j->now_ms, j->now_ms + DISPATCH_LEASE_MS, j->max, j->a, &j->ds,
+                                &j->n);
 }
 
 typedef struct {
@@ -118,8 +118,8 @@ static k_status load_fn(store_tx *tx, void *arg)
     if (is_callback(j->d->endpoint_id))
         j->have_m = store_merchant_get(tx, j->d->merchant_id, j->a, &j->m) == K_OK;
     else
-        j->have_ep = store_obj_get(tx, j->d->merchant_id, "webhook_endpoint",
-                                   j->d->endpoint_id, j->a, &j->ep) == K_OK;
+        j->have_ep = store_obj_get(tx, j->d->merchant_id, "webhook_endpoint", j->d->endpoint_id,
+                                   j->a, &j->ep) == K_OK;
     return K_OK;
 }
 
@@ -129,8 +129,8 @@ static bool resolve_endpoint(load_job *lj, json_t *evdoc, arena *a, gw_endpoint 
 {
     memset(ep, 0, sizeof(*ep));
     if (is_callback(lj->d->endpoint_id)) {
-        const char *url = json_string_value(
-            json_object_get(json_object_get(evdoc, "object"), "callback_url"));
+        const char *url =
+            json_string_value(json_object_get(json_object_get(evdoc, "object"), "callback_url"));
         if (url == NULL || !lj->have_m)
             return false;
         snprintf(ep->id, sizeof(ep->id), "%s", lj->d->endpoint_id);
@@ -142,8 +142,8 @@ static bool resolve_endpoint(load_job *lj, json_t *evdoc, arena *a, gw_endpoint 
         return true;
     }
     json_t *epdoc = lj->have_ep ? json_loads(lj->ep.body, 0, NULL) : NULL;
-    bool ok = epdoc != NULL && gw_endpoint_from_json(epdoc, a, ep) == K_OK &&
-              ep->status != NULL && strcmp(ep->status, "enabled") == 0;
+    bool ok = epdoc != NULL && gw_endpoint_from_json(epdoc, a, ep) == K_OK && ep->status != NULL &&
+              strcmp(ep->status, "enabled") == 0;
     json_decref(epdoc);
     ep->dialect = "stripe";
     return ok;
@@ -220,8 +220,11 @@ static void send_one(gw *g, const store_delivery *d)
     } else if (fst != K_OK) {
         fail_now(o, "could not format the event");
     } else {
-        httpc_req hr = {.method = "POST", .url = req.url, .body = req.body,
-                        .body_len = req.body_len, .timeout_ms = LIMIT_WEBHOOK_TIMEOUT_MS,
+        httpc_req hr = {.method = "POST",
+                        .url = req.url,
+                        .body = req.body,
+                        .body_len = req.body_len,
+                        .timeout_ms = LIMIT_WEBHOOK_TIMEOUT_MS,
                         .body_max = 64 * 1024};
         for (size_t i = 0; i < 8 && req.headers[i] != NULL; i++)
             hr.headers[i] = req.headers[i];
@@ -293,8 +296,8 @@ static void record_outcomes(gw *g)
 static void claim_and_send(gw *g)
 {
     pthread_mutex_lock(&g_out_mu);
-    size_t room = LIMIT_WEBHOOK_INFLIGHT_MAX > g_inflight ? LIMIT_WEBHOOK_INFLIGHT_MAX - g_inflight
-                                                          : 0;
+    size_t room =
+        LIMIT_WEBHOOK_INFLIGHT_MAX > g_inflight ? LIMIT_WEBHOOK_INFLIGHT_MAX - g_inflight : 0;
     pthread_mutex_unlock(&g_out_mu);
     if (room == 0)
         return;

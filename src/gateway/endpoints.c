@@ -138,13 +138,16 @@ static k_status resend_fn(store_tx *tx, void *arg)
             store_delivery d = *found;
             d.state = "pending";
             d.next_at_ms = clock_now_ms();
-            store_delivery_attempt none = {.delivery_id = d.id, .at_ms = clock_now_ms(),
-                                           .error = "redelivery requested"};
+            store_delivery_attempt none = {
+                .delivery_id = d.id, .at_ms = clock_now_ms(), .error = "redelivery requested"};
             st = store_delivery_record(tx, &d, &none);
         } else {
-            store_delivery d = {.merchant_id = j->merchant_id, .event_id = j->id,
-                                .endpoint_id = eps[i].id, .state = "pending",
-                                .next_at_ms = clock_now_ms(), .created_ms = clock_now_ms()};
+            store_delivery d = {.merchant_id = j->merchant_id,
+                                .event_id = j->id,
+                                .endpoint_id = eps[i].id,
+                                .state = "pending",
+                                .next_at_ms = clock_now_ms(),
+                                .created_ms = clock_now_ms()};
             st = store_delivery_add(tx, &d);
         }
     }
@@ -189,9 +192,8 @@ static k_status deliveries_fn(store_tx *tx, void *arg)
         for (size_t k = 0; k < na; k++)
             json_array_append_new(
                 log, json_pack("{s:I,s:i,s:i,s:s?,s:s?}", "at", (json_int_t)(at[k].at_ms / 1000),
-                               "http_status", at[k].http_status, "latency_ms",
-                               at[k].latency_ms, "response_head", at[k].response_head, "error",
-                               at[k].error));
+                               "http_status", at[k].http_status, "latency_ms", at[k].latency_ms,
+                               "response_head", at[k].response_head, "error", at[k].error));
         json_array_append_new(
             j->out, json_pack("{s:I,s:s,s:s,s:i,s:i,s:I,s:o}", "id", (json_int_t)ds[i].id,
                               "endpoint", ds[i].endpoint_id, "state", ds[i].state, "attempts",
@@ -201,8 +203,8 @@ static k_status deliveries_fn(store_tx *tx, void *arg)
     return st;
 }
 
-k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a,
-                             json_t **out, gw_err *err)
+k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a, json_t **out,
+                             gw_err *err)
 {
     deliveries_job j = {merchant_id, id, a, json_array()};
     arena_defer(a, (void (*)(void *))json_decref, j.out);
@@ -220,8 +222,13 @@ static k_status save_endpoint(store_tx *tx, const char *merchant_id, gw_endpoint
     json_t *doc = gw_endpoint_to_json(e);
     char *body = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
-    store_obj o = {.merchant_id = merchant_id, .id = e->id, .kind = WE, .status = e->status,
-                   .created = e->created, .version = e->version, .body = body};
+    store_obj o = {.merchant_id = merchant_id,
+                   .id = e->id,
+                   .kind = WE,
+                   .status = e->status,
+                   .created = e->created,
+                   .version = e->version,
+                   .body = body};
     k_status st = body != NULL ? store_obj_put(tx, &o) : K_ENOMEM;
     free(body);
     if (st == K_OK)
@@ -250,9 +257,8 @@ static k_status validate_endpoint(const gw_endpoint_params *p, bool create, gw_e
     if (p->enabled_events != NULL &&
         (!json_is_array(p->enabled_events) || json_array_size(p->enabled_events) == 0 ||
          json_array_size(p->enabled_events) > LIMIT_EVENT_TYPES_MAX)) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_empty",
-                   "enabled_events", "enabled_events must list 1 to %d event types (or '*').",
-                   LIMIT_EVENT_TYPES_MAX);
+        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_empty", "enabled_events",
+                   "enabled_events must list 1 to %d event types (or '*').", LIMIT_EVENT_TYPES_MAX);
         return K_EINVAL;
     }
     return K_OK;
@@ -343,9 +349,12 @@ static k_status ep_update_fn(store_tx *tx, void *arg)
         return st;
     gw_endpoint *e = j->out;
     if (j->del) {
-        st = store_obj_put(tx, &(store_obj){.merchant_id = j->merchant_id, .id = e->id,
-                                            .kind = WE, .status = "deleted",
-                                            .created = e->created, .version = e->version,
+        st = store_obj_put(tx, &(store_obj){.merchant_id = j->merchant_id,
+                                            .id = e->id,
+                                            .kind = WE,
+                                            .status = "deleted",
+                                            .created = e->created,
+                                            .version = e->version,
                                             .body = "{}"});
         return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, e, j->a) : st;
     }
@@ -373,8 +382,8 @@ static bool ep_deleted(const gw_endpoint *e)
     return e->url == NULL;
 }
 
-k_status gw_endpoint_get(gw *g, const char *merchant_id, const char *id, arena *a,
-                         gw_endpoint *out, gw_err *err)
+k_status gw_endpoint_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_endpoint *out,
+                         gw_err *err)
 {
     doc_read r = {merchant_id, id, WE, a, NULL, 0};
     k_status st = store_read(g->st, doc_read_fn, &r);
@@ -388,8 +397,8 @@ k_status gw_endpoint_get(gw *g, const char *merchant_id, const char *id, arena *
 }
 
 k_status gw_endpoint_update(gw *g, const char *merchant_id, const char *id,
-                            const gw_endpoint_params *p, gw_idem *idem, arena *a,
-                            gw_endpoint *out, gw_err *err)
+                            const gw_endpoint_params *p, gw_idem *idem, arena *a, gw_endpoint *out,
+                            gw_err *err)
 {
     if (validate_endpoint(p, false, err) != K_OK)
         return K_EINVAL;
@@ -402,8 +411,8 @@ k_status gw_endpoint_update(gw *g, const char *merchant_id, const char *id,
     return st == K_OK || err->http ? st : gw_err_store(err, st, WE, id);
 }
 
-k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
-                            arena *a, gw_endpoint *out, gw_err *err)
+k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
+                            gw_endpoint *out, gw_err *err)
 {
     k_status st = gw_endpoint_get(g, merchant_id, id, a, out, err);
     if (st != K_OK)

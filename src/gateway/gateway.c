@@ -161,8 +161,8 @@ k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
     case K_OK:
         return K_OK;
     case K_ENOTFOUND:
-        gw_err_set(e, 404, "invalid_request_error", "resource_missing", "id",
-                   "No such %s: '%s'", what, id != NULL ? id : "");
+        gw_err_set(e, 404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
+                   what, id != NULL ? id : "");
         break;
     case K_EBUSY:
         gw_err_set(e, 503, "api_error", "rate_limit", NULL,
@@ -541,7 +541,6 @@ static int64_t payment_due(const gw_payment *p, int64_t warn_days)
     return p->auth_expires_at;
 }
 
-
 k_status gw_save_payment(store_tx *tx, gw_payment *p)
 {
     K_ASSERT(pay_check(&p->m));
@@ -741,12 +740,14 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
     if (st == K_OK && cb != NULL && cb[0] != '\0') {
         char ep[LIMIT_ID_MAX + 4];
         snprintf(ep, sizeof(ep), "cb:%s", object_id);
-        store_delivery d = {.merchant_id = merchant_id, .event_id = id, .endpoint_id = ep,
-                            .state = "pending", .next_at_ms = clock_now_ms(),
+        store_delivery d = {.merchant_id = merchant_id,
+                            .event_id = id,
+                            .endpoint_id = ep,
+                            .state = "pending",
+                            .next_at_ms = clock_now_ms(),
                             .created_ms = clock_now_ms()};
         st = store_delivery_add(tx, &d);
     }
     arena_release(&a);
     return st;
 }
-

@@ -30,20 +30,20 @@ typedef struct gw gw;
 
 /* Configuration the gateway runs with (from main's config table). */
 typedef struct {
-    const char *public_url;      /* "http://127.0.0.1:8080": base of the URLs customers open */
-    const char *sim_url;         /* simulators' base URL, NULL when off */
-    const char *rules_text;      /* method rules override (domain/rules), NULL = built-in */
-    int64_t attempt_ttl_s;       /* 0 = from the method's rule */
-    int64_t session_ttl_s;       /* checkout sessions: default 24 h */
-    int64_t auth_warn_days;      /* warning webhook this many days before authorisation expiry */
+    const char *public_url; /* "http://127.0.0.1:8080": base of the URLs customers open */
+    const char *sim_url;    /* simulators' base URL, NULL when off */
+    const char *rules_text; /* method rules override (domain/rules), NULL = built-in */
+    int64_t attempt_ttl_s;  /* 0 = from the method's rule */
+    int64_t session_ttl_s;  /* checkout sessions: default 24 h */
+    int64_t auth_warn_days; /* warning webhook this many days before authorisation expiry */
     bool test_clock;
 } gw_config;
 
 /* Why a use case refused: the dialect maps it to its own error format. */
 typedef struct {
-    int http;                    /* 400, 402, 404, 409 ... */
-    const char *type;            /* Stripe error type: invalid_request_error, card_error, api_error */
-    const char *code;            /* parameter_missing, payment_intent_unexpected_state, ... */
+    int http;         /* 400, 402, 404, 409 ... */
+    const char *type; /* Stripe error type: invalid_request_error, card_error, api_error */
+    const char *code; /* parameter_missing, payment_intent_unexpected_state, ... */
     char param[LIMIT_PARAM_KEY_MAX];
     char message[512];
     const char *decline_code;
@@ -57,22 +57,22 @@ typedef struct {
     char merchant_id[LIMIT_ID_MAX];
     int32_t version;
     pay_money m;
-    int64_t capture_pending;     /* captures sent to the provider, not yet answered */
-    char currency[4];            /* lower-case */
+    int64_t capture_pending; /* captures sent to the provider, not yet answered */
+    char currency[4];        /* lower-case */
     bool manual_capture;
-    int64_t created;             /* unix s */
-    int64_t canceled_at;         /* 0 = not canceled */
-    int64_t auth_expires_at;     /* authorisation must be captured by then; 0 = none */
-    int64_t auth_created_at;     /* when authorised (extension rule counts from here) */
-    int64_t auth_warned;         /* when the expiry warning was sent, 0 = not yet */
-    int64_t attempt_expires_at;  /* the open attempt expires then; 0 = none */
+    int64_t created;            /* unix s */
+    int64_t canceled_at;        /* 0 = not canceled */
+    int64_t auth_expires_at;    /* authorisation must be captured by then; 0 = none */
+    int64_t auth_created_at;    /* when authorised (extension rule counts from here) */
+    int64_t auth_warned;        /* when the expiry warning was sent, 0 = not yet */
+    int64_t attempt_expires_at; /* the open attempt expires then; 0 = none */
     const char *client_secret;
-    const char *description;     /* NULL = none */
+    const char *description; /* NULL = none */
     const char *return_url;
-    const char *method_type;     /* chosen: "klarna", "klarna_pay_now" ...; NULL = none */
-    json_t *method_types;        /* array of allowed types */
-    json_t *metadata;            /* object */
-    json_t *lines;               /* order lines (array), may be empty */
+    const char *method_type; /* chosen: "klarna", "klarna_pay_now" ...; NULL = none */
+    json_t *method_types;    /* array of allowed types */
+    json_t *metadata;        /* object */
+    json_t *lines;           /* order lines (array), may be empty */
     const char *email, *country, *name, *locale; /* billing details given at confirm */
     const char *cancellation_reason;
     const char *latest_attempt;  /* att_... */
@@ -81,80 +81,80 @@ typedef struct {
     const char *next_action_url; /* redirect URL while requires_action */
     const char *qr_text;         /* QR code text while requires_action (Alipay+) */
     const char *last_error_code, *last_error_message, *last_error_type;
-    const char *checkout_session;/* cs_... when made by a Checkout Session */
-    const char *channel;         /* "stripe", "ecommpay", "checkout" */
-    const char *external_id;     /* ECommPay payment_id (unique per project) */
-    const char *callback_url;    /* callbacks for this payment (ECommPay merchant_callback_url) */
-    const char *method_detail;   /* "pay_now", "pay_later", wallet name ... */
-    int64_t amount_initial;      /* asked amount in currency_initial (conversion), 0 = same */
+    const char *checkout_session; /* cs_... when made by a Checkout Session */
+    const char *channel;          /* "stripe", "ecommpay", "checkout" */
+    const char *external_id;      /* ECommPay payment_id (unique per project) */
+    const char *callback_url;     /* callbacks for this payment (ECommPay merchant_callback_url) */
+    const char *method_detail;    /* "pay_now", "pay_later", wallet name ... */
+    int64_t amount_initial;       /* asked amount in currency_initial (conversion), 0 = same */
     const char *currency_initial;
-    int64_t rate_e9;             /* rate used (currency_initial -> currency), 0 = none */
+    int64_t rate_e9; /* rate used (currency_initial -> currency), 0 = none */
 } gw_payment;
 
 typedef struct {
-    char id[LIMIT_ID_MAX];       /* re_... */
+    char id[LIMIT_ID_MAX]; /* re_... */
     const char *merchant_id;
     const char *payment_id;
     int64_t amount;
     char currency[4];
-    const char *status;          /* pending, succeeded, failed, canceled */
+    const char *status; /* pending, succeeded, failed, canceled */
     const char *reason;
     const char *failure_reason;
     const char *provider_ref;
-    const char *callback_url;    /* copied from the payment: where refund callbacks go */
-    const char *external_id;     /* the merchant's refund id (ECommPay merchant_refund_id) */
+    const char *callback_url;        /* copied from the payment: where refund callbacks go */
+    const char *external_id;         /* the merchant's refund id (ECommPay merchant_refund_id) */
     const char *payment_external_id; /* the payment's own merchant id (ECommPay payment_id) */
-    int64_t payment_amount;      /* the payment's captured amount, for callbacks */
-    int64_t payment_refunded;    /* refunded on the payment after this refund settled */
+    int64_t payment_amount;          /* the payment's captured amount, for callbacks */
+    int64_t payment_refunded;        /* refunded on the payment after this refund settled */
     json_t *metadata;
     int64_t created;
     int32_t version;
 } gw_refund;
 
 typedef struct {
-    char id[LIMIT_ID_MAX];       /* evt_... */
-    const char *type;            /* payment_intent.succeeded ... */
+    char id[LIMIT_ID_MAX]; /* evt_... */
+    const char *type;      /* payment_intent.succeeded ... */
     int64_t created;
-    const char *object_kind;     /* "payment_intent", "refund", "checkout.session" */
-    json_t *object;              /* the internal document snapshot at event time */
-    json_t *previous;            /* previous attributes, may be NULL */
+    const char *object_kind; /* "payment_intent", "refund", "checkout.session" */
+    json_t *object;          /* the internal document snapshot at event time */
+    json_t *previous;        /* previous attributes, may be NULL */
     const char *request_id;
     const char *idempotency_key;
 } gw_event;
 
 typedef struct {
-    char id[LIMIT_ID_MAX];       /* we_... */
+    char id[LIMIT_ID_MAX]; /* we_... */
     const char *url;
-    const char *secret;          /* whsec_... */
-    const char *status;          /* enabled, disabled */
+    const char *secret; /* whsec_... */
+    const char *status; /* enabled, disabled */
     const char *description;
-    json_t *enabled_events;      /* array of types, ["*"] = all */
+    json_t *enabled_events; /* array of types, ["*"] = all */
     json_t *metadata;
     const char *api_version;
     int64_t created;
     int32_t version;
     /* Set for the virtual endpoint of a payment's own callback URL: */
-    const char *dialect;         /* "stripe" for we_ endpoints, "ecommpay" for callbacks */
-    int64_t project_id;          /* the merchant's ECommPay project */
+    const char *dialect; /* "stripe" for we_ endpoints, "ecommpay" for callbacks */
+    int64_t project_id;  /* the merchant's ECommPay project */
 } gw_endpoint;
 
 typedef struct {
-    char id[LIMIT_ID_MAX];       /* cs_... */
+    char id[LIMIT_ID_MAX]; /* cs_... */
     const char *merchant_id;
-    const char *payment_id;      /* the intent behind it */
-    const char *status;          /* open, complete, expired */
-    const char *payment_status;  /* unpaid, paid, no_payment_required */
+    const char *payment_id;     /* the intent behind it */
+    const char *status;         /* open, complete, expired */
+    const char *payment_status; /* unpaid, paid, no_payment_required */
     const char *success_url, *cancel_url;
-    const char *locale;          /* auto, en, de, fr, fi, sv */
+    const char *locale; /* auto, en, de, fr, fi, sv */
     const char *customer_email;
     const char *client_reference_id;
     int64_t amount_total;
     char currency[4];
-    json_t *line_items;          /* [{name, quantity, unit_amount, amount_total, tax_rate...}] */
+    json_t *line_items; /* [{name, quantity, unit_amount, amount_total, tax_rate...}] */
     json_t *method_types;
     json_t *metadata;
     int64_t created, expires_at;
-    const char *url;             /* the hosted page */
+    const char *url; /* the hosted page */
     int32_t version;
 } gw_session;
 
@@ -178,8 +178,8 @@ store *gw_store(gw *g);
  * change. render() is called inside the write with the resulting object. */
 typedef struct gw_idem gw_idem;
 struct gw_idem {
-    const char *key;             /* NULL = no idempotency */
-    const char *fingerprint;     /* sha256 hex */
+    const char *key;         /* NULL = no idempotency */
+    const char *fingerprint; /* sha256 hex */
     /* Renders the success answer (status 200) for the stored record. */
     char *(*render)(gw_idem *self, const void *record, arena *a);
     void *ctx;
@@ -205,23 +205,23 @@ k_status gw_idem_store_error(gw *g, const char *merchant_id, gw_idem *idem, int 
 #define GW_METADATA_CLEAR "\x1f"
 
 typedef struct {
-    int64_t amount;              /* required on create */
-    const char *currency;        /* required on create */
+    int64_t amount;       /* required on create */
+    const char *currency; /* required on create */
     bool has_amount, has_currency;
-    int capture_manual;          /* -1 = unspecified */
-    json_t *method_types;        /* borrowed; NULL = default ["klarna"] on create */
-    const char *description;     /* NULL = unchanged; "" = unset */
-    json_t *metadata;            /* borrowed; values "" unset keys; NULL = unchanged */
-    json_t *lines;               /* borrowed order lines; NULL = unchanged */
+    int capture_manual;      /* -1 = unspecified */
+    json_t *method_types;    /* borrowed; NULL = default ["klarna"] on create */
+    const char *description; /* NULL = unchanged; "" = unset */
+    json_t *metadata;        /* borrowed; values "" unset keys; NULL = unchanged */
+    json_t *lines;           /* borrowed order lines; NULL = unchanged */
     const char *return_url;
-    const char *method_type;     /* payment_method_data[type] */
+    const char *method_type;                     /* payment_method_data[type] */
     const char *email, *country, *name, *locale; /* billing details */
-    const char *channel;         /* "stripe" (default), "ecommpay", "checkout" */
-    const char *external_id;     /* ECommPay payment_id */
-    const char *callback_url;    /* where this payment's callbacks go (ECommPay) */
+    const char *channel;                         /* "stripe" (default), "ecommpay", "checkout" */
+    const char *external_id;                     /* ECommPay payment_id */
+    const char *callback_url;                    /* where this payment's callbacks go (ECommPay) */
     const char *checkout_session;
-    const char *terminal;        /* "WEB"/"WAP" for wallets; NULL = WEB */
-    bool confirm;                /* create and confirm at once */
+    const char *terminal; /* "WEB"/"WAP" for wallets; NULL = WEB */
+    bool confirm;         /* create and confirm at once */
 } gw_pi_params;
 
 k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *p, gw_idem *idem,
@@ -229,8 +229,7 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *p, gw_
 k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
                    gw_err *err);
 /* By client secret (hosted pages, publishable-key reads). */
-k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment *out,
-                         gw_err *err);
+k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment *out, gw_err *err);
 k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
 /* Starts an attempt with the provider of p->method_type (or the intent's
@@ -269,11 +268,11 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
 /* Replaces the order lines before full capture; the new total is the sum of
  * total_amount. Decreases are accepted; an increase needs the provider's new
  * decision, and when refused nothing changes. */
-k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *lines,
-                    gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
+k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *lines, gw_idem *idem,
+                    arena *a, gw_payment *out, gw_err *err);
 /* Asks the provider to send the customer the payment instructions again. */
-k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a,
-                      gw_payment *out, gw_err *err);
+k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                      gw_err *err);
 
 /* ---- the customer's way back from the provider ----
  * /pay/return/:attempt?result=... : syncs the attempt, then says where to send
@@ -287,21 +286,21 @@ k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, ar
 k_status gw_attempt_payment(gw *g, const char *attempt_id, bool sync, arena *a, gw_payment *out,
                             gw_err *err);
 /* A provider callback for an attempt (URL carries attempt id and token). */
-k_status gw_provider_notice(gw *g, const char *provider, const char *attempt_id,
-                            const char *token, const void *inbound, arena *a, int *ack_status,
-                            const char **ack_body, gw_err *err);
+k_status gw_provider_notice(gw *g, const char *provider, const char *attempt_id, const char *token,
+                            const void *inbound, arena *a, int *ack_status, const char **ack_body,
+                            gw_err *err);
 
 /* ---- refunds ---- */
 typedef struct {
     const char *payment_id;
-    int64_t amount;              /* 0 = all that remains */
+    int64_t amount; /* 0 = all that remains */
     const char *reason;
-    const char *external_id;     /* ECommPay merchant_refund_id */
+    const char *external_id; /* ECommPay merchant_refund_id */
     json_t *metadata;
 } gw_refund_params;
 
-k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *p,
-                          gw_idem *idem, arena *a, gw_refund *out, gw_err *err);
+k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *p, gw_idem *idem,
+                          arena *a, gw_refund *out, gw_err *err);
 k_status gw_refund_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_refund *out,
                        gw_err *err);
 k_status gw_refund_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
@@ -313,27 +312,27 @@ k_status gw_event_get(gw *g, const char *merchant_id, const char *id, arena *a, 
 k_status gw_event_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                        gw_event **out, size_t *n, bool *has_more, gw_err *err);
 k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err *err);
-k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a,
-                             json_t **out, gw_err *err);
+k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a, json_t **out,
+                             gw_err *err);
 
 typedef struct {
-    const char *url;             /* NULL = unchanged */
-    json_t *enabled_events;      /* NULL = unchanged */
+    const char *url;        /* NULL = unchanged */
+    json_t *enabled_events; /* NULL = unchanged */
     const char *description;
     json_t *metadata;
-    int disabled;                /* -1 unchanged, 0 enable, 1 disable */
+    int disabled; /* -1 unchanged, 0 enable, 1 disable */
     const char *api_version;
 } gw_endpoint_params;
 
 k_status gw_endpoint_create(gw *g, const char *merchant_id, const gw_endpoint_params *p,
                             gw_idem *idem, arena *a, gw_endpoint *out, gw_err *err);
-k_status gw_endpoint_get(gw *g, const char *merchant_id, const char *id, arena *a,
-                         gw_endpoint *out, gw_err *err);
+k_status gw_endpoint_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_endpoint *out,
+                         gw_err *err);
 k_status gw_endpoint_update(gw *g, const char *merchant_id, const char *id,
-                            const gw_endpoint_params *p, gw_idem *idem, arena *a,
+                            const gw_endpoint_params *p, gw_idem *idem, arena *a, gw_endpoint *out,
+                            gw_err *err);
+k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
                             gw_endpoint *out, gw_err *err);
-k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
-                            arena *a, gw_endpoint *out, gw_err *err);
 k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                           gw_endpoint **out, size_t *n, bool *has_more, gw_err *err);
 
@@ -343,17 +342,18 @@ k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q,
  * event its dialect does not send: the delivery is then marked skipped. */
 typedef struct {
     const char *url;
-    const char *headers[8];      /* "Name: value", NULL-terminated */
+    const char *headers[8]; /* "Name: value", NULL-terminated */
     const char *body;
     size_t body_len;
 } gw_delivery_req;
-typedef k_status (*gw_formatter)(const gw_event *ev, const gw_endpoint *ep, int64_t now_s,
-                                 arena *a, gw_delivery_req *out);
+typedef k_status (*gw_formatter)(const gw_event *ev, const gw_endpoint *ep, int64_t now_s, arena *a,
+                                 gw_delivery_req *out);
 void gw_set_formatter(gw *g, const char *dialect, gw_formatter fn);
 
 /* ---- checkout sessions ---- */
 typedef struct {
-    json_t *line_items;          /* borrowed: [{price_data:{currency, unit_amount, product_data:{name}}, quantity}] */
+    json_t *line_items; /* borrowed: [{price_data:{currency, unit_amount, product_data:{name}},
+                           quantity}] */
     const char *currency;
     const char *success_url, *cancel_url;
     const char *locale;
@@ -361,8 +361,8 @@ typedef struct {
     const char *client_reference_id;
     json_t *method_types;
     json_t *metadata;
-    int capture_manual;          /* payment_intent_data[capture_method] */
-    int64_t expires_at;          /* 0 = default */
+    int capture_manual; /* payment_intent_data[capture_method] */
+    int64_t expires_at; /* 0 = default */
 } gw_session_params;
 
 k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_params *p,
@@ -374,8 +374,8 @@ k_status gw_session_find(gw *g, const char *id, arena *a, gw_session *out, char 
                          gw_err *err);
 k_status gw_session_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                          gw_session **out, size_t *n, bool *has_more, gw_err *err);
-k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
-                           arena *a, gw_session *out, gw_err *err);
+k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
+                           gw_session *out, gw_err *err);
 /* The customer picked a method on the hosted page: confirms the intent behind
  * the session and returns where to send the browser (the provider's page). */
 k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,

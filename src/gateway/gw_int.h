@@ -11,7 +11,7 @@
 #include "../providers/provider.h"
 
 #define GW_FORMATTERS_MAX 4
-#define GW_INFLIGHT_MAX 4096 /* idempotency keys in flight on this node */
+#define GW_INFLIGHT_MAX   4096   /* idempotency keys in flight on this node */
 #define K_EEXIST_EXTERNAL (-100) /* a closure's own status: the external id is taken */
 
 typedef struct {
@@ -47,8 +47,8 @@ typedef struct {
     const char *payment_id;
     const char *provider;
     const char *method;
-    const char *status;       /* starting, action, processing, succeeded, failed, canceled */
-    const char *token;        /* secret in the provider's callback URL */
+    const char *status; /* starting, action, processing, succeeded, failed, canceled */
+    const char *token;  /* secret in the provider's callback URL */
     const char *provider_ref;
     const char *order_ref;
     const char *failure_code;
@@ -100,8 +100,8 @@ k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id);
 bool gw_account(gw *g, const char *merchant_id, const char *provider, arena *a, prov_account *out);
 
 /* Applies a provider result to payment + attempt inside a write. */
-k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
-                         const prov_result *r, arena *a);
+k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, const prov_result *r,
+                         arena *a);
 
 json_t *gw_metadata_apply(json_t *base, json_t *changes);
 /* Order lines (internal JSON) as the provider interface wants them. */
@@ -128,8 +128,7 @@ k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const st
                       arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err);
 /* Reads an attempt and its payment, syncs it with the provider when still
  * open, and reads both again. */
-k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p,
-                            gw_attempt *t);
+k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p, gw_attempt *t);
 
 /* The dispatcher and scheduler threads (dispatch.c, scheduler.c). */
 void *gw_dispatcher_main(void *arg);

@@ -152,8 +152,14 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
         return provider_refused(err, "extend the authorisation", &res);
     err->http = 0;
-    order_job j = {.g = g, .merchant_id = merchant_id, .id = id, .idem = idem, .a = a,
-                   .p = out, .res = &res, .err = err};
+    order_job j = {.g = g,
+                   .merchant_id = merchant_id,
+                   .id = id,
+                   .idem = idem,
+                   .a = a,
+                   .p = out,
+                   .res = &res,
+                   .err = err};
     st = store_write(g->st, extend_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, PI, id);
@@ -214,16 +220,16 @@ static k_status edit_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p, p->m.state == PS_SUCCEEDED
-                                ? "payment_intent.succeeded"
-                                : "payment_intent.amount_capturable_updated");
+        st = emit_pi(tx, p,
+                     p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
+                                                : "payment_intent.amount_capturable_updated");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
 }
 
-k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *lines,
-                    gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
+k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *lines, gw_idem *idem,
+                    arena *a, gw_payment *out, gw_err *err)
 {
     int64_t total;
     if (json_array_size(lines) == 0) {
@@ -262,8 +268,16 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
         return provider_refused(err, "accept the changed order", &res);
     err->http = 0;
-    order_job j = {.g = g, .merchant_id = merchant_id, .id = id, .idem = idem, .a = a,
-                   .p = out, .res = &res, .lines = lines, .amount = total, .err = err};
+    order_job j = {.g = g,
+                   .merchant_id = merchant_id,
+                   .id = id,
+                   .idem = idem,
+                   .a = a,
+                   .p = out,
+                   .res = &res,
+                   .lines = lines,
+                   .amount = total,
+                   .err = err};
     st = store_write(g->st, edit_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, PI, id);
@@ -273,8 +287,8 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
 
 /* ---- resend the payment instructions ---- */
 
-k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a,
-                      gw_payment *out, gw_err *err)
+k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                      gw_err *err)
 {
     k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
     if (st != K_OK)
@@ -352,8 +366,8 @@ k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
     char merchant[LIMIT_ID_MAX], id[LIMIT_ID_MAX];
     snprintf(merchant, sizeof(merchant), "%s", p->merchant_id);
     snprintf(id, sizeof(id), "%s", p->id);
-    order_job j = {.g = g, .merchant_id = merchant, .id = id, .a = a, .p = p, .res = &res,
-                   .err = err};
+    order_job j = {
+        .g = g, .merchant_id = merchant, .id = id, .a = a, .p = p, .res = &res, .err = err};
     k_status st = store_write(g->st, reconcile_fn, &j);
     gw_wake(g);
     return gw_err_store(err, st, PI, id);

@@ -143,8 +143,9 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
         /* Amount limits are checked at confirmation, as Stripe does: an intent's
          * amount may still change before then. */
         if (rp != RULE_OK && rp != RULE_E_AMOUNT)
-            return rule_refusal_err(err, rp, &why, "payment_method_data[billing_details]"
-                                                   "[address][country]");
+            return rule_refusal_err(err, rp, &why,
+                                    "payment_method_data[billing_details]"
+                                    "[address][country]");
         if (manual && !r->manual_capture) {
             gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string",
                        "capture_method",
@@ -174,8 +175,13 @@ static k_status external_claim(store_tx *tx, const gw_payment *p)
     snprintf(ref, sizeof(ref), "%s:%s", p->merchant_id, p->external_id);
     char body[LIMIT_ID_MAX + 32];
     snprintf(body, sizeof(body), "{\"payment_id\":\"%s\"}", p->id);
-    store_obj o = {.merchant_id = p->merchant_id, .id = p->id, .kind = "external_id",
-                   .parent_id = p->id, .created = p->created, .ext_ref = ref, .body = body};
+    store_obj o = {.merchant_id = p->merchant_id,
+                   .id = p->id,
+                   .kind = "external_id",
+                   .parent_id = p->id,
+                   .created = p->created,
+                   .ext_ref = ref,
+                   .body = body};
     return store_obj_put(tx, &o);
 }
 
@@ -230,8 +236,7 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     const currency_info *cur = currency_find(in->currency);
     if (cur == NULL) {
         gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
-                   "Invalid currency: %s. Kassa supports ISO 4217 currency codes.",
-                   in->currency);
+                   "Invalid currency: %s. Kassa supports ISO 4217 currency codes.", in->currency);
         return K_EINVAL;
     }
     if (validate_amount(in->amount, err) != K_OK)
@@ -245,8 +250,7 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     }
     p->manual_capture = in->capture_manual == 1;
     currency_lower(cur->code, p->currency);
-    if (validate_types(g, p->method_types, p->currency, in->amount, p->manual_capture, err) !=
-        K_OK)
+    if (validate_types(g, p->method_types, p->currency, in->amount, p->manual_capture, err) != K_OK)
         return K_EINVAL;
     id_new(p->id, "pi_");
     snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);
@@ -284,8 +288,7 @@ k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p)
 {
     k_status st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = gw_journal(tx, p, OP_CREATE, p->m.amount, "succeeded", NULL, NULL, NULL, NULL,
-                        NULL);
+        st = gw_journal(tx, p, OP_CREATE, p->m.amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
     if (st == K_OK)
         st = emit_pi(tx, p, "payment_intent.created");
     return st;
@@ -329,8 +332,7 @@ static k_status secret_read_fn(store_tx *tx, void *arg)
 }
 
 /* The client secret is an unguessable capability (hosted pages use it). */
-k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment *out,
-                         gw_err *err)
+k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment *out, gw_err *err)
 {
     secret_read r = {client_secret, a, out};
     k_status st = client_secret != NULL ? store_read(g->st, secret_read_fn, &r) : K_ENOTFOUND;
@@ -378,8 +380,8 @@ typedef struct {
 static k_status ops_fn(store_tx *tx, void *arg)
 {
     ops_job *j = arg;
-    return store_op_range(tx, j->merchant_id, j->from_ms, j->to_ms, j->after, j->max, j->a,
-                          &j->ops, &j->n);
+    return store_op_range(tx, j->merchant_id, j->from_ms, j->to_ms, j->after, j->max, j->a, &j->ops,
+                          &j->n);
 }
 
 k_status gw_ops_range(gw *g, const char *merchant_id, int64_t from_ms, int64_t to_ms,
@@ -431,8 +433,7 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
         pay_entry e = {.op = OP_UPDATE, .amount = j->in->amount};
         if (pay_apply(&p->m, &e) != PAY_OK)
             return unexpected_state(j->err, p, "update", OP_UPDATE);
-        st = gw_journal(tx, p, OP_UPDATE, j->in->amount, "succeeded", NULL, NULL, NULL, NULL,
-                        NULL);
+        st = gw_journal(tx, p, OP_UPDATE, j->in->amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
         if (st != K_OK)
             return st;
     }
@@ -478,9 +479,8 @@ k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_p
 
 /* ---- applying what a provider said ---- */
 
-static k_status apply_op(store_tx *tx, gw_payment *p, pay_op op, int64_t amount,
-                         const char *status, const char *code, const char *msg,
-                         const char *ref, const char *ref_id)
+static k_status apply_op(store_tx *tx, gw_payment *p, pay_op op, int64_t amount, const char *status,
+                         const char *code, const char *msg, const char *ref, const char *ref_id)
 {
     pay_entry e = {.op = op, .amount = amount};
     pay_refusal r = pay_apply(&p->m, &e);
@@ -539,8 +539,8 @@ static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
     }
     st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p, sale ? "payment_intent.succeeded"
-                                 : "payment_intent.amount_capturable_updated");
+        st = emit_pi(
+            tx, p, sale ? "payment_intent.succeeded" : "payment_intent.amount_capturable_updated");
     if (st == K_OK && p->checkout_session != NULL)
         st = gw_session_paid_in_tx(tx, p, a);
     return st;
@@ -549,7 +549,8 @@ static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
 static k_status apply_failure(store_tx *tx, gw_payment *p, gw_attempt *t, const prov_result *r,
                               arena *a)
 {
-    const char *code = r->failure_code != NULL ? r->failure_code : "payment_method_provider_decline";
+    const char *code =
+        r->failure_code != NULL ? r->failure_code : "payment_method_provider_decline";
     const char *msg = r->failure_message != NULL ? r->failure_message : fail_message(code);
     k_status st = apply_op(tx, p, OP_FAIL, 0, "failed", code, msg, r->provider_code, t->id);
     if (st != K_OK)
@@ -568,8 +569,8 @@ static k_status apply_failure(store_tx *tx, gw_payment *p, gw_attempt *t, const 
     return st;
 }
 
-k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
-                         const prov_result *r, arena *a)
+k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, const prov_result *r,
+                         arena *a)
 {
     if (attempt_final(t) || p->latest_attempt == NULL || strcmp(p->latest_attempt, t->id) != 0)
         return K_OK; /* late or duplicate news about an attempt already settled */
@@ -864,11 +865,19 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
     }
     gw_attempt t;
     err->http = 0;
-    confirm_job j = {.g = g, .merchant_id = merchant_id, .id = id, .in = in,
-                     .method = method, .provider = rule->provider,
-                     .attempt_ttl_s = g->cfg.attempt_ttl_s > 0 ? g->cfg.attempt_ttl_s
-                                                              : rule->attempt_ttl_s,
-                     .idem = idem, .a = a, .p = out, .t = &t, .err = err};
+    confirm_job j = {.g = g,
+                     .merchant_id = merchant_id,
+                     .id = id,
+                     .in = in,
+                     .method = method,
+                     .provider = rule->provider,
+                     .attempt_ttl_s =
+                         g->cfg.attempt_ttl_s > 0 ? g->cfg.attempt_ttl_s : rule->attempt_ttl_s,
+                     .idem = idem,
+                     .a = a,
+                     .p = out,
+                     .t = &t,
+                     .err = err};
     st = store_write(g->st, confirm_begin_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, PI, id);
@@ -995,8 +1004,7 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
 }
 
 /* Used by the janitor and by returns/notices: sync one attempt by id. */
-k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p,
-                            gw_attempt *t)
+k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p, gw_attempt *t)
 {
     attempt_read r = {attempt_id, a, t, p};
     k_status st = store_read(g->st, attempt_read_fn, &r);
@@ -1032,14 +1040,14 @@ k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, ar
         *redirect = arena_printf(a, "%s/c/done/%s", g->public_url, p.checkout_session);
         return K_OK;
     }
-    const char *status = p.m.state == PS_SUCCEEDED || p.m.state == PS_REQUIRES_CAPTURE
-                             ? "succeeded"
+    const char *status = p.m.state == PS_SUCCEEDED || p.m.state == PS_REQUIRES_CAPTURE ? "succeeded"
                          : p.m.state == PS_PROCESSING || p.m.state == PS_REQUIRES_ACTION
                              ? "processing"
                              : "failed";
     const char *ret = p.return_url != NULL ? p.return_url : g->public_url;
-    *redirect = arena_printf(a, "%s%cpayment_intent=%s&payment_intent_client_secret=%s"
-                                "&redirect_status=%s",
+    *redirect = arena_printf(a,
+                             "%s%cpayment_intent=%s&payment_intent_client_secret=%s"
+                             "&redirect_status=%s",
                              ret, strchr(ret, '?') ? '&' : '?', p.id, p.client_secret, status);
     return K_OK;
 }
@@ -1063,7 +1071,8 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
     }
     const provider *prov = provider_find(provider_name);
     prov_account acct;
-    if (prov != NULL && prov->notice != NULL && gw_account(g, t.merchant_id, provider_name, a, &acct)) {
+    if (prov != NULL && prov->notice != NULL &&
+        gw_account(g, t.merchant_id, provider_name, a, &acct)) {
         prov_notice n;
         memset(&n, 0, sizeof(n));
         st = prov->notice(&acct, inbound, a, &n);
@@ -1173,8 +1182,8 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     K_ASSERT(p->capture_pending >= j->amount);
     p->capture_pending -= j->amount;
     if (!j->ok) {
-        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", j->err->code, j->err->message,
-                        NULL, NULL, NULL);
+        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", j->err->code, j->err->message, NULL,
+                        NULL, NULL);
         return st == K_OK ? gw_save_payment(tx, p) : st;
     }
     pay_entry e = {.op = OP_CAPTURE, .amount = j->amount, .final = j->final};
@@ -1187,9 +1196,9 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p, p->m.state == PS_SUCCEEDED
-                                ? "payment_intent.succeeded"
-                                : "payment_intent.amount_capturable_updated");
+        st = emit_pi(tx, p,
+                     p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
+                                                : "payment_intent.amount_capturable_updated");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
@@ -1199,8 +1208,16 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
                        json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
     err->http = 0;
-    capture_job j = {.g = g, .merchant_id = merchant_id, .id = id, .amount = amount,
-                     .final = final, .lines = lines, .idem = idem, .a = a, .p = out, .err = err};
+    capture_job j = {.g = g,
+                     .merchant_id = merchant_id,
+                     .id = id,
+                     .amount = amount,
+                     .final = final,
+                     .lines = lines,
+                     .idem = idem,
+                     .a = a,
+                     .p = out,
+                     .err = err};
     k_status st = store_write(g->st, capture_begin_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, PI, id);
@@ -1213,8 +1230,11 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
     id_new(opid, "cap_");
     char cur[4];
     currency_upper(out->currency, cur);
-    prov_ref ref = {.order_ref = out->order_ref, .provider_ref = out->provider_ref,
-                    .attempt_id = out->latest_attempt, .currency = cur, .amount = j.amount,
+    prov_ref ref = {.order_ref = out->order_ref,
+                    .provider_ref = out->provider_ref,
+                    .attempt_id = out->latest_attempt,
+                    .currency = cur,
+                    .amount = j.amount,
                     .idem_key = idem != NULL && idem->key != NULL ? idem->key : opid};
     prov_line *plines = NULL;
     size_t nlines = 0;
@@ -1289,8 +1309,9 @@ static k_status cancel_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p, p->m.state == PS_CANCELED ? "payment_intent.canceled"
-                                                       : "payment_intent.succeeded");
+        st = emit_pi(tx, p,
+                     p->m.state == PS_CANCELED ? "payment_intent.canceled"
+                                               : "payment_intent.succeeded");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
@@ -1312,9 +1333,12 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
         gw_account(g, merchant_id, provname, a, &acct)) {
         char cur[4];
         currency_upper(out->currency, cur);
-        prov_ref ref = {.attempt_id = out->latest_attempt, .provider_ref = out->provider_ref,
-                        .order_ref = out->order_ref, .currency = cur,
-                        .amount = pay_capturable(&out->m), .idem_key = out->latest_attempt};
+        prov_ref ref = {.attempt_id = out->latest_attempt,
+                        .provider_ref = out->provider_ref,
+                        .order_ref = out->order_ref,
+                        .currency = cur,
+                        .amount = pay_capturable(&out->m),
+                        .idem_key = out->latest_attempt};
         prov_result res;
         memset(&res, 0, sizeof(res));
         bool partly = out->m.captured > 0;

@@ -53,8 +53,9 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
         return gw_err_store(j->err, st, "payment_intent", j->in->payment_id);
     if (p->m.captured == 0) {
         gw_err_set(j->err, 400, "invalid_request_error", "payment_intent_unexpected_state",
-                   "payment_intent", "This PaymentIntent does not have a successful charge to "
-                                     "refund.");
+                   "payment_intent",
+                   "This PaymentIntent does not have a successful charge to "
+                   "refund.");
         return K_ECONFLICT;
     }
     int64_t left = pay_refundable(&p->m);
@@ -116,8 +117,8 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
     r->payment_refunded = p->m.refunded;
     r->provider_ref = j->op_ref;
     r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
-    st = gw_journal(tx, p, e.op, r->amount, j->ok ? "succeeded" : "failed", NULL,
-                    r->failure_reason, j->op_ref, r->id, NULL);
+    st = gw_journal(tx, p, e.op, r->amount, j->ok ? "succeeded" : "failed", NULL, r->failure_reason,
+                    j->op_ref, r->id, NULL);
     if (st == K_OK)
         st = gw_save_refund(tx, r);
     if (st == K_OK)
@@ -134,8 +135,8 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
     return st;
 }
 
-k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *in,
-                          gw_idem *idem, arena *a, gw_refund *out, gw_err *err)
+k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *in, gw_idem *idem,
+                          arena *a, gw_refund *out, gw_err *err)
 {
     if (in->payment_id == NULL) {
         gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "payment_intent",
@@ -148,8 +149,8 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
         return K_EINVAL;
     }
     err->http = 0;
-    refund_job j = {.g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a,
-                    .r = out, .err = err};
+    refund_job j = {
+        .g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a, .r = out, .err = err};
     k_status st = store_write(g->st, refund_begin_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, "refund", NULL);
@@ -163,9 +164,13 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
     k_status pst = K_ERR;
     char cur[4];
     currency_upper(j.p.currency, cur);
-    prov_ref ref = {.attempt_id = j.p.latest_attempt, .provider_ref = j.p.provider_ref,
-                    .order_ref = j.p.order_ref, .currency = cur, .amount = out->amount,
-                    .idem_key = out->id, .description = in->reason};
+    prov_ref ref = {.attempt_id = j.p.latest_attempt,
+                    .provider_ref = j.p.provider_ref,
+                    .order_ref = j.p.order_ref,
+                    .currency = cur,
+                    .amount = out->amount,
+                    .idem_key = out->id,
+                    .description = in->reason};
     if (prov != NULL && prov->refund != NULL && gw_account(g, merchant_id, rm->provider, a, &acct))
         pst = prov->refund(&acct, &ref, a, &res);
     j.ok = pst == K_OK && res.outcome != PR_FAILED;
@@ -200,7 +205,6 @@ k_status gw_refund_get(gw *g, const char *merchant_id, const char *id, arena *a,
     refund_read r = {merchant_id, id, a, out};
     return gw_err_store(err, store_read(g->st, refund_read_fn, &r), "refund", id);
 }
-
 
 k_status gw_refund_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                         gw_refund **out, size_t *n, bool *has_more, gw_err *err)

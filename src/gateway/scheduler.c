@@ -18,9 +18,9 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 
-#define TICK_IDLE_MS 1000
-#define PRUNE_EVERY_MS 60000 /* idempotency keys are pruned once a minute */
-#define JANITOR_RECHECK_S 600 /* a payment still processing at its deadline is asked again then */
+#define TICK_IDLE_MS      1000
+#define PRUNE_EVERY_MS    60000 /* idempotency keys are pruned once a minute */
+#define JANITOR_RECHECK_S 600   /* a payment still processing at its deadline is asked again then */
 
 k_status gw_session_expire_due(store_tx *tx, const char *merchant_id, const char *id, arena *a);
 
@@ -104,8 +104,9 @@ static k_status auth_timer_fn(store_tx *tx, void *arg)
         if (st == K_OK)
             st = gw_save_payment(tx, &p);
         if (st == K_OK)
-            st = emit_pi(tx, &p, p.m.state == PS_CANCELED ? "payment_intent.canceled"
-                                                           : "payment_intent.succeeded");
+            st = emit_pi(tx, &p,
+                         p.m.state == PS_CANCELED ? "payment_intent.canceled"
+                                                  : "payment_intent.succeeded");
         return st;
     }
     if (p.auth_warned == 0) {

@@ -14,8 +14,8 @@
 #define CS "checkout.session"
 
 /* line_items[] -> Klarna-style order lines and the total. */
-static k_status session_lines(const gw_session_params *p, arena *a, json_t **lines,
-                              int64_t *total, char cur[4], gw_err *err)
+static k_status session_lines(const gw_session_params *p, arena *a, json_t **lines, int64_t *total,
+                              char cur[4], gw_err *err)
 {
     size_t n = json_array_size(p->line_items);
     if (n == 0 || n > LIMIT_ORDER_LINES_MAX) {
@@ -32,8 +32,8 @@ static k_status session_lines(const gw_session_params *p, arena *a, json_t **lin
     for (size_t i = 0; i < n; i++) {
         json_t *it = json_array_get(p->line_items, i);
         json_t *pd = json_object_get(it, "price_data");
-        const char *name = json_string_value(
-            json_object_get(json_object_get(pd, "product_data"), "name"));
+        const char *name =
+            json_string_value(json_object_get(json_object_get(pd, "product_data"), "name"));
         const char *c = json_string_value(json_object_get(pd, "currency"));
         json_t *ua = json_object_get(pd, "unit_amount");
         json_t *q = json_object_get(it, "quantity");
@@ -65,8 +65,8 @@ static k_status session_lines(const gw_session_params *p, arena *a, json_t **lin
             return K_EINVAL;
         }
         json_array_append_new(*lines,
-                              json_pack("{s:s,s:s,s:I,s:I,s:I,s:i,s:i}", "type", "physical",
-                                        "name", name, "quantity", (json_int_t)qty, "unit_price",
+                              json_pack("{s:s,s:s,s:I,s:I,s:I,s:i,s:i}", "type", "physical", "name",
+                                        name, "quantity", (json_int_t)qty, "unit_price",
                                         (json_int_t)unit, "total_amount", (json_int_t)line_total,
                                         "tax_rate", 0, "total_tax_amount", 0));
     }
@@ -131,14 +131,20 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
     id_new_n(out->id, "cs_test_", 40);
     json_t *types = p->method_types != NULL ? p->method_types : default_types(g, cur, total, a);
     if (json_array_size(types) == 0) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available",
-                   "currency", "No payment method accepts %lld %s.", (long long)total, cur);
+        gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available", "currency",
+                   "No payment method accepts %lld %s.", (long long)total, cur);
         return K_EINVAL;
     }
-    gw_pi_params pp = {.amount = total, .has_amount = true, .currency = cur,
-                       .has_currency = true, .capture_manual = p->capture_manual,
-                       .method_types = types, .lines = lines, .email = p->customer_email,
-                       .channel = "checkout", .checkout_session = out->id,
+    gw_pi_params pp = {.amount = total,
+                       .has_amount = true,
+                       .currency = cur,
+                       .has_currency = true,
+                       .capture_manual = p->capture_manual,
+                       .method_types = types,
+                       .lines = lines,
+                       .email = p->customer_email,
+                       .channel = "checkout",
+                       .checkout_session = out->id,
                        .metadata = p->metadata};
     gw_payment pi;
     k_status st = gw_pi_prepare(g, merchant_id, &pp, a, &pi, err);
@@ -272,8 +278,7 @@ static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
             st = gw_save_payment(tx, &p);
         if (st == K_OK) {
             json_t *doc = gw_payment_to_json(&p);
-            st = gw_emit(tx, p.merchant_id, "payment_intent.canceled", "payment_intent", p.id,
-                         doc);
+            st = gw_emit(tx, p.merchant_id, "payment_intent.canceled", "payment_intent", p.id, doc);
             json_decref(doc);
         }
     }
@@ -292,8 +297,8 @@ static k_status cs_expire_fn(store_tx *tx, void *arg)
     return st;
 }
 
-k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
-                           arena *a, gw_session *out, gw_err *err)
+k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
+                           gw_session *out, gw_err *err)
 {
     err->http = 0;
     cs_job j = {g, NULL, out, idem, a, merchant_id, id, err};
@@ -323,8 +328,8 @@ k_status gw_session_methods(gw *g, const gw_session *s, const char *country, are
     const rule_method *ms[LIMIT_RULE_METHODS_MAX];
     char up[4];
     currency_upper(s->currency, up);
-    size_t total = rules_available(&g->rules, up, country, s->amount_total, ms,
-                                   LIMIT_RULE_METHODS_MAX);
+    size_t total =
+        rules_available(&g->rules, up, country, s->amount_total, ms, LIMIT_RULE_METHODS_MAX);
     *names = total ? arena_alloc(a, total * sizeof(char *)) : NULL;
     *n = 0;
     for (size_t i = 0; i < total; i++) {
@@ -356,15 +361,18 @@ k_status gw_session_pay(gw *g, const char *id, const char *method_type, const ch
                    "This payment page is no longer open (%s).", s.status);
         return K_ECONFLICT;
     }
-    gw_pi_params pp = {.capture_manual = -1, .method_type = method_type, .email = email,
-                       .country = country, .locale = locale, .terminal = terminal,
+    gw_pi_params pp = {.capture_manual = -1,
+                       .method_type = method_type,
+                       .email = email,
+                       .country = country,
+                       .locale = locale,
+                       .terminal = terminal,
                        .return_url = arena_printf(a, "%s/c/done/%s", g->public_url, s.id)};
     gw_payment p;
     st = gw_pi_confirm(g, merchant, s.payment_id, &pp, NULL, a, &p, err);
     if (st != K_OK)
         return st;
-    *redirect = p.next_action_url != NULL
-                    ? p.next_action_url
-                    : arena_printf(a, "%s/c/done/%s", g->public_url, s.id);
+    *redirect = p.next_action_url != NULL ? p.next_action_url
+                                          : arena_printf(a, "%s/c/done/%s", g->public_url, s.id);
     return K_OK;
 }

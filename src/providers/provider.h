@@ -36,12 +36,12 @@ typedef struct {
 
 /* An order line as Klarna wants it (Alipay+ maps them to goods). */
 typedef struct {
-    const char *type;        /* "physical", "shipping_fee", "discount", ... */
+    const char *type; /* "physical", "shipping_fee", "discount", ... */
     const char *reference;
     const char *name;
     int64_t quantity;
     int64_t unit_price;
-    int64_t tax_rate;        /* 2500 = 25% */
+    int64_t tax_rate; /* 2500 = 25% */
     int64_t total_amount;
     int64_t total_tax_amount;
     int64_t total_discount_amount;
@@ -49,56 +49,56 @@ typedef struct {
 
 /* What the gateway asks for when an attempt starts. */
 typedef struct {
-    const char *payment_id;  /* pi_... */
-    const char *attempt_id;  /* att_...: idempotency key root and callback key */
-    const char *method;      /* "klarna", "klarna_pay_now", "klarna_pay_later", "alipay" */
-    const char *currency;    /* upper-case */
-    int64_t amount;          /* minor units, in `currency` */
-    const char *country;     /* purchase country, upper-case alpha-2 */
-    const char *locale;      /* "de-DE" */
-    const char *email;       /* customer's e-mail */
+    const char *payment_id; /* pi_... */
+    const char *attempt_id; /* att_...: idempotency key root and callback key */
+    const char *method;     /* "klarna", "klarna_pay_now", "klarna_pay_later", "alipay" */
+    const char *currency;   /* upper-case */
+    int64_t amount;         /* minor units, in `currency` */
+    const char *country;    /* purchase country, upper-case alpha-2 */
+    const char *locale;     /* "de-DE" */
+    const char *email;      /* customer's e-mail */
     const char *given_name, *family_name;
     const char *description;
     const prov_line *lines;
     size_t nlines;
     bool manual_capture;
-    const char *terminal;    /* "WEB" (desktop) or "WAP" (phone) */
+    const char *terminal; /* "WEB" (desktop) or "WAP" (phone) */
     /* Where the provider sends the customer and its callbacks: Kassa's own URLs. */
     const char *success_url;
     const char *cancel_url;
     const char *failure_url;
     const char *notify_url;
-    int64_t expires_at;      /* unix s: when the attempt must be over */
+    int64_t expires_at; /* unix s: when the attempt must be over */
 } prov_start;
 
 typedef enum {
-    PR_ACTION,      /* the customer must act: redirect_url and/or qr_text set */
-    PR_PROCESSING,  /* the customer is done; the provider decides later (poll/notify) */
-    PR_AUTHORIZED,  /* amount authorised, capture later */
-    PR_CAPTURED,    /* amount authorised and captured */
-    PR_FAILED,      /* final failure: failure_code says why */
-    PR_CANCELED,    /* canceled at the provider */
-    PR_UNKNOWN,     /* the provider did not say (U, timeout): ask again, never assume */
+    PR_ACTION,     /* the customer must act: redirect_url and/or qr_text set */
+    PR_PROCESSING, /* the customer is done; the provider decides later (poll/notify) */
+    PR_AUTHORIZED, /* amount authorised, capture later */
+    PR_CAPTURED,   /* amount authorised and captured */
+    PR_FAILED,     /* final failure: failure_code says why */
+    PR_CANCELED,   /* canceled at the provider */
+    PR_UNKNOWN,    /* the provider did not say (U, timeout): ask again, never assume */
 } prov_outcome;
 
 /* What a provider call tells the gateway. Strings are arena-owned. */
 typedef struct {
     prov_outcome outcome;
-    const char *provider_ref;   /* session/order/payment id at the provider */
-    const char *order_ref;      /* Klarna order id once an order exists */
-    const char *op_ref;         /* capture/refund id at the provider */
-    const char *redirect_url;   /* where to send the customer */
-    const char *qr_text;        /* text of the QR code to show (Alipay+) */
-    int64_t amount;             /* amount the provider reports (authorised, captured...) */
-    int64_t expires_at;         /* authorisation/attempt expiry the provider reports, 0 = none */
-    const char *failure_code;   /* Stripe code: payment_method_customer_decline,
-                                   payment_method_provider_decline,
-                                   payment_intent_payment_attempt_expired,
-                                   payment_method_not_available */
+    const char *provider_ref; /* session/order/payment id at the provider */
+    const char *order_ref;    /* Klarna order id once an order exists */
+    const char *op_ref;       /* capture/refund id at the provider */
+    const char *redirect_url; /* where to send the customer */
+    const char *qr_text;      /* text of the QR code to show (Alipay+) */
+    int64_t amount;           /* amount the provider reports (authorised, captured...) */
+    int64_t expires_at;       /* authorisation/attempt expiry the provider reports, 0 = none */
+    const char *failure_code; /* Stripe code: payment_method_customer_decline,
+                                 payment_method_provider_decline,
+                                 payment_intent_payment_attempt_expired,
+                                 payment_method_not_available */
     const char *failure_message;
-    const char *provider_code;  /* provider's own code (Klarna error_code, Antom resultCode) */
-    const char *method_detail;  /* e.g. "pay_now", "pay_later", "GCASH" */
-    bool retryable;             /* a 5xx/429/timeout: same call with the same key may be retried */
+    const char *provider_code; /* provider's own code (Klarna error_code, Antom resultCode) */
+    const char *method_detail; /* e.g. "pay_now", "pay_later", "GCASH" */
+    bool retryable;            /* a 5xx/429/timeout: same call with the same key may be retried */
 } prov_result;
 
 /* A reference to an existing attempt/order at the provider. */
@@ -106,13 +106,13 @@ typedef struct {
     const char *attempt_id;
     const char *provider_ref;
     const char *order_ref;
-    const char *currency;    /* upper-case */
-    const char *country;     /* purchase country (Klarna needs it again to create the order) */
+    const char *currency; /* upper-case */
+    const char *country;  /* purchase country (Klarna needs it again to create the order) */
     const char *locale;
-    bool manual_capture;     /* Klarna: auto_capture = !manual_capture when creating the order */
-    int64_t amount;          /* the operation's amount (capture, refund, new order amount) */
-    const char *idem_key;    /* our operation id: Klarna-Idempotency-Key / refundRequestId */
-    const prov_line *lines;  /* captured lines / edited order lines */
+    bool manual_capture;    /* Klarna: auto_capture = !manual_capture when creating the order */
+    int64_t amount;         /* the operation's amount (capture, refund, new order amount) */
+    const char *idem_key;   /* our operation id: Klarna-Idempotency-Key / refundRequestId */
+    const prov_line *lines; /* captured lines / edited order lines */
     size_t nlines;
     const char *description;
     const char *notify_url;
@@ -121,7 +121,7 @@ typedef struct {
 /* A provider callback as received by Kassa. */
 typedef struct {
     const char *method;
-    const char *path;        /* path as received (Antom signs it) */
+    const char *path; /* path as received (Antom signs it) */
     const char *query;
     const char *body;
     size_t body_len;
@@ -132,12 +132,12 @@ typedef struct {
 /* What a callback says. For Klarna it only names what to re-read; for Antom
  * it carries a verified result. */
 typedef struct {
-    const char *attempt_id;     /* when the callback URL names it */
+    const char *attempt_id; /* when the callback URL names it */
     const char *provider_ref;
-    bool refund;                /* a refund notification */
-    prov_result result;         /* outcome when the callback carries one; PR_UNKNOWN = go read */
-    int ack_status;             /* HTTP status to answer the provider */
-    const char *ack_body;       /* body to answer (Antom's fixed acknowledgement) */
+    bool refund;          /* a refund notification */
+    prov_result result;   /* outcome when the callback carries one; PR_UNKNOWN = go read */
+    int ack_status;       /* HTTP status to answer the provider */
+    const char *ack_body; /* body to answer (Antom's fixed acknowledgement) */
 } prov_notice;
 
 typedef struct provider {

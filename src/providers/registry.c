@@ -4,11 +4,13 @@
  */
 #include "provider.h"
 #include "klarna.h"
+#include "alipay.h"
 
 #include <string.h>
 
 static const provider *const registry_table[] = {
     &klarna_provider,
+    &alipay_provider,
 };
 
 const provider *provider_find(const char *name)

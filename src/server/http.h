@@ -24,7 +24,7 @@
 #include "../base/buf.h"
 #include "../limits.h"
 
-#define HTTP_PARAMS_MAX 4      /* :params in one route pattern */
+#define HTTP_PARAMS_MAX       4 /* :params in one route pattern */
 #define HTTP_RESP_HEADERS_MAX 16
 
 typedef struct http_req http_req;
@@ -35,18 +35,18 @@ typedef struct {
 } http_header;
 
 struct http_req {
-    const char *method;       /* "GET", "POST", ... */
-    const char *path;         /* without the query string, percent-decoded */
-    const char *query;        /* raw query string without '?', "" when none */
-    const char *body;         /* NUL-terminated copy, body_len bytes */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string, percent-decoded */
+    const char *query;  /* raw query string without '?', "" when none */
+    const char *body;   /* NUL-terminated copy, body_len bytes */
     size_t body_len;
-    const char *remote_addr;  /* "127.0.0.1" */
-    char request_id[40];      /* req_... */
+    const char *remote_addr;             /* "127.0.0.1" */
+    char request_id[40];                 /* req_... */
     const char *params[HTTP_PARAMS_MAX]; /* values of :name segments, in order */
     int nparams;
-    const char *principal;    /* what the auth hook returned (merchant id), NULL if none */
-    arena *arena;             /* freed after the answer is sent */
-    void *internal;           /* the server's; do not touch */
+    const char *principal; /* what the auth hook returned (merchant id), NULL if none */
+    arena *arena;          /* freed after the answer is sent */
+    void *internal;        /* the server's; do not touch */
 };
 
 /* Request header by name, case-insensitive; NULL when absent. */
@@ -75,8 +75,8 @@ typedef void (*http_handler)(http_req *req, http_resp *resp, void *ctx);
 /* Auth kinds a route may ask for; the auth hook decides what each means. */
 typedef enum {
     AUTH_NONE = 0,
-    AUTH_SECRET_KEY,  /* Stripe dialect: sk_ key as Bearer or Basic user */
-    AUTH_STAFF,       /* back office session cookie */
+    AUTH_SECRET_KEY, /* Stripe dialect: sk_ key as Bearer or Basic user */
+    AUTH_STAFF,      /* back office session cookie */
 } http_auth;
 
 /* Writes an error answer in the dialect that owns the route when auth fails;
@@ -84,21 +84,21 @@ typedef enum {
 typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth kind, void *ctx);
 
 typedef struct {
-    const char *method;   /* "GET", "POST", "DELETE" */
-    const char *pattern;  /* "/v1/payment_intents/:id/capture"; a trailing "*" matches any rest */
+    const char *method;  /* "GET", "POST", "DELETE" */
+    const char *pattern; /* "/v1/payment_intents/:id/capture"; a trailing "*" matches any rest */
     http_handler fn;
     http_auth auth;
-    size_t body_max;      /* 0 = LIMIT_HTTP_BODY_MAX */
-    const char *name;     /* for metrics labels: "pi_capture" */
+    size_t body_max;  /* 0 = LIMIT_HTTP_BODY_MAX */
+    const char *name; /* for metrics labels: "pi_capture" */
 } http_route;
 
 typedef struct http_server http_server;
 
 typedef struct {
-    const char *host;     /* "127.0.0.1" */
-    uint16_t port;        /* 0 = pick a free one (see http_server_port) */
-    int io_threads;       /* MHD thread pool, default 2 */
-    int workers;          /* handler threads, default 64, <= LIMIT_HTTP_WORKERS_MAX */
+    const char *host; /* "127.0.0.1" */
+    uint16_t port;    /* 0 = pick a free one (see http_server_port) */
+    int io_threads;   /* MHD thread pool, default 2 */
+    int workers;      /* handler threads, default 64, <= LIMIT_HTTP_WORKERS_MAX */
     http_auth_fn auth;
     void *auth_ctx;
     /* Written when a route is not found / a limit is hit: lets the dialect of
@@ -106,7 +106,7 @@ typedef struct {
     void (*error_fn)(http_req *req, http_resp *resp, int status, const char *code,
                      const char *message, void *ctx);
     void *error_ctx;
-    int queue_max;        /* requests waiting for a worker, 0 = LIMIT_HTTP_QUEUE_MAX */
+    int queue_max; /* requests waiting for a worker, 0 = LIMIT_HTTP_QUEUE_MAX */
 } http_config;
 
 /* Creates and starts listening. Routes are copied; ctx is passed to every handler. */

@@ -59,39 +59,39 @@ void store_get_stats(store *s, store_stats *out);
 
 /* ---- merchants ---- */
 typedef struct {
-    const char *id;               /* acct_... */
+    const char *id; /* acct_... */
     const char *name;
-    const char *secret_key_hash;  /* sha256 hex of sk_test_... (the key itself is never stored) */
-    const char *publishable_key;  /* pk_test_... */
-    int64_t ecp_project_id;       /* ECommPay-style project id, unique */
-    const char *ecp_secret;       /* HMAC key for ECommPay signatures (needed in clear) */
-    const char *settings;         /* JSON object text: callback URL, provider accounts, ... */
-    int64_t created;              /* unix s */
+    const char *secret_key_hash; /* sha256 hex of sk_test_... (the key itself is never stored) */
+    const char *publishable_key; /* pk_test_... */
+    int64_t ecp_project_id;      /* ECommPay-style project id, unique */
+    const char *ecp_secret;      /* HMAC key for ECommPay signatures (needed in clear) */
+    const char *settings;        /* JSON object text: callback URL, provider accounts, ... */
+    int64_t created;             /* unix s */
 } store_merchant;
 
 k_status store_merchant_put(store_tx *tx, const store_merchant *m); /* insert or replace */
 k_status store_merchant_get(store_tx *tx, const char *id, arena *a, store_merchant *out);
 k_status store_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena *a,
                                store_merchant *out);
-k_status store_merchant_by_project(store_tx *tx, int64_t project_id, arena *a,
-                                   store_merchant *out);
+k_status store_merchant_by_project(store_tx *tx, int64_t project_id, arena *a, store_merchant *out);
 k_status store_merchant_count(store_tx *tx, int64_t *out);
 
 /* ---- documents ---- */
 typedef struct {
     const char *merchant_id;
-    const char *id;          /* pi_..., re_..., cs_..., evt_..., we_..., att_... */
-    const char *kind;        /* "payment_intent", "refund", "checkout.session", "event", ... */
-    const char *parent_id;   /* payment id for refunds/attempts; NULL otherwise */
-    const char *status;      /* NULL allowed */
-    const char *currency;    /* NULL allowed */
+    const char *id;        /* pi_..., re_..., cs_..., evt_..., we_..., att_... */
+    const char *kind;      /* "payment_intent", "refund", "checkout.session", "event", ... */
+    const char *parent_id; /* payment id for refunds/attempts; NULL otherwise */
+    const char *status;    /* NULL allowed */
+    const char *currency;  /* NULL allowed */
     int64_t amount;
-    int64_t created;         /* unix s (Stripe's created) */
-    int64_t due_at;          /* unix s of the next timer (expiry...), 0 = none */
-    const char *ext_ref;     /* unique per (merchant, kind) when not NULL: client secret, provider ref */
-    int64_t seq;             /* set by the store on insert: insertion order, for lists */
-    int32_t version;         /* set by the store: 1 on insert, +1 per update */
-    const char *body;        /* JSON text */
+    int64_t created; /* unix s (Stripe's created) */
+    int64_t due_at;  /* unix s of the next timer (expiry...), 0 = none */
+    const char
+        *ext_ref;     /* unique per (merchant, kind) when not NULL: client secret, provider ref */
+    int64_t seq;      /* set by the store on insert: insertion order, for lists */
+    int32_t version;  /* set by the store: 1 on insert, +1 per update */
+    const char *body; /* JSON text */
 } store_obj;
 
 /* Insert (o->version == 0) or update. An update must carry the version it read;
@@ -107,13 +107,13 @@ k_status store_obj_find_ref(store_tx *tx, const char *kind, const char *ext_ref,
                             store_obj *out);
 
 typedef struct {
-    const char *parent_id;      /* filter, NULL = any */
-    const char *status;         /* filter, NULL = any */
-    const char *type_prefix;    /* events: kind is "event", filter body type by status column prefix */
-    const char *starting_after; /* id; newest first, so: older than this */
-    const char *ending_before;  /* id; newer than this */
+    const char *parent_id;   /* filter, NULL = any */
+    const char *status;      /* filter, NULL = any */
+    const char *type_prefix; /* events: kind is "event", filter body type by status column prefix */
+    const char *starting_after;       /* id; newest first, so: older than this */
+    const char *ending_before;        /* id; newer than this */
     int64_t created_gte, created_lte; /* 0 = unbounded */
-    int limit;                  /* 1..LIMIT_LIST_PAGE_MAX (exports may pass up to 10000) */
+    int limit;                        /* 1..LIMIT_LIST_PAGE_MAX (exports may pass up to 10000) */
 } store_list_q;
 
 /* Newest first (seq descending). *has_more says whether another page exists.
@@ -122,24 +122,23 @@ k_status store_obj_list(store_tx *tx, const char *merchant_id, const char *kind,
                         const store_list_q *q, arena *a, store_obj **out, size_t *n,
                         bool *has_more);
 /* Objects of any merchant with 0 < due_at <= now, oldest due first, at most max. */
-k_status store_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
-                       size_t *n);
+k_status store_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out, size_t *n);
 
 /* ---- the journal of operations (append-only) ---- */
 typedef struct {
     const char *merchant_id;
-    const char *id;          /* op_... */
+    const char *id; /* op_... */
     const char *payment_id;
-    const char *kind;        /* pay_op_name(): "create", "capture", ... */
+    const char *kind; /* pay_op_name(): "create", "capture", ... */
     int64_t amount;
-    const char *status;      /* "succeeded", "pending", "failed" */
-    const char *code;        /* Stripe or provider code, NULL allowed */
+    const char *status; /* "succeeded", "pending", "failed" */
+    const char *code;   /* Stripe or provider code, NULL allowed */
     const char *message;
-    const char *provider_ref;/* provider's id for this operation (Klarna capture id ...) */
-    const char *ref_id;      /* our related object (re_..., att_...), NULL allowed */
-    const char *body;        /* JSON: lines, extra details; NULL allowed */
+    const char *provider_ref; /* provider's id for this operation (Klarna capture id ...) */
+    const char *ref_id;       /* our related object (re_..., att_...), NULL allowed */
+    const char *body;         /* JSON: lines, extra details; NULL allowed */
     int64_t created_ms;
-    int64_t seq;             /* set by the store */
+    int64_t seq; /* set by the store */
 } store_op;
 
 k_status store_op_append(store_tx *tx, const store_op *op);
@@ -152,24 +151,24 @@ k_status store_op_range(store_tx *tx, const char *merchant_id, int64_t from_ms, 
 
 /* ---- webhook outbox ---- */
 typedef struct {
-    int64_t id;              /* set by the store */
+    int64_t id; /* set by the store */
     const char *merchant_id;
     const char *event_id;    /* evt_... */
     const char *endpoint_id; /* we_... (or "ecp:callback" for ECommPay callbacks) */
     const char *state;       /* "pending", "delivered", "failed" */
     int32_t attempts;
     int64_t next_at_ms;
-    int32_t last_status;     /* HTTP status of the last attempt, 0 = none */
+    int32_t last_status; /* HTTP status of the last attempt, 0 = none */
     int64_t created_ms;
 } store_delivery;
 
 typedef struct {
     int64_t delivery_id;
     int64_t at_ms;
-    int32_t http_status;     /* 0 when no answer */
+    int32_t http_status; /* 0 when no answer */
     int32_t latency_ms;
     const char *response_head; /* first bytes of the answer (LIMIT_WEBHOOK_RESPONSE_KEEP) */
-    const char *error;       /* transport error text, NULL when answered */
+    const char *error;         /* transport error text, NULL when answered */
 } store_delivery_attempt;
 
 k_status store_delivery_add(store_tx *tx, store_delivery *d);
@@ -180,8 +179,8 @@ k_status store_delivery_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_
 /* Records an attempt and the delivery's new state/attempts/next_at/last_status. */
 k_status store_delivery_record(store_tx *tx, const store_delivery *d,
                                const store_delivery_attempt *at);
-k_status store_delivery_list(store_tx *tx, const char *merchant_id, const char *event_id,
-                             arena *a, store_delivery **out, size_t *n);
+k_status store_delivery_list(store_tx *tx, const char *merchant_id, const char *event_id, arena *a,
+                             store_delivery **out, size_t *n);
 k_status store_delivery_get(store_tx *tx, const char *merchant_id, int64_t id, arena *a,
                             store_delivery *out);
 k_status store_delivery_attempts(store_tx *tx, int64_t delivery_id, arena *a,

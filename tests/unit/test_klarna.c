@@ -295,7 +295,7 @@ static void test_registry(void **state)
 {
     (void)state;
     assert_ptr_equal(provider_find("klarna"), &klarna_provider);
-    assert_null(provider_find("alipay"));
+    assert_null(provider_find("paypal"));
     assert_null(provider_find(NULL));
 }
 

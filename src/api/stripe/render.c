@@ -36,16 +36,15 @@ static json_t *last_error(const gw_payment *p)
     return json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "type",
                      p->last_error_type != NULL ? p->last_error_type : "card_error", "code",
                      p->last_error_code, "message", p->last_error_message, "doc_url",
-                     "https://docs.stripe.com/error-codes", "payment_method_type",
-                     p->method_type);
+                     "https://docs.stripe.com/error-codes", "payment_method_type", p->method_type);
 }
 
 static json_t *next_action(const gw_payment *p)
 {
     if (p->m.state != PS_REQUIRES_ACTION || p->next_action_url == NULL)
         return json_null();
-    json_t *na = json_pack("{s:s,s:{s:s,s:o}}", "type", "redirect_to_url", "redirect_to_url",
-                           "url", p->next_action_url, "return_url", str_or_null(p->return_url));
+    json_t *na = json_pack("{s:s,s:{s:s,s:o}}", "type", "redirect_to_url", "redirect_to_url", "url",
+                           p->next_action_url, "return_url", str_or_null(p->return_url));
     if (p->qr_text != NULL)
         json_object_set_new(na, "kassa_qr_code", json_pack("{s:s}", "data", p->qr_text));
     return na;
@@ -78,8 +77,8 @@ json_t *stripe_render_pi(const gw_payment *p, bool expand_charge)
     json_object_set_new(o, "application", json_null());
     json_object_set_new(o, "application_fee_amount", json_null());
     json_object_set_new(o, "automatic_payment_methods", json_null());
-    json_object_set_new(o, "canceled_at", p->canceled_at ? json_integer(p->canceled_at)
-                                                         : json_null());
+    json_object_set_new(o, "canceled_at",
+                        p->canceled_at ? json_integer(p->canceled_at) : json_null());
     json_object_set_new(o, "cancellation_reason", str_or_null(p->cancellation_reason));
     json_object_set_new(o, "capture_method",
                         json_string(p->manual_capture ? "manual" : "automatic"));
@@ -103,8 +102,7 @@ json_t *stripe_render_pi(const gw_payment *p, bool expand_charge)
     json_object_set_new(o, "next_action", next_action(p));
     /* Kassa keeps no PaymentMethod objects; the attempt stands for one. */
     if (p->latest_attempt != NULL && strncmp(p->latest_attempt, "att_", 4) == 0)
-        json_object_set_new(o, "payment_method",
-                            json_sprintf("pm_%s", p->latest_attempt + 4));
+        json_object_set_new(o, "payment_method", json_sprintf("pm_%s", p->latest_attempt + 4));
     else
         json_object_set_new(o, "payment_method", json_null());
     json_object_set_new(o, "payment_method_options", json_object());
@@ -146,25 +144,24 @@ json_t *stripe_render_refund(const gw_refund *r)
 {
     char ch[LIMIT_ID_MAX];
     stripe_charge_id(r->payment_id, ch);
-    json_t *o = json_pack("{s:s,s:s,s:I,s:o,s:s,s:I,s:s,s:o,s:s,s:o,s:o,s:s,s:o}", "id", r->id,
-                          "object", "refund", "amount", (json_int_t)r->amount,
-                          "balance_transaction", json_null(), "charge", ch, "created",
-                          (json_int_t)r->created, "currency", r->currency, "metadata",
-                          copy_or(r->metadata, false), "payment_intent", r->payment_id,
-                          "reason", str_or_null(r->reason), "receipt_number", json_null(),
-                          "status", r->status, "failure_reason", str_or_null(r->failure_reason));
+    json_t *o =
+        json_pack("{s:s,s:s,s:I,s:o,s:s,s:I,s:s,s:o,s:s,s:o,s:o,s:s,s:o}", "id", r->id, "object",
+                  "refund", "amount", (json_int_t)r->amount, "balance_transaction", json_null(),
+                  "charge", ch, "created", (json_int_t)r->created, "currency", r->currency,
+                  "metadata", copy_or(r->metadata, false), "payment_intent", r->payment_id,
+                  "reason", str_or_null(r->reason), "receipt_number", json_null(), "status",
+                  r->status, "failure_reason", str_or_null(r->failure_reason));
     return o;
 }
 
 json_t *stripe_render_endpoint(const gw_endpoint *e, bool with_secret)
 {
-    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:I,s:o,s:o,s:b,s:o,s:s,s:s}", "id", e->id,
-                          "object", "webhook_endpoint", "api_version",
-                          str_or_null(e->api_version), "application", json_null(), "created",
-                          (json_int_t)e->created, "description", str_or_null(e->description),
-                          "enabled_events", copy_or(e->enabled_events, true), "livemode", 0,
-                          "metadata", copy_or(e->metadata, false), "status", e->status, "url",
-                          e->url);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:I,s:o,s:o,s:b,s:o,s:s,s:s}", "id", e->id, "object",
+                          "webhook_endpoint", "api_version", str_or_null(e->api_version),
+                          "application", json_null(), "created", (json_int_t)e->created,
+                          "description", str_or_null(e->description), "enabled_events",
+                          copy_or(e->enabled_events, true), "livemode", 0, "metadata",
+                          copy_or(e->metadata, false), "status", e->status, "url", e->url);
     if (with_secret)
         json_object_set_new(o, "secret", json_string(e->secret));
     return o;
@@ -178,19 +175,18 @@ json_t *stripe_render_deleted(const char *id, const char *object)
 json_t *stripe_render_session(const gw_session *s)
 {
     bool open = strcmp(s->status, "open") == 0;
-    return json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:I,s:s,s:o,s:I,s:b,s:o,s:o,s:s,s:s,s:o,s:s,s:s,"
-                     "s:s,s:o}",
-                     "id", s->id, "object", "checkout.session", "amount_subtotal",
-                     (json_int_t)s->amount_total, "amount_total", (json_int_t)s->amount_total,
-                     "cancel_url", str_or_null(s->cancel_url), "client_reference_id",
-                     str_or_null(s->client_reference_id), "created", (json_int_t)s->created,
-                     "currency", s->currency, "customer_email", str_or_null(s->customer_email),
-                     "expires_at", (json_int_t)s->expires_at, "livemode", 0, "locale",
-                     str_or_null(s->locale), "metadata", copy_or(s->metadata, false), "mode",
-                     "payment", "payment_intent", s->payment_id, "payment_method_types",
-                     copy_or(s->method_types, true), "payment_status", s->payment_status,
-                     "status", s->status, "success_url", s->success_url, "url",
-                     open ? json_string(s->url) : json_null());
+    return json_pack(
+        "{s:s,s:s,s:I,s:I,s:o,s:o,s:I,s:s,s:o,s:I,s:b,s:o,s:o,s:s,s:s,s:o,s:s,s:s,"
+        "s:s,s:o}",
+        "id", s->id, "object", "checkout.session", "amount_subtotal", (json_int_t)s->amount_total,
+        "amount_total", (json_int_t)s->amount_total, "cancel_url", str_or_null(s->cancel_url),
+        "client_reference_id", str_or_null(s->client_reference_id), "created",
+        (json_int_t)s->created, "currency", s->currency, "customer_email",
+        str_or_null(s->customer_email), "expires_at", (json_int_t)s->expires_at, "livemode", 0,
+        "locale", str_or_null(s->locale), "metadata", copy_or(s->metadata, false), "mode",
+        "payment", "payment_intent", s->payment_id, "payment_method_types",
+        copy_or(s->method_types, true), "payment_status", s->payment_status, "status", s->status,
+        "success_url", s->success_url, "url", open ? json_string(s->url) : json_null());
 }
 
 /* An event's data.object: the stored internal snapshot, rendered now. */

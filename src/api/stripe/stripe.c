@@ -58,16 +58,16 @@ static json_t *error_obj(const char *type, const char *code, const char *param, 
 static void send_gw_err(call *c, const gw_err *e)
 {
     int status = e->http ? e->http : 500;
-    json_t *body = error_obj(e->type, e->code, e->param,
-                             e->message[0] ? e->message : "An error occurred.");
+    json_t *body =
+        error_obj(e->type, e->code, e->param, e->message[0] ? e->message : "An error occurred.");
     send_json(c, status, body);
 }
 
 static void send_param_err(call *c, const param_err *pe)
 {
     int status = pe->status == K_ETOOBIG ? 400 : 400;
-    const char *code = strstr(pe->message, "integer") != NULL ? "parameter_invalid_integer"
-                                                              : "parameter_invalid";
+    const char *code =
+        strstr(pe->message, "integer") != NULL ? "parameter_invalid_integer" : "parameter_invalid";
     send_json(c, status, error_obj("invalid_request_error", code, pe->param, pe->message));
 }
 
@@ -226,9 +226,9 @@ static bool p_int(call *c, const char *path, int64_t *out, bool *has, int64_t mi
     *has = st == K_OK;
     if (st == K_OK || st == K_ENOTFOUND)
         return true;
-    send_json(c, 400,
-              error_obj("invalid_request_error", "parameter_invalid_integer", pe.param,
-                        pe.message));
+    send_json(
+        c, 400,
+        error_obj("invalid_request_error", "parameter_invalid_integer", pe.param, pe.message));
     return false;
 }
 
@@ -352,9 +352,9 @@ static bool p_lines(call *c, const char *key, json_t **out)
         int64_t qty = 1, unit = 0, tax = 0, total = 0, disc = 0;
         bool h1, h2, h3, h4, h5;
         char path[96];
-#define LINE_INT(field, var, has, min, max)                                                      \
-    snprintf(path, sizeof(path), "%s.%s", base, field);                                        \
-    if (!p_int(c, path, &var, &has, min, max))                                                 \
+#define LINE_INT(field, var, has, min, max)                                                        \
+    snprintf(path, sizeof(path), "%s.%s", base, field);                                            \
+    if (!p_int(c, path, &var, &has, min, max))                                                     \
         return false;
         LINE_INT("quantity", qty, h1, 0, 1000000)
         LINE_INT("unit_price", unit, h2, -200000000, 200000000)
@@ -376,13 +376,13 @@ static bool p_lines(call *c, const char *key, json_t **out)
         int64_t tax_amount = tax > 0 ? total - total * 10000 / (10000 + tax) : 0;
         const char *type = json_string_value(json_object_get(l, "type"));
         const char *ref = json_string_value(json_object_get(l, "reference"));
-        json_array_append_new(
-            lines, json_pack("{s:s,s:s?,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "type",
-                             type != NULL ? type : "physical", "reference", ref, "name", name,
-                             "quantity", (json_int_t)qty, "unit_price", (json_int_t)unit,
-                             "tax_rate", (json_int_t)tax, "total_amount", (json_int_t)total,
-                             "total_tax_amount", (json_int_t)tax_amount,
-                             "total_discount_amount", (json_int_t)disc));
+        json_array_append_new(lines, json_pack("{s:s,s:s?,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "type",
+                                               type != NULL ? type : "physical", "reference", ref,
+                                               "name", name, "quantity", (json_int_t)qty,
+                                               "unit_price", (json_int_t)unit, "tax_rate",
+                                               (json_int_t)tax, "total_amount", (json_int_t)total,
+                                               "total_tax_amount", (json_int_t)tax_amount,
+                                               "total_discount_amount", (json_int_t)disc));
     }
     *out = lines;
     return true;
@@ -495,13 +495,31 @@ static bool pi_params(call *c, gw_pi_params *p)
     return true;
 }
 
-static const char *const PI_CREATE_KNOWN[] = {
-    "amount", "currency", "payment_method_types", "capture_method", "confirm", "description",
-    "metadata", "return_url", "payment_method_data", "payment_method_options", "receipt_email",
-    "customer", "statement_descriptor", "statement_descriptor_suffix", "shipping",
-    "automatic_payment_methods", "confirmation_method", "payment_method", "use_stripe_sdk",
-    "order_lines", "setup_future_usage", "error_on_requires_action", "off_session",
-    "mandate_data", NULL};
+static const char *const PI_CREATE_KNOWN[] = {"amount",
+                                              "currency",
+                                              "payment_method_types",
+                                              "capture_method",
+                                              "confirm",
+                                              "description",
+                                              "metadata",
+                                              "return_url",
+                                              "payment_method_data",
+                                              "payment_method_options",
+                                              "receipt_email",
+                                              "customer",
+                                              "statement_descriptor",
+                                              "statement_descriptor_suffix",
+                                              "shipping",
+                                              "automatic_payment_methods",
+                                              "confirmation_method",
+                                              "payment_method",
+                                              "use_stripe_sdk",
+                                              "order_lines",
+                                              "setup_future_usage",
+                                              "error_on_requires_action",
+                                              "off_session",
+                                              "mandate_data",
+                                              NULL};
 
 static void h_pi_create(http_req *r, http_resp *resp, void *ctx)
 {
@@ -552,8 +570,8 @@ static void h_pi_update(http_req *r, http_resp *resp, void *ctx)
     gw_payment out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_pi_update(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena,
-                               &out, &err);
+    k_status st =
+        gw_pi_update(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);
@@ -573,8 +591,8 @@ static void h_pi_confirm(http_req *r, http_resp *resp, void *ctx)
     gw_err err;
     memset(&err, 0, sizeof(err));
     memset(&out, 0, sizeof(out));
-    k_status st = gw_pi_confirm(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena,
-                                &out, &err);
+    k_status st =
+        gw_pi_confirm(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_pi_err(&c, &err, &out, out.id[0] != '\0');
@@ -584,9 +602,13 @@ static void h_pi_confirm(http_req *r, http_resp *resp, void *ctx)
 
 static void h_pi_capture(http_req *r, http_resp *resp, void *ctx)
 {
-    static const char *const known[] = {"amount_to_capture", "final_capture", "metadata",
-                                        "order_lines", "statement_descriptor",
-                                        "statement_descriptor_suffix", NULL};
+    static const char *const known[] = {"amount_to_capture",
+                                        "final_capture",
+                                        "metadata",
+                                        "order_lines",
+                                        "statement_descriptor",
+                                        "statement_descriptor_suffix",
+                                        NULL};
     call c;
     if (!begin(&c, ctx, r, resp, known))
         return;
@@ -602,8 +624,8 @@ static void h_pi_capture(http_req *r, http_resp *resp, void *ctx)
     gw_payment out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_pi_capture(c.ctx->g, c.merchant, r->params[0], has ? amount : 0,
-                                final == 1, lines, idem_of(&c), r->arena, &out, &err);
+    k_status st = gw_pi_capture(c.ctx->g, c.merchant, r->params[0], has ? amount : 0, final == 1,
+                                lines, idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);
@@ -627,9 +649,9 @@ static void h_pi_cancel(http_req *r, http_resp *resp, void *ctx)
     gw_payment out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_pi_cancel(c.ctx->g, c.merchant, r->params[0],
-                               reason >= 0 ? reasons[reason] : NULL, idem_of(&c), r->arena,
-                               &out, &err);
+    k_status st =
+        gw_pi_cancel(c.ctx->g, c.merchant, r->params[0], reason >= 0 ? reasons[reason] : NULL,
+                     idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);
@@ -655,8 +677,7 @@ static void h_pi_sync(http_req *r, http_resp *resp, void *ctx)
 static void h_pi_extend(http_req *r, http_resp *resp, void *ctx)
 {
     call c;
-    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}) ||
-        !idem_start(&c, render_pi_rec))
+    if (!begin(&c, ctx, r, resp, (const char *const[]){NULL}) || !idem_start(&c, render_pi_rec))
         return;
     gw_payment out;
     gw_err err;
@@ -681,8 +702,8 @@ static void h_pi_edit(http_req *r, http_resp *resp, void *ctx)
     gw_payment out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_pi_edit(c.ctx->g, c.merchant, r->params[0], lines, idem_of(&c), r->arena,
-                             &out, &err);
+    k_status st =
+        gw_pi_edit(c.ctx->g, c.merchant, r->params[0], lines, idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);
@@ -726,8 +747,8 @@ static void h_pi_journal(http_req *r, http_resp *resp, void *ctx)
             data, json_pack("{s:s,s:s,s:I,s:s,s:s?,s:s?,s:s?,s:s?,s:I}", "id", ops[i].id, "kind",
                             ops[i].kind, "amount", (json_int_t)ops[i].amount, "status",
                             ops[i].status, "code", ops[i].code, "message", ops[i].message,
-                            "provider_ref", ops[i].provider_ref, "ref", ops[i].ref_id,
-                            "created", (json_int_t)(ops[i].created_ms / 1000)));
+                            "provider_ref", ops[i].provider_ref, "ref", ops[i].ref_id, "created",
+                            (json_int_t)(ops[i].created_ms / 1000)));
     send_json(&c, 200,
               json_pack("{s:s,s:s,s:o,s:b}", "object", "list", "url",
                         arena_printf(r->arena, "/v1/payment_intents/%s/journal", p.id), "data",
@@ -783,8 +804,8 @@ static void send_list(call *c, const char *url, json_t *data, bool has_more)
                         "data", data));
 }
 
-static const char *const LIST_KNOWN[] = {"limit", "starting_after", "ending_before", "created",
-                                         "customer", NULL};
+static const char *const LIST_KNOWN[] = {"limit",   "starting_after", "ending_before",
+                                         "created", "customer",       NULL};
 
 static void h_pi_list(http_req *r, http_resp *resp, void *ctx)
 {
@@ -815,10 +836,9 @@ static json_t *render_refund_rec(const void *rec)
 
 static void h_refund_create(http_req *r, http_resp *resp, void *ctx)
 {
-    static const char *const known[] = {"payment_intent", "charge", "amount", "reason",
-                                        "metadata", "instructions_email", NULL};
-    static const char *const reasons[] = {"duplicate", "fraudulent", "requested_by_customer",
-                                          NULL};
+    static const char *const known[] = {
+        "payment_intent", "charge", "amount", "reason", "metadata", "instructions_email", NULL};
+    static const char *const reasons[] = {"duplicate", "fraudulent", "requested_by_customer", NULL};
     call c;
     if (!begin(&c, ctx, r, resp, known))
         return;
@@ -868,8 +888,8 @@ static void h_refund_get(http_req *r, http_resp *resp, void *ctx)
 
 static void h_refund_list(http_req *r, http_resp *resp, void *ctx)
 {
-    static const char *const known[] = {"limit", "starting_after", "ending_before", "created",
-                                        "payment_intent", "charge", NULL};
+    static const char *const known[] = {
+        "limit", "starting_after", "ending_before", "created", "payment_intent", "charge", NULL};
     call c;
     store_list_q q;
     if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
@@ -907,8 +927,8 @@ static void h_event_get(http_req *r, http_resp *resp, void *ctx)
 
 static void h_event_list(http_req *r, http_resp *resp, void *ctx)
 {
-    static const char *const known[] = {"limit", "starting_after", "ending_before", "created",
-                                        "type", "types", "delivery_success", NULL};
+    static const char *const known[] = {"limit", "starting_after", "ending_before",    "created",
+                                        "type",  "types",          "delivery_success", NULL};
     call c;
     store_list_q q;
     if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
@@ -918,8 +938,8 @@ static void h_event_list(http_req *r, http_resp *resp, void *ctx)
         return;
     if (type != NULL) {
         size_t len = strlen(type);
-        q.type_prefix = len > 0 && type[len - 1] == '*' ? arena_strndup(r->arena, type, len - 1)
-                                                        : type;
+        q.type_prefix =
+            len > 0 && type[len - 1] == '*' ? arena_strndup(r->arena, type, len - 1) : type;
     }
     gw_event *evs;
     size_t n;
@@ -1007,8 +1027,7 @@ static void h_we_create(http_req *r, http_resp *resp, void *ctx)
     gw_endpoint out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st =
-        gw_endpoint_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
+    k_status st = gw_endpoint_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);
@@ -1040,8 +1059,8 @@ static void h_we_update(http_req *r, http_resp *resp, void *ctx)
     gw_endpoint out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_endpoint_update(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c),
-                                     r->arena, &out, &err);
+    k_status st = gw_endpoint_update(c.ctx->g, c.merchant, r->params[0], &p, idem_of(&c), r->arena,
+                                     &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);
@@ -1057,8 +1076,7 @@ static void h_we_delete(http_req *r, http_resp *resp, void *ctx)
     gw_endpoint out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    if (gw_endpoint_delete(c.ctx->g, c.merchant, r->params[0], NULL, r->arena, &out, &err) !=
-        K_OK)
+    if (gw_endpoint_delete(c.ctx->g, c.merchant, r->params[0], NULL, r->arena, &out, &err) != K_OK)
         send_gw_err(&c, &err);
     else
         send_json(&c, 200, stripe_render_deleted(r->params[0], "webhook_endpoint"));
@@ -1091,10 +1109,22 @@ static json_t *render_session_rec(const void *rec)
     return stripe_render_session(rec);
 }
 
-static const char *const CS_KNOWN[] = {
-    "line_items", "mode", "success_url", "cancel_url", "locale", "customer_email",
-    "client_reference_id", "payment_method_types", "metadata", "payment_intent_data",
-    "expires_at", "currency", "ui_mode", "submit_type", "billing_address_collection", NULL};
+static const char *const CS_KNOWN[] = {"line_items",
+                                       "mode",
+                                       "success_url",
+                                       "cancel_url",
+                                       "locale",
+                                       "customer_email",
+                                       "client_reference_id",
+                                       "payment_method_types",
+                                       "metadata",
+                                       "payment_intent_data",
+                                       "expires_at",
+                                       "currency",
+                                       "ui_mode",
+                                       "submit_type",
+                                       "billing_address_collection",
+                                       NULL};
 
 static void h_cs_create(http_req *r, http_resp *resp, void *ctx)
 {
@@ -1114,8 +1144,7 @@ static void h_cs_create(http_req *r, http_resp *resp, void *ctx)
         !p_str(&c, "customer_email", &p.customer_email, LIMIT_EMAIL_MAX) ||
         !p_str(&c, "client_reference_id", &p.client_reference_id, 200) ||
         !p_str(&c, "currency", &p.currency, 4) ||
-        !p_str_array(&c, "payment_method_types", &p.method_types) ||
-        !p_metadata(&c, &p.metadata) ||
+        !p_str_array(&c, "payment_method_types", &p.method_types) || !p_metadata(&c, &p.metadata) ||
         !p_enum(&c, "payment_intent_data.capture_method", CAPTURE_METHODS, &cm) ||
         !p_int(&c, "expires_at", &p.expires_at, &has, 0, INT64_MAX / 2))
         return;
@@ -1143,8 +1172,7 @@ static void h_cs_create(http_req *r, http_resp *resp, void *ctx)
         if (!p_int(&c, path, &v, &h, 0, 99999999))
             return;
         if (h)
-            json_object_set_new(json_object_get(it, "price_data"), "unit_amount",
-                                json_integer(v));
+            json_object_set_new(json_object_get(it, "price_data"), "unit_amount", json_integer(v));
     }
     p.line_items = items;
     if (!idem_start(&c, render_session_rec))
@@ -1175,8 +1203,8 @@ static void h_cs_get(http_req *r, http_resp *resp, void *ctx)
 
 static void h_cs_list(http_req *r, http_resp *resp, void *ctx)
 {
-    static const char *const known[] = {"limit", "starting_after", "ending_before", "created",
-                                        "payment_intent", "status", NULL};
+    static const char *const known[] = {
+        "limit", "starting_after", "ending_before", "created", "payment_intent", "status", NULL};
     call c;
     store_list_q q;
     if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
@@ -1208,8 +1236,8 @@ static void h_cs_expire(http_req *r, http_resp *resp, void *ctx)
     gw_session out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_session_expire(c.ctx->g, c.merchant, r->params[0], idem_of(&c), r->arena,
-                                    &out, &err);
+    k_status st =
+        gw_session_expire(c.ctx->g, c.merchant, r->params[0], idem_of(&c), r->arena, &out, &err);
     idem_finish(&c);
     if (st != K_OK)
         send_gw_err(&c, &err);

@@ -20,7 +20,7 @@ json_t *stripe_render_event(const gw_event *ev, arena *a);
 json_t *stripe_render_event_object(const gw_event *ev, arena *a);
 
 /* Webhook deliveries of the Stripe dialect: event JSON + Stripe-Signature. */
-k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s,
-                                arena *a, gw_delivery_req *out);
+k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s, arena *a,
+                                gw_delivery_req *out);
 
 #endif

@@ -11,8 +11,8 @@
 #include "stripe_int.h"
 #include "../../base/crypto.h"
 
-k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s,
-                                arena *a, gw_delivery_req *out)
+k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s, arena *a,
+                                gw_delivery_req *out)
 {
     json_t *obj = stripe_render_event(ev, a);
     char *body = json_dumps(obj, JSON_COMPACT);

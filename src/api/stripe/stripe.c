@@ -134,6 +134,25 @@ static bool begin(call *c, void *ctx, http_req *r, http_resp *resp, const char *
     return true;
 }
 
+/* sha256 hex of "METHOD PATH\n" + the parameters as canonical JSON (keys
+ * sorted), so the same request in another key order or encoding (form or
+ * JSON) has the same fingerprint and any other change a different one. */
+k_status stripe_fingerprint(const char *method, const char *path, json_t *params,
+                            char out[SHA256_HEX_LEN])
+{
+    char *canon = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (canon == NULL)
+        return K_ENOMEM;
+    buf b;
+    buf_init(&b, 0);
+    k_status st = buf_printf(&b, "%s %s\n%s", method, path, canon);
+    free(canon);
+    if (st == K_OK)
+        crypto_sha256_hex(b.data, b.len, out);
+    buf_free(&b);
+    return st;
+}
+
 static char *idem_render(gw_idem *self, const void *record, arena *a)
 {
     call *c = self->ctx;
@@ -158,15 +177,10 @@ static bool idem_start(call *c, record_render render)
                  "Idempotency-Key must be 1 to 255 characters long.");
         return false;
     }
-    char *canon = json_dumps(c->params, JSON_COMPACT | JSON_SORT_KEYS);
-    char *msg = arena_printf(c->r->arena, "%s %s\n%s", c->r->method, c->r->path,
-                             canon != NULL ? canon : "");
-    free(canon);
-    if (msg == NULL) {
+    if (stripe_fingerprint(c->r->method, c->r->path, c->params, c->fingerprint) != K_OK) {
         send_err(c, 500, NULL, NULL, "out of memory");
         return false;
     }
-    crypto_sha256_hex(msg, strlen(msg), c->fingerprint);
     c->idem.key = key;
     c->idem.fingerprint = c->fingerprint;
     c->idem.render = idem_render;

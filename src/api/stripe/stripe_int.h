@@ -19,6 +19,9 @@ json_t *stripe_render_session(const gw_session *s);
 json_t *stripe_render_event(const gw_event *ev, arena *a);
 json_t *stripe_render_event_object(const gw_event *ev, arena *a);
 
+/* The idempotency fingerprint of a request (see stripe.c). */
+k_status stripe_fingerprint(const char *method, const char *path, json_t *params, char out[65]);
+
 /* Webhook deliveries of the Stripe dialect: event JSON + Stripe-Signature. */
 k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s, arena *a,
                                 gw_delivery_req *out);

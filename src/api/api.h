@@ -20,14 +20,17 @@ typedef struct {
 /* Each returns its routes (static storage) and their count. */
 size_t stripe_routes(const http_route **out);
 size_t checkout_routes(const http_route **out);
-size_t qr_routes(const http_route **out); /* checkout/qr.c: Alipay+ QR and wallet page */
+/* checkout/qr.c: the Alipay+ QR code and wallet page */
+size_t qr_routes(const http_route **out);
 size_t demo_routes(const http_route **out);
+size_t ecommpay_routes(const http_route **out);
 
 /* Stripe dialect hooks main installs in the server and gateway. */
 const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ctx);
 void stripe_error_page(http_req *req, http_resp *resp, int status, const char *code,
                        const char *message, void *ctx);
-void stripe_install(gw *g); /* registers the webhook formatter */
+void stripe_install(gw *g);   /* registers the webhook formatter */
+void ecommpay_install(gw *g); /* registers the ECommPay callback formatter */
 /* The demo shop registers its own webhook endpoint once the server listens. */
 k_status demo_start(api_ctx *ctx);
 

@@ -32,9 +32,9 @@
 #include <strings.h>
 #include <time.h>
 
-#define AP_PEM_MAX  (16 * 1024) /* a 4096-bit key in PEM is ~3.3 KB */
-#define AP_SIG_MAX  1024        /* base64 of a 4096-bit signature is 684 chars */
-#define AP_HDR_MAX  (AP_SIG_MAX * 3 + 64)
+#define AP_PEM_MAX (16 * 1024) /* a 4096-bit key in PEM is ~3.3 KB */
+#define AP_SIG_MAX 1024        /* base64 of a 4096-bit signature is 684 chars */
+#define AP_HDR_MAX (AP_SIG_MAX * 3 + 64)
 
 static _Atomic long ap_timeout_ms;
 static const int ap_backoff_ms[] = {50, 200, 800};
@@ -50,9 +50,12 @@ void alipay_set_timeout_ms(long timeout_ms)
 /* ---------------------------------------------------------------- wallets */
 
 static const alipay_wallet ap_wallets[] = {
-    {"ALIPAY_CN", "Alipay", "CNY", "CN"},    {"ALIPAY_HK", "AlipayHK", "HKD", "HK"},
-    {"GCASH", "GCash", "PHP", "PH"},         {"DANA", "DANA", "IDR", "ID"},
-    {"TNG", "Touch 'n Go eWallet", "MYR", "MY"}, {"TRUEMONEY", "TrueMoney", "THB", "TH"},
+    {"ALIPAY_CN", "Alipay", "CNY", "CN"},
+    {"ALIPAY_HK", "AlipayHK", "HKD", "HK"},
+    {"GCASH", "GCash", "PHP", "PH"},
+    {"DANA", "DANA", "IDR", "ID"},
+    {"TNG", "Touch 'n Go eWallet", "MYR", "MY"},
+    {"TRUEMONEY", "TrueMoney", "THB", "TH"},
     {"KAKAOPAY", "KakaoPay", "KRW", "KR"},
 };
 
@@ -142,8 +145,8 @@ static bool ap_keys(const prov_account *acct, arena *a, const char **priv, const
     if (acct->private_key || acct->public_key)
         return false; /* configured but unreadable: never fall back silently */
     pthread_mutex_lock(&ap_sb_mu);
-    bool sb = ap_sb_url && acct->base_url && strncmp(acct->base_url, ap_sb_url,
-                                                     strlen(ap_sb_url)) == 0;
+    bool sb =
+        ap_sb_url && acct->base_url && strncmp(acct->base_url, ap_sb_url, strlen(ap_sb_url)) == 0;
     if (sb) {
         *priv = arena_strdup(a, ap_sb_priv);
         *pub = arena_strdup(a, ap_sb_pub);
@@ -218,10 +221,10 @@ bool alipay_verify(const char *pub_pem, const char *method, const char *uri, con
 /* ------------------------------------------------------------------ calls */
 
 typedef struct {
-    k_status st;  /* K_OK: an HTTP answer; K_ETIMEOUT / K_EIO otherwise */
+    k_status st; /* K_OK: an HTTP answer; K_ETIMEOUT / K_EIO otherwise */
     long status;
     bool verified;
-    json_t *json; /* parsed, verified body; NULL otherwise */
+    json_t *json;                       /* parsed, verified body; NULL otherwise */
     const char *rstatus, *rcode, *rmsg; /* result.resultStatus / Code / Message */
     const char *error;
 } ap_answer;
@@ -300,8 +303,8 @@ static const char *ap_base_path(const char *base_url, size_t *len)
     return p;
 }
 
-static void ap_once(const httpc_req *req, const char *uri, const char *client_id,
-                    const char *pub, arena *a, ap_answer *ans)
+static void ap_once(const httpc_req *req, const char *uri, const char *client_id, const char *pub,
+                    arena *a, ap_answer *ans)
 {
     httpc_resp resp;
     memset(ans, 0, sizeof(*ans));
@@ -316,9 +319,9 @@ static void ap_once(const httpc_req *req, const char *uri, const char *client_id
     bool have = httpc_resp_header(&resp, "Signature", sig, sizeof sig) &&
                 httpc_resp_header(&resp, "Response-Time", rtime, sizeof rtime) &&
                 httpc_resp_header(&resp, "Client-Id", rcid, sizeof rcid);
-    ans->verified = have && strcmp(rcid, client_id) == 0 &&
-                    alipay_verify(pub, "POST", uri, rcid, rtime, resp.body.data, resp.body.len,
-                                  sig);
+    ans->verified =
+        have && strcmp(rcid, client_id) == 0 &&
+        alipay_verify(pub, "POST", uri, rcid, rtime, resp.body.data, resp.body.len, sig);
     if (ans->verified && resp.body.len > 0) {
         json_error_t je;
         ans->json = json_loadb(resp.body.data, resp.body.len, 0, &je);
@@ -371,13 +374,16 @@ static k_status ap_call(const prov_account *acct, const char *name, json_t *body
     size_t blen = strlen(btext);
     for (int attempt = 0;; attempt++) {
         char *rt = arena_printf(a, "%lld", (long long)clock_now_ms());
-        const char *sig = rt ? alipay_sign(priv, "POST", uri, acct->username, rt, btext, blen, a)
-                             : NULL;
+        const char *sig =
+            rt ? alipay_sign(priv, "POST", uri, acct->username, rt, btext, blen, a) : NULL;
         if (!sig) {
             log_warn("alipay: cannot sign with the configured private key");
             return K_EINVAL;
         }
-        httpc_req req = {.method = "POST", .url = url, .body = btext, .body_len = blen,
+        httpc_req req = {.method = "POST",
+                         .url = url,
+                         .body = btext,
+                         .body_len = blen,
                          .timeout_ms = atomic_load(&ap_timeout_ms)};
         req.headers[0] = "Content-Type: application/json; charset=UTF-8";
         req.headers[1] = arena_printf(a, "Client-Id: %s", acct->username);
@@ -408,10 +414,13 @@ static const char *ap_failure_code(const char *rcode)
     if (strcmp(rcode, "ORDER_IS_CLOSED") == 0)
         return "payment_intent_payment_attempt_expired";
     static const char *const unavailable[] = {
-        "ACCESS_DENIED",  "INVALID_CLIENT",        "INVALID_SIGNATURE",  "KEY_NOT_FOUND",
-        "PARAM_ILLEGAL",  "CURRENCY_NOT_SUPPORT",  "BUSINESS_NOT_SUPPORT", "INVALID_CONTRACT",
-        "MERCHANT_NOT_REGISTERED", "UNAVAILABLE_PAYMENT_METHOD", "NO_INTERFACE_DEF",
-        "ORDER_NOT_EXIST", "REPEAT_REQ_INCONSISTENT"};
+        "ACCESS_DENIED",           "INVALID_CLIENT",
+        "INVALID_SIGNATURE",       "KEY_NOT_FOUND",
+        "PARAM_ILLEGAL",           "CURRENCY_NOT_SUPPORT",
+        "BUSINESS_NOT_SUPPORT",    "INVALID_CONTRACT",
+        "MERCHANT_NOT_REGISTERED", "UNAVAILABLE_PAYMENT_METHOD",
+        "NO_INTERFACE_DEF",        "ORDER_NOT_EXIST",
+        "REPEAT_REQ_INCONSISTENT"};
     for (size_t i = 0; i < K_ARRAY_LEN(unavailable); i++)
         if (strcmp(rcode, unavailable[i]) == 0)
             return "payment_method_not_available";
@@ -469,9 +478,9 @@ static json_t *ap_goods(const prov_start *in)
             continue; /* discounts are not goods */
         char q[24];
         snprintf(q, sizeof q, "%lld", (long long)l->quantity);
-        json_t *g = json_pack("{s:s, s:o, s:s}", "goodsName", l->name ? l->name : "Item",
-                              "goodsUnitAmount", ap_money(in->currency, l->unit_price),
-                              "goodsQuantity", q);
+        json_t *g =
+            json_pack("{s:s, s:o, s:s}", "goodsName", l->name ? l->name : "Item", "goodsUnitAmount",
+                      ap_money(in->currency, l->unit_price), "goodsQuantity", q);
         if (l->reference)
             json_object_set_new(g, "referenceGoodsId", json_string(l->reference));
         json_array_append_new(arr, g);
@@ -484,22 +493,22 @@ static json_t *ap_pay_body(const prov_account *acct, const prov_start *in)
     const char *terminal = in->terminal && strcmp(in->terminal, "WAP") == 0 ? "WAP" : "WEB";
     const char *desc = in->description && *in->description ? in->description : "Order";
     char exp[32];
-    json_t *order = json_pack(
-        "{s:s, s:s%, s:o, s:o, s:{s:s}, s:{s:s}}", "referenceOrderId",
-        in->payment_id ? in->payment_id : in->attempt_id, "orderDescription", desc,
-        strnlen(desc, 256), "orderAmount", ap_money(in->currency, in->amount), "goods",
-        ap_goods(in), "env", "terminalType", terminal, "merchant", "merchantName",
-        acct->merchant_name ? acct->merchant_name : "Kassa merchant");
+    json_t *order =
+        json_pack("{s:s, s:s%, s:o, s:o, s:{s:s}, s:{s:s}}", "referenceOrderId",
+                  in->payment_id ? in->payment_id : in->attempt_id, "orderDescription", desc,
+                  strnlen(desc, 256), "orderAmount", ap_money(in->currency, in->amount), "goods",
+                  ap_goods(in), "env", "terminalType", terminal, "merchant", "merchantName",
+                  acct->merchant_name ? acct->merchant_name : "Kassa merchant");
     if (in->email)
         json_object_set_new(order, "buyer", json_pack("{s:s}", "buyerEmail", in->email));
     const alipay_wallet *w = in->method ? alipay_wallet_find(in->method) : NULL;
-    json_t *b = json_pack(
-        "{s:s, s:s, s:o, s:o, s:{s:s}, s:{s:s}, s:s, s:s, s:{s:s}}", "productCode",
-        "CASHIER_PAYMENT", "paymentRequestId", in->attempt_id, "paymentAmount",
-        ap_money(in->currency, in->amount), "order", order, "paymentMethod",
-        "paymentMethodType", w ? w->code : "CONNECT_WALLET", "env", "terminalType", terminal,
-        "paymentRedirectUrl", in->success_url, "paymentNotifyUrl", in->notify_url,
-        "settlementStrategy", "settlementCurrency", in->currency ? in->currency : "USD");
+    json_t *b = json_pack("{s:s, s:s, s:o, s:o, s:{s:s}, s:{s:s}, s:s, s:s, s:{s:s}}",
+                          "productCode", "CASHIER_PAYMENT", "paymentRequestId", in->attempt_id,
+                          "paymentAmount", ap_money(in->currency, in->amount), "order", order,
+                          "paymentMethod", "paymentMethodType", w ? w->code : "CONNECT_WALLET",
+                          "env", "terminalType", terminal, "paymentRedirectUrl", in->success_url,
+                          "paymentNotifyUrl", in->notify_url, "settlementStrategy",
+                          "settlementCurrency", in->currency ? in->currency : "USD");
     if (in->expires_at > 0) {
         ap_iso(in->expires_at, exp);
         json_object_set_new(b, "paymentExpiryTime", json_string(exp));
@@ -509,8 +518,7 @@ static json_t *ap_pay_body(const prov_account *acct, const prov_start *in)
     return b;
 }
 
-static k_status ap_start(const prov_account *acct, const prov_start *in, arena *a,
-                         prov_result *out)
+static k_status ap_start(const prov_account *acct, const prov_start *in, arena *a, prov_result *out)
 {
     K_ASSERT(in != NULL && out != NULL);
     K_ASSERT(in->amount >= 0 && in->amount <= LIMIT_AMOUNT_MAX);
@@ -608,8 +616,7 @@ static k_status ap_sync(const prov_account *acct, const prov_ref *ref, arena *a,
 
 /* ---------------------------------------------------------------- cancel */
 
-static k_status ap_cancel(const prov_account *acct, const prov_ref *ref, arena *a,
-                          prov_result *out)
+static k_status ap_cancel(const prov_account *acct, const prov_ref *ref, arena *a, prov_result *out)
 {
     K_ASSERT(ref != NULL && out != NULL);
     memset(out, 0, sizeof(*out));
@@ -637,8 +644,8 @@ static k_status ap_cancel(const prov_account *acct, const prov_ref *ref, arena *
 
 /* ---------------------------------------------------------------- refund */
 
-static k_status ap_inquiry_refund(const prov_account *acct, const char *refund_request_id,
-                                  arena *a, prov_result *out)
+static k_status ap_inquiry_refund(const prov_account *acct, const char *refund_request_id, arena *a,
+                                  prov_result *out)
 {
     json_t *body = json_pack("{s:s}", "refundRequestId", refund_request_id);
     ap_answer ans;
@@ -659,8 +666,7 @@ static k_status ap_inquiry_refund(const prov_account *acct, const char *refund_r
     return st;
 }
 
-static k_status ap_refund(const prov_account *acct, const prov_ref *ref, arena *a,
-                          prov_result *out)
+static k_status ap_refund(const prov_account *acct, const prov_ref *ref, arena *a, prov_result *out)
 {
     K_ASSERT(ref != NULL && out != NULL);
     K_ASSERT(ref->amount >= 0);
@@ -668,9 +674,9 @@ static k_status ap_refund(const prov_account *acct, const prov_ref *ref, arena *
     out->provider_ref = ref->provider_ref;
     if (!ref->provider_ref || !ref->idem_key || !ref->currency)
         return K_EINVAL;
-    json_t *body = json_pack("{s:s, s:s, s:o}", "refundRequestId", ref->idem_key, "paymentId",
-                             ref->provider_ref, "refundAmount",
-                             ap_money(ref->currency, ref->amount));
+    json_t *body =
+        json_pack("{s:s, s:s, s:o}", "refundRequestId", ref->idem_key, "paymentId",
+                  ref->provider_ref, "refundAmount", ap_money(ref->currency, ref->amount));
     if (ref->description && *ref->description)
         json_object_set_new(body, "refundReason", json_string(ref->description));
     if (ref->notify_url)
@@ -711,13 +717,14 @@ static k_status ap_notice(const prov_account *acct, const prov_inbound *in, aren
     const char *priv, *pub;
     if (!ap_keys(acct, a, &priv, &pub))
         return K_EINVAL;
-    const char *uri = in->query && *in->query ? arena_printf(a, "%s?%s", in->path, in->query)
-                                              : in->path;
+    const char *uri =
+        in->query && *in->query ? arena_printf(a, "%s?%s", in->path, in->query) : in->path;
     const char *cid = in->header(in->header_ctx, "Client-Id");
     const char *rt = in->header(in->header_ctx, "Request-Time");
     const char *sig = in->header(in->header_ctx, "Signature");
-    if (!uri || !alipay_verify(pub, in->method ? in->method : "POST", uri, cid, rt, in->body,
-                               in->body_len, sig) ||
+    if (!uri ||
+        !alipay_verify(pub, in->method ? in->method : "POST", uri, cid, rt, in->body, in->body_len,
+                       sig) ||
         (acct->username && cid && strcmp(cid, acct->username) != 0)) {
         log_warn("alipay: notification with a missing or invalid signature refused");
         return K_EINVAL;

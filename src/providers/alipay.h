@@ -23,7 +23,9 @@
 extern const provider alipay_provider;
 
 /* The fixed acknowledgement Antom expects for notifications (§5.5). */
-#define ALIPAY_ACK "{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"}}"
+#define ALIPAY_ACK                                                                                 \
+    "{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":"            \
+    "\"success\"}}"
 
 /* Registers (or replaces) the sandbox at base_url ("http://127.0.0.1:p/alipay"):
  * merchant_priv signs our requests, antom_pub verifies its answers. Copied. */

@@ -40,17 +40,17 @@
 #include <strings.h>
 #include <time.h>
 
-#define AS_ID_LEN       48
-#define AS_TTL_S        (14 * 60)       /* Antom's default payment expiry */
-#define AS_TTL_MAX_S    (48 * 3600)     /* longest paymentExpiryTime accepted */
-#define AS_PIN          "123456"
-#define AS_PIN_TRIES    3
-#define AS_REFUND_DAYS  365             /* refund window of the sandbox contract */
-#define AS_NOTES_MAX    256             /* queued notifications */
-#define AS_LOG_MAX      64              /* sent notifications kept for /_sim/notifications */
-#define AS_KEYS_MAX     16              /* merchant public keys registered by tests */
-#define AS_FAULTS_MAX   8
-#define AS_KEY_BITS     2048
+#define AS_ID_LEN      48
+#define AS_TTL_S       (14 * 60)   /* Antom's default payment expiry */
+#define AS_TTL_MAX_S   (48 * 3600) /* longest paymentExpiryTime accepted */
+#define AS_PIN         "123456"
+#define AS_PIN_TRIES   3
+#define AS_REFUND_DAYS 365 /* refund window of the sandbox contract */
+#define AS_NOTES_MAX   256 /* queued notifications */
+#define AS_LOG_MAX     64  /* sent notifications kept for /_sim/notifications */
+#define AS_KEYS_MAX    16  /* merchant public keys registered by tests */
+#define AS_FAULTS_MAX  8
+#define AS_KEY_BITS    2048
 
 static const int64_t as_schedule_s[] = {0, 120, 600, 600, 3600, 7200, 21600, 54000};
 #define AS_TRIES ((int)K_ARRAY_LEN(as_schedule_s))
@@ -129,10 +129,10 @@ typedef struct {
     char base[128];      /* "http://127.0.0.1:port/alipay" */
     char *merchant_priv; /* sandbox merchant pair (private half handed to the connector) */
     char *merchant_pub;
-    char *antom_priv;    /* our own pair */
+    char *antom_priv; /* our own pair */
     char *antom_pub;
-    char *rogue_priv;    /* a third key: answers "signed by someone else" */
-    as_pay *pays;        /* LIMIT_SIM_OBJECTS_MAX, oldest evicted */
+    char *rogue_priv; /* a third key: answers "signed by someone else" */
+    as_pay *pays;     /* LIMIT_SIM_OBJECTS_MAX, oldest evicted */
     size_t npays;
     as_note *notes;
     size_t nnotes;
@@ -316,8 +316,8 @@ static void as_api_answer(alipay_sim *s, sim_response *r, const char *uri, const
     snprintf(rt, sizeof rt, "%lld", (long long)clock_now_ms());
     arena a;
     arena_init(&a, 0);
-    const char *sig = alipay_sign(rogue ? s->rogue_priv : s->antom_priv, "POST", uri, client_id,
-                                  rt, r->body.data, r->body.len, &a);
+    const char *sig = alipay_sign(rogue ? s->rogue_priv : s->antom_priv, "POST", uri, client_id, rt,
+                                  r->body.data, r->body.len, &a);
     r->nheaders = 0;
     sim_response_header(r, "Client-Id", client_id);
     sim_response_header(r, "Response-Time", rt);
@@ -328,8 +328,8 @@ static void as_api_answer(alipay_sim *s, sim_response *r, const char *uri, const
 
 static json_t *as_result(const char *code, const char *status, const char *msg)
 {
-    return json_pack("{s:s, s:s, s:s}", "resultCode", code, "resultStatus", status,
-                     "resultMessage", msg);
+    return json_pack("{s:s, s:s, s:s}", "resultCode", code, "resultStatus", status, "resultMessage",
+                     msg);
 }
 
 static const char *as_code_msg(const char *code)
@@ -382,7 +382,8 @@ static as_pay *as_find(alipay_sim *s, const char *pid, const char *req_id)
     size_t lim = s->npays < LIMIT_SIM_OBJECTS_MAX ? s->npays : LIMIT_SIM_OBJECTS_MAX;
     for (size_t i = 0; i < lim; i++) {
         as_pay *p = &s->pays[i];
-        if ((pid && strcmp(p->id, pid) == 0) || (!pid && req_id && strcmp(p->request_id, req_id) == 0))
+        if ((pid && strcmp(p->id, pid) == 0) ||
+            (!pid && req_id && strcmp(p->request_id, req_id) == 0))
             return p;
     }
     return NULL;
@@ -438,14 +439,14 @@ static void as_notify_payment(alipay_sim *s, const as_pay *p)
     as_iso(p->created_s, created);
     const char *code = p->rcode[0] ? p->rcode : "SUCCESS";
     bool pending = p->status == AS_PENDING;
-    json_t *b = json_pack(
-        "{s:s, s:o, s:s, s:s, s:o, s:s, s:s}", "notifyType",
-        pending ? "PAYMENT_PENDING" : "PAYMENT_RESULT", "result",
-        pending ? as_result("PAYMENT_IN_PROCESS", "U", as_code_msg("PAYMENT_IN_PROCESS"))
-                : as_result(code, as_code_status(code), as_code_msg(code)),
-        "paymentRequestId", p->request_id, "paymentId", p->id, "paymentAmount",
-        as_money(p->currency, p->amount), "paymentCreateTime", created, "paymentMethodType",
-        p->wallet[0] ? p->wallet : p->method_type);
+    json_t *b =
+        json_pack("{s:s, s:o, s:s, s:s, s:o, s:s, s:s}", "notifyType",
+                  pending ? "PAYMENT_PENDING" : "PAYMENT_RESULT", "result",
+                  pending ? as_result("PAYMENT_IN_PROCESS", "U", as_code_msg("PAYMENT_IN_PROCESS"))
+                          : as_result(code, as_code_status(code), as_code_msg(code)),
+                  "paymentRequestId", p->request_id, "paymentId", p->id, "paymentAmount",
+                  as_money(p->currency, p->amount), "paymentCreateTime", created,
+                  "paymentMethodType", p->wallet[0] ? p->wallet : p->method_type);
     if (p->status == AS_SUCCESS) {
         as_iso(p->paid_s, paid);
         json_object_set_new(b, "paymentTime", json_string(paid));
@@ -493,15 +494,14 @@ static json_t *as_pay_json(const as_pay *p, bool inquiry)
 {
     char created[32];
     as_iso(p->created_s, created);
-    json_t *j = json_pack("{s:s, s:s, s:o, s:s}", "paymentRequestId", p->request_id, "paymentId",
-                          p->id, "paymentAmount", as_money(p->currency, p->amount),
-                          "paymentCreateTime", created);
+    json_t *j =
+        json_pack("{s:s, s:s, s:o, s:s}", "paymentRequestId", p->request_id, "paymentId", p->id,
+                  "paymentAmount", as_money(p->currency, p->amount), "paymentCreateTime", created);
     if (!inquiry)
         return j;
-    const char *code = p->status == AS_PROCESSING || p->status == AS_PENDING
-                           ? "PAYMENT_IN_PROCESS"
-                       : p->status == AS_CANCELLED ? "ORDER_IS_CLOSED"
-                                                   : p->rcode;
+    const char *code = p->status == AS_PROCESSING || p->status == AS_PENDING ? "PAYMENT_IN_PROCESS"
+                       : p->status == AS_CANCELLED                           ? "ORDER_IS_CLOSED"
+                                                                             : p->rcode;
     json_object_set_new(j, "result", as_result("SUCCESS", "S", "Success"));
     json_object_set_new(j, "paymentStatus", json_string(as_status_name[p->status]));
     json_object_set_new(j, "paymentResultCode", json_string(code));
@@ -542,19 +542,18 @@ static json_t *as_pay_answer(alipay_sim *s, const as_pay *p)
         json_object_set_new(j, "result", as_result(code, "F", as_code_msg(code)));
         return j;
     }
-    json_object_set_new(j, "result", as_result("PAYMENT_IN_PROCESS", "U",
-                                               as_code_msg("PAYMENT_IN_PROCESS")));
+    json_object_set_new(j, "result",
+                        as_result("PAYMENT_IN_PROCESS", "U", as_code_msg("PAYMENT_IN_PROCESS")));
     char *normal = NULL, *qr = NULL;
     if (asprintf(&normal, "%s/cashier/%s", s->base, p->id) < 0)
         normal = NULL;
     if (asprintf(&qr, "%s/qr/%s", s->base, p->id) < 0)
         qr = NULL;
     json_object_set_new(j, "normalUrl", json_string(normal ? normal : ""));
-    json_object_set_new(
-        j, "orderCodeForm",
-        json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}]}", "paymentMethodType", p->method_type,
-                  "expireTime", exp, "codeDetails", "codeValueType", "QRCODE", "displayType",
-                  "TEXT", "codeValue", qr ? qr : ""));
+    json_object_set_new(j, "orderCodeForm",
+                        json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}]}", "paymentMethodType",
+                                  p->method_type, "expireTime", exp, "codeDetails", "codeValueType",
+                                  "QRCODE", "displayType", "TEXT", "codeValue", qr ? qr : ""));
     free(normal);
     free(qr);
     return j;
@@ -579,8 +578,7 @@ static void api_pay(as_call *c)
     const char *notify = as_str(b, "paymentNotifyUrl");
     json_t *order = json_object_get(b, "order");
     if (!rid || strlen(rid) > LIMIT_ID_MAX || !as_str(b, "productCode") || value < 0 || !cur ||
-        !pmt || !as_url_ok(redirect) || (notify && !as_url_ok(notify)) ||
-        !json_is_object(order)) {
+        !pmt || !as_url_ok(redirect) || (notify && !as_url_ok(notify)) || !json_is_object(order)) {
         c->out = as_only_result("PARAM_ILLEGAL");
         return;
     }
@@ -629,8 +627,8 @@ static void api_pay(as_call *c)
     p->status = AS_PROCESSING;
     p->created_s = clock_now_s();
     int64_t exp = as_parse_time(as_str(b, "paymentExpiryTime"));
-    p->expires_s = exp > p->created_s && exp <= p->created_s + AS_TTL_MAX_S ? exp
-                                                                             : p->created_s + AS_TTL_S;
+    p->expires_s =
+        exp > p->created_s && exp <= p->created_s + AS_TTL_MAX_S ? exp : p->created_s + AS_TTL_S;
     if (as_ending(value) == 54) {
         p->unknown_sent = true;
         c->out = as_only_result("UNKNOWN_EXCEPTION");
@@ -707,10 +705,10 @@ static json_t *as_refund_json(const as_pay *p, const as_refund *r, bool inquiry)
 {
     char at[32];
     as_iso(r->at_s, at);
-    json_t *j = json_pack("{s:o, s:s, s:s, s:s, s:o, s:s}", "result",
-                          as_result("SUCCESS", "S", "Success"), "refundRequestId", r->request_id,
-                          "refundId", r->id, "paymentId", p->id, "refundAmount",
-                          as_money(p->currency, r->amount), "refundTime", at);
+    json_t *j =
+        json_pack("{s:o, s:s, s:s, s:s, s:o, s:s}", "result", as_result("SUCCESS", "S", "Success"),
+                  "refundRequestId", r->request_id, "refundId", r->id, "paymentId", p->id,
+                  "refundAmount", as_money(p->currency, r->amount), "refundTime", at);
     if (inquiry)
         json_object_set_new(j, "refundStatus", json_string("SUCCESS"));
     return j;
@@ -773,8 +771,8 @@ static void api_refund(as_call *c)
 static void api_inquiry_refund(as_call *c)
 {
     as_pay *p = NULL;
-    as_refund *r = as_refund_find(c->s, as_str(c->b, "refundRequestId"),
-                                  as_str(c->b, "refundId"), &p);
+    as_refund *r =
+        as_refund_find(c->s, as_str(c->b, "refundRequestId"), as_str(c->b, "refundId"), &p);
     if (!r || strcmp(p->client_id, c->client_id) != 0)
         c->out = as_only_result("ORDER_NOT_EXIST");
     else
@@ -787,7 +785,7 @@ typedef struct {
 } as_api_route;
 
 static const as_api_route as_api_routes[] = {
-    {"pay", api_pay},       {"inquiryPayment", api_inquiry},         {"cancel", api_cancel},
+    {"pay", api_pay},       {"inquiryPayment", api_inquiry},       {"cancel", api_cancel},
     {"refund", api_refund}, {"inquiryRefund", api_inquiry_refund},
 };
 
@@ -927,8 +925,8 @@ static void pg_choose(alipay_sim *s, const as_pay *p, bool ret, buf *b)
     const alipay_wallet *w[16];
     size_t n = alipay_wallets(p->currency, w, K_ARRAY_LEN(w));
     for (size_t i = 0; i < n; i++) {
-        buf_printf(b, "<a class=\"w\" data-wallet=\"%s\" href=\"%s/wallet/%s/pay/%s%s\">", w[i]->code,
-                   s->base, w[i]->code, p->id, ret ? "?return=1" : "");
+        buf_printf(b, "<a class=\"w\" data-wallet=\"%s\" href=\"%s/wallet/%s/pay/%s%s\">",
+                   w[i]->code, s->base, w[i]->code, p->id, ret ? "?return=1" : "");
         buf_append_html(b, w[i]->name);
         buf_append_str(b, "</a>");
     }
@@ -967,16 +965,17 @@ static void pg_wallet_pay(alipay_sim *s, const as_pay *p, const alipay_wallet *w
         buf_append_str(b, "</p>");
     }
     if (p->status == AS_PROCESSING) {
-        buf_printf(b, "<form method=\"post\" action=\"%s/wallet/%s/pay/%s\">"
-                      "<input type=\"hidden\" name=\"return\" value=\"%d\">"
-                      "<label for=\"pin\">Payment PIN</label>"
-                      "<input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" "
-                      "autocomplete=\"off\" maxlength=\"12\">"
-                      "<button type=\"submit\">Confirm payment</button></form>",
+        buf_printf(b,
+                   "<form method=\"post\" action=\"%s/wallet/%s/pay/%s\">"
+                   "<input type=\"hidden\" name=\"return\" value=\"%d\">"
+                   "<label for=\"pin\">Payment PIN</label>"
+                   "<input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" "
+                   "autocomplete=\"off\" maxlength=\"12\">"
+                   "<button type=\"submit\">Confirm payment</button></form>",
                    s->base, w->code, p->id, ret ? 1 : 0);
     } else {
-        const char *what = p->status == AS_SUCCESS   ? "Payment successful"
-                           : p->status == AS_PENDING ? "Payment processing"
+        const char *what = p->status == AS_SUCCESS     ? "Payment successful"
+                           : p->status == AS_PENDING   ? "Payment processing"
                            : p->status == AS_CANCELLED ? "Payment cancelled"
                                                        : "Payment failed";
         buf_printf(b, "<h2 data-status=\"%s\" class=\"%s\">%s</h2>", as_status_name[p->status],
@@ -999,10 +998,11 @@ static void pg_wallet_pay(alipay_sim *s, const as_pay *p, const alipay_wallet *w
 static void pg_wallet_home(alipay_sim *s, const alipay_wallet *w, const char *msg, buf *b)
 {
     pg_begin(b, w->name, w->name);
-    buf_printf(b, "<h1>Scan</h1><form method=\"post\" action=\"%s/wallet/%s\">"
-                  "<label for=\"code\">Code (the text of the QR code)</label>"
-                  "<input id=\"code\" name=\"code\" type=\"url\">"
-                  "<button type=\"submit\">Scan</button></form>",
+    buf_printf(b,
+               "<h1>Scan</h1><form method=\"post\" action=\"%s/wallet/%s\">"
+               "<label for=\"code\">Code (the text of the QR code)</label>"
+               "<input id=\"code\" name=\"code\" type=\"url\">"
+               "<button type=\"submit\">Scan</button></form>",
                s->base, w->code);
     if (msg) {
         buf_append_str(b, "<p role=\"alert\" class=\"err\">");
@@ -1176,16 +1176,14 @@ static void adm_fault(alipay_sim *s, json_t *b, sim_response *r)
 static json_t *adm_pay_json(const as_pay *p)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:i, s:s, s:s}", "paymentId",
-                     p->id, "paymentRequestId", p->request_id, "status",
-                     as_status_name[p->status], "resultCode", p->rcode, "amount",
-                     (json_int_t)p->amount, "currency", p->currency, "refunded",
-                     (json_int_t)p->refunded, "expires", (json_int_t)p->expires_s, "created",
-                     (json_int_t)p->created_s, "pin_fails", p->pin_fails, "wallet", p->wallet,
-                     "notifyUrl", p->notify_url);
+                     p->id, "paymentRequestId", p->request_id, "status", as_status_name[p->status],
+                     "resultCode", p->rcode, "amount", (json_int_t)p->amount, "currency",
+                     p->currency, "refunded", (json_int_t)p->refunded, "expires",
+                     (json_int_t)p->expires_s, "created", (json_int_t)p->created_s, "pin_fails",
+                     p->pin_fails, "wallet", p->wallet, "notifyUrl", p->notify_url);
 }
 
-static void adm_payment(alipay_sim *s, const sim_request *req, const char *rest,
-                        sim_response *r)
+static void adm_payment(alipay_sim *s, const sim_request *req, const char *rest, sim_response *r)
 {
     char pid[AS_ID_LEN];
     size_t n = strcspn(rest, "/");
@@ -1228,10 +1226,10 @@ static void adm_notifications(alipay_sim *s, sim_response *r)
     size_t lim = s->nlog < AS_LOG_MAX ? s->nlog : AS_LOG_MAX;
     for (size_t i = 0; i < lim; i++) {
         const as_log *l = &s->log[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:b, s:I, s:I}", "url", l->url,
-                                             "kind", l->kind, "tries", l->tries, "acked",
-                                             l->acked, "lastStatus", (json_int_t)l->last_status,
-                                             "at", (json_int_t)l->at_s));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:i, s:b, s:I, s:I}", "url", l->url, "kind",
+                                        l->kind, "tries", l->tries, "acked", l->acked, "lastStatus",
+                                        (json_int_t)l->last_status, "at", (json_int_t)l->at_s));
     }
     adm_json(r, 200, json_pack("{s:o, s:I}", "data", arr, "queued", (json_int_t)s->nnotes));
 }
@@ -1322,8 +1320,11 @@ static bool as_send(alipay_sim *s, const as_note *n, long *status)
     snprintf(rt, sizeof rt, "%lld", (long long)clock_now_ms());
     const char *sig = alipay_sign(s->antom_priv, "POST", as_url_uri(n->url), n->client_id, rt,
                                   n->body, strlen(n->body), &a);
-    httpc_req req = {.method = "POST", .url = n->url, .body = n->body,
-                     .body_len = strlen(n->body), .timeout_ms = 5000};
+    httpc_req req = {.method = "POST",
+                     .url = n->url,
+                     .body = n->body,
+                     .body_len = strlen(n->body),
+                     .timeout_ms = 5000};
     req.headers[0] = "Content-Type: application/json; charset=UTF-8";
     req.headers[1] = arena_printf(&a, "Client-Id: %s", n->client_id);
     req.headers[2] = arena_printf(&a, "Request-Time: %s", rt);

@@ -194,6 +194,7 @@ json_t *gw_refund_to_json(const gw_refund *r)
     put_str(o, "failure_reason", r->failure_reason);
     put_str(o, "provider_ref", r->provider_ref);
     put_str(o, "callback_url", r->callback_url);
+    put_int(o, "retry_at", r->retry_at);
     put_str(o, "external_id", r->external_id);
     put_str(o, "payment_external_id", r->payment_external_id);
     put_int(o, "payment_amount", r->payment_amount);
@@ -219,6 +220,7 @@ k_status gw_refund_from_json(json_t *doc, arena *a, gw_refund *r)
     r->failure_reason = gw_jstr(doc, "failure_reason", a);
     r->provider_ref = gw_jstr(doc, "provider_ref", a);
     r->callback_url = gw_jstr(doc, "callback_url", a);
+    r->retry_at = gw_jint(doc, "retry_at");
     r->external_id = gw_jstr(doc, "external_id", a);
     r->payment_external_id = gw_jstr(doc, "payment_external_id", a);
     r->payment_amount = gw_jint(doc, "payment_amount");

@@ -606,7 +606,8 @@ k_status gw_save_refund(store_tx *tx, gw_refund *r)
                    .status = r->status,
                    .currency = r->currency,
                    .amount = r->amount,
-                   .created = r->created};
+                   .created = r->created,
+                   .due_at = r->retry_at};
     return save_doc(tx, &o, gw_refund_to_json(r), &r->version);
 }
 

@@ -102,6 +102,7 @@ typedef struct {
     const char *failure_reason;
     const char *provider_ref;
     const char *callback_url;        /* copied from the payment: where refund callbacks go */
+    int64_t retry_at;                /* pending without a provider answer: ask again then, 0 = no */
     const char *external_id;         /* the merchant's refund id (ECommPay merchant_refund_id) */
     const char *payment_external_id; /* the payment's own merchant id (ECommPay payment_id) */
     int64_t payment_amount;          /* the payment's captured amount, for callbacks */

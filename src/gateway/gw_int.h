@@ -123,6 +123,9 @@ k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 
+/* Asks the provider again about a pending refund it did not confirm (refunds.c). */
+k_status gw_refund_retry(gw *g, const char *merchant_id, const char *id, arena *a);
+
 /* Lists documents of a kind, decoded (arena-owned). */
 k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
                       arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err);

@@ -146,6 +146,11 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
     prov_ref ref;
     if (order_ref(g, out, a, &prov, &acct, &ref, err) != K_OK)
         return K_ECONFLICT;
+    /* Each extension is a new operation at the provider: a key of its own (a
+     * fixed per-attempt key would make every later extension a replay of the first). */
+    char key[LIMIT_ID_MAX];
+    id_new(key, "ext_");
+    ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, key);
     prov_result res;
     memset(&res, 0, sizeof(res));
     if (prov->extend == NULL || prov->extend(&acct, &ref, a, &res) != K_OK ||
@@ -298,6 +303,9 @@ k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a, 
     prov_ref ref;
     if (order_ref(g, out, a, &prov, &acct, &ref, err) != K_OK)
         return K_ECONFLICT;
+    char key[LIMIT_ID_MAX];
+    id_new(key, "resend_");
+    ref.idem_key = arena_strdup(a, key); /* every resend is a new send-out */
     prov_result res;
     memset(&res, 0, sizeof(res));
     if (prov->resend == NULL || prov->resend(&acct, &ref, a, &res) != K_OK ||

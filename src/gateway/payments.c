@@ -1245,14 +1245,23 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
     k_status pst = K_ERR;
     if (prov != NULL && prov->capture != NULL && gw_account(g, merchant_id, provname, a, &acct))
         pst = prov->capture(&acct, &ref, a, &res);
-    j.ok = pst == K_OK && res.outcome != PR_FAILED;
+    /* Only an answer the provider gave counts: "unknown" (no answer after the
+     * connector's retries) is not a capture. The reservation is released and
+     * the caller told to retry; the provider's idempotency key is the
+     * request's Idempotency-Key, so a retry with it cannot capture twice. */
+    bool unknown = pst == K_OK && res.outcome == PR_UNKNOWN;
+    j.ok = pst == K_OK && res.outcome != PR_FAILED && !unknown;
     j.op_ref = res.op_ref;
     if (j.ok && final && pay_capturable(&out->m) - j.amount > 0 && prov->release != NULL) {
         prov_result rel;
         memset(&rel, 0, sizeof(rel));
         prov->release(&acct, &ref, a, &rel); /* best effort: the authorisation lapses anyway */
     }
-    if (!j.ok)
+    if (unknown)
+        gw_err_set(err, 502, "api_error", "provider_unavailable", NULL,
+                   "The provider did not confirm the capture. Retry the request with the same "
+                   "Idempotency-Key; it will not capture twice.");
+    else if (!j.ok)
         gw_err_set(err, 402, "invalid_request_error", "capture_failed", NULL,
                    "The provider refused the capture: %s",
                    res.failure_message != NULL ? res.failure_message : "no answer");

@@ -15,6 +15,8 @@
 #include "../base/log.h"
 #include "../domain/money.h"
 
+#define REFUND_RETRY_S 60 /* a refund the provider did not confirm is asked again after */
+
 typedef struct {
     gw *g;
     const char *merchant_id;
@@ -25,6 +27,7 @@ typedef struct {
     gw_refund *r;
     gw_err *err;
     bool ok;
+    bool unknown; /* no answer from the provider: stays pending, retried later */
     const char *op_ref;
     const char *failure;
 } refund_job;
@@ -111,9 +114,18 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return st;
     gw_refund *r = j->r;
+    if (strcmp(r->status, "pending") != 0)
+        return K_OK; /* settled meanwhile (a retry by the scheduler) */
+    if (j->unknown) {
+        /* Still pending: the scheduler asks again with the same idempotency key. */
+        r->retry_at = clock_now_s() + REFUND_RETRY_S;
+        st = gw_save_refund(tx, r);
+        return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, r, j->a) : st;
+    }
     pay_entry e = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL, .amount = r->amount};
     K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
     r->status = j->ok ? "succeeded" : "failed";
+    r->retry_at = 0;
     r->payment_refunded = p->m.refunded;
     r->provider_ref = j->op_ref;
     r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
@@ -132,6 +144,56 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
     }
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, r, j->a);
+    return st;
+}
+
+/* Asks the provider to refund j->r (idempotency key: the refund's id, so a
+ * retry after no answer cannot refund twice) and fills j's outcome. */
+static void refund_call(gw *g, refund_job *j)
+{
+    arena *a = j->a;
+    const rule_method *rm =
+        j->p.method_type != NULL ? rules_method_find(&g->rules, j->p.method_type) : NULL;
+    const provider *prov = rm != NULL ? provider_find(rm->provider) : NULL;
+    prov_account acct;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    k_status pst = K_ERR;
+    char cur[4];
+    currency_upper(j->p.currency, cur);
+    prov_ref ref = {.attempt_id = j->p.latest_attempt,
+                    .provider_ref = j->p.provider_ref,
+                    .order_ref = j->p.order_ref,
+                    .currency = cur,
+                    .amount = j->r->amount,
+                    .idem_key = j->r->id,
+                    .description = j->r->reason};
+    if (prov != NULL && prov->refund != NULL &&
+        gw_account(g, j->merchant_id, rm->provider, a, &acct))
+        pst = prov->refund(&acct, &ref, a, &res);
+    j->unknown = pst == K_OK && res.outcome == PR_UNKNOWN;
+    j->ok = pst == K_OK && res.outcome != PR_FAILED && !j->unknown;
+    j->op_ref = res.op_ref;
+    j->failure = res.provider_code != NULL ? res.provider_code : res.failure_message;
+    if (!j->ok)
+        log_warn("refund '%s' %s by the provider: %s", j->r->id,
+                 j->unknown ? "not confirmed" : "refused",
+                 j->failure != NULL ? j->failure : "no answer");
+}
+
+/* The scheduler: a pending refund whose provider call had no answer. */
+k_status gw_refund_retry(gw *g, const char *merchant_id, const char *id, arena *a)
+{
+    gw_refund r;
+    gw_err err;
+    if (gw_refund_get(g, merchant_id, id, a, &r, &err) != K_OK || strcmp(r.status, "pending") != 0)
+        return K_OK;
+    refund_job j = {.g = g, .merchant_id = merchant_id, .a = a, .r = &r, .err = &err};
+    if (gw_pi_get(g, merchant_id, r.payment_id, a, &j.p, &err) != K_OK)
+        return K_ERR;
+    refund_call(g, &j);
+    k_status st = store_write(g->st, refund_end_fn, &j);
+    gw_wake(g);
     return st;
 }
 
@@ -155,30 +217,7 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, "refund", NULL);
 
-    const rule_method *rm =
-        j.p.method_type != NULL ? rules_method_find(&g->rules, j.p.method_type) : NULL;
-    const provider *prov = rm != NULL ? provider_find(rm->provider) : NULL;
-    prov_account acct;
-    prov_result res;
-    memset(&res, 0, sizeof(res));
-    k_status pst = K_ERR;
-    char cur[4];
-    currency_upper(j.p.currency, cur);
-    prov_ref ref = {.attempt_id = j.p.latest_attempt,
-                    .provider_ref = j.p.provider_ref,
-                    .order_ref = j.p.order_ref,
-                    .currency = cur,
-                    .amount = out->amount,
-                    .idem_key = out->id,
-                    .description = in->reason};
-    if (prov != NULL && prov->refund != NULL && gw_account(g, merchant_id, rm->provider, a, &acct))
-        pst = prov->refund(&acct, &ref, a, &res);
-    j.ok = pst == K_OK && res.outcome != PR_FAILED;
-    j.op_ref = res.op_ref;
-    j.failure = res.provider_code != NULL ? res.provider_code : res.failure_message;
-    if (!j.ok)
-        log_warn("refund '%s' refused by the provider: %s", out->id,
-                 j.failure != NULL ? j.failure : "no answer");
+    refund_call(g, &j);
     st = store_write(g->st, refund_end_fn, &j);
     if (st != K_OK)
         return gw_err_store(err, st, "refund", out->id);

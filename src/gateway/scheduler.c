@@ -161,6 +161,8 @@ void gw_tick(gw *g)
             const store_obj *o = &dj.objs[i];
             if (strcmp(o->kind, "payment_intent") == 0)
                 payment_due(g, o, &a);
+            else if (strcmp(o->kind, "refund") == 0)
+                gw_refund_retry(g, o->merchant_id, o->id, &a);
             else if (strcmp(o->kind, "checkout.session") == 0) {
                 timer_job j = {g, o->merchant_id, o->id, &a};
                 store_write(g->st, session_timer_fn, &j);

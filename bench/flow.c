@@ -1,0 +1,808 @@
+/* flow.c - load driver for the multi-step benchmark scenarios (bench/README.md):
+ *   S4  the whole Klarna Pay Now flow as a shop's server and its customer's browser make it:
+ *       create, confirm, every page of the simulator (bank, login, account, TAN, following
+ *       each 303 like a browser), the return through Kassa to the shop's return_url; a flow
+ *       is complete when this program's webhook receiver has the signed
+ *       payment_intent.succeeded event for it.
+ *   S5  capture and refund: first a pool of manual-capture payments is brought to
+ *       requires_capture by the S4 flow, then each is captured and refunded in full. The
+ *       pool holds at most --pool payments (900): the simulator keeps only its newest 1024
+ *       orders, and capturing an evicted one fails with "Order not found".
+ *   seed  --count N creates exactly as S1 does (many at once), writing every --stride-th
+ *       id to --ids-out: the stored payments S1-S3 are measured against.
+ * wrk's Lua cannot follow one flow across several requests on one connection, so this is a
+ * small C program: libcurl's multi interface runs N flows at once in one thread (keep-alive
+ * connections, redirects followed as a browser does), libmicrohttpd serves the merchant's
+ * webhook receiver and return page, and the Stripe-Signature of every webhook is verified.
+ * Prints one line `BENCH {json}` with the figures; exits 1 when a flow failed or a webhook
+ * is missing. Loops and waits are bounded by --duration and --drain. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FLOWS_MAX     256
+#define BODY_MAX      (1 << 20) /* a page or an answer bigger than this is an error */
+#define STEPS_MAX     12        /* simulator pages per flow before giving up */
+#define TABLE_BITS    20        /* payments tracked by id: 1M slots */
+#define SAMPLES_MAX   (1 << 22)
+#define HOOK_BODY_MAX (256 * 1024)
+#define ID_MAX        64
+#define POOL_MAX      (1 << 20)
+
+enum phase { P_CREATE, P_CONFIRM, P_PAGE, P_STEP, P_CAPTURE, P_REFUND };
+
+typedef struct {
+    CURL *h;
+    enum phase phase;
+    char id[ID_MAX];
+    char *body;
+    size_t len, cap;
+    int steps;
+    double t0;    /* flow start, seconds */
+    int requests; /* HTTP requests the flow made (incl. followed redirects) */
+    char *postdata;
+    struct curl_slist *hdr;
+    bool busy;
+} flow;
+
+typedef struct {
+    char id[ID_MAX];
+    uint8_t returned, hooked, done;
+    double t0;
+} slot;
+
+static struct {
+    const char *url, *key, *mode, *ids_out;
+    int flows;
+    long count, stride, pool_max;
+    FILE *ids;
+    double duration, drain, prepare;
+    int hook_port;
+    char secret[128];
+    char return_url[128];
+    /* shared with the webhook thread, under mu */
+    pthread_mutex_t mu;
+    slot *table;
+    double *lat;
+    size_t nlat;
+    long completed, completed_in_window, hooks, hooks_bad, hooks_dup;
+    double window_end;
+    double t_start, t_last_done;
+    /* main thread only */
+    long started, returned, failed, http_requests;
+    char (*pool)[ID_MAX];
+    size_t npool, pool_next;
+    char last_error[512];
+} G;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Finds or inserts id (caller holds mu). NULL when the table is full. */
+static slot *table_get(const char *id)
+{
+    size_t mask = ((size_t)1 << TABLE_BITS) - 1;
+    for (size_t i = hash_id(id) & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+        slot *s = &G.table[i];
+        if (s->id[0] == '\0') {
+            snprintf(s->id, sizeof(s->id), "%s", id);
+            return s;
+        }
+        if (strcmp(s->id, id) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Counts a flow complete once it has returned and its webhook arrived (caller holds mu). */
+static void maybe_complete(slot *s)
+{
+    if (s->done || !s->returned || !s->hooked)
+        return;
+    s->done = 1;
+    double t = now_s();
+    G.completed++;
+    if (t <= G.window_end)
+        G.completed_in_window++;
+    G.t_last_done = t;
+    if (G.nlat < SAMPLES_MAX)
+        G.lat[G.nlat++] = t - s->t0;
+}
+
+static void fail(flow *f, const char *what)
+{
+    G.failed++;
+    snprintf(G.last_error, sizeof(G.last_error), "%s %s: %.300s", f->id, what,
+             f->body != NULL ? f->body : "");
+}
+
+/* ---- webhook receiver and return page (libmicrohttpd thread) ---- */
+
+typedef struct {
+    char *buf;
+    size_t len;
+    bool toobig;
+} hook_req;
+
+static bool signature_ok(const char *header, const char *body, size_t len)
+{
+    if (header == NULL || G.secret[0] == '\0')
+        return false;
+    const char *t = strstr(header, "t=");
+    const char *v = strstr(header, "v1=");
+    if (t == NULL || v == NULL)
+        return false;
+    const char *tend = strchr(t, ',');
+    size_t tlen = tend != NULL ? (size_t)(tend - t - 2) : strlen(t + 2);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    size_t mlen = tlen + 1 + len;
+    char *msg = malloc(mlen);
+    if (msg == NULL)
+        return false;
+    memcpy(msg, t + 2, tlen);
+    msg[tlen] = '.';
+    memcpy(msg + tlen + 1, body, len);
+    HMAC(EVP_sha256(), G.secret, (int)strlen(G.secret), (unsigned char *)msg, mlen, mac, &maclen);
+    free(msg);
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned int i = 0; i < maclen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    return strncmp(v + 3, hex, 2 * maclen) == 0;
+}
+
+static void on_hook(const char *body, size_t len, const char *sig)
+{
+    bool ok = signature_ok(sig, body, len);
+    json_t *ev = ok ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *id = json_string_value(
+        json_object_get(json_object_get(json_object_get(ev, "data"), "object"), "id"));
+    pthread_mutex_lock(&G.mu);
+    if (ev == NULL || type == NULL || id == NULL) {
+        G.hooks_bad++;
+    } else if (strcmp(type, "payment_intent.succeeded") == 0 ||
+               strcmp(type, "payment_intent.amount_capturable_updated") == 0) {
+        G.hooks++;
+        slot *s = table_get(id);
+        if (s != NULL && s->hooked)
+            G.hooks_dup++;
+        if (s != NULL) {
+            s->hooked = 1;
+            maybe_complete(s);
+        }
+    }
+    pthread_mutex_unlock(&G.mu);
+    json_decref(ev);
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *text)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result hook_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version, const char *upload,
+                                    size_t *upload_size, void **ctx)
+{
+    (void)cls;
+    (void)version;
+    if (strcmp(method, "POST") != 0)
+        return answer(c, 200, "<!doctype html><title>Thanks</title><p>Thank you.</p>");
+    hook_req *hr = *ctx;
+    if (hr == NULL) {
+        hr = calloc(1, sizeof(*hr));
+        if (hr == NULL)
+            return MHD_NO;
+        *ctx = hr;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (hr->len + *upload_size > HOOK_BODY_MAX) {
+            hr->toobig = true;
+        } else {
+            char *nb = realloc(hr->buf, hr->len + *upload_size + 1);
+            if (nb == NULL)
+                return MHD_NO;
+            hr->buf = nb;
+            memcpy(hr->buf + hr->len, upload, *upload_size);
+            hr->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/hook") != 0 || hr->toobig || hr->buf == NULL)
+        return answer(c, 400, "bad");
+    on_hook(hr->buf, hr->len, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Stripe-Signature"));
+    return answer(c, 200, "{\"received\":true}");
+}
+
+static void hook_done(void *cls, struct MHD_Connection *c, void **ctx,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    hook_req *hr = *ctx;
+    if (hr != NULL) {
+        free(hr->buf);
+        free(hr);
+    }
+    *ctx = NULL;
+}
+
+/* ---- flows (main thread, curl multi) ---- */
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    flow *f = arg;
+    size_t len = size * n;
+    if (f->len + len + 1 > BODY_MAX)
+        return 0;
+    if (f->len + len + 1 > f->cap) {
+        size_t cap = f->cap ? f->cap : 4096;
+        while (cap < f->len + len + 1)
+            cap *= 2;
+        char *nb = realloc(f->body, cap);
+        if (nb == NULL)
+            return 0;
+        f->body = nb;
+        f->cap = cap;
+    }
+    memcpy(f->body + f->len, p, len);
+    f->len += len;
+    f->body[f->len] = '\0';
+    return len;
+}
+
+/* Sets up the next request of f; post == NULL means GET. api: with the secret key. */
+static void request(CURLM *m, flow *f, const char *url, const char *post, bool api)
+{
+    CURL *h = f->h;
+    f->len = 0;
+    if (f->body != NULL)
+        f->body[0] = '\0';
+    curl_slist_free_all(f->hdr);
+    f->hdr = NULL;
+    if (api) {
+        char auth[256], idem[128];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", G.key);
+        f->hdr = curl_slist_append(f->hdr, auth);
+        if (post != NULL) { /* stripe-node sends one on every POST */
+            static unsigned long seq;
+            snprintf(idem, sizeof(idem), "Idempotency-Key: bench-%ld-%lu-%d", (long)G.t_start,
+                     ++seq, rand());
+            f->hdr = curl_slist_append(f->hdr, idem);
+        }
+    }
+    f->hdr = curl_slist_append(f->hdr, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, f->hdr);
+    if (post != NULL) {
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, post);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    curl_multi_add_handle(m, h);
+    f->busy = true;
+}
+
+static char *json_id_field(flow *f, const char *k1, const char *k2, const char *k3)
+{
+    json_t *j = json_loads(f->body != NULL ? f->body : "", 0, NULL);
+    json_t *v = json_object_get(j, k1);
+    if (k2 != NULL)
+        v = json_object_get(v, k2);
+    if (k3 != NULL)
+        v = json_object_get(v, k3);
+    char *out = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+    json_decref(j);
+    return out;
+}
+
+/* The value of attribute `name="..."` after position p in html, HTML-unescaped; NULL if none. */
+static char *attr_after(const char *p, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "%s=\"", name);
+    const char *s = strstr(p, key);
+    if (s == NULL)
+        return NULL;
+    s += strlen(key);
+    const char *e = strchr(s, '"');
+    if (e == NULL)
+        return NULL;
+    char *out = malloc((size_t)(e - s) + 1);
+    size_t n = 0;
+    for (const char *q = s; q < e; q++) {
+        if (strncmp(q, "&amp;", 5) == 0) {
+            out[n++] = '&';
+            q += 4;
+        } else {
+            out[n++] = *q;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static bool start_flow(CURLM *m, flow *f)
+{
+    if (G.count > 0 && G.started >= G.count)
+        return false;
+    memset(f->id, 0, sizeof(f->id));
+    f->phase = P_CREATE;
+    f->steps = 0;
+    f->requests = 0;
+    f->t0 = now_s();
+    G.started++;
+    const char *manual = strcmp(G.mode, "s5") == 0 ? "&capture_method=manual" : "";
+    char post[256];
+    snprintf(post, sizeof(post),
+             "amount=2500&currency=eur&payment_method_types[0]=klarna"
+             "&description=Order%%20%%2342&metadata[order_id]=42%s",
+             manual);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/payment_intents", G.url);
+    request(m, f, url, post, true);
+    return true;
+}
+
+/* Answers the simulator page in f->body: posts the current step's form. */
+static bool post_step(CURLM *m, flow *f)
+{
+    const char *form = strstr(f->body, "<form");
+    char *action = form != NULL ? attr_after(form, "action") : NULL;
+    const char *st = form != NULL ? strstr(form, "name=\"step\"") : NULL;
+    char *step = st != NULL ? attr_after(st, "value") : NULL;
+    bool ok = action != NULL && step != NULL && ++f->steps <= STEPS_MAX;
+    char post[512] = "";
+    if (ok && strcmp(step, "method") == 0) {
+        snprintf(post, sizeof(post), "step=method&action=next&category=pay_now");
+    } else if (ok && strcmp(step, "bank") == 0) {
+        snprintf(post, sizeof(post), "step=bank&action=next&bank=de");
+    } else if (ok && strcmp(step, "login") == 0) {
+        snprintf(post, sizeof(post), "step=login&action=next&username=demo&pin=1234");
+    } else if (ok && strcmp(step, "tan") == 0) {
+        snprintf(post, sizeof(post), "step=tan&action=next&tan=12345");
+    } else if (ok && strcmp(step, "account") == 0) {
+        const char *r = strstr(form, "name=\"account\"");
+        char *acct = r != NULL ? attr_after(r, "value") : NULL;
+        char *esc = acct != NULL ? curl_easy_escape(f->h, acct, 0) : NULL;
+        ok = esc != NULL;
+        if (ok)
+            snprintf(post, sizeof(post), "step=account&action=next&account=%s", esc);
+        curl_free(esc);
+        free(acct);
+    } else {
+        ok = false;
+    }
+    if (ok)
+        request(m, f, action, post, false);
+    free(action);
+    free(step);
+    return ok;
+}
+
+static void flow_returned(flow *f, double t)
+{
+    G.returned++;
+    pthread_mutex_lock(&G.mu);
+    slot *s = table_get(f->id);
+    if (s != NULL) {
+        s->t0 = f->t0;
+        s->returned = 1;
+        maybe_complete(s);
+    }
+    pthread_mutex_unlock(&G.mu);
+    (void)t;
+}
+
+/* S5 measured phase: capture then refund one prepared payment. */
+static bool start_capture(CURLM *m, flow *f)
+{
+    if (G.pool_next >= G.npool)
+        return false;
+    snprintf(f->id, sizeof(f->id), "%s", G.pool[G.pool_next++]);
+    f->phase = P_CAPTURE;
+    f->t0 = now_s();
+    f->requests = 0;
+    G.started++;
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/payment_intents/%s/capture", G.url, f->id);
+    request(m, f, url, "", true);
+    return true;
+}
+
+static bool status_is(flow *f, const char *want)
+{
+    char *s = json_id_field(f, "status", NULL, NULL);
+    bool ok = s != NULL && strcmp(s, want) == 0;
+    free(s);
+    return ok;
+}
+
+/* One request of f finished; returns false when the flow ended (done or failed). */
+static bool advance(CURLM *m, flow *f, long code, const char *eff)
+{
+    char url[512];
+    f->requests++;
+    switch (f->phase) {
+    case P_CREATE: {
+        char *id = code == 200 ? json_id_field(f, "id", NULL, NULL) : NULL;
+        if (id == NULL)
+            return fail(f, "create"), false;
+        snprintf(f->id, sizeof(f->id), "%s", id);
+        free(id);
+        if (G.ids != NULL) { /* seeding: done */
+            G.completed++;
+            if (G.completed % G.stride == 0)
+                fprintf(G.ids, "%s\n", f->id);
+            return false;
+        }
+        f->phase = P_CONFIRM;
+        snprintf(url, sizeof(url), "%s/v1/payment_intents/%s/confirm", G.url, f->id);
+        char post[512];
+        snprintf(post, sizeof(post),
+                 "payment_method_data[type]=klarna"
+                 "&payment_method_data[billing_details][email]=customer%%40email.de"
+                 "&payment_method_data[billing_details][address][country]=DE&return_url=%s",
+                 G.return_url);
+        request(m, f, url, post, true);
+        return true;
+    }
+    case P_CONFIRM: {
+        char *to = code == 200 ? json_id_field(f, "next_action", "redirect_to_url", "url") : NULL;
+        if (to == NULL)
+            return fail(f, "confirm"), false;
+        f->phase = P_PAGE;
+        request(m, f, to, NULL, false);
+        free(to);
+        return true;
+    }
+    case P_PAGE:
+    case P_STEP:
+        if (code == 200 && eff != NULL && strncmp(eff, G.return_url, strlen(G.return_url)) == 0) {
+            if (strstr(eff, "redirect_status=succeeded") == NULL)
+                return fail(f, "return not succeeded"), false;
+            flow_returned(f, now_s());
+            if (strcmp(G.mode, "s5") == 0 && G.npool < POOL_MAX)
+                snprintf(G.pool[G.npool++], ID_MAX, "%s", f->id);
+            return false;
+        }
+        if (code != 200 || !post_step(m, f))
+            return fail(f, "simulator page"), false;
+        f->phase = P_STEP;
+        return true;
+    case P_CAPTURE:
+        if (code != 200 || !status_is(f, "succeeded"))
+            return fail(f, "capture"), false;
+        f->phase = P_REFUND;
+        snprintf(url, sizeof(url), "%s/v1/refunds", G.url);
+        char post[128];
+        snprintf(post, sizeof(post), "payment_intent=%s", f->id);
+        request(m, f, url, post, true);
+        return true;
+    case P_REFUND:
+        if (code != 200 || !status_is(f, "succeeded"))
+            return fail(f, "refund"), false;
+        pthread_mutex_lock(&G.mu);
+        double t = now_s();
+        G.completed++;
+        if (t <= G.window_end)
+            G.completed_in_window++;
+        G.t_last_done = t;
+        if (G.nlat < SAMPLES_MAX)
+            G.lat[G.nlat++] = t - f->t0;
+        pthread_mutex_unlock(&G.mu);
+        return false;
+    }
+    return false;
+}
+
+/* Runs flows until `until` (no new flow after it) and all in flight ended; capture: S5's
+ * measured phase. */
+static void run(CURLM *m, flow *fl, int n, double until, bool capture)
+{
+    int busy = 0;
+    for (int i = 0; i < n; i++) {
+        if (capture ? start_capture(m, &fl[i]) : start_flow(m, &fl[i]))
+            busy++;
+    }
+    while (busy > 0) {
+        int running;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            flow *f = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+            CURLcode res = msg->data.result;
+            long code = 0, redirects = 0;
+            char *eff = NULL;
+            curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &code);
+            curl_easy_getinfo(f->h, CURLINFO_REDIRECT_COUNT, &redirects);
+            curl_easy_getinfo(f->h, CURLINFO_EFFECTIVE_URL, &eff);
+            curl_multi_remove_handle(m, f->h);
+            f->busy = false;
+            G.http_requests += 1 + redirects;
+            bool more;
+            if (res != CURLE_OK) {
+                snprintf(G.last_error, sizeof(G.last_error), "%s: curl: %s", f->id,
+                         curl_easy_strerror(res));
+                G.failed++;
+                more = false;
+            } else {
+                more = advance(m, f, code, eff);
+            }
+            if (!more) {
+                bool again = now_s() < until && (capture ? start_capture(m, f) : start_flow(m, f));
+                if (!again)
+                    busy--;
+            }
+        }
+        if (busy > 0)
+            curl_multi_poll(m, NULL, 0, 50, NULL);
+    }
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double p)
+{
+    if (G.nlat == 0)
+        return 0;
+    size_t i = (size_t)(p / 100.0 * (double)(G.nlat - 1) + 0.5);
+    return G.lat[i] * 1e6;
+}
+
+/* Registers the webhook endpoint; keeps its secret for verification. */
+static bool make_endpoint(const char *events)
+{
+    CURL *h = curl_easy_init();
+    flow f = {.h = h};
+    char url[256], post[512], auth[256];
+    snprintf(url, sizeof(url), "%s/v1/webhook_endpoints", G.url);
+    snprintf(post, sizeof(post), "url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fhook&%s", G.hook_port,
+             events);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", G.key);
+    struct curl_slist *hdr = curl_slist_append(NULL, auth);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, post);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
+    CURLcode rc = curl_easy_perform(h);
+    char *secret = rc == CURLE_OK ? json_id_field(&f, "secret", NULL, NULL) : NULL;
+    if (secret != NULL)
+        snprintf(G.secret, sizeof(G.secret), "%s", secret);
+    else
+        fprintf(stderr, "flow: creating the webhook endpoint failed: %s\n",
+                f.body != NULL ? f.body : curl_easy_strerror(rc));
+    free(secret);
+    free(f.body);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return G.secret[0] != '\0';
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: flow --url URL --key SK --mode s4|s5 [--flows N] [--duration S]\n"
+                    "            [--prepare S] [--drain S] [--pool N]\n"
+                    "       flow --url URL --key SK --mode seed --count N --ids-out FILE\n"
+                    "            [--stride K] [--flows N]\n");
+    exit(2);
+}
+
+static void parse_args(int argc, char **argv)
+{
+    G.flows = 32;
+    G.duration = 10;
+    G.drain = 30;
+    G.prepare = 10;
+    G.mode = "s4";
+    G.stride = 1;
+    G.pool_max = 900;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (strcmp(k, "--url") == 0)
+            G.url = v;
+        else if (strcmp(k, "--key") == 0)
+            G.key = v;
+        else if (strcmp(k, "--mode") == 0)
+            G.mode = v;
+        else if (strcmp(k, "--flows") == 0)
+            G.flows = (int)strtol(v, NULL, 10);
+        else if (strcmp(k, "--duration") == 0)
+            G.duration = strtod(v, NULL);
+        else if (strcmp(k, "--prepare") == 0)
+            G.prepare = strtod(v, NULL);
+        else if (strcmp(k, "--count") == 0)
+            G.count = strtol(v, NULL, 10);
+        else if (strcmp(k, "--pool") == 0)
+            G.pool_max = strtol(v, NULL, 10);
+        else if (strcmp(k, "--stride") == 0)
+            G.stride = strtol(v, NULL, 10);
+        else if (strcmp(k, "--ids-out") == 0)
+            G.ids_out = v;
+        else if (strcmp(k, "--drain") == 0)
+            G.drain = strtod(v, NULL);
+        else
+            usage();
+    }
+    if (G.url == NULL || G.key == NULL || G.flows < 1 || G.flows > FLOWS_MAX || G.duration <= 0 ||
+        G.stride < 1 ||
+        (strcmp(G.mode, "s4") != 0 && strcmp(G.mode, "s5") != 0 && strcmp(G.mode, "seed") != 0) ||
+        (strcmp(G.mode, "seed") == 0 && (G.count < 1 || G.ids_out == NULL)))
+        usage();
+}
+
+/* Waits (bounded by --drain) until every returned flow has its webhook. */
+static long drain_hooks(void)
+{
+    double end = now_s() + G.drain;
+    for (;;) {
+        pthread_mutex_lock(&G.mu);
+        long missing = G.returned - G.completed;
+        pthread_mutex_unlock(&G.mu);
+        if (missing <= 0 || now_s() > end)
+            return missing;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void reset_counts(void)
+{
+    pthread_mutex_lock(&G.mu);
+    G.completed = G.completed_in_window = 0;
+    G.nlat = 0;
+    pthread_mutex_unlock(&G.mu);
+    G.started = G.returned = G.http_requests = 0;
+}
+
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    srand((unsigned)time(NULL));
+    pthread_mutex_init(&G.mu, NULL);
+    G.table = calloc((size_t)1 << TABLE_BITS, sizeof(slot));
+    G.lat = malloc(SAMPLES_MAX * sizeof(double));
+    G.pool = malloc((size_t)POOL_MAX * ID_MAX);
+    if (G.table == NULL || G.lat == NULL || G.pool == NULL)
+        return 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, hook_handler, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, hook_done, NULL, MHD_OPTION_THREAD_POOL_SIZE, 2,
+        MHD_OPTION_CONNECTION_LIMIT, 1000, MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "flow: cannot start the webhook receiver\n");
+        return 1;
+    }
+    G.hook_port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    snprintf(G.return_url, sizeof(G.return_url), "http://127.0.0.1:%d/return", G.hook_port);
+    const char *events = strcmp(G.mode, "s5") == 0
+                             ? "enabled_events[0]=payment_intent.amount_capturable_updated"
+                             : "enabled_events[0]=payment_intent.succeeded";
+    bool seed = strcmp(G.mode, "seed") == 0;
+    if (seed) {
+        G.ids = fopen(G.ids_out, "a");
+        if (G.ids == NULL) {
+            perror(G.ids_out);
+            return 1;
+        }
+        G.duration = 1e9; /* bounded by --count */
+    } else if (!make_endpoint(events)) {
+        return 1;
+    }
+
+    CURLM *m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(4 * G.flows));
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)G.flows);
+    flow fl[FLOWS_MAX];
+    memset(fl, 0, sizeof(fl));
+    for (int i = 0; i < G.flows; i++) {
+        fl[i].h = curl_easy_init();
+        curl_easy_setopt(fl[i].h, CURLOPT_PRIVATE, &fl[i]);
+        curl_easy_setopt(fl[i].h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(fl[i].h, CURLOPT_WRITEDATA, &fl[i]);
+        curl_easy_setopt(fl[i].h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(fl[i].h, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(fl[i].h, CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(fl[i].h, CURLOPT_TCP_NODELAY, 1L);
+    }
+
+    bool s5 = strcmp(G.mode, "s5") == 0;
+    long prepared = 0, prep_missing = 0;
+    double prep_secs = 0;
+    if (s5) { /* bring a pool of payments to requires_capture (not measured) */
+        double t = now_s();
+        G.count = G.pool_max; /* the simulator keeps only its newest 1024 orders */
+        G.window_end = t + G.prepare;
+        run(m, fl, G.flows, t + G.prepare, false);
+        prep_missing = drain_hooks();
+        prep_secs = now_s() - t;
+        prepared = (long)G.npool;
+        reset_counts();
+        G.count = 0;
+    }
+    G.t_start = now_s();
+    G.window_end = G.t_start + G.duration;
+    run(m, fl, G.flows, G.window_end, s5);
+    double t_end_flows = now_s();
+    long missing = s5 || seed ? 0 : drain_hooks();
+    if (seed) {
+        fclose(G.ids);
+        G.window_end = t_end_flows;
+        G.completed_in_window = G.completed;
+        G.returned = G.completed;
+    }
+    double elapsed = (s5 || seed ? t_end_flows : G.window_end) - G.t_start;
+    if (elapsed > G.duration && !s5 && !seed)
+        elapsed = G.duration;
+
+    pthread_mutex_lock(&G.mu);
+    qsort(G.lat, G.nlat, sizeof(double), cmp_d);
+    long in_window = s5 || seed ? G.completed : G.completed_in_window;
+    double rate = elapsed > 0 ? (double)in_window / elapsed : 0;
+    printf("BENCH {\"scenario\":\"%s\",\"flows\":%d,\"seconds\":%.3f,\"started\":%ld,"
+           "\"completed\":%ld,\"completed_in_window\":%ld,\"rps\":%.1f,\"http_requests\":%ld,"
+           "\"http_rps\":%.1f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"failed\":%ld,"
+           "\"webhooks\":%ld,\"webhooks_bad\":%ld,\"webhooks_dup\":%ld,"
+           "\"webhooks_missing\":%ld,\"prepared\":%ld,\"prepare_seconds\":%.1f,"
+           "\"prepare_webhooks_missing\":%ld,\"last_error\":\"",
+           G.mode, G.flows, elapsed, G.started, G.completed, in_window, rate, G.http_requests,
+           elapsed > 0 ? (double)G.http_requests / (t_end_flows - G.t_start) : 0, pct(50), pct(99),
+           pct(99.9), G.failed, G.hooks, G.hooks_bad, G.hooks_dup, missing, prepared, prep_secs,
+           prep_missing);
+    for (const char *p = G.last_error; *p; p++)
+        if (*p >= ' ' && *p != '"' && *p != '\\')
+            putchar(*p);
+    printf("\"}\n");
+    pthread_mutex_unlock(&G.mu);
+
+    for (int i = 0; i < G.flows; i++) {
+        curl_slist_free_all(fl[i].hdr);
+        free(fl[i].body);
+        curl_easy_cleanup(fl[i].h);
+    }
+    curl_multi_cleanup(m);
+    MHD_stop_daemon(d);
+    curl_global_cleanup();
+    bool ok =
+        G.failed == 0 && missing == 0 && prep_missing == 0 && G.hooks_bad == 0 && G.completed > 0;
+    return ok ? 0 : 1;
+}

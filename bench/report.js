@@ -1,0 +1,106 @@
+// report.js - turns bench/run.sh's results (one JSON object per scenario) into the Markdown
+// section appended to bench/RESULTS.md: each figure with its ratio to the nginx ceiling of the
+// same run, and the issue's targets marked met or missed.
+//   node bench/report.js META.json RESULTS.jsonl   -> Markdown on stdout
+//   node bench/report.js --check RESULTS.jsonl     -> exit 1 unless every scenario ran cleanly
+//                                                     (smoke mode; never looks at timings)
+'use strict';
+const fs = require('node:fs');
+
+function rows(path) {
+  return fs.readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+const WANT = ['ceiling', 'S1_create', 'S2_retrieve', 'S3_list', 'S4_klarna_pay_now', 'S5_capture_refund'];
+
+function check(path) {
+  const rs = rows(path);
+  const bad = [];
+  for (const name of WANT) {
+    const mine = rs.filter((r) => r.name === name);
+    if (mine.length === 0) bad.push(`${name}: did not run`);
+    for (const r of mine) {
+      if (!(r.requests > 0 || r.completed > 0)) bad.push(`${name}: no request completed`);
+      if ((r.errors || 0) > 0 || (r.failed || 0) > 0) bad.push(`${name}: ${r.errors || r.failed} errors ${r.last_error || ''}`);
+      if ((r.webhooks_missing || 0) > 0 || (r.prepare_webhooks_missing || 0) > 0) bad.push(`${name}: webhooks missing`);
+      if (r.rc !== 0) bad.push(`${name}: exit ${r.rc}`);
+    }
+  }
+  for (const r of rs.filter((x) => x.name === 'seed')) if (r.failed > 0) bad.push(`seed: ${r.failed} failed`);
+  if (bad.length) {
+    console.error(`bench smoke: FAILED\n  ${bad.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.error(`bench smoke: ok (${rs.length} results, every scenario ran without errors)`);
+}
+
+const ms = (us) => (us / 1000).toFixed(2);
+const x = (a, b) => (b > 0 ? (a / b).toFixed(2) : '-');
+const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+
+function report(metaPath, resPath) {
+  const m = JSON.parse(fs.readFileSync(metaPath, 'utf8'));
+  const rs = rows(resPath);
+  const ng = rs.find((r) => r.name === 'ceiling');
+  const ngCpuPerReq = ng.server_cpu_s / ng.requests * 1e6;
+  const out = [];
+  out.push(`## Run ${m.date}${m.smoke ? ' (smoke)' : ''}`, '');
+  out.push(`- command: \`${m.command}\` (git ${m.git})`);
+  out.push(`- machine: ${m.cpu}, ${m.cores} cores, ${m.mem}, ${m.os}, Linux ${m.kernel}; wrk and the servers share the cores`);
+  out.push(`- nginx ${m.nginx}, wrk ${m.wrk}: \`wrk -t2 -c${m.conns} -d${m.seconds}s\`; S4/S5: bench/flow with ${m.flows} flows at once`);
+  out.push(`- fsync ceiling: \`dd bs=4k count=2000 oflag=dsync\`: ${m.dsync}`);
+  out.push('');
+  out.push('| scenario | stored | req/s | × nginx | p50 ms | p99 ms | p99.9 ms | p99 × nginx | server CPU % | CPU µs/req (× nginx) | peak RSS MB | errors |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rs) {
+    if (r.name === 'seed') continue;
+    const flow = r.scenario === 's4' || r.scenario === 's5';
+    const n = flow ? r.completed : r.requests;
+    const cpuPct = (r.server_cpu_s / (r.wall_s || r.seconds) * 100).toFixed(0); // whole command (S5: incl. its preparation)
+    // S5's CPU includes preparing its pool through the S4 flow, so per pair it is not comparable.
+    const cpuPer = r.scenario === 's5' ? NaN : r.server_cpu_s / Math.max(n, 1) * 1e6;
+    const unit = r.scenario === 's4' ? ' flows' : r.scenario === 's5' ? ' pairs' : '';
+    out.push(`| ${r.name}${flow ? ` (${r.http_rps.toFixed(0)} HTTP req/s)` : ''} | ${k(r.stored)} | ${r.rps.toFixed(0)}${unit} | ${x(r.rps, ng.rps)} | `
+      + `${ms(r.p50_us)} | ${ms(r.p99_us)} | ${ms(r.p999_us)} | ${x(r.p99_us, ng.p99_us)} | ${cpuPct} | `
+      + `${Number.isNaN(cpuPer) ? '-' : `${cpuPer.toFixed(0)} (${x(cpuPer, ngCpuPerReq)})`} | ${(r.rss_peak_kb / 1024).toFixed(1)} | `
+      + `${flow ? `${r.failed} failed, ${r.webhooks_missing} webhooks missing` : r.errors} |`);
+  }
+  const seeds = rs.filter((r) => r.name === 'seed');
+  if (seeds.length) {
+    out.push('');
+    out.push(`Seeding (through the API, \`bench/flow --mode seed\`, 64 at once): ${seeds.map((s) => `to ${k(s.stored)}: ${s.completed} in ${s.seconds.toFixed(0)} s (${s.rps.toFixed(0)}/s)`).join('; ')}.`);
+  }
+  // Targets (issue "Performance: benchmark harness against this machine's ceiling").
+  const get = (name, stored) => rs.filter((r) => r.name === name && (stored === undefined || r.stored === stored));
+  const lo = Math.min(...rs.filter((r) => r.stored > 0 && r.name.startsWith('S2')).map((r) => r.stored));
+  const t = [];
+  const mark = (ok) => (ok ? 'met' : '**missed**');
+  for (const [name, want] of [['S1_create', 0.4], ['S2_retrieve', 0.6], ['S3_list', 0.4]]) {
+    for (const r of get(name)) {
+      t.push(`${name} at ${k(r.stored)}: ${x(r.rps, ng.rps)} × nginx (target ≥ ${want}): ${mark(r.rps >= want * ng.rps)}; `
+        + `p99 ${ms(r.p99_us)} ms (target ≤ 10): ${mark(r.p99_us <= 10000)}`);
+    }
+  }
+  for (const r of get('S4_klarna_pay_now')) {
+    t.push(`S4: ${r.rps.toFixed(0)} complete payments/s (target ≥ 2000): ${mark(r.rps >= 2000)}; webhooks missing ${r.webhooks_missing}: ${mark(r.webhooks_missing === 0 && r.failed === 0)}`);
+  }
+  const levels = [...new Set(rs.filter((r) => r.name === 'S2_retrieve').map((r) => r.stored))];
+  const hi = Math.max(...levels);
+  if (levels.length > 1) {
+    for (const name of ['S1_create', 'S2_retrieve', 'S3_list']) {
+      const a = get(name).find((r) => r.stored === Math.min(...get(name).map((q) => q.stored)));
+      const b = get(name).find((r) => r.stored === Math.max(...get(name).map((q) => q.stored)));
+      if (!a || !b || a === b) continue;
+      const d = (b.rps / a.rps - 1) * 100;
+      t.push(`${name} at ${k(b.stored)} vs ${k(a.stored)}: ${d >= 0 ? '+' : ''}${d.toFixed(0)} % req/s (target within 10 %${hi >= 1e6 ? '' : ', at 1M: not measured in this run'}): ${mark(Math.abs(d) <= 10 || d > 0)}`);
+    }
+  }
+  const peak = Math.max(...rs.filter((r) => r.server === 'kassa').map((r) => r.rss_peak_kb));
+  t.push(`peak RSS ${(peak / 1024).toFixed(1)} MB (target ≤ 100 MB): ${mark(peak <= 100 * 1024)}`);
+  void lo;
+  out.push('', 'Targets:', '', ...t.map((s) => `- ${s}`), '');
+  console.log(out.join('\n'));
+}
+
+if (process.argv[2] === '--check') check(process.argv[3]);
+else report(process.argv[2], process.argv[3]);

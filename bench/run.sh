@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# bench/run.sh - Kassa's benchmark against this machine's ceiling (bench/README.md).
+#   bash bench/run.sh            full run: nginx ceiling, S1-S5, 10k and 100k stored payments;
+#                                prints the report and appends it to bench/RESULTS.md
+#   BENCH_1M=1 bash bench/run.sh also measures S1-S3 at 1M stored payments (seeding takes long)
+#   BENCH_KASSA=build-x/kassa    use that binary instead of building build/kassa
+#   bash bench/run.sh --smoke    ~2 s per scenario, 500 stored payments, nothing appended;
+#                                exits 0 when every scenario ran without errors (no timing checks)
+# Everything listens on 127.0.0.1; every process started here is stopped by its pid on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SMOKE=0
+[ "${1:-}" = "--smoke" ] && SMOKE=1
+if [ "$SMOKE" = 1 ]; then
+    DUR=2; WARM=0; LEVELS=(500); S4_DUR=2; S5_PREP=1; S5_DUR=2; CONNS=64
+else
+    DUR=${BENCH_SECONDS:-10}; WARM=2; LEVELS=(10000 100000); S4_DUR=10; S5_PREP=10; S5_DUR=10
+    CONNS=64
+    [ "${BENCH_1M:-0}" = 1 ] && LEVELS+=(1000000)
+fi
+FLOWS=${BENCH_FLOWS:-32} # S4/S5 flows at once (the simulator serves at most 64 connections)
+
+say() { echo "bench: $*" >&2; }
+
+# ---- dependencies and builds ----
+missing=()
+for p in nginx wrk; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    say "installing ${missing[*]}"
+    $SUDO apt-get install -y "${missing[@]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ -n "${BENCH_KASSA:-}" ]; then # a prebuilt binary (e.g. another build dir); else build it
+    KASSA=$(realpath "$BENCH_KASSA")
+else
+    make -j2 build/kassa >&2
+    KASSA=$ROOT/build/kassa
+fi
+mkdir -p build/bench
+PKG="libcurl libmicrohttpd jansson libcrypto"
+# shellcheck disable=SC2046
+cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o build/bench/flow bench/flow.c \
+    $(pkg-config --cflags --libs $PKG) -lpthread
+FLOW=$ROOT/build/bench/flow
+
+WORK=$(mktemp -d /tmp/kassa-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+RES=$WORK/results.jsonl
+: >"$RES"
+export BENCH_LUA=$ROOT/bench/lua
+
+free_port() { # a free loopback port (bound and released by the kernel)
+    node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+ticks() { # utime+stime of the given pids, in clock ticks
+    local t=0 p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+kb() { # sum of a /proc/PID/status field (VmHWM, VmRSS) over pids, in kB
+    local f=$1 t=0 p; shift
+    for p in "$@"; do
+        [ -r "/proc/$p/status" ] && t=$((t + $(awk -v f="$f:" '$1==f {print $2}' "/proc/$p/status")))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+# measure NAME STORED SERVER "PIDS" CMD... : runs CMD (wrk or flow), which prints one BENCH
+# line; adds the server's and the client's CPU and memory and appends it to results.jsonl.
+measure() {
+    local name=$1 stored=$2 server=$3 pids=$4; shift 4
+    local out=$WORK/$name.$stored.out t0 t1 c0 c1
+    # shellcheck disable=SC2086
+    t0=$(ticks $pids)
+    c0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat) # this shell's waited-for children
+    local rc=0 w0 w1
+    w0=$(date +%s.%N)
+    "$@" >"$out" 2>&1 || rc=$?
+    w1=$(date +%s.%N)
+    c1=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
+    # shellcheck disable=SC2086
+    t1=$(ticks $pids)
+    local line
+    line=$(sed -n 's/^BENCH //p' "$out" | tail -1)
+    if [ -z "$line" ]; then
+        say "$name: no result line (exit $rc):"; cat "$out" >&2; return 1
+    fi
+    # shellcheck disable=SC2086
+    local extra
+    extra=$(printf ',"name":"%s","stored":%s,"server":"%s","rc":%d,"server_cpu_s":%.2f,"client_cpu_s":%.2f,"rss_peak_kb":%s,"rss_kb":%s,"wall_s":%s}' \
+        "$name" "$stored" "$server" "$rc" \
+        "$(awk -v a="$t0" -v b="$t1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
+        "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
+        "$(kb VmHWM $pids)" "$(kb VmRSS $pids)" "$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}')")
+    echo "${line%\}}${extra}" >>"$RES"
+    say "$name (stored $stored): $line"
+    return 0
+}
+wrk_run() { # wrk_run SCRIPT URL SECONDS
+    wrk -t2 -c"$CONNS" -d"$3"s --timeout 10s -s "$BENCH_LUA/$1" "$2"
+}
+
+# ---- the machine ----
+DSYNC=$( { dd if=/dev/zero of="$WORK/dsync.bin" bs=4k count=2000 oflag=dsync 2>&1 || true; } | tail -1)
+rm -f "$WORK/dsync.bin"
+CPU_MODEL=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+COMMAND="bash bench/run.sh${*:+ $*}"
+[ "${BENCH_1M:-0}" = 1 ] && COMMAND="BENCH_1M=1 $COMMAND"
+[ -n "${BENCH_KASSA:-}" ] && COMMAND="BENCH_KASSA=$BENCH_KASSA $COMMAND"
+say "fsync: dd bs=4k count=2000 oflag=dsync: $DSYNC"
+
+# ---- 1. nginx: the ceiling ----
+NG=$WORK/nginx
+mkdir -p "$NG/tmp"
+NPORT=$(free_port)
+sed -e "s|@PREFIX@|$NG|g" -e "s|@PORT@|$NPORT|g" bench/nginx.conf.in >"$NG/nginx.conf"
+"$NGINX" -p "$NG" -c "$NG/nginx.conf" 2>"$NG/stderr" &
+NGPID=$!
+PIDS+=("$NGPID")
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NPORT/" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$NPORT/" >/dev/null || { say "nginx did not answer"; cat "$NG/stderr" >&2; exit 1; }
+NGPIDS="$NGPID $(pgrep -P "$NGPID" | tr '\n' ' ')"
+[ "$WARM" -gt 0 ] && wrk_run ceiling.lua "http://127.0.0.1:$NPORT" "$WARM" >/dev/null
+measure ceiling 0 nginx "$NGPIDS" wrk_run ceiling.lua "http://127.0.0.1:$NPORT" "$DUR"
+kill -QUIT "$NGPID"; wait "$NGPID" 2>/dev/null || true
+
+# ---- 2. Kassa as a user runs it (SQLite, synchronous=FULL, simulators on) ----
+KD=$WORK/kassa
+mkdir -p "$KD"
+"$KASSA" merchant create --name bench --db "$KD/kassa.db" >"$KD/m1.json"
+"$KASSA" merchant create --name bench-flows --db "$KD/kassa.db" >"$KD/m2.json"
+KEY=$(node -p 'require(process.argv[1]).secret_key' "$KD/m1.json")
+KEY2=$(node -p 'require(process.argv[1]).secret_key' "$KD/m2.json")
+export BENCH_KEY=$KEY
+(cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 --sim-listen 127.0.0.1:0 \
+    --db "$KD/kassa.db" >"$KD/stdout" 2>"$KD/stderr") &
+KPID=$!
+PIDS+=("$KPID")
+URL=""
+for _ in $(seq 200); do
+    URL=$(sed -n 's/^kassa ready //p' "$KD/stdout" | node -e \
+        'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{if(s)console.log(JSON.parse(s).url)})')
+    [ -n "$URL" ] && break
+    kill -0 "$KPID" 2>/dev/null || { say "kassa exited"; tail -20 "$KD/stderr" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$URL" ] || { say "kassa did not print its ready line"; exit 1; }
+KPID=$(pgrep -P "$KPID" -x kassa || echo "$KPID") # the subshell exec'd, so usually the same
+say "kassa at $URL (pid $KPID), db $KD/kassa.db"
+
+IDS=$WORK/ids
+: >"$IDS"
+stored=0
+first=1
+for level in "${LEVELS[@]}"; do
+    need=$((level - stored))
+    if [ "$need" -gt 0 ]; then
+        stride=$((level / 10000)); [ "$stride" -ge 1 ] || stride=1
+        say "seeding $need payments through the API (to $level stored)"
+        t0=$(date +%s)
+        "$FLOW" --url "$URL" --key "$KEY" --mode seed --count "$need" --flows 64 \
+            --stride "$stride" --ids-out "$IDS" >"$WORK/seed.$level.out"
+        sed -n 's/^BENCH //p' "$WORK/seed.$level.out" | sed "s/}\$/,\"name\":\"seed\",\"stored\":$level}/" >>"$RES"
+        say "seeded $need in $(( $(date +%s) - t0 )) s"
+        stored=$level
+    fi
+    export BENCH_IDS=$IDS
+    [ "$WARM" -gt 0 ] && wrk_run retrieve.lua "$URL" "$WARM" >/dev/null
+    measure S2_retrieve "$stored" kassa "$KPID" wrk_run retrieve.lua "$URL" "$DUR"
+    measure S3_list "$stored" kassa "$KPID" wrk_run list.lua "$URL" "$DUR"
+    measure S1_create "$stored" kassa "$KPID" wrk_run create.lua "$URL" "$DUR"
+    made=$(tail -1 "$RES" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.requests-r.non2xx)})')
+    stored=$((stored + made))
+    if [ "$first" = 1 ]; then
+        first=0
+        measure S4_klarna_pay_now "$stored" kassa "$KPID" \
+            "$FLOW" --url "$URL" --key "$KEY2" --mode s4 --flows "$FLOWS" --duration "$S4_DUR" --drain 60
+        measure S5_capture_refund "$stored" kassa "$KPID" \
+            "$FLOW" --url "$URL" --key "$KEY2" --mode s5 --flows "$FLOWS" --prepare "$S5_PREP" \
+            --duration "$S5_DUR" --drain 60
+    fi
+done
+
+# A sample of seeded ids must read back through the API as the payments S1 creates.
+sample=$(head -1 "$IDS")
+curl -sf -H "Authorization: Bearer $KEY" "$URL/v1/payment_intents/$sample" | grep -q '"status":"requires_payment_method"' \
+    || { say "seeded payment $sample does not read back"; exit 1; }
+
+cat >"$WORK/meta.json" <<EOF
+{"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","command":"$COMMAND","cpu":"$CPU_MODEL","cores":$(nproc),
+ "mem":"$MEM","kernel":"$(uname -r)","os":"$(. /etc/os-release && echo "$PRETTY_NAME")",
+ "git":"$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo +dirty)",
+ "dsync":"$DSYNC","nginx":"$("$NGINX" -v 2>&1 | sed 's/.*\///')","wrk":"$(dpkg-query -W -f '${Version}' wrk)",
+ "seconds":$DUR,"conns":$CONNS,"flows":$FLOWS,"smoke":$SMOKE}
+EOF
+node bench/report.js "$WORK/meta.json" "$RES" >"$WORK/report.md"
+cat "$WORK/report.md"
+if [ "$SMOKE" = 1 ]; then
+    node bench/report.js --check "$RES" # every scenario ran, no errors (never timings)
+else
+    { echo; cat "$WORK/report.md"; } >>bench/RESULTS.md
+    say "appended to bench/RESULTS.md"
+fi

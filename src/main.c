@@ -573,13 +573,14 @@ static int serve(const config *c)
         return 1;
     }
     stripe_install(r.g);
+    ecommpay_install(r.g);
     ctx = (api_ctx){
         .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
     static http_route routes[128];
     size_t n = 0;
     const http_route *part;
     size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,
-                                               demo_routes};
+                                               demo_routes, ecommpay_routes};
     for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
         size_t m = tables[t](&part);
         K_ASSERT(n + m <= K_ARRAY_LEN(routes));

@@ -293,6 +293,16 @@ static void record_outcomes(gw *g)
     }
 }
 
+typedef struct {
+    int64_t next;
+} next_job;
+
+static k_status next_fn(store_tx *tx, void *arg)
+{
+    next_job *j = arg;
+    return store_delivery_next_due(tx, &j->next);
+}
+
 static void claim_and_send(gw *g)
 {
     pthread_mutex_lock(&g_out_mu);
@@ -300,6 +310,11 @@ static void claim_and_send(gw *g)
         LIMIT_WEBHOOK_INFLIGHT_MAX > g_inflight ? LIMIT_WEBHOOK_INFLIGHT_MAX - g_inflight : 0;
     pthread_mutex_unlock(&g_out_mu);
     if (room == 0)
+        return;
+    /* A cheap read first: claiming is a write, and most wake-ups (every
+     * committed change wakes the dispatcher) find nothing due. */
+    next_job nj = {0};
+    if (store_read(g->st, next_fn, &nj) != K_OK || nj.next == 0 || nj.next > clock_now_ms())
         return;
     arena a;
     arena_init(&a, 0);
@@ -309,16 +324,6 @@ static void claim_and_send(gw *g)
             send_one(g, &cj.ds[i]);
     }
     arena_release(&a);
-}
-
-typedef struct {
-    int64_t next;
-} next_job;
-
-static k_status next_fn(store_tx *tx, void *arg)
-{
-    next_job *j = arg;
-    return store_delivery_next_due(tx, &j->next);
 }
 
 static void wait_for_work(gw *g)

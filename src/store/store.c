@@ -26,23 +26,23 @@ k_status store_open(store **out, const char *url)
     K_ASSERT(out != NULL);
     K_ASSERT(url != NULL);
     *out = NULL;
-    if (store_has_prefix(url, "postgres://") || store_has_prefix(url, "postgresql://")) {
-        log_error("store: PostgreSQL backend is not available in this build yet; "
-                  "use a SQLite file path");
-        return K_EINVAL;
-    }
+    const struct store_backend *be = &store_sqlite_backend;
     const char *path = url;
-    if (store_has_prefix(url, "sqlite://"))
-        path = url + strlen("sqlite://");
-    if (path[0] == '\0' || strcmp(path, ":memory:") == 0) {
-        /* Reads use connections of their own, so the database must be a file. */
-        log_error("store: '%s' is not a database file path", url);
-        return K_EINVAL;
+    if (store_has_prefix(url, "postgres://") || store_has_prefix(url, "postgresql://")) {
+        be = &store_pg_backend; /* libpq takes the URL as it is */
+    } else {
+        if (store_has_prefix(url, "sqlite://"))
+            path = url + strlen("sqlite://");
+        if (path[0] == '\0' || strcmp(path, ":memory:") == 0) {
+            /* Reads use connections of their own, so the database must be a file. */
+            log_error("store: '%s' is not a database file path", url);
+            return K_EINVAL;
+        }
     }
     store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return K_ENOMEM;
-    s->backend = &store_sqlite_backend;
+    s->backend = be;
     k_status st = s->backend->open(s, path);
     if (st != K_OK) {
         free(s);

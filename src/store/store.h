@@ -1,6 +1,6 @@
 /*
  * store.h - the one storage interface. Handlers and the gateway never see
- * sqlite3_* or PQ*; backends (store_sqlite.c, later store_pg.c) implement the
+ * sqlite3_* or PQ*; backends (store_sqlite.c, store_pg.c) implement the
  * same function set behind struct store_backend.
  *
  * Model. Stripe-shaped objects (payment intents, refunds, checkout sessions,

@@ -4,7 +4,7 @@
  *
  * store.c owns the public functions: it checks arguments and preconditions
  * once, generically, then forwards to s->backend. A backend (store_sqlite.c,
- * later store_pg.c) fills one struct store_backend with a function per store.h
+ * store_pg.c) fills one struct store_backend with a function per store.h
  * function and keeps its own state behind store.impl / store_tx.conn.
  */
 #ifndef KASSA_STORE_INT_H
@@ -82,5 +82,6 @@ struct store_tx {
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
 
 #endif

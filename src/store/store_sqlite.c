@@ -640,7 +640,9 @@ static k_status sq_conn_open(sq_store *ss, bool writer, sq_conn **out)
     if (ks == K_OK && writer)
         ks = sq_enable_wal(c);
     if (ks == K_OK && !writer)
-        ks = sq_exec_sql(c, "PRAGMA query_only=ON"); /* a write in store_read fails loudly */
+        /* a write in store_read fails loudly; one page cache per thread stays
+         * small (64 workers x the 2 MiB default was most of the RSS) */
+        ks = sq_exec_sql(c, "PRAGMA query_only=ON; PRAGMA cache_size=-1024");
     if (ks != K_OK) {
         sq_conn_close(c);
         return ks;

@@ -1,0 +1,357 @@
+/*
+ * ecp_sign.c - ECommPay's signature algorithm (see ecp_sign.h): the
+ * canonical string, HMAC-SHA512 signing, constant-time verification, and the
+ * Payment Page query decoding it is verified on.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ecp_sign.h"
+#include "../../base/form.h"
+#include "../../limits.h"
+
+/* A JavaScript array index: "0" or digits without a leading zero, below 2^32-1. */
+static bool js_index(const char *k, uint64_t *out)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 10 || (n > 1 && k[0] == '0'))
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] < '0' || k[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(k[i] - '0');
+    }
+    if (v >= 4294967295ULL)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Next UTF-16 code unit of a UTF-8 string; *pend holds a pending low
+ * surrogate. Malformed bytes compare as themselves. */
+static unsigned utf16_next(const unsigned char **s, unsigned *pend)
+{
+    if (*pend != 0) {
+        unsigned u = *pend;
+        *pend = 0;
+        return u;
+    }
+    const unsigned char *p = *s;
+    unsigned c = p[0];
+    size_t len = 1;
+    if (c >= 0xF0 && p[1] && p[2] && p[3]) {
+        c = ((c & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
+        len = 4;
+    } else if (c >= 0xE0 && p[1] && p[2]) {
+        c = ((c & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+        len = 3;
+    } else if (c >= 0xC0 && p[1]) {
+        c = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+        len = 2;
+    }
+    *s = p + len;
+    if (c >= 0x10000) {
+        c -= 0x10000;
+        *pend = 0xDC00 + (c & 0x3FF);
+        return 0xD800 + (c >> 10);
+    }
+    return c;
+}
+
+static int utf16_cmp(const char *a, const char *b)
+{
+    const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
+    unsigned qa = 0, qb = 0;
+    while ((*pa || qa) && (*pb || qb)) {
+        unsigned ua = utf16_next(&pa, &qa), ub = utf16_next(&pb, &qb);
+        if (ua != ub)
+            return ua < ub ? -1 : 1;
+    }
+    bool ea = !*pa && !qa, eb = !*pb && !qb;
+    return ea && eb ? 0 : ea ? -1 : 1;
+}
+
+/* Object.keys().sort() re-inserted into an object: integer keys first in
+ * numeric order, then the others in UTF-16 order. */
+static int key_cmp(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+    uint64_t ia, ib;
+    bool na = js_index(a, &ia), nb = js_index(b, &ib);
+    if (na && nb)
+        return ia < ib ? -1 : ia > ib;
+    if (na != nb)
+        return na ? -1 : 1;
+    return utf16_cmp(a, b);
+}
+
+void ecp_js_number(double v, char *out, size_t cap)
+{
+    if (isnan(v)) {
+        snprintf(out, cap, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, cap, "%sInfinity", v < 0 ? "-" : "");
+        return;
+    }
+    if (v == 0) {
+        snprintf(out, cap, "0");
+        return;
+    }
+    /* Shortest digits that read back as v. */
+    char e[40];
+    for (int p = 0; p < 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    const char *s = e;
+    bool neg = *s == '-';
+    if (neg)
+        s++;
+    char digits[24];
+    size_t k = 0;
+    for (; *s && *s != 'e' && k < sizeof(digits) - 1; s++)
+        if (*s != '.')
+            digits[k++] = *s;
+    digits[k] = '\0';
+    long x = *s == 'e' ? strtol(s + 1, NULL, 10) : 0;
+    long n = x + 1; /* value = 0.digits * 10^n */
+    buf b;
+    buf_init(&b, 64);
+    if (neg)
+        buf_append_str(&b, "-");
+    if ((long)k <= n && n <= 21) {
+        buf_append_str(&b, digits);
+        for (long i = (long)k; i < n; i++)
+            buf_append_str(&b, "0");
+    } else if (0 < n && n <= 21) {
+        buf_append(&b, digits, (size_t)n);
+        buf_append_str(&b, ".");
+        buf_append_str(&b, digits + n);
+    } else if (-6 < n && n <= 0) {
+        buf_append_str(&b, "0.");
+        for (long i = 0; i < -n; i++)
+            buf_append_str(&b, "0");
+        buf_append_str(&b, digits);
+    } else {
+        buf_append(&b, digits, 1);
+        if (k > 1) {
+            buf_append_str(&b, ".");
+            buf_append_str(&b, digits + 1);
+        }
+        buf_printf(&b, "e%c%ld", n - 1 < 0 ? '-' : '+', labs(n - 1));
+    }
+    snprintf(out, cap, "%.*s", (int)b.len, b.data != NULL ? b.data : "");
+    buf_free(&b);
+}
+
+typedef struct {
+    buf *out;
+    buf path;
+    bool drop_signature;
+    bool first;
+} canon;
+
+static k_status emit_leaf(canon *c, json_t *v)
+{
+    char num[40] = "";
+    const char *s = num;
+    size_t n;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        s = json_string_value(v);
+        n = json_string_length(v);
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        n = strlen(num);
+        break;
+    case JSON_REAL:
+        ecp_js_number(json_real_value(v), num, sizeof(num));
+        n = strlen(num);
+        break;
+    case JSON_TRUE:
+        s = "1";
+        n = 1;
+        break;
+    case JSON_FALSE:
+        s = "0";
+        n = 1;
+        break;
+    default: /* null */
+        n = 0;
+        break;
+    }
+    k_status st = c->first ? K_OK : buf_append(c->out, ";", 1);
+    c->first = false;
+    if (st == K_OK)
+        st = buf_append(c->out, c->path.data, c->path.len);
+    if (st == K_OK)
+        st = buf_append(c->out, ":", 1);
+    if (st == K_OK && n > 0)
+        st = buf_append(c->out, s, n);
+    return st;
+}
+
+static k_status walk(canon *c, json_t *node, int depth);
+
+/* One member: path grows by ":key" (or "key" at the root) for the child. */
+static k_status walk_member(canon *c, const char *key, json_t *v, int depth)
+{
+    size_t keep = c->path.len;
+    k_status st = keep > 0 ? buf_append(&c->path, ":", 1) : K_OK;
+    if (st == K_OK)
+        st = buf_append_str(&c->path, key);
+    if (st == K_OK)
+        st = json_is_object(v) || json_is_array(v) ? walk(c, v, depth + 1) : emit_leaf(c, v);
+    c->path.len = keep;
+    return st;
+}
+
+static k_status walk_object(canon *c, json_t *node, int depth)
+{
+    size_t n = json_object_size(node);
+    if (n == 0)
+        return K_OK;
+    if (n > LIMIT_PARAMS_MAX)
+        return K_ETOOBIG;
+    const char **keys = malloc(n * sizeof(*keys));
+    if (keys == NULL)
+        return K_ENOMEM;
+    size_t m = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(node, k, v)
+    {
+        if (strcmp(k, "frame_mode") == 0 || (c->drop_signature && strcmp(k, "signature") == 0))
+            continue;
+        keys[m++] = k;
+    }
+    qsort(keys, m, sizeof(*keys), key_cmp);
+    k_status st = K_OK;
+    for (size_t i = 0; st == K_OK && i < m; i++)
+        st = walk_member(c, keys[i], json_object_get(node, keys[i]), depth);
+    free(keys);
+    return st;
+}
+
+static k_status walk(canon *c, json_t *node, int depth)
+{
+    if (depth > LIMIT_NESTING_MAX)
+        return K_ETOOBIG;
+    if (json_is_object(node))
+        return walk_object(c, node, depth);
+    K_ASSERT(json_is_array(node));
+    k_status st = K_OK;
+    for (size_t i = 0; st == K_OK && i < json_array_size(node); i++) {
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        st = walk_member(c, idx, json_array_get(node, i), depth);
+    }
+    return st;
+}
+
+k_status ecp_canon(json_t *params, bool drop_signature, buf *out)
+{
+    K_ASSERT(out != NULL);
+    if (!json_is_object(params) && !json_is_array(params))
+        return K_EINVAL;
+    canon c = {.out = out, .drop_signature = drop_signature, .first = true};
+    buf_init(&c.path, LIMIT_PARAM_KEY_MAX * (LIMIT_NESTING_MAX + 1));
+    k_status st = walk(&c, params, 0);
+    buf_free(&c.path);
+    return st;
+}
+
+static k_status sign_dropping(const char *secret, json_t *params, bool drop,
+                              char out[SHA512_B64_LEN])
+{
+    K_ASSERT(secret != NULL);
+    buf b;
+    buf_init(&b, LIMIT_HTTP_BODY_MAX * 2);
+    k_status st = ecp_canon(params, drop, &b);
+    if (st == K_OK)
+        crypto_hmac_sha512_b64(secret, strlen(secret), b.data != NULL ? b.data : "", b.len, out);
+    buf_free(&b);
+    return st;
+}
+
+k_status ecp_sign(const char *secret, json_t *params, char out[SHA512_B64_LEN])
+{
+    return sign_dropping(secret, params, true, out);
+}
+
+bool ecp_verify(const char *secret, json_t *params, const char *signature)
+{
+    if (signature == NULL || signature[0] == '\0' || secret == NULL)
+        return false;
+    char want[SHA512_B64_LEN];
+    if (sign_dropping(secret, params, true, want) != K_OK)
+        return false;
+    size_t n = strlen(signature);
+    /* Same length (always 88) before the constant-time comparison. */
+    return n == strlen(want) && crypto_eq(want, signature, n);
+}
+
+json_t *ecp_query_decode(const char *query)
+{
+    json_t *o = json_object();
+    const char *p = query != NULL ? query : "";
+    size_t count = 0;
+    char *key = malloc(LIMIT_PARAM_KEY_MAX + 1), *val = malloc(LIMIT_PARAM_VALUE_MAX + 1);
+    bool ok = o != NULL && key != NULL && val != NULL;
+    while (ok && *p != '\0') {
+        const char *amp = strchr(p, '&');
+        size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : len;
+        if (len > 0) {
+            long kn = form_unescape(p, klen, key, LIMIT_PARAM_KEY_MAX + 1, true);
+            long vn = eq != NULL ? form_unescape(eq + 1, len - klen - 1, val,
+                                                 LIMIT_PARAM_VALUE_MAX + 1, true)
+                                 : 0;
+            ok = kn > 0 && vn >= 0 && ++count <= LIMIT_PARAMS_MAX;
+            if (ok) {
+                val[vn] = '\0';
+                json_t *s = json_stringn(val, (size_t)vn);
+                ok = s != NULL && json_object_set_new(o, key, s) == 0;
+            }
+        }
+        p += len + (amp != NULL ? 1 : 0);
+    }
+    free(key);
+    free(val);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+bool ecp_verify_query(const char *secret, json_t *query)
+{
+    const char *sig = json_string_value(json_object_get(query, "signature"));
+    json_t *copy = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(query, k, v)
+    {
+        if (k[0] == '_' || strcmp(k, "signature") == 0)
+            continue;
+        const char *s = json_string_value(v);
+        if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0))
+            json_object_set_new(copy, k, json_string("1"));
+        else if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "False") == 0))
+            json_object_set_new(copy, k, json_string("0"));
+        else
+            json_object_set(copy, k, v);
+    }
+    bool ok = ecp_verify(secret, copy, sig);
+    json_decref(copy);
+    return ok;
+}

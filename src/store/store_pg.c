@@ -1,0 +1,1703 @@
+/*
+ * store_pg.c - the PostgreSQL backend of store.h (many stateless Kassa nodes
+ * sharing one PostgreSQL primary). Same semantics as store_sqlite.c, so the same
+ * test suite runs on both; the design notes are in reference/postgres.md.
+ *
+ * Connections. One writer connection owned by the writer thread, and a bounded
+ * pool of read connections (LIMIT_PG_READ_CONNS_MAX) shared by all threads: a
+ * store_read takes one for the length of its closure, so a PGconn is never used
+ * by two threads at once. Statements are prepared once per connection (on first
+ * use) and run with PQexecPrepared, parameters and results in text format.
+ *
+ * Group commit. As in SQLite: store_write queues a job and sleeps; the writer
+ * takes everything queued (up to LIMIT_WRITE_BATCH_MAX), runs each job in its
+ * own SAVEPOINT inside one READ COMMITTED transaction, COMMITs (the session has
+ * synchronous_commit=on: the commit is flushed, and on a synchronous standby
+ * too when configured), then wakes the batch.
+ *
+ * Several nodes. Closures run serially on one writer, but another node's writer
+ * runs beside it, so reads that precede writes take row locks: store_obj_get
+ * and the ref lookups inside a write transaction are SELECT ... FOR UPDATE,
+ * store_idem_get takes a transaction advisory lock on the key (the row may not
+ * exist yet), store_delivery_claim uses FOR UPDATE SKIP LOCKED. Inserts use
+ * ON CONFLICT DO NOTHING so that a duplicate is a K_ECONFLICT answer, not an
+ * aborted transaction.
+ *
+ * Failures. A statement error aborts the job's savepoint: the job's later
+ * statements answer K_EIO and its savepoint is rolled back; the rest of the
+ * batch goes on. A deadlock or serialization failure (40P01/40001) fails only
+ * the job that hit it, with K_EBUSY (retry later): closures write their results
+ * into their arguments (versions, ids), so re-running one is not safe. A lost
+ * connection (08xxx, 57P01-57P03, or 25006 after a failover to a standby) fails
+ * the whole batch with K_EIO - after a failed COMMIT the outcome is unknown and
+ * callers' idempotency keys handle the retry - and the writer reconnects with
+ * an exponential backoff.
+ *
+ * Reads run in REPEATABLE READ READ ONLY transactions: one snapshot per closure.
+ * Migrations are applied in order under pg_advisory_xact_lock, so nodes starting
+ * together do not race; each one also records its number in schema_version.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../base/clock.h"
+#include "../base/log.h"
+
+#define PG_MIGRATE_LOCK_KEY 4242000001LL /* pg_advisory_xact_lock key of migrations */
+#define PG_BACKOFF_MIN_MS   100          /* first wait before reconnecting the writer */
+#define PG_BACKOFF_MAX_MS   5000         /* longest wait between reconnect attempts */
+#define PG_PARAMS_MAX       16           /* parameters of the widest statement */
+#define PG_OID_TEXT         25
+#define PG_OID_INT8         20
+
+/* ---- migrations ---- */
+
+static const char *const pg_migrations[] = {
+    /* 1: the initial schema (SQLite's migration 1 with PostgreSQL types) */
+    "CREATE TABLE merchants("
+    " id text PRIMARY KEY,"
+    " name text,"
+    " secret_key_hash text UNIQUE,"
+    " publishable_key text,"
+    " ecp_project_id bigint UNIQUE,"
+    " ecp_secret text,"
+    " settings text NOT NULL DEFAULT '{}',"
+    " created bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE objects("
+    " merchant_id text NOT NULL,"
+    " id text NOT NULL,"
+    " kind text NOT NULL,"
+    " parent_id text,"
+    " status text,"
+    " currency text,"
+    " amount bigint NOT NULL DEFAULT 0,"
+    " created bigint NOT NULL DEFAULT 0,"
+    " due_at bigint NOT NULL DEFAULT 0,"
+    " ext_ref text,"
+    " seq bigserial PRIMARY KEY,"
+    " version integer NOT NULL,"
+    " body text,"
+    " UNIQUE(merchant_id, kind, id));"
+    "CREATE INDEX objects_list ON objects(merchant_id, kind, seq);"
+    "CREATE INDEX objects_parent ON objects(merchant_id, kind, parent_id, seq);"
+    "CREATE INDEX objects_due ON objects(due_at) WHERE due_at > 0;"
+    "CREATE UNIQUE INDEX objects_ext_ref ON objects(kind, ext_ref) WHERE ext_ref IS NOT NULL;"
+    "CREATE TABLE operations("
+    " seq bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " id text NOT NULL UNIQUE,"
+    " payment_id text NOT NULL,"
+    " kind text NOT NULL,"
+    " amount bigint NOT NULL CHECK (amount >= 0),"
+    " status text NOT NULL,"
+    " code text,"
+    " message text,"
+    " provider_ref text,"
+    " ref_id text,"
+    " body text,"
+    " created_ms bigint NOT NULL);"
+    "CREATE INDEX operations_payment ON operations(merchant_id, payment_id, seq);"
+    "CREATE INDEX operations_created ON operations(created_ms);"
+    /* The outbox churns: vacuum it early (reference/postgres.md, bloat). */
+    "CREATE TABLE deliveries("
+    " id bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " event_id text NOT NULL,"
+    " endpoint_id text NOT NULL,"
+    " state text NOT NULL,"
+    " attempts integer NOT NULL DEFAULT 0,"
+    " next_at_ms bigint NOT NULL,"
+    " lease_until_ms bigint,"
+    " last_status integer NOT NULL DEFAULT 0,"
+    " created_ms bigint NOT NULL,"
+    " UNIQUE(event_id, endpoint_id))"
+    " WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000);"
+    "CREATE INDEX deliveries_due ON deliveries(next_at_ms, id) WHERE state = 'pending';"
+    "CREATE TABLE delivery_attempts("
+    " id bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " delivery_id bigint NOT NULL REFERENCES deliveries(id),"
+    " at_ms bigint NOT NULL,"
+    " http_status integer NOT NULL DEFAULT 0,"
+    " latency_ms integer NOT NULL DEFAULT 0,"
+    " response_head text,"
+    " error text);"
+    "CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id);"
+    "CREATE TABLE idempotency("
+    " merchant_id text NOT NULL,"
+    " key text NOT NULL,"
+    " fingerprint text NOT NULL,"
+    " status integer NOT NULL DEFAULT 0,"
+    " body text,"
+    " created_ms bigint NOT NULL,"
+    " PRIMARY KEY(merchant_id, key));"
+    "CREATE INDEX idempotency_created ON idempotency(created_ms);",
+};
+
+#define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))
+
+/* ---- statements, prepared once per connection ---- */
+
+#define PG_M_COLS                                                                                  \
+    "id, name, secret_key_hash, publishable_key, COALESCE(ecp_project_id, 0), ecp_secret, "        \
+    "settings, created"
+#define PG_O_COLS                                                                                  \
+    "merchant_id, id, kind, parent_id, status, currency, amount, created, due_at, ext_ref, seq, "  \
+    "version, body"
+#define PG_OP_COLS                                                                                 \
+    "merchant_id, id, payment_id, kind, amount, status, code, message, provider_ref, ref_id, "     \
+    "body, created_ms, seq"
+#define PG_D_COLS                                                                                  \
+    "id, merchant_id, event_id, endpoint_id, state, attempts, next_at_ms, last_status, "           \
+    "created_ms"
+#define PG_I_COLS "merchant_id, key, fingerprint, status, body, created_ms"
+
+enum pg_stmt_id {
+    S_M_PUT,
+    S_M_GET,
+    S_M_BY_KEY,
+    S_M_BY_PROJECT,
+    S_M_COUNT,
+    S_O_INSERT,
+    S_O_UPDATE,
+    S_O_GET,
+    S_O_GET_LOCK,
+    S_O_BY_REF,
+    S_O_BY_REF_LOCK,
+    S_O_FIND_REF,
+    S_O_FIND_REF_LOCK,
+    S_O_SEQ,
+    S_O_DUE,
+    S_OP_INSERT,
+    S_OP_LIST,
+    S_OP_RANGE_M,
+    S_OP_RANGE_ALL,
+    S_D_INSERT,
+    S_D_CLAIM,
+    S_D_UPDATE,
+    S_DA_INSERT,
+    S_D_LIST,
+    S_D_GET,
+    S_DA_LIST,
+    S_D_NEXT_DUE,
+    S_I_LOCK,
+    S_I_GET,
+    S_I_GET_LOCK,
+    S_I_PUT,
+    S_I_DEL,
+    S_I_PRUNE,
+    S_COUNT
+};
+
+/* Each statement with its parameter types: 't' text, 'i' bigint. */
+typedef struct {
+    const char *sql;
+    const char *types;
+} pg_stmt_def;
+
+static const pg_stmt_def pg_sql[S_COUNT] = {
+    /* An upsert on id only: another merchant's key hash or project id is a
+     * unique violation (K_ECONFLICT), never a silent takeover. */
+    [S_M_PUT] = {"INSERT INTO merchants(id, name, secret_key_hash, publishable_key, ecp_project_id,"
+                 " ecp_secret, settings, created)"
+                 " VALUES($1, $2, $3, $4, NULLIF($5, 0), $6, COALESCE($7, '{}'), $8)"
+                 " ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+                 " secret_key_hash = excluded.secret_key_hash,"
+                 " publishable_key = excluded.publishable_key,"
+                 " ecp_project_id = excluded.ecp_project_id, ecp_secret = excluded.ecp_secret,"
+                 " settings = excluded.settings, created = excluded.created",
+                 "ttttitti"},
+    [S_M_GET] = {"SELECT " PG_M_COLS " FROM merchants WHERE id = $1", "t"},
+    [S_M_BY_KEY] = {"SELECT " PG_M_COLS " FROM merchants WHERE secret_key_hash = $1", "t"},
+    [S_M_BY_PROJECT] = {"SELECT " PG_M_COLS " FROM merchants WHERE ecp_project_id = $1", "i"},
+    [S_M_COUNT] = {"SELECT count(*) FROM merchants", ""},
+    /* DO NOTHING without a target covers both unique keys (id, ext_ref). */
+    [S_O_INSERT] =
+        {"INSERT INTO objects(merchant_id, id, kind, parent_id, status, currency, amount,"
+         " created, due_at, ext_ref, version, body)"
+         " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)"
+         " ON CONFLICT DO NOTHING RETURNING seq",
+         "ttttttiiitt"},
+    /* The NOT EXISTS makes a duplicate ext_ref a 0-row answer (K_ECONFLICT)
+     * rather than an error that would abort the job. */
+    [S_O_UPDATE] = {"UPDATE objects SET parent_id = $4, status = $5, currency = $6, amount = $7,"
+                    " created = $8, due_at = $9, ext_ref = $10, body = $11,"
+                    " version = version + 1"
+                    " WHERE merchant_id = $1 AND kind = $3 AND id = $2 AND version = $12"
+                    " AND ($10 IS NULL OR NOT EXISTS (SELECT 1 FROM objects x WHERE x.kind = $3"
+                    " AND x.ext_ref = $10 AND NOT (x.merchant_id = $1 AND x.id = $2)))"
+                    " RETURNING seq, version",
+                    "ttttttiiitti"},
+    [S_O_GET] = {"SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1 AND kind = $2"
+                 " AND id = $3",
+                 "ttt"},
+    [S_O_GET_LOCK] = {"SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1 AND kind = $2"
+                      " AND id = $3 FOR UPDATE",
+                      "ttt"},
+    [S_O_BY_REF] = {"SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1 AND kind = $2"
+                    " AND ext_ref = $3",
+                    "ttt"},
+    [S_O_BY_REF_LOCK] = {"SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1 AND kind = $2"
+                         " AND ext_ref = $3 FOR UPDATE",
+                         "ttt"},
+    [S_O_FIND_REF] = {"SELECT " PG_O_COLS " FROM objects WHERE kind = $1 AND ext_ref = $2", "tt"},
+    [S_O_FIND_REF_LOCK] = {"SELECT " PG_O_COLS " FROM objects WHERE kind = $1 AND ext_ref = $2"
+                           " FOR UPDATE",
+                           "tt"},
+    [S_O_SEQ] = {"SELECT seq FROM objects WHERE merchant_id = $1 AND kind = $2 AND id = $3", "ttt"},
+    [S_O_DUE] = {"SELECT " PG_O_COLS " FROM objects WHERE due_at > 0 AND due_at <= $1"
+                 " ORDER BY due_at, seq LIMIT $2",
+                 "ii"},
+    [S_OP_INSERT] =
+        {"INSERT INTO operations(merchant_id, id, payment_id, kind, amount, status, code,"
+         " message, provider_ref, ref_id, body, created_ms)"
+         " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         " ON CONFLICT DO NOTHING",
+         "ttttitttttti"},
+    [S_OP_LIST] = {"SELECT " PG_OP_COLS " FROM operations WHERE merchant_id = $1"
+                   " AND payment_id = $2 ORDER BY seq",
+                   "tt"},
+    [S_OP_RANGE_M] = {"SELECT " PG_OP_COLS " FROM operations WHERE merchant_id = $1"
+                      " AND created_ms >= $2 AND created_ms < $3 AND seq > $4"
+                      " ORDER BY seq LIMIT $5",
+                      "tiiii"},
+    [S_OP_RANGE_ALL] = {"SELECT " PG_OP_COLS " FROM operations WHERE created_ms >= $1"
+                        " AND created_ms < $2 AND seq > $3 ORDER BY seq LIMIT $4",
+                        "iiii"},
+    [S_D_INSERT] = {"INSERT INTO deliveries(merchant_id, event_id, endpoint_id, state, attempts,"
+                    " next_at_ms, last_status, created_ms)"
+                    " VALUES($1, $2, $3, COALESCE($4, 'pending'), $5, $6, $7, $8)"
+                    " ON CONFLICT DO NOTHING RETURNING id",
+                    "ttttiiii"},
+    /* Claim in one statement; SKIP LOCKED lets other nodes' claims pass by. */
+    [S_D_CLAIM] = {"WITH c AS (SELECT id FROM deliveries WHERE state = 'pending'"
+                   " AND next_at_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1)"
+                   " ORDER BY next_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+                   " u AS (UPDATE deliveries d SET lease_until_ms = $3 FROM c WHERE d.id = c.id"
+                   " RETURNING d.id, d.merchant_id, d.event_id, d.endpoint_id, d.state,"
+                   " d.attempts, d.next_at_ms, d.last_status, d.created_ms)"
+                   " SELECT * FROM u ORDER BY next_at_ms, id",
+                   "iii"},
+    [S_D_UPDATE] = {"UPDATE deliveries SET state = $3, attempts = $4, next_at_ms = $5,"
+                    " last_status = $6, lease_until_ms = NULL WHERE merchant_id = $1 AND id = $2",
+                    "titiii"},
+    [S_DA_INSERT] = {"INSERT INTO delivery_attempts(merchant_id, delivery_id, at_ms, http_status,"
+                     " latency_ms, response_head, error) VALUES($1, $2, $3, $4, $5, $6, $7)",
+                     "tiiiitt"},
+    [S_D_LIST] = {"SELECT " PG_D_COLS " FROM deliveries WHERE merchant_id = $1 AND event_id = $2"
+                  " ORDER BY id",
+                  "tt"},
+    [S_D_GET] = {"SELECT " PG_D_COLS " FROM deliveries WHERE merchant_id = $1 AND id = $2", "ti"},
+    [S_DA_LIST] = {"SELECT delivery_id, at_ms, http_status, latency_ms, response_head, error"
+                   " FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+                   "i"},
+    /* When the next pending delivery becomes claimable: due and not leased. */
+    [S_D_NEXT_DUE] = {"SELECT COALESCE(MIN(GREATEST(next_at_ms, COALESCE(lease_until_ms, 0))), 0)"
+                      " FROM deliveries WHERE state = 'pending'",
+                      ""},
+    /* The key's row may not exist yet, so FOR UPDATE alone cannot serialise
+     * two nodes claiming it: a transaction advisory lock on the key does. */
+    [S_I_LOCK] = {"SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(10) || $2, 0))", "tt"},
+    [S_I_GET] = {"SELECT " PG_I_COLS " FROM idempotency WHERE merchant_id = $1 AND key = $2", "tt"},
+    [S_I_GET_LOCK] = {"SELECT " PG_I_COLS " FROM idempotency WHERE merchant_id = $1 AND key = $2"
+                      " FOR UPDATE",
+                      "tt"},
+    [S_I_PUT] = {"INSERT INTO idempotency(" PG_I_COLS ") VALUES($1, $2, $3, $4, $5, $6)"
+                 " ON CONFLICT(merchant_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                 " status = excluded.status, body = excluded.body,"
+                 " created_ms = excluded.created_ms",
+                 "tttiti"},
+    [S_I_DEL] = {"DELETE FROM idempotency WHERE merchant_id = $1 AND key = $2", "tt"},
+    [S_I_PRUNE] = {"DELETE FROM idempotency WHERE (merchant_id, key) IN (SELECT merchant_id, key"
+                   " FROM idempotency WHERE created_ms < $1 ORDER BY created_ms LIMIT $2"
+                   " FOR UPDATE SKIP LOCKED)",
+                   "ii"},
+};
+
+/* store_obj_list's statement depends on which filters are present: 5 optional
+ * filters x 3 cursor modes, each variant prepared once on first use. */
+enum { PG_LF_PARENT = 1, PG_LF_STATUS = 2, PG_LF_PREFIX = 4, PG_LF_GTE = 8, PG_LF_LTE = 16 };
+enum { PG_CUR_NONE, PG_CUR_AFTER, PG_CUR_BEFORE };
+#define PG_LIST_VARIANTS (32 * 3)
+#define PG_STMT_SLOTS    (S_COUNT + PG_LIST_VARIANTS)
+
+/* ---- state ---- */
+
+typedef struct pg_store pg_store;
+
+typedef struct pg_conn {
+    PGconn *db;
+    bool prepared[PG_STMT_SLOTS];
+    bool failed; /* a statement failed: the (sub)transaction is aborted until rolled back */
+    bool broken; /* the connection is lost (or points at a read-only standby) */
+    struct pg_conn *next_free;
+} pg_conn;
+
+typedef struct {
+    store_fn fn;
+    void *arg;
+    k_status status;
+    bool done;         /* set by the writer under pg_store.mu */
+    pthread_cond_t cv; /* the caller sleeps on its own job */
+} pg_job;
+
+struct pg_store {
+    store *pub;
+    char *url;
+    int schema_version;
+    pg_conn writer;
+    pthread_t writer_thread;
+    int64_t reconnect_at_ms; /* the writer tries again no earlier than this */
+    int64_t backoff_ms;
+
+    pthread_mutex_t mu; /* guards the queue, stopping, stats and job.done */
+    pthread_cond_t work_cv;
+    pg_job *queue[LIMIT_WRITE_QUEUE_MAX]; /* ring */
+    size_t q_head, q_count;
+    bool stopping;
+    store_stats stats;
+
+    pthread_mutex_t rd_mu; /* guards the read pool */
+    pthread_cond_t rd_cv;
+    pg_conn *rd_free;
+    size_t rd_open; /* connections of the pool, free or in use */
+};
+
+static _Thread_local pg_store *pg_writer_of; /* nested store_write would wait for itself */
+static _Thread_local pg_store *pg_reader_of; /* nested store_read would hold two snapshots */
+
+/* ---- parameters ---- */
+
+typedef struct {
+    const char *v[PG_PARAMS_MAX];
+    char num[PG_PARAMS_MAX][24];
+    int n;
+} pg_params;
+
+static void pp_t(pg_params *p, const char *s)
+{
+    K_ASSERT(p->n < PG_PARAMS_MAX);
+    p->v[p->n++] = s;
+}
+
+static void pp_i(pg_params *p, int64_t x)
+{
+    K_ASSERT(p->n < PG_PARAMS_MAX);
+    snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)x);
+    p->v[p->n] = p->num[p->n];
+    p->n++;
+}
+
+/* ---- errors and statement execution ---- */
+
+static bool pg_state_is(const char *state, const char *want)
+{
+    return state != NULL && strncmp(state, want, strlen(want)) == 0;
+}
+
+static bool pg_conn_lost(const pg_conn *c, const char *state)
+{
+    if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK || state == NULL)
+        return true;
+    /* admin shutdown, crash shutdown, cannot connect now; 25006: the server
+     * became (or is) a read-only standby after a failover */
+    return pg_state_is(state, "08") || pg_state_is(state, "57P01") || pg_state_is(state, "57P02") ||
+           pg_state_is(state, "57P03") || pg_state_is(state, "25006");
+}
+
+/* Maps a failed result to a status; marks the transaction aborted. */
+static k_status pg_err(pg_conn *c, const PGresult *r, const char *what)
+{
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r != NULL ? PQresultErrorMessage(r) : "";
+    if (msg == NULL || msg[0] == '\0')
+        msg = c->db != NULL ? PQerrorMessage(c->db) : "no connection";
+    c->failed = true;
+    if (pg_conn_lost(c, state)) {
+        c->broken = true;
+        log_error("store: %s: PostgreSQL connection lost: %s", what, msg);
+        return K_EIO;
+    }
+    if (pg_state_is(state, "23505"))
+        return K_ECONFLICT;
+    if (pg_state_is(state, "40001") || pg_state_is(state, "40P01")) {
+        log_warn("store: %s: %s (%s), the job fails with K_EBUSY", what, msg, state);
+        return K_EBUSY;
+    }
+    if (pg_state_is(state, "53"))
+        return K_EBUSY;
+    if (pg_state_is(state, "57014"))
+        return K_ETIMEOUT;
+    if (pg_state_is(state, "22001") || pg_state_is(state, "54"))
+        return K_ETOOBIG;
+    if (pg_state_is(state, "23") || pg_state_is(state, "22")) {
+        log_warn("store: %s: %s", what, msg);
+        return K_EINVAL;
+    }
+    log_error("store: %s: %s (%s)", what, msg, state);
+    return K_EIO;
+}
+
+/* Runs a command without parameters (transaction control). */
+static k_status pg_cmd(pg_conn *c, const char *sql)
+{
+    if (c->broken || c->db == NULL)
+        return K_EIO;
+    PGresult *r = PQexec(c->db, sql);
+    k_status ks = PQresultStatus(r) == PGRES_COMMAND_OK ? K_OK : pg_err(c, r, sql);
+    /* COMMIT of an aborted transaction "succeeds" with the tag ROLLBACK. */
+    if (ks == K_OK && strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+        log_error("store: COMMIT answered '%s'", PQcmdStatus(r));
+        ks = K_EIO;
+    }
+    PQclear(r);
+    return ks;
+}
+
+static bool pg_prepare(pg_conn *c, int slot, const char *sql, const char *types)
+{
+    K_ASSERT(slot >= 0 && slot < PG_STMT_SLOTS);
+    if (c->prepared[slot])
+        return true;
+    Oid oids[PG_PARAMS_MAX];
+    int n = (int)strlen(types);
+    K_ASSERT(n <= PG_PARAMS_MAX);
+    for (int i = 0; i < n; i++)
+        oids[i] = types[i] == 'i' ? PG_OID_INT8 : PG_OID_TEXT;
+    char name[16];
+    snprintf(name, sizeof(name), "k%d", slot);
+    PGresult *r = PQprepare(c->db, name, sql, n, oids);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        pg_err(c, r, "prepare");
+    PQclear(r);
+    c->prepared[slot] = ok;
+    return ok;
+}
+
+/* Runs prepared statement `slot`; *out is the result (PQclear it) on K_OK. */
+static k_status pg_exec_slot(pg_conn *c, int slot, const char *sql, const char *types,
+                             const pg_params *p, PGresult **out, const char *what)
+{
+    *out = NULL;
+    if (c->broken || c->failed || c->db == NULL)
+        return K_EIO; /* the job's transaction is already aborted */
+    if (!pg_prepare(c, slot, sql, types))
+        return c->broken ? K_EIO : K_ERR;
+    K_ASSERT(p->n == (int)strlen(types));
+    char name[16];
+    snprintf(name, sizeof(name), "k%d", slot);
+    PGresult *r = PQexecPrepared(c->db, name, p->n, p->v, NULL, NULL, 0);
+    ExecStatusType es = PQresultStatus(r);
+    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+        *out = r;
+        return K_OK;
+    }
+    k_status ks = pg_err(c, r, what);
+    PQclear(r);
+    return ks;
+}
+
+static k_status pg_exec(pg_conn *c, enum pg_stmt_id id, const pg_params *p, PGresult **out)
+{
+    K_ASSERT(id < S_COUNT);
+    return pg_exec_slot(c, (int)id, pg_sql[id].sql, pg_sql[id].types, p, out, pg_sql[id].sql);
+}
+
+/* Rows changed by a command. */
+static int64_t pg_changes(PGresult *r)
+{
+    const char *t = PQcmdTuples(r);
+    return t[0] == '\0' ? 0 : strtoll(t, NULL, 10);
+}
+
+/* ---- rows ---- */
+
+typedef struct {
+    PGresult *r;
+    int row;
+    arena *a;
+    bool oom;
+} pg_row;
+
+static const char *pg_text(pg_row *w, int i)
+{
+    if (PQgetisnull(w->r, w->row, i))
+        return NULL;
+    const char *t = PQgetvalue(w->r, w->row, i);
+    char *copy = arena_strndup(w->a, t, (size_t)PQgetlength(w->r, w->row, i));
+    if (copy == NULL)
+        w->oom = true;
+    return copy;
+}
+
+static int64_t pg_int(pg_row *w, int i)
+{
+    if (PQgetisnull(w->r, w->row, i))
+        return 0;
+    return strtoll(PQgetvalue(w->r, w->row, i), NULL, 10);
+}
+
+static int32_t pg_int32(pg_row *w, int i)
+{
+    return (int32_t)pg_int(w, i);
+}
+
+typedef void (*pg_decode)(pg_row *w, void *out);
+
+static void pg_dec_merchant(pg_row *w, void *out)
+{
+    store_merchant *m = out;
+    m->id = pg_text(w, 0);
+    m->name = pg_text(w, 1);
+    m->secret_key_hash = pg_text(w, 2);
+    m->publishable_key = pg_text(w, 3);
+    m->ecp_project_id = pg_int(w, 4);
+    m->ecp_secret = pg_text(w, 5);
+    m->settings = pg_text(w, 6);
+    m->created = pg_int(w, 7);
+}
+
+static void pg_dec_obj(pg_row *w, void *out)
+{
+    store_obj *o = out;
+    o->merchant_id = pg_text(w, 0);
+    o->id = pg_text(w, 1);
+    o->kind = pg_text(w, 2);
+    o->parent_id = pg_text(w, 3);
+    o->status = pg_text(w, 4);
+    o->currency = pg_text(w, 5);
+    o->amount = pg_int(w, 6);
+    o->created = pg_int(w, 7);
+    o->due_at = pg_int(w, 8);
+    o->ext_ref = pg_text(w, 9);
+    o->seq = pg_int(w, 10);
+    o->version = pg_int32(w, 11);
+    o->body = pg_text(w, 12);
+}
+
+static void pg_dec_op(pg_row *w, void *out)
+{
+    store_op *op = out;
+    op->merchant_id = pg_text(w, 0);
+    op->id = pg_text(w, 1);
+    op->payment_id = pg_text(w, 2);
+    op->kind = pg_text(w, 3);
+    op->amount = pg_int(w, 4);
+    op->status = pg_text(w, 5);
+    op->code = pg_text(w, 6);
+    op->message = pg_text(w, 7);
+    op->provider_ref = pg_text(w, 8);
+    op->ref_id = pg_text(w, 9);
+    op->body = pg_text(w, 10);
+    op->created_ms = pg_int(w, 11);
+    op->seq = pg_int(w, 12);
+    K_ASSERT(op->amount >= 0); /* the schema's CHECK, read back */
+}
+
+static void pg_dec_delivery(pg_row *w, void *out)
+{
+    store_delivery *d = out;
+    d->id = pg_int(w, 0);
+    d->merchant_id = pg_text(w, 1);
+    d->event_id = pg_text(w, 2);
+    d->endpoint_id = pg_text(w, 3);
+    d->state = pg_text(w, 4);
+    d->attempts = pg_int32(w, 5);
+    d->next_at_ms = pg_int(w, 6);
+    d->last_status = pg_int32(w, 7);
+    d->created_ms = pg_int(w, 8);
+}
+
+static void pg_dec_attempt(pg_row *w, void *out)
+{
+    store_delivery_attempt *at = out;
+    at->delivery_id = pg_int(w, 0);
+    at->at_ms = pg_int(w, 1);
+    at->http_status = pg_int32(w, 2);
+    at->latency_ms = pg_int32(w, 3);
+    at->response_head = pg_text(w, 4);
+    at->error = pg_text(w, 5);
+}
+
+static void pg_dec_idem(pg_row *w, void *out)
+{
+    store_idem *k = out;
+    k->merchant_id = pg_text(w, 0);
+    k->key = pg_text(w, 1);
+    k->fingerprint = pg_text(w, 2);
+    k->status = pg_int32(w, 3);
+    k->body = pg_text(w, 4);
+    k->created_ms = pg_int(w, 5);
+}
+
+/* Decodes the first row of r into out (K_ENOTFOUND when none); clears r. */
+static k_status pg_one(PGresult *r, pg_decode dec, arena *a, void *out)
+{
+    k_status ks = K_ENOTFOUND;
+    if (PQntuples(r) > 0) {
+        pg_row w = {r, 0, a, false};
+        dec(&w, out);
+        ks = w.oom ? K_ENOMEM : K_OK;
+    }
+    PQclear(r);
+    return ks;
+}
+
+/* Decodes every row of r into an arena array; clears r. */
+static k_status pg_many(PGresult *r, pg_decode dec, size_t elem, arena *a, void **out, size_t *n)
+{
+    size_t cnt = (size_t)PQntuples(r);
+    K_ASSERT(cnt <= LIMIT_STORE_ROWS_MAX + 1);
+    unsigned char *arr = NULL;
+    k_status ks = K_OK;
+    if (cnt > 0) {
+        arr = arena_alloc(a, cnt * elem);
+        if (arr == NULL)
+            ks = K_ENOMEM;
+    }
+    for (size_t i = 0; ks == K_OK && i < cnt; i++) {
+        pg_row w = {r, (int)i, a, false};
+        dec(&w, arr + i * elem);
+        if (w.oom)
+            ks = K_ENOMEM;
+    }
+    PQclear(r);
+    if (ks != K_OK)
+        return ks;
+    *out = arr;
+    *n = cnt;
+    return K_OK;
+}
+
+static k_status pg_query_one(store_tx *tx, enum pg_stmt_id id, const pg_params *p, pg_decode dec,
+                             arena *a, void *out)
+{
+    PGresult *r = NULL;
+    k_status ks = pg_exec(tx->conn, id, p, &r);
+    return ks != K_OK ? ks : pg_one(r, dec, a, out);
+}
+
+static k_status pg_query_many(store_tx *tx, enum pg_stmt_id id, const pg_params *p, pg_decode dec,
+                              size_t elem, arena *a, void **out, size_t *n)
+{
+    PGresult *r = NULL;
+    k_status ks = pg_exec(tx->conn, id, p, &r);
+    return ks != K_OK ? ks : pg_many(r, dec, elem, a, out, n);
+}
+
+/* Runs a statement whose rows are not needed; *changed gets the row count. */
+static k_status pg_command(store_tx *tx, enum pg_stmt_id id, const pg_params *p, int64_t *changed)
+{
+    PGresult *r = NULL;
+    k_status ks = pg_exec(tx->conn, id, p, &r);
+    if (ks != K_OK)
+        return ks;
+    if (changed != NULL)
+        *changed = pg_changes(r);
+    PQclear(r);
+    return K_OK;
+}
+
+/* ---- connections ---- */
+
+static void pg_notice(void *arg, const char *message)
+{
+    log_debug("store: PostgreSQL notice: %s", message);
+}
+
+static void pg_disconnect(pg_conn *c)
+{
+    if (c->db != NULL)
+        PQfinish(c->db);
+    c->db = NULL;
+    memset(c->prepared, 0, sizeof(c->prepared));
+    c->failed = false;
+    c->broken = false;
+}
+
+/* Connects c (its statements are prepared again on first use). The URL's own
+ * parameters win over these defaults (they come after them). */
+static k_status pg_connect(pg_store *ps, pg_conn *c)
+{
+    pg_disconnect(c);
+    const char *const keys[] = {"connect_timeout",  "keepalives", "tcp_user_timeout",
+                                "application_name", "dbname",     NULL};
+    const char *const vals[] = {"5", "1", "5000", "kassa", ps->url, NULL};
+    c->db = PQconnectdbParams(keys, vals, 1);
+    if (c->db == NULL)
+        return K_ENOMEM;
+    if (PQstatus(c->db) != CONNECTION_OK) {
+        /* The message names host and port, never the password. */
+        log_error("store: cannot connect to PostgreSQL: %s", PQerrorMessage(c->db));
+        pg_disconnect(c);
+        return K_EIO;
+    }
+    PQsetNoticeProcessor(c->db, pg_notice, NULL);
+    /* synchronous_commit=on is what makes a K_OK from store_write durable;
+     * a session idle inside a transaction (a stuck closure) is cut off. */
+    k_status ks = pg_cmd(c, "SET synchronous_commit = on;"
+                            " SET idle_in_transaction_session_timeout = '60s';"
+                            " SET default_transaction_isolation = 'read committed'");
+    if (ks != K_OK) {
+        pg_disconnect(c);
+        return K_EIO;
+    }
+    return K_OK;
+}
+
+/* ---- migrations ---- */
+
+static k_status pg_read_version(pg_conn *c, int *out)
+{
+    PGresult *r = PQexec(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    k_status ks = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                      ? K_OK
+                      : pg_err(c, r, "schema version");
+    if (ks == K_OK)
+        *out = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return ks;
+}
+
+/* Applies migration v (1-based) unless another node got there first: the
+ * advisory lock makes concurrent starters take turns. */
+static k_status pg_migrate_one(pg_conn *c, int v, int *cur)
+{
+    char lock[160];
+    snprintf(lock, sizeof(lock),
+             "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
+             " CREATE TABLE IF NOT EXISTS schema_version("
+             "version integer PRIMARY KEY, applied_ms bigint NOT NULL)",
+             (long long)PG_MIGRATE_LOCK_KEY);
+    k_status ks = pg_cmd(c, lock);
+    if (ks == K_OK)
+        ks = pg_read_version(c, cur);
+    if (ks == K_OK && *cur > PG_SCHEMA_VERSION) {
+        log_error("store: the database has schema version %d, newer than this binary's %d", *cur,
+                  PG_SCHEMA_VERSION);
+        ks = K_EINVAL;
+    }
+    bool applied = false;
+    if (ks == K_OK && *cur < v) {
+        ks = pg_cmd(c, pg_migrations[v - 1]);
+        char ins[128];
+        snprintf(ins, sizeof(ins),
+                 "INSERT INTO schema_version(version, applied_ms) VALUES(%d, %lld)", v,
+                 (long long)clock_now_ms());
+        if (ks == K_OK)
+            ks = pg_cmd(c, ins);
+        applied = ks == K_OK;
+    }
+    if (ks == K_OK)
+        ks = pg_cmd(c, "COMMIT");
+    if (ks != K_OK) {
+        if (!c->broken) {
+            PGresult *r = PQexec(c->db, "ROLLBACK");
+            PQclear(r);
+        }
+        c->failed = false;
+        log_error("store: PostgreSQL migration %d failed", v);
+        return ks;
+    }
+    if (applied)
+        log_info("store: applied PostgreSQL migration %d", v);
+    return K_OK;
+}
+
+static k_status pg_migrate(pg_conn *c, int *version)
+{
+    for (int v = 1; v <= PG_SCHEMA_VERSION; v++) {
+        int cur = 0;
+        k_status ks = pg_migrate_one(c, v, &cur);
+        if (ks != K_OK)
+            return ks;
+    }
+    k_status ks = pg_read_version(c, version);
+    if (ks == K_OK)
+        K_ASSERT(*version == PG_SCHEMA_VERSION);
+    return ks;
+}
+
+/* ---- the writer ---- */
+
+/* Connects the writer when needed, at most once per backoff period. */
+static bool pg_writer_ready(pg_store *ps)
+{
+    pg_conn *c = &ps->writer;
+    if (c->db != NULL && !c->broken && PQstatus(c->db) == CONNECTION_OK)
+        return true;
+    int64_t now = clock_mono_ms();
+    if (now < ps->reconnect_at_ms)
+        return false;
+    if (pg_connect(ps, c) == K_OK) {
+        log_info("store: PostgreSQL writer connection re-established");
+        ps->backoff_ms = PG_BACKOFF_MIN_MS;
+        return true;
+    }
+    /* exponential backoff with jitter, so nodes do not reconnect in step */
+    int64_t jitter = (int64_t)(clock_mono_ms() % (ps->backoff_ms / 4 + 1));
+    ps->reconnect_at_ms = now + ps->backoff_ms + jitter;
+    ps->backoff_ms =
+        ps->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : ps->backoff_ms * 2;
+    return false;
+}
+
+/* Every job of the batch fails with K_EIO: the transaction is gone (or its
+ * COMMIT's outcome is unknown). */
+static void pg_batch_fail(pg_store *ps, pg_job **batch, size_t n)
+{
+    pg_conn *c = &ps->writer;
+    if (c->db != NULL && !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(c->db, "ROLLBACK");
+        PQclear(r);
+    }
+    c->failed = false;
+    if (c->broken) {
+        pg_disconnect(c);
+        ps->reconnect_at_ms = 0; /* the first reconnect is immediate, then backoff */
+    }
+    for (size_t i = 0; i < n; i++)
+        batch[i]->status = K_EIO;
+}
+
+/* Runs one job in its savepoint. Returns false when the transaction itself
+ * broke (connection lost, or a savepoint command failed). */
+static bool pg_job_run(pg_store *ps, store_tx *tx, pg_job *job)
+{
+    pg_conn *c = &ps->writer;
+    if (pg_cmd(c, "SAVEPOINT j") != K_OK)
+        return false;
+    k_status st = job->fn(tx, job->arg);
+    if (c->broken)
+        return false;
+    if (c->failed && st == K_OK)
+        st = K_EIO; /* a statement failed but the closure carried on: keep none of it */
+    job->status = st;
+    if (st == K_OK)
+        return pg_cmd(c, "RELEASE j") == K_OK;
+    c->failed = false;
+    if (pg_cmd(c, "ROLLBACK TO j") != K_OK)
+        return false;
+    return pg_cmd(c, "RELEASE j") == K_OK;
+}
+
+/* Returns whether the batch committed. */
+static bool pg_batch_run(pg_store *ps, pg_job **batch, size_t n)
+{
+    pg_conn *c = &ps->writer;
+    if (!pg_writer_ready(ps)) {
+        pg_batch_fail(ps, batch, n);
+        return false;
+    }
+    store_tx tx = {ps->pub, c, true};
+    if (pg_cmd(c, "BEGIN ISOLATION LEVEL READ COMMITTED") != K_OK) {
+        pg_batch_fail(ps, batch, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!pg_job_run(ps, &tx, batch[i])) {
+            pg_batch_fail(ps, batch, n);
+            return false;
+        }
+    }
+    if (pg_cmd(c, "COMMIT") != K_OK) {
+        log_error("store: COMMIT of a batch of %zu failed: outcome unknown, answering K_EIO", n);
+        pg_batch_fail(ps, batch, n);
+        return false;
+    }
+    K_ASSERT(PQtransactionStatus(c->db) == PQTRANS_IDLE);
+    return true;
+}
+
+/* Called with ps->mu held: wakes the batch and counts it. */
+static void pg_batch_finish(pg_store *ps, pg_job **batch, size_t n, bool committed)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (batch[i]->status != K_OK)
+            ps->stats.jobs_failed++;
+        batch[i]->done = true;
+        pthread_cond_signal(&batch[i]->cv); /* under mu: the caller cannot free cv first */
+    }
+    ps->stats.jobs += n;
+    if (committed)
+        ps->stats.commits++;
+    if (n > ps->stats.batch_max)
+        ps->stats.batch_max = n;
+}
+
+static void *pg_writer_main(void *arg)
+{
+    pg_store *ps = arg;
+    pg_writer_of = ps;
+    pg_job *batch[LIMIT_WRITE_BATCH_MAX];
+    pthread_mutex_lock(&ps->mu);
+    for (;;) {
+        while (ps->q_count == 0 && !ps->stopping)
+            pthread_cond_wait(&ps->work_cv, &ps->mu);
+        if (ps->q_count == 0)
+            break; /* stopping, and the queue is drained */
+        size_t n = ps->q_count < LIMIT_WRITE_BATCH_MAX ? ps->q_count : LIMIT_WRITE_BATCH_MAX;
+        for (size_t i = 0; i < n; i++) {
+            batch[i] = ps->queue[ps->q_head];
+            ps->q_head = (ps->q_head + 1) % LIMIT_WRITE_QUEUE_MAX;
+        }
+        ps->q_count -= n;
+        pthread_mutex_unlock(&ps->mu);
+        bool committed = pg_batch_run(ps, batch, n);
+        pthread_mutex_lock(&ps->mu);
+        pg_batch_finish(ps, batch, n, committed);
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return NULL;
+}
+
+static k_status pg_write(store *s, store_fn fn, void *arg)
+{
+    pg_store *ps = s->impl;
+    K_ASSERT(pg_writer_of != ps); /* store_write inside a write closure would deadlock */
+    pg_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
+    pthread_mutex_lock(&ps->mu);
+    if (ps->stopping || ps->q_count == LIMIT_WRITE_QUEUE_MAX) {
+        pthread_mutex_unlock(&ps->mu);
+        return K_EBUSY;
+    }
+    pthread_cond_init(&job.cv, NULL);
+    ps->queue[(ps->q_head + ps->q_count) % LIMIT_WRITE_QUEUE_MAX] = &job;
+    ps->q_count++;
+    pthread_cond_signal(&ps->work_cv);
+    while (!job.done)
+        pthread_cond_wait(&job.cv, &ps->mu);
+    pthread_mutex_unlock(&ps->mu);
+    pthread_cond_destroy(&job.cv);
+    return job.status;
+}
+
+/* ---- reads ---- */
+
+static void pg_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Takes a free pool connection, opens one while under the limit, or waits. */
+static k_status pg_reader_take(pg_store *ps, pg_conn **out)
+{
+    struct timespec until;
+    pg_deadline(&until, LIMIT_PG_READ_WAIT_MS);
+    pthread_mutex_lock(&ps->rd_mu);
+    while (ps->rd_free == NULL && ps->rd_open >= LIMIT_PG_READ_CONNS_MAX) {
+        if (pthread_cond_timedwait(&ps->rd_cv, &ps->rd_mu, &until) == ETIMEDOUT &&
+            ps->rd_free == NULL) {
+            pthread_mutex_unlock(&ps->rd_mu);
+            log_warn("store: all %d PostgreSQL read connections busy", LIMIT_PG_READ_CONNS_MAX);
+            return K_EBUSY;
+        }
+    }
+    pg_conn *c = ps->rd_free;
+    if (c != NULL) {
+        ps->rd_free = c->next_free;
+        c->next_free = NULL;
+        pthread_mutex_unlock(&ps->rd_mu);
+        *out = c;
+        return K_OK;
+    }
+    ps->rd_open++; /* reserved: connect outside the lock */
+    pthread_mutex_unlock(&ps->rd_mu);
+    c = calloc(1, sizeof(*c));
+    k_status ks = c == NULL ? K_ENOMEM : pg_connect(ps, c);
+    if (ks != K_OK) {
+        free(c);
+        pthread_mutex_lock(&ps->rd_mu);
+        ps->rd_open--;
+        pthread_cond_signal(&ps->rd_cv);
+        pthread_mutex_unlock(&ps->rd_mu);
+        return ks;
+    }
+    *out = c;
+    return K_OK;
+}
+
+/* Returns a connection to the pool; a lost one is closed instead. */
+static void pg_reader_give(pg_store *ps, pg_conn *c)
+{
+    bool lost = c->broken || c->db == NULL || PQstatus(c->db) != CONNECTION_OK;
+    if (lost) {
+        pg_disconnect(c);
+        free(c);
+    }
+    pthread_mutex_lock(&ps->rd_mu);
+    if (lost) {
+        K_ASSERT(ps->rd_open > 0);
+        ps->rd_open--;
+    } else {
+        c->next_free = ps->rd_free;
+        ps->rd_free = c;
+    }
+    pthread_cond_signal(&ps->rd_cv);
+    pthread_mutex_unlock(&ps->rd_mu);
+}
+
+static k_status pg_read(store *s, store_fn fn, void *arg)
+{
+    pg_store *ps = s->impl;
+    K_ASSERT(pg_reader_of != ps); /* store_read inside a read closure */
+    pg_conn *c = NULL;
+    k_status ks = pg_reader_take(ps, &c);
+    if (ks != K_OK)
+        return ks;
+    ks = pg_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (ks != K_OK) {
+        c->failed = false;
+        pg_reader_give(ps, c);
+        return K_EIO;
+    }
+    store_tx tx = {s, c, false};
+    pg_reader_of = ps;
+    k_status st = fn(&tx, arg);
+    pg_reader_of = NULL;
+    if (c->failed && !c->broken) {
+        c->failed = false;
+        pg_cmd(c, "ROLLBACK");
+        if (st == K_OK)
+            st = K_EIO;
+    } else if (pg_cmd(c, "COMMIT") != K_OK && st == K_OK) {
+        st = K_EIO;
+    }
+    c->failed = false;
+    pg_reader_give(ps, c);
+    return st;
+}
+
+/* ---- lifecycle ---- */
+
+static void pg_store_free(pg_store *ps)
+{
+    pthread_mutex_destroy(&ps->mu);
+    pthread_mutex_destroy(&ps->rd_mu);
+    pthread_cond_destroy(&ps->work_cv);
+    pthread_cond_destroy(&ps->rd_cv);
+    free(ps->url);
+    free(ps);
+}
+
+static k_status pg_open(store *s, const char *url)
+{
+    pg_store *ps = calloc(1, sizeof(*ps));
+    if (ps == NULL)
+        return K_ENOMEM;
+    ps->pub = s;
+    ps->url = strdup(url);
+    ps->backoff_ms = PG_BACKOFF_MIN_MS;
+    pthread_mutex_init(&ps->mu, NULL);
+    pthread_mutex_init(&ps->rd_mu, NULL);
+    pthread_cond_init(&ps->work_cv, NULL);
+    pthread_cond_init(&ps->rd_cv, NULL);
+    if (ps->url == NULL) {
+        pg_store_free(ps);
+        return K_ENOMEM;
+    }
+    k_status ks = pg_connect(ps, &ps->writer);
+    if (ks == K_OK)
+        ks = pg_migrate(&ps->writer, &ps->schema_version);
+    if (ks == K_OK && pthread_create(&ps->writer_thread, NULL, pg_writer_main, ps) != 0)
+        ks = K_ERR;
+    if (ks != K_OK) {
+        log_error("store: cannot open the PostgreSQL database: %s", k_status_str(ks));
+        pg_disconnect(&ps->writer);
+        pg_store_free(ps);
+        return ks;
+    }
+    log_info("store: PostgreSQL database '%s' on %s:%s, schema version %d", PQdb(ps->writer.db),
+             PQhost(ps->writer.db), PQport(ps->writer.db), ps->schema_version);
+    s->impl = ps;
+    return K_OK;
+}
+
+static void pg_close(store *s)
+{
+    pg_store *ps = s->impl;
+    K_ASSERT(pg_writer_of != ps);
+    pthread_mutex_lock(&ps->mu);
+    ps->stopping = true;
+    pthread_cond_broadcast(&ps->work_cv);
+    pthread_mutex_unlock(&ps->mu);
+    pthread_join(ps->writer_thread, NULL); /* the writer drains the queue first */
+    K_ASSERT(ps->q_count == 0);
+
+    pthread_mutex_lock(&ps->rd_mu);
+    while (ps->rd_free != NULL) {
+        pg_conn *c = ps->rd_free;
+        ps->rd_free = c->next_free;
+        pg_disconnect(c);
+        free(c);
+        ps->rd_open--;
+    }
+    K_ASSERT(ps->rd_open == 0); /* no read may still run at close */
+    pthread_mutex_unlock(&ps->rd_mu);
+    pg_disconnect(&ps->writer);
+    pg_store_free(ps);
+    s->impl = NULL;
+}
+
+static int pg_schema_version(store *s)
+{
+    pg_store *ps = s->impl;
+    return ps->schema_version;
+}
+
+static void pg_get_stats(store *s, store_stats *out)
+{
+    pg_store *ps = s->impl;
+    pthread_mutex_lock(&ps->mu);
+    *out = ps->stats;
+    out->queue_depth = ps->q_count;
+    pthread_mutex_unlock(&ps->mu);
+}
+
+static pg_conn *pg_tx_conn(store_tx *tx)
+{
+    pg_conn *c = tx->conn;
+    K_ASSERT(c != NULL);
+    K_ASSERT(c->db != NULL);
+    return c;
+}
+
+/* ---- merchants ---- */
+
+static k_status pg_merchant_put(store_tx *tx, const store_merchant *m)
+{
+    pg_conn *c = pg_tx_conn(tx);
+    pg_params p = {0};
+    pp_t(&p, m->id);
+    pp_t(&p, m->name);
+    pp_t(&p, m->secret_key_hash);
+    pp_t(&p, m->publishable_key);
+    pp_i(&p, m->ecp_project_id);
+    pp_t(&p, m->ecp_secret);
+    pp_t(&p, m->settings);
+    pp_i(&p, m->created);
+    /* Its own savepoint: a taken key hash or project id is an answer
+     * (K_ECONFLICT) that the closure may act on, not an aborted job. */
+    k_status ks = pg_cmd(c, "SAVEPOINT m");
+    if (ks != K_OK)
+        return ks;
+    ks = pg_command(tx, S_M_PUT, &p, NULL);
+    if (ks == K_OK)
+        return pg_cmd(c, "RELEASE m");
+    if (c->broken)
+        return ks;
+    c->failed = false;
+    if (pg_cmd(c, "ROLLBACK TO m") != K_OK || pg_cmd(c, "RELEASE m") != K_OK)
+        return K_EIO;
+    return ks;
+}
+
+static k_status pg_merchant_get(store_tx *tx, const char *id, arena *a, store_merchant *out)
+{
+    pg_params p = {0};
+    pp_t(&p, id);
+    return pg_query_one(tx, S_M_GET, &p, pg_dec_merchant, a, out);
+}
+
+static k_status pg_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena *a,
+                                   store_merchant *out)
+{
+    pg_params p = {0};
+    pp_t(&p, secret_key_hash);
+    return pg_query_one(tx, S_M_BY_KEY, &p, pg_dec_merchant, a, out);
+}
+
+static k_status pg_merchant_by_project(store_tx *tx, int64_t project_id, arena *a,
+                                       store_merchant *out)
+{
+    if (project_id == 0)
+        return K_ENOTFOUND; /* 0 is stored as NULL: "no ECommPay project" */
+    pg_params p = {0};
+    pp_i(&p, project_id);
+    return pg_query_one(tx, S_M_BY_PROJECT, &p, pg_dec_merchant, a, out);
+}
+
+static k_status pg_merchant_count(store_tx *tx, int64_t *out)
+{
+    pg_params p = {0};
+    PGresult *r = NULL;
+    k_status ks = pg_exec(pg_tx_conn(tx), S_M_COUNT, &p, &r);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(PQntuples(r) == 1);
+    *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return K_OK;
+}
+
+/* ---- documents ---- */
+
+static k_status pg_obj_put(store_tx *tx, store_obj *o)
+{
+    pg_conn *c = pg_tx_conn(tx);
+    bool insert = o->version == 0;
+    pg_params p = {0};
+    pp_t(&p, o->merchant_id);
+    pp_t(&p, o->id);
+    pp_t(&p, o->kind);
+    pp_t(&p, o->parent_id);
+    pp_t(&p, o->status);
+    pp_t(&p, o->currency);
+    pp_i(&p, o->amount);
+    pp_i(&p, o->created);
+    pp_i(&p, o->due_at);
+    pp_t(&p, o->ext_ref);
+    pp_t(&p, o->body);
+    if (!insert)
+        pp_i(&p, o->version);
+    PGresult *r = NULL;
+    k_status ks = pg_exec(c, insert ? S_O_INSERT : S_O_UPDATE, &p, &r);
+    if (ks != K_OK)
+        return ks;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        /* insert: the id or ext_ref is taken; update: changed or gone since read */
+        return K_ECONFLICT;
+    }
+    int64_t seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    int32_t version = insert ? 1 : (int32_t)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    K_ASSERT(seq > 0);
+    K_ASSERT(version == o->version + 1);
+    o->seq = seq;
+    o->version = version;
+    return K_OK;
+}
+
+/* Lookups inside a write transaction lock the row: another node's writer
+ * doing the same read-check-write waits for our commit. */
+static k_status pg_obj_key(store_tx *tx, enum pg_stmt_id plain, enum pg_stmt_id locking,
+                           const char *k1, const char *k2, const char *k3, arena *a, store_obj *out)
+{
+    pg_params p = {0};
+    pp_t(&p, k1);
+    pp_t(&p, k2);
+    if (k3 != NULL)
+        pp_t(&p, k3);
+    return pg_query_one(tx, tx->writable ? locking : plain, &p, pg_dec_obj, a, out);
+}
+
+static k_status pg_obj_get(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                           arena *a, store_obj *out)
+{
+    return pg_obj_key(tx, S_O_GET, S_O_GET_LOCK, merchant_id, kind, id, a, out);
+}
+
+static k_status pg_obj_by_ref(store_tx *tx, const char *merchant_id, const char *kind,
+                              const char *ext_ref, arena *a, store_obj *out)
+{
+    return pg_obj_key(tx, S_O_BY_REF, S_O_BY_REF_LOCK, merchant_id, kind, ext_ref, a, out);
+}
+
+static k_status pg_obj_find_ref(store_tx *tx, const char *kind, const char *ext_ref, arena *a,
+                                store_obj *out)
+{
+    return pg_obj_key(tx, S_O_FIND_REF, S_O_FIND_REF_LOCK, kind, ext_ref, NULL, a, out);
+}
+
+static k_status pg_obj_seq(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
+                           int64_t *seq)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, kind);
+    pp_t(&p, id);
+    PGresult *r = NULL;
+    k_status ks = pg_exec(pg_tx_conn(tx), S_O_SEQ, &p, &r);
+    if (ks != K_OK)
+        return ks;
+    if (PQntuples(r) == 0)
+        ks = K_ENOTFOUND;
+    else
+        *seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return ks;
+}
+
+/* The list statement's text for one combination of filters. Parameters: $1
+ * merchant, $2 kind, $3 parent, $4 status, $5 type prefix, $6 created_gte, $7
+ * created_lte, $8 cursor seq, $9 limit (all typed, so unused ones are fine). */
+static void pg_list_sql(char *sql, size_t cap, unsigned mask, int cursor)
+{
+    int len = snprintf(
+        sql, cap,
+        "SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1 AND kind = $2%s%s%s%s%s%s"
+        " ORDER BY seq %s LIMIT $9",
+        (mask & PG_LF_PARENT) ? " AND parent_id = $3" : "",
+        (mask & PG_LF_STATUS) ? " AND status = $4" : "",
+        /* an exact prefix test: LIKE would treat '_' in event types as a wildcard */
+        (mask & PG_LF_PREFIX) ? " AND starts_with(status, $5)" : "",
+        (mask & PG_LF_GTE) ? " AND created >= $6" : "",
+        (mask & PG_LF_LTE) ? " AND created <= $7" : "",
+        cursor == PG_CUR_AFTER ? " AND seq < $8" : (cursor == PG_CUR_BEFORE ? " AND seq > $8" : ""),
+        cursor == PG_CUR_BEFORE ? "ASC" : "DESC");
+    K_ASSERT(len > 0 && (size_t)len < cap);
+}
+
+static void pg_reverse(store_obj *v, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        store_obj t = v[i];
+        v[i] = v[n - 1 - i];
+        v[n - 1 - i] = t;
+    }
+}
+
+static k_status pg_obj_list(store_tx *tx, const char *merchant_id, const char *kind,
+                            const store_list_q *q, arena *a, store_obj **out, size_t *n,
+                            bool *has_more)
+{
+    int cursor = PG_CUR_NONE;
+    int64_t cursor_seq = 0;
+    if (q->starting_after != NULL || q->ending_before != NULL) {
+        cursor = q->starting_after != NULL ? PG_CUR_AFTER : PG_CUR_BEFORE;
+        const char *cid = q->starting_after != NULL ? q->starting_after : q->ending_before;
+        k_status ks = pg_obj_seq(tx, merchant_id, kind, cid, &cursor_seq);
+        if (ks != K_OK)
+            return ks;
+    }
+    unsigned mask = (q->parent_id ? PG_LF_PARENT : 0) | (q->status ? PG_LF_STATUS : 0) |
+                    (q->type_prefix ? PG_LF_PREFIX : 0) | (q->created_gte ? PG_LF_GTE : 0) |
+                    (q->created_lte ? PG_LF_LTE : 0);
+    int variant = (int)mask * 3 + cursor;
+    K_ASSERT(variant < PG_LIST_VARIANTS);
+    char sql[1024];
+    pg_list_sql(sql, sizeof(sql), mask, cursor);
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, kind);
+    pp_t(&p, q->parent_id);
+    pp_t(&p, q->status);
+    pp_t(&p, q->type_prefix);
+    pp_i(&p, q->created_gte);
+    pp_i(&p, q->created_lte);
+    pp_i(&p, cursor_seq);
+    pp_i(&p, (int64_t)q->limit + 1); /* one more than asked says has_more */
+    PGresult *r = NULL;
+    k_status ks =
+        pg_exec_slot(pg_tx_conn(tx), S_COUNT + variant, sql, "tttttiiii", &p, &r, "object list");
+    if (ks != K_OK)
+        return ks;
+    void *rows = NULL;
+    size_t cnt = 0;
+    ks = pg_many(r, pg_dec_obj, sizeof(store_obj), a, &rows, &cnt);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(cnt <= (size_t)q->limit + 1);
+    *has_more = cnt > (size_t)q->limit;
+    if (*has_more)
+        cnt = (size_t)q->limit; /* drops the furthest row in the direction of paging */
+    if (cursor == PG_CUR_BEFORE)
+        pg_reverse(rows, cnt);
+    *out = rows;
+    *n = cnt;
+    return K_OK;
+}
+
+static k_status pg_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
+                           size_t *n)
+{
+    pg_params p = {0};
+    pp_i(&p, now);
+    pp_i(&p, (int64_t)max);
+    return pg_query_many(tx, S_O_DUE, &p, pg_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
+/* ---- journal ---- */
+
+static k_status pg_op_append(store_tx *tx, const store_op *op)
+{
+    pg_params p = {0};
+    pp_t(&p, op->merchant_id);
+    pp_t(&p, op->id);
+    pp_t(&p, op->payment_id);
+    pp_t(&p, op->kind);
+    pp_i(&p, op->amount);
+    pp_t(&p, op->status);
+    pp_t(&p, op->code);
+    pp_t(&p, op->message);
+    pp_t(&p, op->provider_ref);
+    pp_t(&p, op->ref_id);
+    pp_t(&p, op->body);
+    pp_i(&p, op->created_ms);
+    int64_t changed = 0;
+    k_status ks = pg_command(tx, S_OP_INSERT, &p, &changed);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(changed <= 1);
+    return changed == 1 ? K_OK : K_ECONFLICT; /* the operation id exists */
+}
+
+static k_status pg_op_list(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,
+                           store_op **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, payment_id);
+    return pg_query_many(tx, S_OP_LIST, &p, pg_dec_op, sizeof(store_op), a, (void **)out, n);
+}
+
+static k_status pg_op_range(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                            int64_t after_seq, size_t max, arena *a, store_op **out, size_t *n)
+{
+    pg_params p = {0};
+    if (merchant_id != NULL)
+        pp_t(&p, merchant_id);
+    pp_i(&p, from_ms);
+    pp_i(&p, to_ms);
+    pp_i(&p, after_seq);
+    pp_i(&p, (int64_t)max);
+    enum pg_stmt_id id = merchant_id != NULL ? S_OP_RANGE_M : S_OP_RANGE_ALL;
+    return pg_query_many(tx, id, &p, pg_dec_op, sizeof(store_op), a, (void **)out, n);
+}
+
+/* ---- webhook outbox ---- */
+
+static k_status pg_delivery_add(store_tx *tx, store_delivery *d)
+{
+    pg_params p = {0};
+    pp_t(&p, d->merchant_id);
+    pp_t(&p, d->event_id);
+    pp_t(&p, d->endpoint_id);
+    pp_t(&p, d->state);
+    pp_i(&p, d->attempts);
+    pp_i(&p, d->next_at_ms);
+    pp_i(&p, d->last_status);
+    pp_i(&p, d->created_ms);
+    PGresult *r = NULL;
+    k_status ks = pg_exec(pg_tx_conn(tx), S_D_INSERT, &p, &r);
+    if (ks != K_OK)
+        return ks;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return K_ECONFLICT; /* this event already goes to this endpoint */
+    }
+    d->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    K_ASSERT(d->id > 0);
+    return K_OK;
+}
+
+static k_status pg_delivery_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                                  arena *a, store_delivery **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_i(&p, now_ms);
+    pp_i(&p, (int64_t)max);
+    pp_i(&p, lease_until_ms);
+    return pg_query_many(tx, S_D_CLAIM, &p, pg_dec_delivery, sizeof(store_delivery), a,
+                         (void **)out, n);
+}
+
+/* Copies at most max bytes of s into buf (cap > max), not cutting a UTF-8
+ * sequence in two and replacing bytes that are not UTF-8 with '?': a receiver
+ * may answer anything, and PostgreSQL text refuses invalid UTF-8. */
+static const char *pg_utf8_clean(const char *s, size_t max, char *buf, size_t cap)
+{
+    K_ASSERT(cap > max);
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (u[i] != '\0') {
+        size_t len = u[i] < 0x80         ? 1
+                     : (u[i] >> 5) == 6  ? 2
+                     : (u[i] >> 4) == 14 ? 3
+                     : (u[i] >> 3) == 30 ? 4
+                                         : 0;
+        bool ok = len > 0;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (!ok)
+            len = 1;
+        if (o + len > max)
+            break;
+        if (ok) {
+            memcpy(buf + o, s + i, len);
+        } else {
+            buf[o] = '?';
+        }
+        o += len;
+        i += len;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static k_status pg_delivery_record(store_tx *tx, const store_delivery *d,
+                                   const store_delivery_attempt *at)
+{
+    pg_params p = {0};
+    pp_t(&p, d->merchant_id);
+    pp_i(&p, d->id);
+    pp_t(&p, d->state);
+    pp_i(&p, d->attempts);
+    pp_i(&p, d->next_at_ms);
+    pp_i(&p, d->last_status);
+    int64_t changed = 0;
+    k_status ks = pg_command(tx, S_D_UPDATE, &p, &changed);
+    if (ks != K_OK)
+        return ks;
+    if (changed == 0)
+        return K_ENOTFOUND;
+    char head[LIMIT_WEBHOOK_RESPONSE_KEEP + 1], err[1024];
+    pg_params pa = {0};
+    pp_t(&pa, d->merchant_id);
+    pp_i(&pa, at->delivery_id);
+    pp_i(&pa, at->at_ms);
+    pp_i(&pa, at->http_status);
+    pp_i(&pa, at->latency_ms);
+    pp_t(&pa,
+         at->response_head == NULL
+             ? NULL
+             : pg_utf8_clean(at->response_head, LIMIT_WEBHOOK_RESPONSE_KEEP, head, sizeof(head)));
+    pp_t(&pa,
+         at->error == NULL ? NULL : pg_utf8_clean(at->error, sizeof(err) - 1, err, sizeof(err)));
+    return pg_command(tx, S_DA_INSERT, &pa, NULL);
+}
+
+static k_status pg_delivery_list(store_tx *tx, const char *merchant_id, const char *event_id,
+                                 arena *a, store_delivery **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, event_id);
+    return pg_query_many(tx, S_D_LIST, &p, pg_dec_delivery, sizeof(store_delivery), a, (void **)out,
+                         n);
+}
+
+static k_status pg_delivery_get(store_tx *tx, const char *merchant_id, int64_t id, arena *a,
+                                store_delivery *out)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_i(&p, id);
+    return pg_query_one(tx, S_D_GET, &p, pg_dec_delivery, a, out);
+}
+
+static k_status pg_delivery_attempts(store_tx *tx, int64_t delivery_id, arena *a,
+                                     store_delivery_attempt **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_i(&p, delivery_id);
+    return pg_query_many(tx, S_DA_LIST, &p, pg_dec_attempt, sizeof(store_delivery_attempt), a,
+                         (void **)out, n);
+}
+
+static k_status pg_delivery_next_due(store_tx *tx, int64_t *next_at_ms)
+{
+    pg_params p = {0};
+    PGresult *r = NULL;
+    k_status ks = pg_exec(pg_tx_conn(tx), S_D_NEXT_DUE, &p, &r);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(PQntuples(r) == 1);
+    *next_at_ms = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return K_OK;
+}
+
+/* ---- idempotency keys ---- */
+
+static k_status pg_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,
+                            store_idem *out)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, key);
+    if (tx->writable) {
+        k_status ks = pg_command(tx, S_I_LOCK, &p, NULL);
+        if (ks != K_OK)
+            return ks;
+    }
+    return pg_query_one(tx, tx->writable ? S_I_GET_LOCK : S_I_GET, &p, pg_dec_idem, a, out);
+}
+
+static k_status pg_idem_put(store_tx *tx, const store_idem *k)
+{
+    pg_params p = {0};
+    pp_t(&p, k->merchant_id);
+    pp_t(&p, k->key);
+    pp_t(&p, k->fingerprint);
+    pp_i(&p, k->status);
+    pp_t(&p, k->body);
+    pp_i(&p, k->created_ms);
+    return pg_command(tx, S_I_PUT, &p, NULL);
+}
+
+static k_status pg_idem_delete(store_tx *tx, const char *merchant_id, const char *key)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, key);
+    return pg_command(tx, S_I_DEL, &p, NULL);
+}
+
+static k_status pg_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted)
+{
+    pg_params p = {0};
+    pp_i(&p, before_ms);
+    pp_i(&p, (int64_t)max);
+    int64_t changed = 0;
+    k_status ks = pg_command(tx, S_I_PRUNE, &p, &changed);
+    if (ks != K_OK)
+        return ks;
+    *deleted = (size_t)changed;
+    K_ASSERT(*deleted <= max);
+    return K_OK;
+}
+
+/* ---- the vtable ---- */
+
+const struct store_backend store_pg_backend = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .write = pg_write,
+    .read = pg_read,
+    .schema_version = pg_schema_version,
+    .get_stats = pg_get_stats,
+    .merchant_put = pg_merchant_put,
+    .merchant_get = pg_merchant_get,
+    .merchant_by_key = pg_merchant_by_key,
+    .merchant_by_project = pg_merchant_by_project,
+    .merchant_count = pg_merchant_count,
+    .obj_put = pg_obj_put,
+    .obj_get = pg_obj_get,
+    .obj_by_ref = pg_obj_by_ref,
+    .obj_find_ref = pg_obj_find_ref,
+    .obj_list = pg_obj_list,
+    .obj_due = pg_obj_due,
+    .op_append = pg_op_append,
+    .op_list = pg_op_list,
+    .op_range = pg_op_range,
+    .delivery_add = pg_delivery_add,
+    .delivery_claim = pg_delivery_claim,
+    .delivery_record = pg_delivery_record,
+    .delivery_list = pg_delivery_list,
+    .delivery_get = pg_delivery_get,
+    .delivery_attempts = pg_delivery_attempts,
+    .delivery_next_due = pg_delivery_next_due,
+    .idem_get = pg_idem_get,
+    .idem_put = pg_idem_put,
+    .idem_delete = pg_idem_delete,
+    .idem_prune = pg_idem_prune,
+};

@@ -46,6 +46,9 @@ step asan-build make -j2 asan || e2e_ok=0
 step release-build make -j2 || e2e_ok=0
 
 if [ "$e2e_ok" = 1 ]; then
+  # The benchmark harness in its smoke mode: every scenario runs briefly and
+  # must finish without errors; timings are printed, never asserted.
+  step bench-smoke bash bench/run.sh --smoke
   echo "== e2e: node --test tests/e2e/"
   rm -f build/e2e.tap
   KASSA_BIN=build-asan/kassa KASSA_RELEASE_BIN=build/kassa \

@@ -24,6 +24,17 @@ step() { # step NAME CMD... : run a non-test step; a failure counts as one faile
   fi
 }
 
+# A throwaway real PostgreSQL server: the store suite runs on both backends,
+# and the core e2e files run again with Kassa on PostgreSQL.
+pg_url=""
+if pg_url=$(tests/pg_server.sh start); then
+  export KASSA_TEST_PG_URL="$pg_url"
+  trap 'tests/pg_server.sh stop "$pg_url" >/dev/null 2>&1 || true' EXIT
+else
+  problems+=("postgresql-server")
+  failed=$((failed + 1))
+fi
+
 step lint make lint
 step check-format make check-format
 
@@ -69,6 +80,26 @@ if [ "$e2e_ok" = 1 ]; then
     echo "test.sh: the e2e runner reported no tests" >&2
     problems+=("e2e-empty")
     failed=$((failed + 1))
+  fi
+  if [ -n "$pg_url" ]; then
+    echo "== e2e on PostgreSQL: payment_intents, pagination, idempotency, webhooks, refunds"
+    rm -f build/e2e-pg.tap
+    KASSA_E2E_PG_URL="$pg_url" KASSA_BIN=build-asan/kassa KASSA_RELEASE_BIN=build/kassa \
+      node --test --test-concurrency=2 --test-timeout=600000 \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination=build/e2e-pg.tap \
+        tests/e2e/payment_intents.test.js tests/e2e/pagination.test.js \
+        tests/e2e/idempotency.test.js tests/e2e/webhooks.test.js tests/e2e/refunds.test.js </dev/null
+    pg_rc=$?
+    pg_count() { sed -n "s/^# $1 \([0-9]\+\)\$/\1/p" build/e2e-pg.tap 2>/dev/null | tail -1; }
+    pg_pass=$(pg_count pass); pg_fail=$(pg_count fail); pg_cancel=$(pg_count cancelled)
+    pg_pass=${pg_pass:-0}; pg_fail=$(( ${pg_fail:-0} + ${pg_cancel:-0} ))
+    passed=$((passed + pg_pass))
+    failed=$((failed + pg_fail))
+    if [ "$pg_rc" -ne 0 ] || [ "$pg_pass" -eq 0 ]; then
+      problems+=("e2e-postgresql")
+      [ "$pg_fail" -gt 0 ] || failed=$((failed + 1))
+    fi
   fi
 else
   echo "test.sh: builds failed, e2e tests not run" >&2

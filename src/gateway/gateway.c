@@ -237,16 +237,33 @@ k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, 
     if (!busy && !full)
         g->inflight[g->ninflight++] = k;
     pthread_mutex_unlock(&g->idem_mu);
-    if (busy || full) {
-        free(k);
-        gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
-                   "There is currently another in-progress request using this Idempotency "
-                   "Key (that probably means you submitted twice, and the other request is "
-                   "still going through): %s. Please try again later.",
-                   idem->key);
-        return K_EBUSY;
+    if (!busy && !full) {
+        /* The request that held the key may have stored its answer and left
+         * between our read and our claim: look once more, now that no one
+         * else on this node can be working on the key. */
+        idem_read again = {.merchant_id = merchant_id, .key = idem->key, .a = a};
+        if (store_read(g->st, idem_read_fn, &again) == K_OK && again.row.status != 0) {
+            gw_idem_end(g, merchant_id, idem);
+            if (strcmp(again.row.fingerprint, idem->fingerprint) != 0) {
+                gw_err_set(err, 400, "idempotency_error", NULL, NULL,
+                           "Keys for idempotent requests can only be used with the same "
+                           "parameters they were first used with.");
+                return K_ECONFLICT;
+            }
+            idem->replayed = true;
+            idem->replay_status = again.row.status;
+            idem->replay_body = again.row.body;
+            return K_OK;
+        }
+        return K_ENOTFOUND;
     }
-    return K_ENOTFOUND;
+    free(k);
+    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+               "There is currently another in-progress request using this Idempotency "
+               "Key (that probably means you submitted twice, and the other request is "
+               "still going through): %s. Please try again later.",
+               idem->key);
+    return K_EBUSY;
 }
 
 void gw_idem_end(gw *g, const char *merchant_id, gw_idem *idem)

@@ -1,10 +1,11 @@
 // Shared harness for Kassa's end-to-end tests: starts the real `kassa` binary in a fresh
 // temporary directory (port 0, test clock on), creates a merchant with the CLI, and hands
 // back an official `stripe` client pointed at it. Also a webhook receiver that records raw
-// bodies and can refuse the first N deliveries.
+// bodies and can refuse the first N deliveries. KASSA_E2E_PG_URL=postgresql://... (opt-in) runs
+// kassa on PostgreSQL instead of SQLite: each startKassa creates its own database there.
 'use strict';
 
-const { spawn, execFile } = require('node:child_process');
+const { spawn, execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
@@ -77,6 +78,16 @@ function newStripe(secretKey, url) {
   });
 }
 
+/** CREATE DATABASE kassa_<random> on the server at baseUrl (with psql); returns its URL. */
+function createPgDatabase(baseUrl) {
+  const db = `kassa_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  execFileSync('psql', [baseUrl, '-v', 'ON_ERROR_STOP=1', '-qAtc', `CREATE DATABASE ${db}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const u = new URL(baseUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
 function safeName(name) {
   return String(name).replace(/[^A-Za-z0-9_.-]+/g, '_');
 }
@@ -92,13 +103,16 @@ async function startKassa(opts = {}) {
   if (!fs.existsSync(bin)) throw new Error(`kassa binary not found: ${bin} (build it: make asan / make)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kassa-e2e-${name}-`));
   const dbPath = path.join(dir, 'kassa.db');
+  // Opt-in: KASSA_E2E_PG_URL names a PostgreSQL server (tests/pg_server.sh start); each
+  // startKassa then gets a database of its own there. SQLite stays the default.
+  const dbArg = process.env.KASSA_E2E_PG_URL ? createPgDatabase(process.env.KASSA_E2E_PG_URL) : dbPath;
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const logPath = path.join(ARTIFACTS, `${name}.log`);
   fs.writeFileSync(logPath, '');
   const env = { ...process.env, KASSA_TEST_CLOCK: '1', ...(opts.env || {}) };
 
   const k = {
-    dir, dbPath, logPath, bin, url: null, simUrl: null, stripe: null, secretKey: null,
+    dir, dbPath, dbUrl: dbArg, logPath, bin, url: null, simUrl: null, stripe: null, secretKey: null,
     publishableKey: null, merchant: null, proc: null, stderrTail: '', exits: [],
   };
   let life = 0;
@@ -106,7 +120,7 @@ async function startKassa(opts = {}) {
   function launch() {
     return new Promise((resolve, reject) => {
       const myLife = ++life;
-      const args = ['serve', '--listen', '127.0.0.1:0', '--db', dbPath, '--sim-listen', '127.0.0.1:0',
+      const args = ['serve', '--listen', '127.0.0.1:0', '--db', dbArg, '--sim-listen', '127.0.0.1:0',
         ...(opts.args || [])];
       fs.appendFileSync(logPath, `\n=== harness: start #${myLife}: ${bin} ${args.join(' ')}\n`);
       const proc = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -213,7 +227,7 @@ async function startKassa(opts = {}) {
 
   /** Create a merchant with the CLI on this database; returns its JSON. */
   k.createMerchant = async function createMerchant(merchantName) {
-    const r = await runCli(['merchant', 'create', '--name', merchantName, '--db', dbPath], { bin, env });
+    const r = await runCli(['merchant', 'create', '--name', merchantName, '--db', dbArg], { bin, env });
     if (r.code !== 0) throw new Error(`kassa merchant create exited ${r.code}:\n${r.stderr}`);
     try {
       return JSON.parse(r.stdout);

@@ -83,15 +83,14 @@ static bool convert(const char *method, const char *cur, int64_t amount, char ou
     return true;
 }
 
+/* The project's default callback URL (merchant settings; the tree is arena-owned). */
 static const char *project_callback(api_ctx *ctx, const char *merchant_id, arena *a)
 {
     json_t *s = NULL;
     if (gw_merchant_settings(ctx->g, merchant_id, a, &s) != K_OK || s == NULL)
         return NULL;
     const char *v = json_string_value(json_object_get(s, ECP_SETTING_CALLBACK));
-    const char *copy = v != NULL && v[0] != '\0' ? arena_strdup(a, v) : NULL;
-    json_decref(s);
-    return copy;
+    return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 static bool md_put(json_t *md, const char *key, const char *v, ecp_fail *fail)
@@ -491,9 +490,10 @@ static void h_settings(http_req *r, http_resp *resp, void *ctx)
         arena_defer(r->arena, json_free_cb, in);
     }
     json_t *s = NULL;
-    if (gw_merchant_settings(c->g, r->principal, r->arena, &s) != K_OK || s == NULL)
-        s = json_object();
-    arena_defer(r->arena, json_free_cb, s);
+    if (gw_merchant_settings(c->g, r->principal, r->arena, &s) != K_OK || s == NULL) {
+        s = json_object(); /* gw_merchant_settings' tree is arena-owned; so is this one */
+        arena_defer(r->arena, json_free_cb, s);
+    }
     const char *url = json_string_value(json_object_get(in, "callback_url"));
     if (url != NULL) {
         bool ok = url[0] == '\0' ||

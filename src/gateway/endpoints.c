@@ -81,19 +81,6 @@ k_status gw_event_list(gw *g, const char *merchant_id, const store_list_q *q, ar
     return K_OK;
 }
 
-static bool subscribed(json_t *enabled, const char *type)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(enabled, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (s != NULL && (strcmp(s, "*") == 0 || strcmp(s, type) == 0))
-            return true;
-    }
-    return false;
-}
-
 typedef struct {
     const char *merchant_id;
     const char *id;
@@ -126,7 +113,7 @@ static k_status resend_fn(store_tx *tx, void *arg)
     for (size_t i = 0; st == K_OK && i < n; i++) {
         json_t *ep = json_loads(eps[i].body, 0, NULL);
         bool want = strcmp(eps[i].status, "enabled") == 0 &&
-                    subscribed(json_object_get(ep, "enabled_events"), ev.status);
+                    gw_subscribed(json_object_get(ep, "enabled_events"), ev.status);
         json_decref(ep);
         if (!want)
             continue;

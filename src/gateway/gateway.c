@@ -707,7 +707,8 @@ k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount
 
 /* ---- events and the outbox ---- */
 
-static bool subscribed(json_t *enabled, const char *type)
+/* Does an endpoint's enabled_events include this type (or "*")? */
+bool gw_subscribed(json_t *enabled, const char *type)
 {
     size_t i;
     json_t *v;
@@ -762,7 +763,7 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
         if (eps[i].status == NULL || strcmp(eps[i].status, "enabled") != 0)
             continue;
         json_t *ep = json_loads(eps[i].body, 0, NULL);
-        bool want = subscribed(json_object_get(ep, "enabled_events"), type);
+        bool want = gw_subscribed(json_object_get(ep, "enabled_events"), type);
         json_decref(ep);
         if (!want)
             continue;

@@ -85,6 +85,9 @@ k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount
 k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
                  const char *object_id, json_t *doc);
 
+/* Does an endpoint's enabled_events include this type (or "*")? */
+bool gw_subscribed(json_t *enabled, const char *type);
+
 /* Stores the idempotent answer inside the write (no-op without a key).
  * K_ECONFLICT when the key was taken meanwhile (another node). */
 k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,

@@ -220,6 +220,35 @@ test('ECommPay dialect', async (t) => {
     assert.deepStrictEqual(rcb.operation.sum_initial, { amount: 999, currency: 'EUR' });
   });
 
+  await t.test('Payment Page with force_payment_method=alipay: QR page, wallet PIN, success callback', async () => {
+    const p = new Payment(project, secret, {}, k.url);
+    Object.assign(p, {
+      paymentId: 'PP-ALIPAY-1', paymentAmount: 2500, paymentCurrency: 'EUR', customerId: 'c-9',
+      customerFirstName: 'Test', customerLastName: 'Person', customerEmail: 'customer@email.de',
+      customerCountry: 'DE', forcePaymentMethod: 'alipay', languageCode: 'en',
+      merchantSuccessUrl: 'http://127.0.0.1:1/shop/ok', merchantCallbackUrl: rx.url,
+    });
+    const open = await fetch(p.getUrl(), { redirect: 'manual' });
+    assert.strictEqual(open.status, 303, await open.text());
+    const qr = new URL(open.headers.get('location'), k.url);
+    assert.match(qr.pathname, /^\/pay\/qr\/att_/, `sent to ${qr}`);
+    const page = await fetch(qr);
+    assert.strictEqual(page.status, 200);
+    assert.match(await page.text(), /<svg/);
+    const attempt = qr.pathname.split('/').pop();
+    const sp = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+    assert.ok(sp.paymentId, JSON.stringify(sp));
+    const pin = await fetch(`${k.simUrl}/alipay/wallet/GCASH/pay/${sp.paymentId}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'pin=123456', redirect: 'manual',
+    });
+    assert.ok(pin.status < 400, `wallet answered ${pin.status}`);
+    const ok = await waitUntil(() => forPayment(rx, secret, 'PP-ALIPAY-1').find((d) => d.payment.status === 'success'),
+      { what: 'alipay success callback' });
+    assert.ok(new Callback(secret, ok).isPaymentSuccess());
+    assert.strictEqual(ok.payment.method, 'alipay');
+  });
+
   await t.test('Payment Page without force_payment_method shows a localized method choice', async () => {
     const p = new Payment(project, secret, {}, k.url);
     Object.assign(p, {

@@ -95,6 +95,8 @@ static const char *pay_status(const gw_payment *p)
 
 static const char *method_name(const char *rule)
 {
+    if (rule != NULL && strcmp(rule, "alipay") == 0)
+        return "alipay";
     return rule != NULL && strcmp(rule, "klarna") == 0 ? "klarna" : "sofort";
 }
 

@@ -36,9 +36,14 @@ const char *ecp_method_rule(const char *name, bool gate)
 {
     static const struct {
         const char *name, *rule;
-    } MAP[] = {{"sofort", "klarna_pay_now"},         {"online-banking", "klarna_pay_now"},
-               {"klarna-pay-now", "klarna_pay_now"}, {"klarna_pay_now", "klarna_pay_now"},
-               {"klarna-pay-later", "klarna"},       {"klarna", "klarna"}};
+    } MAP[] = {{"sofort", "klarna_pay_now"},
+               {"online-banking", "klarna_pay_now"},
+               {"klarna-pay-now", "klarna_pay_now"},
+               {"klarna_pay_now", "klarna_pay_now"},
+               {"klarna-pay-later", "klarna"},
+               {"klarna", "klarna"},
+               {"alipay", "alipay"},
+               {"alipay-plus", "alipay"}};
     if (name == NULL)
         return NULL;
     if (gate && strcmp(name, "klarna") == 0)

@@ -187,12 +187,13 @@ void ecp_h_page(http_req *r, http_resp *resp, void *ctx)
     char cur[4];
     currency_upper(qs(q, "payment_currency"), cur);
     if ((force != NULL && method == NULL) || amount == 0 || currency_find(cur) == NULL) {
-        message_page(r, resp, 400, lang, T_ERROR_TITLE,
-                     force != NULL && method == NULL
-                         ? "This payment method is not available here: use sofort or klarna."
-                         : "payment_amount must be a positive integer in minor units and "
-                           "payment_currency an ISO 4217 code (code 2004).",
-                     NULL);
+        message_page(
+            r, resp, 400, lang, T_ERROR_TITLE,
+            force != NULL && method == NULL
+                ? "This payment method is not available here: use sofort, klarna or alipay."
+                : "payment_amount must be a positive integer in minor units and "
+                  "payment_currency an ISO 4217 code (code 2004).",
+            NULL);
         return;
     }
     ecp_order o = {.merchant_id = m.id,

@@ -13,6 +13,7 @@
 #include "../base/crypto.h"
 #include "../base/ids.h"
 #include "../base/log.h"
+#include "../domain/money.h"
 
 /* Days before authorisation expiry when the warning webhook goes out: set once
  * by gw_open from the configuration, read by gw_save_payment (due times). */
@@ -706,6 +707,29 @@ k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount
 }
 
 /* ---- events and the outbox ---- */
+
+k_status gw_emit_payment(store_tx *tx, const gw_payment *p, const char *type)
+{
+    json_t *doc = gw_payment_to_json(p);
+    k_status st = gw_emit(tx, p->merchant_id, type, "payment_intent", p->id, doc);
+    json_decref(doc);
+    return st;
+}
+
+void gw_prov_ref_of(const gw_payment *p, arena *a, prov_ref *ref)
+{
+    char cur[4];
+    currency_upper(p->currency, cur);
+    memset(ref, 0, sizeof(*ref));
+    ref->attempt_id = p->latest_attempt;
+    ref->provider_ref = p->provider_ref;
+    ref->order_ref = p->order_ref;
+    ref->currency = arena_strdup(a, cur);
+    ref->country = p->country;
+    ref->locale = p->locale;
+    ref->manual_capture = p->manual_capture;
+    ref->amount = p->m.authorized;
+}
 
 /* Does an endpoint's enabled_events include this type (or "*")? */
 bool gw_subscribed(json_t *enabled, const char *type)

@@ -88,6 +88,13 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
 /* Does an endpoint's enabled_events include this type (or "*")? */
 bool gw_subscribed(json_t *enabled, const char *type);
 
+/* Emits the payment's current document as an event of `type` (inside a write). */
+k_status gw_emit_payment(store_tx *tx, const gw_payment *p, const char *type);
+/* The provider reference for a payment's latest attempt and order: ids,
+ * upper-case currency (arena), country, locale, capture mode; amount = the
+ * authorised amount. Callers set the operation's amount and idempotency key. */
+void gw_prov_ref_of(const gw_payment *p, arena *a, prov_ref *ref);
+
 /* Stores the idempotent answer inside the write (no-op without a key).
  * K_ECONFLICT when the key was taken meanwhile (another node). */
 k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,

@@ -29,14 +29,6 @@ typedef struct {
     gw_err *err;
 } order_job;
 
-static k_status emit_pi(store_tx *tx, const gw_payment *p, const char *type)
-{
-    json_t *doc = gw_payment_to_json(p);
-    k_status st = gw_emit(tx, p->merchant_id, type, PI, p->id, doc);
-    json_decref(doc);
-    return st;
-}
-
 /* The provider, account and reference for a payment's order. */
 static k_status order_ref(gw *g, const gw_payment *p, arena *a, const provider **prov,
                           prov_account *acct, prov_ref *ref, gw_err *err)
@@ -50,17 +42,7 @@ static k_status order_ref(gw *g, const gw_payment *p, arena *a, const provider *
                    "This PaymentIntent has no order at a provider to act on.");
         return K_ECONFLICT;
     }
-    char cur[4];
-    currency_upper(p->currency, cur);
-    memset(ref, 0, sizeof(*ref));
-    ref->attempt_id = p->latest_attempt;
-    ref->provider_ref = p->provider_ref;
-    ref->order_ref = p->order_ref;
-    ref->currency = arena_strdup(a, cur);
-    ref->country = p->country;
-    ref->locale = p->locale;
-    ref->manual_capture = p->manual_capture;
-    ref->amount = p->m.authorized;
+    gw_prov_ref_of(p, a, ref);
     return K_OK;
 }
 
@@ -114,7 +96,7 @@ static k_status extend_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p, "payment_intent.authorization_extended");
+        st = gw_emit_payment(tx, p, "payment_intent.authorization_extended");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
@@ -225,9 +207,10 @@ static k_status edit_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p,
-                     p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
-                                                : "payment_intent.amount_capturable_updated");
+        st = gw_emit_payment(tx, p,
+                             p->m.state == PS_SUCCEEDED
+                                 ? "payment_intent.succeeded"
+                                 : "payment_intent.amount_capturable_updated");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
@@ -354,7 +337,7 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK && type != NULL)
-        st = emit_pi(tx, p, type);
+        st = gw_emit_payment(tx, p, type);
     return st;
 }
 

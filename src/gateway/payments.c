@@ -74,15 +74,6 @@ static const char *method_provider(gw *g, const char *method)
     return r != NULL ? r->provider : NULL;
 }
 
-/* Emits the payment's current document under `type`. */
-static k_status emit_pi(store_tx *tx, const gw_payment *p, const char *type)
-{
-    json_t *doc = gw_payment_to_json(p);
-    k_status st = gw_emit(tx, p->merchant_id, type, PI, p->id, doc);
-    json_decref(doc);
-    return st;
-}
-
 static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal *why,
                                  const char *country_param)
 {
@@ -290,7 +281,7 @@ k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p)
     if (st == K_OK)
         st = gw_journal(tx, p, OP_CREATE, p->m.amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
     if (st == K_OK)
-        st = emit_pi(tx, p, "payment_intent.created");
+        st = gw_emit_payment(tx, p, "payment_intent.created");
     return st;
 }
 
@@ -539,7 +530,7 @@ static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
     }
     st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(
+        st = gw_emit_payment(
             tx, p, sale ? "payment_intent.succeeded" : "payment_intent.amount_capturable_updated");
     if (st == K_OK && p->checkout_session != NULL)
         st = gw_session_paid_in_tx(tx, p, a);
@@ -565,7 +556,7 @@ static k_status apply_failure(store_tx *tx, gw_payment *p, gw_attempt *t, const 
     p->last_error_type = "card_error";
     st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p, "payment_intent.payment_failed");
+        st = gw_emit_payment(tx, p, "payment_intent.payment_failed");
     return st;
 }
 
@@ -598,7 +589,7 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
         p->attempt_expires_at = t->expires_at;
         st = gw_save_payment(tx, p);
         if (st == K_OK)
-            st = emit_pi(tx, p, "payment_intent.requires_action");
+            st = gw_emit_payment(tx, p, "payment_intent.requires_action");
         break;
     case PR_PROCESSING:
         if (p->m.state == PS_PROCESSING)
@@ -611,7 +602,7 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
             p->order_ref = t->order_ref;
         st = gw_save_payment(tx, p);
         if (st == K_OK)
-            st = emit_pi(tx, p, "payment_intent.processing");
+            st = gw_emit_payment(tx, p, "payment_intent.processing");
         break;
     case PR_AUTHORIZED:
     case PR_CAPTURED:
@@ -1196,9 +1187,10 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p,
-                     p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
-                                                : "payment_intent.amount_capturable_updated");
+        st = gw_emit_payment(tx, p,
+                             p->m.state == PS_SUCCEEDED
+                                 ? "payment_intent.succeeded"
+                                 : "payment_intent.amount_capturable_updated");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
@@ -1228,14 +1220,10 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
     memset(&res, 0, sizeof(res));
     char opid[LIMIT_ID_MAX];
     id_new(opid, "cap_");
-    char cur[4];
-    currency_upper(out->currency, cur);
-    prov_ref ref = {.order_ref = out->order_ref,
-                    .provider_ref = out->provider_ref,
-                    .attempt_id = out->latest_attempt,
-                    .currency = cur,
-                    .amount = j.amount,
-                    .idem_key = idem != NULL && idem->key != NULL ? idem->key : opid};
+    prov_ref ref;
+    gw_prov_ref_of(out, a, &ref);
+    ref.amount = j.amount;
+    ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, opid);
     prov_line *plines = NULL;
     size_t nlines = 0;
     if (j.lines != NULL)
@@ -1318,9 +1306,9 @@ static k_status cancel_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
-        st = emit_pi(tx, p,
-                     p->m.state == PS_CANCELED ? "payment_intent.canceled"
-                                               : "payment_intent.succeeded");
+        st = gw_emit_payment(tx, p,
+                             p->m.state == PS_CANCELED ? "payment_intent.canceled"
+                                                       : "payment_intent.succeeded");
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
@@ -1340,14 +1328,10 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
     prov_account acct;
     if (prov != NULL && out->latest_attempt != NULL &&
         gw_account(g, merchant_id, provname, a, &acct)) {
-        char cur[4];
-        currency_upper(out->currency, cur);
-        prov_ref ref = {.attempt_id = out->latest_attempt,
-                        .provider_ref = out->provider_ref,
-                        .order_ref = out->order_ref,
-                        .currency = cur,
-                        .amount = pay_capturable(&out->m),
-                        .idem_key = out->latest_attempt};
+        prov_ref ref;
+        gw_prov_ref_of(out, a, &ref);
+        ref.amount = pay_capturable(&out->m);
+        ref.idem_key = out->latest_attempt;
         prov_result res;
         memset(&res, 0, sizeof(res));
         bool partly = out->m.captured > 0;

@@ -159,15 +159,11 @@ static void refund_call(gw *g, refund_job *j)
     prov_result res;
     memset(&res, 0, sizeof(res));
     k_status pst = K_ERR;
-    char cur[4];
-    currency_upper(j->p.currency, cur);
-    prov_ref ref = {.attempt_id = j->p.latest_attempt,
-                    .provider_ref = j->p.provider_ref,
-                    .order_ref = j->p.order_ref,
-                    .currency = cur,
-                    .amount = j->r->amount,
-                    .idem_key = j->r->id,
-                    .description = j->r->reason};
+    prov_ref ref;
+    gw_prov_ref_of(&j->p, a, &ref);
+    ref.amount = j->r->amount;
+    ref.idem_key = j->r->id;
+    ref.description = j->r->reason;
     if (prov != NULL && prov->refund != NULL &&
         gw_account(g, j->merchant_id, rm->provider, a, &acct))
         pst = prov->refund(&acct, &ref, a, &res);

@@ -44,14 +44,6 @@ typedef struct {
     arena *a;
 } timer_job;
 
-static k_status emit_pi(store_tx *tx, const gw_payment *p, const char *type)
-{
-    json_t *doc = gw_payment_to_json(p);
-    k_status st = gw_emit(tx, p->merchant_id, type, "payment_intent", p->id, doc);
-    json_decref(doc);
-    return st;
-}
-
 /* An open attempt past its deadline: expire it (the payment can be tried again). */
 static k_status attempt_expire_fn(store_tx *tx, void *arg)
 {
@@ -104,16 +96,16 @@ static k_status auth_timer_fn(store_tx *tx, void *arg)
         if (st == K_OK)
             st = gw_save_payment(tx, &p);
         if (st == K_OK)
-            st = emit_pi(tx, &p,
-                         p.m.state == PS_CANCELED ? "payment_intent.canceled"
-                                                  : "payment_intent.succeeded");
+            st = gw_emit_payment(tx, &p,
+                                 p.m.state == PS_CANCELED ? "payment_intent.canceled"
+                                                          : "payment_intent.succeeded");
         return st;
     }
     if (p.auth_warned == 0) {
         p.auth_warned = now;
         st = gw_save_payment(tx, &p);
         if (st == K_OK)
-            st = emit_pi(tx, &p, "payment_intent.authorization_expiring");
+            st = gw_emit_payment(tx, &p, "payment_intent.authorization_expiring");
     }
     return st;
 }

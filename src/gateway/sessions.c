@@ -277,9 +277,7 @@ static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
         if (st == K_OK)
             st = gw_save_payment(tx, &p);
         if (st == K_OK) {
-            json_t *doc = gw_payment_to_json(&p);
-            st = gw_emit(tx, p.merchant_id, "payment_intent.canceled", "payment_intent", p.id, doc);
-            json_decref(doc);
+            st = gw_emit_payment(tx, &p, "payment_intent.canceled");
         }
     }
     return st;

@@ -63,7 +63,8 @@ typedef struct {
 static const config_key KEYS[] = {
     {"listen", C_STR, 0, 0, "127.0.0.1:8080", S(listen),
      "HOST:PORT of the API and pages (port 0: any)"},
-    {"db", C_STR, 0, 0, "var/kassa.db", S(db), "SQLite database file"},
+    {"db", C_STR, 0, 0, "var/kassa.db", S(db),
+     "SQLite database file, or a postgresql://user@host:port/db URL"},
     {"sim_listen", C_STR, 0, 0, "127.0.0.1:8081", S(sim_listen),
      "HOST:PORT of the provider simulators, or 'off'"},
     {"public_url", C_STR, 0, 0, "", S(public_url),
@@ -240,8 +241,8 @@ static bool parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "kassa %s - a self-hosted payment gateway (Klarna, Alipay+) with a Stripe-compatible "
-            "API\n\n"
+            "kassa %s - a self-hosted payment gateway (Klarna, Alipay+) with Stripe- and "
+            "ECommPay-compatible APIs\n\n"
             "Usage:\n"
             "  kassa serve [--listen HOST:PORT] [--db PATH] [--sim-listen HOST:PORT|off]\n"
             "              [--config FILE] [--public-url URL] [--sandbox]\n"
@@ -538,6 +539,12 @@ static int serve(const config *c)
     if (sim_on && !parse_listen(c->sim_listen, sim_host, sizeof(sim_host), &sim_port)) {
         fprintf(stderr, "kassa serve: --sim-listen must be HOST:PORT or 'off', not '%s'\n",
                 c->sim_listen);
+        return 2;
+    }
+    if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
+        strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
+        fprintf(stderr, "kassa serve: 'log_level' must be debug, info, warn or error, not '%s'\n",
+                c->log_level);
         return 2;
     }
     log_set_level(parse_level(c->log_level));

@@ -36,6 +36,7 @@
 #define LIMIT_DESCRIPTION_MAX       1000 /* free text on payments and refunds */
 #define LIMIT_URL_MAX               2048 /* return/success/cancel/webhook URLs (Antom's limit) */
 #define LIMIT_EXTERNAL_ID_MAX       255  /* merchants' own ids (ECommPay payment_id, refund ids) */
+#define LIMIT_WALLETS_MAX           16   /* wallets listed on the phone page (Alipay+ has 7 here) */
 #define LIMIT_EMAIL_MAX             254  /* RFC 5321 path limit */
 #define LIMIT_ORDER_LINES_MAX       1000 /* Klarna's order_lines limit */
 #define LIMIT_LINE_NAME_MAX         255  /* Klarna's order line name limit */

@@ -286,6 +286,14 @@ k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, ar
  * with sync, the provider is asked first when the attempt is still open. */
 k_status gw_attempt_payment(gw *g, const char *attempt_id, bool sync, arena *a, gw_payment *out,
                             gw_err *err);
+/* A wallet the customer may pay a QR-code payment with (Alipay+). */
+typedef struct {
+    const char *code; /* the provider's method type: "GCASH" */
+    const char *name; /* "GCash" */
+} gw_wallet;
+/* The wallets offered for a payment in `currency` (any case), at most cap. */
+size_t gw_wallets(const char *currency, gw_wallet *out, size_t cap);
+
 /* A provider callback for an attempt (URL carries attempt id and token). */
 k_status gw_provider_notice(gw *g, const char *provider, const char *attempt_id, const char *token,
                             const void *inbound, arena *a, int *ack_status, const char **ack_body,

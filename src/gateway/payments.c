@@ -19,6 +19,7 @@
 #include "../base/ids.h"
 #include "../base/log.h"
 #include "../domain/money.h"
+#include "../providers/alipay.h"
 
 #define PI "payment_intent"
 
@@ -1007,6 +1008,17 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
 }
 
 /* ---- return from the provider, provider callbacks ---- */
+
+size_t gw_wallets(const char *currency, gw_wallet *out, size_t cap)
+{
+    char cur[4];
+    currency_upper(currency, cur);
+    const alipay_wallet *w[LIMIT_WALLETS_MAX];
+    size_t n = alipay_wallets(cur, w, cap < LIMIT_WALLETS_MAX ? cap : LIMIT_WALLETS_MAX);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (gw_wallet){w[i]->code, w[i]->name};
+    return n;
+}
 
 k_status gw_attempt_payment(gw *g, const char *attempt_id, bool sync, arena *a, gw_payment *out,
                             gw_err *err)

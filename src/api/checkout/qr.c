@@ -10,7 +10,7 @@
  * The attempt id is the capability, as on /pay/return. The page never decides
  * anything: the gateway's state (moved by the signed notification, by the
  * polls' inquiry, or by expiry) is what sends the customer on. The wallet
- * list is Alipay+'s own data (providers/alipay.h: which wallets take which
+ * list is Alipay+'s own data (through gw_wallets: which wallets take which
  * currency); the links open the simulator's (or Antom's) code URL with the
  * wallet chosen.
  */
@@ -18,15 +18,13 @@
 #include "web.h"
 #include "../api.h"
 #include "../../base/clock.h"
-#include "../../providers/alipay.h"
 
 #include <qrencode.h>
 #include <stdio.h>
 #include <string.h>
 
-#define QR_QUIET       4 /* modules of white around the code (ISO 18004) */
-#define QR_WALLETS_MAX 16
-#define QR_SYNC_EVERY  5 /* the page's fallback inquiry: every 5th poll */
+#define QR_QUIET      4 /* modules of white around the code (ISO 18004) */
+#define QR_SYNC_EVERY 5 /* the page's fallback inquiry: every 5th poll */
 
 k_status qr_svg(const char *text, buf *out)
 {
@@ -79,22 +77,18 @@ static bool page_open(const gw_payment *p, const char *attempt)
 
 static void wallet_list(pages_out *o, http_req *req, const gw_payment *p)
 {
-    char cur[4] = {0};
-    for (int i = 0; i < 3 && p->currency[i]; i++)
-        cur[i] = (char)(p->currency[i] >= 'a' && p->currency[i] <= 'z' ? p->currency[i] - 32
-                                                                       : p->currency[i]);
-    const alipay_wallet *w[QR_WALLETS_MAX];
-    size_t n = alipay_wallets(cur, w, QR_WALLETS_MAX);
+    gw_wallet w[LIMIT_WALLETS_MAX];
+    size_t n = gw_wallets(p->currency, w, LIMIT_WALLETS_MAX);
     pages_raw(o, "<section id=\"wallets\" aria-labelledby=\"wallets-h\">"
                  "<h2 id=\"wallets-h\">Choose your wallet</h2><ul class=\"qr-wallets\">");
     char sep = strchr(p->qr_text, '?') ? '&' : '?';
     for (size_t i = 0; i < n; i++) {
         const char *href =
-            arena_printf(req->arena, "%s%cwallet=%s&return=1", p->qr_text, sep, w[i]->code);
-        pages_fmt(o, "<li><a class=\"qr-wallet\" data-wallet=\"%s\" href=\"", w[i]->code);
+            arena_printf(req->arena, "%s%cwallet=%s&return=1", p->qr_text, sep, w[i].code);
+        pages_fmt(o, "<li><a class=\"qr-wallet\" data-wallet=\"%s\" href=\"", w[i].code);
         pages_text(o, href);
         pages_raw(o, "\">");
-        pages_text(o, w[i]->name);
+        pages_text(o, w[i].name);
         pages_raw(o, "</a></li>");
     }
     pages_raw(o, "</ul></section>");

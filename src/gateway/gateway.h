@@ -23,6 +23,7 @@
 #include "../base/common.h"
 #include "../base/arena.h"
 #include "../domain/payment.h"
+#include "../providers/provider.h" /* prov_inbound: a provider callback handed down */
 #include "../store/store.h"
 #include "../limits.h"
 
@@ -296,8 +297,8 @@ size_t gw_wallets(const char *currency, gw_wallet *out, size_t cap);
 
 /* A provider callback for an attempt (URL carries attempt id and token). */
 k_status gw_provider_notice(gw *g, const char *provider, const char *attempt_id, const char *token,
-                            const void *inbound, arena *a, int *ack_status, const char **ack_body,
-                            gw_err *err);
+                            const prov_inbound *inbound, arena *a, int *ack_status,
+                            const char **ack_body, gw_err *err);
 
 /* ---- refunds ---- */
 typedef struct {

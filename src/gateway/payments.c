@@ -1056,8 +1056,8 @@ k_status gw_attempt_return(gw *g, const char *attempt_id, const char *result, ar
 }
 
 k_status gw_provider_notice(gw *g, const char *provider_name, const char *attempt_id,
-                            const char *token, const void *inbound, arena *a, int *ack_status,
-                            const char **ack_body, gw_err *err)
+                            const char *token, const prov_inbound *inbound, arena *a,
+                            int *ack_status, const char **ack_body, gw_err *err)
 {
     *ack_status = 200;
     *ack_body = "{}";

@@ -14,7 +14,6 @@
 #include "../api.h"
 #include "../../base/ids.h"
 #include "../../base/log.h"
-#include "../../providers/provider.h"
 #include "web.h"
 
 /* ---- small helpers ---- */

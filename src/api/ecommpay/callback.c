@@ -129,7 +129,7 @@ json_t *ecp_payment_doc(int64_t project_id, const gw_payment *p, const char *req
                                 "purchase", "status", status, "date", str(iso(now_s, d1)), "method",
                                 method_name(p->method_type), "sum", json_deep_copy(init_amount),
                                 "description", str(p->description));
-    json_t *provider =
+    json_t *prov_obj =
         json_pack("{s:i,s:o,s:s,s:o}", "id", 1169, "payment_id", str(p->provider_ref), "auth_code",
                   "", "date", str(iso(now_s, d1)));
     char key[LIMIT_ID_MAX * 2 + 40];
@@ -138,7 +138,7 @@ json_t *ecp_payment_doc(int64_t project_id, const gw_payment *p, const char *req
                            (json_int_t)ecp_numeric_id(key), "type", "sale", "status", op_status,
                            "date", str(iso(now_s, d1)), "created_date", str(iso(p->created, d2)),
                            "request_id", str(request_id), "sum_initial", init_amount,
-                           "sum_converted", sum(p->m.amount, p->currency), "provider", provider,
+                           "sum_converted", sum(p->m.amount, p->currency), "provider", prov_obj,
                            "code", code, "message", msg);
     json_t *doc = json_pack("{s:I,s:o,s:o}", "project_id", (json_int_t)project_id, "payment",
                             payment, "operation", op);
@@ -165,7 +165,7 @@ json_t *ecp_refund_doc(int64_t project_id, const gw_refund *r, const char *reque
                   str(r->payment_external_id != NULL ? r->payment_external_id : r->payment_id),
                   "type", "purchase", "status", pstatus, "date", str(iso(now_s, d1)), "method",
                   "sofort", "sum", sum(r->payment_amount, r->currency));
-    json_t *provider =
+    json_t *prov_obj =
         json_pack("{s:i,s:o,s:s,s:o}", "id", 1169, "payment_id", str(r->provider_ref), "auth_code",
                   "", "date", str(iso(now_s, d1)));
     json_t *op = json_pack(
@@ -173,7 +173,7 @@ json_t *ecp_refund_doc(int64_t project_id, const gw_refund *r, const char *reque
         "type", "refund", "status", ok ? "success" : "decline", "date", str(iso(now_s, d1)),
         "created_date", str(iso(r->created, d2)), "request_id", str(request_id), "sum_initial",
         sum(r->amount, r->currency), "sum_converted", sum(r->amount, r->currency), "provider",
-        provider, "code", ok ? "0" : "20000", "message", ok ? "Success" : "General decline");
+        prov_obj, "code", ok ? "0" : "20000", "message", ok ? "Success" : "General decline");
     if (r->external_id != NULL)
         json_object_set_new(op, "merchant_refund_id", json_string(r->external_id));
     return json_pack("{s:I,s:o,s:o}", "project_id", (json_int_t)project_id, "payment", payment,

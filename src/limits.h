@@ -29,28 +29,33 @@
 #define LIMIT_ARRAY_INDEX_MAX 1000        /* payment_method_types[999]; order_lines up to 1000 */
 
 /* Stripe-shaped objects */
-#define LIMIT_ID_MAX                64   /* pi_..., re_..., ids we mint and ids we accept */
-#define LIMIT_METADATA_KEYS_MAX     50   /* Stripe's limit */
-#define LIMIT_METADATA_KEY_MAX      40   /* Stripe's limit */
-#define LIMIT_METADATA_VALUE_MAX    500  /* Stripe's limit */
-#define LIMIT_DESCRIPTION_MAX       1000 /* free text on payments and refunds */
-#define LIMIT_URL_MAX               2048 /* return/success/cancel/webhook URLs (Antom's limit) */
-#define LIMIT_EXTERNAL_ID_MAX       255  /* merchants' own ids (ECommPay payment_id, refund ids) */
-#define LIMIT_WALLETS_MAX           16   /* wallets listed on the phone page (Alipay+ has 7 here) */
-#define LIMIT_EMAIL_MAX             254  /* RFC 5321 path limit */
-#define LIMIT_ORDER_LINES_MAX       1000 /* Klarna's order_lines limit */
-#define LIMIT_LINE_NAME_MAX         255  /* Klarna's order line name limit */
-#define LIMIT_LIST_PAGE_MAX         100  /* Stripe's limit on `limit` */
-#define LIMIT_LIST_PAGE_DEFAULT     10   /* Stripe's default */
-#define LIMIT_EXPAND_MAX            10   /* expand[] entries */
-#define LIMIT_IDEMPOTENCY_KEY_MAX   255  /* Stripe's limit */
-#define LIMIT_IDEMPOTENCY_TTL_S     (24 * 3600) /* keys kept at least this long */
-#define LIMIT_WEBHOOK_ENDPOINTS_MAX 16          /* Stripe allows 16 per account */
-#define LIMIT_EVENT_TYPES_MAX       64          /* enabled_events entries on one endpoint */
+#define LIMIT_ID_MAX                   64   /* pi_..., re_..., ids we mint and ids we accept */
+#define LIMIT_METADATA_KEYS_MAX        50   /* Stripe's limit */
+#define LIMIT_METADATA_KEY_MAX         40   /* Stripe's limit */
+#define LIMIT_METADATA_VALUE_MAX       500  /* Stripe's limit */
+#define LIMIT_DESCRIPTION_MAX          1000 /* free text on payments and refunds */
+#define LIMIT_URL_MAX                  2048 /* return/success/cancel/webhook URLs (Antom's limit) */
+#define LIMIT_EXTERNAL_ID_MAX          255 /* merchants' own ids (ECommPay payment_id, refund ids) */
+#define LIMIT_WALLETS_MAX              16 /* wallets listed on the phone page (Alipay+ has 7 here) */
+#define LIMIT_EMAIL_MAX                254  /* RFC 5321 path limit */
+#define LIMIT_ORDER_LINES_MAX          1000 /* Klarna's order_lines limit */
+#define LIMIT_LINE_NAME_MAX            255  /* Klarna's order line name limit */
+#define LIMIT_LIST_PAGE_MAX            100  /* Stripe's limit on `limit` */
+#define LIMIT_LIST_PAGE_DEFAULT        10   /* Stripe's default */
+#define LIMIT_EXPAND_MAX               10   /* expand[] entries */
+#define LIMIT_IDEMPOTENCY_KEY_MAX      255  /* Stripe's limit */
+#define LIMIT_IDEMPOTENCY_INFLIGHT_MAX 4096 /* keys in flight on one node; more -> 409, retry */
+#define LIMIT_IDEMPOTENCY_TTL_S        (24 * 3600) /* keys kept at least this long */
+#define LIMIT_WEBHOOK_ENDPOINTS_MAX    16          /* Stripe allows 16 per account */
+#define LIMIT_EVENT_TYPES_MAX          64          /* enabled_events entries on one endpoint */
 
 /* Money: Klarna caps line and order amounts at 200 000 000 minor units; our own
  * ceiling is higher so that zero-decimal currencies (JPY, KRW) still fit. */
 #define LIMIT_AMOUNT_MAX 99999999999LL /* Stripe's amount maximum (8 digits + 3) */
+
+/* ECommPay Data API */
+#define LIMIT_ECP_DATA_PAGE_MAX 1000 /* ECommPay's own maximum page (and default) */
+#define LIMIT_ECP_DATA_SCAN_MAX 50   /* store pages one Data API request reads (bounded work) */
 
 /* Webhooks */
 #define LIMIT_WEBHOOK_ATTEMPTS_MAX  20              /* about 3 days with the backoff below */

@@ -234,7 +234,7 @@ k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, 
     bool busy = false;
     for (size_t i = 0; i < g->ninflight && !busy; i++)
         busy = strcmp(g->inflight[i], k) == 0;
-    bool full = g->ninflight == GW_INFLIGHT_MAX;
+    bool full = g->ninflight == LIMIT_IDEMPOTENCY_INFLIGHT_MAX;
     if (!busy && !full)
         g->inflight[g->ninflight++] = k;
     pthread_mutex_unlock(&g->idem_mu);

@@ -11,7 +11,6 @@
 #include "../providers/provider.h"
 
 #define GW_FORMATTERS_MAX 4
-#define GW_INFLIGHT_MAX   4096   /* idempotency keys in flight on this node */
 #define K_EEXIST_EXTERNAL (-100) /* a closure's own status: the external id is taken */
 
 typedef struct {
@@ -27,7 +26,7 @@ struct gw {
     gw_fmt_slot fmts[GW_FORMATTERS_MAX];
     /* idempotency keys in flight on this node: "merchant\x1fkey" */
     pthread_mutex_t idem_mu;
-    char *inflight[GW_INFLIGHT_MAX];
+    char *inflight[LIMIT_IDEMPOTENCY_INFLIGHT_MAX];
     size_t ninflight;
     /* workers */
     pthread_mutex_t mu;

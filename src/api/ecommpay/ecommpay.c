@@ -528,9 +528,6 @@ static void h_settings(http_req *r, http_resp *resp, void *ctx)
 
 /* ---- Data API: POST /operations/get ---- */
 
-#define ECP_DATA_LIMIT_MAX 1000 /* ECommPay's own maximum page (and default) */
-#define ECP_DATA_SCAN_MAX  50   /* store pages one request reads at most (bounded work) */
-
 /* "2025-01-02 10:00:00", "2025-01-02T10:00:00" (UTC) or unix seconds. */
 static bool parse_time(json_t *v, int64_t *out_ms)
 {
@@ -631,7 +628,7 @@ static k_status data_collect(data_ctx *d, int64_t from_ms, int64_t to_ms, json_t
 {
     int64_t after = 0, seen = 0;
     *more = false;
-    for (int page = 0; page < ECP_DATA_SCAN_MAX; page++) {
+    for (int page = 0; page < LIMIT_ECP_DATA_SCAN_MAX; page++) {
         store_op *ops;
         size_t n;
         gw_err err;
@@ -720,9 +717,10 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
         return;
     }
     json_t *lim = json_object_get(b, "limit"), *off = json_object_get(b, "offset");
-    int64_t limit = json_is_integer(lim) ? (int64_t)json_integer_value(lim) : ECP_DATA_LIMIT_MAX;
+    int64_t limit =
+        json_is_integer(lim) ? (int64_t)json_integer_value(lim) : LIMIT_ECP_DATA_PAGE_MAX;
     int64_t offset = json_is_integer(off) ? (int64_t)json_integer_value(off) : 0;
-    if (limit < 1 || limit > ECP_DATA_LIMIT_MAX || offset < 0) {
+    if (limit < 1 || limit > LIMIT_ECP_DATA_PAGE_MAX || offset < 0) {
         gate_error(&gt, 400, "2004", "limit must be 1 to 1000 and offset 0 or more");
         return;
     }

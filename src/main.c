@@ -521,10 +521,11 @@ static void collect_store(buf *out, void *ctx)
                "# TYPE kassa_store_jobs_total counter\nkassa_store_jobs_total %llu\n"
                "# TYPE kassa_store_jobs_failed_total counter\nkassa_store_jobs_failed_total %llu\n"
                "# TYPE kassa_store_batch_max gauge\nkassa_store_batch_max %llu\n"
-               "# TYPE kassa_store_queue_depth gauge\nkassa_store_queue_depth %llu\n",
+               "# TYPE kassa_store_queue_depth gauge\nkassa_store_queue_depth %llu\n"
+               "# TYPE kassa_store_checkpoints_total counter\nkassa_store_checkpoints_total %llu\n",
                (unsigned long long)s.commits, (unsigned long long)s.jobs,
                (unsigned long long)s.jobs_failed, (unsigned long long)s.batch_max,
-               (unsigned long long)s.queue_depth);
+               (unsigned long long)s.queue_depth, (unsigned long long)s.checkpoints);
 }
 
 static int serve(const config *c)

@@ -211,6 +211,7 @@ static void httpc_reap(void)
 
 static void *httpc_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "httpc"); /* top -H, perf */
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&httpc_mu);

@@ -3,11 +3,14 @@
  *
  * Characters are base62 drawn from crypto_random by rejection sampling: a byte
  * is used only when below 248 (= 4 * 62), so byte % 62 is uniform (no modulo bias).
+ * '0'-'9' < 'A'-'Z' < 'a'-'z' in ASCII, so the alphabet's order is byte order and a
+ * base62 timestamp of fixed width sorts like the number.
  */
 #include "ids.h"
 #include "crypto.h"
 
 #include <string.h>
+#include <time.h>
 
 static const char ids_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -41,7 +44,16 @@ void id_new_n(char out[LIMIT_ID_MAX], const char *prefix, size_t n)
 
 void id_new(char out[LIMIT_ID_MAX], const char *prefix)
 {
+    size_t plen = strlen(prefix);
     id_new_n(out, prefix, ID_RANDOM_LEN);
+    /* the real wall clock, not the test clock: ordering is about when the row was written */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (size_t i = ID_TIME_LEN; i > 0; i--) {
+        out[plen + i - 1] = ids_alphabet[ms % IDS_ALPHA_LEN];
+        ms /= IDS_ALPHA_LEN;
+    }
 }
 
 static bool id_char_ok(char c)

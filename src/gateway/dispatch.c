@@ -360,6 +360,7 @@ void *gw_dispatcher_main(void *arg)
 {
     gw *g = arg;
     log_set_request_id("dispatcher");
+    pthread_setname_np(pthread_self(), "dispatcher");
     for (;;) {
         pthread_mutex_lock(&g->mu);
         bool stop = g->stop;

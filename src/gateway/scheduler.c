@@ -175,6 +175,7 @@ void *gw_scheduler_main(void *arg)
 {
     gw *g = arg;
     log_set_request_id("scheduler");
+    pthread_setname_np(pthread_self(), "scheduler");
     for (;;) {
         gw_tick(g);
         struct timespec ts;

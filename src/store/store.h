@@ -54,6 +54,7 @@ int store_schema_version(store *s);
 typedef struct {
     uint64_t commits, jobs, jobs_failed, batch_max;
     uint64_t queue_depth;
+    uint64_t checkpoints; /* WAL checkpoints run (SQLite; 0 on PostgreSQL) */
 } store_stats;
 void store_get_stats(store *s, store_stats *out);
 

@@ -19,6 +19,7 @@
 #include "store_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,17 @@
 #include "../base/log.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000 /* another process (kassa migrate) holding the lock */
+/* WAL checkpoints run on their own thread and connection (sq_ckpt_main), so a
+ * commit never pays for copying pages back into the database file: */
+#define SQ_CKPT_FRAMES       1000   /* WAL frames after which the checkpointer is woken */
+#define SQ_CKPT_FORCE_FRAMES 100000 /* ~400 MB of WAL: the writer checkpoints itself */
+#define SQ_WAL_KEEP_BYTES    (64LL * 1024 * 1024) /* a longer WAL is truncated to this */
+/* The writer's page cache: the tops of the indexes it appends to and the pages
+ * of recent rows (a read connection keeps 1 MiB, see sq_conn_open). Its
+ * temp_store is memory: every job runs in a savepoint whose undo journal SQLite
+ * otherwise spills to a temporary file past 64 KiB (thousands of pwrite calls a
+ * second under load, bench/RESULTS.md). */
+#define SQ_WRITER_CACHE_KIB 8192
 
 /* ---- migrations ---- */
 
@@ -287,6 +299,14 @@ struct sq_store {
     pthread_key_t read_key;
     pthread_mutex_t reg_mu; /* guards readers */
     sq_conn *readers;
+
+    sq_conn *ckpt; /* the checkpointer's connection */
+    pthread_t ckpt_thread;
+    pthread_mutex_t ckpt_mu; /* guards ckpt_frames and ckpt_stop */
+    pthread_cond_t ckpt_cv;
+    int ckpt_frames; /* WAL frames at the last commit that asked for a checkpoint; 0 = none */
+    bool ckpt_stop;
+    _Atomic uint64_t checkpoints;
 };
 
 /* The store whose writer runs on this thread: a nested store_write would wait
@@ -619,8 +639,11 @@ static k_status sq_enable_wal(sq_conn *c)
     return K_OK;
 }
 
-static k_status sq_conn_open(sq_store *ss, bool writer, sq_conn **out)
+typedef enum { SQ_WRITER, SQ_READER, SQ_CHECKPOINTER } sq_role;
+
+static k_status sq_conn_open(sq_store *ss, sq_role role, sq_conn **out)
 {
+    bool writer = role == SQ_WRITER;
     sq_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return K_ENOMEM;
@@ -639,7 +662,15 @@ static k_status sq_conn_open(sq_store *ss, bool writer, sq_conn **out)
     k_status ks = sq_exec_sql(c, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL");
     if (ks == K_OK && writer)
         ks = sq_enable_wal(c);
-    if (ks == K_OK && !writer)
+    if (ks == K_OK && writer) {
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%lld; "
+                 "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY",
+                 SQ_WAL_KEEP_BYTES, SQ_WRITER_CACHE_KIB);
+        ks = sq_exec_sql(c, sql);
+    }
+    if (ks == K_OK && role == SQ_READER)
         /* a write in store_read fails loudly; one page cache per thread stays
          * small (64 workers x the 2 MiB default was most of the RSS) */
         ks = sq_exec_sql(c, "PRAGMA query_only=ON; PRAGMA cache_size=-1024");
@@ -791,6 +822,7 @@ static void sq_batch_finish(sq_store *ss, sq_job **batch, size_t n, bool committ
 
 static void *sq_writer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sqlite-writer"); /* top -H, perf */
     sq_store *ss = arg;
     sq_writer_of = ss;
     sq_job *batch[LIMIT_WRITE_BATCH_MAX];
@@ -836,6 +868,85 @@ static k_status sq_write(store *s, store_fn fn, void *arg)
     return job.status;
 }
 
+/* ---- checkpoints ---- */
+
+/* SQLite calls this on the writer's thread after every commit with the WAL's
+ * length in frames. Past SQ_CKPT_FRAMES the checkpointer copies the committed
+ * pages into the database file while the writer goes on committing; only if it
+ * falls far behind does the writer checkpoint itself (SQLite's own default). */
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sq_store *ss = arg;
+    if (frames >= SQ_CKPT_FORCE_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        atomic_fetch_add(&ss->checkpoints, 1);
+        return SQLITE_OK;
+    }
+    if (frames >= SQ_CKPT_FRAMES) {
+        pthread_mutex_lock(&ss->ckpt_mu);
+        if (ss->ckpt_frames == 0)
+            pthread_cond_signal(&ss->ckpt_cv);
+        ss->ckpt_frames = frames;
+        pthread_mutex_unlock(&ss->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *sq_ckpt_main(void *arg)
+{
+    pthread_setname_np(pthread_self(), "sqlite-ckpt"); /* top -H, perf */
+    sq_store *ss = arg;
+    pthread_mutex_lock(&ss->ckpt_mu);
+    for (;;) {
+        while (ss->ckpt_frames == 0 && !ss->ckpt_stop)
+            pthread_cond_wait(&ss->ckpt_cv, &ss->ckpt_mu);
+        if (ss->ckpt_stop)
+            break;
+        ss->ckpt_frames = 0;
+        pthread_mutex_unlock(&ss->ckpt_mu);
+        /* PASSIVE: copies what no reader still needs, never blocks the writer or
+         * readers; the writer starts the WAL over once it was copied whole. */
+        int log = 0;
+        int done = 0;
+        int rc =
+            sqlite3_wal_checkpoint_v2(ss->ckpt->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warn("store: checkpoint of '%s': %s", ss->path, sqlite3_errmsg(ss->ckpt->db));
+        atomic_fetch_add(&ss->checkpoints, 1);
+        pthread_mutex_lock(&ss->ckpt_mu);
+    }
+    pthread_mutex_unlock(&ss->ckpt_mu);
+    return NULL;
+}
+
+static k_status sq_ckpt_start(sq_store *ss)
+{
+    k_status ks = sq_conn_open(ss, SQ_CHECKPOINTER, &ss->ckpt);
+    if (ks != K_OK)
+        return ks;
+    if (pthread_create(&ss->ckpt_thread, NULL, sq_ckpt_main, ss) != 0) {
+        sq_conn_close(ss->ckpt);
+        ss->ckpt = NULL;
+        return K_ERR;
+    }
+    sqlite3_wal_hook(ss->writer->db, sq_wal_hook, ss);
+    return K_OK;
+}
+
+static void sq_ckpt_stop(sq_store *ss)
+{
+    if (ss->ckpt == NULL)
+        return;
+    pthread_mutex_lock(&ss->ckpt_mu);
+    ss->ckpt_stop = true;
+    pthread_cond_signal(&ss->ckpt_cv);
+    pthread_mutex_unlock(&ss->ckpt_mu);
+    pthread_join(ss->ckpt_thread, NULL);
+    sqlite3_wal_hook(ss->writer->db, NULL, NULL);
+    sq_conn_close(ss->ckpt);
+    ss->ckpt = NULL;
+}
+
 /* ---- reads ---- */
 
 static void sq_reader_unlink(sq_store *ss, sq_conn *c)
@@ -864,7 +975,7 @@ static k_status sq_reader_get(sq_store *ss, sq_conn **out)
 {
     sq_conn *c = pthread_getspecific(ss->read_key);
     if (c == NULL) {
-        k_status ks = sq_conn_open(ss, false, &c);
+        k_status ks = sq_conn_open(ss, SQ_READER, &c);
         if (ks != K_OK)
             return ks;
         if (pthread_setspecific(ss->read_key, c) != 0) {
@@ -910,7 +1021,9 @@ static void sq_store_free(sq_store *ss)
 {
     pthread_mutex_destroy(&ss->mu);
     pthread_mutex_destroy(&ss->reg_mu);
+    pthread_mutex_destroy(&ss->ckpt_mu);
     pthread_cond_destroy(&ss->work_cv);
+    pthread_cond_destroy(&ss->ckpt_cv);
     free(ss->path);
     free(ss);
 }
@@ -924,14 +1037,18 @@ static k_status sq_open(store *s, const char *path)
     ss->path = strdup(path);
     pthread_mutex_init(&ss->mu, NULL);
     pthread_mutex_init(&ss->reg_mu, NULL);
+    pthread_mutex_init(&ss->ckpt_mu, NULL);
     pthread_cond_init(&ss->work_cv, NULL);
+    pthread_cond_init(&ss->ckpt_cv, NULL);
     if (ss->path == NULL) {
         sq_store_free(ss);
         return K_ENOMEM;
     }
-    k_status ks = sq_conn_open(ss, true, &ss->writer);
+    k_status ks = sq_conn_open(ss, SQ_WRITER, &ss->writer);
     if (ks == K_OK)
         ks = sq_migrate(ss->writer, &ss->schema_version);
+    if (ks == K_OK)
+        ks = sq_ckpt_start(ss);
     if (ks == K_OK && pthread_key_create(&ss->read_key, sq_reader_dtor) != 0)
         ks = K_ERR;
     else if (ks == K_OK && pthread_create(&ss->writer_thread, NULL, sq_writer_main, ss) != 0) {
@@ -940,6 +1057,7 @@ static k_status sq_open(store *s, const char *path)
     }
     if (ks != K_OK) {
         log_error("store: cannot open '%s': %s", path, k_status_str(ks));
+        sq_ckpt_stop(ss);
         sq_conn_close(ss->writer);
         sq_store_free(ss);
         return ks;
@@ -958,6 +1076,7 @@ static void sq_close(store *s)
     pthread_mutex_unlock(&ss->mu);
     pthread_join(ss->writer_thread, NULL); /* the writer drains the queue first */
     K_ASSERT(ss->q_count == 0);
+    sq_ckpt_stop(ss);
 
     /* No destructor runs for this key after this; close what threads left open. */
     pthread_key_delete(ss->read_key);
@@ -986,6 +1105,7 @@ static void sq_get_stats(store *s, store_stats *out)
     *out = ss->stats;
     out->queue_depth = ss->q_count;
     pthread_mutex_unlock(&ss->mu);
+    out->checkpoints = atomic_load(&ss->checkpoints);
 }
 
 /* ---- merchants ---- */

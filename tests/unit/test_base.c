@@ -257,6 +257,16 @@ static void test_ids(void **state)
         char c = id[i];
         assert_true((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
     }
+    /* time-ordered: an id minted 2 ms later sorts after, whatever the random part */
+    for (int i = 0; i < 20; i++) {
+        id_new(id, "pi_");
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        id_new(id2, "pi_");
+        assert_true(strcmp(id, id2) < 0);
+        assert_memory_not_equal(id + 3 + ID_TIME_LEN, id2 + 3 + ID_TIME_LEN,
+                                ID_RANDOM_LEN - ID_TIME_LEN);
+    }
     id_new_n(id, "whsec_", 32);
     assert_int_equal(strlen(id), 38);
     assert_true(id_valid(id, "whsec_"));

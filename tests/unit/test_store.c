@@ -1281,6 +1281,49 @@ static void test_group_commit(void **state)
                      GC_THREADS * GC_WRITES);
 }
 
+/* ---- WAL checkpoints (SQLite): on their own thread, never losing a row ---- */
+
+#define CK_ROWS 600
+
+static void test_checkpoints_run_beside_the_writer(void **state)
+{
+    if (g_pg) {
+        skip(); /* PostgreSQL has no WAL file of ours to checkpoint */
+    }
+    store *s = open_store();
+    /* 600 rows of 8 KiB are ~1,800 WAL pages: past the checkpointer's threshold */
+    static char body[8192];
+    memset(body, 'x', sizeof(body) - 32);
+    memcpy(body, "{\"pad\":\"", 8);
+    memcpy(body + sizeof(body) - 33, "\"}", 3);
+    for (int i = 0; i < CK_ROWS; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "pi_ck%04d", i);
+        store_obj o = mk_obj("acct_1", "ck", id);
+        o.body = body;
+        assert_int_equal(put_obj(s, &o), K_OK);
+    }
+    store_stats st;
+    for (int i = 0; i < 200; i++) { /* the checkpointer runs on its own thread */
+        store_get_stats(s, &st);
+        if (st.checkpoints > 0)
+            break;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    assert_true(st.checkpoints > 0);
+    /* writes go on while and after it ran */
+    store_obj o = mk_obj("acct_1", "ck", "pi_after");
+    assert_int_equal(put_obj(s, &o), K_OK);
+    list_arg l;
+    store_list_q q = {.limit = 10000};
+    assert_int_equal(list(s, &l, "ck", q), K_OK);
+    assert_int_equal(l.n, CK_ROWS + 1);
+    arena_release(&l.a);
+    store_close(s);
+    assert_int_equal(sql_int("SELECT count(*) FROM objects WHERE kind = 'ck'"), CK_ROWS + 1);
+}
+
 /* ---- reads beside a long write ---- */
 
 typedef struct {
@@ -1712,6 +1755,7 @@ int main(void)
         T(test_idempotency),
         T(test_failing_job_rolls_back_alone),
         T(test_group_commit),
+        T(test_checkpoints_run_beside_the_writer),
         T(test_reads_do_not_wait_for_writes),
         T(test_two_nodes),
         T(test_reconnect_after_connection_loss),

@@ -602,7 +602,8 @@ static int serve(const config *c)
                       .auth = stripe_auth,
                       .auth_ctx = &ctx,
                       .error_fn = stripe_error_page,
-                      .error_ctx = &ctx};
+                      .error_ctx = &ctx,
+                      .inline_reads = store_reads_local(r.st)};
     if (http_server_start(&r.http, &hc, routes, n, &ctx) != K_OK) {
         fprintf(stderr, "kassa serve: cannot listen on %s: %s\n", c->listen,
                 errno ? strerror(errno) : "address unusable");

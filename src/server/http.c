@@ -5,8 +5,8 @@
  *   uri log callback  : the per-request context is born (raw query kept, timer started)
  *   first access call : request id, route match, generic checks (414/431/404/405/413)
  *   body calls        : the body is accumulated into a buf capped at the route's body_max
- *   final access call : the connection is suspended and the request queued for a worker
- *                       (queue full -> 503 at once)
+ *   final access call : an HTTP_INLINE route is answered here and now; any other is
+ *                       suspended and queued for a worker (queue full -> 503 at once)
  *   worker            : auth hook, then the handler fill an http_resp; resume
  *   call after resume : the response is queued with the common headers
  *   completed callback: metrics, one access-log line, the context freed
@@ -128,8 +128,8 @@ static void http_healthz(http_req *req, http_resp *resp, void *ctx);
 static void http_metrics(http_req *req, http_resp *resp, void *ctx);
 
 static const http_route http_builtin_routes[HTTP_ROUTES_BUILTIN] = {
-    {"GET", "/healthz", http_healthz, AUTH_NONE, 0, "healthz"},
-    {"GET", "/metrics", http_metrics, AUTH_NONE, 0, "metrics"},
+    {"GET", "/healthz", http_healthz, AUTH_NONE, 0, "healthz", HTTP_INLINE},
+    {"GET", "/metrics", http_metrics, AUTH_NONE, 0, "metrics", HTTP_INLINE},
 };
 
 static int64_t http_now_us(void)
@@ -655,7 +655,28 @@ static enum MHD_Result http_take_body(http_ctx *c, const char *data, size_t *siz
     return MHD_YES;
 }
 
-/* Final call: hand the request to a worker, or answer 503 when the queue is full. */
+/* Runs the route's auth and handler for one request (or answers 503 when the
+ * server is stopping). */
+static void http_handle(http_server *s, http_ctx *c, bool reject)
+{
+    K_ASSERT(c->route < s->nroutes);
+    const http_route *rt = &s->routes[c->route];
+    log_set_request_id(c->req.request_id);
+    if (reject) {
+        http_fill_error(c, 503, "server_busy", "Server shutting down, retry later.");
+    } else if (rt->auth != AUTH_NONE) {
+        const char *who = s->cfg.auth(&c->req, &c->resp, rt->auth, s->cfg.auth_ctx);
+        c->req.principal = who;
+        if (who == NULL && c->resp.status < 400)
+            http_fill_error(c, 401, "unauthorized", "Invalid credentials.");
+    }
+    if (!reject && (rt->auth == AUTH_NONE || c->req.principal != NULL))
+        rt->fn(&c->req, &c->resp, s->ctx);
+    log_set_request_id(NULL);
+}
+
+/* Final call: answer an inline route here, else hand the request to a worker, or
+ * answer 503 when the queue is full. */
 static enum MHD_Result http_dispatch(http_ctx *c)
 {
     http_server *s = c->srv;
@@ -663,6 +684,10 @@ static enum MHD_Result http_dispatch(http_ctx *c)
         return http_send_error(c);
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
+    if (s->cfg.inline_reads && (s->routes[c->route].flags & HTTP_INLINE) != 0) {
+        http_handle(s, c, false);
+        return http_send(c);
+    }
     pthread_mutex_lock(&s->qmu);
     if (s->stopping || s->qlen >= s->qcap) {
         pthread_mutex_unlock(&s->qmu);
@@ -708,25 +733,11 @@ static enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, co
 
 /* ---- workers ---- */
 
-/* Runs the route's auth and handler for one request (or answers 503 when the
- * server is stopping), then gives the connection back to MHD. */
+/* A worker's turn: handle, then give the connection back to MHD. */
 static void http_run(http_server *s, http_ctx *c, bool reject)
 {
     K_ASSERT(c->state == RQ_QUEUED);
-    K_ASSERT(c->route < s->nroutes);
-    const http_route *rt = &s->routes[c->route];
-    log_set_request_id(c->req.request_id);
-    if (reject) {
-        http_fill_error(c, 503, "server_busy", "Server shutting down, retry later.");
-    } else if (rt->auth != AUTH_NONE) {
-        const char *who = s->cfg.auth(&c->req, &c->resp, rt->auth, s->cfg.auth_ctx);
-        c->req.principal = who;
-        if (who == NULL && c->resp.status < 400)
-            http_fill_error(c, 401, "unauthorized", "Invalid credentials.");
-    }
-    if (!reject && (rt->auth == AUTH_NONE || c->req.principal != NULL))
-        rt->fn(&c->req, &c->resp, s->ctx);
-    log_set_request_id(NULL);
+    http_handle(s, c, reject);
     struct MHD_Connection *conn = c->conn;
     c->state = RQ_DONE;
     /* From here c belongs to the I/O thread again and may be freed at any moment. */

@@ -7,7 +7,8 @@
  * its route's body_max) the connection is suspended and the request handed to a
  * pool of worker threads; a handler may block (on the store's group commit or a
  * provider call) without holding up the I/O threads. The worker fills an
- * http_resp, the connection is resumed and the answer queued.
+ * http_resp, the connection is resumed and the answer queued. Routes flagged
+ * HTTP_INLINE (reads) are answered on the I/O thread itself.
  *
  * Checked generically before any handler runs (Redis processCommand): method
  * and path from the table (404/405), URL, header and body size (414/431/413),
@@ -83,6 +84,13 @@ typedef enum {
  * returns the principal (merchant id, arena-owned) or NULL after filling resp. */
 typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth kind, void *ctx);
 
+/* Route flags. HTTP_INLINE: the handler never waits (no store_write, no provider
+ * call; its reads are the store's, which never wait for the writer on SQLite), so
+ * when the server allows it (http_config.inline_reads) it runs on the I/O thread
+ * that read the request: no hand-off to a worker and back, which cost more than
+ * the handler itself (bench/RESULTS.md). */
+#define HTTP_INLINE 1u
+
 typedef struct {
     const char *method;  /* "GET", "POST", "DELETE" */
     const char *pattern; /* "/v1/payment_intents/:id/capture"; a trailing "*" matches any rest */
@@ -90,6 +98,7 @@ typedef struct {
     http_auth auth;
     size_t body_max;  /* 0 = LIMIT_HTTP_BODY_MAX */
     const char *name; /* for metrics labels: "pi_capture" */
+    unsigned flags;   /* HTTP_INLINE or 0 */
 } http_route;
 
 typedef struct http_server http_server;
@@ -107,6 +116,10 @@ typedef struct {
                      const char *message, void *ctx);
     void *error_ctx;
     int queue_max; /* requests waiting for a worker, 0 = LIMIT_HTTP_QUEUE_MAX */
+    /* HTTP_INLINE routes run on the I/O threads. Off when reads may wait on the
+     * network (PostgreSQL): a slow database would then stall every connection of
+     * an I/O thread, not one worker. */
+    bool inline_reads;
 } http_config;
 
 /* Creates and starts listening. Routes are copied; ctx is passed to every handler. */

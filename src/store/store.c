@@ -75,6 +75,12 @@ k_status store_read(store *s, store_fn fn, void *arg)
     return s->backend->read(s, fn, arg);
 }
 
+bool store_reads_local(const store *s)
+{
+    K_ASSERT(s != NULL);
+    return s->backend == &store_sqlite_backend;
+}
+
 int store_schema_version(store *s)
 {
     K_ASSERT(s != NULL);

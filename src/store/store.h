@@ -47,6 +47,9 @@ void store_close(store *s); /* drains the write queue first */
 k_status store_write(store *s, store_fn fn, void *arg);
 /* Runs fn on this thread's read connection, in one read transaction. */
 k_status store_read(store *s, store_fn fn, void *arg);
+/* true when store_read never waits on the network (SQLite: a local file in WAL
+ * mode, where readers never wait for the writer either); false on PostgreSQL. */
+bool store_reads_local(const store *s);
 
 /* Schema version applied (for `kassa migrate` and /healthz). */
 int store_schema_version(store *s);

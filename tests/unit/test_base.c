@@ -129,6 +129,25 @@ static void test_arena_many_blocks(void **state)
     arena_release(&a);
 }
 
+/* A released arena's blocks are reused by the thread's next arenas: zeroed again. */
+static void test_arena_reuse_zeroed(void **state)
+{
+    (void)state;
+    arena a;
+    arena_init(&a, 0);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 64; i++) { /* ~40 KiB: several standard blocks */
+            unsigned char *p = arena_alloc(&a, 640);
+            assert_non_null(p);
+            for (int k = 0; k < 640; k++)
+                assert_int_equal(p[k], 0);
+            memset(p, 0xab, 640);
+        }
+        arena_release(&a);
+    }
+    arena_release(&a);
+}
+
 static void test_arena_max(void **state)
 {
     (void)state;
@@ -512,12 +531,19 @@ static void test_log_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_k_str),       cmocka_unit_test(test_k_assert_aborts),
-        cmocka_unit_test(test_arena_basic), cmocka_unit_test(test_arena_many_blocks),
-        cmocka_unit_test(test_arena_max),   cmocka_unit_test(test_buf_basic),
-        cmocka_unit_test(test_buf_max),     cmocka_unit_test(test_buf_escapes),
-        cmocka_unit_test(test_ids),         cmocka_unit_test(test_ids_uniform),
-        cmocka_unit_test(test_clock),       cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_k_str),
+        cmocka_unit_test(test_k_assert_aborts),
+        cmocka_unit_test(test_arena_basic),
+        cmocka_unit_test(test_arena_many_blocks),
+        cmocka_unit_test(test_arena_reuse_zeroed),
+        cmocka_unit_test(test_arena_max),
+        cmocka_unit_test(test_buf_basic),
+        cmocka_unit_test(test_buf_max),
+        cmocka_unit_test(test_buf_escapes),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_ids_uniform),
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_log_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

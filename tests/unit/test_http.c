@@ -127,20 +127,20 @@ static const char *auth_hook(http_req *req, http_resp *resp, http_auth kind, voi
 }
 
 static const http_route routes[] = {
-    {"GET", "/p/:a/:b", h_params, AUTH_NONE, 0, "params"},
-    {"GET", "/files/*", h_params, AUTH_NONE, 0, "files"},
-    {"GET", "/info/:id", h_info, AUTH_NONE, 0, "info"},
-    {"POST", "/echo", h_echo, AUTH_NONE, 0, "echo"},
-    {"POST", "/small", h_small, AUTH_NONE, 16, "small"},
-    {"GET", "/secret", h_secret, AUTH_SECRET_KEY, 0, "secret"},
-    {"GET", "/slow", h_slow, AUTH_NONE, 0, "slow"},
-    {"GET", "/page", h_page, AUTH_NONE, 0, "page"},
-    {"GET", "/hdr", h_hdr, AUTH_NONE, 0, "hdr"},
-    {"GET", "/go", h_go, AUTH_NONE, 0, "go"},
-    {"GET", "/only", h_ok, AUTH_NONE, 0, "only"},
-    {"GET", "/two", h_ok, AUTH_NONE, 0, "two_get"},
-    {"POST", "/two", h_ok, AUTH_NONE, 0, "two_post"},
-    {"GET", "/ok", h_ok, AUTH_NONE, 0, "ok"},
+    {"GET", "/p/:a/:b", h_params, AUTH_NONE, 0, "params", 0},
+    {"GET", "/files/*", h_params, AUTH_NONE, 0, "files", 0},
+    {"GET", "/info/:id", h_info, AUTH_NONE, 0, "info", 0},
+    {"POST", "/echo", h_echo, AUTH_NONE, 0, "echo", 0},
+    {"POST", "/small", h_small, AUTH_NONE, 16, "small", 0},
+    {"GET", "/secret", h_secret, AUTH_SECRET_KEY, 0, "secret", 0},
+    {"GET", "/slow", h_slow, AUTH_NONE, 0, "slow", 0},
+    {"GET", "/page", h_page, AUTH_NONE, 0, "page", 0},
+    {"GET", "/hdr", h_hdr, AUTH_NONE, 0, "hdr", 0},
+    {"GET", "/go", h_go, AUTH_NONE, 0, "go", 0},
+    {"GET", "/only", h_ok, AUTH_NONE, 0, "only", 0},
+    {"GET", "/two", h_ok, AUTH_NONE, 0, "two_get", 0},
+    {"POST", "/two", h_ok, AUTH_NONE, 0, "two_post", 0},
+    {"GET", "/ok", h_ok, AUTH_NONE, 0, "ok", 0},
 };
 
 static void collector(buf *out, void *ctx)

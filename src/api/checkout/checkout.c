@@ -388,12 +388,13 @@ static void css_get(http_req *req, http_resp *resp, void *ctx)
 }
 
 static const http_route routes[] = {
-    {"GET", "/c/pay/:id", pay_get, AUTH_NONE, 0, "checkout_page"},
-    {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay"},
-    {"GET", "/c/done/:id", done_get, AUTH_NONE, 0, "checkout_done"},
-    {"GET", "/pay/return/:attempt", return_get, AUTH_NONE, 0, "pay_return"},
-    {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify"},
-    {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets"},
+    {"GET", "/c/pay/:id", pay_get, AUTH_NONE, 0, "checkout_page", 0},
+    {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay", 0},
+    {"GET", "/c/done/:id", done_get, AUTH_NONE, 0, "checkout_done", 0},
+    {"GET", "/pay/return/:attempt", return_get, AUTH_NONE, 0, "pay_return", 0},
+    {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify",
+     0},
+    {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets", 0},
 };
 
 size_t checkout_routes(const http_route **out)

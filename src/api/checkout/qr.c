@@ -272,10 +272,10 @@ static void css_get(http_req *req, http_resp *resp, void *ctx)
 }
 
 static const http_route routes[] = {
-    {"GET", "/pay/qr.js", js_get, AUTH_NONE, 0, "qr_js"},
-    {"GET", "/pay/qr.css", css_get, AUTH_NONE, 0, "qr_css"},
-    {"GET", "/pay/qr/:attempt", page_get, AUTH_NONE, 0, "qr_page"},
-    {"GET", "/pay/qr/:attempt/status", status_get, AUTH_NONE, 0, "qr_status"},
+    {"GET", "/pay/qr.js", js_get, AUTH_NONE, 0, "qr_js", 0},
+    {"GET", "/pay/qr.css", css_get, AUTH_NONE, 0, "qr_css", 0},
+    {"GET", "/pay/qr/:attempt", page_get, AUTH_NONE, 0, "qr_page", 0},
+    {"GET", "/pay/qr/:attempt/status", status_get, AUTH_NONE, 0, "qr_status", 0},
 };
 
 size_t qr_routes(const http_route **out)

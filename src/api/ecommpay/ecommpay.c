@@ -757,17 +757,17 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
 /* ---- routes ---- */
 
 static const http_route ROUTES[] = {
-    {"GET", "/payment", ecp_h_page, AUTH_NONE, 0, "ecp_page"},
-    {"POST", "/payment/choose", ecp_h_choose, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "ecp_choose"},
-    {"GET", "/payment/result", ecp_h_result, AUTH_NONE, 0, "ecp_result"},
-    {"POST", "/v2/payment/online-banking/:method/sale", h_gate_sale, AUTH_NONE, 0, "ecp_sale"},
-    {"POST", "/v2/payment/online-banking/:method/refund", h_gate_refund, AUTH_NONE, 0,
-     "ecp_refund"},
-    {"POST", "/v2/payment/refund", h_gate_refund, AUTH_NONE, 0, "ecp_refund"},
-    {"POST", "/v2/payment/status", h_gate_status, AUTH_NONE, 0, "ecp_status"},
-    {"POST", "/operations/get", h_operations_get, AUTH_NONE, 0, "ecp_operations"},
-    {"GET", "/v1/kassa/ecommpay/settings", h_settings, AUTH_SECRET_KEY, 0, "ecp_settings"},
-    {"POST", "/v1/kassa/ecommpay/settings", h_settings, AUTH_SECRET_KEY, 0, "ecp_settings"},
+    {"GET", "/payment", ecp_h_page, AUTH_NONE, 0, "ecp_page", 0},
+    {"POST", "/payment/choose", ecp_h_choose, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "ecp_choose", 0},
+    {"GET", "/payment/result", ecp_h_result, AUTH_NONE, 0, "ecp_result", 0},
+    {"POST", "/v2/payment/online-banking/:method/sale", h_gate_sale, AUTH_NONE, 0, "ecp_sale", 0},
+    {"POST", "/v2/payment/online-banking/:method/refund", h_gate_refund, AUTH_NONE, 0, "ecp_refund",
+     0},
+    {"POST", "/v2/payment/refund", h_gate_refund, AUTH_NONE, 0, "ecp_refund", 0},
+    {"POST", "/v2/payment/status", h_gate_status, AUTH_NONE, 0, "ecp_status", 0},
+    {"POST", "/operations/get", h_operations_get, AUTH_NONE, 0, "ecp_operations", 0},
+    {"GET", "/v1/kassa/ecommpay/settings", h_settings, AUTH_SECRET_KEY, 0, "ecp_settings", 0},
+    {"POST", "/v1/kassa/ecommpay/settings", h_settings, AUTH_SECRET_KEY, 0, "ecp_settings", 0},
 };
 
 size_t ecommpay_routes(const http_route **out)

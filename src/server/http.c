@@ -747,7 +747,7 @@ static void http_run(http_server *s, http_ctx *c, bool reject)
 
 static void *http_worker_main(void *arg)
 {
-    pthread_setname_np(pthread_self(), "worker"); /* top -H, perf */
+    pthread_setname_np(pthread_self(), "kassa-handler"); /* top -H, perf */
     http_server *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->qmu);

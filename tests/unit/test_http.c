@@ -114,6 +114,14 @@ static void h_ok(http_req *req, http_resp *resp, void *ctx)
     http_resp_set(resp, 200, "text/plain", "ok", 2);
 }
 
+/* Names the thread the handler ran on: HTTP_INLINE routes run on MHD's. */
+static void h_where(http_req *req, http_resp *resp, void *ctx)
+{
+    char name[32] = "";
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    http_resp_set(resp, 200, "text/plain", name, strlen(name));
+}
+
 static const char *auth_hook(http_req *req, http_resp *resp, http_auth kind, void *ctx)
 {
     atomic_fetch_add(&g_auth_calls, 1);
@@ -141,6 +149,8 @@ static const http_route routes[] = {
     {"GET", "/two", h_ok, AUTH_NONE, 0, "two_get", 0},
     {"POST", "/two", h_ok, AUTH_NONE, 0, "two_post", 0},
     {"GET", "/ok", h_ok, AUTH_NONE, 0, "ok", 0},
+    {"GET", "/where/inline", h_where, AUTH_SECRET_KEY, 0, "where_inline", HTTP_INLINE},
+    {"GET", "/where/worker", h_where, AUTH_SECRET_KEY, 0, "where_worker", 0},
 };
 
 static void collector(buf *out, void *ctx)
@@ -253,7 +263,7 @@ static int group_setup(void **state)
     g_sales = metric_counter("kassa_test_sales_total", "kind=\"sale\"", "Test sales.");
     static int coll_value = 42;
     metric_add_collector(collector, &coll_value);
-    http_config cfg = {.host = "127.0.0.1", .port = 0, .auth = auth_hook};
+    http_config cfg = {.host = "127.0.0.1", .port = 0, .auth = auth_hook, .inline_reads = true};
     k_status st = http_server_start(&g_srv, &cfg, routes, K_ARRAY_LEN(routes), NULL);
     if (st != K_OK)
         return -1;
@@ -653,6 +663,29 @@ static void test_256_connections(void **state)
     check_concurrent(256);
 }
 
+/* An HTTP_INLINE route is answered on the I/O thread, auth included; others on a
+ * handler thread. */
+static void test_inline_routes(void **state)
+{
+    struct curl_slist *auth = curl_slist_append(NULL, "Authorization: Bearer sk_test_good");
+    result r;
+    for (int i = 0; i < 3; i++) {
+        request(g_port, "GET", "/where/inline", NULL, 0, auth, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_not_equal(r.body.data, "kassa-handler");
+        result_free(&r);
+    }
+    request(g_port, "GET", "/where/worker", NULL, 0, auth, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "kassa-handler");
+    result_free(&r);
+    curl_slist_free_all(auth);
+    get("/where/inline", &r); /* no key: the auth hook's answer, on the I/O thread */
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body.data, "bad key"));
+    result_free(&r);
+}
+
 static void test_healthz(void **state)
 {
     result r;
@@ -789,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_parallel_slow),
         cmocka_unit_test(test_128_connections),
         cmocka_unit_test(test_256_connections),
+        cmocka_unit_test(test_inline_routes),
         cmocka_unit_test(test_healthz),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_graceful_stop),

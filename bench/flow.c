@@ -10,6 +10,8 @@
  *       orders, and capturing an evicted one fails with "Order not found".
  *   seed  --count N creates exactly as S1 does (many at once), writing every --stride-th
  *       id to --ids-out: the stored payments S1-S3 are measured against.
+ *   clone --count N more stored payments, fast: copies the rows the API wrote for one payment
+ *       made by seed, with fresh ids, straight into Kassa's SQLite file (see "clone" below).
  * wrk's Lua cannot follow one flow across several requests on one connection, so this is a
  * small C program: libcurl's multi interface runs N flows at once in one thread (keep-alive
  * connections, redirects followed as a browser does), libmicrohttpd serves the merchant's
@@ -17,16 +19,21 @@
  * Prints one line `BENCH {json}` with the figures; exits 1 when a flow failed or a webhook
  * is missing. Loops and waits are bounded by --duration and --drain. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define FLOWS_MAX     256
@@ -617,12 +624,729 @@ static bool make_endpoint(const char *events)
     return G.secret[0] != '\0';
 }
 
+/* ---- clone: stored payments by copying API-written rows (bench/README.md "Seeding") ----
+ * Opens Kassa's SQLite file beside the running server (WAL; Kassa's writer waits at most one
+ * transaction of --batch payments) and copies one template payment, created through the API,
+ * --count times: its payment_intent row, every object whose parent it is (its event), its
+ * journal rows (operations) and its idempotency record. Every id the template's rows hold is
+ * minted afresh in Kassa's format (prefix + 7 base62 chars of the wall clock in ms + 17
+ * random; the client secret is "<new pi>_secret_<fresh>"), inside the JSON bodies too;
+ * timestamps move to now, keeping their offsets; seq is left to SQLite. A template row that
+ * holds an id which is not the payment's own, a delivery of its event, a child object with
+ * children of its own or a table this code does not know makes it refuse: the copies must be
+ * what the API would have written. */
+
+#define CL_ROWS_MAX  16
+#define CL_KINDS_MAX 32
+#define CL_SLOTS_MAX 64
+#define CL_TAIL      24 /* base62 characters after an id's prefix */
+#define CL_TIME      7  /* of which the wall clock in ms */
+
+enum { SL_ID, SL_SECRET, SL_SEC, SL_MS };
+
+typedef struct {
+    int kind;
+    char old[ID_MAX * 2]; /* SL_ID/SL_SECRET: the template's id; else its number */
+    size_t oldlen;
+    char prefix[ID_MAX];  /* SL_ID: e.g. "evt_" */
+    long long told, tnew; /* SL_SEC/SL_MS */
+    char val[ID_MAX * 2]; /* this copy's value */
+    size_t vlen;
+} cl_slot;
+
+typedef struct {
+    size_t off, len; /* literal: bytes of the template's text */
+    int slot;        /* >= 0: the slot's value instead */
+} cl_seg;
+
+typedef struct {
+    char name[64];
+    int type;
+    sqlite3_int64 i;
+    int tslot; /* INTEGER timestamp: the slot with its new value; -1 when copied as is */
+    double f;
+    char *text; /* TEXT or BLOB */
+    int tlen;
+    cl_seg *segs;
+    size_t nsegs;
+    bool fresh_key; /* idempotency.key: a new key, as a new request would send */
+    char *buf;
+    size_t cap;
+} cl_col;
+
+typedef struct {
+    char table[32];
+    cl_col *cols;
+    int ncols;
+    sqlite3_stmt *ins;
+} cl_row;
+
+static struct {
+    const char *db_path, *merchant, *template_id;
+    long batch;
+    sqlite3 *db;
+    cl_row rows[CL_ROWS_MAX];
+    int nrows;
+    cl_slot slots[CL_SLOTS_MAX];
+    int nslots, pi_slot;
+    long long base_s, base_ms;
+    char err[512];
+    uint8_t rnd[4096];
+    size_t rpos;
+} C;
+
+static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+__attribute__((format(printf, 1, 2))) static bool cl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(C.err, sizeof(C.err), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* A uniform base62 character from the kernel's CSPRNG (rejection sampling as src/base/ids.c). */
+static char cl_rand62(void)
+{
+    for (;;) {
+        if (C.rpos == 0 || C.rpos >= sizeof(C.rnd)) {
+            size_t got = 0;
+            while (got < sizeof(C.rnd)) {
+                ssize_t n = getrandom(C.rnd + got, sizeof(C.rnd) - got, 0);
+                if (n < 0 && errno != EINTR) {
+                    perror("flow: getrandom");
+                    exit(1);
+                }
+                got += n > 0 ? (size_t)n : 0;
+            }
+            C.rpos = 0;
+        }
+        uint8_t b = C.rnd[C.rpos++];
+        if (b < 248)
+            return b62[b % 62];
+    }
+}
+
+static uint32_t cl_rand31(void)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 6; i++) /* 6 x 62 > 2^31 possibilities */
+        v = v * 62 + (uint32_t)(strchr(b62, cl_rand62()) - b62);
+    return v & 0x7fffffff;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends Kassa's id tail (id_new: 7 chars of the clock in ms, then 17 random) at out. */
+static size_t cl_tail(char *out, long long ms)
+{
+    unsigned long long t = (unsigned long long)ms;
+    for (int i = CL_TIME; i > 0; i--) {
+        out[i - 1] = b62[t % 62];
+        t /= 62;
+    }
+    for (int i = CL_TIME; i < CL_TAIL; i++)
+        out[i] = cl_rand62();
+    return CL_TAIL;
+}
+
+static bool is_b62(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+            return false;
+    }
+    return true;
+}
+
+static int cl_find(int kind, const char *s, size_t n)
+{
+    for (int i = 0; i < C.nslots; i++) {
+        if (C.slots[i].kind == kind && C.slots[i].oldlen == n && memcmp(C.slots[i].old, s, n) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int cl_add(int kind, const char *s, size_t n)
+{
+    int i = cl_find(kind, s, n);
+    if (i >= 0)
+        return i;
+    if (C.nslots == CL_SLOTS_MAX || n >= sizeof(C.slots[0].old))
+        return -1;
+    cl_slot *sl = &C.slots[C.nslots];
+    memset(sl, 0, sizeof(*sl));
+    sl->kind = kind;
+    memcpy(sl->old, s, n);
+    sl->oldlen = n;
+    return C.nslots++;
+}
+
+/* A slot for one of the payment's own ids: prefix + 24 base62 characters. */
+static bool cl_add_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n <= CL_TAIL + 1 || id[n - CL_TAIL - 1] != '_' || !is_b62(id + n - CL_TAIL, CL_TAIL) ||
+        n - CL_TAIL >= ID_MAX)
+        return cl_fail("template id '%s' is not prefix + 24 base62 characters", id);
+    int i = cl_add(SL_ID, id, n);
+    if (i < 0)
+        return cl_fail("too many ids in the template");
+    memcpy(C.slots[i].prefix, id, n - CL_TAIL);
+    C.slots[i].prefix[n - CL_TAIL] = '\0';
+    return true;
+}
+
+static bool cl_add_time(int kind, long long v)
+{
+    char s[32];
+    int n = snprintf(s, sizeof(s), "%lld", v);
+    int i = cl_add(kind, s, (size_t)n);
+    if (i < 0)
+        return cl_fail("too many timestamps in the template");
+    C.slots[i].told = v;
+    return true;
+}
+
+/* Reads the rows of `sql` (bound to up to three texts) into C.rows; returns how many. */
+static int cl_load(const char *table, const char *sql, const char *a, const char *b, const char *c)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(C.db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cl_fail("%s: %s", sql, sqlite3_errmsg(C.db));
+        return -1;
+    }
+    const char *args[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        if (args[i] != NULL)
+            sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+    }
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (C.nrows == CL_ROWS_MAX) {
+            sqlite3_finalize(st);
+            cl_fail("the template has too many rows");
+            return -1;
+        }
+        cl_row *r = &C.rows[C.nrows++];
+        snprintf(r->table, sizeof(r->table), "%s", table);
+        r->ncols = sqlite3_column_count(st);
+        r->cols = calloc((size_t)r->ncols, sizeof(cl_col));
+        for (int k = 0; k < r->ncols; k++) {
+            cl_col *col = &r->cols[k];
+            snprintf(col->name, sizeof(col->name), "%s", sqlite3_column_name(st, k));
+            col->type = sqlite3_column_type(st, k);
+            col->tslot = -1;
+            if (col->type == SQLITE_INTEGER) {
+                col->i = sqlite3_column_int64(st, k);
+            } else if (col->type == SQLITE_FLOAT) {
+                col->f = sqlite3_column_double(st, k);
+            } else if (col->type == SQLITE_TEXT || col->type == SQLITE_BLOB) {
+                const void *p = col->type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, k)
+                                                         : sqlite3_column_blob(st, k);
+                col->tlen = sqlite3_column_bytes(st, k);
+                col->text = malloc((size_t)col->tlen + 1);
+                if (col->tlen > 0)
+                    memcpy(col->text, p, (size_t)col->tlen);
+                col->text[col->tlen] = '\0';
+            }
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        cl_fail("reading %s: %s", table, sqlite3_errmsg(C.db));
+        return -1;
+    }
+    return n;
+}
+
+static cl_col *cl_col_get(cl_row *r, const char *name)
+{
+    for (int k = 0; k < r->ncols; k++) {
+        if (strcmp(r->cols[k].name, name) == 0)
+            return &r->cols[k];
+    }
+    return NULL;
+}
+
+static const char *cl_text(cl_row *r, const char *name)
+{
+    cl_col *c = cl_col_get(r, name);
+    return c != NULL && c->type == SQLITE_TEXT ? c->text : NULL;
+}
+
+/* The column SQLite numbers itself (INTEGER PRIMARY KEY: objects.seq, operations.seq). */
+static bool cl_rowid_alias(const char *table, const char *col)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT name, type, pk FROM pragma_table_info('%s')", table);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(C.db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    int pks = 0;
+    bool mine = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 2) > 0) {
+            pks++;
+            mine = strcmp((const char *)sqlite3_column_text(st, 0), col) == 0 &&
+                   strcasecmp((const char *)sqlite3_column_text(st, 1), "INTEGER") == 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return pks == 1 && mine;
+}
+
+static bool cl_seg_add(cl_col *col, size_t off, size_t len, int slot)
+{
+    if (slot < 0 && col->nsegs > 0 && col->segs[col->nsegs - 1].slot < 0 &&
+        col->segs[col->nsegs - 1].off + col->segs[col->nsegs - 1].len == off) {
+        col->segs[col->nsegs - 1].len += len;
+        return true;
+    }
+    cl_seg *ns = realloc(col->segs, (col->nsegs + 1) * sizeof(cl_seg));
+    if (ns == NULL)
+        return false;
+    col->segs = ns;
+    col->segs[col->nsegs++] = (cl_seg){off, len, slot};
+    return true;
+}
+
+/* Splits a text value into literal bytes and the places where an id or a timestamp of the
+ * template stands (whole words of [A-Za-z0-9_]); any other id-like word makes it refuse. */
+static bool cl_split(cl_row *r, cl_col *col)
+{
+    const char *s = col->text;
+    const char *pi = C.slots[C.pi_slot].old;
+    size_t pilen = C.slots[C.pi_slot].oldlen;
+    size_t n = (size_t)col->tlen, i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && (s[j] == '_' || is_b62(s + j, 1)))
+            j++;
+        if (j == i) {
+            if (!cl_seg_add(col, i, 1, -1))
+                return false;
+            i++;
+            continue;
+        }
+        const char *w = s + i;
+        size_t wl = j - i;
+        int slot = -1;
+        bool digits = true;
+        for (size_t k = 0; k < wl && digits; k++)
+            digits = w[k] >= '0' && w[k] <= '9';
+        const char *us = memrchr(w, '_', wl);
+        if (digits) {
+            slot = cl_find(SL_SEC, w, wl);
+            if (slot < 0)
+                slot = cl_find(SL_MS, w, wl);
+        } else if (us != NULL && (size_t)(w + wl - us - 1) >= 20 &&
+                   !(wl == strlen(C.merchant) && memcmp(w, C.merchant, wl) == 0)) {
+            slot = cl_find(SL_ID, w, wl);
+            if (slot < 0 && wl == pilen + 8 + CL_TAIL && memcmp(w, pi, pilen) == 0 &&
+                memcmp(w + pilen, "_secret_", 8) == 0 && is_b62(w + pilen + 8, CL_TAIL))
+                slot = cl_add(SL_SECRET, w, wl);
+            if (slot < 0) {
+                char word[128];
+                snprintf(word, sizeof(word), "%.*s", (int)(wl < 100 ? wl : 100), w);
+                char where[128];
+                snprintf(where, sizeof(where), "%s.%s", r->table, col->name);
+                return cl_fail("template row %s holds '%s', an id that is not the payment's own",
+                               where, word);
+            }
+        }
+        if (!cl_seg_add(col, i, wl, slot))
+            return false;
+        i = j;
+    }
+    return true;
+}
+
+static bool cl_known_tables(void)
+{
+    static const char *const known[] = {"schema_version", "merchants",      "objects",
+                                        "operations",     "deliveries",     "delivery_attempts",
+                                        "idempotency",    "sqlite_sequence"};
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(C.db,
+                           "SELECT name FROM sqlite_master WHERE type = 'table'"
+                           " AND name NOT LIKE 'sqlite_stat%'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cl_fail("listing tables: %s", sqlite3_errmsg(C.db));
+    bool ok = true;
+    while (ok && sqlite3_step(st) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        bool found = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !found; i++)
+            found = strcmp(known[i], t) == 0;
+        if (!found)
+            ok = cl_fail("the database has a table '%s' that flow --mode clone does not know: "
+                         "teach it which of its rows the API writes for a payment",
+                         t);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* count(*) of sql with ?1 the merchant, ?2 a, ?3 b (NULL: unbound); -1 on an error. */
+static long long cl_count(const char *sql, const char *a, const char *b)
+{
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_prepare_v2(C.db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, C.merchant, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, a, -1, SQLITE_TRANSIENT);
+        if (b != NULL)
+            sqlite3_bind_text(st, 3, b, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Loads the template payment's rows and plans every copy. */
+static bool cl_plan(void)
+{
+    if (!cl_known_tables())
+        return false;
+    char first[ID_MAX] = "";
+    if (C.template_id == NULL) { /* the merchant's oldest payment */
+        if (cl_load("objects",
+                    "SELECT * FROM objects WHERE merchant_id = ?1 AND kind = 'payment_intent'"
+                    " ORDER BY seq LIMIT 1",
+                    C.merchant, NULL, NULL) != 1)
+            return C.err[0] ? false : cl_fail("merchant %s has no payment to clone", C.merchant);
+        snprintf(first, sizeof(first), "%s", cl_text(&C.rows[0], "id"));
+        C.template_id = first;
+        for (int k = 0; k < C.rows[0].ncols; k++) {
+            free(C.rows[0].cols[k].text);
+        }
+        free(C.rows[0].cols);
+        C.nrows = 0;
+    }
+    const char *pid = C.template_id;
+    if (cl_load("objects",
+                "SELECT * FROM objects WHERE merchant_id = ?1 AND kind = 'payment_intent'"
+                " AND id = ?2",
+                C.merchant, pid, NULL) != 1)
+        return C.err[0] ? false : cl_fail("no payment %s of merchant %s", pid, C.merchant);
+    cl_row *pr = &C.rows[0];
+    const char *status = cl_text(pr, "status");
+    cl_col *ver = cl_col_get(pr, "version");
+    if (status == NULL || strcmp(status, "requires_payment_method") != 0 || ver == NULL ||
+        ver->i != 1)
+        return cl_fail("template %s is not a payment as created (requires_payment_method, "
+                       "version 1): %s",
+                       pid, status);
+    if (!cl_add_id(pid))
+        return false;
+    C.pi_slot = 0;
+    int nops = cl_load("operations",
+                       "SELECT * FROM operations WHERE merchant_id = ?1 AND payment_id = ?2"
+                       " ORDER BY seq",
+                       C.merchant, pid, NULL);
+    if (nops < 1)
+        return nops < 0 ? false : cl_fail("template %s has no journal row", pid);
+    /* its child objects (the event), kind by kind along the objects_parent index */
+    char kinds[CL_KINDS_MAX][64];
+    int nkinds = 0;
+    for (;;) {
+        sqlite3_stmt *st = NULL;
+        sqlite3_prepare_v2(C.db,
+                           "SELECT kind FROM objects WHERE merchant_id = ?1 AND kind > ?2"
+                           " ORDER BY kind LIMIT 1",
+                           -1, &st, NULL);
+        sqlite3_bind_text(st, 1, C.merchant, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, nkinds > 0 ? kinds[nkinds - 1] : "", -1, SQLITE_TRANSIENT);
+        bool more = st != NULL && sqlite3_step(st) == SQLITE_ROW && nkinds < CL_KINDS_MAX;
+        if (more)
+            snprintf(kinds[nkinds++], sizeof(kinds[0]), "%s", sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (!more)
+            break;
+    }
+    int first_child = C.nrows;
+    for (int k = 0; k < nkinds; k++) {
+        if (cl_load("objects",
+                    "SELECT * FROM objects WHERE merchant_id = ?1 AND kind = ?2"
+                    " AND parent_id = ?3 ORDER BY seq",
+                    C.merchant, kinds[k], pid) < 0)
+            return false;
+    }
+    int nchildren = C.nrows - first_child;
+    for (int i = 0; i < C.nrows; i++) {
+        const char *id = cl_text(&C.rows[i], "id");
+        if (id == NULL || !cl_add_id(id))
+            return C.err[0] ? false : cl_fail("a template row in %s has no id", C.rows[i].table);
+    }
+    for (int i = first_child; i < first_child + nchildren; i++) {
+        const char *cid = cl_text(&C.rows[i], "id");
+        for (int k = 0; k < nkinds; k++) {
+            if (cl_count("SELECT count(*) FROM objects WHERE merchant_id = ?1 AND kind = ?2"
+                         " AND parent_id = ?3",
+                         kinds[k], cid) != 0)
+                return cl_fail("template object %s has children of its own", cid);
+        }
+        if (cl_count("SELECT count(*) FROM deliveries WHERE merchant_id = ?1 AND event_id = ?2",
+                     cid, NULL) != 0)
+            return cl_fail("template event %s has webhook deliveries (clone a merchant's payment "
+                           "without webhook endpoints)",
+                           cid);
+    }
+    char quoted[ID_MAX + 2];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", pid);
+    int nidem = cl_load("idempotency",
+                        "SELECT * FROM idempotency WHERE merchant_id = ?1 AND instr(body, ?2) > 0",
+                        C.merchant, quoted, NULL);
+    if (nidem != 1)
+        return nidem < 0 ? false
+                         : cl_fail("template %s has no single idempotency record (made without an "
+                                   "Idempotency-Key?)",
+                                   pid);
+    /* timestamps: seconds (created, due_at) and milliseconds (*_ms) move to now */
+    cl_col *created = cl_col_get(pr, "created");
+    if (created == NULL || created->type != SQLITE_INTEGER)
+        return cl_fail("template %s has no created", pid);
+    C.base_s = created->i;
+    C.base_ms = 0;
+    for (int i = 0; i < C.nrows; i++) {
+        for (int k = 0; k < C.rows[i].ncols; k++) {
+            cl_col *c = &C.rows[i].cols[k];
+            size_t nl = strlen(c->name);
+            if (c->type != SQLITE_INTEGER || c->i <= 0)
+                continue;
+            int kind_t = strcmp(c->name, "created") == 0 || strcmp(c->name, "due_at") == 0 ? SL_SEC
+                         : nl > 3 && strcmp(c->name + nl - 3, "_ms") == 0                  ? SL_MS
+                                                                                           : -1;
+            if (kind_t < 0)
+                continue;
+            if (!cl_add_time(kind_t, c->i))
+                return false;
+            char s[32];
+            int sl = snprintf(s, sizeof(s), "%lld", (long long)c->i);
+            c->tslot = cl_find(kind_t, s, (size_t)sl);
+            if (kind_t == SL_MS && (C.base_ms == 0 || c->i < C.base_ms))
+                C.base_ms = c->i;
+        }
+    }
+    /* texts, and the statements that insert a copy of each row */
+    for (int i = 0; i < C.nrows; i++) {
+        cl_row *r = &C.rows[i];
+        char sql[2048], vals[512];
+        size_t sl = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s(", r->table);
+        size_t vl = 0;
+        int bound = 0;
+        for (int k = 0; k < r->ncols; k++) {
+            cl_col *c = &r->cols[k];
+            if (cl_rowid_alias(r->table, c->name)) {
+                c->type = -1; /* SQLite assigns it */
+                continue;
+            }
+            c->fresh_key = strcmp(r->table, "idempotency") == 0 && strcmp(c->name, "key") == 0;
+            if (c->type == SQLITE_TEXT && !c->fresh_key && !cl_split(r, c))
+                return C.err[0] ? false : cl_fail("out of memory");
+            sl += (size_t)snprintf(sql + sl, sizeof(sql) - sl, "%s\"%s\"", bound ? ", " : "",
+                                   c->name);
+            vl += (size_t)snprintf(vals + vl, sizeof(vals) - vl, "%s?", bound ? ", " : "");
+            bound++;
+            if (sl >= sizeof(sql) || vl >= sizeof(vals))
+                return cl_fail("too many columns in %s", r->table);
+        }
+        snprintf(sql + sl, sizeof(sql) - sl, ") VALUES(%s)", vals);
+        if (sqlite3_prepare_v2(C.db, sql, -1, &r->ins, NULL) != SQLITE_OK)
+            return cl_fail("%s: %s", sql, sqlite3_errmsg(C.db));
+    }
+    return true;
+}
+
+static const char *cl_assemble(cl_col *c, size_t *len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nsegs; i++)
+        n += c->segs[i].slot >= 0 ? C.slots[c->segs[i].slot].vlen : c->segs[i].len;
+    if (n + 1 > c->cap) {
+        c->cap = 2 * (n + 1);
+        c->buf = realloc(c->buf, c->cap);
+        if (c->buf == NULL) {
+            perror("flow");
+            exit(1);
+        }
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < c->nsegs; i++) {
+        const cl_seg *s = &c->segs[i];
+        if (s->slot >= 0) {
+            memcpy(c->buf + o, C.slots[s->slot].val, C.slots[s->slot].vlen);
+            o += C.slots[s->slot].vlen;
+        } else {
+            memcpy(c->buf + o, c->text + s->off, s->len);
+            o += s->len;
+        }
+    }
+    c->buf[o] = '\0';
+    *len = o;
+    return c->buf;
+}
+
+/* Inserts one copy of the template; its payment id is left in C.slots[C.pi_slot].val. */
+static bool cl_one(long n, long long run_s)
+{
+    long long ms = wall_ms();
+    for (int i = 0; i < C.nslots; i++) {
+        cl_slot *s = &C.slots[i];
+        if (s->kind == SL_ID) {
+            size_t p = strlen(s->prefix);
+            memcpy(s->val, s->prefix, p);
+            s->vlen = p + cl_tail(s->val + p, ms);
+        } else if (s->kind == SL_SEC || s->kind == SL_MS) {
+            s->tnew =
+                s->kind == SL_SEC ? ms / 1000 + (s->told - C.base_s) : ms + (s->told - C.base_ms);
+            s->vlen = (size_t)snprintf(s->val, sizeof(s->val), "%lld", s->tnew);
+        }
+    }
+    for (int i = 0; i < C.nslots; i++) { /* after the ids: it holds the new payment id */
+        cl_slot *s = &C.slots[i];
+        if (s->kind != SL_SECRET)
+            continue;
+        const cl_slot *pi = &C.slots[C.pi_slot];
+        memcpy(s->val, pi->val, pi->vlen);
+        memcpy(s->val + pi->vlen, "_secret_", 8);
+        s->vlen = pi->vlen + 8 + cl_tail(s->val + pi->vlen + 8, ms);
+    }
+    char key[96];
+    int klen = snprintf(key, sizeof(key), "bench-%lld-%ld-%u", run_s, n, (unsigned)cl_rand31());
+    for (int i = 0; i < C.nrows; i++) {
+        cl_row *r = &C.rows[i];
+        int b = 0;
+        for (int k = 0; k < r->ncols; k++) {
+            cl_col *c = &r->cols[k];
+            if (c->type < 0)
+                continue;
+            b++;
+            if (c->type == SQLITE_NULL) {
+                sqlite3_bind_null(r->ins, b);
+            } else if (c->type == SQLITE_INTEGER) {
+                sqlite3_bind_int64(r->ins, b, c->tslot >= 0 ? C.slots[c->tslot].tnew : c->i);
+            } else if (c->type == SQLITE_FLOAT) {
+                sqlite3_bind_double(r->ins, b, c->f);
+            } else if (c->type == SQLITE_BLOB) {
+                sqlite3_bind_blob(r->ins, b, c->text, c->tlen, SQLITE_STATIC);
+            } else if (c->fresh_key) {
+                sqlite3_bind_text(r->ins, b, key, klen, SQLITE_TRANSIENT);
+            } else {
+                size_t len;
+                const char *t = cl_assemble(c, &len);
+                sqlite3_bind_text(r->ins, b, t, (int)len, SQLITE_STATIC);
+            }
+        }
+        int rc = sqlite3_step(r->ins);
+        sqlite3_reset(r->ins);
+        if (rc != SQLITE_DONE)
+            return cl_fail("inserting into %s: %s", r->table, sqlite3_errmsg(C.db));
+    }
+    return true;
+}
+
+static bool cl_exec(const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(C.db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return true;
+    cl_fail("%s: %s", sql, msg != NULL ? msg : sqlite3_errmsg(C.db));
+    sqlite3_free(msg);
+    return false;
+}
+
+static int clone_main(void)
+{
+    double t0 = now_s();
+    bool ok = sqlite3_open_v2(C.db_path, &C.db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK;
+    if (!ok)
+        cl_fail("cannot open %s: %s", C.db_path, sqlite3_errmsg(C.db));
+    if (ok) {
+        sqlite3_busy_timeout(C.db, 10000);
+        /* WAL as Kassa left it; a large page cache for the index pages; the WAL is
+         * checkpointed after each transaction and cut back to 64 MiB */
+        ok = cl_exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     " PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
+                     " PRAGMA journal_size_limit=67108864") &&
+             cl_plan();
+    }
+    FILE *ids = ok ? fopen(G.ids_out, "a") : NULL;
+    if (ok && ids == NULL)
+        ok = cl_fail("%s: %s", G.ids_out, strerror(errno));
+    long done = 0;
+    long long run_s = wall_ms() / 1000;
+    char(*batch_ids)[ID_MAX] = ok ? malloc((size_t)C.batch * ID_MAX) : NULL;
+    double t_plan = now_s() - t0;
+    double t1 = now_s();
+    while (ok && done < G.count) {
+        long n = G.count - done < C.batch ? G.count - done : C.batch;
+        long nids = 0;
+        ok = cl_exec("BEGIN IMMEDIATE");
+        for (long i = 0; ok && i < n; i++) {
+            ok = cl_one(done + i + 1, run_s);
+            if (ok && (done + i + 1) % G.stride == 0)
+                snprintf(batch_ids[nids++], ID_MAX, "%s", C.slots[C.pi_slot].val);
+        }
+        if (ok) {
+            ok = cl_exec("COMMIT");
+        } else {
+            char keep[sizeof(C.err)];
+            snprintf(keep, sizeof(keep), "%s", C.err);
+            cl_exec("ROLLBACK");
+            snprintf(C.err, sizeof(C.err), "%s", keep);
+        }
+        if (ok) {
+            done += n;
+            for (long i = 0; i < nids; i++)
+                fprintf(ids, "%s\n", batch_ids[i]);
+        }
+    }
+    double secs = now_s() - t1;
+    if (ids != NULL && fclose(ids) != 0)
+        ok = cl_fail("%s: %s", G.ids_out, strerror(errno));
+    free(batch_ids);
+    for (int i = 0; i < C.nrows; i++)
+        sqlite3_finalize(C.rows[i].ins);
+    if (C.db != NULL) {
+        sqlite3_wal_checkpoint_v2(C.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_close(C.db);
+    }
+    int rows_per = C.nrows;
+    printf("BENCH {\"scenario\":\"clone\",\"count\":%ld,\"started\":%ld,\"completed\":%ld,"
+           "\"seconds\":%.3f,\"rps\":%.1f,\"plan_seconds\":%.3f,\"rows_per_payment\":%d,"
+           "\"template\":\"%s\",\"batch\":%ld,\"failed\":%d,\"last_error\":\"",
+           G.count, G.count, done, secs, secs > 0 ? (double)done / secs : 0, t_plan, rows_per,
+           C.template_id != NULL ? C.template_id : "", C.batch, ok ? 0 : 1);
+    for (const char *p = C.err; *p; p++)
+        if (*p >= ' ' && *p != '"' && *p != '\\')
+            putchar(*p);
+    printf("\"}\n");
+    if (!ok)
+        fprintf(stderr, "flow clone: %s\n", C.err);
+    return ok ? 0 : 1;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: flow --url URL --key SK --mode s4|s5 [--flows N] [--duration S]\n"
-                    "            [--prepare S] [--drain S] [--pool N]\n"
-                    "       flow --url URL --key SK --mode seed --count N --ids-out FILE\n"
-                    "            [--stride K] [--flows N]\n");
+    fprintf(stderr,
+            "usage: flow --url URL --key SK --mode s4|s5 [--flows N] [--duration S]\n"
+            "            [--prepare S] [--drain S] [--pool N]\n"
+            "       flow --url URL --key SK --mode seed --count N --ids-out FILE\n"
+            "            [--stride K] [--flows N]\n"
+            "       flow --mode clone --db KASSA.db --merchant ACCT --count N --ids-out FILE\n"
+            "            [--template PI] [--stride K] [--batch N]\n");
     exit(2);
 }
 
@@ -635,6 +1359,7 @@ static void parse_args(int argc, char **argv)
     G.mode = "s4";
     G.stride = 1;
     G.pool_max = 900;
+    C.batch = 5000;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (strcmp(k, "--url") == 0)
@@ -659,8 +1384,22 @@ static void parse_args(int argc, char **argv)
             G.ids_out = v;
         else if (strcmp(k, "--drain") == 0)
             G.drain = strtod(v, NULL);
+        else if (strcmp(k, "--db") == 0)
+            C.db_path = v;
+        else if (strcmp(k, "--merchant") == 0)
+            C.merchant = v;
+        else if (strcmp(k, "--template") == 0)
+            C.template_id = v;
+        else if (strcmp(k, "--batch") == 0)
+            C.batch = strtol(v, NULL, 10);
         else
             usage();
+    }
+    if (strcmp(G.mode, "clone") == 0) {
+        if (C.db_path == NULL || C.merchant == NULL || G.count < 1 || G.ids_out == NULL ||
+            G.stride < 1 || C.batch < 1 || (argc - 1) % 2 != 0)
+            usage();
+        return;
     }
     if (G.url == NULL || G.key == NULL || G.flows < 1 || G.flows > FLOWS_MAX || G.duration <= 0 ||
         G.stride < 1 ||
@@ -696,6 +1435,8 @@ static void reset_counts(void)
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
+    if (strcmp(G.mode, "clone") == 0)
+        return clone_main();
     srand((unsigned)time(NULL));
     pthread_mutex_init(&G.mu, NULL);
     G.table = calloc((size_t)1 << TABLE_BITS, sizeof(slot));

@@ -26,7 +26,8 @@ function check(path) {
       if (r.rc !== 0) bad.push(`${name}: exit ${r.rc}`);
     }
   }
-  for (const r of rs.filter((x) => x.name === 'seed')) if (r.failed > 0) bad.push(`seed: ${r.failed} failed`);
+  for (const r of rs.filter((x) => x.name === 'seed')) if (r.failed > 0) bad.push(`seed (${r.scenario}): ${r.failed} failed ${r.last_error || ''}`);
+  if (!rs.some((x) => x.name === 'seed' && x.scenario === 'clone' && x.completed > 0)) bad.push('seeding by cloning did not run');
   if (bad.length) {
     console.error(`bench smoke: FAILED\n  ${bad.join('\n  ')}`);
     process.exit(1);
@@ -68,7 +69,10 @@ function report(metaPath, resPath) {
   const seeds = rs.filter((r) => r.name === 'seed');
   if (seeds.length) {
     out.push('');
-    out.push(`Seeding (through the API, \`bench/flow --mode seed\`, 64 at once): ${seeds.map((s) => `to ${k(s.stored)}: ${s.completed} in ${s.seconds.toFixed(0)} s (${s.rps.toFixed(0)}/s)`).join('; ')}.`);
+    const how = (s) => (s.scenario === 'clone'
+      ? 'by cloning the API-written rows of one seeded payment (`bench/flow --mode clone`)'
+      : 'through the API (`bench/flow --mode seed`, 64 at once)');
+    out.push(`Seeding: ${seeds.map((s) => `to ${k(s.stored)}: ${s.completed} ${how(s)} in ${s.seconds.toFixed(1)} s (${s.rps.toFixed(0)}/s)`).join('; ')}.`);
   }
   // Targets (issue "Performance: benchmark harness against this machine's ceiling").
   const get = (name, stored) => rs.filter((r) => r.name === name && (stored === undefined || r.stored === stored));

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # bench/run.sh - Kassa's benchmark against this machine's ceiling (bench/README.md).
-#   bash bench/run.sh            full run: nginx ceiling, S1-S5, 10k and 100k stored payments;
+#   bash bench/run.sh            full run: nginx ceiling, S1-S5, 10k, 100k and 1M stored payments;
 #                                prints the report and appends it to bench/RESULTS.md
-#   BENCH_1M=1 bash bench/run.sh also measures S1-S3 at 1M stored payments (seeding takes long)
+#   BENCH_1M=0 bash bench/run.sh stops at 100k stored payments
 #   BENCH_KASSA=build-x/kassa    use that binary instead of building build/kassa
-#   bash bench/run.sh --smoke    ~2 s per scenario, 500 stored payments, nothing appended;
-#                                exits 0 when every scenario ran without errors (no timing checks)
+#   bash bench/run.sh --smoke    ~2 s per scenario, 500 then 1000 stored payments (the second
+#                                500 cloned), nothing appended; exits 0 when every scenario ran
+#                                without errors (no timing checks)
+# The first level is seeded through the API (flow --mode seed); the levels above it by cloning
+# those API-written rows straight into Kassa's SQLite file (flow --mode clone, README "Seeding").
 # Everything listens on 127.0.0.1; every process started here is stopped by its pid on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +17,11 @@ ROOT=$PWD
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 if [ "$SMOKE" = 1 ]; then
-    DUR=2; WARM=0; LEVELS=(500); S4_DUR=2; S5_PREP=1; S5_DUR=2; CONNS=64
+    DUR=2; WARM=0; LEVELS=(500 1000); S4_DUR=2; S5_PREP=1; S5_DUR=2; CONNS=64
 else
     DUR=${BENCH_SECONDS:-10}; WARM=2; LEVELS=(10000 100000); S4_DUR=10; S5_PREP=10; S5_DUR=10
     CONNS=64
-    [ "${BENCH_1M:-0}" = 1 ] && LEVELS+=(1000000)
+    [ "${BENCH_1M:-1}" = 0 ] || LEVELS+=(1000000)
 fi
 FLOWS=${BENCH_FLOWS:-32} # S4/S5 flows at once (the simulator serves at most 64 connections)
 
@@ -40,7 +43,7 @@ else
     KASSA=$ROOT/build/kassa
 fi
 mkdir -p build/bench
-PKG="libcurl libmicrohttpd jansson libcrypto"
+PKG="libcurl libmicrohttpd jansson libcrypto sqlite3"
 # shellcheck disable=SC2046
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o build/bench/flow bench/flow.c \
     $(pkg-config --cflags --libs $PKG) -lpthread
@@ -118,7 +121,7 @@ rm -f "$WORK/dsync.bin"
 CPU_MODEL=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 COMMAND="bash bench/run.sh${*:+ $*}"
-[ "${BENCH_1M:-0}" = 1 ] && COMMAND="BENCH_1M=1 $COMMAND"
+[ "${BENCH_1M:-1}" = 0 ] && COMMAND="BENCH_1M=0 $COMMAND"
 [ -n "${BENCH_KASSA:-}" ] && COMMAND="BENCH_KASSA=$BENCH_KASSA $COMMAND"
 say "fsync: dd bs=4k count=2000 oflag=dsync: $DSYNC"
 
@@ -143,6 +146,7 @@ mkdir -p "$KD"
 "$KASSA" merchant create --name bench --db "$KD/kassa.db" >"$KD/m1.json"
 "$KASSA" merchant create --name bench-flows --db "$KD/kassa.db" >"$KD/m2.json"
 KEY=$(node -p 'require(process.argv[1]).secret_key' "$KD/m1.json")
+MERCHANT=$(node -p 'require(process.argv[1]).id' "$KD/m1.json")
 KEY2=$(node -p 'require(process.argv[1]).secret_key' "$KD/m2.json")
 export BENCH_KEY=$KEY
 (cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 --sim-listen 127.0.0.1:0 \
@@ -161,6 +165,25 @@ done
 KPID=$(pgrep -P "$KPID" -x kassa || echo "$KPID") # the subshell exec'd, so usually the same
 say "kassa at $URL (pid $KPID), db $KD/kassa.db"
 
+# check_clone ID: a cloned payment must read back through the API as the API made it, and
+# the list (newest first, so cloned rows) must answer.
+check_clone() {
+    local id=$1 got
+    got=$(curl -sf -H "Authorization: Bearer $KEY" "$URL/v1/payment_intents/$id") \
+        || { say "cloned payment $id: GET failed"; exit 1; }
+    node -e 'const p=JSON.parse(process.argv[1]);
+        if (p.id!==process.argv[2]||p.status!=="requires_payment_method"||p.object!=="payment_intent"
+            ||!String(p.client_secret).startsWith(p.id+"_secret_")) process.exit(1)' "$got" "$id" \
+        || { say "cloned payment $id reads back wrong: $got"; exit 1; }
+    got=$(curl -sf -H "Authorization: Bearer $KEY" "$URL/v1/payment_intents?limit=3") \
+        || { say "GET /v1/payment_intents?limit=3 failed after cloning"; exit 1; }
+    node -e 'const l=JSON.parse(process.argv[1]);
+        if (l.object!=="list"||!Array.isArray(l.data)||l.data.length!==3
+            ||l.data.some(p=>p.status!=="requires_payment_method")) process.exit(1)' "$got" \
+        || { say "GET /v1/payment_intents?limit=3 after cloning: $got"; exit 1; }
+    say "cloned payment $id and the list read back through the API"
+}
+
 IDS=$WORK/ids
 : >"$IDS"
 stored=0
@@ -169,10 +192,21 @@ for level in "${LEVELS[@]}"; do
     need=$((level - stored))
     if [ "$need" -gt 0 ]; then
         stride=$((level / 10000)); [ "$stride" -ge 1 ] || stride=1
-        say "seeding $need payments through the API (to $level stored)"
         t0=$(date +%s)
-        "$FLOW" --url "$URL" --key "$KEY" --mode seed --count "$need" --flows 64 \
-            --stride "$stride" --ids-out "$IDS" >"$WORK/seed.$level.out"
+        if [ "$first" = 1 ]; then
+            say "seeding $need payments through the API (to $level stored)"
+            "$FLOW" --url "$URL" --key "$KEY" --mode seed --count "$need" --flows 64 \
+                --stride "$stride" --ids-out "$IDS" >"$WORK/seed.$level.out" \
+                || { say "seeding failed:"; cat "$WORK/seed.$level.out" >&2; exit 1; }
+        else
+            # copies of the first API-written payment (flow.c "clone"), Kassa still running
+            say "seeding $need payments by cloning API-written rows (to $level stored)"
+            "$FLOW" --mode clone --db "$KD/kassa.db" --merchant "$MERCHANT" \
+                --template "$(head -1 "$IDS")" --count "$need" --stride "$stride" \
+                --ids-out "$IDS" >"$WORK/seed.$level.out" \
+                || { say "cloning failed:"; cat "$WORK/seed.$level.out" >&2; exit 1; }
+            check_clone "$(tail -1 "$IDS")"
+        fi
         sed -n 's/^BENCH //p' "$WORK/seed.$level.out" | sed "s/}\$/,\"name\":\"seed\",\"stored\":$level}/" >>"$RES"
         say "seeded $need in $(( $(date +%s) - t0 )) s"
         stored=$level

@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "base/common.h"
 #include "base/ids.h"
+#include "base/jsonw.h"
 #include "base/log.h"
 
 /* ------------------------------------------------------------------ common */
@@ -257,6 +258,60 @@ static void test_buf_escapes(void **state)
     assert_int_equal(buf_append_urlenc(&b, "http://127.0.0.1:8080/return?x=1"), K_OK);
     assert_string_equal(b.data, "http%3A%2F%2F127.0.0.1%3A8080%2Freturn%3Fx%3D1");
     buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ jsonw */
+
+static void test_jsonw(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 0);
+    jsonw w;
+    jw_init(&w, &b);
+    jw_obj(&w, NULL);
+    jw_str(&w, "s", "a\"b\\c\n\t\x01/\xc3\xa9");
+    jw_str(&w, "none", NULL);
+    jw_int(&w, "i", -9007199254740993LL);
+    jw_bool(&w, "t", true);
+    jw_bool(&w, "f", false);
+    jw_arr(&w, "arr");
+    jw_int(&w, NULL, 1);
+    jw_obj(&w, NULL);
+    jw_obj_end(&w);
+    jw_arr(&w, NULL);
+    jw_arr_end(&w);
+    jw_null(&w, NULL);
+    jw_arr_end(&w);
+    json_t *meta = json_pack("{s:s}", "k", "v");
+    jw_json(&w, "meta", meta);
+    json_decref(meta);
+    jw_json(&w, "nothing", NULL);
+    jw_raw(&w, "raw", "{}", 2);
+    jw_obj_end(&w);
+    assert_int_equal(jw_status(&w), K_OK);
+    assert_string_equal(b.data, "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001/\xc3\xa9\",\"none\":null,"
+                                "\"i\":-9007199254740993,\"t\":true,\"f\":false,"
+                                "\"arr\":[1,{},[],null],\"meta\":{\"k\":\"v\"},"
+                                "\"nothing\":null,\"raw\":{}}");
+    /* what jansson reads back is what was written */
+    json_error_t err;
+    json_t *back = json_loadb(b.data, b.len, 0, &err);
+    assert_non_null(back);
+    assert_string_equal(json_string_value(json_object_get(back, "s")), "a\"b\\c\n\t\x01/\xc3\xa9");
+    json_decref(back);
+    buf_free(&b);
+
+    /* past the buffer's maximum the first failure sticks */
+    buf small;
+    buf_init(&small, 8);
+    jw_init(&w, &small);
+    jw_obj(&w, NULL);
+    jw_str(&w, "key", "a value too long");
+    jw_int(&w, "n", 1);
+    jw_obj_end(&w);
+    assert_int_not_equal(jw_status(&w), K_OK);
+    buf_free(&small);
 }
 
 /* ------------------------------------------------------------------ ids */
@@ -541,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_buf_max),
         cmocka_unit_test(test_buf_escapes),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_jsonw),
         cmocka_unit_test(test_ids_uniform),
         cmocka_unit_test(test_clock),
         cmocka_unit_test(test_log_lines),

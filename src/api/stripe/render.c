@@ -29,115 +29,173 @@ void stripe_charge_id(const char *pi_id, char out[LIMIT_ID_MAX])
     snprintf(out, LIMIT_ID_MAX, "ch_%.*s", LIMIT_ID_MAX - 4, suffix);
 }
 
-static json_t *last_error(const gw_payment *p)
+static void write_last_error(jsonw *w, const gw_payment *p)
 {
-    if (p->last_error_code == NULL)
-        return json_null();
-    return json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "type",
-                     p->last_error_type != NULL ? p->last_error_type : "card_error", "code",
-                     p->last_error_code, "message", p->last_error_message, "doc_url",
-                     "https://docs.stripe.com/error-codes", "payment_method_type", p->method_type);
+    if (p->last_error_code == NULL) {
+        jw_null(w, "last_payment_error");
+        return;
+    }
+    jw_obj(w, "last_payment_error");
+    jw_str(w, "type", p->last_error_type != NULL ? p->last_error_type : "card_error");
+    jw_str(w, "code", p->last_error_code);
+    if (p->last_error_message != NULL)
+        jw_str(w, "message", p->last_error_message);
+    jw_str(w, "doc_url", "https://docs.stripe.com/error-codes");
+    if (p->method_type != NULL)
+        jw_str(w, "payment_method_type", p->method_type);
+    jw_obj_end(w);
 }
 
-static json_t *next_action(const gw_payment *p)
+static void write_next_action(jsonw *w, const gw_payment *p)
 {
-    if (p->m.state != PS_REQUIRES_ACTION || p->next_action_url == NULL)
-        return json_null();
-    json_t *na = json_pack("{s:s,s:{s:s,s:o}}", "type", "redirect_to_url", "redirect_to_url", "url",
-                           p->next_action_url, "return_url", str_or_null(p->return_url));
-    if (p->qr_text != NULL)
-        json_object_set_new(na, "kassa_qr_code", json_pack("{s:s}", "data", p->qr_text));
-    return na;
+    if (p->m.state != PS_REQUIRES_ACTION || p->next_action_url == NULL) {
+        jw_null(w, "next_action");
+        return;
+    }
+    jw_obj(w, "next_action");
+    jw_str(w, "type", "redirect_to_url");
+    jw_obj(w, "redirect_to_url");
+    jw_str(w, "url", p->next_action_url);
+    jw_str(w, "return_url", p->return_url);
+    jw_obj_end(w);
+    if (p->qr_text != NULL) {
+        jw_obj(w, "kassa_qr_code");
+        jw_str(w, "data", p->qr_text);
+        jw_obj_end(w);
+    }
+    jw_obj_end(w);
 }
 
-json_t *stripe_render_charge(const gw_payment *p)
+/* A jansson object or array of the record, or an empty one when it has none. */
+static void write_or_empty(jsonw *w, const char *key, const json_t *j, bool array)
+{
+    if (j != NULL)
+        jw_json(w, key, j);
+    else
+        jw_raw(w, key, array ? "[]" : "{}", 2);
+}
+
+void stripe_write_charge(jsonw *w, const char *key, const gw_payment *p)
 {
     char ch[LIMIT_ID_MAX];
     stripe_charge_id(p->id, ch);
-    const char *status = p->m.authorized > 0 ? "succeeded" : "pending";
-    return json_pack(
-        "{s:s,s:s,s:I,s:I,s:I,s:b,s:b,s:s,s:I,s:s,s:b,s:o,s:s,s:s,s:o}", "id", ch, "object",
-        "charge", "amount", (json_int_t)p->m.authorized, "amount_captured",
-        (json_int_t)p->m.captured, "amount_refunded", (json_int_t)p->m.refunded, "captured",
-        p->m.captured > 0, "refunded", p->m.captured > 0 && p->m.refunded == p->m.captured,
-        "currency", p->currency, "created", (json_int_t)p->created, "payment_intent", p->id,
-        "livemode", 0, "metadata", copy_or(p->metadata, false), "status", status, "object_kind",
-        "charge", "payment_method_details",
-        json_pack("{s:s}", "type", p->method_type != NULL ? p->method_type : "klarna"));
+    jw_obj(w, key);
+    jw_str(w, "id", ch);
+    jw_str(w, "object", "charge");
+    jw_int(w, "amount", p->m.authorized);
+    jw_int(w, "amount_captured", p->m.captured);
+    jw_int(w, "amount_refunded", p->m.refunded);
+    jw_bool(w, "captured", p->m.captured > 0);
+    jw_bool(w, "refunded", p->m.captured > 0 && p->m.refunded == p->m.captured);
+    jw_str(w, "currency", p->currency);
+    jw_int(w, "created", p->created);
+    jw_str(w, "payment_intent", p->id);
+    jw_bool(w, "livemode", false);
+    write_or_empty(w, "metadata", p->metadata, false);
+    jw_str(w, "status", p->m.authorized > 0 ? "succeeded" : "pending");
+    jw_str(w, "object_kind", "charge");
+    jw_obj(w, "payment_method_details");
+    jw_str(w, "type", p->method_type != NULL ? p->method_type : "klarna");
+    jw_obj_end(w);
+    jw_obj_end(w);
 }
 
-json_t *stripe_render_pi(const gw_payment *p, bool expand_charge)
+static void write_pi_kassa(jsonw *w, const gw_payment *p)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(p->id));
-    json_object_set_new(o, "object", json_string("payment_intent"));
-    json_object_set_new(o, "amount", json_integer(p->m.amount));
-    json_object_set_new(o, "amount_capturable", json_integer(pay_capturable(&p->m)));
-    json_object_set_new(o, "amount_received", json_integer(p->m.captured));
-    json_object_set_new(o, "application", json_null());
-    json_object_set_new(o, "application_fee_amount", json_null());
-    json_object_set_new(o, "automatic_payment_methods", json_null());
-    json_object_set_new(o, "canceled_at",
-                        p->canceled_at ? json_integer(p->canceled_at) : json_null());
-    json_object_set_new(o, "cancellation_reason", str_or_null(p->cancellation_reason));
-    json_object_set_new(o, "capture_method",
-                        json_string(p->manual_capture ? "manual" : "automatic"));
-    json_object_set_new(o, "client_secret", json_string(p->client_secret));
-    json_object_set_new(o, "confirmation_method", json_string("automatic"));
-    json_object_set_new(o, "created", json_integer(p->created));
-    json_object_set_new(o, "currency", json_string(p->currency));
-    json_object_set_new(o, "customer", json_null());
-    json_object_set_new(o, "description", str_or_null(p->description));
-    json_object_set_new(o, "last_payment_error", last_error(p));
-    if (p->m.authorized > 0) {
-        char ch[LIMIT_ID_MAX];
-        stripe_charge_id(p->id, ch);
-        json_object_set_new(o, "latest_charge",
-                            expand_charge ? stripe_render_charge(p) : json_string(ch));
-    } else {
-        json_object_set_new(o, "latest_charge", json_null());
-    }
-    json_object_set_new(o, "livemode", json_false());
-    json_object_set_new(o, "metadata", copy_or(p->metadata, false));
-    json_object_set_new(o, "next_action", next_action(p));
-    /* Kassa keeps no PaymentMethod objects; the attempt stands for one. */
-    if (p->latest_attempt != NULL && strncmp(p->latest_attempt, "att_", 4) == 0)
-        json_object_set_new(o, "payment_method", json_sprintf("pm_%s", p->latest_attempt + 4));
+    jw_obj(w, "kassa");
+    jw_int(w, "amount_refunded", p->m.refunded);
+    jw_int(w, "amount_released", p->m.released);
+    if (p->auth_expires_at)
+        jw_int(w, "authorization_expires_at", p->auth_expires_at);
     else
-        json_object_set_new(o, "payment_method", json_null());
-    json_object_set_new(o, "payment_method_options", json_object());
-    json_object_set_new(o, "payment_method_types", copy_or(p->method_types, true));
-    json_object_set_new(o, "processing", json_null());
-    json_object_set_new(o, "receipt_email", str_or_null(p->email));
-    json_object_set_new(o, "review", json_null());
-    json_object_set_new(o, "setup_future_usage", json_null());
-    json_object_set_new(o, "shipping", json_null());
-    json_object_set_new(o, "statement_descriptor", json_null());
-    json_object_set_new(o, "statement_descriptor_suffix", json_null());
-    json_object_set_new(o, "status", json_string(pay_state_name(p->m.state)));
-    json_object_set_new(o, "transfer_data", json_null());
-    json_object_set_new(o, "transfer_group", json_null());
-    json_t *k = json_object();
-    json_object_set_new(k, "amount_refunded", json_integer(p->m.refunded));
-    json_object_set_new(k, "amount_released", json_integer(p->m.released));
-    json_object_set_new(k, "authorization_expires_at",
-                        p->auth_expires_at ? json_integer(p->auth_expires_at) : json_null());
-    json_object_set_new(k, "payment_method_type", str_or_null(p->method_type));
-    json_object_set_new(k, "payment_method_detail", str_or_null(p->method_detail));
-    json_object_set_new(k, "provider_order", str_or_null(p->order_ref));
-    json_object_set_new(k, "checkout_session", str_or_null(p->checkout_session));
-    json_object_set_new(k, "channel", str_or_null(p->channel));
-    json_object_set_new(k, "order_lines", copy_or(p->lines, true));
+        jw_null(w, "authorization_expires_at");
+    jw_str(w, "payment_method_type", p->method_type);
+    jw_str(w, "payment_method_detail", p->method_detail);
+    jw_str(w, "provider_order", p->order_ref);
+    jw_str(w, "checkout_session", p->checkout_session);
+    jw_str(w, "channel", p->channel);
+    write_or_empty(w, "order_lines", p->lines, true);
     if (p->rate_e9 > 0) {
         char rate[32];
         snprintf(rate, sizeof(rate), "%lld.%09lld", (long long)(p->rate_e9 / 1000000000),
                  (long long)(p->rate_e9 % 1000000000));
         for (size_t n = strlen(rate); n > 0 && rate[n - 1] == '0' && rate[n - 2] != '.'; n--)
             rate[n - 1] = '\0';
-        json_object_set_new(k, "exchange_rate_to_eur", json_string(rate));
+        jw_str(w, "exchange_rate_to_eur", rate);
     }
-    json_object_set_new(o, "kassa", k);
-    return o;
+    jw_obj_end(w);
+}
+
+void stripe_write_pi(jsonw *w, const char *key, const gw_payment *p, bool expand_charge)
+{
+    jw_obj(w, key);
+    jw_str(w, "id", p->id);
+    jw_str(w, "object", "payment_intent");
+    jw_int(w, "amount", p->m.amount);
+    jw_int(w, "amount_capturable", pay_capturable(&p->m));
+    jw_int(w, "amount_received", p->m.captured);
+    jw_null(w, "application");
+    jw_null(w, "application_fee_amount");
+    jw_null(w, "automatic_payment_methods");
+    if (p->canceled_at)
+        jw_int(w, "canceled_at", p->canceled_at);
+    else
+        jw_null(w, "canceled_at");
+    jw_str(w, "cancellation_reason", p->cancellation_reason);
+    jw_str(w, "capture_method", p->manual_capture ? "manual" : "automatic");
+    jw_str(w, "client_secret", p->client_secret);
+    jw_str(w, "confirmation_method", "automatic");
+    jw_int(w, "created", p->created);
+    jw_str(w, "currency", p->currency);
+    jw_null(w, "customer");
+    jw_str(w, "description", p->description);
+    write_last_error(w, p);
+    if (p->m.authorized > 0 && expand_charge) {
+        stripe_write_charge(w, "latest_charge", p);
+    } else if (p->m.authorized > 0) {
+        char ch[LIMIT_ID_MAX];
+        stripe_charge_id(p->id, ch);
+        jw_str(w, "latest_charge", ch);
+    } else {
+        jw_null(w, "latest_charge");
+    }
+    jw_bool(w, "livemode", false);
+    write_or_empty(w, "metadata", p->metadata, false);
+    write_next_action(w, p);
+    /* Kassa keeps no PaymentMethod objects; the attempt stands for one. */
+    if (p->latest_attempt != NULL && strncmp(p->latest_attempt, "att_", 4) == 0) {
+        char pm[LIMIT_ID_MAX + 4];
+        snprintf(pm, sizeof(pm), "pm_%s", p->latest_attempt + 4);
+        jw_str(w, "payment_method", pm);
+    } else {
+        jw_null(w, "payment_method");
+    }
+    jw_raw(w, "payment_method_options", "{}", 2);
+    write_or_empty(w, "payment_method_types", p->method_types, true);
+    jw_null(w, "processing");
+    jw_str(w, "receipt_email", p->email);
+    jw_null(w, "review");
+    jw_null(w, "setup_future_usage");
+    jw_null(w, "shipping");
+    jw_null(w, "statement_descriptor");
+    jw_null(w, "statement_descriptor_suffix");
+    jw_str(w, "status", pay_state_name(p->m.state));
+    jw_null(w, "transfer_data");
+    jw_null(w, "transfer_group");
+    write_pi_kassa(w, p);
+    jw_obj_end(w);
+}
+
+json_t *stripe_render_pi(const gw_payment *p, bool expand_charge)
+{
+    buf b;
+    buf_init(&b, LIMIT_RESPONSE_MAX);
+    jsonw w;
+    jw_init(&w, &b);
+    stripe_write_pi(&w, NULL, p, expand_charge);
+    json_t *o = jw_status(&w) == K_OK ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    buf_free(&b);
+    return o != NULL ? o : json_object();
 }
 
 json_t *stripe_render_refund(const gw_refund *r)
@@ -190,33 +248,51 @@ json_t *stripe_render_session(const gw_session *s)
 }
 
 /* An event's data.object: the stored internal snapshot, rendered now. */
-json_t *stripe_render_event_object(const gw_event *ev, arena *a)
+static void write_event_object(jsonw *w, const gw_event *ev, arena *a)
 {
     const char *kind = ev->object_kind != NULL ? ev->object_kind : "";
+    json_t *other = NULL;
     if (strcmp(kind, "payment_intent") == 0 || strcmp(kind, "charge") == 0) {
         gw_payment p;
         if (gw_payment_from_json(ev->object, a, &p) != K_OK)
-            return json_object();
-        return strcmp(kind, "charge") == 0 ? stripe_render_charge(&p) : stripe_render_pi(&p, false);
+            jw_raw(w, "object", "{}", 2);
+        else if (strcmp(kind, "charge") == 0)
+            stripe_write_charge(w, "object", &p);
+        else
+            stripe_write_pi(w, "object", &p, false);
+        return;
     }
     if (strcmp(kind, "refund") == 0) {
         gw_refund r;
         gw_refund_from_json(ev->object, a, &r);
-        return stripe_render_refund(&r);
-    }
-    if (strcmp(kind, "checkout.session") == 0) {
+        other = stripe_render_refund(&r);
+    } else if (strcmp(kind, "checkout.session") == 0) {
         gw_session s;
         gw_session_from_json(ev->object, a, &s);
-        return stripe_render_session(&s);
+        other = stripe_render_session(&s);
+    } else {
+        other = json_incref(ev->object);
     }
-    return json_deep_copy(ev->object);
+    write_or_empty(w, "object", other, false);
+    json_decref(other);
 }
 
-json_t *stripe_render_event(const gw_event *ev, arena *a)
+void stripe_write_event(jsonw *w, const char *key, const gw_event *ev, arena *a)
 {
-    return json_pack("{s:s,s:s,s:s,s:I,s:{s:o},s:b,s:i,s:{s:o,s:o},s:s}", "id", ev->id, "object",
-                     "event", "api_version", API_VERSION, "created", (json_int_t)ev->created,
-                     "data", "object", stripe_render_event_object(ev, a), "livemode", 0,
-                     "pending_webhooks", 0, "request", "id", str_or_null(ev->request_id),
-                     "idempotency_key", str_or_null(ev->idempotency_key), "type", ev->type);
+    jw_obj(w, key);
+    jw_str(w, "id", ev->id);
+    jw_str(w, "object", "event");
+    jw_str(w, "api_version", API_VERSION);
+    jw_int(w, "created", ev->created);
+    jw_obj(w, "data");
+    write_event_object(w, ev, a);
+    jw_obj_end(w);
+    jw_bool(w, "livemode", false);
+    jw_int(w, "pending_webhooks", 0);
+    jw_obj(w, "request");
+    jw_str(w, "id", ev->request_id);
+    jw_str(w, "idempotency_key", ev->idempotency_key);
+    jw_obj_end(w);
+    jw_str(w, "type", ev->type);
+    jw_obj_end(w);
 }

@@ -14,7 +14,8 @@
 
 /* ---- request plumbing ---- */
 
-typedef json_t *(*record_render)(const void *record);
+/* Writes a record's answer (an object, key NULL) for the idempotency store. */
+typedef void (*record_render)(jsonw *w, const void *record);
 
 typedef struct {
     api_ctx *ctx;
@@ -38,6 +39,41 @@ static void send_json(call *c, int status, json_t *obj)
     }
     http_resp_set(c->resp, status, "application/json", body, strlen(body));
     free(body);
+}
+
+/* Answers with JSON written straight into the response body (jsonw.h). */
+static void send_begin(call *c, jsonw *w)
+{
+    buf_reset(&c->resp->body);
+    jw_init(w, &c->resp->body);
+}
+
+static void send_end(call *c, jsonw *w, int status)
+{
+    if (jw_status(w) != K_OK) {
+        static const char err[] = "{\"error\":{\"type\":\"api_error\","
+                                  "\"message\":\"Response too large.\"}}";
+        http_resp_set(c->resp, 500, "application/json", err, sizeof(err) - 1);
+        return;
+    }
+    c->resp->status = status;
+    c->resp->content_type = "application/json";
+}
+
+/* A list's envelope around data written between the two calls. */
+static void list_begin(jsonw *w, const char *url, bool has_more)
+{
+    jw_obj(w, NULL);
+    jw_str(w, "object", "list");
+    jw_str(w, "url", url);
+    jw_bool(w, "has_more", has_more);
+    jw_arr(w, "data");
+}
+
+static void list_end(jsonw *w)
+{
+    jw_arr_end(w);
+    jw_obj_end(w);
 }
 
 static json_t *error_obj(const char *type, const char *code, const char *param, const char *msg)
@@ -156,11 +192,13 @@ k_status stripe_fingerprint(const char *method, const char *path, json_t *params
 static char *idem_render(gw_idem *self, const void *record, arena *a)
 {
     call *c = self->ctx;
-    json_t *obj = c->render(record);
-    char *s = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    char *copy = s != NULL ? arena_strdup(a, s) : NULL;
-    free(s);
+    buf b;
+    buf_init(&b, LIMIT_RESPONSE_MAX);
+    jsonw w;
+    jw_init(&w, &b);
+    c->render(&w, record);
+    char *copy = jw_status(&w) == K_OK ? arena_strndup(a, b.data, b.len) : NULL;
+    buf_free(&b);
     return copy;
 }
 
@@ -418,14 +456,17 @@ static bool expand_has(call *c, const char *what)
 
 /* ---- payment intents ---- */
 
-static json_t *render_pi_rec(const void *rec)
+static void render_pi_rec(jsonw *w, const void *rec)
 {
-    return stripe_render_pi(rec, false);
+    stripe_write_pi(w, NULL, rec, false);
 }
 
 static void send_pi(call *c, const gw_payment *p)
 {
-    send_json(c, 200, stripe_render_pi(p, expand_has(c, "latest_charge")));
+    jsonw w;
+    send_begin(c, &w);
+    stripe_write_pi(&w, NULL, p, expand_has(c, "latest_charge"));
+    send_end(c, &w, 200);
 }
 
 static void send_pi_err(call *c, const gw_err *e, const gw_payment *p, bool with_pi)
@@ -835,17 +876,22 @@ static void h_pi_list(http_req *r, http_resp *resp, void *ctx)
         send_gw_err(&c, &err);
         return;
     }
-    json_t *data = json_array();
+    jsonw w;
+    send_begin(&c, &w);
+    list_begin(&w, "/v1/payment_intents", more);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, stripe_render_pi(&ps[i], false));
-    send_list(&c, "/v1/payment_intents", data, more);
+        stripe_write_pi(&w, NULL, &ps[i], false);
+    list_end(&w);
+    send_end(&c, &w, 200);
 }
 
 /* ---- refunds ---- */
 
-static json_t *render_refund_rec(const void *rec)
+static void render_refund_rec(jsonw *w, const void *rec)
 {
-    return stripe_render_refund(rec);
+    json_t *o = stripe_render_refund(rec);
+    jw_json(w, NULL, o);
+    json_decref(o);
 }
 
 static void h_refund_create(http_req *r, http_resp *resp, void *ctx)
@@ -926,6 +972,14 @@ static void h_refund_list(http_req *r, http_resp *resp, void *ctx)
 
 /* ---- events ---- */
 
+static void send_event(call *c, const gw_event *ev)
+{
+    jsonw w;
+    send_begin(c, &w);
+    stripe_write_event(&w, NULL, ev, c->r->arena);
+    send_end(c, &w, 200);
+}
+
 static void h_event_get(http_req *r, http_resp *resp, void *ctx)
 {
     call c;
@@ -936,7 +990,7 @@ static void h_event_get(http_req *r, http_resp *resp, void *ctx)
     if (gw_event_get(c.ctx->g, c.merchant, r->params[0], r->arena, &ev, &err) != K_OK)
         send_gw_err(&c, &err);
     else
-        send_json(&c, 200, stripe_render_event(&ev, r->arena));
+        send_event(&c, &ev);
 }
 
 static void h_event_list(http_req *r, http_resp *resp, void *ctx)
@@ -963,13 +1017,16 @@ static void h_event_list(http_req *r, http_resp *resp, void *ctx)
         send_gw_err(&c, &err);
         return;
     }
-    json_t *data = json_array();
+    jsonw w;
+    send_begin(&c, &w);
+    list_begin(&w, "/v1/events", more);
     for (size_t i = 0; i < n; i++) {
         if (type != NULL && type[strlen(type) - 1] != '*' && strcmp(evs[i].type, type) != 0)
             continue;
-        json_array_append_new(data, stripe_render_event(&evs[i], r->arena));
+        stripe_write_event(&w, NULL, &evs[i], r->arena);
     }
-    send_list(&c, "/v1/events", data, more);
+    list_end(&w);
+    send_end(&c, &w, 200);
 }
 
 static void h_event_resend(http_req *r, http_resp *resp, void *ctx)
@@ -984,7 +1041,7 @@ static void h_event_resend(http_req *r, http_resp *resp, void *ctx)
         gw_event_get(c.ctx->g, c.merchant, r->params[0], r->arena, &ev, &err) != K_OK)
         send_gw_err(&c, &err);
     else
-        send_json(&c, 200, stripe_render_event(&ev, r->arena));
+        send_event(&c, &ev);
 }
 
 static void h_event_deliveries(http_req *r, http_resp *resp, void *ctx)
@@ -1004,14 +1061,18 @@ static void h_event_deliveries(http_req *r, http_resp *resp, void *ctx)
 
 /* ---- webhook endpoints ---- */
 
-static json_t *render_endpoint_new(const void *rec)
+static void render_endpoint_new(jsonw *w, const void *rec)
 {
-    return stripe_render_endpoint(rec, true);
+    json_t *o = stripe_render_endpoint(rec, true);
+    jw_json(w, NULL, o);
+    json_decref(o);
 }
 
-static json_t *render_endpoint_rec(const void *rec)
+static void render_endpoint_rec(jsonw *w, const void *rec)
 {
-    return stripe_render_endpoint(rec, false);
+    json_t *o = stripe_render_endpoint(rec, false);
+    jw_json(w, NULL, o);
+    json_decref(o);
 }
 
 static bool endpoint_params(call *c, gw_endpoint_params *p)
@@ -1118,9 +1179,11 @@ static void h_we_list(http_req *r, http_resp *resp, void *ctx)
 
 /* ---- checkout sessions ---- */
 
-static json_t *render_session_rec(const void *rec)
+static void render_session_rec(jsonw *w, const void *rec)
 {
-    return stripe_render_session(rec);
+    json_t *o = stripe_render_session(rec);
+    jw_json(w, NULL, o);
+    json_decref(o);
 }
 
 static const char *const CS_KNOWN[] = {"line_items",

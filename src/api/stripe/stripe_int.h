@@ -8,16 +8,19 @@
 #include <jansson.h>
 #include "../api.h"
 #include "../../base/form.h"
+#include "../../base/jsonw.h"
 
 void stripe_charge_id(const char *pi_id, char out[LIMIT_ID_MAX]);
+/* The hot objects are written as text (jsonw.h); key NULL at the top or in an array. */
+void stripe_write_pi(jsonw *w, const char *key, const gw_payment *p, bool expand_charge);
+void stripe_write_charge(jsonw *w, const char *key, const gw_payment *p);
+void stripe_write_event(jsonw *w, const char *key, const gw_event *ev, arena *a);
+/* The same PaymentIntent as a jansson tree, where one is embedded (402 errors). */
 json_t *stripe_render_pi(const gw_payment *p, bool expand_charge);
-json_t *stripe_render_charge(const gw_payment *p);
 json_t *stripe_render_refund(const gw_refund *r);
 json_t *stripe_render_endpoint(const gw_endpoint *e, bool with_secret);
 json_t *stripe_render_deleted(const char *id, const char *object);
 json_t *stripe_render_session(const gw_session *s);
-json_t *stripe_render_event(const gw_event *ev, arena *a);
-json_t *stripe_render_event_object(const gw_event *ev, arena *a);
 
 /* The idempotency fingerprint of a request (see stripe.c). */
 k_status stripe_fingerprint(const char *method, const char *path, json_t *params, char out[65]);

@@ -14,17 +14,16 @@
 k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64_t now_s, arena *a,
                                 gw_delivery_req *out)
 {
-    json_t *obj = stripe_render_event(ev, a);
-    char *body = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    if (body == NULL)
-        return K_ENOMEM;
-    size_t n = strlen(body);
-    out->body = arena_strndup(a, body, n);
-    free(body);
+    buf b;
+    buf_init(&b, LIMIT_RESPONSE_MAX);
+    jsonw w;
+    jw_init(&w, &b);
+    stripe_write_event(&w, NULL, ev, a);
+    out->body = jw_status(&w) == K_OK ? arena_strndup(a, b.data, b.len) : NULL;
+    out->body_len = b.len;
+    buf_free(&b);
     if (out->body == NULL)
         return K_ENOMEM;
-    out->body_len = n;
     char *signed_msg = arena_printf(a, "%lld.%s", (long long)now_s, out->body);
     if (signed_msg == NULL)
         return K_ENOMEM;

@@ -4,8 +4,8 @@
 #                                prints the report and appends it to bench/RESULTS.md
 #   BENCH_1M=0 bash bench/run.sh stops at 100k stored payments
 #   BENCH_KASSA=build-x/kassa    use that binary instead of building build/kassa
-#   bash bench/run.sh --smoke    ~2 s per scenario, 500 then 1000 stored payments (the second
-#                                500 cloned), nothing appended; exits 0 when every scenario ran
+#   bash bench/run.sh --smoke    ~2 s per scenario, 500 stored payments, then 500 more cloned
+#                                after S1's; nothing appended; exits 0 when every scenario ran
 #                                without errors (no timing checks)
 # The first level is seeded through the API (flow --mode seed); the levels above it by cloning
 # those API-written rows straight into Kassa's SQLite file (flow --mode clone, README "Seeding").
@@ -17,7 +17,8 @@ ROOT=$PWD
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 if [ "$SMOKE" = 1 ]; then
-    DUR=2; WARM=0; LEVELS=(500 1000); S4_DUR=2; S5_PREP=1; S5_DUR=2; CONNS=64
+    # "+500": 500 more than stored then (S1 at the first level adds thousands), cloned
+    DUR=2; WARM=0; LEVELS=(500 +500); S4_DUR=2; S5_PREP=1; S5_DUR=2; CONNS=64
 else
     DUR=${BENCH_SECONDS:-10}; WARM=2; LEVELS=(10000 100000); S4_DUR=10; S5_PREP=10; S5_DUR=10
     CONNS=64
@@ -189,6 +190,7 @@ IDS=$WORK/ids
 stored=0
 first=1
 for level in "${LEVELS[@]}"; do
+    case $level in +*) level=$((stored + ${level#+})) ;; esac
     need=$((level - stored))
     if [ "$need" -gt 0 ]; then
         stride=$((level / 10000)); [ "$stride" -ge 1 ] || stride=1

@@ -19,6 +19,27 @@ static const char ids_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefgh
 
 _Static_assert(sizeof(ids_alphabet) - 1 == IDS_ALPHA_LEN, "base62 alphabet");
 
+/* Random bytes are drawn from the CSPRNG IDS_POOL bytes at a time per thread: one
+ * RAND_bytes call (locks, a getpid for fork detection) per id was 4 % of the
+ * writer's time during durable creates. Kassa never forks after start. */
+#define IDS_POOL 512
+
+static _Thread_local uint8_t ids_pool[IDS_POOL];
+static _Thread_local size_t ids_pool_left;
+
+static uint8_t ids_byte(void)
+{
+    if (ids_pool_left == 0) {
+        k_status st = crypto_random(ids_pool, sizeof(ids_pool));
+        K_ASSERT(st == K_OK); /* no CSPRNG: nothing safe to mint ids with */
+        ids_pool_left = sizeof(ids_pool);
+    }
+    uint8_t b = ids_pool[IDS_POOL - ids_pool_left];
+    ids_pool[IDS_POOL - ids_pool_left] = 0; /* a used byte does not stay in memory */
+    ids_pool_left--;
+    return b;
+}
+
 void id_new_n(char out[LIMIT_ID_MAX], const char *prefix, size_t n)
 {
     K_ASSERT(out != NULL);
@@ -29,15 +50,11 @@ void id_new_n(char out[LIMIT_ID_MAX], const char *prefix, size_t n)
     memcpy(out, prefix, plen);
     size_t filled = 0;
     while (filled < n) {
-        uint8_t rnd[64];
-        k_status st = crypto_random(rnd, sizeof(rnd));
-        K_ASSERT(st == K_OK); /* no CSPRNG: nothing safe to mint ids with */
-        for (size_t i = 0; i < sizeof(rnd) && filled < n; i++) {
-            if (rnd[i] >= IDS_ACCEPT_BELOW)
-                continue;
-            out[plen + filled] = ids_alphabet[rnd[i] % IDS_ALPHA_LEN];
-            filled++;
-        }
+        uint8_t r = ids_byte();
+        if (r >= IDS_ACCEPT_BELOW)
+            continue;
+        out[plen + filled] = ids_alphabet[r % IDS_ALPHA_LEN];
+        filled++;
     }
     out[plen + n] = '\0';
 }

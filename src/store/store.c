@@ -61,11 +61,29 @@ void store_close(store *s)
     free(s);
 }
 
+/* A write closure runs on the writer's thread with the caller's request id, so
+ * its log lines and the events it records (request.id) name the request. */
+typedef struct {
+    store_fn fn;
+    void *arg;
+    const char *request_id; /* the caller's thread-local id: the caller waits meanwhile */
+} store_call;
+
+static k_status store_call_run(store_tx *tx, void *p)
+{
+    store_call *c = p;
+    log_set_request_id(c->request_id);
+    k_status st = c->fn(tx, c->arg);
+    log_set_request_id(NULL);
+    return st;
+}
+
 k_status store_write(store *s, store_fn fn, void *arg)
 {
     K_ASSERT(s != NULL);
     K_ASSERT(fn != NULL);
-    return s->backend->write(s, fn, arg);
+    store_call c = {fn, arg, log_request_id()};
+    return s->backend->write(s, store_call_run, &c);
 }
 
 k_status store_read(store *s, store_fn fn, void *arg)

@@ -121,6 +121,9 @@ describe('webhooks', () => {
     assert.equal(ev.data.object.object, 'payment_intent');
     assert.equal(ev.data.object.status, 'requires_payment_method');
     assert.deepEqual(ev.data.object.metadata, { case: 'signed' });
+    // request.id names the API request that caused the event (its Request-Id header)
+    assert.match(ev.request.id, /^req_/);
+    assert.equal(ev.request.id, pi.lastResponse.requestId);
     // a wrong secret or a re-serialised body does not verify
     assert.throws(() => stripe.webhooks.constructEvent(req.body, sig, 'whsec_wrong'), /No signatures found/);
     assert.throws(() => stripe.webhooks.constructEvent(JSON.stringify(JSON.parse(req.body), null, 1), sig, we.secret));

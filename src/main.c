@@ -71,7 +71,9 @@ static const config_key KEYS[] = {
      "base URL customers' browsers reach Kassa at (default http://LISTEN)"},
     {"rules_file", C_STR, 0, 0, "", S(rules_file), "method rules override file (see docs/api.md)"},
     {"log_level", C_STR, 0, 0, "info", S(log_level), "debug, info, warn or error"},
-    {"workers", C_INT, 1, LIMIT_HTTP_WORKERS_MAX, "64", S(workers), "request worker threads"},
+    {"workers", C_INT, 1, LIMIT_HTTP_WORKERS_MAX, "64", S(workers),
+     "threads for requests that write or call a provider (on SQLite, reads are answered "
+     "on the I/O threads)"},
     {"io_threads", C_INT, 1, 16, "2", S(io_threads), "HTTP I/O threads"},
     {"auth_warn_days", C_INT, 0, 60, "3", S(auth_warn_days),
      "days before an authorisation expires that payment_intent.authorization_expiring is sent"},

@@ -630,11 +630,12 @@ static bool make_endpoint(const char *events)
  * --count times: its payment_intent row, every object whose parent it is (its event), its
  * journal rows (operations) and its idempotency record. Every id the template's rows hold is
  * minted afresh in Kassa's format (prefix + 7 base62 chars of the wall clock in ms + 17
- * random; the client secret is "<new pi>_secret_<fresh>"), inside the JSON bodies too;
+ * random; the client secret is "<new pi>_secret_<fresh>"), inside the JSON bodies too; the
+ * request id in the event is a new random "req_" one and the Idempotency-Key a new one;
  * timestamps move to now, keeping their offsets; seq is left to SQLite. A template row that
- * holds an id which is not the payment's own, a delivery of its event, a child object with
- * children of its own or a table this code does not know makes it refuse: the copies must be
- * what the API would have written. */
+ * holds an id which is not the payment's own (nor the merchant's), a delivery of its event,
+ * a child object with children of its own, or a table this code does not know, makes it
+ * refuse: the copies must be what the API would have written. */
 
 #define CL_ROWS_MAX  16
 #define CL_KINDS_MAX 32
@@ -642,13 +643,18 @@ static bool make_endpoint(const char *events)
 #define CL_TAIL      24 /* base62 characters after an id's prefix */
 #define CL_TIME      7  /* of which the wall clock in ms */
 
-enum { SL_ID, SL_SECRET, SL_SEC, SL_MS };
+/* SL_ID: one of the payment's own ids (Kassa's id_new: time-ordered); SL_SECRET: its client
+ * secret; SL_REQ: the id of the request that made it (http.c: "req_" + random characters,
+ * one per request, so one per copy); SL_KEY: its Idempotency-Key (a new one per copy, as
+ * flow --mode seed sends); SL_SEC, SL_MS: a timestamp. */
+enum { SL_ID, SL_SECRET, SL_REQ, SL_KEY, SL_SEC, SL_MS };
 
 typedef struct {
     int kind;
-    char old[ID_MAX * 2]; /* SL_ID/SL_SECRET: the template's id; else its number */
+    char old[ID_MAX * 2]; /* SL_ID/SL_SECRET/SL_REQ: the template's id; else its number */
     size_t oldlen;
-    char prefix[ID_MAX];  /* SL_ID: e.g. "evt_" */
+    char prefix[ID_MAX];  /* SL_ID, SL_REQ: e.g. "evt_" */
+    size_t tail;          /* SL_REQ: random characters after it */
     long long told, tnew; /* SL_SEC/SL_MS */
     char val[ID_MAX * 2]; /* this copy's value */
     size_t vlen;
@@ -688,11 +694,11 @@ static struct {
     cl_row rows[CL_ROWS_MAX];
     int nrows;
     cl_slot slots[CL_SLOTS_MAX];
-    int nslots, pi_slot;
+    int nslots, pi_slot, key_slot;
     long long base_s, base_ms;
     char err[512];
     uint8_t rnd[4096];
-    size_t rpos;
+    size_t rpos, rlen;
 } C;
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -710,7 +716,7 @@ __attribute__((format(printf, 1, 2))) static bool cl_fail(const char *fmt, ...)
 static char cl_rand62(void)
 {
     for (;;) {
-        if (C.rpos == 0 || C.rpos >= sizeof(C.rnd)) {
+        if (C.rpos >= C.rlen) {
             size_t got = 0;
             while (got < sizeof(C.rnd)) {
                 ssize_t n = getrandom(C.rnd + got, sizeof(C.rnd) - got, 0);
@@ -721,6 +727,7 @@ static char cl_rand62(void)
                 got += n > 0 ? (size_t)n : 0;
             }
             C.rpos = 0;
+            C.rlen = sizeof(C.rnd);
         }
         uint8_t b = C.rnd[C.rpos++];
         if (b < 248)
@@ -920,15 +927,37 @@ static bool cl_seg_add(cl_col *col, size_t off, size_t len, int slot)
     return true;
 }
 
+/* An id as Kassa and Stripe write them: prefix, '_', then 12 or more base62 characters of
+ * which at least one is a digit or a capital (words such as "requires_confirmation" are not). */
+static bool cl_id_like(const char *w, size_t wl, size_t *tail)
+{
+    const char *us = memrchr(w, '_', wl);
+    size_t n = us != NULL ? (size_t)(w + wl - us - 1) : 0;
+    bool mixed = false;
+    for (size_t k = wl - n; k < wl && !mixed; k++)
+        mixed = (w[k] >= '0' && w[k] <= '9') || (w[k] >= 'A' && w[k] <= 'Z');
+    *tail = n;
+    return n >= 12 && mixed;
+}
+
 /* Splits a text value into literal bytes and the places where an id or a timestamp of the
- * template stands (whole words of [A-Za-z0-9_]); any other id-like word makes it refuse. */
+ * template stands (whole words of [A-Za-z0-9_]); any other id but the merchant's makes it
+ * refuse. */
 static bool cl_split(cl_row *r, cl_col *col)
 {
     const char *s = col->text;
     const char *pi = C.slots[C.pi_slot].old;
     size_t pilen = C.slots[C.pi_slot].oldlen;
     size_t n = (size_t)col->tlen, i = 0;
+    const cl_slot *key = &C.slots[C.key_slot];
     while (i < n) {
+        if (i > 0 && s[i - 1] == '"' && n - i > key->oldlen && s[i + key->oldlen] == '"' &&
+            memcmp(s + i, key->old, key->oldlen) == 0) { /* "<the template's key>" */
+            if (!cl_seg_add(col, i, key->oldlen, C.key_slot))
+                return false;
+            i += key->oldlen;
+            continue;
+        }
         size_t j = i;
         while (j < n && (s[j] == '_' || is_b62(s + j, 1)))
             j++;
@@ -944,17 +973,22 @@ static bool cl_split(cl_row *r, cl_col *col)
         bool digits = true;
         for (size_t k = 0; k < wl && digits; k++)
             digits = w[k] >= '0' && w[k] <= '9';
-        const char *us = memrchr(w, '_', wl);
+        size_t tail = 0;
         if (digits) {
             slot = cl_find(SL_SEC, w, wl);
             if (slot < 0)
                 slot = cl_find(SL_MS, w, wl);
-        } else if (us != NULL && (size_t)(w + wl - us - 1) >= 20 &&
+        } else if (cl_id_like(w, wl, &tail) &&
                    !(wl == strlen(C.merchant) && memcmp(w, C.merchant, wl) == 0)) {
             slot = cl_find(SL_ID, w, wl);
             if (slot < 0 && wl == pilen + 8 + CL_TAIL && memcmp(w, pi, pilen) == 0 &&
                 memcmp(w + pilen, "_secret_", 8) == 0 && is_b62(w + pilen + 8, CL_TAIL))
                 slot = cl_add(SL_SECRET, w, wl);
+            if (slot < 0 && wl > 4 && memcmp(w, "req_", 4) == 0 && tail == wl - 4 &&
+                (slot = cl_add(SL_REQ, w, wl)) >= 0) {
+                memcpy(C.slots[slot].prefix, "req_", 5);
+                C.slots[slot].tail = tail;
+            }
             if (slot < 0) {
                 char word[128];
                 snprintf(word, sizeof(word), "%.*s", (int)(wl < 100 ? wl : 100), w);
@@ -1105,14 +1139,24 @@ static bool cl_plan(void)
     }
     char quoted[ID_MAX + 2];
     snprintf(quoted, sizeof(quoted), "\"%s\"", pid);
+    /* the record is written in the same transaction as the journal row: look 10 s either
+     * side of it along idempotency_created rather than through every record */
     int nidem = cl_load("idempotency",
-                        "SELECT * FROM idempotency WHERE merchant_id = ?1 AND instr(body, ?2) > 0",
-                        C.merchant, quoted, NULL);
+                        "SELECT * FROM idempotency WHERE created_ms BETWEEN"
+                        " (SELECT min(created_ms) - 10000 FROM operations"
+                        "  WHERE merchant_id = ?1 AND payment_id = ?3)"
+                        " AND (SELECT max(created_ms) + 10000 FROM operations"
+                        "  WHERE merchant_id = ?1 AND payment_id = ?3)"
+                        " AND +merchant_id = ?1 AND instr(body, ?2) > 0 LIMIT 2",
+                        C.merchant, quoted, pid);
     if (nidem != 1)
         return nidem < 0 ? false
                          : cl_fail("template %s has no single idempotency record (made without an "
                                    "Idempotency-Key?)",
                                    pid);
+    const char *oldkey = cl_text(&C.rows[C.nrows - 1], "key");
+    if (oldkey == NULL || (C.key_slot = cl_add(SL_KEY, oldkey, strlen(oldkey))) < 0)
+        return cl_fail("template %s: its idempotency record's key is missing or too long", pid);
     /* timestamps: seconds (created, due_at) and milliseconds (*_ms) move to now */
     cl_col *created = cl_col_get(pr, "created");
     if (created == NULL || created->type != SQLITE_INTEGER)
@@ -1208,6 +1252,11 @@ static bool cl_one(long n, long long run_s)
             size_t p = strlen(s->prefix);
             memcpy(s->val, s->prefix, p);
             s->vlen = p + cl_tail(s->val + p, ms);
+        } else if (s->kind == SL_REQ && s->tail < sizeof(s->val) - 5) {
+            memcpy(s->val, s->prefix, 4);
+            for (size_t k = 0; k < s->tail; k++)
+                s->val[4 + k] = cl_rand62();
+            s->vlen = 4 + s->tail;
         } else if (s->kind == SL_SEC || s->kind == SL_MS) {
             s->tnew =
                 s->kind == SL_SEC ? ms / 1000 + (s->told - C.base_s) : ms + (s->told - C.base_ms);
@@ -1223,8 +1272,9 @@ static bool cl_one(long n, long long run_s)
         memcpy(s->val + pi->vlen, "_secret_", 8);
         s->vlen = pi->vlen + 8 + cl_tail(s->val + pi->vlen + 8, ms);
     }
-    char key[96];
-    int klen = snprintf(key, sizeof(key), "bench-%lld-%ld-%u", run_s, n, (unsigned)cl_rand31());
+    cl_slot *key = &C.slots[C.key_slot];
+    key->vlen = (size_t)snprintf(key->val, sizeof(key->val), "bench-%lld-%ld-%u", run_s, n,
+                                 (unsigned)cl_rand31());
     for (int i = 0; i < C.nrows; i++) {
         cl_row *r = &C.rows[i];
         int b = 0;
@@ -1242,7 +1292,7 @@ static bool cl_one(long n, long long run_s)
             } else if (c->type == SQLITE_BLOB) {
                 sqlite3_bind_blob(r->ins, b, c->text, c->tlen, SQLITE_STATIC);
             } else if (c->fresh_key) {
-                sqlite3_bind_text(r->ins, b, key, klen, SQLITE_TRANSIENT);
+                sqlite3_bind_text(r->ins, b, key->val, (int)key->vlen, SQLITE_STATIC);
             } else {
                 size_t len;
                 const char *t = cl_assemble(c, &len);
@@ -1288,6 +1338,8 @@ static int clone_main(void)
     long done = 0;
     long long run_s = wall_ms() / 1000;
     char(*batch_ids)[ID_MAX] = ok ? malloc((size_t)C.batch * ID_MAX) : NULL;
+    if (ok && batch_ids == NULL)
+        ok = cl_fail("out of memory for %ld ids", C.batch);
     double t_plan = now_s() - t0;
     double t1 = now_s();
     while (ok && done < G.count) {

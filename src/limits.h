@@ -68,6 +68,14 @@
 /* Storage */
 #define LIMIT_WRITE_BATCH_MAX 256  /* jobs committed together by the writer (group commit) */
 #define LIMIT_WRITE_QUEUE_MAX 8192 /* queued write jobs; more -> 503 */
+/* SQLite: the checkpointer thread is woken past this many WAL frames; past the
+ * second the writer checkpoints itself (~400 MB of WAL); a longer WAL file is
+ * truncated back to the third after a checkpoint. */
+#define LIMIT_SQLITE_CKPT_FRAMES       1000
+#define LIMIT_SQLITE_CKPT_FORCE_FRAMES 100000
+#define LIMIT_SQLITE_WAL_KEEP_BYTES    (64LL * 1024 * 1024)
+#define LIMIT_SQLITE_WRITER_CACHE_KIB  8192 /* the writer's page cache */
+#define LIMIT_SQLITE_READER_CACHE_KIB  1024 /* each read connection's (one per thread) */
 #define LIMIT_STORE_ROWS_MAX                                                                       \
     10000 /* rows one store call returns (export pages); callers page on                           \
            */
@@ -110,6 +118,8 @@ _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
 _Static_assert(LIMIT_LIST_PAGE_DEFAULT <= LIMIT_LIST_PAGE_MAX, "default page within max");
 _Static_assert(LIMIT_WRITE_BATCH_MAX <= LIMIT_WRITE_QUEUE_MAX, "a batch fits the queue");
+_Static_assert(LIMIT_SQLITE_CKPT_FRAMES < LIMIT_SQLITE_CKPT_FORCE_FRAMES,
+               "the checkpointer is woken before the writer has to checkpoint");
 _Static_assert(LIMIT_LIST_PAGE_MAX <= LIMIT_STORE_ROWS_MAX, "an API page is one store call");
 _Static_assert(LIMIT_URL_MAX < LIMIT_HTTP_URL_MAX, "a return URL fits in a request URL");
 _Static_assert(LIMIT_WEBHOOK_BACKOFF_MAX_S < LIMIT_WEBHOOK_HORIZON_S, "backoff within horizon");

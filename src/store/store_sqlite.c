@@ -30,16 +30,12 @@
 
 #define SQ_BUSY_TIMEOUT_MS 5000 /* another process (kassa migrate) holding the lock */
 /* WAL checkpoints run on their own thread and connection (sq_ckpt_main), so a
- * commit never pays for copying pages back into the database file: */
-#define SQ_CKPT_FRAMES       1000   /* WAL frames after which the checkpointer is woken */
-#define SQ_CKPT_FORCE_FRAMES 100000 /* ~400 MB of WAL: the writer checkpoints itself */
-#define SQ_WAL_KEEP_BYTES    (64LL * 1024 * 1024) /* a longer WAL is truncated to this */
-/* The writer's page cache: the tops of the indexes it appends to and the pages
+ * commit never pays for copying pages back into the database file (thresholds in
+ * limits.h). The writer's page cache: the tops of the indexes it appends to and the pages
  * of recent rows (a read connection keeps 1 MiB, see sq_conn_open). Its
  * temp_store is memory: every job runs in a savepoint whose undo journal SQLite
  * otherwise spills to a temporary file past 64 KiB (thousands of pwrite calls a
  * second under load, bench/RESULTS.md). */
-#define SQ_WRITER_CACHE_KIB 8192
 
 /* ---- migrations ---- */
 
@@ -667,13 +663,17 @@ static k_status sq_conn_open(sq_store *ss, sq_role role, sq_conn **out)
         snprintf(sql, sizeof(sql),
                  "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%lld; "
                  "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY",
-                 SQ_WAL_KEEP_BYTES, SQ_WRITER_CACHE_KIB);
+                 LIMIT_SQLITE_WAL_KEEP_BYTES, LIMIT_SQLITE_WRITER_CACHE_KIB);
         ks = sq_exec_sql(c, sql);
     }
-    if (ks == K_OK && role == SQ_READER)
+    if (ks == K_OK && role == SQ_READER) {
         /* a write in store_read fails loudly; one page cache per thread stays
          * small (64 workers x the 2 MiB default was most of the RSS) */
-        ks = sq_exec_sql(c, "PRAGMA query_only=ON; PRAGMA cache_size=-1024");
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA query_only=ON; PRAGMA cache_size=-%d",
+                 LIMIT_SQLITE_READER_CACHE_KIB);
+        ks = sq_exec_sql(c, sql);
+    }
     if (ks != K_OK) {
         sq_conn_close(c);
         return ks;
@@ -871,18 +871,18 @@ static k_status sq_write(store *s, store_fn fn, void *arg)
 /* ---- checkpoints ---- */
 
 /* SQLite calls this on the writer's thread after every commit with the WAL's
- * length in frames. Past SQ_CKPT_FRAMES the checkpointer copies the committed
+ * length in frames. Past LIMIT_SQLITE_CKPT_FRAMES the checkpointer copies the committed
  * pages into the database file while the writer goes on committing; only if it
  * falls far behind does the writer checkpoint itself (SQLite's own default). */
 static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sq_store *ss = arg;
-    if (frames >= SQ_CKPT_FORCE_FRAMES) {
+    if (frames >= LIMIT_SQLITE_CKPT_FORCE_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         atomic_fetch_add(&ss->checkpoints, 1);
         return SQLITE_OK;
     }
-    if (frames >= SQ_CKPT_FRAMES) {
+    if (frames >= LIMIT_SQLITE_CKPT_FRAMES) {
         pthread_mutex_lock(&ss->ckpt_mu);
         if (ss->ckpt_frames == 0)
             pthread_cond_signal(&ss->ckpt_cv);

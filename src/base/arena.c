@@ -72,6 +72,7 @@ static _Thread_local int arena_nspares;
 static pthread_key_t arena_spare_key;
 static pthread_once_t arena_spare_once = PTHREAD_ONCE_INIT;
 static bool arena_spare_key_ok;
+static _Thread_local bool arena_spare_registered; /* this thread's destructor is armed */
 
 static void arena_spares_free(void *unused)
 {
@@ -82,6 +83,7 @@ static void arena_spares_free(void *unused)
         free(b);
     }
     arena_nspares = 0;
+    arena_spare_registered = false;
 }
 
 static void arena_spare_key_make(void)
@@ -94,10 +96,13 @@ static bool arena_spare_put(arena_block *b)
 {
     if (b->size != ARENA_BLOCK_SIZE || arena_nspares >= ARENA_SPARE_MAX)
         return false;
-    pthread_once(&arena_spare_once, arena_spare_key_make);
-    /* the key's value only makes the destructor run at thread exit */
-    if (!arena_spare_key_ok || pthread_setspecific(arena_spare_key, b) != 0)
-        return false;
+    if (!arena_spare_registered) {
+        pthread_once(&arena_spare_once, arena_spare_key_make);
+        /* the key's value only makes the destructor run at thread exit */
+        if (!arena_spare_key_ok || pthread_setspecific(arena_spare_key, &arena_spares) != 0)
+            return false;
+        arena_spare_registered = true;
+    }
     memset(b->data, 0, b->used); /* arena_alloc hands out zeroed memory */
     b->used = 0;
     b->next = arena_spares;

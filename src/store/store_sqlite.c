@@ -19,6 +19,7 @@
 #include "store_int.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -298,9 +299,9 @@ struct sq_store {
 
     sq_conn *ckpt; /* the checkpointer's connection */
     pthread_t ckpt_thread;
-    pthread_mutex_t ckpt_mu; /* guards ckpt_frames and ckpt_stop */
+    pthread_mutex_t ckpt_mu; /* guards ckpt_wanted and ckpt_stop */
     pthread_cond_t ckpt_cv;
-    int ckpt_frames; /* WAL frames at the last commit that asked for a checkpoint; 0 = none */
+    bool ckpt_wanted; /* a commit left the WAL past LIMIT_SQLITE_CKPT_FRAMES */
     bool ckpt_stop;
     _Atomic uint64_t checkpoints;
 };
@@ -619,6 +620,17 @@ static k_status sq_exec_sql(sq_conn *c, const char *sql)
     return K_OK;
 }
 
+__attribute__((format(printf, 2, 3))) static k_status sq_exec_sqlf(sq_conn *c, const char *fmt, ...)
+{
+    char sql[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    K_ASSERT(n > 0 && (size_t)n < sizeof(sql)); /* our own PRAGMA lines */
+    return sq_exec_sql(c, sql);
+}
+
 /* The writer turns WAL on (a property of the file, so readers inherit it). */
 static k_status sq_enable_wal(sq_conn *c)
 {
@@ -658,22 +670,16 @@ static k_status sq_conn_open(sq_store *ss, sq_role role, sq_conn **out)
     k_status ks = sq_exec_sql(c, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL");
     if (ks == K_OK && writer)
         ks = sq_enable_wal(c);
-    if (ks == K_OK && writer) {
-        char sql[160];
-        snprintf(sql, sizeof(sql),
-                 "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%lld; "
-                 "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY",
-                 LIMIT_SQLITE_WAL_KEEP_BYTES, LIMIT_SQLITE_WRITER_CACHE_KIB);
-        ks = sq_exec_sql(c, sql);
-    }
-    if (ks == K_OK && role == SQ_READER) {
-        /* a write in store_read fails loudly; one page cache per thread stays
-         * small (64 workers x the 2 MiB default was most of the RSS) */
-        char sql[64];
-        snprintf(sql, sizeof(sql), "PRAGMA query_only=ON; PRAGMA cache_size=-%d",
-                 LIMIT_SQLITE_READER_CACHE_KIB);
-        ks = sq_exec_sql(c, sql);
-    }
+    if (ks == K_OK && writer)
+        ks = sq_exec_sqlf(c,
+                          "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%lld; "
+                          "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY",
+                          LIMIT_SQLITE_WAL_KEEP_BYTES, LIMIT_SQLITE_WRITER_CACHE_KIB);
+    /* a write in store_read fails loudly; one page cache per thread stays small
+     * (64 workers x the 2 MiB default was most of the RSS) */
+    if (ks == K_OK && role == SQ_READER)
+        ks = sq_exec_sqlf(c, "PRAGMA query_only=ON; PRAGMA cache_size=-%d",
+                          LIMIT_SQLITE_READER_CACHE_KIB);
     if (ks != K_OK) {
         sq_conn_close(c);
         return ks;
@@ -884,9 +890,9 @@ static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     }
     if (frames >= LIMIT_SQLITE_CKPT_FRAMES) {
         pthread_mutex_lock(&ss->ckpt_mu);
-        if (ss->ckpt_frames == 0)
+        if (!ss->ckpt_wanted)
             pthread_cond_signal(&ss->ckpt_cv);
-        ss->ckpt_frames = frames;
+        ss->ckpt_wanted = true;
         pthread_mutex_unlock(&ss->ckpt_mu);
     }
     return SQLITE_OK;
@@ -898,18 +904,16 @@ static void *sq_ckpt_main(void *arg)
     sq_store *ss = arg;
     pthread_mutex_lock(&ss->ckpt_mu);
     for (;;) {
-        while (ss->ckpt_frames == 0 && !ss->ckpt_stop)
+        while (!ss->ckpt_wanted && !ss->ckpt_stop)
             pthread_cond_wait(&ss->ckpt_cv, &ss->ckpt_mu);
         if (ss->ckpt_stop)
             break;
-        ss->ckpt_frames = 0;
+        ss->ckpt_wanted = false;
         pthread_mutex_unlock(&ss->ckpt_mu);
         /* PASSIVE: copies what no reader still needs, never blocks the writer or
          * readers; the writer starts the WAL over once it was copied whole. */
-        int log = 0;
-        int done = 0;
         int rc =
-            sqlite3_wal_checkpoint_v2(ss->ckpt->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+            sqlite3_wal_checkpoint_v2(ss->ckpt->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_warn("store: checkpoint of '%s': %s", ss->path, sqlite3_errmsg(ss->ckpt->db));
         atomic_fetch_add(&ss->checkpoints, 1);

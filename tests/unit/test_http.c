@@ -730,7 +730,11 @@ static void test_metrics(void **state)
     line = strstr(m, "http_request_duration_seconds_count{route=\"params\"} ");
     assert_non_null(line);
     assert_true(strtoll(strchr(line, '}') + 2, NULL, 10) >= 3);
-    assert_non_null(strstr(m, "\nhttp_requests_in_flight 1\n")); /* this scrape itself */
+    /* this scrape itself, and maybe the previous request: MHD reports a request
+     * complete (and it leaves the gauge) only after its answer was sent */
+    line = strstr(m, "\nhttp_requests_in_flight ");
+    assert_non_null(line);
+    assert_true(strtoll(line + strlen("\nhttp_requests_in_flight "), NULL, 10) >= 1);
     assert_non_null(strstr(m, "\nhttp_queue_depth "));
     line = strstr(m, "\nprocess_resident_memory_bytes ");
     assert_non_null(line);

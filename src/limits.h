@@ -46,8 +46,17 @@
 #define LIMIT_IDEMPOTENCY_KEY_MAX      255  /* Stripe's limit */
 #define LIMIT_IDEMPOTENCY_INFLIGHT_MAX 4096 /* keys in flight on one node; more -> 409, retry */
 #define LIMIT_IDEMPOTENCY_TTL_S        (24 * 3600) /* keys kept at least this long */
-#define LIMIT_WEBHOOK_ENDPOINTS_MAX    16          /* Stripe allows 16 per account */
-#define LIMIT_EVENT_TYPES_MAX          64          /* enabled_events entries on one endpoint */
+/* A durable claim (an operation begun at a provider, not yet answered) belongs
+ * to its request this long; after it a retry with the key carries the begun
+ * operation on (a node that died holding it). Longer than a provider call with
+ * all its retries, so a live request is never overtaken. */
+#define LIMIT_IDEMPOTENCY_LEASE_S 120
+/* Retry-After on a 503 (busy, or storage full): nothing was done; come back then. */
+#define LIMIT_RETRY_AFTER_S_TEXT "5"
+#define LIMIT_CAPTURES_OPEN_MAX                                                                    \
+    LIMIT_HTTP_WORKERS_MAX /* captures of one payment awaiting the provider: one per handler */
+#define LIMIT_WEBHOOK_ENDPOINTS_MAX 16 /* Stripe allows 16 per account */
+#define LIMIT_EVENT_TYPES_MAX       64 /* enabled_events entries on one endpoint */
 
 /* Money: Klarna caps line and order amounts at 200 000 000 minor units; our own
  * ceiling is higher so that zero-decimal currencies (JPY, KRW) still fit. */
@@ -58,7 +67,10 @@
 #define LIMIT_ECP_DATA_SCAN_MAX 50   /* store pages one Data API request reads (bounded work) */
 
 /* Webhooks */
-#define LIMIT_WEBHOOK_ATTEMPTS_MAX  20              /* about 3 days with the backoff below */
+/* Deliveries are retried until LIMIT_WEBHOOK_HORIZON_S after the event (the
+ * last attempt lands on it); with the backoff below that is 22 or 23 attempts.
+ * The count is a backstop for a clock that misbehaves, not the schedule. */
+#define LIMIT_WEBHOOK_ATTEMPTS_MAX  40
 #define LIMIT_WEBHOOK_BACKOFF_MAX_S (6 * 3600)      /* longest wait between two attempts */
 #define LIMIT_WEBHOOK_HORIZON_S     (3 * 24 * 3600) /* deliveries given up after this */
 #define LIMIT_WEBHOOK_TIMEOUT_MS    10000           /* one delivery POST */
@@ -123,5 +135,8 @@ _Static_assert(LIMIT_SQLITE_CKPT_FRAMES < LIMIT_SQLITE_CKPT_FORCE_FRAMES,
 _Static_assert(LIMIT_LIST_PAGE_MAX <= LIMIT_STORE_ROWS_MAX, "an API page is one store call");
 _Static_assert(LIMIT_URL_MAX < LIMIT_HTTP_URL_MAX, "a return URL fits in a request URL");
 _Static_assert(LIMIT_WEBHOOK_BACKOFF_MAX_S < LIMIT_WEBHOOK_HORIZON_S, "backoff within horizon");
+_Static_assert((int64_t)LIMIT_IDEMPOTENCY_LEASE_S * 1000 >
+                   (int64_t)LIMIT_PROVIDER_TIMEOUT_MS * (LIMIT_PROVIDER_RETRIES + 1),
+               "a claim's lease outlives its provider call with every retry");
 
 #endif

@@ -99,6 +99,7 @@ json_t *gw_payment_to_json(const gw_payment *p)
     put_json(o, "method_types", p->method_types, true);
     put_json(o, "metadata", p->metadata, false);
     put_json(o, "lines", p->lines, true);
+    put_json(o, "captures_open", p->captures_open, true);
     put_str(o, "email", p->email);
     put_str(o, "country", p->country);
     put_str(o, "name", p->name);
@@ -157,6 +158,7 @@ k_status gw_payment_from_json(json_t *doc, arena *a, gw_payment *p)
     p->method_types = keep_or_new(a, doc, "method_types", true);
     p->metadata = keep_or_new(a, doc, "metadata", false);
     p->lines = keep_or_new(a, doc, "lines", true);
+    p->captures_open = keep_or_new(a, doc, "captures_open", true);
     p->email = gw_jstr(doc, "email", a);
     p->country = gw_jstr(doc, "country", a);
     p->name = gw_jstr(doc, "name", a);

@@ -43,7 +43,7 @@ static pthread_mutex_t g_out_mu = PTHREAD_MUTEX_INITIALIZER;
 static outcome *g_done;   /* finished sends waiting to be recorded */
 static size_t g_inflight; /* sends under way */
 
-/* Seconds to wait after `attempts` failures: 10 s doubling to 6 h, +-10 % jitter. */
+/* Milliseconds to wait after `attempts` failures: 10 s doubling to 6 h, +-10 % jitter. */
 static int64_t backoff_ms(int32_t attempts)
 {
     int64_t s = BACKOFF_BASE_S;
@@ -55,6 +55,18 @@ static int64_t backoff_ms(int32_t attempts)
     crypto_random(&r, sizeof(r));
     int64_t jitter = (int64_t)(r % 201) - 100; /* -100..100 per mille */
     return s * 1000 + s * jitter;
+}
+
+int64_t gw_delivery_next_ms(int64_t created_ms, int32_t attempts, int64_t now_ms)
+{
+    K_ASSERT(attempts >= 1);
+    int64_t horizon_ms = created_ms + (int64_t)LIMIT_WEBHOOK_HORIZON_S * 1000;
+    if (now_ms >= horizon_ms || attempts >= LIMIT_WEBHOOK_ATTEMPTS_MAX)
+        return 0;
+    int64_t next = now_ms + backoff_ms(attempts);
+    /* The last attempt lands on the horizon itself, so a receiver that is back
+     * within three days gets its events, as Stripe promises. */
+    return next < horizon_ms ? next : horizon_ms;
 }
 
 static void on_sent(void *ctx, k_status st, httpc_resp *resp)
@@ -255,10 +267,10 @@ static k_status record_fn(store_tx *tx, void *arg)
         d.attempts++;
         d.last_status = o->http_status;
         bool ok = o->http_status >= 200 && o->http_status < 300;
-        bool expired = j->now_ms - d.created_ms >= (int64_t)LIMIT_WEBHOOK_HORIZON_S * 1000 ||
-                       d.attempts >= LIMIT_WEBHOOK_ATTEMPTS_MAX;
-        d.state = ok ? "delivered" : o->skipped ? "skipped" : expired ? "failed" : "pending";
-        d.next_at_ms = ok || expired || o->skipped ? 0 : j->now_ms + backoff_ms(d.attempts);
+        int64_t next =
+            ok || o->skipped ? 0 : gw_delivery_next_ms(d.created_ms, d.attempts, j->now_ms);
+        d.state = ok ? "delivered" : o->skipped ? "skipped" : next == 0 ? "failed" : "pending";
+        d.next_at_ms = next;
         store_delivery_attempt at = {.delivery_id = d.id,
                                      .at_ms = j->now_ms,
                                      .http_status = o->http_status,

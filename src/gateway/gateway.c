@@ -169,6 +169,12 @@ k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
         gw_err_set(e, 503, "api_error", "rate_limit", NULL,
                    "Kassa is busy; retry the request shortly.");
         break;
+    case K_ENOSPC:
+        gw_err_set(e, 503, "api_error", NULL, NULL,
+                   "Kassa cannot store the %s right now: its storage is full. Nothing was "
+                   "changed; retry the request later with the same Idempotency-Key.",
+                   what);
+        break;
     case K_ECONFLICT:
         gw_err_set(e, 409, "invalid_request_error", "lock_timeout", NULL,
                    "The %s was changed by another request; retry.", what);
@@ -205,28 +211,59 @@ static k_status idem_read_fn(store_tx *tx, void *arg)
     return store_idem_get(tx, r->merchant_id, r->key, r->a, &r->row);
 }
 
-k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, gw_err *err)
+static k_status idem_in_use(gw_err *err, const char *key)
 {
-    K_ASSERT(idem != NULL && idem->key != NULL && idem->fingerprint != NULL);
-    idem->replayed = false;
-    idem_read r = {.merchant_id = merchant_id, .key = idem->key, .a = a};
-    k_status st = store_read(g->st, idem_read_fn, &r);
-    if (st == K_OK && r.row.status != 0) {
-        if (strcmp(r.row.fingerprint, idem->fingerprint) != 0) {
-            gw_err_set(err, 400, "idempotency_error", NULL, NULL,
-                       "Keys for idempotent requests can only be used with the same parameters "
-                       "they were first used with. Try using a key other than '%s' if you meant "
-                       "to execute a different request.",
-                       idem->key);
-            return K_ECONFLICT;
-        }
+    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+               "There is currently another in-progress request using this Idempotency "
+               "Key (that probably means you submitted twice, and the other request is "
+               "still going through): %s. Please try again later.",
+               key);
+    return K_EBUSY;
+}
+
+/* What a stored row says about a request with this key: K_OK + replay fields
+ * (a finished answer), K_ECONFLICT (another request's key), K_EBUSY (claimed
+ * by a request still within its lease), or K_ENOTFOUND with resume_id set (a
+ * claim whose request died: the caller carries on with the object it began). */
+static k_status idem_found(gw_idem *idem, const store_idem *row, gw_err *err)
+{
+    if (strcmp(row->fingerprint, idem->fingerprint) != 0) {
+        gw_err_set(err, 400, "idempotency_error", NULL, NULL,
+                   "Keys for idempotent requests can only be used with the same parameters "
+                   "they were first used with. Try using a key other than '%s' if you meant "
+                   "to execute a different request.",
+                   idem->key);
+        return K_ECONFLICT;
+    }
+    if (row->status != 0) {
         idem->replayed = true;
-        idem->replay_status = r.row.status;
-        idem->replay_body = r.row.body;
+        idem->replay_status = row->status;
+        idem->replay_body = row->body;
         return K_OK;
     }
-    if (st != K_OK && st != K_ENOTFOUND)
+    K_ASSERT(row->body != NULL);
+    if (clock_now_ms() - row->created_ms < (int64_t)LIMIT_IDEMPOTENCY_LEASE_S * 1000)
+        return idem_in_use(err, idem->key);
+    idem->resume_id = row->body;
+    return K_ENOTFOUND;
+}
+
+k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, gw_err *err)
+{
+    K_ASSERT(idem != NULL);
+    K_ASSERT(idem->key != NULL);
+    K_ASSERT(idem->fingerprint != NULL);
+    idem->replayed = false;
+    idem->resume_id = NULL;
+    idem_read r = {.merchant_id = merchant_id, .key = idem->key, .a = a};
+    k_status st = store_read(g->st, idem_read_fn, &r);
+    if (st == K_OK) {
+        k_status found = idem_found(idem, &r.row, err);
+        if (found != K_ENOTFOUND)
+            return found;
+    } else if (st != K_ENOTFOUND) {
         return gw_err_store(err, st, "idempotency key", idem->key);
+    }
     char *k = inflight_key(merchant_id, idem->key);
     if (k == NULL)
         return gw_err_store(err, K_ENOMEM, "idempotency key", idem->key);
@@ -238,33 +275,23 @@ k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, 
     if (!busy && !full)
         g->inflight[g->ninflight++] = k;
     pthread_mutex_unlock(&g->idem_mu);
-    if (!busy && !full) {
-        /* The request that held the key may have stored its answer and left
-         * between our read and our claim: look once more, now that no one
-         * else on this node can be working on the key. */
-        idem_read again = {.merchant_id = merchant_id, .key = idem->key, .a = a};
-        if (store_read(g->st, idem_read_fn, &again) == K_OK && again.row.status != 0) {
-            gw_idem_end(g, merchant_id, idem);
-            if (strcmp(again.row.fingerprint, idem->fingerprint) != 0) {
-                gw_err_set(err, 400, "idempotency_error", NULL, NULL,
-                           "Keys for idempotent requests can only be used with the same "
-                           "parameters they were first used with.");
-                return K_ECONFLICT;
-            }
-            idem->replayed = true;
-            idem->replay_status = again.row.status;
-            idem->replay_body = again.row.body;
-            return K_OK;
-        }
-        return K_ENOTFOUND;
+    if (busy || full) {
+        free(k);
+        return idem_in_use(err, idem->key);
     }
-    free(k);
-    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
-               "There is currently another in-progress request using this Idempotency "
-               "Key (that probably means you submitted twice, and the other request is "
-               "still going through): %s. Please try again later.",
-               idem->key);
-    return K_EBUSY;
+    /* The request that held the key may have stored its answer and left
+     * between our read and our claim: look once more, now that no one
+     * else on this node can be working on the key. */
+    idem_read again = {.merchant_id = merchant_id, .key = idem->key, .a = a};
+    if (store_read(g->st, idem_read_fn, &again) == K_OK) {
+        idem->resume_id = NULL;
+        k_status found = idem_found(idem, &again.row, err);
+        if (found != K_ENOTFOUND) {
+            gw_idem_end(g, merchant_id, idem);
+            return found;
+        }
+    }
+    return K_ENOTFOUND;
 }
 
 void gw_idem_end(gw *g, const char *merchant_id, gw_idem *idem)
@@ -291,10 +318,14 @@ static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, i
     arena a;
     arena_init(&a, 0);
     k_status st = store_idem_get(tx, merchant_id, idem->key, &a, &existing);
+    /* Only a claim of this very request (same fingerprint, still unanswered)
+     * gives way to its answer; anything else is another request's key. */
+    bool own_claim =
+        st == K_OK && existing.status == 0 && strcmp(existing.fingerprint, idem->fingerprint) == 0;
     arena_release(&a);
-    if (st == K_OK)
+    if (st == K_OK && !own_claim)
         return K_ECONFLICT;
-    if (st != K_ENOTFOUND)
+    if (st != K_OK && st != K_ENOTFOUND)
         return st;
     store_idem row = {.merchant_id = merchant_id,
                       .key = idem->key,
@@ -303,6 +334,15 @@ static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, i
                       .body = body,
                       .created_ms = clock_now_ms()};
     return store_idem_put(tx, &row);
+}
+
+k_status gw_idem_claim_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
+                             const char *object_id)
+{
+    if (idem == NULL || idem->key == NULL)
+        return K_OK;
+    K_ASSERT(object_id != NULL);
+    return idem_put(tx, merchant_id, idem, 0, object_id);
 }
 
 k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
@@ -569,7 +609,22 @@ k_status gw_load_payment(store_tx *tx, const char *merchant_id, const char *id, 
     return K_OK;
 }
 
-static int64_t payment_due(const gw_payment *p, int64_t warn_days)
+/* The earliest time an open capture is asked about again, 0 = none. */
+static int64_t captures_due(const gw_payment *p)
+{
+    int64_t due = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(p->captures_open, i, c)
+    {
+        int64_t at = gw_jint(c, "retry_at");
+        if (due == 0 || at < due)
+            due = at;
+    }
+    return due;
+}
+
+static int64_t timers_due(const gw_payment *p, int64_t warn_days)
 {
     if (p->m.state == PS_REQUIRES_ACTION || p->m.state == PS_PROCESSING)
         return p->attempt_expires_at;
@@ -581,10 +636,33 @@ static int64_t payment_due(const gw_payment *p, int64_t warn_days)
     return p->auth_expires_at;
 }
 
+static int64_t payment_due(const gw_payment *p, int64_t warn_days)
+{
+    int64_t timers = timers_due(p, warn_days), captures = captures_due(p);
+    if (timers == 0 || (captures != 0 && captures < timers))
+        return captures;
+    return timers;
+}
+
+static int64_t captures_open_sum(const gw_payment *p)
+{
+    int64_t sum = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(p->captures_open, i, c)
+    {
+        bool fits = money_add(sum, gw_jint(c, "amount"), &sum);
+        K_ASSERT(fits);
+    }
+    return sum;
+}
+
 k_status gw_save_payment(store_tx *tx, gw_payment *p)
 {
     K_ASSERT(pay_check(&p->m));
-    K_ASSERT(p->capture_pending >= 0 && p->capture_pending <= pay_capturable(&p->m));
+    K_ASSERT(p->capture_pending >= 0);
+    K_ASSERT(p->capture_pending <= pay_capturable(&p->m));
+    K_ASSERT(p->capture_pending == captures_open_sum(p));
     store_obj o = {.merchant_id = p->merchant_id,
                    .id = p->id,
                    .kind = "payment_intent",

@@ -59,7 +59,12 @@ typedef struct {
     int32_t version;
     pay_money m;
     int64_t capture_pending; /* captures sent to the provider, not yet answered */
-    char currency[4];        /* lower-case */
+    /* Those captures, one object each: {id, amount, key (the provider's
+     * idempotency key), final, lines, retry_at}. Written in the transaction
+     * that begins the capture, so a capture whose answer was lost (Kassa died)
+     * is asked again with the same key and never lost nor done twice. */
+    json_t *captures_open;
+    char currency[4]; /* lower-case */
     bool manual_capture;
     int64_t created;            /* unix s */
     int64_t canceled_at;        /* 0 = not canceled */
@@ -189,13 +194,20 @@ struct gw_idem {
     bool replayed;
     int replay_status;
     const char *replay_body;
+    /* Out: the request that first used the key began an operation that reaches
+     * a provider (a refund), claimed the key in the same transaction and died
+     * before answering; this is the id of what it began. The use case carries
+     * that object on (same provider key) instead of beginning a second one. */
+    const char *resume_id;
 };
 /* Looks up a key before doing any work: K_OK + replay fields when a finished
  * answer exists with the same fingerprint; K_ECONFLICT (err 400
  * idempotency_error) on another fingerprint; K_EBUSY (409
  * idempotency_key_in_use) while a request with the key is in flight on this
- * node; K_ENOTFOUND when fresh (the key is then marked in flight until
- * gw_idem_end). */
+ * node, or its durable claim is within LIMIT_IDEMPOTENCY_LEASE_S (another node
+ * may still be working on it); K_ENOTFOUND when fresh or when the claim's
+ * lease lapsed (resume_id set) - the key is then marked in flight until
+ * gw_idem_end. */
 k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, gw_err *err);
 void gw_idem_end(gw *g, const char *merchant_id, gw_idem *idem);
 /* Stores an error answer for the key (Stripe stores 4xx/5xx answers after work began). */

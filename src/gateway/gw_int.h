@@ -94,6 +94,12 @@ k_status gw_emit_payment(store_tx *tx, const gw_payment *p, const char *type);
  * authorised amount. Callers set the operation's amount and idempotency key. */
 void gw_prov_ref_of(const gw_payment *p, arena *a, prov_ref *ref);
 
+/* Claims the key durably for an operation that reaches a provider, inside the
+ * write that begins it (no-op without a key): a retry after a crash finds the
+ * object (idem->resume_id) instead of beginning the operation again.
+ * K_ECONFLICT when the key was taken meanwhile (another node). */
+k_status gw_idem_claim_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
+                             const char *object_id);
 /* Stores the idempotent answer inside the write (no-op without a key).
  * K_ECONFLICT when the key was taken meanwhile (another node). */
 k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
@@ -132,6 +138,9 @@ k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 
+/* Sends again the captures of a payment whose request died before the
+ * provider's answer was written (payments.c). */
+k_status gw_capture_retry(gw *g, const char *merchant_id, const char *id, arena *a);
 /* Asks the provider again about a pending refund it did not confirm (refunds.c). */
 k_status gw_refund_retry(gw *g, const char *merchant_id, const char *id, arena *a);
 
@@ -141,6 +150,11 @@ k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const st
 /* Reads an attempt and its payment, syncs it with the provider when still
  * open, and reads both again. */
 k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p, gw_attempt *t);
+
+/* When a delivery that failed its `attempts`-th try goes again (unix ms, with
+ * jitter): never past the horizon of LIMIT_WEBHOOK_HORIZON_S after the event,
+ * the last try on it; 0 = give up (dispatch.c). */
+int64_t gw_delivery_next_ms(int64_t created_ms, int32_t attempts, int64_t now_ms);
 
 /* The dispatcher and scheduler threads (dispatch.c, scheduler.c). */
 void *gw_dispatcher_main(void *arg);

@@ -1096,7 +1096,18 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
     return K_OK;
 }
 
-/* ---- capture ---- */
+/* ---- capture ----
+ *
+ * A capture is begun in one write (the amount reserved in capture_pending and
+ * the capture recorded in captures_open with the provider's idempotency key,
+ * the request's key claimed for it), sent to the provider, and settled in a
+ * second write. When Kassa dies in between, the scheduler asks the provider
+ * again with the same key once the capture's retry_at passes, and a retry of
+ * the request carries the same capture on (gw_idem.resume_id): a capture is
+ * never lost with the provider holding it, nor sent as a second one. */
+
+/* A begun capture is asked about after this when its request never came back. */
+#define CAPTURE_BEGUN_RETRY_S LIMIT_IDEMPOTENCY_LEASE_S
 
 typedef struct {
     gw *g;
@@ -1109,9 +1120,12 @@ typedef struct {
     arena *a;
     gw_payment *p;
     gw_err *err;
+    char opid[LIMIT_ID_MAX]; /* cap_...: the open capture */
+    const char *prov_key;    /* the provider's idempotency key */
     bool ok;
+    bool unknown;
     const char *op_ref;
-    bool released;
+    const char *failure;
 } capture_job;
 
 static bool line_is_shipping(json_t *l)
@@ -1150,6 +1164,33 @@ static k_status capture_lines(capture_job *j, const gw_payment *p)
     return K_OK;
 }
 
+/* The open capture `opid` of p, or NULL (settled meanwhile); *at = its index. */
+static json_t *capture_open_find(const gw_payment *p, const char *opid, size_t *at)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(p->captures_open, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        if (id != NULL && strcmp(id, opid) == 0) {
+            *at = i;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Fills the job from a recorded open capture (a retry or the scheduler). */
+static void capture_job_from(capture_job *j, json_t *c)
+{
+    snprintf(j->opid, sizeof(j->opid), "%s", json_string_value(json_object_get(c, "id")));
+    j->amount = gw_jint(c, "amount");
+    j->final = json_is_true(json_object_get(c, "final"));
+    j->prov_key = gw_jstr(c, "key", j->a);
+    json_t *lines = json_object_get(c, "lines");
+    j->lines = json_is_array(lines) ? gw_keep(j->a, lines) : NULL;
+}
+
 static k_status capture_begin_fn(store_tx *tx, void *arg)
 {
     capture_job *j = arg;
@@ -1171,8 +1212,27 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
                    (long long)j->amount, (long long)avail);
         return K_EINVAL;
     }
+    if (json_array_size(p->captures_open) >= LIMIT_CAPTURES_OPEN_MAX) {
+        gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+                   "%d captures of this PaymentIntent are in progress; retry after them.",
+                   LIMIT_CAPTURES_OPEN_MAX);
+        return K_ECONFLICT;
+    }
+    json_t *c = json_pack("{s:s,s:I,s:s,s:b,s:I}", "id", j->opid, "amount", (json_int_t)j->amount,
+                          "key", j->prov_key, "final", j->final, "retry_at",
+                          (json_int_t)(clock_now_s() + CAPTURE_BEGUN_RETRY_S));
+    if (j->lines != NULL)
+        json_object_set(c, "lines", j->lines);
+    json_array_append_new(p->captures_open, c);
     p->capture_pending += j->amount;
-    return gw_save_payment(tx, p);
+    st = gw_save_payment(tx, p);
+    if (st == K_OK)
+        st = gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, j->opid);
+    if (st == K_ECONFLICT)
+        gw_err_set(j->err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+                   "There is currently another in-progress request using this Idempotency Key. "
+                   "Please try again later.");
+    return st;
 }
 
 static k_status capture_end_fn(store_tx *tx, void *arg)
@@ -1182,16 +1242,29 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
     if (st != K_OK)
         return st;
+    size_t at;
+    if (capture_open_find(p, j->opid, &at) == NULL) /* settled meanwhile (the scheduler) */
+        return j->ok ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a) : K_OK;
     K_ASSERT(p->capture_pending >= j->amount);
+    json_array_remove(p->captures_open, at);
     p->capture_pending -= j->amount;
     if (!j->ok) {
-        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", j->err->code, j->err->message, NULL,
+        /* Refused, or no answer after the connector's retries: not a capture.
+         * The key is given back, so the caller's retry with it begins anew -
+         * with the same provider key, which cannot capture twice. */
+        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed",
+                        j->unknown ? "provider_unavailable" : "capture_failed", j->failure, NULL,
                         NULL, NULL);
-        return st == K_OK ? gw_save_payment(tx, p) : st;
+        if (st == K_OK)
+            st = gw_save_payment(tx, p);
+        if (st == K_OK && j->idem != NULL && j->idem->key != NULL)
+            st = store_idem_delete(tx, j->merchant_id, j->idem->key);
+        return st;
     }
     pay_entry e = {.op = OP_CAPTURE, .amount = j->amount, .final = j->final};
     int64_t rest = pay_capturable(&p->m) - j->amount;
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+    pay_refusal applied = pay_apply(&p->m, &e);
+    K_ASSERT(applied == PAY_OK);
     st = gw_journal(tx, p, OP_CAPTURE, j->amount, "succeeded", NULL, NULL, j->op_ref, NULL,
                     j->lines);
     if (st == K_OK && j->final && rest > 0)
@@ -1208,6 +1281,82 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     return st;
 }
 
+/* Sends the open capture in j to the provider and fills j's outcome. */
+static void capture_call(capture_job *j)
+{
+    gw *g = j->g;
+    arena *a = j->a;
+    const gw_payment *p = j->p;
+    const char *provname = p->method_type != NULL ? method_provider(g, p->method_type) : NULL;
+    const provider *prov = provname != NULL ? provider_find(provname) : NULL;
+    prov_account acct;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    prov_ref ref;
+    gw_prov_ref_of(p, a, &ref);
+    ref.amount = j->amount;
+    ref.idem_key = j->prov_key;
+    prov_line *plines = NULL;
+    size_t nlines = 0;
+    if (j->lines != NULL)
+        gw_prov_lines(j->lines, a, &plines, &nlines);
+    ref.lines = plines;
+    ref.nlines = nlines;
+    k_status pst = K_ERR;
+    bool have_acct =
+        prov != NULL && prov->capture != NULL && gw_account(g, j->merchant_id, provname, a, &acct);
+    if (have_acct)
+        pst = prov->capture(&acct, &ref, a, &res);
+    /* Only an answer the provider gave counts: "unknown" (no answer after the
+     * connector's retries) is not a capture. */
+    j->unknown = pst == K_OK && res.outcome == PR_UNKNOWN;
+    j->ok = pst == K_OK && res.outcome != PR_FAILED && !j->unknown;
+    j->op_ref = res.op_ref;
+    j->failure = res.failure_message != NULL ? res.failure_message : "no answer";
+    if (j->ok && j->final && pay_capturable(&p->m) - j->amount > 0 && prov->release != NULL) {
+        prov_result rel;
+        memset(&rel, 0, sizeof(rel));
+        prov->release(&acct, &ref, a, &rel); /* best effort: the authorisation lapses anyway */
+    }
+}
+
+static k_status capture_send_and_settle(capture_job *j)
+{
+    capture_call(j);
+    if (j->unknown)
+        gw_err_set(j->err, 502, "api_error", "provider_unavailable", NULL,
+                   "The provider did not confirm the capture. Retry the request with the same "
+                   "Idempotency-Key; it will not capture twice.");
+    else if (!j->ok)
+        gw_err_set(j->err, 402, "invalid_request_error", "capture_failed", NULL,
+                   "The provider refused the capture: %s", j->failure);
+    k_status st = store_write(j->g->st, capture_end_fn, j);
+    if (st != K_OK)
+        return gw_err_store(j->err, st, PI, j->id);
+    gw_wake(j->g);
+    return j->ok ? K_OK : K_ERR;
+}
+
+/* A retried request whose first try began capture `opid` and died. */
+static k_status capture_resume(capture_job *j, const char *opid)
+{
+    k_status st = gw_pi_get(j->g, j->merchant_id, j->id, j->a, j->p, j->err);
+    if (st != K_OK)
+        return st;
+    size_t at;
+    json_t *c = capture_open_find(j->p, opid, &at);
+    snprintf(j->opid, sizeof(j->opid), "%s", opid);
+    if (c == NULL) {
+        /* Settled meanwhile by the scheduler: answer with the payment as it is. */
+        j->ok = true;
+        st = store_write(j->g->st, capture_end_fn, j);
+        return st == K_OK ? K_OK : gw_err_store(j->err, st, PI, j->id);
+    }
+    log_info("capture '%s' of '%s': carried on for the retried request", opid, j->id);
+    capture_job_from(j, c);
+    return capture_send_and_settle(j);
+}
+
 k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
                        json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
@@ -1222,54 +1371,47 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
                      .a = a,
                      .p = out,
                      .err = err};
+    if (idem != NULL && idem->resume_id != NULL)
+        return capture_resume(&j, idem->resume_id);
+    id_new(j.opid, "cap_");
+    /* The request's Idempotency-Key is the provider's too: a retry of a request
+     * whose capture was released after no answer cannot capture twice. */
+    j.prov_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, j.opid);
     k_status st = store_write(g->st, capture_begin_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, PI, id);
-    const char *provname = out->method_type != NULL ? method_provider(g, out->method_type) : NULL;
-    const provider *prov = provname != NULL ? provider_find(provname) : NULL;
-    prov_account acct;
-    prov_result res;
-    memset(&res, 0, sizeof(res));
-    char opid[LIMIT_ID_MAX];
-    id_new(opid, "cap_");
-    prov_ref ref;
-    gw_prov_ref_of(out, a, &ref);
-    ref.amount = j.amount;
-    ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, opid);
-    prov_line *plines = NULL;
-    size_t nlines = 0;
-    if (j.lines != NULL)
-        gw_prov_lines(j.lines, a, &plines, &nlines);
-    ref.lines = plines;
-    ref.nlines = nlines;
-    k_status pst = K_ERR;
-    if (prov != NULL && prov->capture != NULL && gw_account(g, merchant_id, provname, a, &acct))
-        pst = prov->capture(&acct, &ref, a, &res);
-    /* Only an answer the provider gave counts: "unknown" (no answer after the
-     * connector's retries) is not a capture. The reservation is released and
-     * the caller told to retry; the provider's idempotency key is the
-     * request's Idempotency-Key, so a retry with it cannot capture twice. */
-    bool unknown = pst == K_OK && res.outcome == PR_UNKNOWN;
-    j.ok = pst == K_OK && res.outcome != PR_FAILED && !unknown;
-    j.op_ref = res.op_ref;
-    if (j.ok && final && pay_capturable(&out->m) - j.amount > 0 && prov->release != NULL) {
-        prov_result rel;
-        memset(&rel, 0, sizeof(rel));
-        prov->release(&acct, &ref, a, &rel); /* best effort: the authorisation lapses anyway */
-    }
-    if (unknown)
-        gw_err_set(err, 502, "api_error", "provider_unavailable", NULL,
-                   "The provider did not confirm the capture. Retry the request with the same "
-                   "Idempotency-Key; it will not capture twice.");
-    else if (!j.ok)
-        gw_err_set(err, 402, "invalid_request_error", "capture_failed", NULL,
-                   "The provider refused the capture: %s",
-                   res.failure_message != NULL ? res.failure_message : "no answer");
-    st = store_write(g->st, capture_end_fn, &j);
+    return capture_send_and_settle(&j);
+}
+
+/* The scheduler: open captures of payment `id` past their retry time (their
+ * request died). Each is sent again with its key and settled. */
+k_status gw_capture_retry(gw *g, const char *merchant_id, const char *id, arena *a)
+{
+    gw_payment p;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_get(g, merchant_id, id, a, &p, &err);
     if (st != K_OK)
-        return gw_err_store(err, st, PI, id);
-    gw_wake(g);
-    return j.ok ? K_OK : K_ERR;
+        return st;
+    int64_t now = clock_now_s();
+    json_t *open = json_deep_copy(p.captures_open);
+    arena_defer(a, (void (*)(void *))json_decref, open);
+    size_t i;
+    json_t *c;
+    json_array_foreach(open, i, c)
+    {
+        if (gw_jint(c, "retry_at") > now)
+            continue;
+        capture_job j = {.g = g, .merchant_id = merchant_id, .id = id, .a = a, .err = &err};
+        gw_payment cur;
+        j.p = &cur;
+        if (gw_pi_get(g, merchant_id, id, a, &cur, &err) != K_OK)
+            return K_ERR;
+        capture_job_from(&j, c);
+        log_info("capture '%s' of '%s': asking the provider again", j.opid, id);
+        capture_send_and_settle(&j);
+    }
+    return K_OK;
 }
 
 /* ---- cancel ---- */

@@ -6,6 +6,13 @@
  * captured; the provider is asked; phase B (one write) settles or releases the
  * reservation. Refunds always go back to the original method (the provider of
  * the payment's attempt).
+ *
+ * Kassa may die between A and B, with the provider's answer lost. So phase A
+ * also claims the request's idempotency key for this refund and gives the
+ * refund a time at which the scheduler asks the provider again; the provider's
+ * idempotency key is the refund's id. A retry with the same key then carries
+ * this refund on (gw_idem.resume_id) and the scheduler settles it even when
+ * nobody retries: a refund is never begun twice and never left pending.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +23,9 @@
 #include "../domain/money.h"
 
 #define REFUND_RETRY_S 60 /* a refund the provider did not confirm is asked again after */
+/* A begun refund is asked about after this if its request never came back
+ * (Kassa died during the provider call): by then the live call is long over. */
+#define REFUND_BEGUN_RETRY_S LIMIT_IDEMPOTENCY_LEASE_S
 
 typedef struct {
     gw *g;
@@ -45,6 +55,15 @@ static k_status emit_refund(store_tx *tx, const gw_refund *r, const char *type)
     k_status st = gw_emit(tx, r->merchant_id, type, "refund", r->id, doc);
     json_decref(doc);
     return st;
+}
+
+/* Another node claimed the key between our look-up and our write. */
+static void idem_taken(gw_err *err, const gw_idem *idem)
+{
+    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+               "There is currently another in-progress request using this Idempotency Key: "
+               "%s. Please try again later.",
+               idem->key);
 }
 
 static k_status refund_begin_fn(store_tx *tx, void *arg)
@@ -94,6 +113,7 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     r->metadata = gw_metadata_apply(NULL, j->in->metadata);
     arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
     r->created = clock_now_s();
+    r->retry_at = r->created + REFUND_BEGUN_RETRY_S;
     st = gw_save_refund(tx, r);
     if (st == K_OK)
         st = gw_journal(tx, p, OP_REFUND, amount, "pending", NULL, r->reason, NULL, r->id, NULL);
@@ -101,6 +121,10 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
         st = emit_refund(tx, r, "refund.created");
+    if (st == K_OK)
+        st = gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, r->id);
+    if (st == K_ECONFLICT)
+        idem_taken(j->err, j->idem);
     return st;
 }
 
@@ -114,8 +138,8 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return st;
     gw_refund *r = j->r;
-    if (strcmp(r->status, "pending") != 0)
-        return K_OK; /* settled meanwhile (a retry by the scheduler) */
+    if (strcmp(r->status, "pending") != 0) /* settled meanwhile (by the scheduler) */
+        return gw_idem_store_in_tx(tx, j->merchant_id, j->idem, r, j->a);
     if (j->unknown) {
         /* Still pending: the scheduler asks again with the same idempotency key. */
         r->retry_at = clock_now_s() + REFUND_RETRY_S;
@@ -209,9 +233,24 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
     err->http = 0;
     refund_job j = {
         .g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a, .r = out, .err = err};
-    k_status st = store_write(g->st, refund_begin_fn, &j);
-    if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, "refund", NULL);
+    k_status st;
+    if (idem != NULL && idem->resume_id != NULL) {
+        /* The first request with this key began this refund and died. */
+        st = gw_refund_get(g, merchant_id, idem->resume_id, a, out, err);
+        if (st == K_OK)
+            st = gw_pi_get(g, merchant_id, out->payment_id, a, &j.p, err);
+        if (st != K_OK)
+            return st;
+        log_info("refund '%s': carried on for the retried request", out->id);
+        if (strcmp(out->status, "pending") != 0) {
+            st = store_write(g->st, refund_end_fn, &j);
+            return st == K_OK ? K_OK : gw_err_store(err, st, "refund", out->id);
+        }
+    } else {
+        st = store_write(g->st, refund_begin_fn, &j);
+        if (st != K_OK)
+            return err->http ? st : gw_err_store(err, st, "refund", NULL);
+    }
 
     refund_call(g, &j);
     st = store_write(g->st, refund_end_fn, &j);

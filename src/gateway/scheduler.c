@@ -5,6 +5,8 @@
  *  - an attempt stuck waiting on a provider is asked again (the janitor);
  *  - an authorisation warns N days before it expires, then expires (the
  *    uncaptured remainder is released);
+ *  - a capture or refund begun at the provider whose request never came back
+ *    (Kassa died) is sent again with its idempotency key and settled;
  *  - a checkout session past its expires_at expires;
  *  - idempotency keys older than LIMIT_IDEMPOTENCY_TTL_S are pruned.
  * Each tick handles at most LIMIT_TICK_ITEMS_MAX due objects (bounded work);
@@ -129,6 +131,8 @@ static void payment_due(gw *g, const store_obj *o, arena *a)
         store_write(g->st, attempt_expire_fn, &j);
         return;
     }
+    if (o->status != NULL && strcmp(o->status, "requires_capture") == 0)
+        gw_capture_retry(g, o->merchant_id, o->id, a); /* captures whose request died */
     store_write(g->st, auth_timer_fn, &j);
 }
 

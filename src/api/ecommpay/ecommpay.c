@@ -407,6 +407,29 @@ static bool find_payment(gate *gt, gw_payment *p)
            p->external_id == NULL;
 }
 
+static char *render_gate_refund(gw_idem *self, const void *record, arena *a)
+{
+    (void)self;
+    return arena_strdup(a, ((const gw_refund *)record)->id);
+}
+
+/* The idempotency of a Gate refund: key = merchant_refund_id, fingerprint =
+ * the payment and amount it refunds. Answers as gw_idem_begin does. */
+static k_status gate_refund_idem(gate *gt, const gw_payment *p, int64_t amount,
+                                 const char *refund_id, gw_idem *idem, char fp[SHA256_HEX_LEN])
+{
+    const char *basis =
+        arena_printf(gt->r->arena, "gate-refund\n%s\n%lld", p->id, (long long)amount);
+    crypto_sha256_hex(basis, strlen(basis), fp);
+    memset(idem, 0, sizeof(*idem));
+    idem->key = arena_printf(gt->r->arena, "ecommpay-refund:%s", refund_id);
+    idem->fingerprint = fp;
+    idem->render = render_gate_refund;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    return gw_idem_begin(gt->ctx->g, gt->m.id, idem, gt->r->arena, &err);
+}
+
 static void h_gate_refund(http_req *r, http_resp *resp, void *ctx)
 {
     gate gt;
@@ -440,8 +463,33 @@ static void h_gate_refund(http_req *r, http_resp *resp, void *ctx)
                            .amount = amount != NULL ? (int64_t)json_integer_value(amount) : 0,
                            .external_id = refund_id,
                            .metadata = md};
+    /* A Gate refund is retried with the same merchant_refund_id (ECommPay's own
+     * idempotency): the gateway begins it once, even across a crash. */
+    gw_idem idem;
+    char fp[SHA256_HEX_LEN];
+    gw_idem *idemp = NULL;
+    if (refund_id != NULL) {
+        k_status ist = gate_refund_idem(&gt, &p, rp.amount, refund_id, &idem, fp);
+        if (ist == K_OK && idem.replayed) {
+            gate_accepted(&gt);
+            return;
+        }
+        if (ist == K_ECONFLICT) {
+            gate_error(&gt, 400, "3041", "merchant_refund_id was already used for another refund");
+            return;
+        }
+        if (ist != K_ENOTFOUND) {
+            gate_error(&gt, 503, "20000",
+                       "Another request with this merchant_refund_id is in "
+                       "progress; try again later");
+            return;
+        }
+        idemp = &idem;
+    }
     gw_refund rf;
-    k_status st = gw_refund_create(gt.ctx->g, gt.m.id, &rp, NULL, r->arena, &rf, &err);
+    k_status st = gw_refund_create(gt.ctx->g, gt.m.id, &rp, idemp, r->arena, &rf, &err);
+    if (idemp != NULL)
+        gw_idem_end(gt.ctx->g, gt.m.id, idemp);
     if (st != K_OK) {
         bool too_much = err.code != NULL && (strcmp(err.code, "amount_too_large") == 0 ||
                                              strcmp(err.code, "charge_already_refunded") == 0);

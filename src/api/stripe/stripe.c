@@ -97,6 +97,8 @@ static void send_gw_err(call *c, const gw_err *e)
     json_t *body =
         error_obj(e->type, e->code, e->param, e->message[0] ? e->message : "An error occurred.");
     send_json(c, status, body);
+    if (status == 503) /* busy or storage full: nothing was done, come back */
+        http_resp_header(c->r, c->resp, "Retry-After", LIMIT_RETRY_AFTER_S_TEXT);
 }
 
 static void send_param_err(call *c, const param_err *pe)

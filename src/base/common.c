@@ -31,6 +31,8 @@ const char *k_status_str(k_status st)
         return "timeout";
     case K_EBUSY:
         return "busy";
+    case K_ENOSPC:
+        return "storage full";
     }
     return "unknown status";
 }

@@ -23,6 +23,7 @@ typedef enum {
     K_EIO = -7,       /* storage or network I/O failed */
     K_ETIMEOUT = -8,  /* deadline passed */
     K_EBUSY = -9,     /* queue full, try later (503) */
+    K_ENOSPC = -10,   /* storage full: nothing written, try later (503) */
 } k_status;
 
 const char *k_status_str(k_status st);

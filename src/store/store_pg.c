@@ -431,6 +431,10 @@ static k_status pg_err(pg_conn *c, const PGresult *r, const char *what)
         log_warn("store: %s: %s (%s), the job fails with K_EBUSY", what, msg, state);
         return K_EBUSY;
     }
+    if (pg_state_is(state, "53100")) {
+        log_error("store: %s: PostgreSQL's disk is full: %s", what, msg);
+        return K_ENOSPC;
+    }
     if (pg_state_is(state, "53"))
         return K_EBUSY;
     if (pg_state_is(state, "57014"))

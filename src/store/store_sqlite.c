@@ -328,6 +328,9 @@ static k_status sq_err(sq_conn *c, int rc, const char *what)
         return K_ENOMEM;
     case SQLITE_TOOBIG:
         return K_ETOOBIG;
+    case SQLITE_FULL:
+        log_error("store: %s: the disk is full: %s", what, sqlite3_errmsg(c->db));
+        return K_ENOSPC;
     default:
         log_error("store: %s: %s (%d)", what, sqlite3_errmsg(c->db), rc);
         return K_EIO;

@@ -84,6 +84,7 @@ json_t *gw_payment_to_json(const gw_payment *p)
     put_int(o, "refunded", p->m.refunded);
     put_int(o, "refund_pending", p->m.refund_pending);
     put_int(o, "capture_pending", p->capture_pending);
+    put_int(o, "reconcile_at", p->reconcile_at);
     put_str(o, "currency", p->currency);
     json_object_set_new(o, "manual_capture", json_boolean(p->manual_capture));
     put_int(o, "created", p->created);
@@ -142,6 +143,7 @@ k_status gw_payment_from_json(json_t *doc, arena *a, gw_payment *p)
     p->m.refunded = gw_jint(doc, "refunded");
     p->m.refund_pending = gw_jint(doc, "refund_pending");
     p->capture_pending = gw_jint(doc, "capture_pending");
+    p->reconcile_at = gw_jint(doc, "reconcile_at");
     snprintf(p->currency, sizeof(p->currency), "%s",
              json_string_value(json_object_get(doc, "currency")) ?: "");
     p->manual_capture = json_is_true(json_object_get(doc, "manual_capture"));

@@ -636,12 +636,16 @@ static int64_t timers_due(const gw_payment *p, int64_t warn_days)
     return p->auth_expires_at;
 }
 
+static int64_t earliest(int64_t a, int64_t b) /* of two due times, 0 = none */
+{
+    if (a == 0 || (b != 0 && b < a))
+        return b;
+    return a;
+}
+
 static int64_t payment_due(const gw_payment *p, int64_t warn_days)
 {
-    int64_t timers = timers_due(p, warn_days), captures = captures_due(p);
-    if (timers == 0 || (captures != 0 && captures < timers))
-        return captures;
-    return timers;
+    return earliest(earliest(timers_due(p, warn_days), captures_due(p)), p->reconcile_at);
 }
 
 static int64_t captures_open_sum(const gw_payment *p)

@@ -64,6 +64,10 @@ typedef struct {
      * that begins the capture, so a capture whose answer was lost (Kassa died)
      * is asked again with the same key and never lost nor done twice. */
     json_t *captures_open;
+    /* An order action (cancel, extend, edit) was sent to the provider and its
+     * answer may be lost with Kassa: the scheduler reads the order back then
+     * and brings Kassa in line (gw_pi_reconcile). 0 = nothing outstanding. */
+    int64_t reconcile_at;
     char currency[4]; /* lower-case */
     bool manual_capture;
     int64_t created;            /* unix s */

@@ -138,6 +138,12 @@ k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 
+/* Before an order action (cancel, extend, edit) is sent to the provider: a
+ * durable note that the order is to be read back if its answer is lost. The
+ * action's own write clears it (orders.c). */
+k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, arena *a);
+/* The scheduler: reads the order back when such a note is due. */
+k_status gw_order_recheck(gw *g, const char *merchant_id, const char *id, arena *a);
 /* Sends again the captures of a payment whose request died before the
  * provider's answer was written (payments.c). */
 k_status gw_capture_retry(gw *g, const char *merchant_id, const char *id, arena *a);

@@ -67,6 +67,37 @@ static k_status provider_refused(gw_err *err, const char *what, const prov_resul
     return K_ERR;
 }
 
+/* ---- an order action whose answer may be lost ---- */
+
+static k_status mark_fn(store_tx *tx, void *arg)
+{
+    order_job *j = arg;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, j->p);
+    if (st != K_OK)
+        return st;
+    j->p->reconcile_at = clock_now_s() + LIMIT_IDEMPOTENCY_LEASE_S;
+    return gw_save_payment(tx, j->p);
+}
+
+k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, arena *a)
+{
+    gw_payment p;
+    order_job j = {.g = g, .merchant_id = merchant_id, .id = id, .a = a, .p = &p};
+    return store_write(g->st, mark_fn, &j);
+}
+
+k_status gw_order_recheck(gw *g, const char *merchant_id, const char *id, arena *a)
+{
+    gw_payment p;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_get(g, merchant_id, id, a, &p, &err);
+    if (st != K_OK || p.reconcile_at == 0 || p.reconcile_at > clock_now_s())
+        return st;
+    log_info("payment '%s': reading the order back after an action whose answer was lost", id);
+    return gw_pi_reconcile(g, &p, a, &err);
+}
+
 /* ---- extend ---- */
 
 static k_status extend_fn(store_tx *tx, void *arg)
@@ -84,6 +115,7 @@ static k_status extend_fn(store_tx *tx, void *arg)
     int64_t cap = p->created + max;
     if (want > cap)
         want = cap;
+    p->reconcile_at = 0;
     pay_entry e = {.op = OP_EXTEND};
     K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
     if (want > p->auth_expires_at) {
@@ -133,6 +165,9 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
     char key[LIMIT_ID_MAX];
     id_new(key, "ext_");
     ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, key);
+    st = gw_order_action_begins(g, merchant_id, id, a);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
     prov_result res;
     memset(&res, 0, sizeof(res));
     if (prov->extend == NULL || prov->extend(&acct, &ref, a, &res) != K_OK ||
@@ -189,6 +224,7 @@ static k_status edit_fn(store_tx *tx, void *arg)
                    "A capture is in progress; edit the order after it.");
         return K_ECONFLICT;
     }
+    p->reconcile_at = 0;
     int64_t old = p->m.authorized;
     if (j->amount != old) {
         pay_entry e = {.op = OP_ADJUST, .amount = j->amount};
@@ -250,6 +286,9 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     char key[LIMIT_ID_MAX];
     id_new(key, "edit_");
     ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, key);
+    st = gw_order_action_begins(g, merchant_id, id, a);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
     prov_result res;
     memset(&res, 0, sizeof(res));
     if (prov->update == NULL || prov->update(&acct, &ref, a, &res) != K_OK ||
@@ -305,8 +344,16 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
     order_job *j = arg;
     gw_payment *p = j->p;
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
-    if (st != K_OK || p->m.state != PS_REQUIRES_CAPTURE || p->capture_pending > 0)
+    if (st != K_OK)
         return st;
+    if (p->m.state != PS_REQUIRES_CAPTURE || p->capture_pending > 0) {
+        if (p->reconcile_at == 0)
+            return K_OK;
+        /* A capture is being answered: read the order back after it. */
+        p->reconcile_at = p->m.state == PS_REQUIRES_CAPTURE ? clock_now_s() + 60 : 0;
+        return gw_save_payment(tx, p);
+    }
+    p->reconcile_at = 0;
     const prov_result *r = j->res;
     const char *type = NULL;
     if (r->outcome == PR_CANCELED) {
@@ -343,7 +390,7 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
 
 k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
 {
-    if (p->m.state != PS_REQUIRES_CAPTURE)
+    if (p->m.state != PS_REQUIRES_CAPTURE && p->reconcile_at == 0)
         return K_OK;
     const provider *prov;
     prov_account acct;

@@ -1442,6 +1442,7 @@ static k_status cancel_fn(store_tx *tx, void *arg)
     pay_entry e = {.op = OP_CANCEL};
     if (pay_apply(&p->m, &e) != PAY_OK)
         return unexpected_state(j->err, p, "cancel", OP_CANCEL);
+    p->reconcile_at = 0;
     st = gw_journal(tx, p, OP_CANCEL, rest, "succeeded", NULL, j->reason, NULL, NULL, NULL);
     if (p->m.state == PS_CANCELED) {
         p->canceled_at = clock_now_s();
@@ -1490,6 +1491,11 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
         memset(&res, 0, sizeof(res));
         bool partly = out->m.captured > 0;
         k_status pst = K_OK;
+        if (out->m.state == PS_REQUIRES_CAPTURE) {
+            st = gw_order_action_begins(g, merchant_id, id, a);
+            if (st != K_OK)
+                return gw_err_store(err, st, PI, id);
+        }
         if (partly && prov->release != NULL)
             pst = prov->release(&acct, &ref, a, &res);
         else if (!partly && prov->cancel != NULL)

@@ -131,8 +131,10 @@ static void payment_due(gw *g, const store_obj *o, arena *a)
         store_write(g->st, attempt_expire_fn, &j);
         return;
     }
-    if (o->status != NULL && strcmp(o->status, "requires_capture") == 0)
+    if (o->status != NULL && strcmp(o->status, "requires_capture") == 0) {
         gw_capture_retry(g, o->merchant_id, o->id, a); /* captures whose request died */
+        gw_order_recheck(g, o->merchant_id, o->id, a); /* order actions whose answer was lost */
+    }
     store_write(g->st, auth_timer_fn, &j);
 }
 

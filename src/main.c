@@ -22,6 +22,7 @@
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
 #include "providers/sim_server.h"
+#include "base/crashpoint.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -551,6 +552,8 @@ static int serve(const config *c)
         return 2;
     }
     log_set_level(parse_level(c->log_level));
+    if (c->test_clock)
+        crash_points_arm(); /* tests only: tests/e2e/crash_points.test.js */
     running r;
     memset(&r, 0, sizeof(r));
     if (c->rules_file[0] != '\0' && (r.rules = read_file(c->rules_file)) == NULL) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "gw_int.h"
 #include "../base/clock.h"
+#include "../base/crashpoint.h"
 #include "../base/crypto.h"
 #include "../base/httpc.h"
 #include "../base/log.h"
@@ -292,6 +293,7 @@ static void record_outcomes(gw *g)
     pthread_mutex_unlock(&g_out_mu);
     if (list == NULL)
         return;
+    crash_point("webhook.answered"); /* the receiver has it; Kassa has not written so */
     record_job j = {list, clock_now_ms()};
     k_status st = store_write(g->st, record_fn, &j);
     if (st != K_OK)
@@ -332,6 +334,8 @@ static void claim_and_send(gw *g)
     arena_init(&a, 0);
     claim_job cj = {.now_ms = clock_now_ms(), .max = room, .a = &a};
     if (store_write(g->st, claim_fn, &cj) == K_OK) {
+        if (cj.n > 0)
+            crash_point("webhook.claimed");
         for (size_t i = 0; i < cj.n; i++)
             send_one(g, &cj.ds[i]);
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "gw_int.h"
 #include "../base/clock.h"
+#include "../base/crashpoint.h"
 #include "../base/ids.h"
 #include "../base/log.h"
 #include "../domain/money.h"
@@ -173,6 +174,7 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
     if (prov->extend == NULL || prov->extend(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
         return provider_refused(err, "extend the authorisation", &res);
+    crash_point("extend.answered");
     err->http = 0;
     order_job j = {.g = g,
                    .merchant_id = merchant_id,
@@ -294,6 +296,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     if (prov->update == NULL || prov->update(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
         return provider_refused(err, "accept the changed order", &res);
+    crash_point("edit.answered");
     err->http = 0;
     order_job j = {.g = g,
                    .merchant_id = merchant_id,

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "gw_int.h"
 #include "../base/clock.h"
+#include "../base/crashpoint.h"
 #include "../base/crypto.h"
 #include "../base/ids.h"
 #include "../base/log.h"
@@ -873,6 +874,7 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
     st = store_write(g->st, confirm_begin_fn, &j);
     if (st != K_OK)
         return err->http ? st : gw_err_store(err, st, PI, id);
+    crash_point("confirm.begun");
 
     prov_start ps;
     start_params(g, out, &t, in->terminal, a, &ps);
@@ -894,6 +896,7 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
         res.failure_message = "The provider did not answer; try again.";
     }
     j.res = &res;
+    crash_point("confirm.answered");
     st = store_write(g->st, confirm_end_fn, &j);
     if (st != K_OK)
         return gw_err_store(err, st, PI, id);
@@ -1090,9 +1093,11 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
         if (n.ack_body)
             *ack_body = n.ack_body;
     }
+    crash_point("notice.received");
     /* Whatever the callback says, read the truth back from the provider. */
     if (!attempt_final(&t))
         sync_attempt(g, &p, &t, a);
+    crash_point("notice.applied");
     return K_OK;
 }
 
@@ -1322,7 +1327,9 @@ static void capture_call(capture_job *j)
 
 static k_status capture_send_and_settle(capture_job *j)
 {
+    crash_point("capture.begun");
     capture_call(j);
+    crash_point("capture.answered");
     if (j->unknown)
         gw_err_set(j->err, 502, "api_error", "provider_unavailable", NULL,
                    "The provider did not confirm the capture. Retry the request with the same "
@@ -1507,6 +1514,7 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
             return K_ERR;
         }
     }
+    crash_point("cancel.answered");
     err->http = 0;
     cancel_job j = {merchant_id, id, reason, idem, a, out, err};
     st = store_write(g->st, cancel_fn, &j);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "gw_int.h"
 #include "../base/clock.h"
+#include "../base/crashpoint.h"
 #include "../base/ids.h"
 #include "../base/log.h"
 #include "../domain/money.h"
@@ -175,6 +176,7 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
  * retry after no answer cannot refund twice) and fills j's outcome. */
 static void refund_call(gw *g, refund_job *j)
 {
+    crash_point("refund.begun");
     arena *a = j->a;
     const rule_method *rm =
         j->p.method_type != NULL ? rules_method_find(&g->rules, j->p.method_type) : NULL;
@@ -195,6 +197,7 @@ static void refund_call(gw *g, refund_job *j)
     j->ok = pst == K_OK && res.outcome != PR_FAILED && !j->unknown;
     j->op_ref = res.op_ref;
     j->failure = res.provider_code != NULL ? res.provider_code : res.failure_message;
+    crash_point("refund.answered");
     if (!j->ok)
         log_warn("refund '%s' %s by the provider: %s", j->r->id,
                  j->unknown ? "not confirmed" : "refused",

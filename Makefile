@@ -26,7 +26,7 @@ LDFLAGS    := $(SANITIZE)
 OBJ_LIB := $(SRC_LIB:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-run test format check-format lint fuzz bench clean
+.PHONY: all asan unit unit-run test format check-format lint fuzz bench soak clean
 all: $(BUILD)/kassa
 
 $(BUILD)/obj/%.o: src/%.c
@@ -56,6 +56,11 @@ unit-run: $(UNIT_BIN)
 
 test:
 	bash scripts/test.sh
+
+# The long crash and fault runs (not in CI); figures go to tests/SOAK.md.
+SEEDS ?= 200
+soak:
+	bash scripts/soak.sh $(SEEDS)
 
 format:
 	clang-format -i $(shell find src tests fuzz bench -name '*.[ch]' 2>/dev/null)

@@ -336,6 +336,38 @@ static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, i
     return store_idem_put(tx, &row);
 }
 
+typedef struct {
+    const char *merchant_id;
+    gw_idem *idem;
+    int status;
+    const char *body;
+} idem_err_job;
+
+static k_status idem_release_fn(store_tx *tx, void *arg)
+{
+    idem_err_job *j = arg;
+    store_idem row;
+    arena a;
+    arena_init(&a, 0);
+    k_status st = store_idem_get(tx, j->merchant_id, j->idem->key, &a, &row);
+    bool own_claim =
+        st == K_OK && row.status == 0 && strcmp(row.fingerprint, j->idem->fingerprint) == 0;
+    arena_release(&a);
+    if (st == K_ENOTFOUND || (st == K_OK && !own_claim))
+        return K_OK;
+    return st == K_OK ? store_idem_delete(tx, j->merchant_id, j->idem->key) : st;
+}
+
+void gw_idem_release(gw *g, const char *merchant_id, gw_idem *idem)
+{
+    if (idem == NULL || idem->key == NULL)
+        return;
+    idem_err_job j = {merchant_id, idem, 0, NULL};
+    if (store_write(g->st, idem_release_fn, &j) != K_OK)
+        log_warn("idempotency key '%s' could not be given back; it lapses after its lease",
+                 idem->key);
+}
+
 k_status gw_idem_claim_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
                              const char *object_id)
 {
@@ -355,13 +387,6 @@ k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *ide
         return K_ENOMEM;
     return idem_put(tx, merchant_id, idem, 200, body);
 }
-
-typedef struct {
-    const char *merchant_id;
-    gw_idem *idem;
-    int status;
-    const char *body;
-} idem_err_job;
 
 static k_status idem_err_fn(store_tx *tx, void *arg)
 {

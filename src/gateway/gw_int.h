@@ -100,6 +100,9 @@ void gw_prov_ref_of(const gw_payment *p, arena *a, prov_ref *ref);
  * K_ECONFLICT when the key was taken meanwhile (another node). */
 k_status gw_idem_claim_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
                              const char *object_id);
+/* Gives back a claim of this request whose operation the provider refused
+ * (no-op without a key, or when the row is not this request's claim). */
+void gw_idem_release(gw *g, const char *merchant_id, gw_idem *idem);
 /* Stores the idempotent answer inside the write (no-op without a key).
  * K_ECONFLICT when the key was taken meanwhile (another node). */
 k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
@@ -141,7 +144,8 @@ k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 /* Before an order action (cancel, extend, edit) is sent to the provider: a
  * durable note that the order is to be read back if its answer is lost. The
  * action's own write clears it (orders.c). */
-k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, arena *a);
+k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
+                                arena *a);
 /* The scheduler: reads the order back when such a note is due. */
 k_status gw_order_recheck(gw *g, const char *merchant_id, const char *id, arena *a);
 /* Sends again the captures of a payment whose request died before the

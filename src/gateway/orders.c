@@ -58,8 +58,13 @@ static k_status need_capture_state(const gw_payment *p, const char *verb, gw_err
     return K_ECONFLICT;
 }
 
-static k_status provider_refused(gw_err *err, const char *what, const prov_result *r)
+/* The provider said no: nothing changed, and the key claimed for the action is
+ * given back, so a retry with it is a new attempt (Stripe keeps no answer of a
+ * request that failed at the provider either). */
+static k_status provider_refused(gw *g, const char *merchant_id, gw_idem *idem, gw_err *err,
+                                 const char *what, const prov_result *r)
 {
+    gw_idem_release(g, merchant_id, idem);
     gw_err_set(err, 402, "invalid_request_error", "provider_refused", NULL,
                "The provider refused to %s: %s%s%s", what,
                r->provider_code != NULL ? r->provider_code : "no answer",
@@ -77,13 +82,15 @@ static k_status mark_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return st;
     j->p->reconcile_at = clock_now_s() + LIMIT_IDEMPOTENCY_LEASE_S;
-    return gw_save_payment(tx, j->p);
+    st = gw_save_payment(tx, j->p);
+    return st == K_OK ? gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, j->id) : st;
 }
 
-k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, arena *a)
+k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
+                                arena *a)
 {
     gw_payment p;
-    order_job j = {.g = g, .merchant_id = merchant_id, .id = id, .a = a, .p = &p};
+    order_job j = {.g = g, .merchant_id = merchant_id, .id = id, .idem = idem, .a = a, .p = &p};
     return store_write(g->st, mark_fn, &j);
 }
 
@@ -166,14 +173,14 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
     char key[LIMIT_ID_MAX];
     id_new(key, "ext_");
     ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, key);
-    st = gw_order_action_begins(g, merchant_id, id, a);
+    st = gw_order_action_begins(g, merchant_id, id, idem, a);
     if (st != K_OK)
         return gw_err_store(err, st, PI, id);
     prov_result res;
     memset(&res, 0, sizeof(res));
     if (prov->extend == NULL || prov->extend(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
-        return provider_refused(err, "extend the authorisation", &res);
+        return provider_refused(g, merchant_id, idem, err, "extend the authorisation", &res);
     crash_point("extend.answered");
     err->http = 0;
     order_job j = {.g = g,
@@ -288,14 +295,14 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     char key[LIMIT_ID_MAX];
     id_new(key, "edit_");
     ref.idem_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, key);
-    st = gw_order_action_begins(g, merchant_id, id, a);
+    st = gw_order_action_begins(g, merchant_id, id, idem, a);
     if (st != K_OK)
         return gw_err_store(err, st, PI, id);
     prov_result res;
     memset(&res, 0, sizeof(res));
     if (prov->update == NULL || prov->update(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
-        return provider_refused(err, "accept the changed order", &res);
+        return provider_refused(g, merchant_id, idem, err, "accept the changed order", &res);
     crash_point("edit.answered");
     err->http = 0;
     order_job j = {.g = g,
@@ -335,7 +342,7 @@ k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a, 
     memset(&res, 0, sizeof(res));
     if (prov->resend == NULL || prov->resend(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
-        return provider_refused(err, "resend the payment instructions", &res);
+        return provider_refused(g, merchant_id, NULL, err, "resend the payment instructions", &res);
     log_info("payment '%s': payment instructions resent", id);
     return K_OK;
 }

@@ -1476,12 +1476,27 @@ static k_status cancel_fn(store_tx *tx, void *arg)
     return st;
 }
 
+static k_status answer_fn(store_tx *tx, void *arg)
+{
+    cancel_job *j = arg;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, j->p);
+    return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, j->p, j->a) : st;
+}
+
 k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char *reason,
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
     k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
     if (st != K_OK)
         return st;
+    bool resumed = idem != NULL && idem->resume_id != NULL;
+    if (resumed && pay_transition(out->m.state, OP_CANCEL) < 0) {
+        /* The first request with this key cancelled at the provider and died;
+         * the scheduler has read the order back since. Answer as it would have. */
+        cancel_job j = {merchant_id, id, reason, idem, a, out, err};
+        st = store_write(g->st, answer_fn, &j);
+        return st == K_OK ? K_OK : gw_err_store(err, st, PI, id);
+    }
     if (pay_transition(out->m.state, OP_CANCEL) < 0)
         return unexpected_state(err, out, "cancel", OP_CANCEL);
     /* Tell the provider first: void the authorisation / close the open attempt. */
@@ -1499,7 +1514,8 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
         bool partly = out->m.captured > 0;
         k_status pst = K_OK;
         if (out->m.state == PS_REQUIRES_CAPTURE) {
-            st = gw_order_action_begins(g, merchant_id, id, a);
+            /* The provider's key is the attempt's: a second cancel replays the first. */
+            st = gw_order_action_begins(g, merchant_id, id, idem, a);
             if (st != K_OK)
                 return gw_err_store(err, st, PI, id);
         }
@@ -1508,6 +1524,7 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
         else if (!partly && prov->cancel != NULL)
             pst = prov->cancel(&acct, &ref, a, &res);
         if (out->m.state == PS_REQUIRES_CAPTURE && (pst != K_OK || res.outcome == PR_FAILED)) {
+            gw_idem_release(g, merchant_id, idem);
             gw_err_set(err, 402, "invalid_request_error", "cancel_failed", NULL,
                        "The provider refused to release the authorisation: %s",
                        res.failure_message != NULL ? res.failure_message : "no answer");

@@ -21,7 +21,9 @@ const { startKassa, startReceiver, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe }
 const { payKlarna, sim } = require('./klarna');
 
 // Seeds that once found a defect stay here for good; a few more run on every CI.
-const REGRESSIONS = [];
+// 4571007, 4571031: a cancel killed mid-call, read back by the scheduler, then retried with its key
+// answered 400 (fixed: cancel, extend and edit claim their key like captures and refunds).
+const REGRESSIONS = [4571007, 4571031];
 const CI_SEEDS = [1, 2, 3, 4, 5, 6];
 const LEASE_S = 120;
 const HOLD_MS = 1500;

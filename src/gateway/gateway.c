@@ -137,17 +137,91 @@ void gw_set_formatter(gw *g, const char *dialect, gw_formatter fn)
     K_ASSERT(!"too many formatters");
 }
 
+/* ---- method rules ---- */
+
+static bool method_takes(const rule_method *m, const char *cur)
+{
+    if (m->any_currency)
+        return true;
+    for (size_t i = 0; i < m->currencies_len; i++)
+        if (strcmp(m->currencies[i], cur) == 0)
+            return true;
+    return false;
+}
+
+k_status gw_method_amount(gw *g, const char *method, const char *currency, int64_t amount,
+                          char out_currency[4], int64_t *out_amount)
+{
+    K_ASSERT(amount >= 0);
+    const rule_method *m = rules_method_find(&g->rules, method);
+    currency_upper(currency, out_currency);
+    *out_amount = amount;
+    if (m == NULL || method_takes(m, out_currency))
+        return K_OK; /* as asked: the method's rules judge it at creation */
+    const char *to = m->currencies_len > 0 ? m->currencies[0] : m->limit_currency;
+    if (method_takes(m, m->limit_currency))
+        to = m->limit_currency;
+    int64_t rate;
+    const currency_info *fi = currency_find(out_currency), *ti = currency_find(to);
+    if (fi == NULL || ti == NULL || rules_rate(&g->rules, fi->code, ti->code, &rate) != K_OK ||
+        money_convert(amount, fi, ti, rate, out_amount) != K_OK)
+        return K_ENOTFOUND;
+    snprintf(out_currency, 4, "%s", ti->code);
+    return K_OK;
+}
+
 /* ---- errors ---- */
 
-void gw_err_set(gw_err *e, int http, const char *type, const char *code, const char *param,
-                const char *fmt, ...)
+static const char *const WHY_NAMES[GW_WHY__COUNT] = {
+    [GW_WHY_NONE] = "none",
+    [GW_WHY_NOT_FOUND] = "not_found",
+    [GW_WHY_PARAM_MISSING] = "parameter_missing",
+    [GW_WHY_PARAM_INVALID] = "parameter_invalid",
+    [GW_WHY_PARAM_EMPTY] = "parameter_empty",
+    [GW_WHY_PARAM_UNACCEPTED] = "parameter_unaccepted",
+    [GW_WHY_PARAM_OUT_OF_RANGE] = "parameter_out_of_range",
+    [GW_WHY_URL_INVALID] = "url_invalid",
+    [GW_WHY_AMOUNT_TOO_SMALL] = "amount_too_small",
+    [GW_WHY_AMOUNT_TOO_LARGE] = "amount_too_large",
+    [GW_WHY_ALREADY_REFUNDED] = "already_refunded",
+    [GW_WHY_WRONG_STATE] = "wrong_state",
+    [GW_WHY_IN_PROGRESS] = "in_progress",
+    [GW_WHY_SESSION_CLOSED] = "session_closed",
+    [GW_WHY_AUTH_EXPIRED] = "authorization_expired",
+    [GW_WHY_EXTENSION_LIMIT] = "extension_limit",
+    [GW_WHY_METHOD_INVALID] = "method_invalid",
+    [GW_WHY_METHOD_UNAVAILABLE] = "method_unavailable",
+    [GW_WHY_ALREADY_EXISTS] = "already_exists",
+    [GW_WHY_TOO_MANY] = "too_many",
+    [GW_WHY_DECLINED] = "declined",
+    [GW_WHY_PROVIDER_REFUSED] = "provider_refused",
+    [GW_WHY_CAPTURE_FAILED] = "capture_failed",
+    [GW_WHY_CANCEL_FAILED] = "cancel_failed",
+    [GW_WHY_PROVIDER_UNAVAILABLE] = "provider_unavailable",
+    [GW_WHY_CALLBACK_REFUSED] = "callback_refused",
+    [GW_WHY_IDEM_MISMATCH] = "idempotency_mismatch",
+    [GW_WHY_IDEM_IN_USE] = "idempotency_in_use",
+    [GW_WHY_BUSY] = "busy",
+    [GW_WHY_CONFLICT] = "conflict",
+    [GW_WHY_STORAGE] = "storage_error",
+};
+
+const char *gw_why_name(gw_why why)
 {
+    K_ASSERT(why >= GW_WHY_NONE);
+    K_ASSERT(why < GW_WHY__COUNT);
+    K_ASSERT(WHY_NAMES[why] != NULL);
+    return WHY_NAMES[why];
+}
+
+void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
+{
+    K_ASSERT(why > GW_WHY_NONE);
+    K_ASSERT(why < GW_WHY__COUNT);
     if (e == NULL)
         return;
-    e->http = http;
-    e->type = type;
-    e->code = code;
-    e->decline_code = NULL;
+    e->why = why;
+    e->decline = NULL;
     snprintf(e->param, sizeof(e->param), "%s", param != NULL ? param : "");
     va_list ap;
     va_start(ap, fmt);
@@ -155,26 +229,23 @@ void gw_err_set(gw_err *e, int http, const char *type, const char *code, const c
     va_end(ap);
 }
 
-/* Maps a storage status onto an answer: not found -> 404, busy -> 503 ... */
+/* Maps a storage status onto a reason: not found, busy, conflict, storage. */
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
 {
     switch (st) {
     case K_OK:
         return K_OK;
     case K_ENOTFOUND:
-        gw_err_set(e, 404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
-                   what, id != NULL ? id : "");
+        gw_err_set(e, GW_WHY_NOT_FOUND, "id", "No such %s: '%s'", what, id != NULL ? id : "");
         break;
     case K_EBUSY:
-        gw_err_set(e, 503, "api_error", "rate_limit", NULL,
-                   "Kassa is busy; retry the request shortly.");
+        gw_err_set(e, GW_WHY_BUSY, NULL, "Kassa is busy; retry the request shortly.");
         break;
     case K_ECONFLICT:
-        gw_err_set(e, 409, "invalid_request_error", "lock_timeout", NULL,
-                   "The %s was changed by another request; retry.", what);
+        gw_err_set(e, GW_WHY_CONFLICT, NULL, "The %s was changed by another request; retry.", what);
         break;
     default:
-        gw_err_set(e, 500, "api_error", NULL, NULL,
+        gw_err_set(e, GW_WHY_STORAGE, NULL,
                    "An error occurred while storing the %s; nothing was changed.", what);
         break;
     }
@@ -213,7 +284,7 @@ k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, 
     k_status st = store_read(g->st, idem_read_fn, &r);
     if (st == K_OK && r.row.status != 0) {
         if (strcmp(r.row.fingerprint, idem->fingerprint) != 0) {
-            gw_err_set(err, 400, "idempotency_error", NULL, NULL,
+            gw_err_set(err, GW_WHY_IDEM_MISMATCH, NULL,
                        "Keys for idempotent requests can only be used with the same parameters "
                        "they were first used with. Try using a key other than '%s' if you meant "
                        "to execute a different request.",
@@ -246,7 +317,7 @@ k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, 
         if (store_read(g->st, idem_read_fn, &again) == K_OK && again.row.status != 0) {
             gw_idem_end(g, merchant_id, idem);
             if (strcmp(again.row.fingerprint, idem->fingerprint) != 0) {
-                gw_err_set(err, 400, "idempotency_error", NULL, NULL,
+                gw_err_set(err, GW_WHY_IDEM_MISMATCH, NULL,
                            "Keys for idempotent requests can only be used with the same "
                            "parameters they were first used with.");
                 return K_ECONFLICT;
@@ -259,7 +330,7 @@ k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, 
         return K_ENOTFOUND;
     }
     free(k);
-    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+    gw_err_set(err, GW_WHY_IDEM_IN_USE, NULL,
                "There is currently another in-progress request using this Idempotency "
                "Key (that probably means you submitted twice, and the other request is "
                "still going through): %s. Please try again later.",

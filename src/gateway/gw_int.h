@@ -100,8 +100,8 @@ k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *ide
                              const void *record, arena *a);
 
 /* Errors. */
-void gw_err_set(gw_err *e, int http, const char *type, const char *code, const char *param,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id);
 
 /* The provider account a merchant uses for `provider` (merchant settings,

@@ -38,7 +38,7 @@ static k_status order_ref(gw *g, const gw_payment *p, arena *a, const provider *
     *prov = rm != NULL ? provider_find(rm->provider) : NULL;
     if (*prov == NULL || p->order_ref == NULL ||
         !gw_account(g, p->merchant_id, rm->provider, a, acct)) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+        gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
                    "This PaymentIntent has no order at a provider to act on.");
         return K_ECONFLICT;
     }
@@ -50,7 +50,7 @@ static k_status need_capture_state(const gw_payment *p, const char *verb, gw_err
 {
     if (p->m.state == PS_REQUIRES_CAPTURE)
         return K_OK;
-    gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+    gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
                "You cannot %s this PaymentIntent because it has a status of %s; only an "
                "authorised payment (requires_capture) can be.",
                verb, pay_state_name(p->m.state));
@@ -59,8 +59,7 @@ static k_status need_capture_state(const gw_payment *p, const char *verb, gw_err
 
 static k_status provider_refused(gw_err *err, const char *what, const prov_result *r)
 {
-    gw_err_set(err, 402, "invalid_request_error", "provider_refused", NULL,
-               "The provider refused to %s: %s%s%s", what,
+    gw_err_set(err, GW_WHY_PROVIDER_REFUSED, NULL, "The provider refused to %s: %s%s%s", what,
                r->provider_code != NULL ? r->provider_code : "no answer",
                r->failure_message != NULL ? " - " : "",
                r->failure_message != NULL ? r->failure_message : "");
@@ -110,14 +109,14 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
         return st != K_OK ? st : K_ECONFLICT;
     int64_t now = clock_now_s();
     if (out->auth_expires_at <= now) {
-        gw_err_set(err, 400, "invalid_request_error", "authorization_expired", NULL,
+        gw_err_set(err, GW_WHY_AUTH_EXPIRED, NULL,
                    "The authorisation has expired; it can no longer be extended.");
         return K_ECONFLICT;
     }
     const rule_method *rm = rules_method_find(&g->rules, out->method_type);
     int64_t max = rm != NULL && rm->auth_max_s > 0 ? rm->auth_max_s : 180 * 86400;
     if (out->auth_expires_at >= out->created + max) {
-        gw_err_set(err, 400, "invalid_request_error", "authorization_extension_limit", NULL,
+        gw_err_set(err, GW_WHY_EXTENSION_LIMIT, NULL,
                    "The authorisation already runs to %lld days after the payment was created, "
                    "the most it can.",
                    (long long)(max / 86400));
@@ -138,7 +137,7 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
     if (prov->extend == NULL || prov->extend(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
         return provider_refused(err, "extend the authorisation", &res);
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     order_job j = {.g = g,
                    .merchant_id = merchant_id,
                    .id = id,
@@ -149,7 +148,7 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
                    .err = err};
     st = store_write(g->st, extend_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     gw_wake(g);
     return K_OK;
 }
@@ -164,13 +163,13 @@ static k_status lines_total(json_t *lines, int64_t *total, gw_err *err)
     json_array_foreach(lines, i, l)
     {
         if (!money_add(*total, gw_jint(l, "total_amount"), total)) {
-            gw_err_set(err, 400, "invalid_request_error", "amount_too_large", "order_lines",
+            gw_err_set(err, GW_WHY_AMOUNT_TOO_LARGE, "order_lines",
                        "The order lines add up to more than Kassa can hold.");
             return K_EINVAL;
         }
     }
     if (*total < 1) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "order_lines",
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "order_lines",
                    "The order lines must add up to at least 1.");
         return K_EINVAL;
     }
@@ -185,7 +184,7 @@ static k_status edit_fn(store_tx *tx, void *arg)
     if (st != K_OK || need_capture_state(p, "edit", j->err) != K_OK)
         return st != K_OK ? st : K_ECONFLICT;
     if (p->capture_pending > 0) {
-        gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+        gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
                    "A capture is in progress; edit the order after it.");
         return K_ECONFLICT;
     }
@@ -193,7 +192,7 @@ static k_status edit_fn(store_tx *tx, void *arg)
     if (j->amount != old) {
         pay_entry e = {.op = OP_ADJUST, .amount = j->amount};
         if (pay_apply(&p->m, &e) != PAY_OK) {
-            gw_err_set(j->err, 400, "invalid_request_error", "amount_too_small", "order_lines",
+            gw_err_set(j->err, GW_WHY_AMOUNT_TOO_SMALL, "order_lines",
                        "The new order total (%lld) is below what was already captured (%lld).",
                        (long long)j->amount, (long long)p->m.captured);
             return K_EINVAL;
@@ -221,7 +220,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
 {
     int64_t total;
     if (json_array_size(lines) == 0) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "order_lines",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "order_lines",
                    "Missing required param: order_lines.");
         return K_EINVAL;
     }
@@ -231,7 +230,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     if (st != K_OK || need_capture_state(out, "edit", err) != K_OK)
         return st != K_OK ? st : K_ECONFLICT;
     if (total < out->m.captured) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "order_lines",
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "order_lines",
                    "The new order total (%lld) is below what was already captured (%lld).",
                    (long long)total, (long long)out->m.captured);
         return K_EINVAL;
@@ -255,7 +254,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     if (prov->update == NULL || prov->update(&acct, &ref, a, &res) != K_OK ||
         res.outcome == PR_FAILED || res.outcome == PR_UNKNOWN)
         return provider_refused(err, "accept the changed order", &res);
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     order_job j = {.g = g,
                    .merchant_id = merchant_id,
                    .id = id,
@@ -268,7 +267,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
                    .err = err};
     st = store_write(g->st, edit_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     gw_wake(g);
     return K_OK;
 }

@@ -62,7 +62,7 @@ static k_status unexpected_state(gw_err *err, const gw_payment *p, const char *v
 {
     char allowed[256];
     allowed_states(op, allowed, sizeof(allowed));
-    gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+    gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
                "You cannot %s this PaymentIntent because it has a status of %s. Only a "
                "PaymentIntent with one of the following statuses may be %s: %s.",
                verb, pay_state_name(p->m.state), verb, allowed);
@@ -75,17 +75,17 @@ static const char *method_provider(gw *g, const char *method)
     return r != NULL ? r->provider : NULL;
 }
 
-static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal *why,
+static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal *refusal,
                                  const char *country_param)
 {
     const char *param = rp == RULE_E_CURRENCY  ? "currency"
                         : rp == RULE_E_COUNTRY ? country_param
                         : rp == RULE_E_AMOUNT  ? "amount"
                                                : "payment_method_types";
-    const char *code = rp == RULE_E_AMOUNT ? "amount_too_small" : "payment_method_not_available";
-    gw_err_set(err, 400, "invalid_request_error", code, param, "%s", why->message);
-    if (rp == RULE_E_AMOUNT && strstr(why->message, "at most") != NULL)
-        err->code = "amount_too_large";
+    gw_why why = rp != RULE_E_AMOUNT                           ? GW_WHY_METHOD_UNAVAILABLE
+                 : strstr(refusal->message, "at most") != NULL ? GW_WHY_AMOUNT_TOO_LARGE
+                                                               : GW_WHY_AMOUNT_TOO_SMALL;
+    gw_err_set(err, why, param, "%s", refusal->message);
     return K_EINVAL;
 }
 
@@ -94,12 +94,12 @@ static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal 
 static k_status validate_amount(int64_t amount, gw_err *err)
 {
     if (amount < 1) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "amount",
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "amount",
                    "Amount must be at least 1 (in the currency's smallest unit).");
         return K_EINVAL;
     }
     if (amount > 99999999) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_large", "amount",
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_LARGE, "amount",
                    "Amount must be no more than 99999999 (in the currency's smallest unit).");
         return K_EINVAL;
     }
@@ -112,8 +112,8 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
     size_t i;
     json_t *v;
     if (json_array_size(types) == 0) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_empty",
-                   "payment_method_types", "payment_method_types must not be empty.");
+        gw_err_set(err, GW_WHY_PARAM_EMPTY, "payment_method_types",
+                   "payment_method_types must not be empty.");
         return K_EINVAL;
     }
     json_array_foreach(types, i, v)
@@ -121,8 +121,7 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
         const char *t = json_string_value(v);
         const rule_method *r = t != NULL ? rules_method_find(&g->rules, t) : NULL;
         if (r == NULL || !r->enabled) {
-            gw_err_set(err, 400, "invalid_request_error", "payment_method_invalid_parameter",
-                       "payment_method_types",
+            gw_err_set(err, GW_WHY_METHOD_INVALID, "payment_method_types",
                        "The payment method type \"%s\" is invalid. Kassa accepts: klarna, "
                        "klarna_pay_now, klarna_pay_later, alipay.",
                        t != NULL ? t : "");
@@ -139,8 +138,7 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
                                     "payment_method_data[billing_details]"
                                     "[address][country]");
         if (manual && !r->manual_capture) {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string",
-                       "capture_method",
+            gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "capture_method",
                        "%s does not support capture_method=manual: its payments are captured "
                        "at once.",
                        r->label);
@@ -216,18 +214,16 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
                        gw_payment *out, gw_err *err)
 {
     if (!in->has_amount) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "amount",
-                   "Missing required param: amount.");
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "amount", "Missing required param: amount.");
         return K_EINVAL;
     }
     if (!in->has_currency) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "currency",
-                   "Missing required param: currency.");
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "currency", "Missing required param: currency.");
         return K_EINVAL;
     }
     const currency_info *cur = currency_find(in->currency);
     if (cur == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
+        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "currency",
                    "Invalid currency: %s. Kassa supports ISO 4217 currency codes.", in->currency);
         return K_EINVAL;
     }
@@ -295,7 +291,7 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw
     pi_job j = {g, out, idem, a};
     st = store_write(g->st, pi_create_fn, &j);
     if (st == K_EEXIST_EXTERNAL) {
-        gw_err_set(err, 400, "invalid_request_error", "resource_already_exists", "payment_id",
+        gw_err_set(err, GW_WHY_ALREADY_EXISTS, "payment_id",
                    "A payment with id '%s' already exists.", out->external_id);
         return K_ECONFLICT;
     }
@@ -331,8 +327,7 @@ k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment 
     if (st == K_OK && !crypto_streq(out->client_secret, client_secret))
         st = K_ENOTFOUND;
     if (st != K_OK)
-        gw_err_set(err, 404, "invalid_request_error", "resource_missing", "client_secret",
-                   "No such payment_intent.");
+        gw_err_set(err, GW_WHY_NOT_FOUND, "client_secret", "No such payment_intent.");
     return st;
 }
 
@@ -457,14 +452,13 @@ k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_p
     if (p->has_amount && validate_amount(p->amount, err) != K_OK)
         return K_EINVAL;
     if (p->has_currency && currency_find(p->currency) == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
-                   "Invalid currency: %s.", p->currency);
+        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "currency", "Invalid currency: %s.", p->currency);
         return K_EINVAL;
     }
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     pi_update_job j = {g, merchant_id, id, p, idem, a, out, err};
     k_status st = store_write(g->st, pi_update_fn, &j);
-    if (st != K_OK && err->http == 0)
+    if (st != K_OK && err->why == GW_WHY_NONE)
         gw_err_store(err, st, PI, id);
     return st;
 }
@@ -653,8 +647,8 @@ static k_status confirm_begin_fn(store_tx *tx, void *arg)
         if (gw_load_attempt(tx, p->latest_attempt, j->a, &prev) == K_OK &&
             strcmp(prev.status, "starting") == 0 &&
             clock_now_s() - prev.created < LIMIT_PROVIDER_TIMEOUT_MS / 1000 * 4) {
-            gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state",
-                       NULL, "A confirmation of this PaymentIntent is already in progress.");
+            gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
+                       "A confirmation of this PaymentIntent is already in progress.");
             return K_ECONFLICT;
         }
     }
@@ -767,8 +761,7 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     if (m == NULL && json_array_size(p->method_types) == 1)
         m = json_string_value(json_array_get(p->method_types, 0));
     if (m == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state",
-                   "payment_method_data",
+        gw_err_set(err, GW_WHY_WRONG_STATE, "payment_method_data",
                    "You cannot confirm this PaymentIntent because it's missing a payment "
                    "method. Provide payment_method_data[type].");
         return K_EINVAL;
@@ -782,8 +775,7 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
         allowed |= t != NULL && strcmp(t, m) == 0;
     }
     if (!allowed) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_method_invalid_parameter",
-                   "payment_method_data[type]",
+        gw_err_set(err, GW_WHY_METHOD_INVALID, "payment_method_data[type]",
                    "The payment method type provided: %s is invalid. This PaymentIntent accepts "
                    "the types in its payment_method_types.",
                    m);
@@ -791,7 +783,7 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     }
     const char *ret = in->return_url != NULL ? in->return_url : p->return_url;
     if (ret == NULL && p->checkout_session == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "return_url",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "return_url",
                    "A return_url must be provided: %s redirects the customer.", m);
         return K_EINVAL;
     }
@@ -800,15 +792,14 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     const char *pname = method_provider(g, m);
     if (pname != NULL && strcmp(pname, "klarna") == 0) {
         if (country == NULL || country[0] == '\0') {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_missing",
+            gw_err_set(err, GW_WHY_PARAM_MISSING,
                        "payment_method_data[billing_details][address][country]",
                        "Klarna needs the customer's country: "
                        "payment_method_data[billing_details][address][country].");
             return K_EINVAL;
         }
         if (email == NULL || email[0] == '\0') {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_missing",
-                       "payment_method_data[billing_details][email]",
+            gw_err_set(err, GW_WHY_PARAM_MISSING, "payment_method_data[billing_details][email]",
                        "Klarna needs the customer's e-mail: "
                        "payment_method_data[billing_details][email].");
             return K_EINVAL;
@@ -829,8 +820,9 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
 
 static void result_error(const gw_payment *p, gw_err *err)
 {
-    gw_err_set(err, 402, "card_error", p->last_error_code, NULL, "%s",
+    gw_err_set(err, GW_WHY_DECLINED, NULL, "%s",
                p->last_error_message != NULL ? p->last_error_message : "The payment failed.");
+    err->decline = p->last_error_code;
 }
 
 k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_pi_params *in,
@@ -848,15 +840,14 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
     const provider *prov = provider_find(rule->provider);
     prov_account acct;
     if (prov == NULL || !gw_account(g, merchant_id, rule->provider, a, &acct)) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available",
-                   "payment_method_data[type]",
+        gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "payment_method_data[type]",
                    "The payment method %s is not available: no %s account is configured for "
                    "this merchant.",
                    method, rule->provider);
         return K_EINVAL;
     }
     gw_attempt t;
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     confirm_job j = {.g = g,
                      .merchant_id = merchant_id,
                      .id = id,
@@ -872,7 +863,7 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
                      .err = err};
     st = store_write(g->st, confirm_begin_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
 
     prov_start ps;
     start_params(g, out, &t, in->terminal, a, &ps);
@@ -1067,8 +1058,7 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
     k_status st = store_read(g->st, attempt_read_fn, &r);
     if (st != K_OK || token == NULL || !crypto_streq(t.token, token) ||
         strcmp(t.provider, provider_name) != 0) {
-        gw_err_set(err, 404, "invalid_request_error", "resource_missing", NULL,
-                   "No such payment attempt.");
+        gw_err_set(err, GW_WHY_NOT_FOUND, NULL, "No such payment attempt.");
         *ack_status = 404;
         return K_ENOTFOUND;
     }
@@ -1082,7 +1072,7 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
         if (st != K_OK) {
             *ack_status = n.ack_status ? n.ack_status : 400;
             *ack_body = n.ack_body ? n.ack_body : "{}";
-            gw_err_set(err, 400, "invalid_request_error", NULL, NULL, "Callback refused.");
+            gw_err_set(err, GW_WHY_CALLBACK_REFUSED, NULL, "Callback refused.");
             return st;
         }
         if (n.ack_status)
@@ -1139,7 +1129,7 @@ static k_status capture_lines(capture_job *j, const gw_payment *p)
     json_array_foreach(lines, i, l)
     {
         if (!money_add(total, gw_jint(l, "total_amount"), &total)) {
-            gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "order_lines",
+            gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "order_lines",
                        "The captured lines add up to more than Kassa can hold.");
             return K_EINVAL;
         }
@@ -1165,7 +1155,7 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     if (j->amount == 0)
         j->amount = avail;
     if (j->amount < 1 || j->amount > avail) {
-        gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "amount_to_capture",
+        gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "amount_to_capture",
                    "amount_to_capture (%lld) must be between 1 and the amount that can still be "
                    "captured (%lld).",
                    (long long)j->amount, (long long)avail);
@@ -1185,8 +1175,8 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     K_ASSERT(p->capture_pending >= j->amount);
     p->capture_pending -= j->amount;
     if (!j->ok) {
-        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", j->err->code, j->err->message, NULL,
-                        NULL, NULL);
+        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", gw_why_name(j->err->why),
+                        j->err->message, NULL, NULL, NULL);
         return st == K_OK ? gw_save_payment(tx, p) : st;
     }
     pay_entry e = {.op = OP_CAPTURE, .amount = j->amount, .final = j->final};
@@ -1211,7 +1201,7 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
 k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
                        json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     capture_job j = {.g = g,
                      .merchant_id = merchant_id,
                      .id = id,
@@ -1224,7 +1214,7 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
                      .err = err};
     k_status st = store_write(g->st, capture_begin_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     const char *provname = out->method_type != NULL ? method_provider(g, out->method_type) : NULL;
     const provider *prov = provname != NULL ? provider_find(provname) : NULL;
     prov_account acct;
@@ -1258,12 +1248,11 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
         prov->release(&acct, &ref, a, &rel); /* best effort: the authorisation lapses anyway */
     }
     if (unknown)
-        gw_err_set(err, 502, "api_error", "provider_unavailable", NULL,
+        gw_err_set(err, GW_WHY_PROVIDER_UNAVAILABLE, NULL,
                    "The provider did not confirm the capture. Retry the request with the same "
                    "Idempotency-Key; it will not capture twice.");
     else if (!j.ok)
-        gw_err_set(err, 402, "invalid_request_error", "capture_failed", NULL,
-                   "The provider refused the capture: %s",
+        gw_err_set(err, GW_WHY_CAPTURE_FAILED, NULL, "The provider refused the capture: %s",
                    res.failure_message != NULL ? res.failure_message : "no answer");
     st = store_write(g->st, capture_end_fn, &j);
     if (st != K_OK)
@@ -1292,7 +1281,7 @@ static k_status cancel_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return gw_err_store(j->err, st, PI, j->id);
     if (p->capture_pending > 0) {
-        gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+        gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
                    "A capture of this PaymentIntent is in progress; retry the cancel after it.");
         return K_ECONFLICT;
     }
@@ -1353,17 +1342,17 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
         else if (!partly && prov->cancel != NULL)
             pst = prov->cancel(&acct, &ref, a, &res);
         if (out->m.state == PS_REQUIRES_CAPTURE && (pst != K_OK || res.outcome == PR_FAILED)) {
-            gw_err_set(err, 402, "invalid_request_error", "cancel_failed", NULL,
+            gw_err_set(err, GW_WHY_CANCEL_FAILED, NULL,
                        "The provider refused to release the authorisation: %s",
                        res.failure_message != NULL ? res.failure_message : "no answer");
             return K_ERR;
         }
     }
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     cancel_job j = {merchant_id, id, reason, idem, a, out, err};
     st = store_write(g->st, cancel_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     gw_wake(g);
     return K_OK;
 }
@@ -1393,7 +1382,7 @@ k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const st
     k_status st = store_read(g->st, list_fn, &j);
     if (st == K_ENOTFOUND) {
         const char *cur = q->starting_after != NULL ? q->starting_after : q->ending_before;
-        gw_err_set(err, 404, "invalid_request_error", "resource_missing",
+        gw_err_set(err, GW_WHY_NOT_FOUND,
                    q->starting_after != NULL ? "starting_after" : "ending_before",
                    "No such object: '%s'", cur != NULL ? cur : "");
         return st;

@@ -55,23 +55,21 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return gw_err_store(j->err, st, "payment_intent", j->in->payment_id);
     if (p->m.captured == 0) {
-        gw_err_set(j->err, 400, "invalid_request_error", "payment_intent_unexpected_state",
-                   "payment_intent",
+        gw_err_set(j->err, GW_WHY_WRONG_STATE, "payment_intent",
                    "This PaymentIntent does not have a successful charge to "
                    "refund.");
         return K_ECONFLICT;
     }
     int64_t left = pay_refundable(&p->m);
     if (left == 0) {
-        gw_err_set(j->err, 400, "invalid_request_error", "charge_already_refunded",
-                   "payment_intent", "Charge for PaymentIntent %s has already been refunded.",
-                   p->id);
+        gw_err_set(j->err, GW_WHY_ALREADY_REFUNDED, "payment_intent",
+                   "Charge for PaymentIntent %s has already been refunded.", p->id);
         return K_ECONFLICT;
     }
     int64_t amount = j->in->amount > 0 ? j->in->amount : left;
     pay_entry e = {.op = OP_REFUND, .amount = amount};
     if (amount > left || pay_apply(&p->m, &e) != PAY_OK) {
-        gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "amount",
+        gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "amount",
                    "Refund amount (%lld) is greater than the amount that can still be refunded "
                    "(%lld).",
                    (long long)amount, (long long)left);
@@ -197,21 +195,20 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
                           arena *a, gw_refund *out, gw_err *err)
 {
     if (in->payment_id == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "payment_intent",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "payment_intent",
                    "Missing required param: payment_intent.");
         return K_EINVAL;
     }
     if (in->amount < 0) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "amount",
-                   "Refund amount must be positive.");
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "amount", "Refund amount must be positive.");
         return K_EINVAL;
     }
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     refund_job j = {
         .g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a, .r = out, .err = err};
     k_status st = store_write(g->st, refund_begin_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, "refund", NULL);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, "refund", NULL);
 
     refund_call(g, &j);
     st = store_write(g->st, refund_end_fn, &j);

@@ -753,27 +753,61 @@ k_status gw_save_session(store_tx *tx, gw_session *s)
 
 /* ---- journal ---- */
 
-k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
-                    const char *status, const char *code, const char *message,
-                    const char *provider_ref, const char *ref_id, json_t *body)
+static const char *act_status(const gw_act *act)
+{
+    if (act->failed || act->op == OP_REFUND_FAIL)
+        return "failed";
+    return act->op == OP_REFUND ? "pending" : "succeeded";
+}
+
+static k_status journal_row(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
+                            const gw_act *act)
 {
     char id[LIMIT_ID_MAX];
     id_new(id, "op_");
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = act->body != NULL ? json_dumps(act->body, JSON_COMPACT) : NULL;
     store_op row = {.merchant_id = p->merchant_id,
                     .id = id,
                     .payment_id = p->id,
                     .kind = pay_op_name(op),
                     .amount = amount,
-                    .status = status,
-                    .code = code,
-                    .message = message,
-                    .provider_ref = provider_ref,
-                    .ref_id = ref_id,
+                    .status = act_status(act),
+                    .code = act->code,
+                    .message = act->message,
+                    .provider_ref = act->provider_ref,
+                    .ref_id = act->ref_id,
                     .body = text,
                     .created_ms = clock_now_ms()};
     k_status st = store_op_append(tx, &row);
     free(text);
+    return st;
+}
+
+k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act)
+{
+    K_ASSERT(p != NULL);
+    K_ASSERT(act != NULL);
+    K_ASSERT(act->amount >= 0);
+    if (act->failed)
+        return journal_row(tx, p, act->op, act->amount, act);
+    int64_t capturable = pay_capturable(&p->m);
+    pay_entry e = {.op = act->op, .amount = act->amount, .final = act->final};
+    pay_refusal r = pay_apply(&p->m, &e);
+    if (r != PAY_OK) {
+        log_info("payment '%s': %s refused in %s: %s", p->id, pay_op_name(act->op),
+                 pay_state_name(p->m.state), pay_refusal_message(r));
+        return K_EREFUSED;
+    }
+    K_ASSERT(pay_check(&p->m));
+    /* A cancel or expiry row says what it released; a final capture releases
+     * the rest in the same step and the journal says so in a row of its own. */
+    bool releases = act->op == OP_CANCEL || act->op == OP_EXPIRE;
+    int64_t rest = capturable - (act->op == OP_CAPTURE ? act->amount : 0);
+    k_status st = journal_row(tx, p, act->op, releases ? capturable : act->amount, act);
+    if (st == K_OK && act->op == OP_CAPTURE && act->final && rest > 0) {
+        gw_act release = {.op = OP_RELEASE};
+        st = journal_row(tx, p, OP_RELEASE, rest, &release);
+    }
     return st;
 }
 

@@ -74,10 +74,30 @@ k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, 
                          gw_session *out);
 k_status gw_save_session(store_tx *tx, gw_session *s);
 
-/* Appends a journal row for payment p. */
-k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
-                    const char *status, const char *code, const char *message,
-                    const char *provider_ref, const char *ref_id, json_t *body);
+/* One operation on a payment as one act: the journal entry folded into the
+ * payment's money and the journal row written from the same fields. The row's
+ * status follows from the op (refund: "pending", refund failure: "failed",
+ * else "succeeded"); `failed` records an operation the provider refused: its
+ * row ("failed") only, the money does not move. */
+typedef struct {
+    pay_op op;
+    int64_t amount; /* as in pay_entry: new amount, authorised, captured, refund's */
+    bool final;     /* OP_CAPTURE: the rest is released in the same step */
+    bool failed;    /* refused at the provider: a row, no money */
+    const char *code;
+    const char *message;
+    const char *provider_ref;
+    const char *ref_id; /* the attempt, refund or session it belongs to */
+    json_t *body;       /* borrowed: lines captured or edited */
+} gw_act;
+
+/* Applies act to p inside the caller's write: folds it through the transition
+ * table (domain/payment.h), then appends its journal row; a final capture also
+ * writes the release of the rest, and a cancel or expiry row carries the
+ * amount it released. K_EREFUSED when the table refuses: p's money and the
+ * journal are untouched. Other errors are the store's. */
+#define K_EREFUSED (-101) /* a closure's own status: the transition table said no */
+k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act);
 
 /* Writes an event (snapshot of `doc`, a borrowed internal document) and one
  * delivery per subscribed, enabled endpoint - inside the caller's write. */
@@ -128,7 +148,7 @@ int64_t gw_jint(json_t *o, const char *key);
  * written in one transaction. */
 k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
                        gw_payment *out, gw_err *err);
-k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p);
+k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 

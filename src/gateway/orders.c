@@ -46,9 +46,10 @@ static k_status order_ref(gw *g, const gw_payment *p, arena *a, const provider *
     return K_OK;
 }
 
-static k_status need_capture_state(const gw_payment *p, const char *verb, gw_err *err)
+/* The table says whether op may follow in p's state (authorised orders only). */
+static k_status need_capture_state(const gw_payment *p, pay_op op, const char *verb, gw_err *err)
 {
-    if (p->m.state == PS_REQUIRES_CAPTURE)
+    if (pay_transition(p->m.state, op) >= 0)
         return K_OK;
     gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
                "You cannot %s this PaymentIntent because it has a status of %s; only an "
@@ -73,7 +74,7 @@ static k_status extend_fn(store_tx *tx, void *arg)
     order_job *j = arg;
     gw_payment *p = j->p;
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
-    if (st != K_OK || need_capture_state(p, "extend", j->err) != K_OK)
+    if (st != K_OK || need_capture_state(p, OP_EXTEND, "extend", j->err) != K_OK)
         return st != K_OK ? st : K_ECONFLICT;
     int64_t now = clock_now_s();
     const rule_method *rm = rules_method_find(&j->g->rules, p->method_type);
@@ -83,15 +84,15 @@ static k_status extend_fn(store_tx *tx, void *arg)
     int64_t cap = p->created + max;
     if (want > cap)
         want = cap;
-    pay_entry e = {.op = OP_EXTEND};
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
     if (want > p->auth_expires_at) {
         p->auth_expires_at = want;
         p->auth_warned = 0; /* a new warning before the new date */
     }
     char msg[64];
     snprintf(msg, sizeof(msg), "authorisation now expires at %lld", (long long)p->auth_expires_at);
-    st = gw_journal(tx, p, OP_EXTEND, 0, "succeeded", NULL, msg, p->order_ref, NULL, NULL);
+    gw_act act = {.op = OP_EXTEND, .message = msg, .provider_ref = p->order_ref};
+    st = gw_act_apply(tx, p, &act);
+    K_ASSERT(st != K_EREFUSED); /* need_capture_state looked it up above */
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
@@ -105,7 +106,7 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
                       gw_payment *out, gw_err *err)
 {
     k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
-    if (st != K_OK || need_capture_state(out, "extend", err) != K_OK)
+    if (st != K_OK || need_capture_state(out, OP_EXTEND, "extend", err) != K_OK)
         return st != K_OK ? st : K_ECONFLICT;
     int64_t now = clock_now_s();
     if (out->auth_expires_at <= now) {
@@ -181,7 +182,7 @@ static k_status edit_fn(store_tx *tx, void *arg)
     order_job *j = arg;
     gw_payment *p = j->p;
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
-    if (st != K_OK || need_capture_state(p, "edit", j->err) != K_OK)
+    if (st != K_OK || need_capture_state(p, OP_ADJUST, "edit", j->err) != K_OK)
         return st != K_OK ? st : K_ECONFLICT;
     if (p->capture_pending > 0) {
         gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
@@ -189,20 +190,21 @@ static k_status edit_fn(store_tx *tx, void *arg)
         return K_ECONFLICT;
     }
     int64_t old = p->m.authorized;
-    if (j->amount != old) {
-        pay_entry e = {.op = OP_ADJUST, .amount = j->amount};
-        if (pay_apply(&p->m, &e) != PAY_OK) {
-            gw_err_set(j->err, GW_WHY_AMOUNT_TOO_SMALL, "order_lines",
-                       "The new order total (%lld) is below what was already captured (%lld).",
-                       (long long)j->amount, (long long)p->m.captured);
-            return K_EINVAL;
-        }
-    }
-    p->lines = j->lines;
     char msg[96];
     snprintf(msg, sizeof(msg), "order edited: %lld -> %lld", (long long)old, (long long)j->amount);
-    st = gw_journal(tx, p, OP_ADJUST, j->amount, "succeeded", NULL, msg, p->order_ref, NULL,
-                    j->lines);
+    gw_act act = {.op = OP_ADJUST,
+                  .amount = j->amount,
+                  .message = msg,
+                  .provider_ref = p->order_ref,
+                  .body = j->lines};
+    st = gw_act_apply(tx, p, &act);
+    if (st == K_EREFUSED) {
+        gw_err_set(j->err, GW_WHY_AMOUNT_TOO_SMALL, "order_lines",
+                   "The new order total (%lld) is below what was already captured (%lld).",
+                   (long long)j->amount, (long long)p->m.captured);
+        return K_EINVAL;
+    }
+    p->lines = j->lines;
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
@@ -227,7 +229,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     if (lines_total(lines, &total, err) != K_OK)
         return K_EINVAL;
     k_status st = gw_pi_get(g, merchant_id, id, a, out, err);
-    if (st != K_OK || need_capture_state(out, "edit", err) != K_OK)
+    if (st != K_OK || need_capture_state(out, OP_ADJUST, "edit", err) != K_OK)
         return st != K_OK ? st : K_ECONFLICT;
     if (total < out->m.captured) {
         gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "order_lines",
@@ -304,29 +306,31 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
     order_job *j = arg;
     gw_payment *p = j->p;
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
-    if (st != K_OK || p->m.state != PS_REQUIRES_CAPTURE || p->capture_pending > 0)
-        return st;
+    if (st != K_OK || pay_transition(p->m.state, OP_ADJUST) < 0 || p->capture_pending > 0)
+        return st; /* only an authorised order changes at the provider */
     const prov_result *r = j->res;
     const char *type = NULL;
     if (r->outcome == PR_CANCELED) {
         bool expired = r->provider_code != NULL && strcmp(r->provider_code, "EXPIRED") == 0;
-        int64_t rest = pay_capturable(&p->m);
-        pay_entry e = {.op = expired ? OP_EXPIRE : OP_CANCEL};
-        K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+        gw_act act = {.op = expired ? OP_EXPIRE : OP_CANCEL,
+                      .code = r->provider_code,
+                      .message = "changed at the provider (status sync)",
+                      .provider_ref = p->order_ref};
+        st = gw_act_apply(tx, p, &act);
+        K_ASSERT(st != K_EREFUSED); /* requires_capture was looked up above */
         if (p->m.state == PS_CANCELED) {
             p->canceled_at = clock_now_s();
             p->cancellation_reason = expired ? "automatic" : "requested_by_customer";
         }
-        st = gw_journal(tx, p, e.op, rest, "succeeded", r->provider_code,
-                        "changed at the provider (status sync)", p->order_ref, NULL, NULL);
         type = p->m.state == PS_CANCELED ? "payment_intent.canceled" : "payment_intent.succeeded";
     } else if (r->outcome == PR_AUTHORIZED && r->amount > 0 && r->amount != p->m.authorized) {
-        pay_entry e = {.op = OP_ADJUST, .amount = r->amount};
-        if (pay_apply(&p->m, &e) != PAY_OK)
+        gw_act act = {.op = OP_ADJUST,
+                      .amount = r->amount,
+                      .message = "order amount changed at the provider (status sync)",
+                      .provider_ref = p->order_ref};
+        st = gw_act_apply(tx, p, &act);
+        if (st == K_EREFUSED)
             return K_OK; /* below what we captured: leave it for a person to look at */
-        st = gw_journal(tx, p, OP_ADJUST, r->amount, "succeeded", NULL,
-                        "order amount changed at the provider (status sync)", p->order_ref, NULL,
-                        NULL);
         type = p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
                                           : "payment_intent.amount_capturable_updated";
     }
@@ -342,8 +346,8 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
 
 k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
 {
-    if (p->m.state != PS_REQUIRES_CAPTURE)
-        return K_OK;
+    if (pay_transition(p->m.state, OP_ADJUST) < 0)
+        return K_OK; /* only an authorised order changes at the provider */
     const provider *prov;
     prov_account acct;
     prov_ref ref;

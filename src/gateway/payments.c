@@ -151,6 +151,7 @@ static k_status validate_types(gw *g, json_t *types, const char *currency, int64
 typedef struct {
     gw *g;
     gw_payment *p;
+    int64_t amount;
     gw_idem *idem;
     arena *a;
 } pi_job;
@@ -182,7 +183,7 @@ static k_status pi_create_fn(store_tx *tx, void *arg)
     if (st == K_ECONFLICT)
         return K_EEXIST_EXTERNAL;
     if (st == K_OK)
-        st = gw_pi_insert_in_tx(tx, j->p);
+        st = gw_pi_insert_in_tx(tx, j->p, j->amount);
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->p->merchant_id, j->idem, j->p, j->a);
     return st;
@@ -266,17 +267,18 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
         if (rules_rate(&g->rules, cur->code, "EUR", &rate) == K_OK)
             p->rate_e9 = rate;
     }
-    pay_entry e = {.op = OP_CREATE, .amount = in->amount};
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
     return K_OK;
 }
 
-/* Writes a prepared intent, its journal row and its event (inside a write). */
-k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p)
+/* Writes a prepared intent of `amount`, its journal row and its event (inside
+ * a write). */
+k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount)
 {
-    k_status st = gw_save_payment(tx, p);
+    gw_act act = {.op = OP_CREATE, .amount = amount};
+    k_status st = gw_act_apply(tx, p, &act);
+    K_ASSERT(st != K_EREFUSED); /* a prepared intent is new: create is its first entry */
     if (st == K_OK)
-        st = gw_journal(tx, p, OP_CREATE, p->m.amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
+        st = gw_save_payment(tx, p);
     if (st == K_OK)
         st = gw_emit_payment(tx, p, "payment_intent.created");
     return st;
@@ -288,7 +290,7 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw
     k_status st = gw_pi_prepare(g, merchant_id, in, a, out, err);
     if (st != K_OK)
         return st;
-    pi_job j = {g, out, idem, a};
+    pi_job j = {g, out, in->amount, idem, a};
     st = store_write(g->st, pi_create_fn, &j);
     if (st == K_EEXIST_EXTERNAL) {
         gw_err_set(err, GW_WHY_ALREADY_EXISTS, "payment_id",
@@ -384,6 +386,14 @@ k_status gw_ops_range(gw *g, const char *merchant_id, int64_t from_ms, int64_t t
 
 /* ---- update ---- */
 
+/* Choosing a method is a journal entry only where the table moves the payment
+ * on with it (requires_payment_method -> requires_confirmation). */
+static bool attach_moves(const gw_payment *p)
+{
+    int next = pay_transition(p->m.state, OP_ATTACH);
+    return next >= 0 && next != (int)p->m.state;
+}
+
 typedef struct {
     gw *g;
     const char *merchant_id;
@@ -417,10 +427,10 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
                                 j->err) != K_OK)
         return K_EINVAL;
     if (j->in->has_amount && j->in->amount != p->m.amount) {
-        pay_entry e = {.op = OP_UPDATE, .amount = j->in->amount};
-        if (pay_apply(&p->m, &e) != PAY_OK)
+        gw_act act = {.op = OP_UPDATE, .amount = j->in->amount};
+        st = gw_act_apply(tx, p, &act);
+        if (st == K_EREFUSED)
             return unexpected_state(j->err, p, "update", OP_UPDATE);
-        st = gw_journal(tx, p, OP_UPDATE, j->in->amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
         if (st != K_OK)
             return st;
     }
@@ -433,10 +443,10 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     if (j->in->lines != NULL)
         p->lines = gw_keep(j->a, j->in->lines);
     apply_billing(p, j->in, j->a);
-    if (j->in->method_type != NULL && p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        pay_entry e = {.op = OP_ATTACH};
-        K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
-        st = gw_journal(tx, p, OP_ATTACH, 0, "succeeded", NULL, NULL, NULL, NULL, NULL);
+    if (j->in->method_type != NULL && attach_moves(p)) {
+        gw_act act = {.op = OP_ATTACH};
+        st = gw_act_apply(tx, p, &act);
+        K_ASSERT(st != K_EREFUSED); /* attach_moves looked it up in the table */
         if (st != K_OK)
             return st;
     }
@@ -465,17 +475,12 @@ k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_p
 
 /* ---- applying what a provider said ---- */
 
-static k_status apply_op(store_tx *tx, gw_payment *p, pay_op op, int64_t amount, const char *status,
-                         const char *code, const char *msg, const char *ref, const char *ref_id)
+/* A provider's news the table refuses (it came too late for the payment's
+ * state) is a conflict: the write is rolled back and nothing changes. */
+static k_status apply_op(store_tx *tx, gw_payment *p, const gw_act *act)
 {
-    pay_entry e = {.op = op, .amount = amount};
-    pay_refusal r = pay_apply(&p->m, &e);
-    if (r != PAY_OK) {
-        log_warn("payment '%s': %s refused in %s: %s", p->id, pay_op_name(op),
-                 pay_state_name(p->m.state), pay_refusal_message(r));
-        return K_ECONFLICT;
-    }
-    return gw_journal(tx, p, op, amount, status, code, msg, ref, ref_id, NULL);
+    k_status st = gw_act_apply(tx, p, act);
+    return st == K_EREFUSED ? K_ECONFLICT : st;
 }
 
 static bool attempt_final(const gw_attempt *t)
@@ -504,8 +509,11 @@ static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
 {
     bool sale = r->outcome == PR_CAPTURED;
     int64_t amount = p->m.amount;
-    k_status st = apply_op(tx, p, sale ? OP_SALE : OP_AUTHORIZE, amount, "succeeded", NULL, NULL,
-                           r->order_ref, t->id);
+    gw_act act = {.op = sale ? OP_SALE : OP_AUTHORIZE,
+                  .amount = amount,
+                  .provider_ref = r->order_ref,
+                  .ref_id = t->id};
+    k_status st = apply_op(tx, p, &act);
     if (st != K_OK)
         return st;
     t->status = "succeeded";
@@ -538,7 +546,12 @@ static k_status apply_failure(store_tx *tx, gw_payment *p, gw_attempt *t, const 
     const char *code =
         r->failure_code != NULL ? r->failure_code : "payment_method_provider_decline";
     const char *msg = r->failure_message != NULL ? r->failure_message : fail_message(code);
-    k_status st = apply_op(tx, p, OP_FAIL, 0, "failed", code, msg, r->provider_code, t->id);
+    gw_act act = {.op = OP_FAIL,
+                  .code = code,
+                  .message = msg,
+                  .provider_ref = r->provider_code,
+                  .ref_id = t->id};
+    k_status st = apply_op(tx, p, &act);
     if (st != K_OK)
         return st;
     t->status = "failed";
@@ -569,7 +582,8 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
     case PR_ACTION:
         if (p->m.state == PS_REQUIRES_ACTION)
             break;
-        st = apply_op(tx, p, OP_ACTION, 0, "succeeded", NULL, NULL, r->provider_ref, t->id);
+        st = apply_op(tx, p,
+                      &(gw_act){.op = OP_ACTION, .provider_ref = r->provider_ref, .ref_id = t->id});
         if (st != K_OK)
             return st;
         t->status = "action";
@@ -589,7 +603,8 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
     case PR_PROCESSING:
         if (p->m.state == PS_PROCESSING)
             break;
-        st = apply_op(tx, p, OP_PROCESS, 0, "succeeded", NULL, NULL, r->order_ref, t->id);
+        st = apply_op(tx, p,
+                      &(gw_act){.op = OP_PROCESS, .provider_ref = r->order_ref, .ref_id = t->id});
         if (st != K_OK)
             return st;
         t->status = "processing";
@@ -654,8 +669,8 @@ static k_status confirm_begin_fn(store_tx *tx, void *arg)
     }
     apply_billing(p, j->in, j->a);
     p->method_type = j->method;
-    if (p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        st = apply_op(tx, p, OP_ATTACH, 0, "succeeded", NULL, NULL, NULL, NULL);
+    if (attach_moves(p)) {
+        st = apply_op(tx, p, &(gw_act){.op = OP_ATTACH});
         if (st != K_OK)
             return st;
     }
@@ -1147,7 +1162,7 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
     if (st != K_OK)
         return gw_err_store(j->err, st, PI, j->id);
-    if (p->m.state != PS_REQUIRES_CAPTURE)
+    if (pay_transition(p->m.state, OP_CAPTURE) < 0)
         return unexpected_state(j->err, p, "capture", OP_CAPTURE);
     if (j->lines != NULL && capture_lines(j, p) != K_OK)
         return K_EINVAL;
@@ -1174,20 +1189,19 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
         return st;
     K_ASSERT(p->capture_pending >= j->amount);
     p->capture_pending -= j->amount;
-    if (!j->ok) {
-        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed", gw_why_name(j->err->why),
-                        j->err->message, NULL, NULL, NULL);
+    gw_act act = {.op = OP_CAPTURE,
+                  .amount = j->amount,
+                  .final = j->final,
+                  .failed = !j->ok,
+                  .code = j->ok ? NULL : gw_why_name(j->err->why),
+                  .message = j->ok ? NULL : j->err->message,
+                  .provider_ref = j->ok ? j->op_ref : NULL,
+                  .body = j->ok ? j->lines : NULL};
+    st = gw_act_apply(tx, p, &act);
+    K_ASSERT(st != K_EREFUSED); /* the reservation held the amount since the begin write */
+    if (st != K_OK || !j->ok)
         return st == K_OK ? gw_save_payment(tx, p) : st;
-    }
-    pay_entry e = {.op = OP_CAPTURE, .amount = j->amount, .final = j->final};
-    int64_t rest = pay_capturable(&p->m) - j->amount;
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
-    st = gw_journal(tx, p, OP_CAPTURE, j->amount, "succeeded", NULL, NULL, j->op_ref, NULL,
-                    j->lines);
-    if (st == K_OK && j->final && rest > 0)
-        st = gw_journal(tx, p, OP_RELEASE, rest, "succeeded", NULL, NULL, NULL, NULL, NULL);
-    if (st == K_OK)
-        st = gw_save_payment(tx, p);
+    st = gw_save_payment(tx, p);
     if (st == K_OK)
         st = gw_emit_payment(tx, p,
                              p->m.state == PS_SUCCEEDED
@@ -1285,11 +1299,10 @@ static k_status cancel_fn(store_tx *tx, void *arg)
                    "A capture of this PaymentIntent is in progress; retry the cancel after it.");
         return K_ECONFLICT;
     }
-    int64_t rest = pay_capturable(&p->m);
-    pay_entry e = {.op = OP_CANCEL};
-    if (pay_apply(&p->m, &e) != PAY_OK)
+    gw_act act = {.op = OP_CANCEL, .message = j->reason};
+    st = gw_act_apply(tx, p, &act);
+    if (st == K_EREFUSED)
         return unexpected_state(j->err, p, "cancel", OP_CANCEL);
-    st = gw_journal(tx, p, OP_CANCEL, rest, "succeeded", NULL, j->reason, NULL, NULL, NULL);
     if (p->m.state == PS_CANCELED) {
         p->canceled_at = clock_now_s();
         p->cancellation_reason = j->reason;

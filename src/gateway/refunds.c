@@ -67,23 +67,26 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
         return K_ECONFLICT;
     }
     int64_t amount = j->in->amount > 0 ? j->in->amount : left;
-    pay_entry e = {.op = OP_REFUND, .amount = amount};
-    if (amount > left || pay_apply(&p->m, &e) != PAY_OK) {
+    gw_refund *r = j->r;
+    memset(r, 0, sizeof(*r));
+    id_new(r->id, "re_");
+    r->reason = j->in->reason;
+    gw_act act = {.op = OP_REFUND, .amount = amount, .message = r->reason, .ref_id = r->id};
+    st = amount > left ? K_EREFUSED : gw_act_apply(tx, p, &act);
+    if (st == K_EREFUSED) {
         gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "amount",
                    "Refund amount (%lld) is greater than the amount that can still be refunded "
                    "(%lld).",
                    (long long)amount, (long long)left);
         return K_EINVAL;
     }
-    gw_refund *r = j->r;
-    memset(r, 0, sizeof(*r));
-    id_new(r->id, "re_");
+    if (st != K_OK)
+        return st;
     r->merchant_id = j->merchant_id;
     r->payment_id = p->id;
     r->amount = amount;
     snprintf(r->currency, sizeof(r->currency), "%s", p->currency);
     r->status = "pending";
-    r->reason = j->in->reason;
     r->callback_url = p->callback_url;
     r->payment_external_id = p->external_id;
     r->payment_amount = p->m.captured;
@@ -93,8 +96,6 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
     r->created = clock_now_s();
     st = gw_save_refund(tx, r);
-    if (st == K_OK)
-        st = gw_journal(tx, p, OP_REFUND, amount, "pending", NULL, r->reason, NULL, r->id, NULL);
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
@@ -120,17 +121,21 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
         st = gw_save_refund(tx, r);
         return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, r, j->a) : st;
     }
-    pay_entry e = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL, .amount = r->amount};
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+    r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
+    gw_act act = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL,
+                  .amount = r->amount,
+                  .message = r->failure_reason,
+                  .provider_ref = j->op_ref,
+                  .ref_id = r->id};
+    st = gw_act_apply(tx, p, &act);
+    K_ASSERT(st != K_EREFUSED); /* the pending amount was reserved in the begin write */
+    if (st != K_OK)
+        return st;
     r->status = j->ok ? "succeeded" : "failed";
     r->retry_at = 0;
     r->payment_refunded = p->m.refunded;
     r->provider_ref = j->op_ref;
-    r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
-    st = gw_journal(tx, p, e.op, r->amount, j->ok ? "succeeded" : "failed", NULL, r->failure_reason,
-                    j->op_ref, r->id, NULL);
-    if (st == K_OK)
-        st = gw_save_refund(tx, r);
+    st = gw_save_refund(tx, r);
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)

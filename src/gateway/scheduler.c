@@ -84,15 +84,15 @@ static k_status auth_timer_fn(store_tx *tx, void *arg)
     if (p.auth_expires_at <= now) {
         if (p.capture_pending > 0)
             return K_OK; /* a capture is being answered; look again next tick */
-        int64_t rest = pay_capturable(&p.m);
-        pay_entry e = {.op = OP_EXPIRE};
-        K_ASSERT(pay_apply(&p.m, &e) == PAY_OK);
+        gw_act act = {.op = OP_EXPIRE,
+                      .code = "authorization_expired",
+                      .message = "The authorisation expired before it was captured."};
+        st = gw_act_apply(tx, &p, &act);
+        K_ASSERT(st != K_EREFUSED); /* requires_capture was checked above */
         if (p.m.state == PS_CANCELED) {
             p.canceled_at = now;
             p.cancellation_reason = "automatic";
         }
-        st = gw_journal(tx, &p, OP_EXPIRE, rest, "succeeded", "authorization_expired",
-                        "The authorisation expired before it was captured.", NULL, NULL, NULL);
         if (st == K_OK)
             st = gw_save_payment(tx, &p);
         if (st == K_OK)

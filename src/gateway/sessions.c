@@ -100,7 +100,7 @@ typedef struct {
 static k_status cs_create_fn(store_tx *tx, void *arg)
 {
     cs_job *j = arg;
-    k_status st = gw_pi_insert_in_tx(tx, j->p);
+    k_status st = gw_pi_insert_in_tx(tx, j->p, j->s->amount_total);
     if (st == K_OK)
         st = gw_save_session(tx, j->s);
     if (st == K_OK)
@@ -267,19 +267,21 @@ static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
     st = gw_save_session(tx, s);
     if (st == K_OK)
         st = emit_session(tx, s, "checkout.session.expired");
-    pay_entry e = {.op = OP_CANCEL};
-    if (st == K_OK && pay_apply(&p.m, &e) == PAY_OK) {
-        p.canceled_at = clock_now_s();
-        p.cancellation_reason = "abandoned";
-        p.next_action_url = NULL;
-        p.attempt_expires_at = 0;
-        st = gw_journal(tx, &p, OP_CANCEL, 0, "succeeded", NULL, "abandoned", NULL, s->id, NULL);
-        if (st == K_OK)
-            st = gw_save_payment(tx, &p);
-        if (st == K_OK) {
-            st = gw_emit_payment(tx, &p, "payment_intent.canceled");
-        }
-    }
+    if (st != K_OK)
+        return st;
+    /* The unpaid intent goes with it, where the table still lets it. */
+    gw_act act = {.op = OP_CANCEL, .message = "abandoned", .ref_id = s->id};
+    st = gw_act_apply(tx, &p, &act);
+    if (st == K_EREFUSED)
+        return K_OK;
+    p.canceled_at = clock_now_s();
+    p.cancellation_reason = "abandoned";
+    p.next_action_url = NULL;
+    p.attempt_expires_at = 0;
+    if (st == K_OK)
+        st = gw_save_payment(tx, &p);
+    if (st == K_OK)
+        st = gw_emit_payment(tx, &p, "payment_intent.canceled");
     return st;
 }
 

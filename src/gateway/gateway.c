@@ -594,6 +594,24 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
     return out->base_url != NULL;
 }
 
+/* ---- a payment's provider ---- */
+
+k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
+                   prov_ref *ref, gw_err *err)
+{
+    const rule_method *rm =
+        p->method_type != NULL ? rules_method_find(&g->rules, p->method_type) : NULL;
+    *prov = rm != NULL ? provider_find(rm->provider) : NULL;
+    if (*prov == NULL || p->order_ref == NULL ||
+        !gw_account(g, p->merchant_id, rm->provider, a, acct)) {
+        gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
+                   "This PaymentIntent has no order at a provider to act on.");
+        return K_ECONFLICT;
+    }
+    gw_prov_ref_of(p, a, ref);
+    return K_OK;
+}
+
 /* ---- documents ---- */
 
 static k_status load_doc(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
@@ -725,6 +743,14 @@ k_status gw_save_refund(store_tx *tx, gw_refund *r)
 k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, arena *a,
                          gw_session *out)
 {
+    if (merchant_id == NULL) {
+        /* The hosted page has no merchant key: the cs_ id is the capability. */
+        store_obj o;
+        k_status st = store_obj_find_ref(tx, "checkout.session", id, a, &o);
+        if (st != K_OK)
+            return st;
+        merchant_id = o.merchant_id;
+    }
     json_t *doc;
     int32_t version;
     k_status st = load_doc(tx, merchant_id, "checkout.session", id, a, &doc, &version);
@@ -749,6 +775,70 @@ k_status gw_save_session(store_tx *tx, gw_session *s)
                    .due_at = strcmp(s->status, "open") == 0 ? s->expires_at : 0,
                    .ext_ref = s->id};
     return save_doc(tx, &o, gw_session_to_json(s), &s->version);
+}
+
+/* ---- reading records ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    gw_payment *out;
+} pi_read;
+
+static k_status pi_read_fn(store_tx *tx, void *arg)
+{
+    pi_read *r = arg;
+    return gw_load_payment(tx, r->merchant_id, r->id, r->a, r->out);
+}
+
+k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                   gw_err *err)
+{
+    pi_read r = {g, merchant_id, id, a, out};
+    return gw_err_store(err, store_read(g->st, pi_read_fn, &r), "payment_intent", id);
+}
+
+typedef struct {
+    const char *merchant_id;
+    const store_list_q *q;
+    arena *a;
+    store_obj *objs;
+    size_t n;
+    bool more;
+    const char *kind;
+} list_job;
+
+static k_status list_fn(store_tx *tx, void *arg)
+{
+    list_job *j = arg;
+    return store_obj_list(tx, j->merchant_id, j->kind, j->q, j->a, &j->objs, &j->n, &j->more);
+}
+
+k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
+                      arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err)
+{
+    list_job j = {.merchant_id = merchant_id, .q = q, .a = a, .kind = kind};
+    k_status st = store_read(g->st, list_fn, &j);
+    if (st == K_ENOTFOUND) {
+        const char *cur = q->starting_after != NULL ? q->starting_after : q->ending_before;
+        gw_err_set(err, GW_WHY_NOT_FOUND,
+                   q->starting_after != NULL ? "starting_after" : "ending_before",
+                   "No such object: '%s'", cur != NULL ? cur : "");
+        return st;
+    }
+    if (st != K_OK)
+        return gw_err_store(err, st, kind, NULL);
+    *docs = j.n ? arena_alloc(a, j.n * sizeof(json_t *)) : NULL;
+    for (size_t i = 0; i < j.n; i++) {
+        (*docs)[i] = json_loads(j.objs[i].body, 0, NULL);
+        K_ASSERT((*docs)[i] != NULL);
+        arena_defer(a, (void (*)(void *))json_decref, (*docs)[i]);
+    }
+    *n = j.n;
+    *has_more = j.more;
+    return K_OK;
 }
 
 /* ---- journal ---- */
@@ -812,6 +902,27 @@ k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act)
 }
 
 /* ---- events and the outbox ---- */
+
+k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type)
+{
+    json_t *doc = gw_session_to_json(s);
+    k_status st = gw_emit(tx, s->merchant_id, type, "checkout.session", s->id, doc);
+    json_decref(doc);
+    return st;
+}
+
+k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a)
+{
+    gw_session s;
+    k_status st = gw_load_session(tx, p->merchant_id, p->checkout_session, a, &s);
+    if (st != K_OK || strcmp(s.status, "open") != 0)
+        return st == K_ENOTFOUND ? K_OK : st;
+    s.status = "complete";
+    s.payment_status = p->m.state == PS_SUCCEEDED ? "paid" : "unpaid";
+    s.customer_email = p->email;
+    st = gw_save_session(tx, &s);
+    return st == K_OK ? gw_emit_session(tx, &s, "checkout.session.completed") : st;
+}
 
 k_status gw_emit_payment(store_tx *tx, const gw_payment *p, const char *type)
 {

@@ -70,6 +70,7 @@ k_status gw_save_attempt(store_tx *tx, gw_attempt *t);
 k_status gw_load_refund(store_tx *tx, const char *merchant_id, const char *id, arena *a,
                         gw_refund *out);
 k_status gw_save_refund(store_tx *tx, gw_refund *r);
+/* merchant_id NULL: found by its id alone (the hosted page's capability). */
 k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, arena *a,
                          gw_session *out);
 k_status gw_save_session(store_tx *tx, gw_session *s);
@@ -136,7 +137,7 @@ json_t *gw_metadata_apply(json_t *base, json_t *changes);
 /* Order lines (internal JSON) as the provider interface wants them. */
 void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n);
 /* Reads the provider's order back and brings amount/state changes made there
- * (a merchant portal) into Kassa, with events (orders.c). */
+ * (a merchant portal) into Kassa, with events (payments.c, part of sync). */
 k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err);
 
 /* Keep a jansson reference alive until the arena is released. */
@@ -144,11 +145,28 @@ json_t *gw_keep(arena *a, json_t *j);
 const char *gw_jstr(json_t *o, const char *key, arena *a); /* NULL when absent */
 int64_t gw_jint(json_t *o, const char *key);
 
-/* Intent creation in two steps, so a checkout session and its intent can be
- * written in one transaction. */
+/* A new intent (intent.c, part of the frame): the checks shared by create,
+ * update, confirm and checkout sessions, and creation in two steps, so a
+ * checkout session and its intent can be written in one transaction. */
+k_status gw_check_amount(int64_t amount, gw_err *err);
+k_status gw_check_types(gw *g, json_t *types, const char *currency, int64_t amount, bool manual,
+                        gw_err *err);
+/* A method rule's refusal as the gateway's reason; country_param names the
+ * caller's country parameter. K_EINVAL. */
+k_status gw_rule_refusal(gw_err *err, rule_param rp, const rule_refusal *refusal,
+                         const char *country_param);
+/* Copies the billing details and return URL given (arena-owned). */
+void gw_apply_billing(gw_payment *p, const gw_pi_params *in, arena *a);
 k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
                        gw_payment *out, gw_err *err);
 k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount);
+/* A checkout session's event (snapshot of the session) inside a write. */
+k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type);
+/* The provider, account and reference for a payment's order: the one place
+ * that finds a payment's provider target. K_ECONFLICT (GW_WHY_WRONG_STATE)
+ * when the payment has no order at a configured provider. */
+k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
+                   prov_ref *ref, gw_err *err);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 

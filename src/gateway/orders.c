@@ -29,23 +29,6 @@ typedef struct {
     gw_err *err;
 } order_job;
 
-/* The provider, account and reference for a payment's order. */
-static k_status order_ref(gw *g, const gw_payment *p, arena *a, const provider **prov,
-                          prov_account *acct, prov_ref *ref, gw_err *err)
-{
-    const rule_method *rm =
-        p->method_type != NULL ? rules_method_find(&g->rules, p->method_type) : NULL;
-    *prov = rm != NULL ? provider_find(rm->provider) : NULL;
-    if (*prov == NULL || p->order_ref == NULL ||
-        !gw_account(g, p->merchant_id, rm->provider, a, acct)) {
-        gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
-                   "This PaymentIntent has no order at a provider to act on.");
-        return K_ECONFLICT;
-    }
-    gw_prov_ref_of(p, a, ref);
-    return K_OK;
-}
-
 /* The table says whether op may follow in p's state (authorised orders only). */
 static k_status need_capture_state(const gw_payment *p, pay_op op, const char *verb, gw_err *err)
 {
@@ -126,7 +109,7 @@ k_status gw_pi_extend(gw *g, const char *merchant_id, const char *id, gw_idem *i
     const provider *prov;
     prov_account acct;
     prov_ref ref;
-    if (order_ref(g, out, a, &prov, &acct, &ref, err) != K_OK)
+    if (gw_target(g, out, a, &prov, &acct, &ref, err) != K_OK)
         return K_ECONFLICT;
     /* Each extension is a new operation at the provider: a key of its own (a
      * fixed per-attempt key would make every later extension a replay of the first). */
@@ -240,7 +223,7 @@ k_status gw_pi_edit(gw *g, const char *merchant_id, const char *id, json_t *line
     const provider *prov;
     prov_account acct;
     prov_ref ref;
-    if (order_ref(g, out, a, &prov, &acct, &ref, err) != K_OK)
+    if (gw_target(g, out, a, &prov, &acct, &ref, err) != K_OK)
         return K_ECONFLICT;
     ref.amount = total;
     prov_line *pl;
@@ -285,7 +268,7 @@ k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a, 
     const provider *prov;
     prov_account acct;
     prov_ref ref;
-    if (order_ref(g, out, a, &prov, &acct, &ref, err) != K_OK)
+    if (gw_target(g, out, a, &prov, &acct, &ref, err) != K_OK)
         return K_ECONFLICT;
     char key[LIMIT_ID_MAX];
     id_new(key, "resend_");
@@ -297,72 +280,4 @@ k_status gw_pi_resend(gw *g, const char *merchant_id, const char *id, arena *a, 
         return provider_refused(err, "resend the payment instructions", &res);
     log_info("payment '%s': payment instructions resent", id);
     return K_OK;
-}
-
-/* ---- reconcile with the provider's portal ---- */
-
-static k_status reconcile_fn(store_tx *tx, void *arg)
-{
-    order_job *j = arg;
-    gw_payment *p = j->p;
-    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
-    if (st != K_OK || pay_transition(p->m.state, OP_ADJUST) < 0 || p->capture_pending > 0)
-        return st; /* only an authorised order changes at the provider */
-    const prov_result *r = j->res;
-    const char *type = NULL;
-    if (r->outcome == PR_CANCELED) {
-        bool expired = r->provider_code != NULL && strcmp(r->provider_code, "EXPIRED") == 0;
-        gw_act act = {.op = expired ? OP_EXPIRE : OP_CANCEL,
-                      .code = r->provider_code,
-                      .message = "changed at the provider (status sync)",
-                      .provider_ref = p->order_ref};
-        st = gw_act_apply(tx, p, &act);
-        K_ASSERT(st != K_EREFUSED); /* requires_capture was looked up above */
-        if (p->m.state == PS_CANCELED) {
-            p->canceled_at = clock_now_s();
-            p->cancellation_reason = expired ? "automatic" : "requested_by_customer";
-        }
-        type = p->m.state == PS_CANCELED ? "payment_intent.canceled" : "payment_intent.succeeded";
-    } else if (r->outcome == PR_AUTHORIZED && r->amount > 0 && r->amount != p->m.authorized) {
-        gw_act act = {.op = OP_ADJUST,
-                      .amount = r->amount,
-                      .message = "order amount changed at the provider (status sync)",
-                      .provider_ref = p->order_ref};
-        st = gw_act_apply(tx, p, &act);
-        if (st == K_EREFUSED)
-            return K_OK; /* below what we captured: leave it for a person to look at */
-        type = p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
-                                          : "payment_intent.amount_capturable_updated";
-    }
-    if (r->expires_at > 0 && r->expires_at != p->auth_expires_at &&
-        p->m.state == PS_REQUIRES_CAPTURE)
-        p->auth_expires_at = r->expires_at;
-    if (st == K_OK)
-        st = gw_save_payment(tx, p);
-    if (st == K_OK && type != NULL)
-        st = gw_emit_payment(tx, p, type);
-    return st;
-}
-
-k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
-{
-    if (pay_transition(p->m.state, OP_ADJUST) < 0)
-        return K_OK; /* only an authorised order changes at the provider */
-    const provider *prov;
-    prov_account acct;
-    prov_ref ref;
-    if (order_ref(g, p, a, &prov, &acct, &ref, err) != K_OK || prov->sync == NULL)
-        return K_OK;
-    prov_result res;
-    memset(&res, 0, sizeof(res));
-    if (prov->sync(&acct, &ref, a, &res) != K_OK || res.outcome == PR_UNKNOWN)
-        return K_OK; /* the provider did not answer: nothing learned */
-    char merchant[LIMIT_ID_MAX], id[LIMIT_ID_MAX];
-    snprintf(merchant, sizeof(merchant), "%s", p->merchant_id);
-    snprintf(id, sizeof(id), "%s", p->id);
-    order_job j = {
-        .g = g, .merchant_id = merchant, .id = id, .a = a, .p = p, .res = &res, .err = err};
-    k_status st = store_write(g->st, reconcile_fn, &j);
-    gw_wake(g);
-    return gw_err_store(err, st, PI, id);
 }

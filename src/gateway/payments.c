@@ -25,27 +25,6 @@
 
 /* ---- small helpers ---- */
 
-typedef struct {
-    gw *g;
-    const char *merchant_id;
-    const char *id;
-    arena *a;
-    gw_payment *out;
-} pi_read;
-
-static k_status pi_read_fn(store_tx *tx, void *arg)
-{
-    pi_read *r = arg;
-    return gw_load_payment(tx, r->merchant_id, r->id, r->a, r->out);
-}
-
-k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
-                   gw_err *err)
-{
-    pi_read r = {g, merchant_id, id, a, out};
-    return gw_err_store(err, store_read(g->st, pi_read_fn, &r), PI, id);
-}
-
 /* "requires_payment_method, requires_capture" - the states that allow op. */
 static void allowed_states(pay_op op, char *out, size_t cap)
 {
@@ -75,78 +54,7 @@ static const char *method_provider(gw *g, const char *method)
     return r != NULL ? r->provider : NULL;
 }
 
-static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal *refusal,
-                                 const char *country_param)
-{
-    const char *param = rp == RULE_E_CURRENCY  ? "currency"
-                        : rp == RULE_E_COUNTRY ? country_param
-                        : rp == RULE_E_AMOUNT  ? "amount"
-                                               : "payment_method_types";
-    gw_why why = rp != RULE_E_AMOUNT                           ? GW_WHY_METHOD_UNAVAILABLE
-                 : strstr(refusal->message, "at most") != NULL ? GW_WHY_AMOUNT_TOO_LARGE
-                                                               : GW_WHY_AMOUNT_TOO_SMALL;
-    gw_err_set(err, why, param, "%s", refusal->message);
-    return K_EINVAL;
-}
-
 /* ---- create ---- */
-
-static k_status validate_amount(int64_t amount, gw_err *err)
-{
-    if (amount < 1) {
-        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "amount",
-                   "Amount must be at least 1 (in the currency's smallest unit).");
-        return K_EINVAL;
-    }
-    if (amount > 99999999) {
-        gw_err_set(err, GW_WHY_AMOUNT_TOO_LARGE, "amount",
-                   "Amount must be no more than 99999999 (in the currency's smallest unit).");
-        return K_EINVAL;
-    }
-    return K_OK;
-}
-
-static k_status validate_types(gw *g, json_t *types, const char *currency, int64_t amount,
-                               bool manual, gw_err *err)
-{
-    size_t i;
-    json_t *v;
-    if (json_array_size(types) == 0) {
-        gw_err_set(err, GW_WHY_PARAM_EMPTY, "payment_method_types",
-                   "payment_method_types must not be empty.");
-        return K_EINVAL;
-    }
-    json_array_foreach(types, i, v)
-    {
-        const char *t = json_string_value(v);
-        const rule_method *r = t != NULL ? rules_method_find(&g->rules, t) : NULL;
-        if (r == NULL || !r->enabled) {
-            gw_err_set(err, GW_WHY_METHOD_INVALID, "payment_method_types",
-                       "The payment method type \"%s\" is invalid. Kassa accepts: klarna, "
-                       "klarna_pay_now, klarna_pay_later, alipay.",
-                       t != NULL ? t : "");
-            return K_EINVAL;
-        }
-        rule_refusal why;
-        char cur[4];
-        currency_upper(currency, cur);
-        rule_param rp = rules_check(&g->rules, t, cur, NULL, amount, &why);
-        /* Amount limits are checked at confirmation, as Stripe does: an intent's
-         * amount may still change before then. */
-        if (rp != RULE_OK && rp != RULE_E_AMOUNT)
-            return rule_refusal_err(err, rp, &why,
-                                    "payment_method_data[billing_details]"
-                                    "[address][country]");
-        if (manual && !r->manual_capture) {
-            gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "capture_method",
-                       "%s does not support capture_method=manual: its payments are captured "
-                       "at once.",
-                       r->label);
-            return K_EINVAL;
-        }
-    }
-    return K_OK;
-}
 
 typedef struct {
     gw *g;
@@ -186,101 +94,6 @@ static k_status pi_create_fn(store_tx *tx, void *arg)
         st = gw_pi_insert_in_tx(tx, j->p, j->amount);
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->p->merchant_id, j->idem, j->p, j->a);
-    return st;
-}
-
-static void apply_billing(gw_payment *p, const gw_pi_params *in, arena *a)
-{
-    if (in->method_type != NULL)
-        p->method_type = arena_strdup(a, in->method_type);
-    if (in->email != NULL)
-        p->email = arena_strdup(a, in->email);
-    if (in->country != NULL) {
-        char c[3] = {0};
-        for (int i = 0; i < 2 && in->country[i]; i++)
-            c[i] = (char)(in->country[i] >= 'a' && in->country[i] <= 'z' ? in->country[i] - 32
-                                                                         : in->country[i]);
-        p->country = arena_strdup(a, c);
-    }
-    if (in->name != NULL)
-        p->name = arena_strdup(a, in->name);
-    if (in->locale != NULL)
-        p->locale = arena_strdup(a, in->locale);
-    if (in->return_url != NULL)
-        p->return_url = arena_strdup(a, in->return_url);
-}
-
-/* Validates and builds a new intent in *out without writing it. */
-k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
-                       gw_payment *out, gw_err *err)
-{
-    if (!in->has_amount) {
-        gw_err_set(err, GW_WHY_PARAM_MISSING, "amount", "Missing required param: amount.");
-        return K_EINVAL;
-    }
-    if (!in->has_currency) {
-        gw_err_set(err, GW_WHY_PARAM_MISSING, "currency", "Missing required param: currency.");
-        return K_EINVAL;
-    }
-    const currency_info *cur = currency_find(in->currency);
-    if (cur == NULL) {
-        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "currency",
-                   "Invalid currency: %s. Kassa supports ISO 4217 currency codes.", in->currency);
-        return K_EINVAL;
-    }
-    if (validate_amount(in->amount, err) != K_OK)
-        return K_EINVAL;
-    gw_payment *p = out;
-    memset(p, 0, sizeof(*p));
-    p->method_types = in->method_types != NULL ? gw_keep(a, in->method_types) : NULL;
-    if (p->method_types == NULL) {
-        p->method_types = json_pack("[s]", "klarna");
-        arena_defer(a, (void (*)(void *))json_decref, p->method_types);
-    }
-    p->manual_capture = in->capture_manual == 1;
-    currency_lower(cur->code, p->currency);
-    if (validate_types(g, p->method_types, p->currency, in->amount, p->manual_capture, err) != K_OK)
-        return K_EINVAL;
-    id_new(p->id, "pi_");
-    snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);
-    char secret[LIMIT_ID_MAX];
-    id_new(secret, "");
-    p->client_secret = arena_printf(a, "%s_secret_%s", p->id, secret);
-    p->created = clock_now_s();
-    p->description = in->description != NULL && in->description[0] ? in->description : NULL;
-    p->metadata = gw_metadata_apply(NULL, in->metadata);
-    arena_defer(a, (void (*)(void *))json_decref, p->metadata);
-    p->lines = in->lines != NULL ? gw_keep(a, in->lines) : NULL;
-    if (p->lines == NULL) {
-        p->lines = json_array();
-        arena_defer(a, (void (*)(void *))json_decref, p->lines);
-    }
-    p->channel = in->channel != NULL ? in->channel : "stripe";
-    p->external_id = in->external_id;
-    p->callback_url = in->callback_url;
-    p->checkout_session = in->checkout_session;
-    apply_billing(p, in, a);
-    /* Non-EUR payments record the exchange rate to EUR at creation (the
-     * back office and reports show it; MyCashflow does the same). */
-    if (strcmp(p->currency, "eur") != 0) {
-        int64_t rate;
-        if (rules_rate(&g->rules, cur->code, "EUR", &rate) == K_OK)
-            p->rate_e9 = rate;
-    }
-    return K_OK;
-}
-
-/* Writes a prepared intent of `amount`, its journal row and its event (inside
- * a write). */
-k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount)
-{
-    gw_act act = {.op = OP_CREATE, .amount = amount};
-    k_status st = gw_act_apply(tx, p, &act);
-    K_ASSERT(st != K_EREFUSED); /* a prepared intent is new: create is its first entry */
-    if (st == K_OK)
-        st = gw_save_payment(tx, p);
-    if (st == K_OK)
-        st = gw_emit_payment(tx, p, "payment_intent.created");
     return st;
 }
 
@@ -423,7 +236,7 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     if (j->in->capture_manual >= 0)
         p->manual_capture = j->in->capture_manual == 1;
     int64_t amount = j->in->has_amount ? j->in->amount : p->m.amount;
-    if (money && validate_types(j->g, p->method_types, p->currency, amount, p->manual_capture,
+    if (money && gw_check_types(j->g, p->method_types, p->currency, amount, p->manual_capture,
                                 j->err) != K_OK)
         return K_EINVAL;
     if (j->in->has_amount && j->in->amount != p->m.amount) {
@@ -442,7 +255,7 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     }
     if (j->in->lines != NULL)
         p->lines = gw_keep(j->a, j->in->lines);
-    apply_billing(p, j->in, j->a);
+    gw_apply_billing(p, j->in, j->a);
     if (j->in->method_type != NULL && attach_moves(p)) {
         gw_act act = {.op = OP_ATTACH};
         st = gw_act_apply(tx, p, &act);
@@ -459,7 +272,7 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
 k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
-    if (p->has_amount && validate_amount(p->amount, err) != K_OK)
+    if (p->has_amount && gw_check_amount(p->amount, err) != K_OK)
         return K_EINVAL;
     if (p->has_currency && currency_find(p->currency) == NULL) {
         gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "currency", "Invalid currency: %s.", p->currency);
@@ -667,7 +480,7 @@ static k_status confirm_begin_fn(store_tx *tx, void *arg)
             return K_ECONFLICT;
         }
     }
-    apply_billing(p, j->in, j->a);
+    gw_apply_billing(p, j->in, j->a);
     p->method_type = j->method;
     if (attach_moves(p)) {
         st = apply_op(tx, p, &(gw_act){.op = OP_ATTACH});
@@ -712,30 +525,6 @@ static k_status confirm_end_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     return st;
-}
-
-void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n)
-{
-    size_t cnt = json_array_size(lines);
-    *n = 0;
-    *out = cnt ? arena_alloc(a, cnt * sizeof(prov_line)) : NULL;
-    if (*out == NULL)
-        return;
-    size_t i;
-    json_t *l;
-    json_array_foreach(lines, i, l)
-    {
-        prov_line *pl = &(*out)[(*n)++];
-        pl->type = gw_jstr(l, "type", a);
-        pl->reference = gw_jstr(l, "reference", a);
-        pl->name = gw_jstr(l, "name", a);
-        pl->quantity = gw_jint(l, "quantity");
-        pl->unit_price = gw_jint(l, "unit_price");
-        pl->tax_rate = gw_jint(l, "tax_rate");
-        pl->total_amount = gw_jint(l, "total_amount");
-        pl->total_tax_amount = gw_jint(l, "total_tax_amount");
-        pl->total_discount_amount = gw_jint(l, "total_discount_amount");
-    }
 }
 
 static void start_params(gw *g, const gw_payment *p, const gw_attempt *t, const char *terminal,
@@ -827,8 +616,8 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     rule_refusal why;
     rule_param rp = rules_check(&g->rules, m, cur, ctry, p->m.amount, &why);
     if (rp != RULE_OK)
-        return rule_refusal_err(err, rp, &why,
-                                "payment_method_data[billing_details][address][country]");
+        return gw_rule_refusal(err, rp, &why,
+                               "payment_method_data[billing_details][address][country]");
     *method = m;
     return K_OK;
 }
@@ -909,6 +698,83 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
         return K_ERR;
     }
     return K_OK;
+}
+
+/* ---- reconcile with the provider's portal ----
+ * Part of sync: once the attempt is settled, the order itself may change at
+ * the provider (a merchant portal): amount, cancellation, expiry. */
+
+typedef struct {
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    gw_payment *p;
+    const prov_result *res;
+} reconcile_job;
+
+static k_status reconcile_fn(store_tx *tx, void *arg)
+{
+    reconcile_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK || pay_transition(p->m.state, OP_ADJUST) < 0 || p->capture_pending > 0)
+        return st; /* only an authorised order changes at the provider */
+    const prov_result *r = j->res;
+    const char *type = NULL;
+    if (r->outcome == PR_CANCELED) {
+        bool expired = r->provider_code != NULL && strcmp(r->provider_code, "EXPIRED") == 0;
+        gw_act act = {.op = expired ? OP_EXPIRE : OP_CANCEL,
+                      .code = r->provider_code,
+                      .message = "changed at the provider (status sync)",
+                      .provider_ref = p->order_ref};
+        st = gw_act_apply(tx, p, &act);
+        K_ASSERT(st != K_EREFUSED); /* requires_capture was looked up above */
+        if (p->m.state == PS_CANCELED) {
+            p->canceled_at = clock_now_s();
+            p->cancellation_reason = expired ? "automatic" : "requested_by_customer";
+        }
+        type = p->m.state == PS_CANCELED ? "payment_intent.canceled" : "payment_intent.succeeded";
+    } else if (r->outcome == PR_AUTHORIZED && r->amount > 0 && r->amount != p->m.authorized) {
+        gw_act act = {.op = OP_ADJUST,
+                      .amount = r->amount,
+                      .message = "order amount changed at the provider (status sync)",
+                      .provider_ref = p->order_ref};
+        st = gw_act_apply(tx, p, &act);
+        if (st == K_EREFUSED)
+            return K_OK; /* below what we captured: leave it for a person to look at */
+        type = p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
+                                          : "payment_intent.amount_capturable_updated";
+    }
+    if (r->expires_at > 0 && r->expires_at != p->auth_expires_at &&
+        p->m.state == PS_REQUIRES_CAPTURE)
+        p->auth_expires_at = r->expires_at;
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st == K_OK && type != NULL)
+        st = gw_emit_payment(tx, p, type);
+    return st;
+}
+
+k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
+{
+    if (pay_transition(p->m.state, OP_ADJUST) < 0)
+        return K_OK; /* only an authorised order changes at the provider */
+    const provider *prov;
+    prov_account acct;
+    prov_ref ref;
+    if (gw_target(g, p, a, &prov, &acct, &ref, err) != K_OK || prov->sync == NULL)
+        return K_OK;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    if (prov->sync(&acct, &ref, a, &res) != K_OK || res.outcome == PR_UNKNOWN)
+        return K_OK; /* the provider did not answer: nothing learned */
+    char merchant[LIMIT_ID_MAX], id[LIMIT_ID_MAX];
+    snprintf(merchant, sizeof(merchant), "%s", p->merchant_id);
+    snprintf(id, sizeof(id), "%s", p->id);
+    reconcile_job j = {.merchant_id = merchant, .id = id, .a = a, .p = p, .res = &res};
+    k_status st = store_write(g->st, reconcile_fn, &j);
+    gw_wake(g);
+    return gw_err_store(err, st, PI, id);
 }
 
 /* ---- sync: ask the provider about the latest attempt ---- */
@@ -1011,6 +877,61 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
     if (!attempt_final(t) && strcmp(t->status, "starting") != 0)
         sync_attempt(g, p, t, a);
     return store_read(g->st, attempt_read_fn, &r);
+}
+
+/* ---- the hosted page: the customer picked a method ---- */
+
+typedef struct {
+    const char *id;
+    arena *a;
+    gw_session *out;
+} session_read;
+
+static k_status session_read_fn(store_tx *tx, void *arg)
+{
+    session_read *r = arg;
+    return gw_load_session(tx, NULL, r->id, r->a, r->out);
+}
+
+/* The session behind the hosted page (its cs_ id is the capability). */
+static k_status session_open(gw *g, const char *id, arena *a, gw_session *s, char *merchant_id,
+                             gw_err *err)
+{
+    session_read r = {id, a, s};
+    k_status st = store_read(g->st, session_read_fn, &r);
+    if (st == K_OK)
+        snprintf(merchant_id, LIMIT_ID_MAX, "%s", s->merchant_id);
+    return gw_err_store(err, st, "checkout.session", id);
+}
+
+k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
+                        const char *country, const char *locale, const char *terminal, arena *a,
+                        const char **redirect, gw_err *err)
+{
+    gw_session s;
+    char merchant[LIMIT_ID_MAX];
+    k_status st = session_open(g, id, a, &s, merchant, err);
+    if (st != K_OK)
+        return st;
+    if (strcmp(s.status, "open") != 0 || s.expires_at <= clock_now_s()) {
+        gw_err_set(err, GW_WHY_SESSION_CLOSED, NULL, "This payment page is no longer open (%s).",
+                   s.status);
+        return K_ECONFLICT;
+    }
+    gw_pi_params pp = {.capture_manual = -1,
+                       .method_type = method_type,
+                       .email = email,
+                       .country = country,
+                       .locale = locale,
+                       .terminal = terminal,
+                       .return_url = arena_printf(a, "%s/c/done/%s", g->public_url, s.id)};
+    gw_payment p;
+    st = gw_pi_confirm(g, merchant, s.payment_id, &pp, NULL, a, &p, err);
+    if (st != K_OK)
+        return st;
+    *redirect = p.next_action_url != NULL ? p.next_action_url
+                                          : arena_printf(a, "%s/c/done/%s", g->public_url, s.id);
+    return K_OK;
 }
 
 /* ---- return from the provider, provider callbacks ---- */
@@ -1371,47 +1292,6 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
 }
 
 /* ---- list and journal ---- */
-
-typedef struct {
-    const char *merchant_id;
-    const store_list_q *q;
-    arena *a;
-    store_obj *objs;
-    size_t n;
-    bool more;
-    const char *kind;
-} list_job;
-
-static k_status list_fn(store_tx *tx, void *arg)
-{
-    list_job *j = arg;
-    return store_obj_list(tx, j->merchant_id, j->kind, j->q, j->a, &j->objs, &j->n, &j->more);
-}
-
-k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
-                      arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err)
-{
-    list_job j = {.merchant_id = merchant_id, .q = q, .a = a, .kind = kind};
-    k_status st = store_read(g->st, list_fn, &j);
-    if (st == K_ENOTFOUND) {
-        const char *cur = q->starting_after != NULL ? q->starting_after : q->ending_before;
-        gw_err_set(err, GW_WHY_NOT_FOUND,
-                   q->starting_after != NULL ? "starting_after" : "ending_before",
-                   "No such object: '%s'", cur != NULL ? cur : "");
-        return st;
-    }
-    if (st != K_OK)
-        return gw_err_store(err, st, kind, NULL);
-    *docs = j.n ? arena_alloc(a, j.n * sizeof(json_t *)) : NULL;
-    for (size_t i = 0; i < j.n; i++) {
-        (*docs)[i] = json_loads(j.objs[i].body, 0, NULL);
-        K_ASSERT((*docs)[i] != NULL);
-        arena_defer(a, (void (*)(void *))json_decref, (*docs)[i]);
-    }
-    *n = j.n;
-    *has_more = j.more;
-    return K_OK;
-}
 
 k_status gw_pi_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                     gw_payment **out, size_t *n, bool *has_more, gw_err *err)

@@ -185,11 +185,7 @@ typedef struct {
 static k_status cs_read_fn(store_tx *tx, void *arg)
 {
     cs_read *r = arg;
-    if (r->merchant_id != NULL)
-        return gw_load_session(tx, r->merchant_id, r->id, r->a, r->out);
-    store_obj o;
-    k_status st = store_obj_find_ref(tx, CS, r->id, r->a, &o);
-    return st == K_OK ? gw_load_session(tx, o.merchant_id, r->id, r->a, r->out) : st;
+    return gw_load_session(tx, r->merchant_id, r->id, r->a, r->out);
 }
 
 k_status gw_session_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_session *out,
@@ -222,27 +218,6 @@ k_status gw_session_list(gw *g, const char *merchant_id, const store_list_q *q, 
     return K_OK;
 }
 
-static k_status emit_session(store_tx *tx, const gw_session *s, const char *type)
-{
-    json_t *doc = gw_session_to_json(s);
-    k_status st = gw_emit(tx, s->merchant_id, type, CS, s->id, doc);
-    json_decref(doc);
-    return st;
-}
-
-k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a)
-{
-    gw_session s;
-    k_status st = gw_load_session(tx, p->merchant_id, p->checkout_session, a, &s);
-    if (st != K_OK || strcmp(s.status, "open") != 0)
-        return st == K_ENOTFOUND ? K_OK : st;
-    s.status = "complete";
-    s.payment_status = p->m.state == PS_SUCCEEDED ? "paid" : "unpaid";
-    s.customer_email = p->email;
-    st = gw_save_session(tx, &s);
-    return st == K_OK ? emit_session(tx, &s, "checkout.session.completed") : st;
-}
-
 /* Expires an open session and cancels its unpaid intent (inside a write). */
 static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
 {
@@ -266,7 +241,7 @@ static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
     s->status = "expired";
     st = gw_save_session(tx, s);
     if (st == K_OK)
-        st = emit_session(tx, s, "checkout.session.expired");
+        st = gw_emit_session(tx, s, "checkout.session.expired");
     if (st != K_OK)
         return st;
     /* The unpaid intent goes with it, where the table still lets it. */
@@ -344,35 +319,5 @@ k_status gw_session_methods(gw *g, const gw_session *s, const char *country, are
             }
         }
     }
-    return K_OK;
-}
-
-k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
-                        const char *country, const char *locale, const char *terminal, arena *a,
-                        const char **redirect, gw_err *err)
-{
-    gw_session s;
-    char merchant[LIMIT_ID_MAX];
-    k_status st = gw_session_find(g, id, a, &s, merchant, err);
-    if (st != K_OK)
-        return st;
-    if (strcmp(s.status, "open") != 0 || s.expires_at <= clock_now_s()) {
-        gw_err_set(err, GW_WHY_SESSION_CLOSED, NULL, "This payment page is no longer open (%s).",
-                   s.status);
-        return K_ECONFLICT;
-    }
-    gw_pi_params pp = {.capture_manual = -1,
-                       .method_type = method_type,
-                       .email = email,
-                       .country = country,
-                       .locale = locale,
-                       .terminal = terminal,
-                       .return_url = arena_printf(a, "%s/c/done/%s", g->public_url, s.id)};
-    gw_payment p;
-    st = gw_pi_confirm(g, merchant, s.payment_id, &pp, NULL, a, &p, err);
-    if (st != K_OK)
-        return st;
-    *redirect = p.next_action_url != NULL ? p.next_action_url
-                                          : arena_printf(a, "%s/c/done/%s", g->public_url, s.id);
     return K_OK;
 }

@@ -72,23 +72,6 @@ void gw_close(gw *g)
     free(g);
 }
 
-k_status gw_start_workers(gw *g)
-{
-    K_ASSERT(!g->workers_started);
-    if (pthread_create(&g->scheduler, NULL, gw_scheduler_main, g) != 0)
-        return K_ERR;
-    if (pthread_create(&g->dispatcher, NULL, gw_dispatcher_main, g) != 0) {
-        pthread_mutex_lock(&g->mu);
-        g->stop = true;
-        pthread_cond_broadcast(&g->wake);
-        pthread_mutex_unlock(&g->mu);
-        pthread_join(g->scheduler, NULL);
-        return K_ERR;
-    }
-    g->workers_started = true;
-    return K_OK;
-}
-
 void gw_wake(gw *g)
 {
     pthread_mutex_lock(&g->mu);

@@ -78,7 +78,7 @@ static k_status auth_timer_fn(store_tx *tx, void *arg)
     timer_job *j = arg;
     gw_payment p;
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, &p);
-    if (st != K_OK || p.m.state != PS_REQUIRES_CAPTURE || p.auth_expires_at == 0)
+    if (st != K_OK || pay_transition(p.m.state, OP_EXPIRE) < 0 || p.auth_expires_at == 0)
         return st;
     int64_t now = clock_now_s();
     if (p.auth_expires_at <= now) {
@@ -88,7 +88,7 @@ static k_status auth_timer_fn(store_tx *tx, void *arg)
                       .code = "authorization_expired",
                       .message = "The authorisation expired before it was captured."};
         st = gw_act_apply(tx, &p, &act);
-        K_ASSERT(st != K_EREFUSED); /* requires_capture was checked above */
+        K_ASSERT(st != K_EREFUSED); /* the table was asked above */
         if (p.m.state == PS_CANCELED) {
             p.canceled_at = now;
             p.cancellation_reason = "automatic";

@@ -232,6 +232,9 @@ static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
     k_status st = gw_load_payment(tx, s->merchant_id, s->payment_id, a, &p);
     if (st != K_OK)
         return st;
+    /* Not a question for the transition table (a cancel is allowed in some of
+     * these states): once the provider has the customer's money or decision,
+     * the page is past expiring. */
     if (p.m.state == PS_PROCESSING || p.m.state == PS_SUCCEEDED ||
         p.m.state == PS_REQUIRES_CAPTURE) {
         gw_err_set(err, GW_WHY_SESSION_CLOSED, NULL,

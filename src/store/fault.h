@@ -9,8 +9,8 @@
 
 #include "store.h"
 
-/* Puts the counting wrapper between s and its backend (once, before use; one
- * faulted store per process). Every store_* call made inside a write counts
+/* Puts the counting wrapper between s and its backend (before use; one
+ * faulted store open at a time, the last installed). Every store_* call made inside a write counts
  * as one operation, and so does the end of each write closure (its commit). */
 void store_fault_install(store *s);
 /* Arms the wrapper: the nth operation from now fails with K_EIO, once

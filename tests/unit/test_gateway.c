@@ -1,6 +1,7 @@
 /*
  * test_gateway.c - the gateway's use cases called directly, no HTTP on
- * Kassa's side: a real SQLite store in a temporary file, and the Klarna
+ * Kassa's side: a real SQLite store in a temporary file (and PostgreSQL too
+ * when KASSA_TEST_PG_URL names a server), and the Klarna
  * simulator in-process on a free port where a use case needs a provider (its
  * customer pages are walked over loopback like test_klarna.c does).
  *
@@ -18,6 +19,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,21 +357,39 @@ static void assert_same(const snap *x, const snap *y, const char *what, int64_t 
 
 /* ------------------------------------------------------------ setup */
 
-static int setup(void **state)
+/* KASSA_TEST_PG_URL (tests/pg_server.sh start prints one): the same tests run
+ * a second time on PostgreSQL, in a database of their own. */
+static const char *pg_base;
+static char pg_db[64];
+
+static void pg_exec(const char *sql)
 {
-    (void)state;
-    /* The simulator's notifications to port 1 and the injected faults log
-     * warnings by design; errors still show. */
-    log_set_level(LOG_ERROR);
-    assert_int_equal(crypto_init(), K_OK);
-    assert_int_equal(httpc_init(), K_OK);
-    snprintf(dir, sizeof(dir), "/tmp/kassa-test-gateway-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(db, sizeof(db), "%s/kassa.db", dir);
-    assert_int_equal(store_open(&st, db), K_OK);
+    PGconn *c = PQconnectdb(pg_base);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("'%s': %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* pg_base with its database name replaced by pg_db (query string kept). */
+static void pg_url(char *out, size_t cap)
+{
+    const char *auth = strstr(pg_base, "://");
+    assert_non_null(auth);
+    const char *path = strchr(auth + 3, '/');
+    const char *query = strchr(auth + 3, '?');
+    size_t head = path != NULL    ? (size_t)(path - pg_base)
+                  : query != NULL ? (size_t)(query - pg_base)
+                                  : strlen(pg_base);
+    snprintf(out, cap, "%.*s/%s%s", (int)head, pg_base, pg_db, query != NULL ? query : "");
+}
+
+static int setup_with(const char *url)
+{
+    assert_int_equal(store_open(&st, url), K_OK);
     store_fault_install(st);
-    assert_int_equal(sim_server_start(&srv, "127.0.0.1", 0), K_OK);
-    assert_int_equal(klarna_sim_register(srv), K_OK);
     /* Port 1 refuses at once: the simulator's notifications go nowhere, and
      * the test reads the truth back with sync as Kassa does. */
     gw_config cfg = {.public_url = "http://127.0.0.1:1", .sim_url = sim_server_url(srv)};
@@ -381,14 +401,37 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
+static int setup(void **state)
 {
     (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/kassa-test-gateway-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/kassa.db", dir);
+    return setup_with(db);
+}
+
+static int setup_pg(void **state)
+{
+    (void)state;
+    snprintf(pg_db, sizeof(pg_db), "kassa_gw_%d", (int)getpid());
+    char sql[128];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_db);
+    pg_exec(sql);
+    pg_url(db, sizeof(db));
+    return setup_with(db);
+}
+
+static void close_all(void)
+{
     arena_release(&A);
     gw_close(g);
     store_close(st);
-    sim_server_stop(srv);
-    httpc_shutdown();
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    close_all();
     char path[400];
     const char *const files[] = {"kassa.db", "kassa.db-wal", "kassa.db-shm"};
     for (size_t i = 0; i < 3; i++) {
@@ -396,6 +439,16 @@ static int teardown(void **state)
         unlink(path);
     }
     rmdir(dir);
+    return 0;
+}
+
+static int teardown_pg(void **state)
+{
+    (void)state;
+    close_all();
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
+    pg_exec(sql);
     return 0;
 }
 
@@ -927,5 +980,21 @@ int main(void)
         cmocka_unit_test(test_session),        cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_fault_loop),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* The simulator's notifications to port 1 and the injected faults log
+     * warnings by design; errors still show. */
+    log_set_level(LOG_ERROR);
+    if (crypto_init() != K_OK || httpc_init() != K_OK)
+        return 1;
+    if (sim_server_start(&srv, "127.0.0.1", 0) != K_OK || klarna_sim_register(srv) != K_OK)
+        return 1;
+    int failed = cmocka_run_group_tests_name("gateway on sqlite", tests, setup, teardown);
+    pg_base = getenv("KASSA_TEST_PG_URL");
+    if (pg_base == NULL || pg_base[0] == '\0')
+        printf("gateway on postgresql: NOT RUN (KASSA_TEST_PG_URL is not set)\n");
+    else
+        failed +=
+            cmocka_run_group_tests_name("gateway on postgresql", tests, setup_pg, teardown_pg);
+    sim_server_stop(srv);
+    httpc_shutdown();
+    return failed;
 }

@@ -33,7 +33,8 @@ k_status gw_open(gw **out, store *st, const gw_config *cfg)
     g->sim_url = cfg->sim_url != NULL ? strdup(cfg->sim_url) : NULL;
     g->cfg.public_url = g->public_url;
     g->cfg.sim_url = g->sim_url;
-    g->cfg.rules_text = NULL;
+    g->cfg.rules_text = NULL; /* not kept: read into g->rules below, the one rule set every face
+                                 reaches through the gateway (gw_method_amount ...) */
     g_warn_days = cfg->auth_warn_days;
     if (g->cfg.session_ttl_s <= 0)
         g->cfg.session_ttl_s = 24 * 3600;

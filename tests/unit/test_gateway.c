@@ -683,6 +683,32 @@ static void test_endpoints(void **state)
     assert_string_equal(err.param, "url");
 }
 
+/* The gateway's one rule set converts for every face: the operator's rate is
+ * the rate (ECommPay's sum_converted comes from here). */
+static void test_method_amount(void **state)
+{
+    (void)state;
+    char cur[4];
+    int64_t amount;
+    assert_int_equal(gw_method_amount(g, "klarna_pay_now", "USD", 3000, cur, &amount), K_OK);
+    assert_string_equal(cur, "EUR");
+    assert_int_equal(amount, 2640); /* the built-in 0.88 */
+    assert_int_equal(gw_method_amount(g, "klarna_pay_now", "eur", 3000, cur, &amount), K_OK);
+    assert_string_equal(cur, "EUR");
+    assert_int_equal(amount, 3000);
+    const char *rules = "rate USD EUR 0.50\n";
+    gw_config cfg = {.public_url = "http://127.0.0.1:1", .rules_text = rules};
+    gw *g2;
+    assert_int_equal(gw_open(&g2, st, &cfg), K_OK);
+    assert_int_equal(gw_method_amount(g2, "klarna_pay_now", "USD", 3000, cur, &amount), K_OK);
+    assert_string_equal(cur, "EUR");
+    assert_int_equal(amount, 1500);
+    /* The method takes EUR as it is, whatever the rates say. */
+    assert_int_equal(gw_method_amount(g2, "klarna_pay_now", "EUR", 3000, cur, &amount), K_OK);
+    assert_int_equal(amount, 3000);
+    gw_close(g2);
+}
+
 /* ------------------------------------------------------------ the fault loop */
 
 /* One use case for the loop: setup makes what it needs (fresh each run, not
@@ -978,7 +1004,7 @@ int main(void)
         cmocka_unit_test(test_create),         cmocka_unit_test(test_update_cancel_states),
         cmocka_unit_test(test_paynow_refunds), cmocka_unit_test(test_paylater_capture),
         cmocka_unit_test(test_session),        cmocka_unit_test(test_endpoints),
-        cmocka_unit_test(test_fault_loop),
+        cmocka_unit_test(test_method_amount),  cmocka_unit_test(test_fault_loop),
     };
     /* The simulator's notifications to port 1 and the injected faults log
      * warnings by design; errors still show. */

@@ -22,28 +22,32 @@
 #        scripts/check-layers.sh --self-test  (the check must catch planted breaches)
 set -euo pipefail
 
-rank() {
+declare -A RANK=([main]=7 [server]=6 [api]=5 [gateway]=4 [domain]=3 [store]=2 [providers]=2
+    [base]=1 [sim]=0)
+
+# The layer of a path relative to SRC (into LAYER): its first folder; main.c is
+# main, limits.h base. No subshells: the loop below runs once per include.
+layer_of() {
     case "$1" in
-    main) echo 7 ;;
-    server) echo 6 ;;
-    api) echo 5 ;;
-    gateway) echo 4 ;;
-    domain) echo 3 ;;
-    store | providers) echo 2 ;;
-    base) echo 1 ;;
-    sim) echo 0 ;;
-    *) echo -1 ;;
+    main.c) LAYER=main ;;
+    limits.h) LAYER=base ;;
+    */*) LAYER=${1%%/*} ;;
+    *) LAYER=unknown ;;
     esac
 }
 
-# The layer of a path relative to SRC: its first folder; main.c is main, limits.h base.
-layer_of() {
-    case "$1" in
-    main.c) echo main ;;
-    limits.h) echo base ;;
-    */*) echo "${1%%/*}" ;;
-    *) echo unknown ;;
-    esac
+# "api/stripe/../../gateway/gateway.h" -> "gateway/gateway.h", in the shell (no
+# process per include); a path that climbs out of src/ starts with "../".
+normalize() { # into NORM
+    local IFS=/ part out=()
+    for part in $1; do
+        case "$part" in
+        '' | .) ;;
+        ..) if [ ${#out[@]} -gt 0 ] && [ "${out[-1]}" != .. ]; then unset 'out[-1]'; else out+=(..); fi ;;
+        *) out+=("$part") ;;
+        esac
+    done
+    NORM="${out[*]}"
 }
 
 include_allowed() { # from_layer to_layer to_path
@@ -52,23 +56,24 @@ include_allowed() { # from_layer to_layer to_path
     if [ "$b" = sim ]; then [ "$a" = main ]; return; fi
     if [ "$a" = sim ]; then [ "$b" = base ]; return; fi
     [ "$a" = api ] && [ "$to" = server/http.h ] && return 0
-    local ra rb
-    ra=$(rank "$a")
-    rb=$(rank "$b")
-    [ "$ra" -gt "$rb" ]
+    [ "${RANK[$a]}" -gt "${RANK[$b]}" ]
 }
 
 check_includes() {
     local src=$1 bad=0 f rel dir inc target to a b
     while IFS= read -r f; do
         rel=${f#"$src"/}
-        dir=$(dirname "$rel")
-        a=$(layer_of "$rel")
+        dir=${rel%/*}
+        [ "$dir" = "$rel" ] && dir=.
+        layer_of "$rel"
+        a=$LAYER
         while IFS= read -r inc; do
-            target=$(realpath -m --relative-to="$src" "$src/$dir/$inc")
+            normalize "$dir/$inc"
+            target=$NORM
             case "$target" in ../*) continue ;; esac # outside src/: not a layer
-            b=$(layer_of "$target")
-            if [ "$(rank "$a")" -lt 0 ] || [ "$(rank "$b")" -lt 0 ]; then
+            layer_of "$target"
+            b=$LAYER
+            if [ -z "${RANK[$a]:-}" ] || [ -z "${RANK[$b]:-}" ]; then
                 echo "check-layers: '$rel' or '$target' is in no layer of DESIGN.md" >&2
                 bad=1
             elif ! include_allowed "$a" "$b" "$target"; then

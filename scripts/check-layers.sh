@@ -12,6 +12,8 @@
 #    only through the route table main hands it, never by include.
 #    sim (src/sim/) is apart: only main includes it, and it includes only base
 #    and itself (the layers reach the simulators over HTTP).
+#    And no circle between folders (api/stripe, api/checkout, ... may use each
+#    other within their layer, never round in a circle; tsort finds loops).
 # 2. No circle inside src/gateway/: the frame (gateway.c, codec.c, intent.c)
 #    calls only the frame; a use case (payments.c, orders.c, ...) calls only the
 #    frame and itself, never another use case; the workers (scheduler.c,
@@ -60,7 +62,7 @@ include_allowed() { # from_layer to_layer to_path
 }
 
 check_includes() {
-    local src=$1 bad=0 f rel dir inc target to a b
+    local src=$1 bad=0 f rel dir inc target from to a b edges=()
     while IFS= read -r f; do
         rel=${f#"$src"/}
         dir=${rel%/*}
@@ -80,8 +82,23 @@ check_includes() {
                 echo "check-layers: '$rel' ($a) includes '$target' ($b): an upward or sideways arrow" >&2
                 bad=1
             fi
+            # a folder is a node; main.c and limits.h stand for their layers
+            to=${target%/*}
+            [ "$to" = "$target" ] && to=$b
+            from=$dir
+            [ "$from" = . ] && from=$a
+            [ "$to" != "$from" ] && edges+=("$from $to")
         done < <(sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"([^"]+)".*/\1/p' "$f")
     done < <(find "$src" -name '*.[ch]' | sort)
+    # Folders side by side in one layer (api/stripe, api/checkout ...) may use
+    # each other, but never in a circle.
+    local loop
+    loop=$(printf '%s\n' "${edges[@]}" | tsort 2>&1 >/dev/null || true)
+    if [ -n "$loop" ]; then
+        echo "check-layers: the folders include each other in a circle:" >&2
+        echo "$loop" | sed 's/^/  /' >&2
+        bad=1
+    fi
     return $bad
 }
 
@@ -172,7 +189,23 @@ self_test() {
         echo "check-layers self-test: the frame naming a worker was not caught" >&2
         rc=1
     fi
-    [ $rc -eq 0 ] && echo "check-layers self-test: ok (an upward include and sideways calls are refused)"
+    sed -i '$d' "$tmp/src/gateway/gateway.c"
+    sed -i '$d' "$tmp/src/gateway/gateway.c"
+    sed -i '$d' "$tmp/src/gateway/gateway.c"
+    sed -i '$d' "$tmp/src/gateway/gateway.c"
+    rm "$tmp/src/gateway/scheduler.c"
+    if ! check_tree "$tmp/src" 2>/dev/null; then
+        echo "check-layers self-test: the tree was not clean again" >&2
+        rc=1
+    fi
+    mkdir -p "$tmp/src/api/a" "$tmp/src/api/b"
+    echo '#include "../b/b.h"' > "$tmp/src/api/a/a.h"
+    echo '#include "../a/a.h"' > "$tmp/src/api/b/b.h"
+    if check_tree "$tmp/src" 2>/dev/null; then
+        echo "check-layers self-test: two api folders including each other were not caught" >&2
+        rc=1
+    fi
+    [ $rc -eq 0 ] && echo "check-layers self-test: ok (an upward include, sideways calls and a circle are refused)"
     return $rc
 }
 

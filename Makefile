@@ -4,6 +4,7 @@
 #   make unit       -> cmocka unit tests under ASan+UBSan
 #   make test       -> everything the README's test command runs (see scripts/test.sh)
 #   make format     -> clang-format -i on every C file;  make check-format / make lint
+#   make check-layers -> includes point down DESIGN.md's layers, no circle in src/gateway (in lint)
 #   make fuzz       -> libFuzzer targets (clang) under build-fuzz/
 
 PKGS    := libmicrohttpd jansson libcrypto libsodium libcurl libqrencode sqlite3 libpq
@@ -26,7 +27,7 @@ LDFLAGS    := $(SANITIZE)
 OBJ_LIB := $(SRC_LIB:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-run test format check-format lint fuzz bench soak clean
+.PHONY: all asan unit unit-run test format check-format lint check-layers fuzz bench soak clean
 all: $(BUILD)/kassa
 
 $(BUILD)/obj/%.o: src/%.c
@@ -68,10 +69,17 @@ format:
 check-format:
 	clang-format --dry-run --Werror $(shell find src tests fuzz bench -name '*.[ch]' 2>/dev/null)
 
-# Banned calls (curl's checksrc idea): unbounded or error-blind libc functions.
-lint:
+# Banned calls (curl's checksrc idea): unbounded or error-blind libc functions;
+# and the layers of DESIGN.md (check-layers).
+lint: check-layers
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol|strtok)\s*\(' $(SRC_ALL) \
 	  || (echo "lint: banned function (use snprintf, buf_*, strtoll with checks)"; exit 1)
+
+# Includes point down the layers, no circle inside the gateway (the script says
+# how); its self-test plants an upward include and sideways calls and must see them refused.
+check-layers:
+	@bash scripts/check-layers.sh --self-test
+	@bash scripts/check-layers.sh src
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 fuzz:

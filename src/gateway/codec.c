@@ -375,3 +375,27 @@ json_t *gw_metadata_apply(json_t *base, json_t *changes)
     }
     return m;
 }
+
+void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n)
+{
+    size_t cnt = json_array_size(lines);
+    *n = 0;
+    *out = cnt ? arena_alloc(a, cnt * sizeof(prov_line)) : NULL;
+    if (*out == NULL)
+        return;
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l)
+    {
+        prov_line *pl = &(*out)[(*n)++];
+        pl->type = gw_jstr(l, "type", a);
+        pl->reference = gw_jstr(l, "reference", a);
+        pl->name = gw_jstr(l, "name", a);
+        pl->quantity = gw_jint(l, "quantity");
+        pl->unit_price = gw_jint(l, "unit_price");
+        pl->tax_rate = gw_jint(l, "tax_rate");
+        pl->total_amount = gw_jint(l, "total_amount");
+        pl->total_tax_amount = gw_jint(l, "total_tax_amount");
+        pl->total_discount_amount = gw_jint(l, "total_discount_amount");
+    }
+}

@@ -144,11 +144,11 @@ static k_status resend_fn(store_tx *tx, void *arg)
 
 k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err *err)
 {
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     resend_job j = {merchant_id, id, NULL, err};
     k_status st = store_write(g->st, resend_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, "event", id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, "event", id);
     gw_wake(g);
     return K_OK;
 }
@@ -226,25 +226,24 @@ static k_status save_endpoint(store_tx *tx, const char *merchant_id, gw_endpoint
 static k_status validate_endpoint(const gw_endpoint_params *p, bool create, gw_err *err)
 {
     if (create && p->url == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "url",
-                   "Missing required param: url.");
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "url", "Missing required param: url.");
         return K_EINVAL;
     }
     if (p->url != NULL && strncmp(p->url, "http://", 7) != 0 &&
         strncmp(p->url, "https://", 8) != 0) {
-        gw_err_set(err, 400, "invalid_request_error", "url_invalid", "url",
+        gw_err_set(err, GW_WHY_URL_INVALID, "url",
                    "Invalid URL: %s. The URL must start with http:// or https://.", p->url);
         return K_EINVAL;
     }
     if (create && p->enabled_events == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "enabled_events",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "enabled_events",
                    "Missing required param: enabled_events.");
         return K_EINVAL;
     }
     if (p->enabled_events != NULL &&
         (!json_is_array(p->enabled_events) || json_array_size(p->enabled_events) == 0 ||
          json_array_size(p->enabled_events) > LIMIT_EVENT_TYPES_MAX)) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_empty", "enabled_events",
+        gw_err_set(err, GW_WHY_PARAM_EMPTY, "enabled_events",
                    "enabled_events must list 1 to %d event types (or '*').", LIMIT_EVENT_TYPES_MAX);
         return K_EINVAL;
     }
@@ -276,7 +275,7 @@ static k_status ep_create_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return st;
     if (n >= LIMIT_WEBHOOK_ENDPOINTS_MAX) {
-        gw_err_set(j->err, 400, "invalid_request_error", "webhook_endpoints_limit", NULL,
+        gw_err_set(j->err, GW_WHY_TOO_MANY, NULL,
                    "You have reached the maximum of %d webhook endpoints.",
                    LIMIT_WEBHOOK_ENDPOINTS_MAX);
         return K_ETOOBIG;
@@ -305,11 +304,11 @@ k_status gw_endpoint_create(gw *g, const char *merchant_id, const gw_endpoint_pa
     arena_defer(a, (void (*)(void *))json_decref, out->metadata);
     out->api_version = p->api_version;
     out->created = clock_now_s();
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     ep_job j = {merchant_id, out->id, p, idem, a, out, err, false};
     k_status st = store_write(g->st, ep_create_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, WE, out->id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, WE, out->id);
     return K_OK;
 }
 
@@ -392,10 +391,10 @@ k_status gw_endpoint_update(gw *g, const char *merchant_id, const char *id,
     k_status st = gw_endpoint_get(g, merchant_id, id, a, out, err);
     if (st != K_OK)
         return st;
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     ep_job j = {merchant_id, id, p, idem, a, out, err, false};
     st = store_write(g->st, ep_update_fn, &j);
-    return st == K_OK || err->http ? st : gw_err_store(err, st, WE, id);
+    return st == K_OK || err->why != GW_WHY_NONE ? st : gw_err_store(err, st, WE, id);
 }
 
 k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
@@ -404,10 +403,10 @@ k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_i
     k_status st = gw_endpoint_get(g, merchant_id, id, a, out, err);
     if (st != K_OK)
         return st;
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     ep_job j = {merchant_id, id, NULL, idem, a, out, err, true};
     st = store_write(g->st, ep_update_fn, &j);
-    return st == K_OK || err->http ? st : gw_err_store(err, st, WE, id);
+    return st == K_OK || err->why != GW_WHY_NONE ? st : gw_err_store(err, st, WE, id);
 }
 
 k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,

@@ -33,7 +33,8 @@ k_status gw_open(gw **out, store *st, const gw_config *cfg)
     g->sim_url = cfg->sim_url != NULL ? strdup(cfg->sim_url) : NULL;
     g->cfg.public_url = g->public_url;
     g->cfg.sim_url = g->sim_url;
-    g->cfg.rules_text = NULL;
+    g->cfg.rules_text = NULL; /* not kept: read into g->rules below, the one rule set every face
+                                 reaches through the gateway (gw_method_amount ...) */
     g_warn_days = cfg->auth_warn_days;
     if (g->cfg.session_ttl_s <= 0)
         g->cfg.session_ttl_s = 24 * 3600;
@@ -70,23 +71,6 @@ void gw_close(gw *g)
     free(g->public_url);
     free(g->sim_url);
     free(g);
-}
-
-k_status gw_start_workers(gw *g)
-{
-    K_ASSERT(!g->workers_started);
-    if (pthread_create(&g->scheduler, NULL, gw_scheduler_main, g) != 0)
-        return K_ERR;
-    if (pthread_create(&g->dispatcher, NULL, gw_dispatcher_main, g) != 0) {
-        pthread_mutex_lock(&g->mu);
-        g->stop = true;
-        pthread_cond_broadcast(&g->wake);
-        pthread_mutex_unlock(&g->mu);
-        pthread_join(g->scheduler, NULL);
-        return K_ERR;
-    }
-    g->workers_started = true;
-    return K_OK;
 }
 
 void gw_wake(gw *g)
@@ -137,17 +121,92 @@ void gw_set_formatter(gw *g, const char *dialect, gw_formatter fn)
     K_ASSERT(!"too many formatters");
 }
 
+/* ---- method rules ---- */
+
+static bool method_takes(const rule_method *m, const char *cur)
+{
+    if (m->any_currency)
+        return true;
+    for (size_t i = 0; i < m->currencies_len; i++)
+        if (strcmp(m->currencies[i], cur) == 0)
+            return true;
+    return false;
+}
+
+k_status gw_method_amount(gw *g, const char *method, const char *currency, int64_t amount,
+                          char out_currency[4], int64_t *out_amount)
+{
+    K_ASSERT(amount >= 0);
+    const rule_method *m = rules_method_find(&g->rules, method);
+    currency_upper(currency, out_currency);
+    *out_amount = amount;
+    if (m == NULL || method_takes(m, out_currency))
+        return K_OK; /* as asked: the method's rules judge it at creation */
+    const char *to = m->currencies_len > 0 ? m->currencies[0] : m->limit_currency;
+    if (method_takes(m, m->limit_currency))
+        to = m->limit_currency;
+    int64_t rate;
+    const currency_info *fi = currency_find(out_currency), *ti = currency_find(to);
+    if (fi == NULL || ti == NULL || rules_rate(&g->rules, fi->code, ti->code, &rate) != K_OK ||
+        money_convert(amount, fi, ti, rate, out_amount) != K_OK)
+        return K_ENOTFOUND;
+    snprintf(out_currency, 4, "%s", ti->code);
+    return K_OK;
+}
+
 /* ---- errors ---- */
 
-void gw_err_set(gw_err *e, int http, const char *type, const char *code, const char *param,
-                const char *fmt, ...)
+static const char *const WHY_NAMES[GW_WHY__COUNT] = {
+    [GW_WHY_NONE] = "none",
+    [GW_WHY_NOT_FOUND] = "not_found",
+    [GW_WHY_PARAM_MISSING] = "parameter_missing",
+    [GW_WHY_PARAM_INVALID] = "parameter_invalid",
+    [GW_WHY_PARAM_EMPTY] = "parameter_empty",
+    [GW_WHY_PARAM_UNACCEPTED] = "parameter_unaccepted",
+    [GW_WHY_PARAM_OUT_OF_RANGE] = "parameter_out_of_range",
+    [GW_WHY_URL_INVALID] = "url_invalid",
+    [GW_WHY_AMOUNT_TOO_SMALL] = "amount_too_small",
+    [GW_WHY_AMOUNT_TOO_LARGE] = "amount_too_large",
+    [GW_WHY_ALREADY_REFUNDED] = "already_refunded",
+    [GW_WHY_WRONG_STATE] = "wrong_state",
+    [GW_WHY_IN_PROGRESS] = "in_progress",
+    [GW_WHY_SESSION_CLOSED] = "session_closed",
+    [GW_WHY_AUTH_EXPIRED] = "authorization_expired",
+    [GW_WHY_EXTENSION_LIMIT] = "extension_limit",
+    [GW_WHY_METHOD_INVALID] = "method_invalid",
+    [GW_WHY_METHOD_UNAVAILABLE] = "method_unavailable",
+    [GW_WHY_ALREADY_EXISTS] = "already_exists",
+    [GW_WHY_TOO_MANY] = "too_many",
+    [GW_WHY_DECLINED] = "declined",
+    [GW_WHY_PROVIDER_REFUSED] = "provider_refused",
+    [GW_WHY_CAPTURE_FAILED] = "capture_failed",
+    [GW_WHY_CANCEL_FAILED] = "cancel_failed",
+    [GW_WHY_PROVIDER_UNAVAILABLE] = "provider_unavailable",
+    [GW_WHY_CALLBACK_REFUSED] = "callback_refused",
+    [GW_WHY_IDEM_MISMATCH] = "idempotency_mismatch",
+    [GW_WHY_IDEM_IN_USE] = "idempotency_in_use",
+    [GW_WHY_BUSY] = "busy",
+    [GW_WHY_CONFLICT] = "conflict",
+    [GW_WHY_STORAGE] = "storage_error",
+    [GW_WHY_STORAGE_FULL] = "storage_full",
+};
+
+const char *gw_why_name(gw_why why)
 {
+    K_ASSERT(why >= GW_WHY_NONE);
+    K_ASSERT(why < GW_WHY__COUNT);
+    K_ASSERT(WHY_NAMES[why] != NULL);
+    return WHY_NAMES[why];
+}
+
+void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
+{
+    K_ASSERT(why > GW_WHY_NONE);
+    K_ASSERT(why < GW_WHY__COUNT);
     if (e == NULL)
         return;
-    e->http = http;
-    e->type = type;
-    e->code = code;
-    e->decline_code = NULL;
+    e->why = why;
+    e->decline = NULL;
     snprintf(e->param, sizeof(e->param), "%s", param != NULL ? param : "");
     va_list ap;
     va_start(ap, fmt);
@@ -155,32 +214,29 @@ void gw_err_set(gw_err *e, int http, const char *type, const char *code, const c
     va_end(ap);
 }
 
-/* Maps a storage status onto an answer: not found -> 404, busy -> 503 ... */
+/* Maps a storage status onto a reason: not found, busy, conflict, storage. */
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
 {
     switch (st) {
     case K_OK:
         return K_OK;
     case K_ENOTFOUND:
-        gw_err_set(e, 404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
-                   what, id != NULL ? id : "");
+        gw_err_set(e, GW_WHY_NOT_FOUND, "id", "No such %s: '%s'", what, id != NULL ? id : "");
         break;
     case K_EBUSY:
-        gw_err_set(e, 503, "api_error", "rate_limit", NULL,
-                   "Kassa is busy; retry the request shortly.");
+        gw_err_set(e, GW_WHY_BUSY, NULL, "Kassa is busy; retry the request shortly.");
         break;
     case K_ENOSPC:
-        gw_err_set(e, 503, "api_error", NULL, NULL,
+        gw_err_set(e, GW_WHY_STORAGE_FULL, NULL,
                    "Kassa cannot store the %s right now: its storage is full. Nothing was "
                    "changed; retry the request later with the same Idempotency-Key.",
                    what);
         break;
     case K_ECONFLICT:
-        gw_err_set(e, 409, "invalid_request_error", "lock_timeout", NULL,
-                   "The %s was changed by another request; retry.", what);
+        gw_err_set(e, GW_WHY_CONFLICT, NULL, "The %s was changed by another request; retry.", what);
         break;
     default:
-        gw_err_set(e, 500, "api_error", NULL, NULL,
+        gw_err_set(e, GW_WHY_STORAGE, NULL,
                    "An error occurred while storing the %s; nothing was changed.", what);
         break;
     }
@@ -213,7 +269,7 @@ static k_status idem_read_fn(store_tx *tx, void *arg)
 
 static k_status idem_in_use(gw_err *err, const char *key)
 {
-    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+    gw_err_set(err, GW_WHY_IDEM_IN_USE, NULL,
                "There is currently another in-progress request using this Idempotency "
                "Key (that probably means you submitted twice, and the other request is "
                "still going through): %s. Please try again later.",
@@ -228,7 +284,7 @@ static k_status idem_in_use(gw_err *err, const char *key)
 static k_status idem_found(gw_idem *idem, const store_idem *row, gw_err *err)
 {
     if (strcmp(row->fingerprint, idem->fingerprint) != 0) {
-        gw_err_set(err, 400, "idempotency_error", NULL, NULL,
+        gw_err_set(err, GW_WHY_IDEM_MISMATCH, NULL,
                    "Keys for idempotent requests can only be used with the same parameters "
                    "they were first used with. Try using a key other than '%s' if you meant "
                    "to execute a different request.",
@@ -366,6 +422,34 @@ void gw_idem_release(gw *g, const char *merchant_id, gw_idem *idem)
     if (store_write(g->st, idem_release_fn, &j) != K_OK)
         log_warn("idempotency key '%s' could not be given back; it lapses after its lease",
                  idem->key);
+}
+
+/* ---- an order action whose answer may be lost ---- */
+
+typedef struct {
+    const char *merchant_id;
+    const char *id;
+    gw_idem *idem;
+    arena *a;
+} mark_job;
+
+static k_status mark_fn(store_tx *tx, void *arg)
+{
+    mark_job *j = arg;
+    gw_payment p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, &p);
+    if (st != K_OK)
+        return st;
+    p.reconcile_at = clock_now_s() + LIMIT_IDEMPOTENCY_LEASE_S;
+    st = gw_save_payment(tx, &p);
+    return st == K_OK ? gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, j->id) : st;
+}
+
+k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
+                                arena *a)
+{
+    mark_job j = {merchant_id, id, idem, a};
+    return store_write(g->st, mark_fn, &j);
 }
 
 k_status gw_idem_claim_in_tx(store_tx *tx, const char *merchant_id, gw_idem *idem,
@@ -588,6 +672,24 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
     return out->base_url != NULL;
 }
 
+/* ---- a payment's provider ---- */
+
+k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
+                   prov_ref *ref, gw_err *err)
+{
+    const rule_method *rm =
+        p->method_type != NULL ? rules_method_find(&g->rules, p->method_type) : NULL;
+    *prov = rm != NULL ? provider_find(rm->provider) : NULL;
+    if (*prov == NULL || p->order_ref == NULL ||
+        !gw_account(g, p->merchant_id, rm->provider, a, acct)) {
+        gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
+                   "This PaymentIntent has no order at a provider to act on.");
+        return K_ECONFLICT;
+    }
+    gw_prov_ref_of(p, a, ref);
+    return K_OK;
+}
+
 /* ---- documents ---- */
 
 static k_status load_doc(store_tx *tx, const char *merchant_id, const char *kind, const char *id,
@@ -670,7 +772,9 @@ static int64_t earliest(int64_t a, int64_t b) /* of two due times, 0 = none */
 
 static int64_t payment_due(const gw_payment *p, int64_t warn_days)
 {
-    return earliest(earliest(timers_due(p, warn_days), captures_due(p)), p->reconcile_at);
+    /* Only an authorised order has anything to read back at the provider. */
+    int64_t reconcile = p->m.state == PS_REQUIRES_CAPTURE ? p->reconcile_at : 0;
+    return earliest(earliest(timers_due(p, warn_days), captures_due(p)), reconcile);
 }
 
 static int64_t captures_open_sum(const gw_payment *p)
@@ -761,6 +865,14 @@ k_status gw_save_refund(store_tx *tx, gw_refund *r)
 k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, arena *a,
                          gw_session *out)
 {
+    if (merchant_id == NULL) {
+        /* The hosted page has no merchant key: the cs_ id is the capability. */
+        store_obj o;
+        k_status st = store_obj_find_ref(tx, "checkout.session", id, a, &o);
+        if (st != K_OK)
+            return st;
+        merchant_id = o.merchant_id;
+    }
     json_t *doc;
     int32_t version;
     k_status st = load_doc(tx, merchant_id, "checkout.session", id, a, &doc, &version);
@@ -787,25 +899,95 @@ k_status gw_save_session(store_tx *tx, gw_session *s)
     return save_doc(tx, &o, gw_session_to_json(s), &s->version);
 }
 
+/* ---- reading records ---- */
+
+typedef struct {
+    gw *g;
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    gw_payment *out;
+} pi_read;
+
+static k_status pi_read_fn(store_tx *tx, void *arg)
+{
+    pi_read *r = arg;
+    return gw_load_payment(tx, r->merchant_id, r->id, r->a, r->out);
+}
+
+k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
+                   gw_err *err)
+{
+    pi_read r = {g, merchant_id, id, a, out};
+    return gw_err_store(err, store_read(g->st, pi_read_fn, &r), "payment_intent", id);
+}
+
+typedef struct {
+    const char *merchant_id;
+    const store_list_q *q;
+    arena *a;
+    store_obj *objs;
+    size_t n;
+    bool more;
+    const char *kind;
+} list_job;
+
+static k_status list_fn(store_tx *tx, void *arg)
+{
+    list_job *j = arg;
+    return store_obj_list(tx, j->merchant_id, j->kind, j->q, j->a, &j->objs, &j->n, &j->more);
+}
+
+k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
+                      arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err)
+{
+    list_job j = {.merchant_id = merchant_id, .q = q, .a = a, .kind = kind};
+    k_status st = store_read(g->st, list_fn, &j);
+    if (st == K_ENOTFOUND) {
+        const char *cur = q->starting_after != NULL ? q->starting_after : q->ending_before;
+        gw_err_set(err, GW_WHY_NOT_FOUND,
+                   q->starting_after != NULL ? "starting_after" : "ending_before",
+                   "No such object: '%s'", cur != NULL ? cur : "");
+        return st;
+    }
+    if (st != K_OK)
+        return gw_err_store(err, st, kind, NULL);
+    *docs = j.n ? arena_alloc(a, j.n * sizeof(json_t *)) : NULL;
+    for (size_t i = 0; i < j.n; i++) {
+        (*docs)[i] = json_loads(j.objs[i].body, 0, NULL);
+        K_ASSERT((*docs)[i] != NULL);
+        arena_defer(a, (void (*)(void *))json_decref, (*docs)[i]);
+    }
+    *n = j.n;
+    *has_more = j.more;
+    return K_OK;
+}
+
 /* ---- journal ---- */
 
-k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
-                    const char *status, const char *code, const char *message,
-                    const char *provider_ref, const char *ref_id, json_t *body)
+static const char *act_status(const gw_act *act)
+{
+    if (act->failed || act->op == OP_REFUND_FAIL)
+        return "failed";
+    return act->op == OP_REFUND ? "pending" : "succeeded";
+}
+
+static k_status journal_row(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
+                            const gw_act *act)
 {
     char id[LIMIT_ID_MAX];
     id_new(id, "op_");
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = act->body != NULL ? json_dumps(act->body, JSON_COMPACT) : NULL;
     store_op row = {.merchant_id = p->merchant_id,
                     .id = id,
                     .payment_id = p->id,
                     .kind = pay_op_name(op),
                     .amount = amount,
-                    .status = status,
-                    .code = code,
-                    .message = message,
-                    .provider_ref = provider_ref,
-                    .ref_id = ref_id,
+                    .status = act_status(act),
+                    .code = act->code,
+                    .message = act->message,
+                    .provider_ref = act->provider_ref,
+                    .ref_id = act->ref_id,
                     .body = text,
                     .created_ms = clock_now_ms()};
     k_status st = store_op_append(tx, &row);
@@ -813,7 +995,56 @@ k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount
     return st;
 }
 
+k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act)
+{
+    K_ASSERT(p != NULL);
+    K_ASSERT(act != NULL);
+    K_ASSERT(act->amount >= 0);
+    if (act->failed)
+        return journal_row(tx, p, act->op, act->amount, act);
+    int64_t capturable = pay_capturable(&p->m);
+    pay_entry e = {.op = act->op, .amount = act->amount, .final = act->final};
+    pay_refusal r = pay_apply(&p->m, &e);
+    if (r != PAY_OK) {
+        log_info("payment '%s': %s refused in %s: %s", p->id, pay_op_name(act->op),
+                 pay_state_name(p->m.state), pay_refusal_message(r));
+        return K_EREFUSED;
+    }
+    K_ASSERT(pay_check(&p->m));
+    /* A cancel or expiry row says what it released; a final capture releases
+     * the rest in the same step and the journal says so in a row of its own. */
+    bool releases = act->op == OP_CANCEL || act->op == OP_EXPIRE;
+    int64_t rest = capturable - (act->op == OP_CAPTURE ? act->amount : 0);
+    k_status st = journal_row(tx, p, act->op, releases ? capturable : act->amount, act);
+    if (st == K_OK && act->op == OP_CAPTURE && act->final && rest > 0) {
+        gw_act release = {.op = OP_RELEASE};
+        st = journal_row(tx, p, OP_RELEASE, rest, &release);
+    }
+    return st;
+}
+
 /* ---- events and the outbox ---- */
+
+k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type)
+{
+    json_t *doc = gw_session_to_json(s);
+    k_status st = gw_emit(tx, s->merchant_id, type, "checkout.session", s->id, doc);
+    json_decref(doc);
+    return st;
+}
+
+k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a)
+{
+    gw_session s;
+    k_status st = gw_load_session(tx, p->merchant_id, p->checkout_session, a, &s);
+    if (st != K_OK || strcmp(s.status, "open") != 0)
+        return st == K_ENOTFOUND ? K_OK : st;
+    s.status = "complete";
+    s.payment_status = p->m.state == PS_SUCCEEDED ? "paid" : "unpaid";
+    s.customer_email = p->email;
+    st = gw_save_session(tx, &s);
+    return st == K_OK ? gw_emit_session(tx, &s, "checkout.session.completed") : st;
+}
 
 k_status gw_emit_payment(store_tx *tx, const gw_payment *p, const char *type)
 {

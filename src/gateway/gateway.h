@@ -13,8 +13,9 @@
  * Provider calls happen between two such writes, never inside one.
  *
  * Records returned are arena-owned: strings live in the arena, and jansson
- * trees they hold are released with it (arena_defer). Errors come back as gw_err, which each
- * dialect renders in its own format.
+ * trees they hold are released with it (arena_defer). Errors come back as gw_err: a
+ * reason (gw_why), the parameter at fault and a message; each face maps the reason
+ * to its own words.
  */
 #ifndef KASSA_GATEWAY_H
 #define KASSA_GATEWAY_H
@@ -40,15 +41,56 @@ typedef struct {
     bool test_clock;
 } gw_config;
 
-/* Why a use case refused: the dialect maps it to its own error format. */
+/* Why a use case refused, in the gateway's own terms. Each face maps it to
+ * its words with one table: api/stripe/errors.c (Stripe's error object),
+ * api/ecommpay/codes.c (ECommPay's codes), api/checkout (the customer's
+ * page). A new reason is added here and to each table (their sizes are
+ * pinned to GW_WHY__COUNT). */
+typedef enum {
+    GW_WHY_NONE = 0,             /* no refusal (yet) */
+    GW_WHY_NOT_FOUND,            /* no such object (param: what was looked up) */
+    GW_WHY_PARAM_MISSING,        /* a required parameter is absent */
+    GW_WHY_PARAM_INVALID,        /* a parameter's value is malformed */
+    GW_WHY_PARAM_EMPTY,          /* a list that must hold something is empty */
+    GW_WHY_PARAM_UNACCEPTED,     /* a string value this parameter does not accept */
+    GW_WHY_PARAM_OUT_OF_RANGE,   /* an integer outside its bounds */
+    GW_WHY_URL_INVALID,          /* not an absolute http(s) URL */
+    GW_WHY_AMOUNT_TOO_SMALL,     /* below the minimum (or below what is already captured) */
+    GW_WHY_AMOUNT_TOO_LARGE,     /* above the maximum or what is left */
+    GW_WHY_ALREADY_REFUNDED,     /* nothing left to refund */
+    GW_WHY_WRONG_STATE,          /* the payment's state does not allow the operation */
+    GW_WHY_IN_PROGRESS,          /* another operation on the payment is under way */
+    GW_WHY_SESSION_CLOSED,       /* the checkout session is no longer open */
+    GW_WHY_AUTH_EXPIRED,         /* the authorisation has lapsed */
+    GW_WHY_EXTENSION_LIMIT,      /* the authorisation cannot be extended further */
+    GW_WHY_METHOD_INVALID,       /* a payment method type unknown or not allowed here */
+    GW_WHY_METHOD_UNAVAILABLE,   /* the method's rules or configuration refuse this payment */
+    GW_WHY_ALREADY_EXISTS,       /* the merchant's own id is taken */
+    GW_WHY_TOO_MANY,             /* a per-merchant count limit is reached */
+    GW_WHY_DECLINED,             /* the provider declined the payment (decline: its reason) */
+    GW_WHY_PROVIDER_REFUSED,     /* the provider refused an order operation */
+    GW_WHY_CAPTURE_FAILED,       /* the provider refused the capture */
+    GW_WHY_CANCEL_FAILED,        /* the provider refused to release the authorisation */
+    GW_WHY_PROVIDER_UNAVAILABLE, /* the provider gave no answer */
+    GW_WHY_CALLBACK_REFUSED,     /* a provider callback failed its checks */
+    GW_WHY_IDEM_MISMATCH,        /* idempotency key reused with other parameters */
+    GW_WHY_IDEM_IN_USE,          /* idempotency key held by a request in flight */
+    GW_WHY_BUSY,                 /* the store is saturated: retry shortly */
+    GW_WHY_CONFLICT,             /* changed by another request meanwhile: retry */
+    GW_WHY_STORAGE,              /* the store failed; nothing was changed */
+    GW_WHY_STORAGE_FULL,         /* the store's disk is full; nothing was changed, retry later */
+    GW_WHY__COUNT
+} gw_why;
+
 typedef struct {
-    int http;         /* 400, 402, 404, 409 ... */
-    const char *type; /* Stripe error type: invalid_request_error, card_error, api_error */
-    const char *code; /* parameter_missing, payment_intent_unexpected_state, ... */
-    char param[LIMIT_PARAM_KEY_MAX];
-    char message[512];
-    const char *decline_code;
+    gw_why why;
+    char param[LIMIT_PARAM_KEY_MAX]; /* the parameter at fault, "" = none */
+    char message[512];               /* neutral English, for people */
+    const char *decline;             /* GW_WHY_DECLINED: the payment's failure code */
 } gw_err;
+
+/* A short stable name for a reason ("amount_too_large"): logs and journal rows. */
+const char *gw_why_name(gw_why why);
 
 /* ---- records ---- */
 
@@ -205,13 +247,12 @@ struct gw_idem {
     const char *resume_id;
 };
 /* Looks up a key before doing any work: K_OK + replay fields when a finished
- * answer exists with the same fingerprint; K_ECONFLICT (err 400
- * idempotency_error) on another fingerprint; K_EBUSY (409
- * idempotency_key_in_use) while a request with the key is in flight on this
- * node, or its durable claim is within LIMIT_IDEMPOTENCY_LEASE_S (another node
- * may still be working on it); K_ENOTFOUND when fresh or when the claim's
- * lease lapsed (resume_id set) - the key is then marked in flight until
- * gw_idem_end. */
+ * answer exists with the same fingerprint; K_ECONFLICT (GW_WHY_IDEM_MISMATCH)
+ * on another fingerprint; K_EBUSY (GW_WHY_IDEM_IN_USE) while a request with
+ * the key is in flight on this node, or its durable claim is within
+ * LIMIT_IDEMPOTENCY_LEASE_S (another node may still be working on it);
+ * K_ENOTFOUND when fresh or when the claim's lease lapsed (resume_id set) -
+ * the key is then marked in flight until gw_idem_end. */
 k_status gw_idem_begin(gw *g, const char *merchant_id, gw_idem *idem, arena *a, gw_err *err);
 void gw_idem_end(gw *g, const char *merchant_id, gw_idem *idem);
 /* Stores an error answer for the key (Stripe stores 4xx/5xx answers after work began). */
@@ -252,8 +293,9 @@ k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_p
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
 /* Starts an attempt with the provider of p->method_type (or the intent's
  * method). The answer is requires_action with next_action_url, or a final
- * state, or an error (400 payment_method_not_available when no provider is
- * configured for the method; the intent is unchanged then). */
+ * state, or an error (GW_WHY_METHOD_UNAVAILABLE when no provider is
+ * configured for the method; the intent is unchanged then; GW_WHY_DECLINED
+ * with K_ERR when the provider declined the attempt). */
 k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
                        gw_idem *idem, arena *a, gw_payment *out, gw_err *err);
 /* amount 0 = everything capturable. final=false keeps the rest capturable. */
@@ -427,6 +469,16 @@ k_status gw_merchant_settings(gw *g, const char *merchant_id, arena *a, json_t *
 k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settings);
 /* Resolves a secret key to a merchant id (arena-owned), K_ENOTFOUND when unknown. */
 k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id);
+
+/* ---- method rules ---- */
+/* The currency and amount a payment asked in `currency` (any case) is made in
+ * with `method`: as asked when the method takes the currency, else converted
+ * into the method's limit currency (or its first currency) at the rate of the
+ * gateway's rule set (the operator's rules file included). out_currency is
+ * upper case. An unknown method leaves it as asked (its rules refuse it
+ * later). K_ENOTFOUND: conversion needed but no rate or unknown currency. */
+k_status gw_method_amount(gw *g, const char *method, const char *currency, int64_t amount,
+                          char out_currency[4], int64_t *out_amount);
 
 /* ---- time ---- */
 /* Runs due timers now (the scheduler calls it; tests call it after a clock jump). */

@@ -70,14 +70,35 @@ k_status gw_save_attempt(store_tx *tx, gw_attempt *t);
 k_status gw_load_refund(store_tx *tx, const char *merchant_id, const char *id, arena *a,
                         gw_refund *out);
 k_status gw_save_refund(store_tx *tx, gw_refund *r);
+/* merchant_id NULL: found by its id alone (the hosted page's capability). */
 k_status gw_load_session(store_tx *tx, const char *merchant_id, const char *id, arena *a,
                          gw_session *out);
 k_status gw_save_session(store_tx *tx, gw_session *s);
 
-/* Appends a journal row for payment p. */
-k_status gw_journal(store_tx *tx, const gw_payment *p, pay_op op, int64_t amount,
-                    const char *status, const char *code, const char *message,
-                    const char *provider_ref, const char *ref_id, json_t *body);
+/* One operation on a payment as one act: the journal entry folded into the
+ * payment's money and the journal row written from the same fields. The row's
+ * status follows from the op (refund: "pending", refund failure: "failed",
+ * else "succeeded"); `failed` records an operation the provider refused: its
+ * row ("failed") only, the money does not move. */
+typedef struct {
+    pay_op op;
+    int64_t amount; /* as in pay_entry: new amount, authorised, captured, refund's */
+    bool final;     /* OP_CAPTURE: the rest is released in the same step */
+    bool failed;    /* refused at the provider: a row, no money */
+    const char *code;
+    const char *message;
+    const char *provider_ref;
+    const char *ref_id; /* the attempt, refund or session it belongs to */
+    json_t *body;       /* borrowed: lines captured or edited */
+} gw_act;
+
+/* Applies act to p inside the caller's write: folds it through the transition
+ * table (domain/payment.h), then appends its journal row; a final capture also
+ * writes the release of the rest, and a cancel or expiry row carries the
+ * amount it released. K_EREFUSED when the table refuses: p's money and the
+ * journal are untouched. Other errors are the store's. */
+#define K_EREFUSED (-101) /* a closure's own status: the transition table said no */
+k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act);
 
 /* Writes an event (snapshot of `doc`, a borrowed internal document) and one
  * delivery per subscribed, enabled endpoint - inside the caller's write. */
@@ -109,8 +130,8 @@ k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *ide
                              const void *record, arena *a);
 
 /* Errors. */
-void gw_err_set(gw_err *e, int http, const char *type, const char *code, const char *param,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id);
 
 /* The provider account a merchant uses for `provider` (merchant settings,
@@ -125,7 +146,7 @@ json_t *gw_metadata_apply(json_t *base, json_t *changes);
 /* Order lines (internal JSON) as the provider interface wants them. */
 void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n);
 /* Reads the provider's order back and brings amount/state changes made there
- * (a merchant portal) into Kassa, with events (orders.c). */
+ * (a merchant portal) into Kassa, with events (payments.c, part of sync). */
 k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err);
 
 /* Keep a jansson reference alive until the arena is released. */
@@ -133,21 +154,37 @@ json_t *gw_keep(arena *a, json_t *j);
 const char *gw_jstr(json_t *o, const char *key, arena *a); /* NULL when absent */
 int64_t gw_jint(json_t *o, const char *key);
 
-/* Intent creation in two steps, so a checkout session and its intent can be
- * written in one transaction. */
+/* A new intent (intent.c, part of the frame): the checks shared by create,
+ * update, confirm and checkout sessions, and creation in two steps, so a
+ * checkout session and its intent can be written in one transaction. */
+k_status gw_check_amount(int64_t amount, gw_err *err);
+k_status gw_check_types(gw *g, json_t *types, const char *currency, int64_t amount, bool manual,
+                        gw_err *err);
+/* A method rule's refusal as the gateway's reason; country_param names the
+ * caller's country parameter. K_EINVAL. */
+k_status gw_rule_refusal(gw_err *err, rule_param rp, const rule_refusal *refusal,
+                         const char *country_param);
+/* Copies the billing details and return URL given (arena-owned). */
+void gw_apply_billing(gw_payment *p, const gw_pi_params *in, arena *a);
 k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
                        gw_payment *out, gw_err *err);
-k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p);
+k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount);
+/* A checkout session's event (snapshot of the session) inside a write. */
+k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type);
+/* The provider, account and reference for a payment's order: the one place
+ * that finds a payment's provider target. K_ECONFLICT (GW_WHY_WRONG_STATE)
+ * when the payment has no order at a configured provider. */
+k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
+                   prov_ref *ref, gw_err *err);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 
 /* Before an order action (cancel, extend, edit) is sent to the provider: a
- * durable note that the order is to be read back if its answer is lost. The
- * action's own write clears it (orders.c). */
+ * durable note that the order is to be read back if its answer is lost, and
+ * the request's key claimed for it, in one write. The action's own write
+ * clears the note (gateway.c, the frame). */
 k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, gw_idem *idem,
                                 arena *a);
-/* The scheduler: reads the order back when such a note is due. */
-k_status gw_order_recheck(gw *g, const char *merchant_id, const char *id, arena *a);
 /* Sends again the captures of a payment whose request died before the
  * provider's answer was written (payments.c). */
 k_status gw_capture_retry(gw *g, const char *merchant_id, const char *id, arena *a);

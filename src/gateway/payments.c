@@ -26,27 +26,6 @@
 
 /* ---- small helpers ---- */
 
-typedef struct {
-    gw *g;
-    const char *merchant_id;
-    const char *id;
-    arena *a;
-    gw_payment *out;
-} pi_read;
-
-static k_status pi_read_fn(store_tx *tx, void *arg)
-{
-    pi_read *r = arg;
-    return gw_load_payment(tx, r->merchant_id, r->id, r->a, r->out);
-}
-
-k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
-                   gw_err *err)
-{
-    pi_read r = {g, merchant_id, id, a, out};
-    return gw_err_store(err, store_read(g->st, pi_read_fn, &r), PI, id);
-}
-
 /* "requires_payment_method, requires_capture" - the states that allow op. */
 static void allowed_states(pay_op op, char *out, size_t cap)
 {
@@ -63,7 +42,7 @@ static k_status unexpected_state(gw_err *err, const gw_payment *p, const char *v
 {
     char allowed[256];
     allowed_states(op, allowed, sizeof(allowed));
-    gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+    gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
                "You cannot %s this PaymentIntent because it has a status of %s. Only a "
                "PaymentIntent with one of the following statuses may be %s: %s.",
                verb, pay_state_name(p->m.state), verb, allowed);
@@ -76,84 +55,12 @@ static const char *method_provider(gw *g, const char *method)
     return r != NULL ? r->provider : NULL;
 }
 
-static k_status rule_refusal_err(gw_err *err, rule_param rp, const rule_refusal *why,
-                                 const char *country_param)
-{
-    const char *param = rp == RULE_E_CURRENCY  ? "currency"
-                        : rp == RULE_E_COUNTRY ? country_param
-                        : rp == RULE_E_AMOUNT  ? "amount"
-                                               : "payment_method_types";
-    const char *code = rp == RULE_E_AMOUNT ? "amount_too_small" : "payment_method_not_available";
-    gw_err_set(err, 400, "invalid_request_error", code, param, "%s", why->message);
-    if (rp == RULE_E_AMOUNT && strstr(why->message, "at most") != NULL)
-        err->code = "amount_too_large";
-    return K_EINVAL;
-}
-
 /* ---- create ---- */
-
-static k_status validate_amount(int64_t amount, gw_err *err)
-{
-    if (amount < 1) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "amount",
-                   "Amount must be at least 1 (in the currency's smallest unit).");
-        return K_EINVAL;
-    }
-    if (amount > 99999999) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_large", "amount",
-                   "Amount must be no more than 99999999 (in the currency's smallest unit).");
-        return K_EINVAL;
-    }
-    return K_OK;
-}
-
-static k_status validate_types(gw *g, json_t *types, const char *currency, int64_t amount,
-                               bool manual, gw_err *err)
-{
-    size_t i;
-    json_t *v;
-    if (json_array_size(types) == 0) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_empty",
-                   "payment_method_types", "payment_method_types must not be empty.");
-        return K_EINVAL;
-    }
-    json_array_foreach(types, i, v)
-    {
-        const char *t = json_string_value(v);
-        const rule_method *r = t != NULL ? rules_method_find(&g->rules, t) : NULL;
-        if (r == NULL || !r->enabled) {
-            gw_err_set(err, 400, "invalid_request_error", "payment_method_invalid_parameter",
-                       "payment_method_types",
-                       "The payment method type \"%s\" is invalid. Kassa accepts: klarna, "
-                       "klarna_pay_now, klarna_pay_later, alipay.",
-                       t != NULL ? t : "");
-            return K_EINVAL;
-        }
-        rule_refusal why;
-        char cur[4];
-        currency_upper(currency, cur);
-        rule_param rp = rules_check(&g->rules, t, cur, NULL, amount, &why);
-        /* Amount limits are checked at confirmation, as Stripe does: an intent's
-         * amount may still change before then. */
-        if (rp != RULE_OK && rp != RULE_E_AMOUNT)
-            return rule_refusal_err(err, rp, &why,
-                                    "payment_method_data[billing_details]"
-                                    "[address][country]");
-        if (manual && !r->manual_capture) {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string",
-                       "capture_method",
-                       "%s does not support capture_method=manual: its payments are captured "
-                       "at once.",
-                       r->label);
-            return K_EINVAL;
-        }
-    }
-    return K_OK;
-}
 
 typedef struct {
     gw *g;
     gw_payment *p;
+    int64_t amount;
     gw_idem *idem;
     arena *a;
 } pi_job;
@@ -185,105 +92,9 @@ static k_status pi_create_fn(store_tx *tx, void *arg)
     if (st == K_ECONFLICT)
         return K_EEXIST_EXTERNAL;
     if (st == K_OK)
-        st = gw_pi_insert_in_tx(tx, j->p);
+        st = gw_pi_insert_in_tx(tx, j->p, j->amount);
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->p->merchant_id, j->idem, j->p, j->a);
-    return st;
-}
-
-static void apply_billing(gw_payment *p, const gw_pi_params *in, arena *a)
-{
-    if (in->method_type != NULL)
-        p->method_type = arena_strdup(a, in->method_type);
-    if (in->email != NULL)
-        p->email = arena_strdup(a, in->email);
-    if (in->country != NULL) {
-        char c[3] = {0};
-        for (int i = 0; i < 2 && in->country[i]; i++)
-            c[i] = (char)(in->country[i] >= 'a' && in->country[i] <= 'z' ? in->country[i] - 32
-                                                                         : in->country[i]);
-        p->country = arena_strdup(a, c);
-    }
-    if (in->name != NULL)
-        p->name = arena_strdup(a, in->name);
-    if (in->locale != NULL)
-        p->locale = arena_strdup(a, in->locale);
-    if (in->return_url != NULL)
-        p->return_url = arena_strdup(a, in->return_url);
-}
-
-/* Validates and builds a new intent in *out without writing it. */
-k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
-                       gw_payment *out, gw_err *err)
-{
-    if (!in->has_amount) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "amount",
-                   "Missing required param: amount.");
-        return K_EINVAL;
-    }
-    if (!in->has_currency) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "currency",
-                   "Missing required param: currency.");
-        return K_EINVAL;
-    }
-    const currency_info *cur = currency_find(in->currency);
-    if (cur == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
-                   "Invalid currency: %s. Kassa supports ISO 4217 currency codes.", in->currency);
-        return K_EINVAL;
-    }
-    if (validate_amount(in->amount, err) != K_OK)
-        return K_EINVAL;
-    gw_payment *p = out;
-    memset(p, 0, sizeof(*p));
-    p->method_types = in->method_types != NULL ? gw_keep(a, in->method_types) : NULL;
-    if (p->method_types == NULL) {
-        p->method_types = json_pack("[s]", "klarna");
-        arena_defer(a, (void (*)(void *))json_decref, p->method_types);
-    }
-    p->manual_capture = in->capture_manual == 1;
-    currency_lower(cur->code, p->currency);
-    if (validate_types(g, p->method_types, p->currency, in->amount, p->manual_capture, err) != K_OK)
-        return K_EINVAL;
-    id_new(p->id, "pi_");
-    snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);
-    char secret[LIMIT_ID_MAX];
-    id_new(secret, "");
-    p->client_secret = arena_printf(a, "%s_secret_%s", p->id, secret);
-    p->created = clock_now_s();
-    p->description = in->description != NULL && in->description[0] ? in->description : NULL;
-    p->metadata = gw_metadata_apply(NULL, in->metadata);
-    arena_defer(a, (void (*)(void *))json_decref, p->metadata);
-    p->lines = in->lines != NULL ? gw_keep(a, in->lines) : NULL;
-    if (p->lines == NULL) {
-        p->lines = json_array();
-        arena_defer(a, (void (*)(void *))json_decref, p->lines);
-    }
-    p->channel = in->channel != NULL ? in->channel : "stripe";
-    p->external_id = in->external_id;
-    p->callback_url = in->callback_url;
-    p->checkout_session = in->checkout_session;
-    apply_billing(p, in, a);
-    /* Non-EUR payments record the exchange rate to EUR at creation (the
-     * back office and reports show it; MyCashflow does the same). */
-    if (strcmp(p->currency, "eur") != 0) {
-        int64_t rate;
-        if (rules_rate(&g->rules, cur->code, "EUR", &rate) == K_OK)
-            p->rate_e9 = rate;
-    }
-    pay_entry e = {.op = OP_CREATE, .amount = in->amount};
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
-    return K_OK;
-}
-
-/* Writes a prepared intent, its journal row and its event (inside a write). */
-k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p)
-{
-    k_status st = gw_save_payment(tx, p);
-    if (st == K_OK)
-        st = gw_journal(tx, p, OP_CREATE, p->m.amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
-    if (st == K_OK)
-        st = gw_emit_payment(tx, p, "payment_intent.created");
     return st;
 }
 
@@ -293,10 +104,10 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw
     k_status st = gw_pi_prepare(g, merchant_id, in, a, out, err);
     if (st != K_OK)
         return st;
-    pi_job j = {g, out, idem, a};
+    pi_job j = {g, out, in->amount, idem, a};
     st = store_write(g->st, pi_create_fn, &j);
     if (st == K_EEXIST_EXTERNAL) {
-        gw_err_set(err, 400, "invalid_request_error", "resource_already_exists", "payment_id",
+        gw_err_set(err, GW_WHY_ALREADY_EXISTS, "payment_id",
                    "A payment with id '%s' already exists.", out->external_id);
         return K_ECONFLICT;
     }
@@ -332,8 +143,7 @@ k_status gw_pi_by_secret(gw *g, const char *client_secret, arena *a, gw_payment 
     if (st == K_OK && !crypto_streq(out->client_secret, client_secret))
         st = K_ENOTFOUND;
     if (st != K_OK)
-        gw_err_set(err, 404, "invalid_request_error", "resource_missing", "client_secret",
-                   "No such payment_intent.");
+        gw_err_set(err, GW_WHY_NOT_FOUND, "client_secret", "No such payment_intent.");
     return st;
 }
 
@@ -390,6 +200,14 @@ k_status gw_ops_range(gw *g, const char *merchant_id, int64_t from_ms, int64_t t
 
 /* ---- update ---- */
 
+/* Choosing a method is a journal entry only where the table moves the payment
+ * on with it (requires_payment_method -> requires_confirmation). */
+static bool attach_moves(const gw_payment *p)
+{
+    int next = pay_transition(p->m.state, OP_ATTACH);
+    return next >= 0 && next != (int)p->m.state;
+}
+
 typedef struct {
     gw *g;
     const char *merchant_id;
@@ -419,14 +237,14 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     if (j->in->capture_manual >= 0)
         p->manual_capture = j->in->capture_manual == 1;
     int64_t amount = j->in->has_amount ? j->in->amount : p->m.amount;
-    if (money && validate_types(j->g, p->method_types, p->currency, amount, p->manual_capture,
+    if (money && gw_check_types(j->g, p->method_types, p->currency, amount, p->manual_capture,
                                 j->err) != K_OK)
         return K_EINVAL;
     if (j->in->has_amount && j->in->amount != p->m.amount) {
-        pay_entry e = {.op = OP_UPDATE, .amount = j->in->amount};
-        if (pay_apply(&p->m, &e) != PAY_OK)
+        gw_act act = {.op = OP_UPDATE, .amount = j->in->amount};
+        st = gw_act_apply(tx, p, &act);
+        if (st == K_EREFUSED)
             return unexpected_state(j->err, p, "update", OP_UPDATE);
-        st = gw_journal(tx, p, OP_UPDATE, j->in->amount, "succeeded", NULL, NULL, NULL, NULL, NULL);
         if (st != K_OK)
             return st;
     }
@@ -438,11 +256,11 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     }
     if (j->in->lines != NULL)
         p->lines = gw_keep(j->a, j->in->lines);
-    apply_billing(p, j->in, j->a);
-    if (j->in->method_type != NULL && p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        pay_entry e = {.op = OP_ATTACH};
-        K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
-        st = gw_journal(tx, p, OP_ATTACH, 0, "succeeded", NULL, NULL, NULL, NULL, NULL);
+    gw_apply_billing(p, j->in, j->a);
+    if (j->in->method_type != NULL && attach_moves(p)) {
+        gw_act act = {.op = OP_ATTACH};
+        st = gw_act_apply(tx, p, &act);
+        K_ASSERT(st != K_EREFUSED); /* attach_moves looked it up in the table */
         if (st != K_OK)
             return st;
     }
@@ -455,34 +273,28 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
 k_status gw_pi_update(gw *g, const char *merchant_id, const char *id, const gw_pi_params *p,
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
-    if (p->has_amount && validate_amount(p->amount, err) != K_OK)
+    if (p->has_amount && gw_check_amount(p->amount, err) != K_OK)
         return K_EINVAL;
     if (p->has_currency && currency_find(p->currency) == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_string", "currency",
-                   "Invalid currency: %s.", p->currency);
+        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "currency", "Invalid currency: %s.", p->currency);
         return K_EINVAL;
     }
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     pi_update_job j = {g, merchant_id, id, p, idem, a, out, err};
     k_status st = store_write(g->st, pi_update_fn, &j);
-    if (st != K_OK && err->http == 0)
+    if (st != K_OK && err->why == GW_WHY_NONE)
         gw_err_store(err, st, PI, id);
     return st;
 }
 
 /* ---- applying what a provider said ---- */
 
-static k_status apply_op(store_tx *tx, gw_payment *p, pay_op op, int64_t amount, const char *status,
-                         const char *code, const char *msg, const char *ref, const char *ref_id)
+/* A provider's news the table refuses (it came too late for the payment's
+ * state) is a conflict: the write is rolled back and nothing changes. */
+static k_status apply_op(store_tx *tx, gw_payment *p, const gw_act *act)
 {
-    pay_entry e = {.op = op, .amount = amount};
-    pay_refusal r = pay_apply(&p->m, &e);
-    if (r != PAY_OK) {
-        log_warn("payment '%s': %s refused in %s: %s", p->id, pay_op_name(op),
-                 pay_state_name(p->m.state), pay_refusal_message(r));
-        return K_ECONFLICT;
-    }
-    return gw_journal(tx, p, op, amount, status, code, msg, ref, ref_id, NULL);
+    k_status st = gw_act_apply(tx, p, act);
+    return st == K_EREFUSED ? K_ECONFLICT : st;
 }
 
 static bool attempt_final(const gw_attempt *t)
@@ -511,8 +323,11 @@ static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
 {
     bool sale = r->outcome == PR_CAPTURED;
     int64_t amount = p->m.amount;
-    k_status st = apply_op(tx, p, sale ? OP_SALE : OP_AUTHORIZE, amount, "succeeded", NULL, NULL,
-                           r->order_ref, t->id);
+    gw_act act = {.op = sale ? OP_SALE : OP_AUTHORIZE,
+                  .amount = amount,
+                  .provider_ref = r->order_ref,
+                  .ref_id = t->id};
+    k_status st = apply_op(tx, p, &act);
     if (st != K_OK)
         return st;
     t->status = "succeeded";
@@ -545,7 +360,12 @@ static k_status apply_failure(store_tx *tx, gw_payment *p, gw_attempt *t, const 
     const char *code =
         r->failure_code != NULL ? r->failure_code : "payment_method_provider_decline";
     const char *msg = r->failure_message != NULL ? r->failure_message : fail_message(code);
-    k_status st = apply_op(tx, p, OP_FAIL, 0, "failed", code, msg, r->provider_code, t->id);
+    gw_act act = {.op = OP_FAIL,
+                  .code = code,
+                  .message = msg,
+                  .provider_ref = r->provider_code,
+                  .ref_id = t->id};
+    k_status st = apply_op(tx, p, &act);
     if (st != K_OK)
         return st;
     t->status = "failed";
@@ -576,7 +396,8 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
     case PR_ACTION:
         if (p->m.state == PS_REQUIRES_ACTION)
             break;
-        st = apply_op(tx, p, OP_ACTION, 0, "succeeded", NULL, NULL, r->provider_ref, t->id);
+        st = apply_op(tx, p,
+                      &(gw_act){.op = OP_ACTION, .provider_ref = r->provider_ref, .ref_id = t->id});
         if (st != K_OK)
             return st;
         t->status = "action";
@@ -596,7 +417,8 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
     case PR_PROCESSING:
         if (p->m.state == PS_PROCESSING)
             break;
-        st = apply_op(tx, p, OP_PROCESS, 0, "succeeded", NULL, NULL, r->order_ref, t->id);
+        st = apply_op(tx, p,
+                      &(gw_act){.op = OP_PROCESS, .provider_ref = r->order_ref, .ref_id = t->id});
         if (st != K_OK)
             return st;
         t->status = "processing";
@@ -654,15 +476,15 @@ static k_status confirm_begin_fn(store_tx *tx, void *arg)
         if (gw_load_attempt(tx, p->latest_attempt, j->a, &prev) == K_OK &&
             strcmp(prev.status, "starting") == 0 &&
             clock_now_s() - prev.created < LIMIT_PROVIDER_TIMEOUT_MS / 1000 * 4) {
-            gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state",
-                       NULL, "A confirmation of this PaymentIntent is already in progress.");
+            gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
+                       "A confirmation of this PaymentIntent is already in progress.");
             return K_ECONFLICT;
         }
     }
-    apply_billing(p, j->in, j->a);
+    gw_apply_billing(p, j->in, j->a);
     p->method_type = j->method;
-    if (p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        st = apply_op(tx, p, OP_ATTACH, 0, "succeeded", NULL, NULL, NULL, NULL);
+    if (attach_moves(p)) {
+        st = apply_op(tx, p, &(gw_act){.op = OP_ATTACH});
         if (st != K_OK)
             return st;
     }
@@ -706,30 +528,6 @@ static k_status confirm_end_fn(store_tx *tx, void *arg)
     return st;
 }
 
-void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n)
-{
-    size_t cnt = json_array_size(lines);
-    *n = 0;
-    *out = cnt ? arena_alloc(a, cnt * sizeof(prov_line)) : NULL;
-    if (*out == NULL)
-        return;
-    size_t i;
-    json_t *l;
-    json_array_foreach(lines, i, l)
-    {
-        prov_line *pl = &(*out)[(*n)++];
-        pl->type = gw_jstr(l, "type", a);
-        pl->reference = gw_jstr(l, "reference", a);
-        pl->name = gw_jstr(l, "name", a);
-        pl->quantity = gw_jint(l, "quantity");
-        pl->unit_price = gw_jint(l, "unit_price");
-        pl->tax_rate = gw_jint(l, "tax_rate");
-        pl->total_amount = gw_jint(l, "total_amount");
-        pl->total_tax_amount = gw_jint(l, "total_tax_amount");
-        pl->total_discount_amount = gw_jint(l, "total_discount_amount");
-    }
-}
-
 static void start_params(gw *g, const gw_payment *p, const gw_attempt *t, const char *terminal,
                          arena *a, prov_start *s)
 {
@@ -768,8 +566,7 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     if (m == NULL && json_array_size(p->method_types) == 1)
         m = json_string_value(json_array_get(p->method_types, 0));
     if (m == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_intent_unexpected_state",
-                   "payment_method_data",
+        gw_err_set(err, GW_WHY_WRONG_STATE, "payment_method_data",
                    "You cannot confirm this PaymentIntent because it's missing a payment "
                    "method. Provide payment_method_data[type].");
         return K_EINVAL;
@@ -783,8 +580,7 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
         allowed |= t != NULL && strcmp(t, m) == 0;
     }
     if (!allowed) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_method_invalid_parameter",
-                   "payment_method_data[type]",
+        gw_err_set(err, GW_WHY_METHOD_INVALID, "payment_method_data[type]",
                    "The payment method type provided: %s is invalid. This PaymentIntent accepts "
                    "the types in its payment_method_types.",
                    m);
@@ -792,7 +588,7 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     }
     const char *ret = in->return_url != NULL ? in->return_url : p->return_url;
     if (ret == NULL && p->checkout_session == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "return_url",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "return_url",
                    "A return_url must be provided: %s redirects the customer.", m);
         return K_EINVAL;
     }
@@ -801,15 +597,14 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     const char *pname = method_provider(g, m);
     if (pname != NULL && strcmp(pname, "klarna") == 0) {
         if (country == NULL || country[0] == '\0') {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_missing",
+            gw_err_set(err, GW_WHY_PARAM_MISSING,
                        "payment_method_data[billing_details][address][country]",
                        "Klarna needs the customer's country: "
                        "payment_method_data[billing_details][address][country].");
             return K_EINVAL;
         }
         if (email == NULL || email[0] == '\0') {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_missing",
-                       "payment_method_data[billing_details][email]",
+            gw_err_set(err, GW_WHY_PARAM_MISSING, "payment_method_data[billing_details][email]",
                        "Klarna needs the customer's e-mail: "
                        "payment_method_data[billing_details][email].");
             return K_EINVAL;
@@ -822,16 +617,17 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     rule_refusal why;
     rule_param rp = rules_check(&g->rules, m, cur, ctry, p->m.amount, &why);
     if (rp != RULE_OK)
-        return rule_refusal_err(err, rp, &why,
-                                "payment_method_data[billing_details][address][country]");
+        return gw_rule_refusal(err, rp, &why,
+                               "payment_method_data[billing_details][address][country]");
     *method = m;
     return K_OK;
 }
 
 static void result_error(const gw_payment *p, gw_err *err)
 {
-    gw_err_set(err, 402, "card_error", p->last_error_code, NULL, "%s",
+    gw_err_set(err, GW_WHY_DECLINED, NULL, "%s",
                p->last_error_message != NULL ? p->last_error_message : "The payment failed.");
+    err->decline = p->last_error_code;
 }
 
 k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_pi_params *in,
@@ -849,15 +645,14 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
     const provider *prov = provider_find(rule->provider);
     prov_account acct;
     if (prov == NULL || !gw_account(g, merchant_id, rule->provider, a, &acct)) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available",
-                   "payment_method_data[type]",
+        gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "payment_method_data[type]",
                    "The payment method %s is not available: no %s account is configured for "
                    "this merchant.",
                    method, rule->provider);
         return K_EINVAL;
     }
     gw_attempt t;
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     confirm_job j = {.g = g,
                      .merchant_id = merchant_id,
                      .id = id,
@@ -873,7 +668,7 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
                      .err = err};
     st = store_write(g->st, confirm_begin_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     crash_point("confirm.begun");
 
     prov_start ps;
@@ -906,6 +701,93 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
         return K_ERR;
     }
     return K_OK;
+}
+
+/* ---- reconcile with the provider's portal ----
+ * Part of sync: once the attempt is settled, the order itself may change at
+ * the provider (a merchant portal): amount, cancellation, expiry. */
+
+typedef struct {
+    const char *merchant_id;
+    const char *id;
+    arena *a;
+    gw_payment *p;
+    const prov_result *res;
+} reconcile_job;
+
+static k_status reconcile_fn(store_tx *tx, void *arg)
+{
+    reconcile_job *j = arg;
+    gw_payment *p = j->p;
+    k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
+    if (st != K_OK)
+        return st;
+    if (pay_transition(p->m.state, OP_ADJUST) < 0 || p->capture_pending > 0) {
+        /* Only an authorised order changes at the provider. A note to read it
+         * back (an order action's answer lost) is done with, or, while a
+         * capture is being answered, comes again after it. */
+        if (p->reconcile_at == 0)
+            return K_OK;
+        p->reconcile_at = p->capture_pending > 0 ? clock_now_s() + 60 : 0;
+        return gw_save_payment(tx, p);
+    }
+    p->reconcile_at = 0;
+    const prov_result *r = j->res;
+    const char *type = NULL;
+    if (r->outcome == PR_CANCELED) {
+        bool expired = r->provider_code != NULL && strcmp(r->provider_code, "EXPIRED") == 0;
+        gw_act act = {.op = expired ? OP_EXPIRE : OP_CANCEL,
+                      .code = r->provider_code,
+                      .message = "changed at the provider (status sync)",
+                      .provider_ref = p->order_ref};
+        st = gw_act_apply(tx, p, &act);
+        K_ASSERT(st != K_EREFUSED); /* requires_capture was looked up above */
+        if (p->m.state == PS_CANCELED) {
+            p->canceled_at = clock_now_s();
+            p->cancellation_reason = expired ? "automatic" : "requested_by_customer";
+        }
+        type = p->m.state == PS_CANCELED ? "payment_intent.canceled" : "payment_intent.succeeded";
+    } else if (r->outcome == PR_AUTHORIZED && r->amount > 0 && r->amount != p->m.authorized) {
+        gw_act act = {.op = OP_ADJUST,
+                      .amount = r->amount,
+                      .message = "order amount changed at the provider (status sync)",
+                      .provider_ref = p->order_ref};
+        st = gw_act_apply(tx, p, &act);
+        if (st == K_EREFUSED)
+            return K_OK; /* below what we captured: leave it for a person to look at */
+        type = p->m.state == PS_SUCCEEDED ? "payment_intent.succeeded"
+                                          : "payment_intent.amount_capturable_updated";
+    }
+    if (r->expires_at > 0 && r->expires_at != p->auth_expires_at &&
+        p->m.state == PS_REQUIRES_CAPTURE)
+        p->auth_expires_at = r->expires_at;
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st == K_OK && type != NULL)
+        st = gw_emit_payment(tx, p, type);
+    return st;
+}
+
+k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
+{
+    if (pay_transition(p->m.state, OP_ADJUST) < 0 && p->reconcile_at == 0)
+        return K_OK; /* only an authorised order changes at the provider */
+    const provider *prov;
+    prov_account acct;
+    prov_ref ref;
+    if (gw_target(g, p, a, &prov, &acct, &ref, err) != K_OK || prov->sync == NULL)
+        return K_OK;
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    if (prov->sync(&acct, &ref, a, &res) != K_OK || res.outcome == PR_UNKNOWN)
+        return K_OK; /* the provider did not answer: nothing learned */
+    char merchant[LIMIT_ID_MAX], id[LIMIT_ID_MAX];
+    snprintf(merchant, sizeof(merchant), "%s", p->merchant_id);
+    snprintf(id, sizeof(id), "%s", p->id);
+    reconcile_job j = {.merchant_id = merchant, .id = id, .a = a, .p = p, .res = &res};
+    k_status st = store_write(g->st, reconcile_fn, &j);
+    gw_wake(g);
+    return gw_err_store(err, st, PI, id);
 }
 
 /* ---- sync: ask the provider about the latest attempt ---- */
@@ -1010,6 +892,61 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
     return store_read(g->st, attempt_read_fn, &r);
 }
 
+/* ---- the hosted page: the customer picked a method ---- */
+
+typedef struct {
+    const char *id;
+    arena *a;
+    gw_session *out;
+} session_read;
+
+static k_status session_read_fn(store_tx *tx, void *arg)
+{
+    session_read *r = arg;
+    return gw_load_session(tx, NULL, r->id, r->a, r->out);
+}
+
+/* The session behind the hosted page (its cs_ id is the capability). */
+static k_status session_open(gw *g, const char *id, arena *a, gw_session *s, char *merchant_id,
+                             gw_err *err)
+{
+    session_read r = {id, a, s};
+    k_status st = store_read(g->st, session_read_fn, &r);
+    if (st == K_OK)
+        snprintf(merchant_id, LIMIT_ID_MAX, "%s", s->merchant_id);
+    return gw_err_store(err, st, "checkout.session", id);
+}
+
+k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
+                        const char *country, const char *locale, const char *terminal, arena *a,
+                        const char **redirect, gw_err *err)
+{
+    gw_session s;
+    char merchant[LIMIT_ID_MAX];
+    k_status st = session_open(g, id, a, &s, merchant, err);
+    if (st != K_OK)
+        return st;
+    if (strcmp(s.status, "open") != 0 || s.expires_at <= clock_now_s()) {
+        gw_err_set(err, GW_WHY_SESSION_CLOSED, NULL, "This payment page is no longer open (%s).",
+                   s.status);
+        return K_ECONFLICT;
+    }
+    gw_pi_params pp = {.capture_manual = -1,
+                       .method_type = method_type,
+                       .email = email,
+                       .country = country,
+                       .locale = locale,
+                       .terminal = terminal,
+                       .return_url = arena_printf(a, "%s/c/done/%s", g->public_url, s.id)};
+    gw_payment p;
+    st = gw_pi_confirm(g, merchant, s.payment_id, &pp, NULL, a, &p, err);
+    if (st != K_OK)
+        return st;
+    *redirect = p.next_action_url != NULL ? p.next_action_url
+                                          : arena_printf(a, "%s/c/done/%s", g->public_url, s.id);
+    return K_OK;
+}
+
 /* ---- return from the provider, provider callbacks ---- */
 
 size_t gw_wallets(const char *currency, gw_wallet *out, size_t cap)
@@ -1070,8 +1007,7 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
     k_status st = store_read(g->st, attempt_read_fn, &r);
     if (st != K_OK || token == NULL || !crypto_streq(t.token, token) ||
         strcmp(t.provider, provider_name) != 0) {
-        gw_err_set(err, 404, "invalid_request_error", "resource_missing", NULL,
-                   "No such payment attempt.");
+        gw_err_set(err, GW_WHY_NOT_FOUND, NULL, "No such payment attempt.");
         *ack_status = 404;
         return K_ENOTFOUND;
     }
@@ -1085,7 +1021,7 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
         if (st != K_OK) {
             *ack_status = n.ack_status ? n.ack_status : 400;
             *ack_body = n.ack_body ? n.ack_body : "{}";
-            gw_err_set(err, 400, "invalid_request_error", NULL, NULL, "Callback refused.");
+            gw_err_set(err, GW_WHY_CALLBACK_REFUSED, NULL, "Callback refused.");
             return st;
         }
         if (n.ack_status)
@@ -1158,7 +1094,7 @@ static k_status capture_lines(capture_job *j, const gw_payment *p)
     json_array_foreach(lines, i, l)
     {
         if (!money_add(total, gw_jint(l, "total_amount"), &total)) {
-            gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "order_lines",
+            gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "order_lines",
                        "The captured lines add up to more than Kassa can hold.");
             return K_EINVAL;
         }
@@ -1203,7 +1139,7 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     k_status st = gw_load_payment(tx, j->merchant_id, j->id, j->a, p);
     if (st != K_OK)
         return gw_err_store(j->err, st, PI, j->id);
-    if (p->m.state != PS_REQUIRES_CAPTURE)
+    if (pay_transition(p->m.state, OP_CAPTURE) < 0)
         return unexpected_state(j->err, p, "capture", OP_CAPTURE);
     if (j->lines != NULL && capture_lines(j, p) != K_OK)
         return K_EINVAL;
@@ -1211,14 +1147,14 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     if (j->amount == 0)
         j->amount = avail;
     if (j->amount < 1 || j->amount > avail) {
-        gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "amount_to_capture",
+        gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "amount_to_capture",
                    "amount_to_capture (%lld) must be between 1 and the amount that can still be "
                    "captured (%lld).",
                    (long long)j->amount, (long long)avail);
         return K_EINVAL;
     }
     if (json_array_size(p->captures_open) >= LIMIT_CAPTURES_OPEN_MAX) {
-        gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+        gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
                    "%d captures of this PaymentIntent are in progress; retry after them.",
                    LIMIT_CAPTURES_OPEN_MAX);
         return K_ECONFLICT;
@@ -1234,7 +1170,7 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, j->opid);
     if (st == K_ECONFLICT)
-        gw_err_set(j->err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+        gw_err_set(j->err, GW_WHY_IDEM_IN_USE, NULL,
                    "There is currently another in-progress request using this Idempotency Key. "
                    "Please try again later.");
     return st;
@@ -1253,29 +1189,27 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
     K_ASSERT(p->capture_pending >= j->amount);
     json_array_remove(p->captures_open, at);
     p->capture_pending -= j->amount;
+    gw_act act = {.op = OP_CAPTURE,
+                  .amount = j->amount,
+                  .final = j->final,
+                  .failed = !j->ok,
+                  .code = j->ok ? NULL : gw_why_name(j->err->why),
+                  .message = j->ok ? NULL : j->err->message,
+                  .provider_ref = j->ok ? j->op_ref : NULL,
+                  .body = j->ok ? j->lines : NULL};
+    st = gw_act_apply(tx, p, &act);
+    K_ASSERT(st != K_EREFUSED); /* the reservation held the amount since the begin write */
+    if (st == K_OK)
+        st = gw_save_payment(tx, p);
+    if (st != K_OK)
+        return st;
     if (!j->ok) {
         /* Refused, or no answer after the connector's retries: not a capture.
          * The key is given back, so the caller's retry with it begins anew -
          * with the same provider key, which cannot capture twice. */
-        st = gw_journal(tx, p, OP_CAPTURE, j->amount, "failed",
-                        j->unknown ? "provider_unavailable" : "capture_failed", j->failure, NULL,
-                        NULL, NULL);
-        if (st == K_OK)
-            st = gw_save_payment(tx, p);
-        if (st == K_OK && j->idem != NULL && j->idem->key != NULL)
-            st = store_idem_delete(tx, j->merchant_id, j->idem->key);
-        return st;
+        bool keyed = j->idem != NULL && j->idem->key != NULL;
+        return keyed ? store_idem_delete(tx, j->merchant_id, j->idem->key) : K_OK;
     }
-    pay_entry e = {.op = OP_CAPTURE, .amount = j->amount, .final = j->final};
-    int64_t rest = pay_capturable(&p->m) - j->amount;
-    pay_refusal applied = pay_apply(&p->m, &e);
-    K_ASSERT(applied == PAY_OK);
-    st = gw_journal(tx, p, OP_CAPTURE, j->amount, "succeeded", NULL, NULL, j->op_ref, NULL,
-                    j->lines);
-    if (st == K_OK && j->final && rest > 0)
-        st = gw_journal(tx, p, OP_RELEASE, rest, "succeeded", NULL, NULL, NULL, NULL, NULL);
-    if (st == K_OK)
-        st = gw_save_payment(tx, p);
     if (st == K_OK)
         st = gw_emit_payment(tx, p,
                              p->m.state == PS_SUCCEEDED
@@ -1331,12 +1265,12 @@ static k_status capture_send_and_settle(capture_job *j)
     capture_call(j);
     crash_point("capture.answered");
     if (j->unknown)
-        gw_err_set(j->err, 502, "api_error", "provider_unavailable", NULL,
+        gw_err_set(j->err, GW_WHY_PROVIDER_UNAVAILABLE, NULL,
                    "The provider did not confirm the capture. Retry the request with the same "
                    "Idempotency-Key; it will not capture twice.");
     else if (!j->ok)
-        gw_err_set(j->err, 402, "invalid_request_error", "capture_failed", NULL,
-                   "The provider refused the capture: %s", j->failure);
+        gw_err_set(j->err, GW_WHY_CAPTURE_FAILED, NULL, "The provider refused the capture: %s",
+                   j->failure);
     k_status st = store_write(j->g->st, capture_end_fn, j);
     if (st != K_OK)
         return gw_err_store(j->err, st, PI, j->id);
@@ -1367,7 +1301,7 @@ static k_status capture_resume(capture_job *j, const char *opid)
 k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
                        json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     capture_job j = {.g = g,
                      .merchant_id = merchant_id,
                      .id = id,
@@ -1386,7 +1320,7 @@ k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t a
     j.prov_key = idem != NULL && idem->key != NULL ? idem->key : arena_strdup(a, j.opid);
     k_status st = store_write(g->st, capture_begin_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     return capture_send_and_settle(&j);
 }
 
@@ -1441,16 +1375,15 @@ static k_status cancel_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return gw_err_store(j->err, st, PI, j->id);
     if (p->capture_pending > 0) {
-        gw_err_set(j->err, 409, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+        gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
                    "A capture of this PaymentIntent is in progress; retry the cancel after it.");
         return K_ECONFLICT;
     }
-    int64_t rest = pay_capturable(&p->m);
-    pay_entry e = {.op = OP_CANCEL};
-    if (pay_apply(&p->m, &e) != PAY_OK)
+    gw_act act = {.op = OP_CANCEL, .message = j->reason};
+    st = gw_act_apply(tx, p, &act);
+    if (st == K_EREFUSED)
         return unexpected_state(j->err, p, "cancel", OP_CANCEL);
     p->reconcile_at = 0;
-    st = gw_journal(tx, p, OP_CANCEL, rest, "succeeded", NULL, j->reason, NULL, NULL, NULL);
     if (p->m.state == PS_CANCELED) {
         p->canceled_at = clock_now_s();
         p->cancellation_reason = j->reason;
@@ -1525,64 +1458,23 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
             pst = prov->cancel(&acct, &ref, a, &res);
         if (out->m.state == PS_REQUIRES_CAPTURE && (pst != K_OK || res.outcome == PR_FAILED)) {
             gw_idem_release(g, merchant_id, idem);
-            gw_err_set(err, 402, "invalid_request_error", "cancel_failed", NULL,
+            gw_err_set(err, GW_WHY_CANCEL_FAILED, NULL,
                        "The provider refused to release the authorisation: %s",
                        res.failure_message != NULL ? res.failure_message : "no answer");
             return K_ERR;
         }
     }
     crash_point("cancel.answered");
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     cancel_job j = {merchant_id, id, reason, idem, a, out, err};
     st = store_write(g->st, cancel_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, PI, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, PI, id);
     gw_wake(g);
     return K_OK;
 }
 
 /* ---- list and journal ---- */
-
-typedef struct {
-    const char *merchant_id;
-    const store_list_q *q;
-    arena *a;
-    store_obj *objs;
-    size_t n;
-    bool more;
-    const char *kind;
-} list_job;
-
-static k_status list_fn(store_tx *tx, void *arg)
-{
-    list_job *j = arg;
-    return store_obj_list(tx, j->merchant_id, j->kind, j->q, j->a, &j->objs, &j->n, &j->more);
-}
-
-k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,
-                      arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err)
-{
-    list_job j = {.merchant_id = merchant_id, .q = q, .a = a, .kind = kind};
-    k_status st = store_read(g->st, list_fn, &j);
-    if (st == K_ENOTFOUND) {
-        const char *cur = q->starting_after != NULL ? q->starting_after : q->ending_before;
-        gw_err_set(err, 404, "invalid_request_error", "resource_missing",
-                   q->starting_after != NULL ? "starting_after" : "ending_before",
-                   "No such object: '%s'", cur != NULL ? cur : "");
-        return st;
-    }
-    if (st != K_OK)
-        return gw_err_store(err, st, kind, NULL);
-    *docs = j.n ? arena_alloc(a, j.n * sizeof(json_t *)) : NULL;
-    for (size_t i = 0; i < j.n; i++) {
-        (*docs)[i] = json_loads(j.objs[i].body, 0, NULL);
-        K_ASSERT((*docs)[i] != NULL);
-        arena_defer(a, (void (*)(void *))json_decref, (*docs)[i]);
-    }
-    *n = j.n;
-    *has_more = j.more;
-    return K_OK;
-}
 
 k_status gw_pi_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                     gw_payment **out, size_t *n, bool *has_more, gw_err *err)

@@ -61,7 +61,7 @@ static k_status emit_refund(store_tx *tx, const gw_refund *r, const char *type)
 /* Another node claimed the key between our look-up and our write. */
 static void idem_taken(gw_err *err, const gw_idem *idem)
 {
-    gw_err_set(err, 409, "idempotency_error", "idempotency_key_in_use", NULL,
+    gw_err_set(err, GW_WHY_IDEM_IN_USE, NULL,
                "There is currently another in-progress request using this Idempotency Key: "
                "%s. Please try again later.",
                idem->key);
@@ -75,37 +75,38 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     if (st != K_OK)
         return gw_err_store(j->err, st, "payment_intent", j->in->payment_id);
     if (p->m.captured == 0) {
-        gw_err_set(j->err, 400, "invalid_request_error", "payment_intent_unexpected_state",
-                   "payment_intent",
+        gw_err_set(j->err, GW_WHY_WRONG_STATE, "payment_intent",
                    "This PaymentIntent does not have a successful charge to "
                    "refund.");
         return K_ECONFLICT;
     }
     int64_t left = pay_refundable(&p->m);
     if (left == 0) {
-        gw_err_set(j->err, 400, "invalid_request_error", "charge_already_refunded",
-                   "payment_intent", "Charge for PaymentIntent %s has already been refunded.",
-                   p->id);
+        gw_err_set(j->err, GW_WHY_ALREADY_REFUNDED, "payment_intent",
+                   "Charge for PaymentIntent %s has already been refunded.", p->id);
         return K_ECONFLICT;
     }
     int64_t amount = j->in->amount > 0 ? j->in->amount : left;
-    pay_entry e = {.op = OP_REFUND, .amount = amount};
-    if (amount > left || pay_apply(&p->m, &e) != PAY_OK) {
-        gw_err_set(j->err, 400, "invalid_request_error", "amount_too_large", "amount",
+    gw_refund *r = j->r;
+    memset(r, 0, sizeof(*r));
+    id_new(r->id, "re_");
+    r->reason = j->in->reason;
+    gw_act act = {.op = OP_REFUND, .amount = amount, .message = r->reason, .ref_id = r->id};
+    st = amount > left ? K_EREFUSED : gw_act_apply(tx, p, &act);
+    if (st == K_EREFUSED) {
+        gw_err_set(j->err, GW_WHY_AMOUNT_TOO_LARGE, "amount",
                    "Refund amount (%lld) is greater than the amount that can still be refunded "
                    "(%lld).",
                    (long long)amount, (long long)left);
         return K_EINVAL;
     }
-    gw_refund *r = j->r;
-    memset(r, 0, sizeof(*r));
-    id_new(r->id, "re_");
+    if (st != K_OK)
+        return st;
     r->merchant_id = j->merchant_id;
     r->payment_id = p->id;
     r->amount = amount;
     snprintf(r->currency, sizeof(r->currency), "%s", p->currency);
     r->status = "pending";
-    r->reason = j->in->reason;
     r->callback_url = p->callback_url;
     r->payment_external_id = p->external_id;
     r->payment_amount = p->m.captured;
@@ -116,8 +117,6 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     r->created = clock_now_s();
     r->retry_at = r->created + REFUND_BEGUN_RETRY_S;
     st = gw_save_refund(tx, r);
-    if (st == K_OK)
-        st = gw_journal(tx, p, OP_REFUND, amount, "pending", NULL, r->reason, NULL, r->id, NULL);
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
@@ -147,17 +146,21 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
         st = gw_save_refund(tx, r);
         return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, r, j->a) : st;
     }
-    pay_entry e = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL, .amount = r->amount};
-    K_ASSERT(pay_apply(&p->m, &e) == PAY_OK);
+    r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
+    gw_act act = {.op = j->ok ? OP_REFUND_SETTLE : OP_REFUND_FAIL,
+                  .amount = r->amount,
+                  .message = r->failure_reason,
+                  .provider_ref = j->op_ref,
+                  .ref_id = r->id};
+    st = gw_act_apply(tx, p, &act);
+    K_ASSERT(st != K_EREFUSED); /* the pending amount was reserved in the begin write */
+    if (st != K_OK)
+        return st;
     r->status = j->ok ? "succeeded" : "failed";
     r->retry_at = 0;
     r->payment_refunded = p->m.refunded;
     r->provider_ref = j->op_ref;
-    r->failure_reason = j->ok ? NULL : (j->failure != NULL ? j->failure : "unknown");
-    st = gw_journal(tx, p, e.op, r->amount, j->ok ? "succeeded" : "failed", NULL, r->failure_reason,
-                    j->op_ref, r->id, NULL);
-    if (st == K_OK)
-        st = gw_save_refund(tx, r);
+    st = gw_save_refund(tx, r);
     if (st == K_OK)
         st = gw_save_payment(tx, p);
     if (st == K_OK)
@@ -224,16 +227,15 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
                           arena *a, gw_refund *out, gw_err *err)
 {
     if (in->payment_id == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "payment_intent",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "payment_intent",
                    "Missing required param: payment_intent.");
         return K_EINVAL;
     }
     if (in->amount < 0) {
-        gw_err_set(err, 400, "invalid_request_error", "amount_too_small", "amount",
-                   "Refund amount must be positive.");
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "amount", "Refund amount must be positive.");
         return K_EINVAL;
     }
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     refund_job j = {
         .g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a, .r = out, .err = err};
     k_status st;
@@ -252,7 +254,7 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
     } else {
         st = store_write(g->st, refund_begin_fn, &j);
         if (st != K_OK)
-            return err->http ? st : gw_err_store(err, st, "refund", NULL);
+            return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, "refund", NULL);
     }
 
     refund_call(g, &j);

@@ -19,8 +19,8 @@ static k_status session_lines(const gw_session_params *p, arena *a, json_t **lin
 {
     size_t n = json_array_size(p->line_items);
     if (n == 0 || n > LIMIT_ORDER_LINES_MAX) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "line_items",
-                   "line_items must hold 1 to %d items.", LIMIT_ORDER_LINES_MAX);
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "line_items", "line_items must hold 1 to %d items.",
+                   LIMIT_ORDER_LINES_MAX);
         return K_EINVAL;
     }
     *lines = json_array();
@@ -43,7 +43,7 @@ static k_status session_lines(const gw_session_params *p, arena *a, json_t **lin
         snprintf(param, sizeof(param), "line_items[%zu]", i);
         if (name == NULL || c == NULL || currency_find(c) == NULL || unit < 0 || qty < 1 ||
             qty > 999999) {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_invalid", param,
+            gw_err_set(err, GW_WHY_PARAM_INVALID, param,
                        "Each line item needs price_data[currency], price_data[unit_amount] (>= 0),"
                        " price_data[product_data][name] and quantity (>= 1).");
             return K_EINVAL;
@@ -53,14 +53,14 @@ static k_status session_lines(const gw_session_params *p, arena *a, json_t **lin
         if (cur[0] == '\0')
             memcpy(cur, lc, 4);
         if (strcmp(cur, lc) != 0) {
-            gw_err_set(err, 400, "invalid_request_error", "parameter_invalid", param,
+            gw_err_set(err, GW_WHY_PARAM_INVALID, param,
                        "All line items must use the same currency (%s).", cur);
             return K_EINVAL;
         }
         int64_t line_total;
         if (!money_mul(unit, qty, &line_total) || !money_add(*total, line_total, total) ||
             *total > 99999999) {
-            gw_err_set(err, 400, "invalid_request_error", "amount_too_large", "line_items",
+            gw_err_set(err, GW_WHY_AMOUNT_TOO_LARGE, "line_items",
                        "The total of the line items is too large.");
             return K_EINVAL;
         }
@@ -100,7 +100,7 @@ typedef struct {
 static k_status cs_create_fn(store_tx *tx, void *arg)
 {
     cs_job *j = arg;
-    k_status st = gw_pi_insert_in_tx(tx, j->p);
+    k_status st = gw_pi_insert_in_tx(tx, j->p, j->s->amount_total);
     if (st == K_OK)
         st = gw_save_session(tx, j->s);
     if (st == K_OK)
@@ -112,7 +112,7 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
                            gw_idem *idem, arena *a, gw_session *out, gw_err *err)
 {
     if (p->success_url == NULL) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_missing", "success_url",
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "success_url",
                    "Missing required param: success_url.");
         return K_EINVAL;
     }
@@ -123,7 +123,7 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
         return K_EINVAL;
     int64_t now = clock_now_s();
     if (p->expires_at != 0 && (p->expires_at < now + 1800 || p->expires_at > now + 86400)) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid_integer", "expires_at",
+        gw_err_set(err, GW_WHY_PARAM_OUT_OF_RANGE, "expires_at",
                    "expires_at must be between 30 minutes and 24 hours from now.");
         return K_EINVAL;
     }
@@ -131,8 +131,8 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
     id_new_n(out->id, "cs_test_", 40);
     json_t *types = p->method_types != NULL ? p->method_types : default_types(g, cur, total, a);
     if (json_array_size(types) == 0) {
-        gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available", "currency",
-                   "No payment method accepts %lld %s.", (long long)total, cur);
+        gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "currency", "No payment method accepts %lld %s.",
+                   (long long)total, cur);
         return K_EINVAL;
     }
     gw_pi_params pp = {.amount = total,
@@ -185,11 +185,7 @@ typedef struct {
 static k_status cs_read_fn(store_tx *tx, void *arg)
 {
     cs_read *r = arg;
-    if (r->merchant_id != NULL)
-        return gw_load_session(tx, r->merchant_id, r->id, r->a, r->out);
-    store_obj o;
-    k_status st = store_obj_find_ref(tx, CS, r->id, r->a, &o);
-    return st == K_OK ? gw_load_session(tx, o.merchant_id, r->id, r->a, r->out) : st;
+    return gw_load_session(tx, r->merchant_id, r->id, r->a, r->out);
 }
 
 k_status gw_session_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_session *out,
@@ -222,32 +218,11 @@ k_status gw_session_list(gw *g, const char *merchant_id, const store_list_q *q, 
     return K_OK;
 }
 
-static k_status emit_session(store_tx *tx, const gw_session *s, const char *type)
-{
-    json_t *doc = gw_session_to_json(s);
-    k_status st = gw_emit(tx, s->merchant_id, type, CS, s->id, doc);
-    json_decref(doc);
-    return st;
-}
-
-k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a)
-{
-    gw_session s;
-    k_status st = gw_load_session(tx, p->merchant_id, p->checkout_session, a, &s);
-    if (st != K_OK || strcmp(s.status, "open") != 0)
-        return st == K_ENOTFOUND ? K_OK : st;
-    s.status = "complete";
-    s.payment_status = p->m.state == PS_SUCCEEDED ? "paid" : "unpaid";
-    s.customer_email = p->email;
-    st = gw_save_session(tx, &s);
-    return st == K_OK ? emit_session(tx, &s, "checkout.session.completed") : st;
-}
-
 /* Expires an open session and cancels its unpaid intent (inside a write). */
 static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
 {
     if (strcmp(s->status, "open") != 0) {
-        gw_err_set(err, 400, "invalid_request_error", "checkout_session_unexpected_state", NULL,
+        gw_err_set(err, GW_WHY_SESSION_CLOSED, NULL,
                    "Only Checkout Sessions with a status of open can be expired; this one is "
                    "%s.",
                    s->status);
@@ -257,29 +232,34 @@ static k_status expire_in_tx(store_tx *tx, gw_session *s, arena *a, gw_err *err)
     k_status st = gw_load_payment(tx, s->merchant_id, s->payment_id, a, &p);
     if (st != K_OK)
         return st;
+    /* Not a question for the transition table (a cancel is allowed in some of
+     * these states): once the provider has the customer's money or decision,
+     * the page is past expiring. */
     if (p.m.state == PS_PROCESSING || p.m.state == PS_SUCCEEDED ||
         p.m.state == PS_REQUIRES_CAPTURE) {
-        gw_err_set(err, 400, "invalid_request_error", "checkout_session_unexpected_state", NULL,
+        gw_err_set(err, GW_WHY_SESSION_CLOSED, NULL,
                    "This Checkout Session's payment is already under way.");
         return K_ECONFLICT;
     }
     s->status = "expired";
     st = gw_save_session(tx, s);
     if (st == K_OK)
-        st = emit_session(tx, s, "checkout.session.expired");
-    pay_entry e = {.op = OP_CANCEL};
-    if (st == K_OK && pay_apply(&p.m, &e) == PAY_OK) {
-        p.canceled_at = clock_now_s();
-        p.cancellation_reason = "abandoned";
-        p.next_action_url = NULL;
-        p.attempt_expires_at = 0;
-        st = gw_journal(tx, &p, OP_CANCEL, 0, "succeeded", NULL, "abandoned", NULL, s->id, NULL);
-        if (st == K_OK)
-            st = gw_save_payment(tx, &p);
-        if (st == K_OK) {
-            st = gw_emit_payment(tx, &p, "payment_intent.canceled");
-        }
-    }
+        st = gw_emit_session(tx, s, "checkout.session.expired");
+    if (st != K_OK)
+        return st;
+    /* The unpaid intent goes with it, where the table still lets it. */
+    gw_act act = {.op = OP_CANCEL, .message = "abandoned", .ref_id = s->id};
+    st = gw_act_apply(tx, &p, &act);
+    if (st == K_EREFUSED)
+        return K_OK;
+    p.canceled_at = clock_now_s();
+    p.cancellation_reason = "abandoned";
+    p.next_action_url = NULL;
+    p.attempt_expires_at = 0;
+    if (st == K_OK)
+        st = gw_save_payment(tx, &p);
+    if (st == K_OK)
+        st = gw_emit_payment(tx, &p, "payment_intent.canceled");
     return st;
 }
 
@@ -298,11 +278,11 @@ static k_status cs_expire_fn(store_tx *tx, void *arg)
 k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_idem *idem, arena *a,
                            gw_session *out, gw_err *err)
 {
-    err->http = 0;
+    err->why = GW_WHY_NONE;
     cs_job j = {g, NULL, out, idem, a, merchant_id, id, err};
     k_status st = store_write(g->st, cs_expire_fn, &j);
     if (st != K_OK)
-        return err->http ? st : gw_err_store(err, st, CS, id);
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, CS, id);
     gw_wake(g);
     return K_OK;
 }
@@ -342,35 +322,5 @@ k_status gw_session_methods(gw *g, const gw_session *s, const char *country, are
             }
         }
     }
-    return K_OK;
-}
-
-k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
-                        const char *country, const char *locale, const char *terminal, arena *a,
-                        const char **redirect, gw_err *err)
-{
-    gw_session s;
-    char merchant[LIMIT_ID_MAX];
-    k_status st = gw_session_find(g, id, a, &s, merchant, err);
-    if (st != K_OK)
-        return st;
-    if (strcmp(s.status, "open") != 0 || s.expires_at <= clock_now_s()) {
-        gw_err_set(err, 400, "invalid_request_error", "checkout_session_unexpected_state", NULL,
-                   "This payment page is no longer open (%s).", s.status);
-        return K_ECONFLICT;
-    }
-    gw_pi_params pp = {.capture_manual = -1,
-                       .method_type = method_type,
-                       .email = email,
-                       .country = country,
-                       .locale = locale,
-                       .terminal = terminal,
-                       .return_url = arena_printf(a, "%s/c/done/%s", g->public_url, s.id)};
-    gw_payment p;
-    st = gw_pi_confirm(g, merchant, s.payment_id, &pp, NULL, a, &p, err);
-    if (st != K_OK)
-        return st;
-    *redirect = p.next_action_url != NULL ? p.next_action_url
-                                          : arena_printf(a, "%s/c/done/%s", g->public_url, s.id);
     return K_OK;
 }

@@ -215,13 +215,8 @@ static void refusal_to_view(pages_pay_view *v, const gw_err *err)
     } else if (strstr(param, "country") != NULL) {
         v->error = i18n_t(v->lang, T_E_COUNTRY);
         v->error_field = "country";
-    } else if (err->http == 429 || err->http == 503) {
-        v->error = i18n_t(v->lang, T_E_BUSY);
     } else {
-        v->error = i18n_t(v->lang, pages_reason(err->code));
-        v->error_field = err->code != NULL && strcmp(err->code, "payment_method_not_available") == 0
-                             ? "method"
-                             : NULL;
+        v->error = i18n_t(v->lang, web_refusal_reason(err, &v->error_field));
     }
 }
 
@@ -264,8 +259,8 @@ static void pay_post(http_req *req, http_resp *resp, void *ctx)
         http_resp_redirect(req, resp, redirect);
         return;
     }
-    log_info("checkout: session '%s' pay refused: %s (%s)", s.id,
-             err.code != NULL ? err.code : k_status_str(st), err.message);
+    log_info("checkout: session '%s' pay refused: %s (%s)", s.id, gw_why_name(err.why),
+             err.message);
     gw_session again;
     gw_err err2;
     memset(&err2, 0, sizeof err2);
@@ -275,7 +270,7 @@ static void pay_post(http_req *req, http_resp *resp, void *ctx)
         return;
     }
     refusal_to_view(&v, &err);
-    send_form(c, req, resp, err.http >= 400 ? err.http : 400, &v);
+    send_form(c, req, resp, err.why != GW_WHY_NONE ? web_refusal_status(&err) : 400, &v);
 }
 
 /* ---- GET /c/done/:id ---- */
@@ -328,7 +323,7 @@ static void return_get(http_req *req, http_resp *resp, void *ctx)
     log_warn("checkout: return for attempt '%s' failed: %s (%s)", att, k_status_str(st),
              err.message);
     i18n_lang lang = web_lang(req, q, NULL, NULL);
-    if (st == K_ENOTFOUND || err.http == 404) {
+    if (st == K_ENOTFOUND || err.why == GW_WHY_NOT_FOUND) {
         send_message(req, resp, 404, lang, T_NOTFOUND_TITLE, T_NOTFOUND_BODY, NULL);
         return;
     }
@@ -365,9 +360,11 @@ static void notify_post(http_req *req, http_resp *resp, void *ctx)
     if (st != K_OK) {
         log_warn("provider notice '%s' for '%s' refused: %s (%s)", req->params[0], req->params[1],
                  k_status_str(st), err.message);
-        int status = err.http >= 400 ? err.http : (st == K_ENOTFOUND ? 404 : 400);
-        const char *body = arena_printf(req->arena, "{\"error\":\"%s\"}\n",
-                                        err.code != NULL ? err.code : "notice_refused");
+        int status =
+            err.why != GW_WHY_NONE ? web_refusal_status(&err) : (st == K_ENOTFOUND ? 404 : 400);
+        const char *body =
+            arena_printf(req->arena, "{\"error\":\"%s\"}\n",
+                         err.why == GW_WHY_NOT_FOUND ? "resource_missing" : "notice_refused");
         http_resp_set(resp, status, "application/json", body, body != NULL ? strlen(body) : 0);
         return;
     }

@@ -29,6 +29,11 @@ const char *web_str(json_t *o, const char *key);
  * region (3 bytes, may be NULL) gets the winning tag's region. */
 i18n_lang web_lang(http_req *req, json_t *params, const char *preferred, char *region);
 
+/* A gateway refusal on a page (refusal.c, one table): the HTTP status, and
+ * the sentence for the customer with the form field at fault (NULL = none). */
+int web_refusal_status(const gw_err *e);
+i18n_key web_refusal_reason(const gw_err *e, const char **field);
+
 /* "WAP" for phones (User-Agent says Mobile/Android/iPhone), else "WEB". */
 const char *web_terminal(http_req *req);
 

@@ -6,8 +6,8 @@
  * (ecp_order_start). Requests are signed with the project's secret
  * (ecp_sign.h); answers and callbacks use ECommPay's unified codes. No
  * business rule lives here: amounts, currencies and countries are judged by
- * the gateway's rules; this file only converts an unsupported currency at the
- * configured rate first, as ECommPay does on its side.
+ * the gateway's rules, and an unsupported currency is converted first (as
+ * ECommPay does on its side) by the gateway, at the rate of its one rule set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +20,6 @@
 #include "../../base/clock.h"
 #include "../../base/log.h"
 #include "../../domain/money.h"
-#include "../../domain/rules.h"
-
-static rules_table g_rules; /* read-only after ecp_rules_load */
-
-void ecp_rules_load(const char *rules_text)
-{
-    rules_init_default(&g_rules);
-    char err[LIMIT_RULE_MESSAGE_MAX];
-    if (rules_text != NULL && rules_load(&g_rules, rules_text, strlen(rules_text), err) != K_OK)
-        log_warn("ecommpay: rules override not loaded: %s", err);
-}
 
 const char *ecp_method_rule(const char *name, bool gate)
 {
@@ -59,33 +48,6 @@ static void fail_set(ecp_fail *f, int http, const char *code, const char *msg)
     f->http = http;
     f->code = code;
     snprintf(f->message, sizeof(f->message), "%.*s", (int)sizeof(f->message) - 1, msg);
-}
-
-/* The currency and amount the payment is processed in: as asked when the
- * method takes the currency, else converted into the method's limit currency
- * (or its first currency) at the configured rate. */
-static bool convert(const char *method, const char *cur, int64_t amount, char out_cur[4],
-                    int64_t *out_amount)
-{
-    const rule_method *m = rules_method_find(&g_rules, method != NULL ? method : "klarna_pay_now");
-    snprintf(out_cur, 4, "%s", cur);
-    *out_amount = amount;
-    if (m == NULL || m->any_currency)
-        return true;
-    for (size_t i = 0; i < m->currencies_len; i++)
-        if (strcmp(m->currencies[i], cur) == 0)
-            return true;
-    const char *to = m->currencies_len > 0 ? m->currencies[0] : m->limit_currency;
-    for (size_t i = 0; i < m->currencies_len; i++)
-        if (strcmp(m->currencies[i], m->limit_currency) == 0)
-            to = m->limit_currency;
-    int64_t rate;
-    const currency_info *fi = currency_find(cur), *ti = currency_find(to);
-    if (fi == NULL || ti == NULL || rules_rate(&g_rules, cur, to, &rate) != K_OK ||
-        money_convert(amount, fi, ti, rate, out_amount) != K_OK)
-        return false;
-    snprintf(out_cur, 4, "%s", to);
-    return true;
 }
 
 /* The project's default callback URL (merchant settings; the tree is arena-owned). */
@@ -188,7 +150,8 @@ k_status ecp_order_start(api_ctx *ctx, const ecp_order *o, arena *a, gw_payment 
     *declined = false;
     char cur[4];
     int64_t amount;
-    if (!convert(o->method, o->currency, o->amount, cur, &amount)) {
+    const char *method = o->method != NULL ? o->method : "klarna_pay_now";
+    if (gw_method_amount(ctx->g, method, o->currency, o->amount, cur, &amount) != K_OK) {
         fail_set(fail, 400, "20000", "General decline: no exchange rate for the currency");
         return K_EINVAL;
     }
@@ -203,13 +166,8 @@ k_status ecp_order_start(api_ctx *ctx, const ecp_order *o, arena *a, gw_payment 
     gw_err err;
     memset(&err, 0, sizeof(err));
     k_status st = gw_pi_create(ctx->g, o->merchant_id, &pp, NULL, a, out, &err);
-    if (st == K_ECONFLICT) {
-        fail_set(fail, 400, "3041", "Payment ID already exists");
-        return st;
-    }
     if (st != K_OK) {
-        fail_set(fail, err.http >= 400 && err.http < 500 ? 400 : 500,
-                 err.http == 400 ? "2004" : "20000", err.message);
+        ecp_fail_of(&err, false, fail);
         return st;
     }
     if (o->method == NULL)
@@ -491,15 +449,9 @@ static void h_gate_refund(http_req *r, http_resp *resp, void *ctx)
     if (idemp != NULL)
         gw_idem_end(gt.ctx->g, gt.m.id, idemp);
     if (st != K_OK) {
-        bool too_much = err.code != NULL && (strcmp(err.code, "amount_too_large") == 0 ||
-                                             strcmp(err.code, "charge_already_refunded") == 0);
-        if (too_much)
-            gate_error(&gt, 400, "3283", "Refund amount more than init amount");
-        else if (err.http == 400)
-            gate_error(&gt, 400, "3060",
-                       "Current payment or operation status does not allow this action");
-        else
-            gate_error(&gt, 500, "20000", "General decline");
+        ecp_fail f;
+        ecp_fail_of(&err, true, &f);
+        gate_fail(&gt, &f);
         return;
     }
     gate_accepted(&gt);
@@ -826,6 +778,5 @@ size_t ecommpay_routes(const http_route **out)
 
 void ecommpay_install(gw *g)
 {
-    ecp_rules_load(gw_cfg(g)->rules_text);
     gw_set_formatter(g, "ecommpay", ecp_format_delivery);
 }

@@ -28,6 +28,10 @@ typedef struct {
     char message[256];
 } ecp_fail;
 
+/* The gateway's refusal as the Gate's answer (codes.c, one table); refund:
+ * the refund request's codes (3283 ...) instead of a purchase's. */
+void ecp_fail_of(const gw_err *e, bool refund, ecp_fail *out);
+
 typedef struct {
     const char *merchant_id;
     int64_t project_id;
@@ -55,9 +59,6 @@ k_status ecp_order_start(api_ctx *ctx, const ecp_order *o, arena *a, gw_payment 
 /* Confirms an existing intent with method (the customer chose on the page). */
 k_status ecp_order_confirm(api_ctx *ctx, const char *merchant_id, gw_payment *p, const char *method,
                            arena *a, bool *declined, ecp_fail *fail);
-
-/* The rules the dialect converts with (loaded like the gateway's). */
-void ecp_rules_load(const char *rules_text);
 
 /* The callback document of an intent's current state (no signature). */
 json_t *ecp_payment_doc(int64_t project_id, const gw_payment *p, const char *request_id,

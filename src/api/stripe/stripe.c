@@ -76,27 +76,10 @@ static void list_end(jsonw *w)
     jw_obj_end(w);
 }
 
-static json_t *error_obj(const char *type, const char *code, const char *param, const char *msg)
-{
-    json_t *e = json_object();
-    json_object_set_new(e, "type", json_string(type != NULL ? type : "invalid_request_error"));
-    if (code != NULL)
-        json_object_set_new(e, "code", json_string(code));
-    if (param != NULL && param[0] != '\0')
-        json_object_set_new(e, "param", json_string(param));
-    json_object_set_new(e, "message", json_string(msg));
-    if (code != NULL)
-        json_object_set_new(e, "doc_url",
-                            json_sprintf("https://docs.stripe.com/error-codes/%s", code));
-    return json_pack("{s:o}", "error", e);
-}
-
 static void send_gw_err(call *c, const gw_err *e)
 {
-    int status = e->http ? e->http : 500;
-    json_t *body =
-        error_obj(e->type, e->code, e->param, e->message[0] ? e->message : "An error occurred.");
-    send_json(c, status, body);
+    int status = stripe_error_status(e);
+    send_json(c, status, stripe_error_body(e));
     if (status == 503) /* busy or storage full: nothing was done, come back */
         http_resp_header(c->r, c->resp, "Retry-After", LIMIT_RETRY_AFTER_S_TEXT);
 }
@@ -106,12 +89,12 @@ static void send_param_err(call *c, const param_err *pe)
     int status = pe->status == K_ETOOBIG ? 400 : 400;
     const char *code =
         strstr(pe->message, "integer") != NULL ? "parameter_invalid_integer" : "parameter_invalid";
-    send_json(c, status, error_obj("invalid_request_error", code, pe->param, pe->message));
+    send_json(c, status, stripe_error_obj("invalid_request_error", code, pe->param, pe->message));
 }
 
 static void send_err(call *c, int status, const char *code, const char *param, const char *msg)
 {
-    send_json(c, status, error_obj("invalid_request_error", code, param, msg));
+    send_json(c, status, stripe_error_obj("invalid_request_error", code, param, msg));
 }
 
 static void json_free_cb(void *p)
@@ -280,9 +263,9 @@ static bool p_int(call *c, const char *path, int64_t *out, bool *has, int64_t mi
     *has = st == K_OK;
     if (st == K_OK || st == K_ENOTFOUND)
         return true;
-    send_json(
-        c, 400,
-        error_obj("invalid_request_error", "parameter_invalid_integer", pe.param, pe.message));
+    send_json(c, 400,
+              stripe_error_obj("invalid_request_error", "parameter_invalid_integer", pe.param,
+                               pe.message));
     return false;
 }
 
@@ -473,8 +456,8 @@ static void send_pi(call *c, const gw_payment *p)
 
 static void send_pi_err(call *c, const gw_err *e, const gw_payment *p, bool with_pi)
 {
-    if (e->http == 402 && with_pi) {
-        json_t *body = error_obj(e->type, e->code, e->param, e->message);
+    if (stripe_error_status(e) == 402 && with_pi) {
+        json_t *body = stripe_error_body(e);
         json_object_set_new(json_object_get(body, "error"), "payment_intent",
                             stripe_render_pi(p, false));
         send_json(c, 402, body);
@@ -1384,7 +1367,7 @@ const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ct
     else
         snprintf(msg, sizeof(msg), "Invalid API Key provided: %.8s****%.4s", key,
                  len > 4 ? key + len - 4 : "");
-    json_t *body = error_obj("invalid_request_error", NULL, NULL, msg);
+    json_t *body = stripe_error_obj("invalid_request_error", NULL, NULL, msg);
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     http_resp_set(resp, 401, "application/json", s, strlen(s));
@@ -1404,7 +1387,7 @@ void stripe_error_page(http_req *req, http_resp *resp, int status, const char *c
     if (status == 404 && strncmp(req->path, "/v1/", 4) == 0)
         message = "Unrecognized request URL. Please see https://docs.stripe.com/api or Kassa's "
                   "docs/api.md.";
-    json_t *body = error_obj(type, c, NULL, message);
+    json_t *body = stripe_error_obj(type, c, NULL, message);
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     http_resp_set(resp, status, "application/json", s, strlen(s));

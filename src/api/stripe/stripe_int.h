@@ -22,6 +22,13 @@ json_t *stripe_render_endpoint(const gw_endpoint *e, bool with_secret);
 json_t *stripe_render_deleted(const char *id, const char *object);
 json_t *stripe_render_session(const gw_session *s);
 
+/* Errors (errors.c): the gateway's reason as Stripe's status and error object
+ * {"error":{type, code, param, message, doc_url}}; stripe_error_obj for errors
+ * the dialect finds itself. Trees are the caller's. */
+json_t *stripe_error_obj(const char *type, const char *code, const char *param, const char *msg);
+int stripe_error_status(const gw_err *e);
+json_t *stripe_error_body(const gw_err *e);
+
 /* The idempotency fingerprint of a request (see stripe.c). */
 k_status stripe_fingerprint(const char *method, const char *path, json_t *params, char out[65]);
 

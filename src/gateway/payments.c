@@ -755,7 +755,7 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
     return st;
 }
 
-k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
+static k_status pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
 {
     if (pay_transition(p->m.state, OP_ADJUST) < 0)
         return K_OK; /* only an authorised order changes at the provider */
@@ -863,7 +863,7 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
     if (!attempt_final(&t) && sync_attempt(g, out, &t, a) == K_OK)
         return gw_pi_get(g, merchant_id, id, a, out, err);
     if (attempt_final(&t) && out->order_ref != NULL)
-        return gw_pi_reconcile(g, out, a, err);
+        return pi_reconcile(g, out, a, err);
     return K_OK;
 }
 

@@ -145,9 +145,6 @@ k_status gw_apply_result(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t, cons
 json_t *gw_metadata_apply(json_t *base, json_t *changes);
 /* Order lines (internal JSON) as the provider interface wants them. */
 void gw_prov_lines(json_t *lines, arena *a, prov_line **out, size_t *n);
-/* Reads the provider's order back and brings amount/state changes made there
- * (a merchant portal) into Kassa, with events (payments.c, part of sync). */
-k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err);
 
 /* Keep a jansson reference alive until the arena is released. */
 json_t *gw_keep(arena *a, json_t *j);

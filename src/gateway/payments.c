@@ -768,7 +768,7 @@ static k_status reconcile_fn(store_tx *tx, void *arg)
     return st;
 }
 
-k_status gw_pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
+static k_status pi_reconcile(gw *g, gw_payment *p, arena *a, gw_err *err)
 {
     if (pay_transition(p->m.state, OP_ADJUST) < 0 && p->reconcile_at == 0)
         return K_OK; /* only an authorised order changes at the provider */
@@ -876,7 +876,7 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
     if (!attempt_final(&t) && sync_attempt(g, out, &t, a) == K_OK)
         return gw_pi_get(g, merchant_id, id, a, out, err);
     if (attempt_final(&t) && out->order_ref != NULL)
-        return gw_pi_reconcile(g, out, a, err);
+        return pi_reconcile(g, out, a, err);
     return K_OK;
 }
 
@@ -1484,8 +1484,10 @@ k_status gw_pi_list(gw *g, const char *merchant_id, const store_list_q *q, arena
     if (st != K_OK)
         return st;
     *out = *n ? arena_alloc(a, *n * sizeof(gw_payment)) : NULL;
-    for (size_t i = 0; i < *n; i++)
-        K_ASSERT(gw_payment_from_json(docs[i], a, &(*out)[i]) == K_OK);
+    for (size_t i = 0; i < *n; i++) {
+        k_status dst = gw_payment_from_json(docs[i], a, &(*out)[i]);
+        K_ASSERT(dst == K_OK); /* a stored payment always satisfies the invariants */
+    }
     return K_OK;
 }
 

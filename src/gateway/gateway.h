@@ -108,7 +108,7 @@ typedef struct {
     json_t *captures_open;
     /* An order action (cancel, extend, edit) was sent to the provider and its
      * answer may be lost with Kassa: the scheduler reads the order back then
-     * and brings Kassa in line (gw_pi_reconcile). 0 = nothing outstanding. */
+     * and brings Kassa in line (gw_pi_sync). 0 = nothing outstanding. */
     int64_t reconcile_at;
     char currency[4]; /* lower-case */
     bool manual_capture;

@@ -129,7 +129,7 @@ static k_status order_recheck(gw *g, const char *merchant_id, const char *id, ar
     if (st != K_OK || p.reconcile_at == 0 || p.reconcile_at > clock_now_s())
         return st;
     log_info("payment '%s': reading the order back after an action whose answer was lost", id);
-    return gw_pi_reconcile(g, &p, a, &err);
+    return gw_pi_sync(g, merchant_id, id, a, &p, &err); /* reads the order back (reconcile) */
 }
 
 /* Before expiring an open attempt, ask the provider: the customer may have

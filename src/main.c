@@ -19,9 +19,9 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "base/log.h"
-#include "providers/klarna_sim.h"
-#include "providers/alipay_sim.h"
-#include "providers/sim_server.h"
+#include "sim/klarna_sim.h"
+#include "sim/alipay_sim.h"
+#include "sim/sim_server.h"
 #include "server/http.h"
 #include "store/store.h"
 

@@ -26,9 +26,9 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "providers/alipay.h"
-#include "providers/alipay_sim.h"
+#include "sim/alipay_sim.h"
 #include "providers/provider.h"
-#include "providers/sim_server.h"
+#include "sim/sim_server.h"
 
 static sim_server *srv;
 static char base[128], hook[160];

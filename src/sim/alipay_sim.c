@@ -21,7 +21,7 @@
  * SUCCESS acknowledgement. State is in memory under one mutex, bounded.
  */
 #include "alipay_sim.h"
-#include "alipay.h"
+#include "../providers/alipay.h"
 #include "../base/arena.h"
 #include "../base/clock.h"
 #include "../base/crypto.h"

@@ -206,6 +206,8 @@ static int setup(void **state)
     assert_int_equal(alipay_sim_register(srv), K_OK);
     assert_int_equal(sim_server_register(srv, "/hook", hk_handle, NULL, NULL), K_OK);
     snprintf(base, sizeof base, "%s/alipay", sim_server_url(srv));
+    /* the simulator is reached over HTTP only: the connector asks it for the sandbox keys */
+    assert_int_equal(alipay_sandbox_fetch(base), K_OK);
     snprintf(hook, sizeof hook, "%s/hook/n", sim_server_url(srv));
     ap_acct = (prov_account){
         .provider = "alipay", .base_url = base, .username = "M1", .merchant_name = "Test shop"};

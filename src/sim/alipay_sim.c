@@ -21,6 +21,7 @@
  * SUCCESS acknowledgement. State is in memory under one mutex, bounded.
  */
 #include "alipay_sim.h"
+#include "sim_index.h"
 #include "../base/arena.h"
 #include "../base/buf.h"
 #include "../base/clock.h"
@@ -136,6 +137,9 @@ typedef struct {
     char *rogue_priv; /* a third key: answers "signed by someone else" */
     as_pay *pays;     /* LIMIT_SIM_OBJECTS_MAX, oldest evicted */
     size_t npays;
+    /* hash indexes: paymentId, paymentRequestId, and a refund's refundRequestId
+     * and refundId to its payment's slot */
+    sim_index pay_ix, payreq_ix, refreq_ix, refid_ix;
     as_note *notes;
     size_t nnotes;
     as_log log[AS_LOG_MAX];
@@ -483,23 +487,66 @@ static json_t *as_only_result(const char *code)
 
 /* ------------------------------------------------------------------ state */
 
-static as_pay *as_find(alipay_sim *s, const char *pid, const char *req_id)
+static bool as_pay_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
 {
-    size_t lim = s->npays < LIMIT_SIM_OBJECTS_MAX ? s->npays : LIMIT_SIM_OBJECTS_MAX;
-    for (size_t i = 0; i < lim; i++) {
-        as_pay *p = &s->pays[i];
-        if ((pid && strcmp(p->id, pid) == 0) ||
-            (!pid && req_id && strcmp(p->request_id, req_id) == 0))
-            return p;
+    const alipay_sim *s = ctx;
+    return strcmp(s->pays[slot].id, k1) == 0;
+}
+
+static bool as_payreq_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const alipay_sim *s = ctx;
+    return strcmp(s->pays[slot].request_id, k1) == 0;
+}
+
+static as_refund *as_pay_refund(as_pay *p, const char *req_id, const char *id)
+{
+    for (int k = 0; k < p->nrefunds; k++) {
+        as_refund *r = &p->refunds[k];
+        if ((req_id && strcmp(r->request_id, req_id) == 0) || (id && strcmp(r->id, id) == 0))
+            return r;
     }
     return NULL;
 }
 
-static as_pay *as_new(alipay_sim *s)
+static bool as_refreq_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
 {
-    as_pay *p = &s->pays[s->npays % LIMIT_SIM_OBJECTS_MAX];
+    const alipay_sim *s = ctx;
+    return as_pay_refund(&s->pays[slot], k1, NULL) != NULL;
+}
+
+static bool as_refid_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const alipay_sim *s = ctx;
+    return as_pay_refund(&s->pays[slot], NULL, k1) != NULL;
+}
+
+/* By paymentId, else by paymentRequestId. */
+static as_pay *as_find(alipay_sim *s, const char *pid, const char *req_id)
+{
+    int64_t i = pid ? sim_index_get(&s->pay_ix, pid, NULL, as_pay_match, s)
+                    : sim_index_get(&s->payreq_ix, req_id, NULL, as_payreq_match, s);
+    return i < 0 ? NULL : &s->pays[i];
+}
+
+/* A new payment for paymentRequestId req_id in the oldest slot (whose keys
+ * leave the indexes), with its paymentId. */
+static as_pay *as_new(alipay_sim *s, const char *req_id)
+{
+    uint32_t slot = (uint32_t)(s->npays % LIMIT_SIM_OBJECTS_MAX);
+    as_pay *p = &s->pays[slot];
     s->npays++;
+    sim_index_del(&s->pay_ix, p->id, NULL, slot);
+    sim_index_del(&s->payreq_ix, p->request_id, NULL, slot);
+    for (int k = 0; k < p->nrefunds; k++) {
+        sim_index_del(&s->refreq_ix, p->refunds[k].request_id, NULL, slot);
+        sim_index_del(&s->refid_ix, p->refunds[k].id, NULL, slot);
+    }
     memset(p, 0, sizeof(*p));
+    as_id(p->id, "2024");
+    as_copy(p->request_id, sizeof p->request_id, req_id);
+    sim_index_put(&s->pay_ix, p->id, NULL, slot);
+    sim_index_put(&s->payreq_ix, p->request_id, NULL, slot);
     return p;
 }
 
@@ -715,9 +762,7 @@ static void api_pay(as_call *c)
         c->out = as_pay_answer(s, p);
         return;
     }
-    p = as_new(s);
-    as_id(p->id, "2024");
-    as_copy(p->request_id, sizeof p->request_id, rid);
+    p = as_new(s, rid);
     as_copy(p->client_id, sizeof p->client_id, c->client_id);
     as_copy(p->hash, sizeof p->hash, hash);
     as_copy(p->currency, sizeof p->currency, cur);
@@ -795,16 +840,13 @@ static void api_cancel(as_call *c)
 
 static as_refund *as_refund_find(alipay_sim *s, const char *req_id, const char *id, as_pay **pp)
 {
-    size_t lim = s->npays < LIMIT_SIM_OBJECTS_MAX ? s->npays : LIMIT_SIM_OBJECTS_MAX;
-    for (size_t i = 0; i < lim; i++)
-        for (int k = 0; k < s->pays[i].nrefunds; k++) {
-            as_refund *r = &s->pays[i].refunds[k];
-            if ((req_id && strcmp(r->request_id, req_id) == 0) || (id && strcmp(r->id, id) == 0)) {
-                *pp = &s->pays[i];
-                return r;
-            }
-        }
-    return NULL;
+    int64_t i = sim_index_get(&s->refreq_ix, req_id, NULL, as_refreq_match, s);
+    if (i < 0)
+        i = sim_index_get(&s->refid_ix, id, NULL, as_refid_match, s);
+    if (i < 0)
+        return NULL;
+    *pp = &s->pays[i];
+    return as_pay_refund(&s->pays[i], req_id, id);
 }
 
 static json_t *as_refund_json(const as_pay *p, const as_refund *r, bool inquiry)
@@ -861,6 +903,9 @@ static void api_refund(as_call *c)
     as_refund *r = &p->refunds[p->nrefunds++];
     as_id(r->id, "9024");
     as_copy(r->request_id, sizeof r->request_id, rrid);
+    uint32_t slot = (uint32_t)(p - s->pays);
+    sim_index_put(&s->refreq_ix, r->request_id, NULL, slot);
+    sim_index_put(&s->refid_ix, r->id, NULL, slot);
     r->amount = value;
     r->at_s = clock_now_s();
     p->refunded += value;
@@ -1249,6 +1294,10 @@ static void adm_json(sim_response *r, int status, json_t *j)
 static void as_reset(alipay_sim *s)
 {
     s->npays = 0;
+    sim_index_clear(&s->pay_ix);
+    sim_index_clear(&s->payreq_ix);
+    sim_index_clear(&s->refreq_ix);
+    sim_index_clear(&s->refid_ix);
     memset(s->faults, 0, sizeof s->faults);
     s->note_mode = 0;
     s->late_s = 0;
@@ -1537,6 +1586,10 @@ static void as_free(alipay_sim *s)
     free(s->antom_pub);
     free(s->rogue_priv);
     free(s->pays);
+    sim_index_free(&s->pay_ix);
+    sim_index_free(&s->payreq_ix);
+    sim_index_free(&s->refreq_ix);
+    sim_index_free(&s->refid_ix);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -1565,8 +1618,14 @@ k_status alipay_sim_register(sim_server *srv)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->pays = calloc(LIMIT_SIM_OBJECTS_MAX, sizeof(as_pay));
+    /* every payment may hold LIMIT_SIM_OPS_MAX refunds, each with two keys */
+    bool ixs_ok =
+        sim_index_init(&s->pay_ix, LIMIT_SIM_OBJECTS_MAX) == K_OK &&
+        sim_index_init(&s->payreq_ix, LIMIT_SIM_OBJECTS_MAX) == K_OK &&
+        sim_index_init(&s->refreq_ix, LIMIT_SIM_OBJECTS_MAX * LIMIT_SIM_OPS_MAX) == K_OK &&
+        sim_index_init(&s->refid_ix, LIMIT_SIM_OBJECTS_MAX * LIMIT_SIM_OPS_MAX) == K_OK;
     char *rogue_pub = NULL;
-    bool keys = s->pays && as_keypair(&s->merchant_priv, &s->merchant_pub) &&
+    bool keys = s->pays && ixs_ok && as_keypair(&s->merchant_priv, &s->merchant_pub) &&
                 as_keypair(&s->antom_priv, &s->antom_pub) && as_keypair(&s->rogue_priv, &rogue_pub);
     free(rogue_pub);
     if (!keys) {

@@ -144,9 +144,12 @@ k_status sim_server_start(sim_server **out, const char *host, uint16_t port)
         free(srv);
         return K_EINVAL;
     }
+    /* poll(), not select(): with LIMIT_SIM_CONNECTIONS_MAX connections, and inside a Kassa
+     * that has as many of its own, descriptors pass FD_SETSIZE. */
     srv->d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, sim_access, srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, sim_access, srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
         sim_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_SIM_CONNECTIONS_MAX,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_HTTP_TIMEOUT_S, MHD_OPTION_END);
     if (!srv->d) {

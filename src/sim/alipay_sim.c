@@ -1557,14 +1557,7 @@ static void *as_ticker(void *arg)
         as_tick(s);
         if (s->stop)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        sim_tick_wait(&s->cv, &s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;

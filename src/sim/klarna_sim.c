@@ -2081,7 +2081,7 @@ static void ks_send(ks_out *o)
     free(o);
 }
 
-/* Sends due callbacks and settles pending orders; wakes every 100 ms. */
+/* Sends due callbacks and settles pending orders; wakes every SIM_TICK_MS. */
 static void *ks_ticker(void *arg)
 {
     klarna_sim *ks = arg;
@@ -2112,14 +2112,7 @@ static void *ks_ticker(void *arg)
         pthread_mutex_lock(&ks->mu);
         if (ks->stop)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&ks->cv, &ks->mu, &ts);
+        sim_tick_wait(&ks->cv, &ks->mu);
     }
     pthread_mutex_unlock(&ks->mu);
     return NULL;

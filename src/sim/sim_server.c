@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIM_PREFIXES_MAX 4
 
@@ -238,4 +239,16 @@ void sim_response_header(sim_response *resp, const char *name, const char *value
     snprintf(resp->hname[resp->nheaders], sizeof(resp->hname[0]), "%s", name);
     snprintf(resp->hvalue[resp->nheaders], sizeof(resp->hvalue[0]), "%s", value);
     resp->nheaders++;
+}
+
+void sim_tick_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += SIM_TICK_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
 }

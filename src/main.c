@@ -693,14 +693,25 @@ static int serve(config *c)
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const char *const allowed[] = {"listen",        "db",
-                                          "sim_listen",    "sim_url",
-                                          "config",        "public_url",
-                                          "sandbox",       "rules_file",
-                                          "log_level",     "workers",
-                                          "io_threads",    "auth_warn_days",
-                                          "attempt_ttl_s", "session_ttl_s",
-                                          "test_clock",    NULL};
+    /* one option a line, so adding one is a one-line change */
+    /* clang-format off */
+    static const char *const allowed[] = {"listen",
+                                          "db",
+                                          "sim_listen",
+                                          "sim_url",
+                                          "config",
+                                          "public_url",
+                                          "sandbox",
+                                          "rules_file",
+                                          "log_level",
+                                          "workers",
+                                          "io_threads",
+                                          "auth_warn_days",
+                                          "attempt_ttl_s",
+                                          "session_ttl_s",
+                                          "test_clock",
+                                          NULL};
+    /* clang-format on */
     config c;
     bool help = false;
     const char *name = NULL;

@@ -6,8 +6,9 @@
  *       payment_intent.succeeded event for it.
  *   S5  capture and refund: first a pool of manual-capture payments is brought to
  *       requires_capture by the S4 flow, then each is captured and refunded in full. The
- *       pool holds at most --pool payments (900): the simulator keeps only its newest 1024
- *       orders, and capturing an evicted one fails with "Order not found".
+ *       pool holds at most --pool payments (30000): the simulator keeps its newest 32768
+ *       orders (LIMIT_SIM_OBJECTS_MAX), and capturing an evicted one fails with "Order not
+ *       found".
  *   seed  --count N creates exactly as S1 does (many at once), writing every --stride-th
  *       id to --ids-out: the stored payments S1-S3 are measured against.
  *   clone --count N more stored payments, fast: copies the rows the API wrote for one payment
@@ -1410,7 +1411,7 @@ static void parse_args(int argc, char **argv)
     G.prepare = 10;
     G.mode = "s4";
     G.stride = 1;
-    G.pool_max = 900;
+    G.pool_max = 30000; /* below the simulator's LIMIT_SIM_OBJECTS_MAX (32768) */
     C.batch = 5000;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
@@ -1543,7 +1544,7 @@ int main(int argc, char **argv)
     double prep_secs = 0;
     if (s5) { /* bring a pool of payments to requires_capture (not measured) */
         double t = now_s();
-        G.count = G.pool_max; /* the simulator keeps only its newest 1024 orders */
+        G.count = G.pool_max; /* the simulator keeps its newest 32768 orders */
         G.window_end = t + G.prepare;
         run(m, fl, G.flows, t + G.prepare, false);
         prep_missing = drain_hooks();

@@ -50,6 +50,9 @@ function report(metaPath, resPath) {
   out.push(`- machine: ${m.cpu}, ${m.cores} cores, ${m.mem}, ${m.os}, Linux ${m.kernel}; wrk and the servers share the cores`);
   out.push(`- nginx ${m.nginx}, wrk ${m.wrk}: \`wrk -t2 -c${m.conns} -d${m.seconds}s\`; S4/S5: bench/flow with ${m.flows} flows at once`);
   out.push(`- fsync ceiling: \`dd bs=4k count=2000 oflag=dsync\`: ${m.dsync}`);
+  out.push(m.sim === 'separate'
+    ? '- simulators: their own process (`kassa sim`, Kassa with `--sim-url`): server CPU and RSS are Kassa\'s alone'
+    : '- simulators: inside Kassa\'s process (`--sim-listen`): server CPU and RSS include theirs');
   out.push('');
   out.push('| scenario | stored | req/s | × nginx | p50 ms | p99 ms | p99.9 ms | p99 × nginx | server CPU % | CPU µs/req (× nginx) | peak RSS MB | errors |');
   out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -65,6 +68,12 @@ function report(metaPath, resPath) {
       + `${ms(r.p50_us)} | ${ms(r.p99_us)} | ${ms(r.p999_us)} | ${x(r.p99_us, ng.p99_us)} | ${cpuPct} | `
       + `${Number.isNaN(cpuPer) ? '-' : `${cpuPer.toFixed(0)} (${x(cpuPer, ngCpuPerReq)})`} | ${(r.rss_peak_kb / 1024).toFixed(1)} | `
       + `${flow ? `${r.failed} failed, ${r.webhooks_missing} webhooks missing` : r.errors} |`);
+  }
+  const simRows = rs.filter((r) => r.name !== 'seed' && r.server === 'kassa' && r.sim_cpu_s > 0);
+  if (m.sim === 'separate' && simRows.length) {
+    out.push('');
+    out.push(`Simulators' own CPU beside Kassa's: ${simRows.map((r) => `${r.name} ${(r.sim_cpu_s / (r.wall_s || r.seconds) * 100).toFixed(0)} % `
+      + `(Kassa ${(r.server_cpu_s / (r.wall_s || r.seconds) * 100).toFixed(0)} %)`).join('; ')}.`);
   }
   const seeds = rs.filter((r) => r.name === 'seed');
   if (seeds.length) {

@@ -4,6 +4,10 @@
 #                                prints the report and appends it to bench/RESULTS.md
 #   BENCH_1M=0 bash bench/run.sh stops at 100k stored payments
 #   BENCH_KASSA=build-x/kassa    use that binary instead of building build/kassa
+#   BENCH_SIM=inproc             the simulators inside Kassa's process (serve --sim-listen), as
+#                                a user's two-command start has them; the default, "separate",
+#                                runs them as their own process (kassa sim, serve --sim-url) so
+#                                Kassa's CPU and memory are measured apart from the simulators'
 #   bash bench/run.sh --smoke    ~2 s per scenario, 500 stored payments, then 500 more cloned
 #                                after S1's; nothing appended; exits 0 when every scenario ran
 #                                without errors (no timing checks)
@@ -24,7 +28,10 @@ else
     CONNS=64
     [ "${BENCH_1M:-1}" = 0 ] || LEVELS+=(1000000)
 fi
-FLOWS=${BENCH_FLOWS:-32} # S4/S5 flows at once (the simulator serves at most 64 connections)
+FLOWS=${BENCH_FLOWS:-32} # S4/S5 flows at once
+SIM_MODE=${BENCH_SIM:-separate}
+SIMPIDS="" # the simulators' pid when they run apart (their CPU is measured beside Kassa's)
+case $SIM_MODE in separate | inproc) ;; *) echo "bench: BENCH_SIM must be separate or inproc" >&2; exit 2 ;; esac
 
 say() { echo "bench: $*" >&2; }
 
@@ -85,9 +92,11 @@ HZ=$(getconf CLK_TCK)
 # line; adds the server's and the client's CPU and memory and appends it to results.jsonl.
 measure() {
     local name=$1 stored=$2 server=$3 pids=$4; shift 4
-    local out=$WORK/$name.$stored.out t0 t1 c0 c1
+    local out=$WORK/$name.$stored.out t0 t1 c0 c1 s0 s1
     # shellcheck disable=SC2086
     t0=$(ticks $pids)
+    # shellcheck disable=SC2086
+    s0=$(ticks $SIMPIDS)
     c0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat) # this shell's waited-for children
     local rc=0 w0 w1
     w0=$(date +%s.%N)
@@ -96,6 +105,8 @@ measure() {
     c1=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
     # shellcheck disable=SC2086
     t1=$(ticks $pids)
+    # shellcheck disable=SC2086
+    s1=$(ticks $SIMPIDS)
     local line
     line=$(sed -n 's/^BENCH //p' "$out" | tail -1)
     if [ -z "$line" ]; then
@@ -103,9 +114,10 @@ measure() {
     fi
     # shellcheck disable=SC2086
     local extra
-    extra=$(printf ',"name":"%s","stored":%s,"server":"%s","rc":%d,"server_cpu_s":%.2f,"client_cpu_s":%.2f,"rss_peak_kb":%s,"rss_kb":%s,"wall_s":%s}' \
+    extra=$(printf ',"name":"%s","stored":%s,"server":"%s","rc":%d,"server_cpu_s":%.2f,"sim_cpu_s":%.2f,"client_cpu_s":%.2f,"rss_peak_kb":%s,"rss_kb":%s,"wall_s":%s}' \
         "$name" "$stored" "$server" "$rc" \
         "$(awk -v a="$t0" -v b="$t1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
+        "$(awk -v a="$s0" -v b="$s1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
         "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
         "$(kb VmHWM $pids)" "$(kb VmRSS $pids)" "$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}')")
     echo "${line%\}}${extra}" >>"$RES"
@@ -124,6 +136,7 @@ MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 COMMAND="bash bench/run.sh${*:+ $*}"
 [ "${BENCH_1M:-1}" = 0 ] && COMMAND="BENCH_1M=0 $COMMAND"
 [ -n "${BENCH_KASSA:-}" ] && COMMAND="BENCH_KASSA=$BENCH_KASSA $COMMAND"
+[ -n "${BENCH_SIM:-}" ] && COMMAND="BENCH_SIM=$BENCH_SIM $COMMAND"
 say "fsync: dd bs=4k count=2000 oflag=dsync: $DSYNC"
 
 # ---- 1. nginx: the ceiling ----
@@ -144,25 +157,41 @@ kill -QUIT "$NGPID"; wait "$NGPID" 2>/dev/null || true
 # ---- 2. Kassa as a user runs it (SQLite, synchronous=FULL, simulators on) ----
 KD=$WORK/kassa
 mkdir -p "$KD"
+# ready_url FILE PREFIX PID: the "url" of the JSON ready line PREFIX{...} in FILE, waiting for it
+ready_url() {
+    local file=$1 prefix=$2 pid=$3 url="" _
+    for _ in $(seq 200); do
+        url=$(sed -n "s/^$prefix //p" "$file" | node -e \
+            'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{if(s)console.log(JSON.parse(s).url)})')
+        [ -n "$url" ] && break
+        kill -0 "$pid" 2>/dev/null || { say "$prefix: the process exited"; tail -20 "${file%/*}/stderr" >&2; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$url" ] || { say "no '$prefix' line in $file"; exit 1; }
+    echo "$url"
+}
+SIM_ARGS=(--sim-listen 127.0.0.1:0)
+if [ "$SIM_MODE" = separate ]; then
+    SD=$WORK/sim
+    mkdir -p "$SD"
+    (cd "$SD" && exec "$KASSA" sim --listen 127.0.0.1:0 >"$SD/stdout" 2>"$SD/stderr") &
+    SIMPIDS=$!
+    PIDS+=("$SIMPIDS")
+    SIM_URL=$(ready_url "$SD/stdout" "kassa sim ready" "$SIMPIDS")
+    SIM_ARGS=(--sim-listen off --sim-url "$SIM_URL")
+    say "simulators apart at $SIM_URL (pid $SIMPIDS)"
+fi
 "$KASSA" merchant create --name bench --db "$KD/kassa.db" >"$KD/m1.json"
 "$KASSA" merchant create --name bench-flows --db "$KD/kassa.db" >"$KD/m2.json"
 KEY=$(node -p 'require(process.argv[1]).secret_key' "$KD/m1.json")
 MERCHANT=$(node -p 'require(process.argv[1]).id' "$KD/m1.json")
 KEY2=$(node -p 'require(process.argv[1]).secret_key' "$KD/m2.json")
 export BENCH_KEY=$KEY
-(cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 --sim-listen 127.0.0.1:0 \
+(cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 "${SIM_ARGS[@]}" \
     --db "$KD/kassa.db" >"$KD/stdout" 2>"$KD/stderr") &
 KPID=$!
 PIDS+=("$KPID")
-URL=""
-for _ in $(seq 200); do
-    URL=$(sed -n 's/^kassa ready //p' "$KD/stdout" | node -e \
-        'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{if(s)console.log(JSON.parse(s).url)})')
-    [ -n "$URL" ] && break
-    kill -0 "$KPID" 2>/dev/null || { say "kassa exited"; tail -20 "$KD/stderr" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$URL" ] || { say "kassa did not print its ready line"; exit 1; }
+URL=$(ready_url "$KD/stdout" "kassa ready" "$KPID")
 KPID=$(pgrep -P "$KPID" -x kassa || echo "$KPID") # the subshell exec'd, so usually the same
 say "kassa at $URL (pid $KPID), db $KD/kassa.db"
 
@@ -243,7 +272,7 @@ cat >"$WORK/meta.json" <<EOF
  "mem":"$MEM","kernel":"$(uname -r)","os":"$(. /etc/os-release && echo "$PRETTY_NAME")",
  "git":"$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo +dirty)",
  "dsync":"$DSYNC","nginx":"$("$NGINX" -v 2>&1 | sed 's/.*\///')","wrk":"$(dpkg-query -W -f '${Version}' wrk)",
- "seconds":$DUR,"conns":$CONNS,"flows":$FLOWS,"smoke":$SMOKE}
+ "seconds":$DUR,"conns":$CONNS,"flows":$FLOWS,"smoke":$SMOKE,"sim":"$SIM_MODE"}
 EOF
 node bench/report.js "$WORK/meta.json" "$RES" >"$WORK/report.md"
 cat "$WORK/report.md"

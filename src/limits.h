@@ -103,9 +103,18 @@
 #define LIMIT_PROVIDER_BODY_MAX     (1024 * 1024) /* provider answer */
 #define LIMIT_HTTPC_PENDING_MAX     4096 /* outgoing transfers queued or running; more -> K_EBUSY */
 #define LIMIT_HTTPC_CONNECTIONS_MAX 64   /* idle keep-alive connections the client caches */
-#define LIMIT_SIM_CONNECTIONS_MAX   64   /* simulator listener: a thread each, sandbox use only */
-#define LIMIT_SIM_OBJECTS_MAX       1024 /* sessions/orders a simulator keeps; oldest evicted */
-#define LIMIT_SIM_OPS_MAX           32   /* captures (and refunds) on one simulated order */
+/* The simulators (sandbox and tests only) are sized so that they never limit a benchmark
+ * (issue 14): a connection each for every Kassa request worker that calls a provider plus the
+ * benchmark's browser flows, and the objects of a 10 s S4 run at its 2,000 flows/s target
+ * with S5's pool and the drain on top. Lookups go through hash indexes (sim/sim_index.c), so
+ * a full table costs no more per request than an empty one; untouched slots cost no memory. */
+#define LIMIT_SIM_CONNECTIONS_MAX   1024  /* simulator listener: a thread each */
+#define LIMIT_SIM_OBJECTS_MAX       32768 /* sessions/orders a simulator keeps; oldest evicted */
+#define LIMIT_SIM_OPS_MAX           32    /* captures (and refunds) on one simulated order */
+#define LIMIT_SIM_ATTACH_TIMEOUT_MS 5000  /* serve asking the simulators for their sandbox keys */
+_Static_assert(LIMIT_SIM_CONNECTIONS_MAX >= LIMIT_HTTP_WORKERS_MAX * 2,
+               "every worker's provider call and as many browser flows reach the simulator");
+_Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s and S5's pool");
 
 /* Method rules (domain/rules.c): the table is data, loaded from text at start */
 #define LIMIT_RULES_TEXT_MAX      (64 * 1024) /* built-in text or one override file */

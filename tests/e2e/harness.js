@@ -102,7 +102,7 @@ async function startKassa(opts = {}) {
   const bin = opts.bin || KASSA_BIN;
   if (!fs.existsSync(bin)) throw new Error(`kassa binary not found: ${bin} (build it: make asan / make)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kassa-e2e-${name}-`));
-  const dbPath = path.join(dir, 'kassa.db');
+  const dbPath = opts.dbPath || path.join(dir, 'kassa.db'); // opts.dbPath: a file elsewhere (a small disk)
   // Opt-in: KASSA_E2E_PG_URL names a PostgreSQL server (tests/pg_server.sh start); each
   // startKassa then gets a database of its own there. SQLite stays the default.
   const dbArg = process.env.KASSA_E2E_PG_URL ? createPgDatabase(process.env.KASSA_E2E_PG_URL) : dbPath;

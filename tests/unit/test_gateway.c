@@ -32,8 +32,8 @@
 #include "base/httpc.h"
 #include "base/log.h"
 #include "gateway/gateway.h"
-#include "providers/klarna_sim.h"
-#include "providers/sim_server.h"
+#include "sim/klarna_sim.h"
+#include "sim/sim_server.h"
 #include "store/fault.h"
 #include "store/store.h"
 

@@ -13,6 +13,7 @@
  * pending fraud review) follow the monotonic clock.
  */
 #include "klarna_sim.h"
+#include "sim_index.h"
 #include "../base/clock.h"
 #include "../base/crypto.h"
 #include "../base/form.h"
@@ -184,6 +185,8 @@ typedef struct klarna_sim {
     size_t norders;
     ks_idem idem[LIMIT_SIM_OBJECTS_MAX];
     size_t nidem;
+    /* hash indexes over the tables above (lookups stay O(1) at any size) */
+    sim_index kp_ix, hpp_ix, token_ix, order_ix, idem_ix;
     ks_fault faults[KS_FAULTS_MAX];
     int cb_mode; /* 0 normal, 1 duplicate, 2 late */
     int cb_delay_ms;
@@ -307,58 +310,105 @@ static void ks_queue_cb(klarna_sim *ks, const char *url, json_t *body)
 
 /* ------------------------------------------------------------- lookups */
 
-#define KS_FIND(arr, n, field, key)                                                                \
-    do {                                                                                           \
-        size_t lim_ = (n) < LIMIT_SIM_OBJECTS_MAX ? (n) : LIMIT_SIM_OBJECTS_MAX;                   \
-        for (size_t i_ = 0; i_ < lim_; i_++)                                                       \
-            if (strcmp((arr)[i_].field, (key)) == 0)                                               \
-                return &(arr)[i_];                                                                 \
-        return NULL;                                                                               \
-    } while (0)
+static bool ks_kp_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const klarna_sim *ks = ctx;
+    return strcmp(ks->kp[slot].id, k1) == 0;
+}
+
+static bool ks_hpp_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const klarna_sim *ks = ctx;
+    return strcmp(ks->hpp[slot].id, k1) == 0;
+}
+
+static bool ks_token_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const klarna_sim *ks = ctx;
+    return strcmp(ks->hpp[slot].token, k1) == 0;
+}
+
+static bool ks_order_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const klarna_sim *ks = ctx;
+    return strcmp(ks->orders[slot].id, k1) == 0;
+}
+
+static bool ks_idem_match(const void *ctx, uint32_t slot, const char *k1, const char *k2)
+{
+    const klarna_sim *ks = ctx;
+    return strcmp(ks->idem[slot].key, k1) == 0 && strcmp(ks->idem[slot].route, k2) == 0;
+}
 
 static ks_kp *ks_kp_find(klarna_sim *ks, const char *id)
 {
-    KS_FIND(ks->kp, ks->nkp, id, id);
+    int64_t i = sim_index_get(&ks->kp_ix, id, NULL, ks_kp_match, ks);
+    return i < 0 ? NULL : &ks->kp[i];
 }
 
 static ks_hpp *ks_hpp_find(klarna_sim *ks, const char *id)
 {
-    KS_FIND(ks->hpp, ks->nhpp, id, id);
+    int64_t i = sim_index_get(&ks->hpp_ix, id, NULL, ks_hpp_match, ks);
+    return i < 0 ? NULL : &ks->hpp[i];
 }
 
 static ks_hpp *ks_hpp_by_token(klarna_sim *ks, const char *tok)
 {
-    if (!tok[0])
-        return NULL;
-    KS_FIND(ks->hpp, ks->nhpp, token, tok);
+    int64_t i = sim_index_get(&ks->token_ix, tok, NULL, ks_token_match, ks);
+    return i < 0 ? NULL : &ks->hpp[i];
 }
 
 static ks_order *ks_order_find(klarna_sim *ks, const char *id)
 {
-    KS_FIND(ks->orders, ks->norders, id, id);
+    int64_t i = sim_index_get(&ks->order_ix, id, NULL, ks_order_match, ks);
+    return i < 0 ? NULL : &ks->orders[i];
 }
 
+/* A new object takes the oldest slot of its ring (the old keys leave the
+ * index) and gets its id here, indexed at once. */
 static ks_kp *ks_kp_new(klarna_sim *ks)
 {
-    ks_kp *k = &ks->kp[ks->nkp++ % LIMIT_SIM_OBJECTS_MAX];
+    uint32_t slot = (uint32_t)(ks->nkp++ % LIMIT_SIM_OBJECTS_MAX);
+    ks_kp *k = &ks->kp[slot];
+    sim_index_del(&ks->kp_ix, k->id, NULL, slot);
     json_decref(k->req);
     memset(k, 0, sizeof(*k));
+    ks_uuid(k->id);
+    sim_index_put(&ks->kp_ix, k->id, NULL, slot);
     return k;
 }
 
 static ks_hpp *ks_hpp_new(klarna_sim *ks)
 {
-    ks_hpp *h = &ks->hpp[ks->nhpp++ % LIMIT_SIM_OBJECTS_MAX];
+    uint32_t slot = (uint32_t)(ks->nhpp++ % LIMIT_SIM_OBJECTS_MAX);
+    ks_hpp *h = &ks->hpp[slot];
+    sim_index_del(&ks->hpp_ix, h->id, NULL, slot);
+    sim_index_del(&ks->token_ix, h->token, NULL, slot);
     json_decref(h->urls);
     memset(h, 0, sizeof(*h));
+    ks_uuid(h->id);
+    sim_index_put(&ks->hpp_ix, h->id, NULL, slot);
     return h;
+}
+
+/* Gives a completed HPP session its authorization token, indexed. */
+static void ks_hpp_token(klarna_sim *ks, ks_hpp *h)
+{
+    uint32_t slot = (uint32_t)(h - ks->hpp);
+    sim_index_del(&ks->token_ix, h->token, NULL, slot);
+    ks_uuid(h->token);
+    sim_index_put(&ks->token_ix, h->token, NULL, slot);
 }
 
 static ks_order *ks_order_new(klarna_sim *ks)
 {
-    ks_order *o = &ks->orders[ks->norders++ % LIMIT_SIM_OBJECTS_MAX];
+    uint32_t slot = (uint32_t)(ks->norders++ % LIMIT_SIM_OBJECTS_MAX);
+    ks_order *o = &ks->orders[slot];
+    sim_index_del(&ks->order_ix, o->id, NULL, slot);
     json_decref(o->lines);
     memset(o, 0, sizeof(*o));
+    ks_uuid(o->id);
+    sim_index_put(&ks->order_ix, o->id, NULL, slot);
     return o;
 }
 
@@ -477,7 +527,6 @@ static void api_kp_create(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t *b,
     if (!ks_check_purchase(b, r))
         return;
     ks_kp *k = ks_kp_new(ks);
-    ks_uuid(k->id);
     k->req = json_incref(b);
     k->created_s = clock_now_s();
     char tok[64];
@@ -583,9 +632,11 @@ static void api_hpp_create(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t *b
     unsigned cats = ks_hpp_cats(opts, r);
     if (!cats)
         return;
+    char kp_id[KS_ID_LEN];
+    memcpy(kp_id, k->id,
+           sizeof kp_id); /* first: GCC cannot tell k from h inside *ks (-Wrestrict) */
     ks_hpp *h = ks_hpp_new(ks);
-    ks_uuid(h->id);
-    snprintf(h->kp_id, sizeof(h->kp_id), "%s", k->id);
+    memcpy(h->kp_id, kp_id, sizeof h->kp_id);
     h->urls = urls ? json_deep_copy(urls) : json_object();
     h->cats = cats;
     h->status = H_WAITING;
@@ -715,7 +766,6 @@ static void api_order_create(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t 
         return;
     }
     ks_order *o = ks_order_new(ks);
-    ks_uuid(o->id);
     snprintf(o->status, sizeof(o->status), "AUTHORIZED");
     snprintf(o->fraud, sizeof(o->fraud), "%s", h->pending ? "PENDING" : "ACCEPTED");
     o->order_amount = o->original_amount = amount;
@@ -1042,11 +1092,8 @@ static void ks_fault_answer(sim_response *r, int status)
 
 static ks_idem *ks_idem_find(klarna_sim *ks, const char *key, const char *route)
 {
-    size_t lim = ks->nidem < LIMIT_SIM_OBJECTS_MAX ? ks->nidem : LIMIT_SIM_OBJECTS_MAX;
-    for (size_t i = 0; i < lim; i++)
-        if (strcmp(ks->idem[i].key, key) == 0 && strcmp(ks->idem[i].route, route) == 0)
-            return &ks->idem[i];
-    return NULL;
+    int64_t i = sim_index_get(&ks->idem_ix, key, route, ks_idem_match, ks);
+    return i < 0 ? NULL : &ks->idem[i];
 }
 
 static void ks_idem_replay(const ks_idem *e, sim_response *r)
@@ -1065,11 +1112,14 @@ static void ks_idem_store(klarna_sim *ks, const char *key, const char *route, co
 {
     if (r->status >= 500 || r->status == 429)
         return; /* nothing happened: a retry must run again */
-    ks_idem *e = &ks->idem[ks->nidem++ % LIMIT_SIM_OBJECTS_MAX];
+    uint32_t slot = (uint32_t)(ks->nidem++ % LIMIT_SIM_OBJECTS_MAX);
+    ks_idem *e = &ks->idem[slot];
+    sim_index_del(&ks->idem_ix, e->key, e->route, slot);
     free(e->body);
     memset(e, 0, sizeof(*e));
     snprintf(e->key, sizeof(e->key), "%s", key);
     snprintf(e->route, sizeof(e->route), "%s", route);
+    sim_index_put(&ks->idem_ix, e->key, e->route, slot);
     e->status = r->status;
     e->body = strdup(r->body.data ? r->body.data : "");
     for (int i = 0; i < r->nheaders && i < 2; i++) {
@@ -1443,7 +1493,7 @@ static void ks_finish(klarna_sim *ks, ks_hpp *h, ks_hstatus st, const char *msg)
 
 static void ks_complete(klarna_sim *ks, ks_hpp *h)
 {
-    ks_uuid(h->token);
+    ks_hpp_token(ks, h);
     h->token_exp_s = clock_now_s() + KS_TOKEN_TTL_S;
     ks_kp *k = ks_kp_find(ks, h->kp_id);
     ks_finish(ks, h, H_COMPLETED, NULL);
@@ -1774,20 +1824,36 @@ static void ks_settle(klarna_sim *ks, ks_order *o, const char *decision)
                 json_pack("{s:s, s:s}", "order_id", o->id, "event_type", ev));
 }
 
+/* The used part of a ring of n_ ever-made objects. */
+#define KS_USED(n_) ((n_) < LIMIT_SIM_OBJECTS_MAX ? (n_) : LIMIT_SIM_OBJECTS_MAX)
+
+/* Forgets everything; touches only the slots that were used, so the large
+ * rings (LIMIT_SIM_OBJECTS_MAX) cost memory only as far as they were filled. */
 static void ks_reset(klarna_sim *ks)
 {
-    for (size_t i = 0; i < LIMIT_SIM_OBJECTS_MAX; i++) {
+    for (size_t i = 0; i < KS_USED(ks->nkp); i++) {
         json_decref(ks->kp[i].req);
-        json_decref(ks->hpp[i].urls);
-        json_decref(ks->orders[i].lines);
-        free(ks->idem[i].body);
+        memset(&ks->kp[i], 0, sizeof(ks->kp[i]));
     }
+    for (size_t i = 0; i < KS_USED(ks->nhpp); i++) {
+        json_decref(ks->hpp[i].urls);
+        memset(&ks->hpp[i], 0, sizeof(ks->hpp[i]));
+    }
+    for (size_t i = 0; i < KS_USED(ks->norders); i++) {
+        json_decref(ks->orders[i].lines);
+        memset(&ks->orders[i], 0, sizeof(ks->orders[i]));
+    }
+    for (size_t i = 0; i < KS_USED(ks->nidem); i++) {
+        free(ks->idem[i].body);
+        memset(&ks->idem[i], 0, sizeof(ks->idem[i]));
+    }
+    sim_index_clear(&ks->kp_ix);
+    sim_index_clear(&ks->hpp_ix);
+    sim_index_clear(&ks->token_ix);
+    sim_index_clear(&ks->order_ix);
+    sim_index_clear(&ks->idem_ix);
     for (size_t i = 0; i < KS_INBOX_MAX; i++)
         free(ks->inbox[i].body);
-    memset(ks->kp, 0, sizeof(ks->kp));
-    memset(ks->hpp, 0, sizeof(ks->hpp));
-    memset(ks->orders, 0, sizeof(ks->orders));
-    memset(ks->idem, 0, sizeof(ks->idem));
     memset(ks->faults, 0, sizeof(ks->faults));
     memset(ks->inbox, 0, sizeof(ks->inbox));
     ks->nkp = ks->nhpp = ks->norders = ks->nidem = ks->ninbox = 0;
@@ -1899,10 +1965,11 @@ static void adm_list(klarna_sim *ks, sim_response *r)
     for (size_t i = 0; i < lim; i++) {
         ks_order *o = &ks->orders[i];
         ks_order_touch(o);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "order_id", o->id,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "order_id", o->id,
                                              "hpp_session_id", o->hpp_id, "status", o->status,
                                              "order_amount", (json_int_t)o->order_amount,
-                                             "captured_amount", (json_int_t)o->captured));
+                                             "captured_amount", (json_int_t)o->captured,
+                                             "refunded_amount", (json_int_t)o->refunded));
     }
     ks_json(r, 200, json_pack("{s:o}", "orders", arr));
 }
@@ -2014,7 +2081,7 @@ static void ks_send(ks_out *o)
     free(o);
 }
 
-/* Sends due callbacks and settles pending orders; wakes every 100 ms. */
+/* Sends due callbacks and settles pending orders; wakes every SIM_TICK_MS. */
 static void *ks_ticker(void *arg)
 {
     klarna_sim *ks = arg;
@@ -2045,17 +2112,22 @@ static void *ks_ticker(void *arg)
         pthread_mutex_lock(&ks->mu);
         if (ks->stop)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&ks->cv, &ks->mu, &ts);
+        sim_tick_wait(&ks->cv, &ks->mu);
     }
     pthread_mutex_unlock(&ks->mu);
     return NULL;
+}
+
+static void ks_free(klarna_sim *ks)
+{
+    sim_index_free(&ks->kp_ix);
+    sim_index_free(&ks->hpp_ix);
+    sim_index_free(&ks->token_ix);
+    sim_index_free(&ks->order_ix);
+    sim_index_free(&ks->idem_ix);
+    pthread_cond_destroy(&ks->cv);
+    pthread_mutex_destroy(&ks->mu);
+    free(ks);
 }
 
 static void ks_stop(void *ctx)
@@ -2074,9 +2146,7 @@ static void ks_stop(void *ctx)
         free(o->body);
         free(o);
     }
-    pthread_cond_destroy(&ks->cv);
-    pthread_mutex_destroy(&ks->mu);
-    free(ks);
+    ks_free(ks);
 }
 
 k_status klarna_sim_register(sim_server *srv)
@@ -2091,11 +2161,13 @@ k_status klarna_sim_register(sim_server *srv)
     pthread_mutex_init(&ks->mu, NULL);
     pthread_cond_init(&ks->cv, NULL);
     snprintf(ks->base, sizeof(ks->base), "%s/klarna", sim_server_url(srv));
-    if (pthread_create(&ks->ticker, NULL, ks_ticker, ks) != 0) {
-        pthread_cond_destroy(&ks->cv);
-        pthread_mutex_destroy(&ks->mu);
-        free(ks);
-        return K_ERR;
+    sim_index *ixs[] = {&ks->kp_ix, &ks->hpp_ix, &ks->token_ix, &ks->order_ix, &ks->idem_ix};
+    st = K_OK;
+    for (size_t i = 0; i < K_ARRAY_LEN(ixs) && st == K_OK; i++)
+        st = sim_index_init(ixs[i], LIMIT_SIM_OBJECTS_MAX);
+    if (st != K_OK || pthread_create(&ks->ticker, NULL, ks_ticker, ks) != 0) {
+        ks_free(ks);
+        return st != K_OK ? st : K_ERR;
     }
     st = sim_server_register(srv, "/klarna", ks_handle, ks_stop, ks);
     if (st != K_OK)

@@ -9,6 +9,8 @@
 #ifndef KASSA_SIM_SERVER_H
 #define KASSA_SIM_SERVER_H
 
+#include <pthread.h>
+
 #include "../base/common.h"
 #include "../base/buf.h"
 #include "../limits.h"
@@ -61,5 +63,11 @@ bool sim_request_basic_auth(const sim_request *req, char **user, char **pass);
 
 /* Response helpers. */
 void sim_response_header(sim_response *resp, const char *name, const char *value);
+
+/* The simulators' shared tick: each simulator's ticker thread (due callbacks,
+ * settling orders, notification retries) sleeps here between rounds, on its
+ * own cv with its own mu held, until signalled or SIM_TICK_MS pass. */
+#define SIM_TICK_MS 100
+void sim_tick_wait(pthread_cond_t *cv, pthread_mutex_t *mu);
 
 #endif

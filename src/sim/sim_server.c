@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIM_PREFIXES_MAX 4
 
@@ -144,9 +145,12 @@ k_status sim_server_start(sim_server **out, const char *host, uint16_t port)
         free(srv);
         return K_EINVAL;
     }
+    /* poll(), not select(): with LIMIT_SIM_CONNECTIONS_MAX connections, and inside a Kassa
+     * that has as many of its own, descriptors pass FD_SETSIZE. */
     srv->d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, sim_access, srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, sim_access, srv, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
         sim_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_SIM_CONNECTIONS_MAX,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_HTTP_TIMEOUT_S, MHD_OPTION_END);
     if (!srv->d) {
@@ -235,4 +239,16 @@ void sim_response_header(sim_response *resp, const char *name, const char *value
     snprintf(resp->hname[resp->nheaders], sizeof(resp->hname[0]), "%s", name);
     snprintf(resp->hvalue[resp->nheaders], sizeof(resp->hvalue[0]), "%s", value);
     resp->nheaders++;
+}
+
+void sim_tick_wait(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += SIM_TICK_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
 }

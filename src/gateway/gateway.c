@@ -674,14 +674,18 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
 
 /* ---- a payment's provider ---- */
 
-k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
-                   prov_ref *ref, gw_err *err)
+bool gw_provider_of(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct)
 {
     const rule_method *rm =
         p->method_type != NULL ? rules_method_find(&g->rules, p->method_type) : NULL;
     *prov = rm != NULL ? provider_find(rm->provider) : NULL;
-    if (*prov == NULL || p->order_ref == NULL ||
-        !gw_account(g, p->merchant_id, rm->provider, a, acct)) {
+    return *prov != NULL && gw_account(g, p->merchant_id, rm->provider, a, acct);
+}
+
+k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
+                   prov_ref *ref, gw_err *err)
+{
+    if (!gw_provider_of(g, p, a, prov, acct) || p->order_ref == NULL) {
         gw_err_set(err, GW_WHY_WRONG_STATE, NULL,
                    "This PaymentIntent has no order at a provider to act on.");
         return K_ECONFLICT;

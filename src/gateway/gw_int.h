@@ -173,6 +173,11 @@ k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type);
  * when the payment has no order at a configured provider. */
 k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, prov_account *acct,
                    prov_ref *ref, gw_err *err);
+/* The provider of the payment's method and the merchant's account there (what
+ * gw_target builds on, for operations that need no order: refunds of a sale,
+ * closing an open attempt). false when the method has no configured provider. */
+bool gw_provider_of(gw *g, const gw_payment *p, arena *a, const provider **prov,
+                    prov_account *acct);
 /* Marks the payment's checkout session complete (inside a write). */
 k_status gw_session_paid_in_tx(store_tx *tx, const gw_payment *p, arena *a);
 

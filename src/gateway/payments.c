@@ -1228,9 +1228,9 @@ static void capture_call(capture_job *j)
     gw *g = j->g;
     arena *a = j->a;
     const gw_payment *p = j->p;
-    const char *provname = p->method_type != NULL ? method_provider(g, p->method_type) : NULL;
-    const provider *prov = provname != NULL ? provider_find(provname) : NULL;
+    const provider *prov;
     prov_account acct;
+    bool have_acct = gw_provider_of(g, p, a, &prov, &acct) && prov->capture != NULL;
     prov_result res;
     memset(&res, 0, sizeof(res));
     prov_ref ref;
@@ -1244,8 +1244,6 @@ static void capture_call(capture_job *j)
     ref.lines = plines;
     ref.nlines = nlines;
     k_status pst = K_ERR;
-    bool have_acct =
-        prov != NULL && prov->capture != NULL && gw_account(g, j->merchant_id, provname, a, &acct);
     if (have_acct)
         pst = prov->capture(&acct, &ref, a, &res);
     /* Only an answer the provider gave counts: "unknown" (no answer after the
@@ -1435,11 +1433,9 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
     if (pay_transition(out->m.state, OP_CANCEL) < 0)
         return unexpected_state(err, out, "cancel", OP_CANCEL);
     /* Tell the provider first: void the authorisation / close the open attempt. */
-    const char *provname = out->method_type != NULL ? method_provider(g, out->method_type) : NULL;
-    const provider *prov = provname != NULL ? provider_find(provname) : NULL;
+    const provider *prov;
     prov_account acct;
-    if (prov != NULL && out->latest_attempt != NULL &&
-        gw_account(g, merchant_id, provname, a, &acct)) {
+    if (out->latest_attempt != NULL && gw_provider_of(g, out, a, &prov, &acct)) {
         prov_ref ref;
         gw_prov_ref_of(out, a, &ref);
         ref.amount = pay_capturable(&out->m);

@@ -181,10 +181,9 @@ static void refund_call(gw *g, refund_job *j)
 {
     crash_point("refund.begun");
     arena *a = j->a;
-    const rule_method *rm =
-        j->p.method_type != NULL ? rules_method_find(&g->rules, j->p.method_type) : NULL;
-    const provider *prov = rm != NULL ? provider_find(rm->provider) : NULL;
+    const provider *prov;
     prov_account acct;
+    bool have_acct = gw_provider_of(g, &j->p, a, &prov, &acct) && prov->refund != NULL;
     prov_result res;
     memset(&res, 0, sizeof(res));
     k_status pst = K_ERR;
@@ -193,8 +192,7 @@ static void refund_call(gw *g, refund_job *j)
     ref.amount = j->r->amount;
     ref.idem_key = j->r->id;
     ref.description = j->r->reason;
-    if (prov != NULL && prov->refund != NULL &&
-        gw_account(g, j->merchant_id, rm->provider, a, &acct))
+    if (have_acct)
         pst = prov->refund(&acct, &ref, a, &res);
     j->unknown = pst == K_OK && res.outcome == PR_UNKNOWN;
     j->ok = pst == K_OK && res.outcome != PR_FAILED && !j->unknown;

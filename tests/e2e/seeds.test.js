@@ -160,6 +160,7 @@ describe('seeded fault runs', () => {
           const r = await sent;
           if (r.v) return r.v;
           await recover();
+          totals.retries++;
           return request(fn);
         }
 

@@ -1575,6 +1575,39 @@ static void ks_post_tan(klarna_sim *ks, ks_hpp *h, bool de_, const char *tan)
              KS_TRIES - h->tan_fails);
 }
 
+/* Klarna's playground decides by the e-mail address (seed 001, Stripe's Klarna
+ * test data): customer+denied@email.<cc> is refused in every category. Pay Now
+ * has no e-mail step, so there the address the shop sent in billing_address
+ * decides; Pay Later and Pay over time use the one typed at the e-mail step. */
+static bool ks_email_denied(const char *email)
+{
+    const char *at = email != NULL ? strchr(email, '@') : NULL;
+    return at != NULL && at - email == 15 && strncmp(email, "customer+denied", 15) == 0;
+}
+
+static const char *ks_billing_email(klarna_sim *ks, const ks_hpp *h)
+{
+    ks_kp *k = ks_kp_find(ks, h->kp_id);
+    return k != NULL ? ks_jstr(json_object_get(k->req, "billing_address"), "email") : NULL;
+}
+
+static void ks_refuse(klarna_sim *ks, ks_hpp *h, bool de_)
+{
+    ks_finish(ks, h, H_FAILED,
+              T("Your purchase can not be accepted. Please choose another payment method.",
+                "Ihr Kauf kann nicht akzeptiert werden. Bitte wählen Sie eine andere "
+                "Zahlungsart."));
+}
+
+/* Pay Now chosen (or the only category): refused up front for a denied e-mail. */
+static void ks_start_pay_now(klarna_sim *ks, ks_hpp *h, bool de_)
+{
+    snprintf(h->chosen, sizeof(h->chosen), "pay_now");
+    h->step = P_BANK;
+    if (ks_email_denied(ks_billing_email(ks, h)))
+        ks_refuse(ks, h, de_);
+}
+
 static void ks_post_email(klarna_sim *ks, ks_hpp *h, bool de_, const char *email)
 {
     const char *at = strchr(email, '@');
@@ -1584,11 +1617,8 @@ static void ks_post_email(klarna_sim *ks, ks_hpp *h, bool de_, const char *email
         return;
     }
     size_t local = (size_t)(at - email);
-    if (local == 15 && strncmp(email, "customer+denied", 15) == 0) {
-        ks_finish(ks, h, H_FAILED,
-                  T("Your purchase can not be accepted. Please choose another payment method.",
-                    "Ihr Kauf kann nicht akzeptiert werden. Bitte wählen Sie eine andere "
-                    "Zahlungsart."));
+    if (ks_email_denied(email)) {
+        ks_refuse(ks, h, de_);
         return;
     }
     h->pending = local == 16 && strncmp(email, "customer+pending", 16) == 0;
@@ -1602,9 +1632,10 @@ static void ks_post_step(klarna_sim *ks, ks_hpp *h, bool de_, json_t *f)
     switch (h->step) {
     case P_METHOD:
         v = ks_jstr(f, "category");
-        if (v && strcmp(v, "pay_now") == 0 && (h->cats & CAT_PAY_NOW))
-            h->step = P_BANK;
-        else if (v && strcmp(v, "pay_later") == 0 && (h->cats & CAT_PAY_LATER))
+        if (v && strcmp(v, "pay_now") == 0 && (h->cats & CAT_PAY_NOW)) {
+            ks_start_pay_now(ks, h, de_);
+            return;
+        } else if (v && strcmp(v, "pay_later") == 0 && (h->cats & CAT_PAY_LATER))
             h->step = P_OPTION;
         else if (v && strcmp(v, "pay_over_time") == 0 && (h->cats & CAT_PAY_OVER_TIME))
             h->step = P_OPTION;
@@ -1679,8 +1710,9 @@ static void ks_open(klarna_sim *ks, ks_hpp *h)
     h->status = H_IN_PROGRESS;
     h->updated_s = clock_now_s();
     if (h->cats == CAT_PAY_NOW) {
-        snprintf(h->chosen, sizeof(h->chosen), "pay_now");
-        h->step = P_BANK;
+        ks_start_pay_now(ks, h, strncmp(h->locale, "de", 2) == 0);
+        if (h->status != H_IN_PROGRESS)
+            return; /* refused: ks_finish reported it */
     } else if (!(h->cats & CAT_PAY_NOW)) {
         snprintf(h->chosen, sizeof(h->chosen), "%s",
                  h->cats & CAT_PAY_LATER ? "pay_later" : "pay_over_time");

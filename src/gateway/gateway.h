@@ -391,6 +391,12 @@ k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_id
 k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
                         const char *country, const char *locale, const char *terminal, arena *a,
                         const char **redirect, gw_err *err);
+/* The customer came back to the hosted page from an unfinished provider page
+ * (Back, "choose another method"): the open attempt is read back, closed at the
+ * provider and failed, so the session can be paid anew (abandon.c). K_OK when
+ * there was nothing open (or it finished meanwhile); K_ECONFLICT with err when
+ * the provider would not close it. */
+k_status gw_session_reopen(gw *g, const char *session_id, arena *a, gw_err *err);
 /* Methods the hosted page may offer for this session (rules: currency, country, amount). */
 k_status gw_session_methods(gw *g, const gw_session *s, const char *country, arena *a,
                             const char ***names, size_t *n);

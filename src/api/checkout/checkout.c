@@ -10,8 +10,11 @@
  * the templates in pages.c; they hold no business rules of their own.
  */
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "../api.h"
+#include "../../base/clock.h"
 #include "../../base/ids.h"
 #include "../../base/log.h"
 #include "web.h"
@@ -123,6 +126,13 @@ static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pa
     web_finish(resp, &o);
 }
 
+/* The customer was sent to the provider and has not finished there: the
+ * payment waits for them (requires_action), not for the provider. */
+static bool left_provider(const gw_payment *p)
+{
+    return p != NULL && p->m.state == PS_REQUIRES_ACTION;
+}
+
 /* ---- GET /c/pay/:id ---- */
 
 static void pay_get(http_req *req, http_resp *resp, void *ctx)
@@ -138,11 +148,19 @@ static void pay_get(http_req *req, http_resp *resp, void *ctx)
     gw_payment *p = load_payment(c, req, &s, mid);
     pages_outcome oc = pages_outcome_of(&s, p);
     bool open = s.status != NULL && strcmp(s.status, "open") == 0;
-    if (!open || oc == PAGES_PAID || oc == PAGES_PROCESSING || oc == PAGES_CANCELED) {
+    if (!open || oc == PAGES_PAID || oc == PAGES_CANCELED ||
+        (oc == PAGES_PROCESSING && !left_provider(p))) {
         send_done(req, resp, lang, &s, p);
         return;
     }
+    /* Back from the provider's page (or its QR page) before finishing: the
+     * method choice again, with what was chosen; paying closes that attempt. */
     pages_pay_view v = {.lang = lang, .s = &s};
+    if (left_provider(p)) {
+        v.method = p->method_type;
+        v.email = p->email;
+        v.country = p->country;
+    }
     send_form(c, req, resp, 200, &v);
 }
 
@@ -225,6 +243,53 @@ static void refusal_to_view(pages_pay_view *v, const gw_err *err)
     }
 }
 
+static bool same_text(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcasecmp(a, b) == 0;
+}
+
+/* Before paying with the choice in v: an open attempt with the same choice is
+ * where the customer goes again (a second submit, or Back and the same method);
+ * one with another choice is closed first. false when the answer was sent. */
+static bool pay_reuse_or_reopen(api_ctx *c, http_req *req, http_resp *resp, const gw_session *s,
+                                const char *mid, pages_pay_view *v)
+{
+    gw_payment *p = load_payment(c, req, s, mid);
+    if (!left_provider(p)) {
+        return true;
+    }
+    if (p->next_action_url != NULL && same_text(p->method_type, v->method) &&
+        same_text(p->email, v->email) && same_text(p->country, v->country)) {
+        http_resp_redirect(req, resp, p->next_action_url);
+        return false;
+    }
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_session_reopen(c->g, s->id, req->arena, &err) != K_OK) {
+        log_info("checkout: session '%s' reopen refused: %s", s->id, err.message);
+        v->error = i18n_t(v->lang, T_E_BUSY);
+        send_form(c, req, resp, 409, v);
+        return false;
+    }
+    return true;
+}
+
+/* A confirmation of this session is already talking to the provider (two
+ * quick submits): wait for its page, bounded, and return where it leads. */
+static const char *wait_for_attempt(api_ctx *c, http_req *req, const gw_session *s, const char *mid)
+{
+    int64_t until = clock_mono_ms() + LIMIT_PAGE_PAY_WAIT_MS;
+    while (clock_mono_ms() < until) {
+        gw_payment *p = load_payment(c, req, s, mid);
+        if (p == NULL || p->m.state != PS_REQUIRES_CONFIRMATION) {
+            return p != NULL && p->m.state == PS_REQUIRES_ACTION ? p->next_action_url : NULL;
+        }
+        struct timespec ts = {0, LIMIT_PAGE_PAY_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 static void pay_post(http_req *req, http_resp *resp, void *ctx)
 {
     api_ctx *c = ctx;
@@ -258,10 +323,17 @@ static void pay_post(http_req *req, http_resp *resp, void *ctx)
     const char *redirect = NULL;
     gw_err err;
     memset(&err, 0, sizeof err);
+    if (!pay_reuse_or_reopen(c, req, resp, &s, mid, &v)) {
+        return;
+    }
     k_status st = gw_session_pay(c->g, s.id, v.method, v.email, v.country, locale,
                                  web_terminal(req), req->arena, &redirect, &err);
     if (st == K_OK && redirect != NULL) {
         http_resp_redirect(req, resp, redirect);
+        return;
+    }
+    if (err.http == 409 && (redirect = wait_for_attempt(c, req, &s, mid)) != NULL) {
+        http_resp_redirect(req, resp, redirect); /* a second "Pay" follows the first */
         return;
     }
     log_info("checkout: session '%s' pay refused: %s (%s)", s.id,
@@ -291,8 +363,9 @@ static void done_get(http_req *req, http_resp *resp, void *ctx)
     }
     i18n_lang lang = web_lang(req, q, s.locale, NULL);
     gw_payment *p = load_payment(c, req, &s, mid);
-    if (pages_outcome_of(&s, p) == PAGES_OPEN && p != NULL &&
-        (p->last_error_code == NULL || p->last_error_code[0] == '\0')) {
+    if ((pages_outcome_of(&s, p) == PAGES_OPEN && p != NULL &&
+         (p->last_error_code == NULL || p->last_error_code[0] == '\0')) ||
+        left_provider(p)) {
         /* Nothing tried yet: the form is where the customer belongs. */
         const char *loc = web_str(q, "locale");
         http_resp_redirect(

@@ -106,17 +106,19 @@
 #define LIMIT_RULE_MESSAGE_MAX    256         /* one refusal or parse error message */
 
 /* Hosted pages and the sandbox demo shop (api/checkout, api/demo) */
-#define LIMIT_PAGE_FORM_MAX (16 * 1024) /* a hosted-page or demo form: a few short fields */
-/* A second "Pay" while the first one's provider call runs waits this long for that
- * attempt's page, then follows it (two quick submits, one attempt, no error page). */
-#define LIMIT_PAGE_PAY_WAIT_MS    (LIMIT_PROVIDER_TIMEOUT_MS + 2000)
-#define LIMIT_PAGE_PAY_POLL_MS    100 /* how often that wait looks again */
-#define LIMIT_DEMO_EVENTS_MAX     200 /* webhook events the demo shop keeps in memory */
-#define LIMIT_DEMO_CART_LINES_MAX 16  /* distinct products in the demo cart cookie */
-#define LIMIT_DEMO_QTY_MAX        99  /* quantity of one product in the demo cart */
+#define LIMIT_PAGE_FORM_MAX       (16 * 1024) /* a hosted-page or demo form: a few short fields */
+#define LIMIT_DEMO_EVENTS_MAX     200         /* webhook events the demo shop keeps in memory */
+#define LIMIT_DEMO_CART_LINES_MAX 16          /* distinct products in the demo cart cookie */
+#define LIMIT_DEMO_QTY_MAX        99          /* quantity of one product in the demo cart */
 
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
+
+/* Hosted page: a second "Pay" while the first one's provider call runs waits this
+ * long for that attempt's page, then follows it (two quick submits: one attempt, no
+ * error page); it looks again every LIMIT_PAGE_PAY_POLL_MS. */
+#define LIMIT_PAGE_PAY_WAIT_MS (LIMIT_PROVIDER_TIMEOUT_MS + 2000)
+#define LIMIT_PAGE_PAY_POLL_MS 100
 
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
@@ -127,5 +129,6 @@ _Static_assert(LIMIT_SQLITE_CKPT_FRAMES < LIMIT_SQLITE_CKPT_FORCE_FRAMES,
 _Static_assert(LIMIT_LIST_PAGE_MAX <= LIMIT_STORE_ROWS_MAX, "an API page is one store call");
 _Static_assert(LIMIT_URL_MAX < LIMIT_HTTP_URL_MAX, "a return URL fits in a request URL");
 _Static_assert(LIMIT_WEBHOOK_BACKOFF_MAX_S < LIMIT_WEBHOOK_HORIZON_S, "backoff within horizon");
+_Static_assert(LIMIT_PAGE_PAY_POLL_MS < LIMIT_PAGE_PAY_WAIT_MS, "the wait looks more than once");
 
 #endif

@@ -439,7 +439,7 @@ static bool sandbox_merchant(gw *g, const config *c, arena *a, gw_merchant_keys 
         if (k->secret_key != NULL && gw_merchant_auth(g, k->secret_key, a, &mid) == K_OK)
             return true;
     }
-    if (gw_merchant_create(g, "Sandbox shop", a, k) != K_OK)
+    if (gw_merchant_create(g, "Kassa demo shop", a, k) != K_OK)
         return false;
     FILE *f = fopen(path, "w");
     if (f == NULL)

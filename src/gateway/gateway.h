@@ -415,6 +415,13 @@ k_status gw_merchant_by_project(gw *g, int64_t project_id, arena *a, gw_merchant
 /* Merchant settings (JSON object text) and replacing them. */
 k_status gw_merchant_settings(gw *g, const char *merchant_id, arena *a, json_t **out);
 k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settings);
+/* What the customer's pages show of a merchant (brand.c): its name and, when
+ * set in settings.branding.logo_url (https only), its logo. Arena-owned. */
+typedef struct {
+    const char *name;
+    const char *logo_url; /* NULL = none */
+} gw_brand;
+k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out);
 /* Resolves a secret key to a merchant id (arena-owned), K_ENOTFOUND when unknown. */
 k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id);
 

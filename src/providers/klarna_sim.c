@@ -109,6 +109,7 @@ typedef struct {
     bool single_account;
     bool pending;
     char msg[160];
+    char merchant[128]; /* options.page_title: the shop's name, shown on every page */
 } ks_hpp;
 
 typedef struct {
@@ -592,6 +593,8 @@ static void api_hpp_create(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t *b
     h->step = P_METHOD;
     snprintf(h->locale, sizeof(h->locale), "%s",
              ks_jstr(k->req, "locale") ? ks_jstr(k->req, "locale") : "en-GB");
+    snprintf(h->merchant, sizeof(h->merchant), "%s",
+             ks_jstr(opts, "page_title") ? ks_jstr(opts, "page_title") : "");
     snprintf(h->country, sizeof(h->country), "%s", ks_jstr(k->req, "purchase_country"));
     snprintf(h->currency, sizeof(h->currency), "%s", ks_jstr(k->req, "purchase_currency"));
     h->amount = json_integer_value(json_object_get(k->req, "order_amount"));
@@ -1196,7 +1199,11 @@ static const char ks_css[] =
     "border-radius:.4rem;border:1px solid #17120f;background:#17120f;color:#fff;"
     "text-align:center;text-decoration:none}button.secondary{background:#fff;color:#17120f}"
     "p[role=alert]{background:#fde2e2;padding:.6rem;border-radius:.3rem}"
-    "fieldset{border:0;padding:0}legend{font-weight:600}";
+    "fieldset{border:0;padding:0}legend{font-weight:600}"
+    ":focus-visible{outline:3px solid #0b57d0;outline-offset:3px}"
+    "label:has(input[type=radio]){display:flex;align-items:center;gap:.6rem;min-height:2.75rem}"
+    "input[type=radio]{width:1.5rem;height:1.5rem;margin:0;flex:none}"
+    ".shop{font-size:1.05rem}";
 
 static void pg_begin(buf *b, bool de_, const char *title, const ks_hpp *h)
 {
@@ -1210,6 +1217,11 @@ static void pg_begin(buf *b, bool de_, const char *title, const ks_hpp *h)
     buf_printf(b, "<p class=\"sim\">%s</p>",
                T("Klarna simulator - test mode, no real money moves",
                  "Klarna-Simulator - Testmodus, es wird kein echtes Geld bewegt"));
+    if (h->merchant[0]) {
+        buf_printf(b, "<p class=\"shop\">%s <strong>", T("Paying", "Zahlung an"));
+        buf_append_html(b, h->merchant);
+        buf_append_str(b, "</strong></p>");
+    }
     buf_printf(b, "<p>%s <strong>%lld.%02lld %s</strong></p><h1>", T("Amount:", "Betrag:"),
                (long long)(h->amount / 100), (long long)(h->amount % 100), h->currency);
     buf_append_html(b, title);

@@ -15,6 +15,7 @@
 
 #include "../api.h"
 #include "../../base/clock.h"
+#include "../../base/favicon.h"
 #include "../../base/ids.h"
 #include "../../base/log.h"
 #include "web.h"
@@ -67,8 +68,18 @@ static gw_payment *load_payment(api_ctx *c, http_req *req, const gw_session *s,
     return p;
 }
 
+/* The merchant behind a session, for the page header (NULL when unreadable). */
+static const gw_brand *load_brand(api_ctx *c, http_req *req, const char *merchant_id)
+{
+    gw_brand *b = arena_alloc(req->arena, sizeof *b);
+    if (b == NULL || gw_merchant_brand(c->g, merchant_id, req->arena, b) != K_OK) {
+        return NULL;
+    }
+    return b;
+}
+
 static void send_done(http_req *req, http_resp *resp, i18n_lang lang, const gw_session *s,
-                      const gw_payment *p)
+                      const gw_payment *p, const gw_brand *brand)
 {
     pages_outcome oc = pages_outcome_of(s, p);
     bool expired = s->status != NULL && strcmp(s->status, "expired") == 0;
@@ -82,6 +93,7 @@ static void send_done(http_req *req, http_resp *resp, i18n_lang lang, const gw_s
         title = expired ? T_EXPIRED_TITLE : T_CANCELED_TITLE;
     }
     pages_begin(&o, lang, i18n_t(lang, title), oc == PAGES_PROCESSING ? 2 : 0, NULL, false);
+    pages_merchant(&o, lang, brand);
     pages_done(&o, lang, s, p);
     pages_end(&o, lang, req->path);
     web_finish(resp, &o);
@@ -103,6 +115,42 @@ static void offered_methods(api_ctx *c, http_req *req, const gw_session *s, cons
     }
 }
 
+/* For each method, the offered billing countries where the rules take it
+ * ("AT DE NL"), so the page can follow the country select. */
+static const char *const *method_countries(api_ctx *c, http_req *req, const gw_session *s,
+                                           const char *const *names, size_t n)
+{
+    buf *lists = arena_alloc(req->arena, n * sizeof *lists);
+    const char **out = arena_alloc(req->arena, n * sizeof *out);
+    if (n == 0 || lists == NULL || out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        buf_init(&lists[i], 4 * i18n_country_count() + 1);
+    }
+    for (size_t k = 0; k < i18n_country_count(); k++) {
+        const char **here;
+        size_t nh = 0;
+        if (gw_session_methods(c->g, s, i18n_country_code(k), req->arena, &here, &nh) != K_OK) {
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < nh; j++) {
+                if (strcmp(names[i], here[j]) == 0) {
+                    buf_printf(&lists[i], "%s%s", lists[i].len > 0 ? " " : "",
+                               i18n_country_code(k));
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] =
+            arena_strndup(req->arena, lists[i].data != NULL ? lists[i].data : "", lists[i].len);
+        buf_free(&lists[i]);
+    }
+    return out;
+}
+
 static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pages_pay_view *v)
 {
     const char *country = v->country;
@@ -114,9 +162,16 @@ static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pa
         v->country = country;
     }
     const char **names;
-    offered_methods(c, req, v->s, country, &names, &v->nmethods);
+    size_t here = 0;
+    offered_methods(c, req, v->s, country, &names, &here);
+    /* Every method the session takes, each with its countries: the page shows
+     * those of the selected country and follows the country select. */
+    if (gw_session_methods(c->g, v->s, NULL, req->arena, &names, &v->nmethods) != K_OK) {
+        v->nmethods = 0;
+    }
     v->methods = names;
-    if (v->nmethods == 0 && v->error == NULL) {
+    v->method_countries = method_countries(c, req, v->s, names, v->nmethods);
+    if (here == 0 && v->error == NULL) {
         v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
     }
     pages_out o = web_html(req, resp, status);
@@ -150,12 +205,12 @@ static void pay_get(http_req *req, http_resp *resp, void *ctx)
     bool open = s.status != NULL && strcmp(s.status, "open") == 0;
     if (!open || oc == PAGES_PAID || oc == PAGES_CANCELED ||
         (oc == PAGES_PROCESSING && !left_provider(p))) {
-        send_done(req, resp, lang, &s, p);
+        send_done(req, resp, lang, &s, p, load_brand(c, req, mid));
         return;
     }
     /* Back from the provider's page (or its QR page) before finishing: the
      * method choice again, with what was chosen; paying closes that attempt. */
-    pages_pay_view v = {.lang = lang, .s = &s};
+    pages_pay_view v = {.lang = lang, .s = &s, .brand = load_brand(c, req, mid)};
     if (left_provider(p)) {
         v.method = p->method_type;
         v.email = p->email;
@@ -194,6 +249,16 @@ static bool method_offered(const char *m, const char *const *names, size_t n)
     return false;
 }
 
+/* tmpl with its "{}" replaced by value (raw text; the page escapes it). */
+static const char *fill(http_req *req, const char *tmpl, const char *value)
+{
+    const char *at = strstr(tmpl, "{}");
+    if (at == NULL) {
+        return tmpl;
+    }
+    return arena_printf(req->arena, "%.*s%s%s", (int)(at - tmpl), tmpl, value, at + 2);
+}
+
 /* Local checks before the gateway: localized messages, field named. */
 static bool pay_validate(api_ctx *c, http_req *req, pages_pay_view *v)
 {
@@ -216,7 +281,14 @@ static bool pay_validate(api_ctx *c, http_req *req, pages_pay_view *v)
         return false;
     }
     if (!method_offered(v->method, names, n)) {
-        v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
+        const char **any;
+        size_t na = 0;
+        bool elsewhere = gw_session_methods(c->g, v->s, NULL, req->arena, &any, &na) == K_OK &&
+                         method_offered(v->method, any, na);
+        v->error = elsewhere
+                       ? fill(req, i18n_t(v->lang, T_E_NOT_IN_COUNTRY),
+                              i18n_country_name(v->lang, (size_t)i18n_country_find(v->country)))
+                       : i18n_t(v->lang, T_R_NOT_AVAILABLE);
         v->error_field = "method";
         return false;
     }
@@ -306,6 +378,7 @@ static void pay_post(http_req *req, http_resp *resp, void *ctx)
         .method = web_str(f, "method"),
         .email = web_str(f, "email"),
         .country = web_str(f, "country"),
+        .brand = load_brand(c, req, mid),
     };
     if (s.status == NULL || strcmp(s.status, "open") != 0) {
         http_resp_redirect(req, resp, arena_printf(req->arena, "/c/pay/%s", s.id));
@@ -375,7 +448,7 @@ static void done_get(http_req *req, http_resp *resp, void *ctx)
                 : arena_printf(req->arena, "/c/pay/%s", s.id));
         return;
     }
-    send_done(req, resp, lang, &s, p);
+    send_done(req, resp, lang, &s, p, load_brand(c, req, mid));
 }
 
 /* ---- GET /pay/return/:attempt ---- */
@@ -460,6 +533,59 @@ static void css_get(http_req *req, http_resp *resp, void *ctx)
     http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
 }
 
+/* ---- GET /assets/kassa.js, /favicon.ico ---- */
+
+/* Progressive enhancement of the payment form (it works without): the method
+ * list follows the country select, and "Pay" says it is working and is not
+ * sent twice. Same origin, so the pages' CSP (default-src 'self') allows it. */
+static const char pay_js[] =
+    "(function () {\n"
+    "  var form = document.querySelector('form.pay');\n"
+    "  if (!form) return;\n"
+    "  var country = form.querySelector('#country');\n"
+    "  var button = form.querySelector('button[type=submit]');\n"
+    "  var label = button ? button.textContent : '';\n"
+    "  function follow() {\n"
+    "    var cc = ' ' + country.value + ' ', first = null, lost = false;\n"
+    "    form.querySelectorAll('.option[data-countries]').forEach(function (o) {\n"
+    "      var ok = (' ' + o.getAttribute('data-countries') + ' ').indexOf(cc) >= 0;\n"
+    "      var r = o.querySelector('input');\n"
+    "      o.hidden = !ok;\n"
+    "      if (ok && !first) first = r;\n"
+    "      if (!ok && r.checked) { r.checked = false; lost = true; }\n"
+    "    });\n"
+    "    if (lost && first) first.checked = true;\n"
+    "  }\n"
+    "  if (country) country.addEventListener('change', follow);\n"
+    "  form.addEventListener('submit', function (e) {\n"
+    "    if (form.getAttribute('data-sent')) { e.preventDefault(); return; }\n"
+    "    form.setAttribute('data-sent', '1');\n"
+    "    if (button) {\n"
+    "      button.setAttribute('aria-busy', 'true');\n"
+    "      button.textContent = form.getAttribute('data-paying');\n"
+    "    }\n"
+    "  });\n"
+    "  window.addEventListener('pageshow', function () {\n"
+    "    form.removeAttribute('data-sent');\n"
+    "    if (button) { button.removeAttribute('aria-busy'); button.textContent = label; }\n"
+    "  });\n"
+    "})();\n";
+
+static void js_get(http_req *req, http_resp *resp, void *ctx)
+{
+    http_resp_set(resp, 200, "text/javascript; charset=utf-8", pay_js, sizeof pay_js - 1);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=3600");
+    http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
+}
+
+static void favicon_get(http_req *req, http_resp *resp, void *ctx)
+{
+    size_t n;
+    const char *icon = favicon_svg(&n);
+    http_resp_set(resp, 200, FAVICON_CONTENT_TYPE, icon, n);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=86400");
+}
+
 static const http_route routes[] = {
     {"GET", "/c/pay/:id", pay_get, AUTH_NONE, 0, "checkout_page", 0},
     {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay", 0},
@@ -468,6 +594,8 @@ static const http_route routes[] = {
     {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify",
      0},
     {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets", 0},
+    {"GET", "/assets/kassa.js", js_get, AUTH_NONE, 0, "assets", 0},
+    {"GET", "/favicon.ico", favicon_get, AUTH_NONE, 0, "assets", 0},
 };
 
 size_t checkout_routes(const http_route **out)

@@ -36,7 +36,9 @@ after(async () => {
 async function browser(opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));
   const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB', viewport: DESKTOP, ...opts,
+    // bypassCSP only so that axe-core can be injected; the CSP itself is checked over HTTP.
+    executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB', viewport: DESKTOP,
+    bypassCSP: true, ...opts,
   });
   const page = ctx.pages()[0] || await ctx.newPage();
   page.setDefaultTimeout(15000);
@@ -155,4 +157,217 @@ test('two quick Pay submits: one provider page, no error page', async () => {
   const pi = (await k.stripe.checkout.sessions.retrieve(s.id)).payment_intent;
   const rows = (await k.stripe.rawRequest('GET', `/v1/payment_intents/${pi}/journal`, {})).data;
   assert.equal(rows.filter((r) => r.kind === 'action').length, 1, 'one attempt');
+});
+
+/** The simulator's Pay Now steps in the browser, running axe-core on each page. */
+async function klarnaPayNow(page, axeTag) {
+  await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna bank page (${axeTag})`);
+  await page.getByLabel(/Demo Bank/).first().check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Log in to your bank' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna login page (${axeTag})`);
+  await page.getByLabel('Username').fill('anna');
+  await page.getByLabel('PIN or password').fill('1234');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Choose your account' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna account page (${axeTag})`);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Confirm the transfer' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna TAN page (${axeTag})`);
+  await page.getByLabel('TAN').fill('12345');
+  await page.getByRole('button', { name: 'Confirm payment' }).click();
+}
+
+for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  test(`${size}: merchant name and test badge on every page, favicon, axe-core clean (Pay Now)`, async () => {
+    const s = await createSession({ client_reference_id: `order-${size}` });
+    const b = await browser({ viewport, ...(size === 'phone' ? { isMobile: true, hasTouch: true } : {}) });
+    try {
+      const { page } = b;
+      await page.goto(s.url);
+      const header = page.locator('header.merchant');
+      assert.match(await header.textContent(), /customer-pages shop/, 'the merchant is named');
+      assert.match(await header.textContent(), /Test mode/);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= viewport.width, `checkout page is ${width}px wide`);
+      await assertAxe(page, `checkout page (${size})`);
+      await shot(page, `${size}-1-checkout`);
+      await choose(page, 'Klarna — Pay now (online banking)');
+      await page.getByText('customer-pages shop').first().waitFor(); // the shop's name at Klarna
+      await shot(page, `${size}-2-klarna-bank`);
+      await klarnaPayNow(page, size);
+      await page.getByRole('heading', { name: 'Payment received' }).waitFor({ timeout: 20000 });
+      assert.match(await page.locator('header.merchant').textContent(), /customer-pages shop/);
+      await assertAxe(page, `result page (${size})`);
+      await shot(page, `${size}-3-result`);
+      assert.deepEqual(b.consoleErrors, [], 'no console errors (favicon.ico answers)');
+    } finally {
+      await b.close();
+    }
+  });
+}
+
+test('/favicon.ico answers on both listeners', async () => {
+  for (const base of [k.url, k.simUrl]) {
+    const r = await fetch(`${base}/favicon.ico`);
+    assert.equal(r.status, 200, base);
+    assert.equal(r.headers.get('content-type'), 'image/svg+xml');
+    assert.match(await r.text(), /^<svg/);
+  }
+});
+
+test('Alipay+ QR page: one strict CSP, the merchant named, a way back to the method choice', async () => {
+  const s = await createSession();
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, /^Alipay\+/);
+    await page.waitForURL(/\/pay\/qr\/att_/);
+    const res = await fetch(page.url());
+    const csp = res.headers.get('content-security-policy');
+    assert.equal(csp, "default-src 'self'; base-uri 'none'; frame-ancestors 'none'", 'exactly one, strict');
+    assert.match(await page.locator('header.merchant').textContent(), /customer-pages shop/);
+    await assertAxe(page, 'QR page (desktop)');
+    await shot(page, 'qr-1-page');
+    const attempt = new URL(page.url()).pathname.split('/').pop();
+    await page.getByRole('link', { name: 'Choose another payment method' }).click();
+    await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
+    await choose(page, 'Klarna — Pay now (online banking)');
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    const ap = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+    assert.equal(ap.status, 'CANCELLED', `the QR code's payment is closed at Alipay+: ${JSON.stringify(ap)}`);
+  } finally {
+    await b.close();
+  }
+});
+
+test('the wallet\'s PIN screen has a way back; the wallet pages pass axe-core', async () => {
+  const s = await createSession();
+  const b = await browser({ viewport: PHONE, isMobile: true, hasTouch: true,
+    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36' });
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, /^Alipay\+/);
+    await page.waitForURL(/\/pay\/qr\/att_/);
+    await assertAxe(page, 'QR page, wallet list (phone)');
+    await page.getByRole('link', { name: /GCash/ }).click();
+    await page.getByLabel('Payment PIN').waitFor();
+    assert.match(await page.textContent('h1'), /customer-pages shop/, 'the wallet names the shop');
+    await assertAxe(page, 'wallet PIN screen (phone)');
+    await shot(page, 'wallet-1-pin');
+    await page.getByRole('link', { name: /Cancel and go back/ }).click();
+    await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
+    await page.getByRole('button', { name: /^Pay / }).waitFor();
+  } finally {
+    await b.close();
+  }
+});
+
+test('a Swedish session preselects Sweden; cancelling at Klarna says "You cancelled"', async () => {
+  const s = await createSession({ locale: 'sv' });
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    assert.equal(await page.getByLabel('Land').inputValue(), 'SE');
+    const en = await createSession();
+    await page.goto(en.url);
+    await choose(page, 'Klarna — Pay now (online banking)', { country: 'DE' });
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel payment' }).click();
+    await page.getByRole('heading', { name: 'Payment not completed' }).waitFor({ timeout: 20000 });
+    assert.match(await page.getByRole('alert').textContent(), /You cancelled the payment/);
+    await assertAxe(page, 'failed result page');
+    await shot(page, 'cancelled');
+  } finally {
+    await b.close();
+  }
+});
+
+test('Pay Later: the result says when and how much the customer pays', async () => {
+  const s = await createSession({ payment_method_types: ['klarna_pay_later'] });
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, 'Klarna — Pay later');
+    await page.getByLabel(/Pay in 30 days/).check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('E-mail').fill('customer@email.de');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/code/i).fill('123456');
+    await page.getByRole('button', { name: /Confirm|Continue/ }).click();
+    await page.getByRole('heading', { name: 'Payment received' }).waitFor({ timeout: 20000 });
+    const main = await page.textContent('main');
+    assert.match(main, /you pay €12\.34 to Klarna within 30 days/);
+    const due = new Date(Date.now() + 30 * 86400 * 1000);
+    const dd = String(due.getUTCDate()).padStart(2, '0');
+    const mm = String(due.getUTCMonth() + 1).padStart(2, '0');
+    assert.match(main, new RegExp(`Pay by\\s*${dd}/${mm}/${due.getUTCFullYear()}`));
+    assert.doesNotMatch(main, /has been received/);
+    await assertAxe(page, 'Pay Later result page');
+    await shot(page, 'paylater-result');
+  } finally {
+    await b.close();
+  }
+});
+
+test('errors explain themselves next to their field; the method list follows the country; Pay shows it is working', async () => {
+  const s = await createSession();
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    // The list follows the select (Pay Now is not offered in France).
+    await page.getByLabel('Country').selectOption('FR');
+    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), false);
+    await page.getByLabel('Country').selectOption('DE');
+    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), true);
+    // Without the script's help (a stale page), the server names the country.
+    const res = await fetch(s.url, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'method=klarna_pay_now&email=customer%40email.de&country=FR&locale=en',
+    });
+    assert.equal(res.status, 400);
+    const html = await res.text();
+    assert.match(html, /This payment method is not offered in France\. Choose another payment method, or check the country\./);
+    assert.match(html, /<legend>Payment method<\/legend>\n<div class="alert" role="alert" id="form-error">/, 'next to the method list');
+    // The e-mail error sits in the e-mail field's box.
+    await page.getByLabel('E-mail').fill('not-an-address');
+    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.evaluate(() => { document.querySelector('#email').type = 'text'; }); // let the server judge
+    await page.getByRole('button', { name: /^Pay / }).click();
+    const alert = page.locator('.field:has(#email) [role=alert]');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /valid e-mail/);
+    await assertAxe(page, 'checkout page with an e-mail error');
+    await shot(page, 'email-error');
+    // Pay shows that it is working while Klarna answers slowly.
+    await sim(k.simUrl, 'POST', 'faults', { path: '/hpp/v1/sessions', delay_ms: 1500, count: 1 });
+    await page.getByLabel('E-mail').fill('customer@email.de');
+    // The state right after the submit event, recorded before the page is replaced.
+    const seen = page.waitForEvent('console', (m) => m.text().startsWith('pay-state '));
+    await page.evaluate(() => {
+      const f = document.querySelector('form.pay');
+      f.addEventListener('submit', () => setTimeout(() => {
+        const btn = f.querySelector('button[type=submit]');
+        console.log(`pay-state ${btn.getAttribute('aria-busy')} ${btn.textContent}`);
+      }, 0));
+    });
+    const t0 = Date.now();
+    await page.getByRole('button', { name: /^Pay / }).click();
+    assert.equal((await seen).text(), 'pay-state true Processing…');
+    // A second press while waiting sends nothing more.
+    await page.locator('form.pay button[type=submit]').click({ timeout: 1000 }).catch(() => {});
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    assert.ok(Date.now() - t0 >= 1000, 'Klarna answered slowly, as arranged');
+    const pi = (await k.stripe.checkout.sessions.retrieve(s.id)).payment_intent;
+    const rows = (await k.stripe.rawRequest('GET', `/v1/payment_intents/${pi}/journal`, {})).data;
+    assert.equal(rows.filter((r) => r.kind === 'action').length, 1, 'one attempt');
+  } finally {
+    await b.close();
+  }
 });

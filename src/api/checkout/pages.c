@@ -681,7 +681,7 @@ static const char css[] =
     "thead th{font-weight:600;color:var(--muted);font-size:.8rem;text-transform:uppercase;"
     "letter-spacing:.03em}\n"
     ".num{text-align:right;white-space:nowrap}\n"
-    "td:first-child{overflow-wrap:anywhere;hyphens:auto}\n"
+    "td:first-child{overflow-wrap:break-word;hyphens:auto}\n"
     "tfoot th,tfoot td{border-bottom:0;font-size:1.1rem;font-weight:700;padding-top:.75rem}\n"
     "fieldset{border:0;padding:0;margin:1.5rem 0 0;min-width:0}\n"
     "legend{font-weight:600;padding:0;margin-bottom:.5rem}\n"
@@ -758,7 +758,18 @@ static const char css[] =
     ".badge.test{margin-left:auto;background:#fff4cc;color:#4a3800;border:1px solid #c9a227}\n"
     "ol.instalments{margin:0;padding-left:1.2rem;font-weight:600}\n"
     ".option[hidden]{display:none}\n"
-    ".btn[aria-busy=true]{opacity:.75;cursor:progress}\n";
+    ".btn[aria-busy=true]{opacity:.75;cursor:progress}\n"
+    /* The demo cart on a phone: each line a small grid (name above; quantity, line
+     * total and Remove below), the unit price left out, so nothing is cut off. */
+    "@media (max-width:30rem){.cart thead{position:absolute;width:1px;height:1px;"
+    "overflow:hidden;clip:rect(0 0 0 0)}"
+    ".cart tbody tr{display:grid;grid-template-columns:auto 1fr auto;gap:.35rem .75rem;"
+    "align-items:center;padding:.6rem 0;border-bottom:1px solid var(--line)}"
+    ".cart tbody td{border:0;padding:0}"
+    ".cart tbody td:first-child{grid-column:1/-1;font-weight:600;overflow-wrap:normal}"
+    ".cart tbody td:nth-child(3){display:none}"
+    ".cart tfoot tr{display:flex;justify-content:space-between}"
+    ".cart tfoot td:empty{display:none}}\n";
 
 const char *pages_css(size_t *len)
 {

@@ -120,6 +120,10 @@
 #define LIMIT_PAGE_PAY_WAIT_MS (LIMIT_PROVIDER_TIMEOUT_MS + 2000)
 #define LIMIT_PAGE_PAY_POLL_MS 100
 
+/* Merchants whose Klarna-backed calls are counted at once on one node (budget.c); past it
+ * the least recently seen merchant's count starts afresh. */
+#define LIMIT_BUDGET_SLOTS 4096
+
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
 _Static_assert(LIMIT_LIST_PAGE_DEFAULT <= LIMIT_LIST_PAGE_MAX, "default page within max");

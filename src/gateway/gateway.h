@@ -37,6 +37,7 @@ typedef struct {
     int64_t attempt_ttl_s;  /* 0 = from the method's rule */
     int64_t session_ttl_s;  /* checkout sessions: default 24 h */
     int64_t auth_warn_days; /* warning webhook this many days before authorisation expiry */
+    int64_t klarna_per_min; /* Klarna-backed calls per merchant and minute (budget.c), 0 = off */
     bool test_clock;
 } gw_config;
 

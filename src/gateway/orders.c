@@ -42,6 +42,8 @@ static k_status order_ref(gw *g, const gw_payment *p, arena *a, const provider *
                    "This PaymentIntent has no order at a provider to act on.");
         return K_ECONFLICT;
     }
+    if (gw_budget_take(g, p->merchant_id, rm->provider, err) != K_OK)
+        return K_EBUSY;
     gw_prov_ref_of(p, a, ref);
     return K_OK;
 }

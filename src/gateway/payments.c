@@ -846,6 +846,8 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
         return K_EINVAL;
     const rule_method *rule = rules_method_find(&g->rules, method);
     const provider *prov = provider_find(rule->provider);
+    if (gw_budget_take(g, merchant_id, rule->provider, err) != K_OK)
+        return K_EBUSY;
     prov_account acct;
     if (prov == NULL || !gw_account(g, merchant_id, rule->provider, a, &acct)) {
         gw_err_set(err, 400, "invalid_request_error", "payment_method_not_available",
@@ -1211,6 +1213,8 @@ static k_status capture_end_fn(store_tx *tx, void *arg)
 k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
                        json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
+    if (gw_budget_take_for(g, merchant_id, id, a, err) != K_OK)
+        return K_EBUSY;
     err->http = 0;
     capture_job j = {.g = g,
                      .merchant_id = merchant_id,
@@ -1334,6 +1338,8 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
         return st;
     if (pay_transition(out->m.state, OP_CANCEL) < 0)
         return unexpected_state(err, out, "cancel", OP_CANCEL);
+    if (out->latest_attempt != NULL && gw_budget_take_for(g, merchant_id, id, a, err) != K_OK)
+        return K_EBUSY;
     /* Tell the provider first: void the authorisation / close the open attempt. */
     const char *provname = out->method_type != NULL ? method_provider(g, out->method_type) : NULL;
     const provider *prov = provname != NULL ? provider_find(provname) : NULL;

@@ -305,7 +305,8 @@ static void refusal_to_view(pages_pay_view *v, const gw_err *err)
     } else if (strstr(param, "country") != NULL) {
         v->error = i18n_t(v->lang, T_E_COUNTRY);
         v->error_field = "country";
-    } else if (err->http == 429 || err->http == 503) {
+    } else if (err->http == 429 || err->http == 503 ||
+               (err->code != NULL && strcmp(err->code, "rate_limit") == 0)) {
         v->error = i18n_t(v->lang, T_E_BUSY);
     } else {
         v->error = i18n_t(v->lang, pages_reason(err->code));

@@ -681,7 +681,7 @@ static const char css[] =
     "thead th{font-weight:600;color:var(--muted);font-size:.8rem;text-transform:uppercase;"
     "letter-spacing:.03em}\n"
     ".num{text-align:right;white-space:nowrap}\n"
-    "td:first-child{overflow-wrap:break-word;hyphens:auto}\n"
+    "td:first-child{overflow-wrap:anywhere;hyphens:auto}\n"
     "tfoot th,tfoot td{border-bottom:0;font-size:1.1rem;font-weight:700;padding-top:.75rem}\n"
     "fieldset{border:0;padding:0;margin:1.5rem 0 0;min-width:0}\n"
     "legend{font-weight:600;padding:0;margin-bottom:.5rem}\n"
@@ -746,6 +746,9 @@ static const char css[] =
     "td input[type=number]{width:4.5rem}\n"
     ".cart td{vertical-align:middle}\n"
     ".events{font-size:.9rem}\n"
+    /* the demo's webhook log: fixed columns that wrap, never wider than a phone */
+    "table.events{table-layout:fixed}\n"
+    ".events td,.events th{overflow-wrap:anywhere}\n"
     ".events code{font-size:.85rem;overflow-wrap:anywhere}\n"
     ".badge{display:inline-block;padding:.1rem .6rem;border-radius:999px;font-size:.85rem;"
     "font-weight:600;background:#eef0ff;color:var(--accent)}\n"

@@ -362,6 +362,9 @@ static bool p_str_array(call *c, const char *key, json_t **out)
     *out = NULL;
     if (a == NULL)
         return true;
+    /* key= is how stripe-go, -java and -php send an explicitly empty list: unset. */
+    if (json_is_string(a) && json_string_length(a) == 0)
+        return true;
     if (json_is_string(a)) { /* curl users write key=value without brackets */
         *out = json_pack("[O]", a);
         arena_defer(c->r->arena, json_free_cb, *out);

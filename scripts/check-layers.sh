@@ -104,9 +104,12 @@ check_includes() {
 
 # The gateway's roles. A new file is a use case unless it is named here: a
 # shared helper belongs in the frame, a driver of use cases (a timer, a queue)
-# among the workers.
-GW_FRAME=" gateway.c codec.c intent.c "
-GW_WORKERS=" scheduler.c dispatch.c "
+# among the workers. budget.c (the per-merchant provider call limit) is a
+# helper every provider-bound use case takes from; abandon.c (a checkout
+# session's open attempt closed so the customer can choose again) composes the
+# session and payment use cases, as the workers do, and nothing below calls it.
+GW_FRAME=" gateway.c codec.c intent.c budget.c "
+GW_WORKERS=" scheduler.c dispatch.c abandon.c "
 
 gw_role() {
     if [[ $GW_FRAME == *" $1 "* ]]; then

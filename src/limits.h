@@ -135,6 +135,16 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
 
+/* Hosted page: a second "Pay" while the first one's provider call runs waits this
+ * long for that attempt's page, then follows it (two quick submits: one attempt, no
+ * error page); it looks again every LIMIT_PAGE_PAY_POLL_MS. */
+#define LIMIT_PAGE_PAY_WAIT_MS (LIMIT_PROVIDER_TIMEOUT_MS + 2000)
+#define LIMIT_PAGE_PAY_POLL_MS 100
+
+/* Merchants whose Klarna-backed calls are counted at once on one node (budget.c); past it
+ * the least recently seen merchant's count starts afresh. */
+#define LIMIT_BUDGET_SLOTS 4096
+
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
 _Static_assert(LIMIT_LIST_PAGE_DEFAULT <= LIMIT_LIST_PAGE_MAX, "default page within max");
@@ -147,5 +157,6 @@ _Static_assert(LIMIT_WEBHOOK_BACKOFF_MAX_S < LIMIT_WEBHOOK_HORIZON_S, "backoff w
 _Static_assert((int64_t)LIMIT_IDEMPOTENCY_LEASE_S * 1000 >
                    (int64_t)LIMIT_PROVIDER_TIMEOUT_MS * (LIMIT_PROVIDER_RETRIES + 1),
                "a claim's lease outlives its provider call with every retry");
+_Static_assert(LIMIT_PAGE_PAY_POLL_MS < LIMIT_PAGE_PAY_WAIT_MS, "the wait looks more than once");
 
 #endif

@@ -46,6 +46,7 @@ typedef struct {
     int64_t auth_warn_days;
     int64_t attempt_ttl_s;
     int64_t session_ttl_s;
+    int64_t klarna_rate_per_min;
     int64_t test_clock;
     int64_t sandbox;
 } config;
@@ -83,6 +84,8 @@ static const config_key KEYS[] = {
     {"attempt_ttl_s", C_INT, 0, 30 * 86400, "0", S(attempt_ttl_s),
      "override of the methods' attempt expiry (0: per method, Klarna 48 h)"},
     {"session_ttl_s", C_INT, 1800, 86400, "86400", S(session_ttl_s), "checkout session lifetime"},
+    {"klarna_rate_per_min", C_INT, 0, 1000000, "360", S(klarna_rate_per_min),
+     "Klarna-backed calls per merchant and minute, as Klarna limits them (0: no limit)"},
     {"test_clock", C_BOOL, 0, 1, "0", S(test_clock),
      "enable POST /_test/clock/advance (sandbox and tests only)"},
     {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
@@ -443,7 +446,7 @@ static bool sandbox_merchant(gw *g, const config *c, arena *a, gw_merchant_keys 
         if (k->secret_key != NULL && gw_merchant_auth(g, k->secret_key, a, &mid) == K_OK)
             return true;
     }
-    if (gw_merchant_create(g, "Sandbox shop", a, k) != K_OK)
+    if (gw_merchant_create(g, "Kassa demo shop", a, k) != K_OK)
         return false;
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -613,6 +616,7 @@ static int serve(config *c)
                     .attempt_ttl_s = c->attempt_ttl_s,
                     .session_ttl_s = c->session_ttl_s,
                     .auth_warn_days = c->auth_warn_days,
+                    .klarna_per_min = c->klarna_rate_per_min,
                     .test_clock = c->test_clock};
     /* The public URL needs the port, known once listening: start the server
      * with a gateway whose URL is set right after (before any request can
@@ -712,6 +716,7 @@ static int cmd_serve(int argc, char **argv)
                                           "auth_warn_days",
                                           "attempt_ttl_s",
                                           "session_ttl_s",
+                                          "klarna_rate_per_min",
                                           "test_clock",
                                           NULL};
     /* clang-format on */

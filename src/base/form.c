@@ -728,13 +728,19 @@ k_status param_bool(json_t *root, const char *path, bool *out, param_err *err)
         *out = json_is_true(v);
         return K_OK;
     }
-    if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0) {
-        *out = true;
-        return K_OK;
-    }
-    if (json_is_string(v) && strcmp(json_string_value(v), "false") == 0) {
-        *out = false;
-        return K_OK;
+    /* "true"/"false" from stripe-node, -go, -java, -ruby, -php and curl; "True"/"False"
+     * from stripe-python, which form-encodes str(bool). Stripe's v1 API takes both. */
+    static const char *const yes[] = {"true", "True"};
+    static const char *const no[] = {"false", "False"};
+    for (size_t i = 0; json_is_string(v) && i < K_ARRAY_LEN(yes); i++) {
+        if (strcmp(json_string_value(v), yes[i]) == 0) {
+            *out = true;
+            return K_OK;
+        }
+        if (strcmp(json_string_value(v), no[i]) == 0) {
+            *out = false;
+            return K_OK;
+        }
     }
     char *shown = param_show(v);
     param_fail(err, path, "Invalid boolean: %.100s", shown != NULL ? shown : "?");

@@ -186,6 +186,7 @@ static const char *const WHY_NAMES[GW_WHY__COUNT] = {
     [GW_WHY_IDEM_MISMATCH] = "idempotency_mismatch",
     [GW_WHY_IDEM_IN_USE] = "idempotency_in_use",
     [GW_WHY_BUSY] = "busy",
+    [GW_WHY_RATE_LIMITED] = "rate_limit",
     [GW_WHY_CONFLICT] = "conflict",
     [GW_WHY_STORAGE] = "storage_error",
     [GW_WHY_STORAGE_FULL] = "storage_full",
@@ -690,6 +691,8 @@ k_status gw_target(gw *g, const gw_payment *p, arena *a, const provider **prov, 
                    "This PaymentIntent has no order at a provider to act on.");
         return K_ECONFLICT;
     }
+    if (gw_budget_take(g, p->merchant_id, (*prov)->name, err) != K_OK)
+        return K_EBUSY;
     gw_prov_ref_of(p, a, ref);
     return K_OK;
 }

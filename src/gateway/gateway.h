@@ -38,6 +38,7 @@ typedef struct {
     int64_t attempt_ttl_s;  /* 0 = from the method's rule */
     int64_t session_ttl_s;  /* checkout sessions: default 24 h */
     int64_t auth_warn_days; /* warning webhook this many days before authorisation expiry */
+    int64_t klarna_per_min; /* Klarna-backed calls per merchant and minute (budget.c), 0 = off */
     bool test_clock;
 } gw_config;
 
@@ -76,6 +77,7 @@ typedef enum {
     GW_WHY_IDEM_MISMATCH,        /* idempotency key reused with other parameters */
     GW_WHY_IDEM_IN_USE,          /* idempotency key held by a request in flight */
     GW_WHY_BUSY,                 /* the store is saturated: retry shortly */
+    GW_WHY_RATE_LIMITED,         /* past a provider's per-account call limit: retry later */
     GW_WHY_CONFLICT,             /* changed by another request meanwhile: retry */
     GW_WHY_STORAGE,              /* the store failed; nothing was changed */
     GW_WHY_STORAGE_FULL,         /* the store's disk is full; nothing was changed, retry later */
@@ -449,6 +451,12 @@ k_status gw_session_expire(gw *g, const char *merchant_id, const char *id, gw_id
 k_status gw_session_pay(gw *g, const char *id, const char *method_type, const char *email,
                         const char *country, const char *locale, const char *terminal, arena *a,
                         const char **redirect, gw_err *err);
+/* The customer came back to the hosted page from an unfinished provider page
+ * (Back, "choose another method"): the open attempt is read back, closed at the
+ * provider and failed, so the session can be paid anew (abandon.c). K_OK when
+ * there was nothing open (or it finished meanwhile); K_ECONFLICT with err when
+ * the provider would not close it. */
+k_status gw_session_reopen(gw *g, const char *session_id, arena *a, gw_err *err);
 /* Methods the hosted page may offer for this session (rules: currency, country, amount). */
 k_status gw_session_methods(gw *g, const gw_session *s, const char *country, arena *a,
                             const char ***names, size_t *n);
@@ -467,6 +475,13 @@ k_status gw_merchant_by_project(gw *g, int64_t project_id, arena *a, gw_merchant
 /* Merchant settings (JSON object text) and replacing them. */
 k_status gw_merchant_settings(gw *g, const char *merchant_id, arena *a, json_t **out);
 k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settings);
+/* What the customer's pages show of a merchant (brand.c): its name and, when
+ * set in settings.branding.logo_url (https only), its logo. Arena-owned. */
+typedef struct {
+    const char *name;
+    const char *logo_url; /* NULL = none */
+} gw_brand;
+k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out);
 /* Resolves a secret key to a merchant id (arena-owned), K_ENOTFOUND when unknown. */
 k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id);
 

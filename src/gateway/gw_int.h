@@ -198,6 +198,13 @@ k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const st
                       arena *a, json_t ***docs, size_t *n, bool *has_more, gw_err *err);
 /* Reads an attempt and its payment, syncs it with the provider when still
  * open, and reads both again. */
+/* The per-merchant limit on calls a provider caps (budget.c): takes one call of
+ * merchant_id's minute at provider, or fills err (400 rate_limit, when to retry)
+ * and returns K_EBUSY. _for: the provider of payment_id's method (no payment or
+ * no method: K_OK, the use case reports it). Nothing else is changed. */
+k_status gw_budget_take(gw *g, const char *merchant_id, const char *pname, gw_err *err);
+k_status gw_budget_take_for(gw *g, const char *merchant_id, const char *payment_id, arena *a,
+                            gw_err *err);
 k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p, gw_attempt *t);
 
 /* When a delivery that failed its `attempts`-th try goes again (unix ms, with

@@ -642,6 +642,8 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
         return K_EINVAL;
     const rule_method *rule = rules_method_find(&g->rules, method);
     const provider *prov = provider_find(rule->provider);
+    if (gw_budget_take(g, merchant_id, rule->provider, err) != K_OK)
+        return K_EBUSY;
     prov_account acct;
     if (prov == NULL || !gw_account(g, merchant_id, rule->provider, a, &acct)) {
         gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "payment_method_data[type]",
@@ -1301,6 +1303,8 @@ static k_status capture_resume(capture_job *j, const char *opid)
 k_status gw_pi_capture(gw *g, const char *merchant_id, const char *id, int64_t amount, bool final,
                        json_t *lines, gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
+    if (gw_budget_take_for(g, merchant_id, id, a, err) != K_OK)
+        return K_EBUSY;
     err->why = GW_WHY_NONE;
     capture_job j = {.g = g,
                      .merchant_id = merchant_id,
@@ -1432,6 +1436,8 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
     }
     if (pay_transition(out->m.state, OP_CANCEL) < 0)
         return unexpected_state(err, out, "cancel", OP_CANCEL);
+    if (out->latest_attempt != NULL && gw_budget_take_for(g, merchant_id, id, a, err) != K_OK)
+        return K_EBUSY;
     /* Tell the provider first: void the authorisation / close the open attempt. */
     const provider *prov;
     prov_account acct;

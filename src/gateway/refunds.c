@@ -233,6 +233,8 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
         gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "amount", "Refund amount must be positive.");
         return K_EINVAL;
     }
+    if (gw_budget_take_for(g, merchant_id, in->payment_id, a, err) != K_OK)
+        return K_EBUSY;
     err->why = GW_WHY_NONE;
     refund_job j = {
         .g = g, .merchant_id = merchant_id, .in = in, .idem = idem, .a = a, .r = out, .err = err};

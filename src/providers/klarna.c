@@ -279,9 +279,9 @@ static const char *kc_method_detail(const char *pm_type)
 {
     if (!pm_type)
         return NULL;
-    return strcmp(pm_type, "direct_bank_transfer") == 0 || strcmp(pm_type, "direct_debit") == 0
-               ? "pay_now"
-               : "pay_later";
+    if (strcmp(pm_type, "direct_bank_transfer") == 0 || strcmp(pm_type, "direct_debit") == 0)
+        return "pay_now";
+    return strcmp(pm_type, "fixed_amount") == 0 ? "pay_over_time" : "pay_later";
 }
 
 /* ----------------------------------------------------------------- start */
@@ -350,6 +350,10 @@ static k_status kc_start(const prov_account *acct, const prov_start *in, arena *
     json_t *hpp = json_pack("{s:s, s:o, s:{s:s, s:o}}", "payment_session_url", psu, "merchant_urls",
                             urls, "options", "place_order_mode", "NONE",
                             "payment_method_categories", kc_categories(in->method));
+    /* Klarna's HPP shows the shop's name as the page title (options.page_title). */
+    if (acct->merchant_name != NULL)
+        json_object_set_new(json_object_get(hpp, "options"), "page_title",
+                            json_string(acct->merchant_name));
     st = kc_call(acct, "POST", "/hpp/v1/sessions", hpp, arena_printf(a, "hpp-%s", in->attempt_id),
                  NULL, a, &ans);
     json_decref(hpp);

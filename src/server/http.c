@@ -373,7 +373,10 @@ static void http_add_common_headers(http_ctx *c, struct MHD_Response *r, const c
     http_add_header(r, "Request-Id", c->req.request_id);
     http_add_header(r, "X-Content-Type-Options", "nosniff");
     http_add_header(r, "Referrer-Policy", "no-referrer");
-    if (http_is_html(ctype)) {
+    bool own_csp = false; /* a page with a stricter policy of its own sends only that one */
+    for (int i = 0; i < c->resp.nheaders; i++)
+        own_csp = own_csp || strcasecmp(c->resp.headers[i].name, "Content-Security-Policy") == 0;
+    if (http_is_html(ctype) && !own_csp) {
         http_add_header(r, "X-Frame-Options", "DENY");
         http_add_header(r, "Content-Security-Policy",
                         "default-src 'self'; img-src 'self' data:; style-src 'self' "

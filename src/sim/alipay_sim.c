@@ -1026,7 +1026,8 @@ static const char as_css[] =
     "a.w{display:block;padding:12px;margin:8px 0;border:1px solid #ccd;border-radius:8px;"
     "text-decoration:none;color:#114}"
     "button,input{font-size:1.1rem;padding:10px;width:100%;box-sizing:border-box;margin:6px 0}"
-    "button{background:#1677ff;color:#fff;border:0;border-radius:8px}"
+    "button{background:#0958d9;color:#fff;border:0;border-radius:8px;min-height:44px}"
+    ":focus-visible{outline:3px solid #111;outline-offset:3px}"
     ".err{color:#b00020}.ok{color:#087f23}";
 
 static void pg_begin(buf *b, const char *title, const char *wallet_name)
@@ -1124,6 +1125,15 @@ static void pg_wallet_pay(alipay_sim *s, const as_pay *p, const as_wallet *w, bo
                    "autocomplete=\"off\" maxlength=\"12\">"
                    "<button type=\"submit\">Confirm payment</button></form>",
                    s->base, w->code, p->id, ret ? 1 : 0);
+        /* A way out: on the paying phone back to the shop's page (which offers the
+         * other methods again); on a phone that scanned, back to the wallet list. */
+        buf_append_str(b, "<p><a class=\"w back\" href=\"");
+        if (ret && p->redirect_url[0])
+            buf_append_html(b, p->redirect_url);
+        else
+            buf_printf(b, "%s/qr/%s", s->base, p->id);
+        buf_append_str(b, ret ? "\">Cancel and go back to the shop</a></p>"
+                              : "\">Cancel and go back</a></p>");
     } else {
         const char *what = p->status == AS_SUCCESS     ? "Payment successful"
                            : p->status == AS_PENDING   ? "Payment processing"

@@ -110,6 +110,7 @@ typedef struct {
     bool single_account;
     bool pending;
     char msg[160];
+    char merchant[128]; /* options.page_title: the shop's name, shown on every page */
 } ks_hpp;
 
 typedef struct {
@@ -643,6 +644,8 @@ static void api_hpp_create(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t *b
     h->step = P_METHOD;
     snprintf(h->locale, sizeof(h->locale), "%s",
              ks_jstr(k->req, "locale") ? ks_jstr(k->req, "locale") : "en-GB");
+    snprintf(h->merchant, sizeof(h->merchant), "%s",
+             ks_jstr(opts, "page_title") ? ks_jstr(opts, "page_title") : "");
     snprintf(h->country, sizeof(h->country), "%s", ks_jstr(k->req, "purchase_country"));
     snprintf(h->currency, sizeof(h->currency), "%s", ks_jstr(k->req, "purchase_currency"));
     h->amount = json_integer_value(json_object_get(k->req, "order_amount"));
@@ -1246,7 +1249,11 @@ static const char ks_css[] =
     "border-radius:.4rem;border:1px solid #17120f;background:#17120f;color:#fff;"
     "text-align:center;text-decoration:none}button.secondary{background:#fff;color:#17120f}"
     "p[role=alert]{background:#fde2e2;padding:.6rem;border-radius:.3rem}"
-    "fieldset{border:0;padding:0}legend{font-weight:600}";
+    "fieldset{border:0;padding:0}legend{font-weight:600}"
+    ":focus-visible{outline:3px solid #0b57d0;outline-offset:3px}"
+    "label:has(input[type=radio]){display:flex;align-items:center;gap:.6rem;min-height:2.75rem}"
+    "input[type=radio]{width:1.5rem;height:1.5rem;margin:0;flex:none}"
+    ".shop{font-size:1.05rem}";
 
 static void pg_begin(buf *b, bool de_, const char *title, const ks_hpp *h)
 {
@@ -1260,6 +1267,11 @@ static void pg_begin(buf *b, bool de_, const char *title, const ks_hpp *h)
     buf_printf(b, "<p class=\"sim\">%s</p>",
                T("Klarna simulator - test mode, no real money moves",
                  "Klarna-Simulator - Testmodus, es wird kein echtes Geld bewegt"));
+    if (h->merchant[0]) {
+        buf_printf(b, "<p class=\"shop\">%s <strong>", T("Paying", "Zahlung an"));
+        buf_append_html(b, h->merchant);
+        buf_append_str(b, "</strong></p>");
+    }
     buf_printf(b, "<p>%s <strong>%lld.%02lld %s</strong></p><h1>", T("Amount:", "Betrag:"),
                (long long)(h->amount / 100), (long long)(h->amount % 100), h->currency);
     buf_append_html(b, title);
@@ -1625,6 +1637,39 @@ static void ks_post_tan(klarna_sim *ks, ks_hpp *h, bool de_, const char *tan)
              KS_TRIES - h->tan_fails);
 }
 
+/* Klarna's playground decides by the e-mail address (seed 001, Stripe's Klarna
+ * test data): customer+denied@email.<cc> is refused in every category. Pay Now
+ * has no e-mail step, so there the address the shop sent in billing_address
+ * decides; Pay Later and Pay over time use the one typed at the e-mail step. */
+static bool ks_email_denied(const char *email)
+{
+    const char *at = email != NULL ? strchr(email, '@') : NULL;
+    return at != NULL && at - email == 15 && strncmp(email, "customer+denied", 15) == 0;
+}
+
+static const char *ks_billing_email(klarna_sim *ks, const ks_hpp *h)
+{
+    ks_kp *k = ks_kp_find(ks, h->kp_id);
+    return k != NULL ? ks_jstr(json_object_get(k->req, "billing_address"), "email") : NULL;
+}
+
+static void ks_refuse(klarna_sim *ks, ks_hpp *h, bool de_)
+{
+    ks_finish(ks, h, H_FAILED,
+              T("Your purchase can not be accepted. Please choose another payment method.",
+                "Ihr Kauf kann nicht akzeptiert werden. Bitte wählen Sie eine andere "
+                "Zahlungsart."));
+}
+
+/* Pay Now chosen (or the only category): refused up front for a denied e-mail. */
+static void ks_start_pay_now(klarna_sim *ks, ks_hpp *h, bool de_)
+{
+    snprintf(h->chosen, sizeof(h->chosen), "pay_now");
+    h->step = P_BANK;
+    if (ks_email_denied(ks_billing_email(ks, h)))
+        ks_refuse(ks, h, de_);
+}
+
 static void ks_post_email(klarna_sim *ks, ks_hpp *h, bool de_, const char *email)
 {
     const char *at = strchr(email, '@');
@@ -1634,11 +1679,8 @@ static void ks_post_email(klarna_sim *ks, ks_hpp *h, bool de_, const char *email
         return;
     }
     size_t local = (size_t)(at - email);
-    if (local == 15 && strncmp(email, "customer+denied", 15) == 0) {
-        ks_finish(ks, h, H_FAILED,
-                  T("Your purchase can not be accepted. Please choose another payment method.",
-                    "Ihr Kauf kann nicht akzeptiert werden. Bitte wählen Sie eine andere "
-                    "Zahlungsart."));
+    if (ks_email_denied(email)) {
+        ks_refuse(ks, h, de_);
         return;
     }
     h->pending = local == 16 && strncmp(email, "customer+pending", 16) == 0;
@@ -1652,9 +1694,10 @@ static void ks_post_step(klarna_sim *ks, ks_hpp *h, bool de_, json_t *f)
     switch (h->step) {
     case P_METHOD:
         v = ks_jstr(f, "category");
-        if (v && strcmp(v, "pay_now") == 0 && (h->cats & CAT_PAY_NOW))
-            h->step = P_BANK;
-        else if (v && strcmp(v, "pay_later") == 0 && (h->cats & CAT_PAY_LATER))
+        if (v && strcmp(v, "pay_now") == 0 && (h->cats & CAT_PAY_NOW)) {
+            ks_start_pay_now(ks, h, de_);
+            return;
+        } else if (v && strcmp(v, "pay_later") == 0 && (h->cats & CAT_PAY_LATER))
             h->step = P_OPTION;
         else if (v && strcmp(v, "pay_over_time") == 0 && (h->cats & CAT_PAY_OVER_TIME))
             h->step = P_OPTION;
@@ -1729,8 +1772,9 @@ static void ks_open(klarna_sim *ks, ks_hpp *h)
     h->status = H_IN_PROGRESS;
     h->updated_s = clock_now_s();
     if (h->cats == CAT_PAY_NOW) {
-        snprintf(h->chosen, sizeof(h->chosen), "pay_now");
-        h->step = P_BANK;
+        ks_start_pay_now(ks, h, strncmp(h->locale, "de", 2) == 0);
+        if (h->status != H_IN_PROGRESS)
+            return; /* refused: ks_finish reported it */
     } else if (!(h->cats & CAT_PAY_NOW)) {
         snprintf(h->chosen, sizeof(h->chosen), "%s",
                  h->cats & CAT_PAY_LATER ? "pay_later" : "pay_over_time");

@@ -5,6 +5,7 @@
  * handler (fault injection delays) without holding up other connections.
  */
 #include "sim_server.h"
+#include "../base/favicon.h"
 #include "../base/log.h"
 
 #include <arpa/inet.h>
@@ -104,6 +105,16 @@ static enum MHD_Result sim_access(void *cls, struct MHD_Connection *c, const cha
     }
     if (sc->toobig)
         return sim_plain(c, 413, "request body too large\n");
+    if (strcmp(url, "/favicon.ico") == 0) { /* browsers ask for it on every page */
+        sim_response fav = {.status = 200, .content_type = FAVICON_CONTENT_TYPE};
+        size_t n;
+        const char *icon = favicon_svg(&n);
+        buf_init(&fav.body, n + 1);
+        buf_append(&fav.body, icon, n);
+        enum MHD_Result ok = sim_send(c, &fav);
+        buf_free(&fav.body);
+        return ok;
+    }
     sim_route route;
     if (!sim_find(srv, url, &route))
         return sim_plain(c, 404, "no simulator here\n");

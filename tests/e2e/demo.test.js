@@ -146,3 +146,64 @@ test('the cart cookie cannot be forged and an empty cart offers no checkout', as
   assert.equal(r.status, 303);
   assert.match(r.headers.get('location'), /\/demo\/cart$/);
 });
+
+test('on a 390 px phone the cart fits: Remove visible, names unbroken; the order page shows readable times', async () => {
+  const b = await browser({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  try {
+    const { page } = b;
+    await page.goto(`${k.url}/demo`);
+    for (const name of ['Kassa coffee mug', 'Kassa coffee mug']) {
+      const item = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name }) });
+      await item.getByRole('button', { name: 'Add to cart' }).tap();
+      await page.waitForURL(/\/demo\/cart$/);
+      await page.goto(`${k.url}/demo`);
+    }
+    const items = page.getByRole('listitem');
+    await items.nth(1).getByRole('button', { name: 'Add to cart' }).tap();
+    await page.waitForURL(/\/demo\/cart$/);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the cart is ${width}px wide on a 390px phone`);
+    const removes = page.getByRole('button', { name: /^Remove / });
+    for (let i = 0; i < await removes.count(); i++) {
+      const box = await removes.nth(i).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `Remove ${i} is on screen: ${JSON.stringify(box)}`);
+    }
+    const cell = page.locator('.cart tbody td:first-child').first();
+    const h = (await cell.boundingBox()).height;
+    const line = await cell.evaluate((e) => parseFloat(getComputedStyle(e).lineHeight));
+    assert.ok(h <= line * 2.2, `the product name takes ${h}px (one line is ${line}px): not broken letter by letter`);
+    await shot(page, 'demo-phone-cart');
+    // Pay it and look at the order page's webhook times.
+    await page.getByRole('button', { name: 'Checkout' }).tap();
+    await page.waitForURL(/\/c\/pay\/cs_/);
+    const csId = /\/c\/pay\/(cs_[A-Za-z0-9_]+)/.exec(page.url())[1];
+    await page.getByLabel('Country').selectOption('DE');
+    await page.getByLabel('E-mail').fill('customer@email.de');
+    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.getByRole('button', { name: /^Pay / }).tap();
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByLabel(/Demo Bank/).first().check();
+    await page.getByRole('button', { name: 'Continue' }).tap();
+    await page.getByLabel('Username').fill('demo-user');
+    await page.getByLabel('PIN or password').fill('0000');
+    await page.getByRole('button', { name: 'Log in' }).tap();
+    await page.getByRole('button', { name: 'Continue' }).tap();
+    await page.getByLabel('TAN').fill('12345');
+    await page.getByRole('button', { name: 'Confirm payment' }).tap();
+    await page.getByRole('heading', { name: 'Payment received' }).waitFor({ timeout: 20000 });
+    await page.goto(`${k.url}/demo/order/${csId}`);
+    await page.getByRole('cell', { name: 'payment_intent.succeeded' }).waitFor({ timeout: 30000 });
+    const times = await page.locator('table.events time').allTextContents();
+    assert.ok(times.length > 0);
+    for (const t of times) {
+      assert.doesNotMatch(t, /\d{4}-\d{2}-\d{2}T/, 'no raw ISO time shown');
+      assert.match(t, /^\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}, \d{2}:\d{2}:\d{2} UTC$/);
+    }
+    assert.match(await page.locator('table.events time').first().getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    const w2 = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w2 <= 390, `the order page is ${w2}px wide`);
+    await shot(page, 'demo-phone-order');
+  } finally {
+    await b.close();
+  }
+});

@@ -55,6 +55,42 @@ function saleBody(project, paymentId, amount, currency, callbackUrl, extra = {})
   };
 }
 
+/** PHP's http_build_query (nested arrays in brackets, urlencode with '+' for spaces). */
+function phpQuery(params, prefix = null) {
+  return Object.entries(params).map(([k, v]) => {
+    const key = prefix ? `${prefix}[${k}]` : k;
+    if (v !== null && typeof v === 'object') return phpQuery(v, key);
+    const val = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+    return `${encodeURIComponent(key)}=${encodeURIComponent(val).replace(/%20/g, '+')}`;
+  }).join('&');
+}
+
+/** paymentpage-sdk-php 1.6's SignatureHandler::sign: "a:b:c:value" leaves (':' in keys
+ * doubled), sorted as ksort(SORT_NATURAL) over the whole flattened key, joined by ';',
+ * base64 HMAC-SHA512. */
+function phpSign(params, secret) {
+  const leaves = {};
+  const walk = (o, prefix) => {
+    for (const [k, v] of Object.entries(o)) {
+      const key = (prefix ? `${prefix}:` : '') + String(k).replace(/:/g, '::');
+      if (v !== null && typeof v === 'object') walk(v, key);
+      else leaves[key] = `${key}:${typeof v === 'boolean' ? (v ? '1' : '0') : String(v)}`;
+    }
+  };
+  walk(params, '');
+  const keys = Object.keys(leaves).sort((a, b) => {
+    const ca = a.split(/(\d+)/), cb = b.split(/(\d+)/);
+    for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
+      if (ca[i] === cb[i]) continue;
+      if (/^\d+$/.test(ca[i]) && /^\d+$/.test(cb[i])) return Number(ca[i]) - Number(cb[i]);
+      return ca[i] < cb[i] ? -1 : 1;
+    }
+    return ca.length - cb.length;
+  });
+  const crypto = require('node:crypto');
+  return crypto.createHmac('sha512', secret).update(keys.map((x) => leaves[x]).join(';')).digest('base64');
+}
+
 /** Walk the Klarna simulator from a redirect URL until it sends the customer back to Kassa. */
 async function payAtKlarna(k, startUrl, o = {}) {
   const opts = { category: 'pay_now', tan: '12345', bank: 'de', username: 'demo', pin: '1234', ...o };
@@ -137,6 +173,11 @@ test('ECommPay dialect', async (t) => {
     const rc1 = await waitUntil(() => forPayment(rx, secret, 'G-1').find((d) => d.operation.type === 'refund'), { what: 'refund callback' });
     assert.deepStrictEqual([rc1.operation.status, rc1.operation.code, rc1.payment.status], ['success', '0', 'partially refunded']);
     assert.deepStrictEqual(rc1.operation.sum_initial, { amount: 500, currency: 'EUR' });
+    // As paymentpage-sdk-php's callback fixtures have them: the payment's description and
+    // customer, and merchant_refund_id under payment.
+    assert.strictEqual(rc1.payment.description, 'Order G-1');
+    assert.strictEqual(rc1.payment.merchant_refund_id, 'RF-1');
+    assert.strictEqual(rc1.customer.id, 'cust-42');
     const r2 = await refund(5000, 'RF-2');
     assert.strictEqual(r2.status, 400);
     assert.deepStrictEqual([r2.json.status, r2.json.code, r2.json.message], ['error', '3283', 'Refund amount more than init amount']);
@@ -218,6 +259,23 @@ test('ECommPay dialect', async (t) => {
     assert.strictEqual(re.status, 'succeeded');
     const rcb = await waitUntil(() => forPayment(rx, secret, 'PP-1').find((d) => d.operation.type === 'refund'), { what: 'refund callback for a /v1 refund' });
     assert.deepStrictEqual(rcb.operation.sum_initial, { amount: 999, currency: 'EUR' });
+  });
+
+  await t.test('Payment Page built as paymentpage-sdk-php 1.6 builds it: nested receipt_data', async () => {
+    const params = {
+      project_id: project, payment_id: 'PP-PHP-1', payment_amount: 2600, payment_currency: 'EUR',
+      customer_id: 'c-php', customer_first_name: 'Test', customer_last_name: 'Person-de',
+      customer_email: 'customer@email.de', customer_country: 'DE',
+      force_payment_method: 'sofort', language_code: 'en', merchant_success_url: 'http://127.0.0.1:1/shop/ok',
+      receipt_data: { positions: [{ quantity: 1, amount: 2600, description: 'Kaffeebecher rot' }], total_tax_amount: 0 },
+    };
+    const open = await fetch(`${k.url}/payment?${phpQuery(params)}&signature=${encodeURIComponent(phpSign(params, secret))}`,
+      { redirect: 'manual' });
+    assert.strictEqual(open.status, 303, await open.text());
+    const tampered = { ...params, receipt_data: { ...params.receipt_data, total_tax_amount: 1 } };
+    const bad = await fetch(`${k.url}/payment?${phpQuery(tampered)}&signature=${encodeURIComponent(phpSign(params, secret))}`);
+    assert.strictEqual(bad.status, 400);
+    assert.match(await bad.text(), /3261/);
   });
 
   await t.test('Payment Page with force_payment_method=alipay: QR page, wallet PIN, success callback', async () => {

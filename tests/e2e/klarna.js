@@ -83,6 +83,13 @@ async function payKlarna(stripe, pi, simUrl, opts = {}) {
   for (let steps = 0; !left && steps < MAX_STEPS; steps++) {
     if (page.res.status !== 200) throw new Error(`simulator page ${page.url} answered ${page.res.status}: ${page.html.slice(0, 300)}`);
     const form = parseForm(page.html, page.url);
+    if (!form && finalLink(page.html, page.url)) { // refused on arrival (a denied e-mail)
+      if (o.trace) o.trace.push({ step: 'final', html: page.html });
+      page = await follow(finalLink(page.html, page.url), isOurs);
+      left = page.left;
+      if (!left) throw new Error('the final page\'s link did not lead back to the shop');
+      break;
+    }
     if (!form) throw new Error(`no step form on ${page.url}: ${page.html.slice(0, 500)}`);
     if (o.trace) o.trace.push({ step: form.step, radios: form.radios });
     const fields = { step: form.step, action: 'next' };

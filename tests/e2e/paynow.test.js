@@ -178,6 +178,27 @@ describe('Klarna Pay Now', () => {
     assert.deepEqual(trace.map((t) => t.step), ['bank', 'login', 'account', 'tan', 'tan', 'tan', 'final']);
   });
 
+  it('playground e-mail customer+denied@email.<cc> is refused for Pay Now too (seed 001)', async () => {
+    const pi = await payNowIntent(1250);
+    const c = await confirmed(pi, { email: 'customer+denied@email.de' });
+    const trace = [];
+    await expectFailed(pi, c, { trace }, 'payment_method_provider_decline');
+    assert.deepEqual(trace.map((t) => t.step), ['final'], 'refused before any bank step');
+    assert.match(trace[0].html, /can not be accepted/);
+    // The Klarna entry with every category: choosing Pay Now is refused the same way.
+    const all = await stripe.paymentIntents.create({ amount: 1260, currency: 'eur', payment_method_types: ['klarna'] });
+    const c2 = await confirmKlarna(stripe, all.id, { type: 'klarna', email: 'customer+denied@email.at', country: 'AT' });
+    const t2 = [];
+    const { intent } = await payKlarna(stripe, c2, k.simUrl, { kassaUrl: k.url, category: 'pay_now', trace: t2 });
+    assert.equal(intent.status, 'requires_payment_method');
+    assert.equal(intent.last_payment_error.code, 'payment_method_provider_decline');
+    assert.deepEqual(t2.map((t) => t.step), ['method', 'final']);
+    // customer@email.<cc> is approved as before.
+    const ok = await payNowIntent(1270);
+    const { intent: paid } = await payKlarna(stripe, await confirmed(ok, { email: 'customer@email.de' }), k.simUrl, { kassaUrl: k.url });
+    assert.equal(paid.status, 'succeeded');
+  });
+
   it('a technical error at the bank -> payment_method_not_available', async () => {
     const pi = await payNowIntent(1400);
     const c = await confirmed(pi);

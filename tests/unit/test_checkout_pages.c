@@ -114,7 +114,7 @@ static void test_pick_and_country(void **state)
     assert_string_equal(i18n_default_country(LANG_EN, "", "EUR"), "DE"); /* GB takes GBP */
     assert_string_equal(i18n_default_country(LANG_EN, "", "gbp"), "GB");
     assert_string_equal(i18n_default_country(LANG_SV, "", "SEK"), "SE");
-    assert_string_equal(i18n_default_country(LANG_SV, "", "EUR"), "DE");
+    assert_string_equal(i18n_default_country(LANG_SV, "", "EUR"), "SE"); /* docs/pages.md */
     assert_string_equal(i18n_default_country(LANG_FI, NULL, NULL), "FI");
     assert_int_equal(i18n_country_find("se"), i18n_country_find("SE"));
     assert_int_equal(i18n_country_find("US"), -1);
@@ -181,8 +181,12 @@ static void test_pay_page_en(void **state)
     assert_non_null(strstr(h, "<html lang=\"en\">"));
     assert_non_null(strstr(h, "name=\"viewport\""));
     assert_non_null(strstr(h, "href=\"/assets/kassa.css\""));
-    assert_null(strstr(h, "<script"));
-    assert_null(strstr(h, "style=")); /* CSP: no inline styles */
+    /* CSP default-src 'self': one same-origin script file, no inline script or style */
+    assert_non_null(strstr(h, "<script src=\"/assets/kassa.js\" defer></script>"));
+    assert_null(strstr(h, "<script>"));
+    assert_null(strstr(h, "style="));
+    /* the test-mode badge even without a known merchant */
+    assert_non_null(strstr(h, "<span class=\"badge test\">Test mode</span>"));
     /* escaped merchant text */
     assert_non_null(strstr(h, "Mug &lt;b&gt;&quot;big&quot;&lt;/b&gt; &amp; co"));
     assert_null(strstr(h, "<b>\"big\""));
@@ -233,6 +237,89 @@ static void test_pay_page_de_with_error(void **state)
     assert_non_null(strstr(h, "<option value=\"AT\" selected>Österreich</option>"));
     assert_non_null(strstr(h, "Sofort bezahlen (Online-Banking)"));
     assert_non_null(strstr(h, "name=\"locale\" value=\"de\""));
+}
+
+/* The merchant header, the error box by its field, the methods' countries. */
+static void test_pay_page_merchant_and_errors(void **state)
+{
+    page_fixture *f = *state;
+    const char *methods[] = {"klarna_pay_now", "alipay"};
+    const char *countries[] = {"AT DE NL", "DE FR SE"};
+    gw_brand brand = {.name = "Café <Kassa>", .logo_url = "https://shop.example/logo.png"};
+    pages_pay_view v = {.lang = LANG_EN,
+                        .s = &f->s,
+                        .brand = &brand,
+                        .methods = methods,
+                        .method_countries = countries,
+                        .nmethods = 2,
+                        .country = "FR",
+                        .error = "This payment method is not offered in France.",
+                        .error_field = "method"};
+    const char *h = render_pay(f, &v);
+    assert_non_null(strstr(h, "<header class=\"merchant\"><img class=\"logo\" alt=\"\" "
+                              "src=\"https://shop.example/logo.png\"><span class=\"merchant-name\">"
+                              "Café &lt;Kassa&gt;</span>"));
+    /* the method error sits under the legend, not at the top of the form */
+    assert_non_null(strstr(h, "<legend>Payment method</legend>\n<div class=\"alert\" "
+                              "role=\"alert\" id=\"form-error\">This payment method is not "
+                              "offered in France.</div>"));
+    assert_non_null(strstr(h, "<fieldset aria-describedby=\"form-error\">"));
+    /* France: Pay Now hidden, Alipay+ shown and checked; both carry their countries */
+    assert_non_null(strstr(h, "<div class=\"option\" hidden data-countries=\"AT DE NL\">"));
+    assert_non_null(strstr(h, "<div class=\"option\" data-countries=\"DE FR SE\">"
+                              "<input type=\"radio\" name=\"method\" id=\"m-alipay\" "
+                              "value=\"alipay\" checked"));
+    /* an e-mail error goes in the e-mail field's box */
+    v.error = "Please enter a valid e-mail address.";
+    v.error_field = "email";
+    h = render_pay(f, &v);
+    const char *field = strstr(h, "<label for=\"email\">");
+    const char *alert = strstr(h, "role=\"alert\"");
+    const char *country = strstr(h, "<label for=\"country\">");
+    assert_non_null(field);
+    assert_non_null(alert);
+    assert_true(field < alert);
+    assert_true(alert < country);
+}
+
+static void test_dates_and_pay_later(void **state)
+{
+    page_fixture *f = *state;
+    char d[32];
+    pages_date(1798848000, LANG_DE, d, sizeof d); /* 2027-01-02 */
+    assert_string_equal(d, "2.1.2027");
+    pages_date(1798848000, LANG_EN, d, sizeof d);
+    assert_string_equal(d, "02/01/2027");
+    pages_date(1798848000, LANG_SV, d, sizeof d);
+    assert_string_equal(d, "2027-01-02");
+    gw_payment p;
+    memset(&p, 0, sizeof p);
+    p.m.state = PS_REQUIRES_CAPTURE;
+    p.method_type = "klarna_pay_later";
+    p.method_detail = "pay_later";
+    p.auth_created_at = 1798848000 - 30 * 86400;
+    buf_reset(&f->b);
+    pages_out o = {.b = &f->b, .st = K_OK};
+    pages_done(&o, LANG_EN, &f->s, &p);
+    assert_int_equal(o.st, K_OK);
+    assert_non_null(strstr(f->b.data, "you pay €12.34 to Klarna within 30 days"));
+    assert_non_null(strstr(f->b.data, "<dt>Pay by</dt><dd>02/01/2027</dd>"));
+    assert_null(strstr(f->b.data, "has been received"));
+    p.method_detail = "pay_over_time";
+    buf_reset(&f->b);
+    o = (pages_out){.b = &f->b, .st = K_OK};
+    pages_done(&o, LANG_EN, &f->s, &p);
+    /* 12.34 in three: the first instalment carries the rounding */
+    assert_non_null(strstr(f->b.data, "in 3 interest-free instalments"));
+    assert_non_null(strstr(f->b.data, "<li>€4.12 · "));
+    assert_non_null(strstr(f->b.data, "<li>€4.11 · 02/01/2027</li>"));
+    p.method_type = "klarna_pay_now";
+    p.method_detail = "pay_now";
+    buf_reset(&f->b);
+    o = (pages_out){.b = &f->b, .st = K_OK};
+    pages_done(&o, LANG_EN, &f->s, &p);
+    assert_non_null(strstr(f->b.data, "Your payment of €12.34 has been received"));
+    assert_int_equal(pages_reason("payment_intent_authentication_failure"), T_R_AUTH_FAILED);
 }
 
 static void test_outcomes(void **state)
@@ -446,6 +533,9 @@ int main(void)
         cmocka_unit_test(test_pick_and_country),
         cmocka_unit_test_setup_teardown(test_pay_page_en, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_pay_page_de_with_error, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_pay_page_merchant_and_errors, fixture_up,
+                                        fixture_down),
+        cmocka_unit_test_setup_teardown(test_dates_and_pay_later, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_outcomes, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_done_pages, fixture_up, fixture_down),
         cmocka_unit_test(test_refresh_and_limits),

@@ -210,6 +210,36 @@ static void test_payment_page_booleans(void **state)
     json_decref(o);
 }
 
+/* paymentpage-sdk-php 1.6: http_build_query sends nested receipt_data in brackets and
+ * SignatureHandler signs receipt_data:positions:0:amount:2600 (vector computed by the
+ * SDK's algorithm: flattened "a:b:c:value" leaves, ksort SORT_NATURAL, ';'). */
+static void test_payment_page_php_nested(void **state)
+{
+    (void)state;
+    const char *q =
+        "project_id=200&payment_id=ORDER-1004&payment_amount=2600&payment_currency=EUR&"
+        "customer_id=cust-42&receipt_data%5Bpositions%5D%5B0%5D%5Bquantity%5D=1&receipt_data%"
+        "5Bpositions%5D%5B0%5D%5Bamount%5D=2600&receipt_data%5Bpositions%5D%5B0%5D%5Bdescription%"
+        "5D=Kaffeebecher+rot&receipt_data%5Btotal_tax_amount%5D=0&signature=iScjDgW8rrANnX2wLtONRd"
+        "SlW7d6aFrUp1yrVXt1a74twwgxQNI2scNrcgSgUNQDYKF6VRS71mNLnX%2BojAGXrw%3D%3D";
+    json_t *o = ecp_query_decode(q);
+    assert_non_null(o);
+    assert_true(ecp_verify_query("pp-secret-123", o));
+    assert_false(ecp_verify_query("pp-secret-124", o));
+    json_object_set_new(o, "receipt_data[positions][0][amount]", json_string("2601"));
+    assert_false(ecp_verify_query("pp-secret-123", o));
+    json_object_set_new(o, "receipt_data[positions][0][amount]", json_string("2600"));
+    assert_true(ecp_verify_query("pp-secret-123", o));
+    /* A key both a value and a parent cannot be what was signed. */
+    json_object_set_new(o, "receipt_data", json_string("x"));
+    assert_false(ecp_verify_query("pp-secret-123", o));
+    json_object_del(o, "receipt_data");
+    /* Malformed brackets are an ordinary key (signed literally), so they break this one. */
+    json_object_set_new(o, "receipt_data[x", json_string("1"));
+    assert_false(ecp_verify_query("pp-secret-123", o));
+    json_decref(o);
+}
+
 static void test_query_decoding(void **state)
 {
     (void)state;
@@ -309,9 +339,13 @@ static void test_depth_and_bad_signatures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pinned_vectors),           cmocka_unit_test(test_payment_page_url),
-        cmocka_unit_test(test_payment_page_booleans),    cmocka_unit_test(test_query_decoding),
-        cmocka_unit_test(test_canonicalisation),         cmocka_unit_test(test_js_numbers),
+        cmocka_unit_test(test_pinned_vectors),
+        cmocka_unit_test(test_payment_page_url),
+        cmocka_unit_test(test_payment_page_booleans),
+        cmocka_unit_test(test_payment_page_php_nested),
+        cmocka_unit_test(test_query_decoding),
+        cmocka_unit_test(test_canonicalisation),
+        cmocka_unit_test(test_js_numbers),
         cmocka_unit_test(test_depth_and_bad_signatures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -413,7 +413,7 @@ static void test_param_int64(void **state)
 static void test_param_str_bool_enum(void **state)
 {
     (void)state;
-    json_t *j = tree("description=&name=abcdef&t=true&f=false&one=1&T=True&"
+    json_t *j = tree("description=&name=abcdef&t=true&f=false&one=1&T=True&F=False&U=TRUE&"
                      "payment_method_types[0]=klarna&payment_method_data[billing_details][email]"
                      "=a%40b.de&capture_method=later");
     const char *s = NULL;
@@ -438,7 +438,13 @@ static void test_param_str_bool_enum(void **state)
     assert_false(b);
     assert_int_equal(param_bool(j, "one", &b, &err), K_EINVAL);
     assert_string_equal(err.message, "Invalid boolean: 1");
-    assert_int_equal(param_bool(j, "T", &b, &err), K_EINVAL);
+    assert_int_equal(param_bool(j, "T", &b, &err), K_OK); /* stripe-python's str(True) */
+    assert_true(b);
+    assert_int_equal(param_bool(j, "F", &b, &err), K_OK);
+    assert_false(b);
+    assert_int_equal(param_bool(j, "U", &b, &err), K_EINVAL);
+    assert_string_equal(err.message, "Invalid boolean: TRUE");
+    assert_string_equal(err.param, "U");
     assert_int_equal(param_bool(j, "nope", &b, &err), K_ENOTFOUND);
 
     static const char *const methods[] = {"automatic", "automatic_async", "manual", NULL};

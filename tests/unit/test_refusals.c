@@ -74,6 +74,7 @@ static void test_stripe_rows(void **state)
         {GW_WHY_IDEM_IN_USE, 409, "idempotency_error", "idempotency_key_in_use"},
         {GW_WHY_PROVIDER_UNAVAILABLE, 502, "api_error", "provider_unavailable"},
         {GW_WHY_BUSY, 503, "api_error", "rate_limit"},
+        {GW_WHY_RATE_LIMITED, 400, "invalid_request_error", "rate_limit"},
         {GW_WHY_STORAGE, 500, "api_error", NULL},
         {GW_WHY_STORAGE_FULL, 503, "api_error", NULL},
     };

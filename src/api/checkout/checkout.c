@@ -10,8 +10,12 @@
  * the templates in pages.c; they hold no business rules of their own.
  */
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "../api.h"
+#include "../../base/clock.h"
+#include "../../base/favicon.h"
 #include "../../base/ids.h"
 #include "../../base/log.h"
 #include "web.h"
@@ -64,8 +68,18 @@ static gw_payment *load_payment(api_ctx *c, http_req *req, const gw_session *s,
     return p;
 }
 
+/* The merchant behind a session, for the page header (NULL when unreadable). */
+static const gw_brand *load_brand(api_ctx *c, http_req *req, const char *merchant_id)
+{
+    gw_brand *b = arena_alloc(req->arena, sizeof *b);
+    if (b == NULL || gw_merchant_brand(c->g, merchant_id, req->arena, b) != K_OK) {
+        return NULL;
+    }
+    return b;
+}
+
 static void send_done(http_req *req, http_resp *resp, i18n_lang lang, const gw_session *s,
-                      const gw_payment *p)
+                      const gw_payment *p, const gw_brand *brand)
 {
     pages_outcome oc = pages_outcome_of(s, p);
     bool expired = s->status != NULL && strcmp(s->status, "expired") == 0;
@@ -79,6 +93,7 @@ static void send_done(http_req *req, http_resp *resp, i18n_lang lang, const gw_s
         title = expired ? T_EXPIRED_TITLE : T_CANCELED_TITLE;
     }
     pages_begin(&o, lang, i18n_t(lang, title), oc == PAGES_PROCESSING ? 2 : 0, NULL, false);
+    pages_merchant(&o, lang, brand);
     pages_done(&o, lang, s, p);
     pages_end(&o, lang, req->path);
     web_finish(resp, &o);
@@ -100,6 +115,42 @@ static void offered_methods(api_ctx *c, http_req *req, const gw_session *s, cons
     }
 }
 
+/* For each method, the offered billing countries where the rules take it
+ * ("AT DE NL"), so the page can follow the country select. */
+static const char *const *method_countries(api_ctx *c, http_req *req, const gw_session *s,
+                                           const char *const *names, size_t n)
+{
+    buf *lists = arena_alloc(req->arena, n * sizeof *lists);
+    const char **out = arena_alloc(req->arena, n * sizeof *out);
+    if (n == 0 || lists == NULL || out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        buf_init(&lists[i], 4 * i18n_country_count() + 1);
+    }
+    for (size_t k = 0; k < i18n_country_count(); k++) {
+        const char **here;
+        size_t nh = 0;
+        if (gw_session_methods(c->g, s, i18n_country_code(k), req->arena, &here, &nh) != K_OK) {
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < nh; j++) {
+                if (strcmp(names[i], here[j]) == 0) {
+                    buf_printf(&lists[i], "%s%s", lists[i].len > 0 ? " " : "",
+                               i18n_country_code(k));
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] =
+            arena_strndup(req->arena, lists[i].data != NULL ? lists[i].data : "", lists[i].len);
+        buf_free(&lists[i]);
+    }
+    return out;
+}
+
 static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pages_pay_view *v)
 {
     const char *country = v->country;
@@ -111,9 +162,16 @@ static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pa
         v->country = country;
     }
     const char **names;
-    offered_methods(c, req, v->s, country, &names, &v->nmethods);
+    size_t here = 0;
+    offered_methods(c, req, v->s, country, &names, &here);
+    /* Every method the session takes, each with its countries: the page shows
+     * those of the selected country and follows the country select. */
+    if (gw_session_methods(c->g, v->s, NULL, req->arena, &names, &v->nmethods) != K_OK) {
+        v->nmethods = 0;
+    }
     v->methods = names;
-    if (v->nmethods == 0 && v->error == NULL) {
+    v->method_countries = method_countries(c, req, v->s, names, v->nmethods);
+    if (here == 0 && v->error == NULL) {
         v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
     }
     pages_out o = web_html(req, resp, status);
@@ -121,6 +179,13 @@ static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pa
     pages_pay(&o, v);
     pages_end(&o, v->lang, req->path);
     web_finish(resp, &o);
+}
+
+/* The customer was sent to the provider and has not finished there: the
+ * payment waits for them (requires_action), not for the provider. */
+static bool left_provider(const gw_payment *p)
+{
+    return p != NULL && p->m.state == PS_REQUIRES_ACTION;
 }
 
 /* ---- GET /c/pay/:id ---- */
@@ -138,11 +203,19 @@ static void pay_get(http_req *req, http_resp *resp, void *ctx)
     gw_payment *p = load_payment(c, req, &s, mid);
     pages_outcome oc = pages_outcome_of(&s, p);
     bool open = s.status != NULL && strcmp(s.status, "open") == 0;
-    if (!open || oc == PAGES_PAID || oc == PAGES_PROCESSING || oc == PAGES_CANCELED) {
-        send_done(req, resp, lang, &s, p);
+    if (!open || oc == PAGES_PAID || oc == PAGES_CANCELED ||
+        (oc == PAGES_PROCESSING && !left_provider(p))) {
+        send_done(req, resp, lang, &s, p, load_brand(c, req, mid));
         return;
     }
-    pages_pay_view v = {.lang = lang, .s = &s};
+    /* Back from the provider's page (or its QR page) before finishing: the
+     * method choice again, with what was chosen; paying closes that attempt. */
+    pages_pay_view v = {.lang = lang, .s = &s, .brand = load_brand(c, req, mid)};
+    if (left_provider(p)) {
+        v.method = p->method_type;
+        v.email = p->email;
+        v.country = p->country;
+    }
     send_form(c, req, resp, 200, &v);
 }
 
@@ -176,6 +249,16 @@ static bool method_offered(const char *m, const char *const *names, size_t n)
     return false;
 }
 
+/* tmpl with its "{}" replaced by value (raw text; the page escapes it). */
+static const char *fill(http_req *req, const char *tmpl, const char *value)
+{
+    const char *at = strstr(tmpl, "{}");
+    if (at == NULL) {
+        return tmpl;
+    }
+    return arena_printf(req->arena, "%.*s%s%s", (int)(at - tmpl), tmpl, value, at + 2);
+}
+
 /* Local checks before the gateway: localized messages, field named. */
 static bool pay_validate(api_ctx *c, http_req *req, pages_pay_view *v)
 {
@@ -198,7 +281,14 @@ static bool pay_validate(api_ctx *c, http_req *req, pages_pay_view *v)
         return false;
     }
     if (!method_offered(v->method, names, n)) {
-        v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
+        const char **any;
+        size_t na = 0;
+        bool elsewhere = gw_session_methods(c->g, v->s, NULL, req->arena, &any, &na) == K_OK &&
+                         method_offered(v->method, any, na);
+        v->error = elsewhere
+                       ? fill(req, i18n_t(v->lang, T_E_NOT_IN_COUNTRY),
+                              i18n_country_name(v->lang, (size_t)i18n_country_find(v->country)))
+                       : i18n_t(v->lang, T_R_NOT_AVAILABLE);
         v->error_field = "method";
         return false;
     }
@@ -220,6 +310,53 @@ static void refusal_to_view(pages_pay_view *v, const gw_err *err)
     }
 }
 
+static bool same_text(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcasecmp(a, b) == 0;
+}
+
+/* Before paying with the choice in v: an open attempt with the same choice is
+ * where the customer goes again (a second submit, or Back and the same method);
+ * one with another choice is closed first. false when the answer was sent. */
+static bool pay_reuse_or_reopen(api_ctx *c, http_req *req, http_resp *resp, const gw_session *s,
+                                const char *mid, pages_pay_view *v)
+{
+    gw_payment *p = load_payment(c, req, s, mid);
+    if (!left_provider(p)) {
+        return true;
+    }
+    if (p->next_action_url != NULL && same_text(p->method_type, v->method) &&
+        same_text(p->email, v->email) && same_text(p->country, v->country)) {
+        http_resp_redirect(req, resp, p->next_action_url);
+        return false;
+    }
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_session_reopen(c->g, s->id, req->arena, &err) != K_OK) {
+        log_info("checkout: session '%s' reopen refused: %s", s->id, err.message);
+        v->error = i18n_t(v->lang, T_E_BUSY);
+        send_form(c, req, resp, 409, v);
+        return false;
+    }
+    return true;
+}
+
+/* A confirmation of this session is already talking to the provider (two
+ * quick submits): wait for its page, bounded, and return where it leads. */
+static const char *wait_for_attempt(api_ctx *c, http_req *req, const gw_session *s, const char *mid)
+{
+    int64_t until = clock_mono_ms() + LIMIT_PAGE_PAY_WAIT_MS;
+    while (clock_mono_ms() < until) {
+        gw_payment *p = load_payment(c, req, s, mid);
+        if (p == NULL || p->m.state != PS_REQUIRES_CONFIRMATION) {
+            return p != NULL && p->m.state == PS_REQUIRES_ACTION ? p->next_action_url : NULL;
+        }
+        struct timespec ts = {0, LIMIT_PAGE_PAY_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 static void pay_post(http_req *req, http_resp *resp, void *ctx)
 {
     api_ctx *c = ctx;
@@ -236,6 +373,7 @@ static void pay_post(http_req *req, http_resp *resp, void *ctx)
         .method = web_str(f, "method"),
         .email = web_str(f, "email"),
         .country = web_str(f, "country"),
+        .brand = load_brand(c, req, mid),
     };
     if (s.status == NULL || strcmp(s.status, "open") != 0) {
         http_resp_redirect(req, resp, arena_printf(req->arena, "/c/pay/%s", s.id));
@@ -253,10 +391,17 @@ static void pay_post(http_req *req, http_resp *resp, void *ctx)
     const char *redirect = NULL;
     gw_err err;
     memset(&err, 0, sizeof err);
+    if (!pay_reuse_or_reopen(c, req, resp, &s, mid, &v)) {
+        return;
+    }
     k_status st = gw_session_pay(c->g, s.id, v.method, v.email, v.country, locale,
                                  web_terminal(req), req->arena, &redirect, &err);
     if (st == K_OK && redirect != NULL) {
         http_resp_redirect(req, resp, redirect);
+        return;
+    }
+    if (web_refusal_status(&err) == 409 && (redirect = wait_for_attempt(c, req, &s, mid)) != NULL) {
+        http_resp_redirect(req, resp, redirect); /* a second "Pay" follows the first */
         return;
     }
     log_info("checkout: session '%s' pay refused: %s (%s)", s.id, gw_why_name(err.why),
@@ -286,8 +431,9 @@ static void done_get(http_req *req, http_resp *resp, void *ctx)
     }
     i18n_lang lang = web_lang(req, q, s.locale, NULL);
     gw_payment *p = load_payment(c, req, &s, mid);
-    if (pages_outcome_of(&s, p) == PAGES_OPEN && p != NULL &&
-        (p->last_error_code == NULL || p->last_error_code[0] == '\0')) {
+    if ((pages_outcome_of(&s, p) == PAGES_OPEN && p != NULL &&
+         (p->last_error_code == NULL || p->last_error_code[0] == '\0')) ||
+        left_provider(p)) {
         /* Nothing tried yet: the form is where the customer belongs. */
         const char *loc = web_str(q, "locale");
         http_resp_redirect(
@@ -297,7 +443,7 @@ static void done_get(http_req *req, http_resp *resp, void *ctx)
                 : arena_printf(req->arena, "/c/pay/%s", s.id));
         return;
     }
-    send_done(req, resp, lang, &s, p);
+    send_done(req, resp, lang, &s, p, load_brand(c, req, mid));
 }
 
 /* ---- GET /pay/return/:attempt ---- */
@@ -384,6 +530,59 @@ static void css_get(http_req *req, http_resp *resp, void *ctx)
     http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
 }
 
+/* ---- GET /assets/kassa.js, /favicon.ico ---- */
+
+/* Progressive enhancement of the payment form (it works without): the method
+ * list follows the country select, and "Pay" says it is working and is not
+ * sent twice. Same origin, so the pages' CSP (default-src 'self') allows it. */
+static const char pay_js[] =
+    "(function () {\n"
+    "  var form = document.querySelector('form.pay');\n"
+    "  if (!form) return;\n"
+    "  var country = form.querySelector('#country');\n"
+    "  var button = form.querySelector('button[type=submit]');\n"
+    "  var label = button ? button.textContent : '';\n"
+    "  function follow() {\n"
+    "    var cc = ' ' + country.value + ' ', first = null, lost = false;\n"
+    "    form.querySelectorAll('.option[data-countries]').forEach(function (o) {\n"
+    "      var ok = (' ' + o.getAttribute('data-countries') + ' ').indexOf(cc) >= 0;\n"
+    "      var r = o.querySelector('input');\n"
+    "      o.hidden = !ok;\n"
+    "      if (ok && !first) first = r;\n"
+    "      if (!ok && r.checked) { r.checked = false; lost = true; }\n"
+    "    });\n"
+    "    if (lost && first) first.checked = true;\n"
+    "  }\n"
+    "  if (country) country.addEventListener('change', follow);\n"
+    "  form.addEventListener('submit', function (e) {\n"
+    "    if (form.getAttribute('data-sent')) { e.preventDefault(); return; }\n"
+    "    form.setAttribute('data-sent', '1');\n"
+    "    if (button) {\n"
+    "      button.setAttribute('aria-busy', 'true');\n"
+    "      button.textContent = form.getAttribute('data-paying');\n"
+    "    }\n"
+    "  });\n"
+    "  window.addEventListener('pageshow', function () {\n"
+    "    form.removeAttribute('data-sent');\n"
+    "    if (button) { button.removeAttribute('aria-busy'); button.textContent = label; }\n"
+    "  });\n"
+    "})();\n";
+
+static void js_get(http_req *req, http_resp *resp, void *ctx)
+{
+    http_resp_set(resp, 200, "text/javascript; charset=utf-8", pay_js, sizeof pay_js - 1);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=3600");
+    http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
+}
+
+static void favicon_get(http_req *req, http_resp *resp, void *ctx)
+{
+    size_t n;
+    const char *icon = favicon_svg(&n);
+    http_resp_set(resp, 200, FAVICON_CONTENT_TYPE, icon, n);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=86400");
+}
+
 static const http_route routes[] = {
     {"GET", "/c/pay/:id", pay_get, AUTH_NONE, 0, "checkout_page", 0},
     {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay", 0},
@@ -392,6 +591,8 @@ static const http_route routes[] = {
     {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify",
      0},
     {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets", 0},
+    {"GET", "/assets/kassa.js", js_get, AUTH_NONE, 0, "assets", 0},
+    {"GET", "/favicon.ico", favicon_get, AUTH_NONE, 0, "assets", 0},
 };
 
 size_t checkout_routes(const http_route **out)

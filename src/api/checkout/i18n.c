@@ -114,11 +114,52 @@ static const char *const texts[T__COUNT][LANG__COUNT] = {
     [T_CANCELED_TITLE] = {"This payment was cancelled", "Diese Zahlung wurde storniert",
                           "Ce paiement a été annulé", "Tämä maksu on peruttu",
                           "Den här betalningen har avbrutits"},
-    [T_R_CUSTOMER_DECLINE] = {"The payment was cancelled or declined at the bank.",
-                              "Die Zahlung wurde abgebrochen oder von der Bank abgelehnt.",
-                              "Le paiement a été annulé ou refusé par la banque.",
-                              "Maksu peruutettiin tai pankki hylkäsi sen.",
-                              "Betalningen avbröts eller nekades av banken."},
+    [T_R_CUSTOMER_DECLINE] = {"You cancelled the payment. Nothing was charged.",
+                              "Sie haben die Zahlung abgebrochen. Es wurde nichts abgebucht.",
+                              "Vous avez annulé le paiement. Rien n'a été débité.",
+                              "Peruutit maksun. Mitään ei veloitettu.",
+                              "Du avbröt betalningen. Inget har debiterats."},
+    [T_R_AUTH_FAILED] = {"Your bank could not confirm that it was you. Please try again.",
+                         "Ihre Bank konnte Sie nicht bestätigen. Bitte versuchen Sie es erneut.",
+                         "Votre banque n'a pas pu confirmer votre identité. Veuillez réessayer.",
+                         "Pankkisi ei voinut vahvistaa henkilöllisyyttäsi. Yritä uudelleen.",
+                         "Din bank kunde inte bekräfta att det var du. Försök igen."},
+    [T_TEST_MODE] = {"Test mode", "Testmodus", "Mode test", "Testitila", "Testläge"},
+    [T_PAID_LATER_BODY] =
+        {"Thank you! Your order is confirmed: you pay {} to Klarna within 30 days.",
+         "Vielen Dank! Ihre Bestellung ist bestätigt: Sie zahlen {} innerhalb von "
+         "30 Tagen an Klarna.",
+         "Merci ! Votre commande est confirmée : vous payez {} à Klarna sous 30 "
+         "jours.",
+         "Kiitos! Tilauksesi on vahvistettu: maksat {} Klarnalle 30 päivän "
+         "kuluessa.",
+         "Tack! Din order är bekräftad: du betalar {} till Klarna inom 30 dagar."},
+    [T_PAID_INSTALMENTS_BODY] = {"Thank you! Your order is confirmed: you pay {} to Klarna in 3 "
+                                 "interest-free instalments, one every 30 days.",
+                                 "Vielen Dank! Ihre Bestellung ist bestätigt: Sie zahlen {} in 3 "
+                                 "zinsfreien Raten an Klarna, alle 30 Tage eine.",
+                                 "Merci ! Votre commande est confirmée : vous payez {} à Klarna en "
+                                 "3 fois sans frais, une échéance tous les 30 jours.",
+                                 "Kiitos! Tilauksesi on vahvistettu: maksat {} Klarnalle 3 "
+                                 "korottomassa erässä, 30 päivän välein.",
+                                 "Tack! Din order är bekräftad: du betalar {} till Klarna i 3 "
+                                 "räntefria delbetalningar, en var 30:e dag."},
+    [T_DUE_BY] = {"Pay by", "Zahlbar bis", "À payer avant le", "Eräpäivä", "Betala senast"},
+    [T_INSTALMENTS] = {"Instalments", "Raten", "Échéances", "Erät", "Delbetalningar"},
+    [T_E_NOT_IN_COUNTRY] = {"This payment method is not offered in {}. Choose another payment "
+                            "method, or check the country.",
+                            "Diese Zahlungsart wird in {} nicht angeboten. Wählen Sie eine andere "
+                            "Zahlungsart oder prüfen Sie das Land.",
+                            "Ce moyen de paiement n'est pas proposé pour : {}. Choisissez un autre "
+                            "moyen de paiement ou vérifiez le pays.",
+                            "Tätä maksutapaa ei tarjota maassa {}. Valitse toinen maksutapa tai "
+                            "tarkista maa.",
+                            "Det här betalsättet erbjuds inte i {}. Välj ett annat betalsätt eller "
+                            "kontrollera landet."},
+    [T_CHOOSE_OTHER] = {"Choose another payment method", "Andere Zahlungsart wählen",
+                        "Choisir un autre moyen de paiement", "Valitse toinen maksutapa",
+                        "Välj ett annat betalsätt"},
+    [T_PAYING] = {"Processing…", "Wird verarbeitet …", "Traitement…", "Käsitellään…", "Bearbetas…"},
     [T_R_PROVIDER_DECLINE] =
         {"The payment provider declined the payment. Please choose another payment method.",
          "Der Zahlungsanbieter hat die Zahlung abgelehnt. Bitte wählen Sie eine andere "
@@ -392,8 +433,11 @@ const char *i18n_default_country(i18n_lang lang, const char *region, const char 
     if (country_takes(i, currency)) {
         return countries[i].code;
     }
+    /* A language spoken in one home country names it, whatever the currency (a
+     * Swedish session paying in euros is most likely in Sweden, docs/pages.md);
+     * English names no country, so the currency decides for it. */
     i = i18n_country_find(lang_home[lang]);
-    if (country_takes(i, currency)) {
+    if (country_takes(i, lang == LANG_EN ? currency : NULL)) {
         return countries[i].code;
     }
     for (size_t k = 0; k < K_ARRAY_LEN(countries); k++) {

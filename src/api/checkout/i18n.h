@@ -65,6 +65,15 @@ typedef enum {
     T_E_BUSY,
     T_LANGUAGE,
     T_PAID_BY,
+    T_R_AUTH_FAILED,
+    T_TEST_MODE,
+    T_PAID_LATER_BODY,       /* "... {} ..." amount */
+    T_PAID_INSTALMENTS_BODY, /* "... {} ..." amount */
+    T_DUE_BY,
+    T_INSTALMENTS,
+    T_E_NOT_IN_COUNTRY, /* "... {} ..." country name */
+    T_CHOOSE_OTHER,
+    T_PAYING,
     T__COUNT
 } i18n_key;
 

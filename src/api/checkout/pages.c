@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../domain/money.h"
 
@@ -153,6 +154,42 @@ void pages_end(pages_out *o, i18n_lang lang, const char *switch_path)
     pages_raw(o, "</footer>\n</div>\n</body>\n</html>\n");
 }
 
+/* ---- merchant header, dates ---- */
+
+void pages_merchant(pages_out *o, i18n_lang l, const gw_brand *b)
+{
+    pages_raw(o, "<header class=\"merchant\">");
+    if (b != NULL && b->logo_url != NULL) {
+        pages_raw(o, "<img class=\"logo\" alt=\"\" src=\"");
+        pages_text(o, b->logo_url);
+        pages_raw(o, "\">");
+    }
+    if (b != NULL && b->name != NULL) {
+        pages_raw(o, "<span class=\"merchant-name\">");
+        pages_text(o, b->name);
+        pages_raw(o, "</span>");
+    }
+    pages_raw(o, "<span class=\"badge test\">");
+    pages_text(o, i18n_t(l, T_TEST_MODE));
+    pages_raw(o, "</span></header>\n");
+}
+
+void pages_date(int64_t unix_s, i18n_lang lang, char *out, size_t cap)
+{
+    K_ASSERT(out != NULL && cap > 0);
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int y = tm.tm_year + 1900, m = tm.tm_mon + 1, d = tm.tm_mday;
+    if (lang == LANG_DE || lang == LANG_FI) {
+        snprintf(out, cap, "%d.%d.%d", d, m, y);
+    } else if (lang == LANG_SV) {
+        snprintf(out, cap, "%04d-%02d-%02d", y, m, d);
+    } else {
+        snprintf(out, cap, "%02d/%02d/%d", d, m, y);
+    }
+}
+
 /* ---- the Checkout Session page ---- */
 
 static const struct {
@@ -260,6 +297,37 @@ static void order_table(pages_out *o, const pages_pay_view *v, const char *total
     pages_raw(o, "</td></tr></tfoot>\n</table>\n</section>\n");
 }
 
+/* Is method i offered for the selected country (its data-countries list)? */
+static bool method_shown(const pages_pay_view *v, size_t i)
+{
+    if (v->method_countries == NULL || v->method_countries[i] == NULL || v->country == NULL) {
+        return true;
+    }
+    const char *list = v->method_countries[i];
+    for (const char *at = strstr(list, v->country); at != NULL; at = strstr(at + 1, v->country)) {
+        bool start = at == list || at[-1] == ' ';
+        bool end = at[2] == ' ' || at[2] == '\0';
+        if (start && end && strlen(v->country) == 2) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The error box, where it belongs: next to its field, or at the top of the
+ * form when it is about no field (field NULL). */
+static void error_box(pages_out *o, const pages_pay_view *v, const char *field)
+{
+    bool mine = field == NULL ? v->error_field == NULL
+                              : v->error_field != NULL && strcmp(v->error_field, field) == 0;
+    if (v->error == NULL || !mine) {
+        return;
+    }
+    pages_raw(o, "<div class=\"alert\" role=\"alert\" id=\"form-error\">");
+    pages_text(o, v->error);
+    pages_raw(o, "</div>\n");
+}
+
 static void method_options(pages_out *o, const pages_pay_view *v)
 {
     i18n_lang l = v->lang;
@@ -267,15 +335,27 @@ static void method_options(pages_out *o, const pages_pay_view *v)
     pages_fmt(o, "<fieldset%s>\n<legend>", bad ? " aria-describedby=\"form-error\"" : "");
     pages_text(o, i18n_t(l, T_PAYMENT_METHOD));
     pages_raw(o, "</legend>\n");
+    error_box(o, v, "method");
     bool any_selected = false;
+    size_t first_shown = v->nmethods;
     for (size_t i = 0; i < v->nmethods; i++) {
         any_selected = any_selected || (v->method != NULL && strcmp(v->method, v->methods[i]) == 0);
+        if (first_shown == v->nmethods && method_shown(v, i)) {
+            first_shown = i;
+        }
     }
     for (size_t i = 0; i < v->nmethods; i++) {
         const char *m = v->methods[i];
-        bool checked = any_selected ? strcmp(v->method, m) == 0 : i == 0;
+        bool checked = any_selected ? strcmp(v->method, m) == 0 : i == first_shown;
         int k = pages_method_label(m);
-        pages_raw(o, "<div class=\"option\"><input type=\"radio\" name=\"method\" id=\"m-");
+        pages_raw(o, method_shown(v, i) || checked ? "<div class=\"option\""
+                                                   : "<div class=\"option\" hidden");
+        if (v->method_countries != NULL && v->method_countries[i] != NULL) {
+            pages_raw(o, " data-countries=\"");
+            pages_text(o, v->method_countries[i]);
+            pages_raw(o, "\"");
+        }
+        pages_raw(o, "><input type=\"radio\" name=\"method\" id=\"m-");
         pages_text(o, m);
         pages_raw(o, "\" value=\"");
         pages_text(o, m);
@@ -305,7 +385,9 @@ static void email_field(pages_out *o, const pages_pay_view *v)
     pages_fmt(o, "\" aria-describedby=\"email-hint%s\"%s><span class=\"hint\" id=\"email-hint\">",
               bad ? " form-error" : "", bad ? " aria-invalid=\"true\"" : "");
     pages_text(o, i18n_t(v->lang, T_EMAIL_HINT));
-    pages_raw(o, "</span></div>\n");
+    pages_raw(o, "</span>");
+    error_box(o, v, "email");
+    pages_raw(o, "</div>\n");
 }
 
 static void country_field(pages_out *o, const pages_pay_view *v, const char *selected)
@@ -323,7 +405,9 @@ static void country_field(pages_out *o, const pages_pay_view *v, const char *sel
         pages_text(o, i18n_country_name(v->lang, i));
         pages_raw(o, "</option>\n");
     }
-    pages_raw(o, "</select></div>\n");
+    pages_raw(o, "</select>");
+    error_box(o, v, "country");
+    pages_raw(o, "</div>\n");
 }
 
 void pages_pay(pages_out *o, const pages_pay_view *v)
@@ -338,20 +422,21 @@ void pages_pay(pages_out *o, const pages_pay_view *v)
         country = i18n_default_country(l, NULL, v->s->currency);
     }
 
+    pages_merchant(o, l, v->brand);
     pages_raw(o, "<h1>");
     pages_text(o, i18n_t(l, T_CHECKOUT_TITLE));
     pages_raw(o, "</h1>\n");
     order_table(o, v, total_s);
-    pages_raw(o, "<form method=\"post\" action=\"/c/pay/");
+    pages_raw(o, "<form method=\"post\" class=\"pay\" action=\"/c/pay/");
     pages_text(o, v->s->id);
+    pages_raw(o, "\" data-paying=\"");
+    pages_text(o, i18n_t(l, T_PAYING));
     pages_raw(o, "\">\n");
-    if (v->error != NULL) {
-        pages_raw(o, "<div class=\"alert\" role=\"alert\" id=\"form-error\">");
-        pages_text(o, v->error);
-        pages_raw(o, "</div>\n");
-    }
+    error_box(o, v, NULL);
     if (v->nmethods > 0) {
         method_options(o, v);
+    } else {
+        error_box(o, v, "method");
     }
     email_field(o, v);
     country_field(o, v, country);
@@ -363,7 +448,7 @@ void pages_pay(pages_out *o, const pages_pay_view *v)
         pages_text(o, i18n_t(l, T_REDIRECT_NOTE));
         pages_raw(o, "</p>\n");
     }
-    pages_raw(o, "</form>\n");
+    pages_raw(o, "</form>\n<script src=\"/assets/kassa.js\" defer></script>\n");
     if (pages_url_ok(v->s->cancel_url)) {
         pages_raw(o, "<p class=\"center\"><a class=\"link\" href=\"");
         pages_text(o, v->s->cancel_url);
@@ -418,7 +503,7 @@ i18n_key pages_reason(const char *code)
         {"payment_intent_payment_attempt_expired", T_R_EXPIRED},
         {"payment_intent_payment_attempt_failed", T_R_GENERIC},
         {"payment_method_not_available", T_R_NOT_AVAILABLE},
-        {"payment_intent_authentication_failure", T_R_CUSTOMER_DECLINE},
+        {"payment_intent_authentication_failure", T_R_AUTH_FAILED},
         {"canceled", T_R_CANCELED},
     };
     for (size_t i = 0; code != NULL && i < K_ARRAY_LEN(map); i++) {
@@ -445,12 +530,55 @@ static void status_head(pages_out *o, const char *cls, const char *mark, const c
     pages_raw(o, "</h1>\n");
 }
 
-static void done_paid(pages_out *o, i18n_lang l, const gw_session *s, const char *amount)
+/* Pay Later tells when and how much, as Klarna's own pages do: the invoice
+ * within 30 days, or three instalments (the first one carries the rounding). */
+static void done_pay_later(pages_out *o, i18n_lang l, const gw_session *s, const gw_payment *p,
+                           const char *amount)
+{
+    bool instalments = strcmp(p->method_detail, "pay_over_time") == 0;
+    int64_t from = p->auth_created_at > 0 ? p->auth_created_at : p->created;
+    pages_raw(o, "<p>");
+    pages_fill(o, i18n_t(l, instalments ? T_PAID_INSTALMENTS_BODY : T_PAID_LATER_BODY), amount);
+    pages_raw(o, "</p>\n<dl class=\"kv\"><dt>");
+    if (!instalments) {
+        char due[32];
+        pages_date(from + PAGES_PAY_LATER_DAYS * 86400, l, due, sizeof due);
+        pages_text(o, i18n_t(l, T_DUE_BY));
+        pages_raw(o, "</dt><dd>");
+        pages_text(o, due);
+        pages_raw(o, "</dd><dt>");
+        return;
+    }
+    pages_text(o, i18n_t(l, T_INSTALMENTS));
+    pages_raw(o, "</dt><dd><ol class=\"instalments\">");
+    int64_t part = s->amount_total / 3, first = s->amount_total - 2 * part;
+    for (int i = 0; i < 3; i++) {
+        char money[64], due[32];
+        pages_money(i == 0 ? first : part, s->currency, l, money, sizeof money);
+        pages_date(from + (int64_t)i * PAGES_PAY_LATER_DAYS * 86400, l, due, sizeof due);
+        pages_raw(o, "<li>");
+        pages_text(o, money);
+        pages_raw(o, " · ");
+        pages_text(o, due);
+        pages_raw(o, "</li>");
+    }
+    pages_raw(o, "</ol></dd><dt>");
+}
+
+static void done_paid(pages_out *o, i18n_lang l, const gw_session *s, const gw_payment *p,
+                      const char *amount)
 {
     status_head(o, "ok", "&#10003;", i18n_t(l, T_PAID_TITLE));
-    pages_raw(o, "<p>");
-    pages_fill(o, i18n_t(l, T_PAID_BODY), amount);
-    pages_raw(o, "</p>\n<dl class=\"kv\"><dt>");
+    bool later = p != NULL && p->method_detail != NULL &&
+                 strcmp(p->method_detail, "pay_now") != 0 && p->method_type != NULL &&
+                 strncmp(p->method_type, "klarna", 6) == 0;
+    if (later) {
+        done_pay_later(o, l, s, p, amount);
+    } else {
+        pages_raw(o, "<p>");
+        pages_fill(o, i18n_t(l, T_PAID_BODY), amount);
+        pages_raw(o, "</p>\n<dl class=\"kv\"><dt>");
+    }
     pages_text(o, i18n_t(l, T_AMOUNT));
     pages_raw(o, "</dt><dd>");
     pages_text(o, amount);
@@ -480,7 +608,7 @@ void pages_done(pages_out *o, i18n_lang l, const gw_session *s, const gw_payment
     bool cancel_ok = pages_url_ok(s->cancel_url);
     switch (oc) {
     case PAGES_PAID:
-        done_paid(o, l, s, amount);
+        done_paid(o, l, s, p, amount);
         break;
     case PAGES_PROCESSING:
         status_head(o, "wait", "<span class=\"spin\"></span>", i18n_t(l, T_PROCESSING_TITLE));
@@ -618,11 +746,33 @@ static const char css[] =
     "td input[type=number]{width:4.5rem}\n"
     ".cart td{vertical-align:middle}\n"
     ".events{font-size:.9rem}\n"
+    /* the demo's webhook log: fixed columns that wrap, never wider than a phone */
+    "table.events{table-layout:fixed}\n"
+    ".events td,.events th{overflow-wrap:anywhere}\n"
     ".events code{font-size:.85rem;overflow-wrap:anywhere}\n"
     ".badge{display:inline-block;padding:.1rem .6rem;border-radius:999px;font-size:.85rem;"
     "font-weight:600;background:#eef0ff;color:var(--accent)}\n"
     ".badge.ok{background:#e3f4e8;color:var(--ok)}\n"
-    ".badge.bad{background:#fdeceb;color:var(--bad)}\n";
+    ".badge.bad{background:#fdeceb;color:var(--bad)}\n"
+    ".merchant{display:flex;align-items:center;gap:.6rem;flex-wrap:wrap;margin:0 0 1rem;"
+    "padding-bottom:.75rem;border-bottom:1px solid var(--line)}\n"
+    ".merchant .logo{max-height:2.5rem;max-width:8rem}\n"
+    ".merchant-name{font-weight:700;font-size:1.05rem}\n"
+    ".badge.test{margin-left:auto;background:#fff4cc;color:#4a3800;border:1px solid #c9a227}\n"
+    "ol.instalments{margin:0;padding-left:1.2rem;font-weight:600}\n"
+    ".option[hidden]{display:none}\n"
+    ".btn[aria-busy=true]{opacity:.75;cursor:progress}\n"
+    /* The demo cart on a phone: each line a small grid (name above; quantity, line
+     * total and Remove below), the unit price left out, so nothing is cut off. */
+    "@media (max-width:30rem){.cart thead{position:absolute;width:1px;height:1px;"
+    "overflow:hidden;clip:rect(0 0 0 0)}"
+    ".cart tbody tr{display:grid;grid-template-columns:auto 1fr auto;gap:.35rem .75rem;"
+    "align-items:center;padding:.6rem 0;border-bottom:1px solid var(--line)}"
+    ".cart tbody td{border:0;padding:0}"
+    ".cart tbody td:first-child{grid-column:1/-1;font-weight:600;overflow-wrap:normal}"
+    ".cart tbody td:nth-child(3){display:none}"
+    ".cart tfoot tr{display:flex;justify-content:space-between}"
+    ".cart tfoot td:empty{display:none}}\n";
 
 const char *pages_css(size_t *len)
 {

@@ -50,11 +50,21 @@ bool pages_url_ok(const char *url);
 /* url with every "{CHECKOUT_SESSION_ID}" replaced by cs_id, into out (raw, unescaped). */
 k_status pages_subst_session(buf *out, const char *url, const char *cs_id);
 
+/* The merchant's name (and logo when set) with the test-mode badge, at the top
+ * of every page a customer sees on Kassa. brand NULL or without a name: the
+ * badge alone. */
+void pages_merchant(pages_out *o, i18n_lang lang, const gw_brand *brand);
+/* A date (unix s) in the language's numeric form: 2.1.2027 (de, fi), 02/01/2027
+ * (en, fr), 2027-01-02 (sv). */
+void pages_date(int64_t unix_s, i18n_lang lang, char *out, size_t cap);
+
 /* ---- the Checkout Session page ---- */
 typedef struct {
     i18n_lang lang;
     const gw_session *s;
-    const char *const *methods; /* what gw_session_methods offered */
+    const gw_brand *brand;               /* the merchant, NULL = unknown */
+    const char *const *method_countries; /* per method: its countries "DE FR ..." (script hint) */
+    const char *const *methods;          /* what gw_session_methods offered */
     size_t nmethods;
     const char *method; /* selected values; NULL = defaults */
     const char *email;
@@ -82,6 +92,8 @@ pages_outcome pages_outcome_of(const gw_session *s, const gw_payment *p);
 i18n_key pages_reason(const char *last_error_code);
 /* The result page of a session; p may be NULL. */
 void pages_done(pages_out *o, i18n_lang lang, const gw_session *s, const gw_payment *p);
+/* Pay Later's days to pay (Klarna: invoice in 30 days, instalments every 30 days). */
+#define PAGES_PAY_LATER_DAYS 30
 /* A simple page: title, body and an optional link button (link NULL = none). */
 void pages_message(pages_out *o, i18n_lang lang, i18n_key title, i18n_key body, const char *link,
                    i18n_key link_text);

@@ -138,6 +138,10 @@ static void page_get(http_req *req, http_resp *resp, void *ctx)
     pages_out o = web_html(req, resp, 200);
     pages_begin(&o, lang, "Alipay+", 0, NULL, false);
     pages_raw(&o, "<link rel=\"stylesheet\" href=\"/pay/qr.css\">");
+    gw_brand brand;
+    pages_merchant(&o, lang,
+                   gw_merchant_brand(c->g, p.merchant_id, req->arena, &brand) == K_OK ? &brand
+                                                                                      : NULL);
     pages_fmt(&o, "<div id=\"alipay\" data-status-url=\"/pay/qr/%s/status\" data-next=\"", attempt);
     pages_text(&o, next_url(req, attempt));
     pages_fmt(&o, "\" data-left=\"%lld\" data-view=\"%s\">", (long long)left,
@@ -169,6 +173,13 @@ static void page_get(http_req *req, http_resp *resp, void *ctx)
     }
     pages_raw(&o, "<p id=\"qr-state\" role=\"status\" aria-live=\"polite\"></p></div>"
                   "<script src=\"/pay/qr.js\" defer></script>");
+    if (p.checkout_session != NULL) {
+        /* Back to the method choice; choosing there closes this QR code's payment. */
+        pages_fmt(&o, "<p class=\"center\"><a class=\"btn secondary\" href=\"/c/pay/%s\">",
+                  p.checkout_session);
+        pages_text(&o, i18n_t(lang, T_CHOOSE_OTHER));
+        pages_raw(&o, "</a></p>");
+    }
     pages_end(&o, lang, self);
     web_finish(resp, &o);
 }

@@ -41,6 +41,7 @@ static const refusal_row ROWS[] = {
     [GW_WHY_IDEM_MISMATCH] = {400, T_R_GENERIC},
     [GW_WHY_IDEM_IN_USE] = {409, T_E_BUSY},
     [GW_WHY_BUSY] = {503, T_E_BUSY},
+    [GW_WHY_RATE_LIMITED] = {429, T_E_BUSY},
     [GW_WHY_CONFLICT] = {409, T_R_GENERIC},
     [GW_WHY_STORAGE] = {500, T_R_GENERIC},
     [GW_WHY_STORAGE_FULL] = {503, T_E_BUSY},

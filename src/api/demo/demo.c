@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../api.h"
 #include "../../base/clock.h"
@@ -494,6 +495,22 @@ static const char *final_event(const char *pi_status)
     return NULL;
 }
 
+/* An event's time for people ("2 December 2026, 14:05:09 UTC") and for
+ * machines (<time datetime>, RFC 3339). */
+static void demo_when(int64_t unix_s, char iso[64], char *out, size_t cap)
+{
+    static const char *const months[12] = {"January",   "February", "March",    "April",
+                                           "May",       "June",     "July",     "August",
+                                           "September", "October",  "November", "December"};
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(iso, 64, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, cap, "%d %s %d, %02d:%02d:%02d UTC", tm.tm_mday, months[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 static void order_events(pages_out *o, const demo_event *ev, size_t n)
 {
     pages_raw(o, "<h2 id=\"hooks\">Webhook events received</h2>\n");
@@ -502,15 +519,18 @@ static void order_events(pages_out *o, const demo_event *ev, size_t n)
         return;
     }
     pages_raw(o, "<table class=\"events\" aria-labelledby=\"hooks\"><thead><tr>"
-                 "<th scope=\"col\">Type</th><th scope=\"col\">Time (UTC)</th>"
+                 "<th scope=\"col\">Type</th><th scope=\"col\">Time</th>"
                  "<th scope=\"col\">Event id</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) {
-        char when[32];
-        clock_fmt_iso(ev[i].created, when);
+        char iso[64], when[96];
+        demo_when(ev[i].created, iso, when, sizeof when);
         pages_raw(o, "<tr><td>");
         pages_text(o, ev[i].type);
-        pages_raw(o, "</td><td>");
+        pages_raw(o, "</td><td><time datetime=\"");
+        pages_text(o, iso);
+        pages_raw(o, "\">");
         pages_text(o, when);
+        pages_raw(o, "</time>");
         pages_raw(o, "</td><td><code>");
         pages_text(o, ev[i].id);
         pages_raw(o, "</code></td></tr>\n");

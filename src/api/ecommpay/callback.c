@@ -8,7 +8,8 @@
  *   payment_intent.succeeded       -> payment success, operation sale success, code 0
  *   payment_intent.payment_failed  -> decline, code 20000 / 20100 / 20301 / 20602
  *   payment_intent.canceled        -> decline, code 20000 (e.g. below the minimum)
- *   refund.updated / refund.failed -> operation refund success / decline
+ *   refund.updated / refund.failed -> operation refund success / decline (payment carries
+ *                                     the payment's description and merchant_refund_id)
  *   anything else                  -> K_ENOTFOUND (ECommPay sends nothing)
  *
  * Documents never hold null (the official package's Callback throws on it):
@@ -160,11 +161,15 @@ json_t *ecp_refund_doc(int64_t project_id, const gw_refund *r, const char *reque
     const char *pstatus = !ok                                        ? "success"
                           : r->payment_refunded >= r->payment_amount ? "refunded"
                                                                      : "partially refunded";
+    const char *pdesc = json_string_value(json_object_get(r->metadata, ECP_MD_PAY_DESCRIPTION));
     json_t *payment =
-        json_pack("{s:o,s:s,s:s,s:o,s:s,s:o}", "id",
+        json_pack("{s:o,s:s,s:s,s:o,s:s,s:o,s:o}", "id",
                   str(r->payment_external_id != NULL ? r->payment_external_id : r->payment_id),
                   "type", "purchase", "status", pstatus, "date", str(iso(now_s, d1)), "method",
-                  "sofort", "sum", sum(r->payment_amount, r->currency));
+                  "sofort", "sum", sum(r->payment_amount, r->currency), "description", str(pdesc));
+    /* Where paymentpage-sdk-php's callback fixtures carry it: payment.merchant_refund_id. */
+    if (r->external_id != NULL)
+        json_object_set_new(payment, "merchant_refund_id", json_string(r->external_id));
     json_t *prov_obj =
         json_pack("{s:i,s:o,s:s,s:o}", "id", 1169, "payment_id", str(r->provider_ref), "auth_code",
                   "", "date", str(iso(now_s, d1)));
@@ -174,10 +179,12 @@ json_t *ecp_refund_doc(int64_t project_id, const gw_refund *r, const char *reque
         "created_date", str(iso(r->created, d2)), "request_id", str(request_id), "sum_initial",
         sum(r->amount, r->currency), "sum_converted", sum(r->amount, r->currency), "provider",
         prov_obj, "code", ok ? "0" : "20000", "message", ok ? "Success" : "General decline");
-    if (r->external_id != NULL)
-        json_object_set_new(op, "merchant_refund_id", json_string(r->external_id));
-    return json_pack("{s:I,s:o,s:o}", "project_id", (json_int_t)project_id, "payment", payment,
-                     "operation", op);
+    json_t *doc = json_pack("{s:I,s:o,s:o}", "project_id", (json_int_t)project_id, "payment",
+                            payment, "operation", op);
+    const char *cust = json_string_value(json_object_get(r->metadata, ECP_MD_CUSTOMER));
+    if (cust != NULL)
+        json_object_set_new(doc, "customer", json_pack("{s:s}", "id", cust));
+    return doc;
 }
 
 k_status ecp_sign_doc(const char *secret, json_t *doc)

@@ -417,6 +417,13 @@ static void h_gate_refund(http_req *r, http_resp *resp, void *ctx)
     const char *desc = gstr(gt.body, "payment", "description");
     if (desc != NULL && strlen(desc) <= LIMIT_METADATA_VALUE_MAX)
         json_object_set_new(md, "description", json_string(desc));
+    /* The refund callback repeats the payment's description and customer, as
+     * ECommPay's (and paymentpage-sdk-php's fixtures) do. */
+    if (p.description != NULL && strlen(p.description) <= LIMIT_METADATA_VALUE_MAX)
+        json_object_set_new(md, ECP_MD_PAY_DESCRIPTION, json_string(p.description));
+    json_t *cust = json_object_get(p.metadata, ECP_MD_CUSTOMER);
+    if (json_is_string(cust))
+        json_object_set_new(md, ECP_MD_CUSTOMER, json_copy(cust));
     gw_refund_params rp = {.payment_id = p.id,
                            .amount = amount != NULL ? (int64_t)json_integer_value(amount) : 0,
                            .external_id = refund_id,

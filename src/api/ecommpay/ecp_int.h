@@ -18,6 +18,8 @@
 #define ECP_MD_RETURN        "ecp_return_url"
 #define ECP_MD_INIT_AMOUNT   "ecp_sum_initial_amount"
 #define ECP_MD_INIT_CURRENCY "ecp_sum_initial_currency"
+/* Kept on a refund made through the Gate, for its callback's payment.description. */
+#define ECP_MD_PAY_DESCRIPTION "ecp_payment_description"
 /* The merchant setting holding the project's default callback URL. */
 #define ECP_SETTING_CALLBACK "ecp_callback_url"
 

@@ -333,25 +333,101 @@ json_t *ecp_query_decode(const char *query)
     return o;
 }
 
+/* A Payment Page value as the SDKs signed it: "true"/"True" as 1, "false"/"False" as 0. */
+static json_t *query_leaf(json_t *v)
+{
+    const char *s = json_string_value(v);
+    if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0))
+        return json_string("1");
+    if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "False") == 0))
+        return json_string("0");
+    return json_incref(v);
+}
+
+/* The number of bracket groups when key is "name[x][y]..." with non-empty
+ * groups and nothing after them, else 0 (the key is taken literally). */
+static size_t query_groups(const char *key)
+{
+    const char *p = strchr(key, '[');
+    if (p == NULL || p == key)
+        return 0;
+    size_t n = 0;
+    while (*p == '[') {
+        size_t w = strcspn(p + 1, "[]");
+        if (w == 0 || p[1 + w] != ']')
+            return 0;
+        n++;
+        p += w + 2;
+    }
+    return *p == '\0' ? n : 0;
+}
+
+/* Splits "a[b][0][c]" into its segments (pointing into scratch, a copy).
+ * Returns the count: 1 for a key taken literally, 0 past LIMIT_NESTING_MAX. */
+static size_t query_segments(const char *key, char *scratch, size_t cap, const char **seg)
+{
+    snprintf(scratch, cap, "%s", key);
+    seg[0] = scratch;
+    size_t groups = query_groups(scratch);
+    if (groups > LIMIT_NESTING_MAX)
+        return 0;
+    char *p = strchr(scratch, '[');
+    for (size_t i = 1; i <= groups; i++) {
+        char *close = strchr(p, ']');
+        *p = '\0';
+        *close = '\0';
+        seg[i] = p + 1;
+        p = close + 1;
+    }
+    return groups + 1;
+}
+
+/* Puts v (a new reference, stolen) at segs[0..n) inside root, making objects on
+ * the way. false when a key is both a value and a parent ("a=1&a[b]=2"). */
+static bool query_put(json_t *root, const char **segs, size_t n, json_t *v)
+{
+    json_t *node = root;
+    for (size_t i = 0; i + 1 < n; i++) {
+        json_t *child = json_object_get(node, segs[i]);
+        if (child == NULL) {
+            child = json_object();
+            json_object_set_new(node, segs[i], child);
+        }
+        if (!json_is_object(child)) {
+            json_decref(v);
+            return false;
+        }
+        node = child;
+    }
+    if (json_object_get(node, segs[n - 1]) != NULL) {
+        json_decref(v);
+        return false;
+    }
+    return json_object_set_new(node, segs[n - 1], v) == 0;
+}
+
+/* Payment Page parameters nest the way the SDKs sign them: PHP's
+ * http_build_query sends receipt_data[positions][0][amount]=2600 and
+ * paymentpage-sdk-php signs it as receipt_data:positions:0:amount:2600, which
+ * is the canonical string of {"receipt_data":{"positions":{"0":{"amount":..}}}}
+ * (integer keys sort first and in order, as array indices do). */
 bool ecp_verify_query(const char *secret, json_t *query)
 {
     const char *sig = json_string_value(json_object_get(query, "signature"));
     json_t *copy = json_object();
+    char scratch[LIMIT_PARAM_KEY_MAX + 1];
+    const char *segs[LIMIT_NESTING_MAX + 1];
+    bool ok = copy != NULL;
     const char *k;
     json_t *v;
     json_object_foreach(query, k, v)
     {
-        if (k[0] == '_' || strcmp(k, "signature") == 0)
+        if (!ok || k[0] == '_' || strcmp(k, "signature") == 0)
             continue;
-        const char *s = json_string_value(v);
-        if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0))
-            json_object_set_new(copy, k, json_string("1"));
-        else if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "False") == 0))
-            json_object_set_new(copy, k, json_string("0"));
-        else
-            json_object_set(copy, k, v);
+        size_t n = query_segments(k, scratch, sizeof(scratch), segs);
+        ok = n > 0 && query_put(copy, segs, n, query_leaf(v));
     }
-    bool ok = ecp_verify(secret, copy, sig);
+    ok = ok && ecp_verify(secret, copy, sig);
     json_decref(copy);
     return ok;
 }

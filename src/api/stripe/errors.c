@@ -46,6 +46,8 @@ static const stripe_err_row ROWS[] = {
     [GW_WHY_IDEM_MISMATCH] = {400, "idempotency_error", NULL},
     [GW_WHY_IDEM_IN_USE] = {409, "idempotency_error", "idempotency_key_in_use"},
     [GW_WHY_BUSY] = {503, "api_error", "rate_limit"},
+    /* Klarna-backed calls past the account's limit: 400 rate_limit, as Stripe answers (seed 001) */
+    [GW_WHY_RATE_LIMITED] = {400, IRE, "rate_limit"},
     [GW_WHY_CONFLICT] = {409, IRE, "lock_timeout"},
     [GW_WHY_STORAGE] = {500, "api_error", NULL},
     [GW_WHY_STORAGE_FULL] = {503, "api_error", NULL},

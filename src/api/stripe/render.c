@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "stripe_int.h"
+#include "../../base/crypto.h"
 #include "../../domain/money.h"
 
 #define API_VERSION "2026-10-28.endive"
@@ -245,6 +246,49 @@ json_t *stripe_render_session(const gw_session *s)
         "payment", "payment_intent", s->payment_id, "payment_method_types",
         copy_or(s->method_types, true), "payment_status", s->payment_status, "status", s->status,
         "success_url", s->success_url, "url", open ? json_string(s->url) : json_null());
+}
+
+void stripe_line_item_id(const gw_session *s, size_t index, char out[LIMIT_ID_MAX])
+{
+    char seed[LIMIT_ID_MAX + 24];
+    snprintf(seed, sizeof(seed), "%s:%zu", s->id, index);
+    char hex[SHA256_HEX_LEN];
+    crypto_sha256_hex(seed, strlen(seed), hex);
+    snprintf(out, LIMIT_ID_MAX, "li_%.24s", hex);
+}
+
+/* One line item as Stripe's "item": the session keeps what the merchant sent
+ * (price_data with unit_amount and product_data[name], quantity); price and
+ * product ids are derived from the line item's id, so they are stable. */
+json_t *stripe_render_line_item(const gw_session *s, size_t index)
+{
+    json_t *it = json_array_get(s->line_items, index);
+    K_ASSERT(it != NULL);
+    json_t *pd = json_object_get(it, "price_data");
+    const char *name =
+        json_string_value(json_object_get(json_object_get(pd, "product_data"), "name"));
+    int64_t unit = (int64_t)json_integer_value(json_object_get(pd, "unit_amount"));
+    int64_t qty = (int64_t)json_integer_value(json_object_get(it, "quantity"));
+    int64_t total = 0;
+    K_ASSERT(unit >= 0);
+    K_ASSERT(qty >= 1);
+    bool fits = money_mul(unit, qty, &total); /* the session's total was checked the same way */
+    K_ASSERT(fits);
+    char id[LIMIT_ID_MAX];
+    stripe_line_item_id(s, index, id);
+    char dec[24];
+    snprintf(dec, sizeof(dec), "%lld", (long long)unit);
+    json_t *price =
+        json_pack("{s:s+,s:s,s:b,s:s,s:I,s:s,s:b,s:o,s:s+,s:s,s:s,s:I,s:s}", "id", "price_", id + 3,
+                  "object", "price", "active", 0, "billing_scheme", "per_unit", "created",
+                  (json_int_t)s->created, "currency", s->currency, "livemode", 0, "metadata",
+                  json_object(), "product", "prod_", id + 3, "tax_behavior", "unspecified", "type",
+                  "one_time", "unit_amount", (json_int_t)unit, "unit_amount_decimal", dec);
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:o,s:I}", "id", id, "object", "item",
+                     "amount_discount", (json_int_t)0, "amount_subtotal", (json_int_t)total,
+                     "amount_tax", (json_int_t)0, "amount_total", (json_int_t)total, "currency",
+                     s->currency, "description", name != NULL ? name : "", "price", price,
+                     "quantity", (json_int_t)qty);
 }
 
 /* An event's data.object: the stored internal snapshot, rendered now. */

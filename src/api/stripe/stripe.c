@@ -347,6 +347,9 @@ static bool p_str_array(call *c, const char *key, json_t **out)
     *out = NULL;
     if (a == NULL)
         return true;
+    /* key= is how stripe-go, -java and -php send an explicitly empty list: unset. */
+    if (json_is_string(a) && json_string_length(a) == 0)
+        return true;
     if (json_is_string(a)) { /* curl users write key=value without brackets */
         *out = json_pack("[O]", a);
         arena_defer(c->r->arena, json_free_cb, *out);
@@ -797,6 +800,50 @@ static void h_pi_journal(http_req *r, http_resp *resp, void *ctx)
 
 /* ---- lists ---- */
 
+/* created=T (exactly T) or created[gte|gt|lte|lt]=T, unix seconds, as Stripe's
+ * lists take them; any other key under created[] is named in the error. The
+ * store reads 0 as unbounded, so bounds are kept at 1 second or more. */
+static bool list_created(call *c, store_list_q *q)
+{
+    static const char *const ops[] = {"gte", "gt", "lte", "lt", NULL};
+    json_t *node = json_object_get(c->params, "created");
+    int64_t v;
+    bool has;
+    if (json_is_object(node)) {
+        const char *unknown = param_first_unknown(node, ops);
+        if (unknown != NULL) {
+            char name[LIMIT_PARAM_KEY_MAX];
+            snprintf(name, sizeof(name), "created[%.60s]", unknown);
+            send_err(c, 400, "parameter_unknown", name,
+                     "created takes an integer (unix seconds) or created[gte], created[gt], "
+                     "created[lte], created[lt].");
+            return false;
+        }
+    } else if (!p_int(c, "created", &v, &has, 1, INT64_MAX / 2)) {
+        return false;
+    } else if (has) {
+        q->created_gte = q->created_lte = v;
+        return true;
+    }
+    if (!p_int(c, "created.gte", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_gte = v;
+    if (!p_int(c, "created.gt", &v, &has, 0, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_gte = v + 1;
+    if (!p_int(c, "created.lte", &v, &has, 1, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_lte = v;
+    if (!p_int(c, "created.lt", &v, &has, 2, INT64_MAX / 2))
+        return false;
+    if (has)
+        q->created_lte = v - 1;
+    return true;
+}
+
 static bool list_query(call *c, store_list_q *q)
 {
     memset(q, 0, sizeof(*q));
@@ -813,28 +860,7 @@ static bool list_query(call *c, store_list_q *q)
                  "You may only specify one of these parameters: starting_after, ending_before.");
         return false;
     }
-    int64_t v;
-    if (!p_int(c, "created", &v, &has, 0, INT64_MAX / 2))
-        return false;
-    if (has)
-        q->created_gte = q->created_lte = v;
-    if (!p_int(c, "created.gte", &v, &has, 0, INT64_MAX / 2))
-        return false;
-    if (has)
-        q->created_gte = v;
-    if (!p_int(c, "created.gt", &v, &has, 0, INT64_MAX / 2))
-        return false;
-    if (has)
-        q->created_gte = v + 1;
-    if (!p_int(c, "created.lte", &v, &has, 0, INT64_MAX / 2))
-        return false;
-    if (has)
-        q->created_lte = v;
-    if (!p_int(c, "created.lt", &v, &has, 0, INT64_MAX / 2))
-        return false;
-    if (has)
-        q->created_lte = v - 1;
-    return true;
+    return list_created(c, q);
 }
 
 static void send_list(call *c, const char *url, json_t *data, bool has_more)
@@ -1288,6 +1314,59 @@ static void h_cs_list(http_req *r, http_resp *resp, void *ctx)
     send_list(&c, "/v1/checkout/sessions", data, more);
 }
 
+/* The session's line items as a list (stripe.checkout.sessions.listLineItems):
+ * the items in the order the merchant gave them, paged with limit and
+ * starting_after / ending_before (a line item id). */
+static void h_cs_line_items(http_req *r, http_resp *resp, void *ctx)
+{
+    static const char *const known[] = {"limit", "starting_after", "ending_before", NULL};
+    call c;
+    store_list_q q;
+    if (!begin(&c, ctx, r, resp, known) || !list_query(&c, &q))
+        return;
+    gw_session s;
+    gw_err err;
+    if (gw_session_get(c.ctx->g, c.merchant, r->params[0], r->arena, &s, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    size_t n = json_array_size(s.line_items);
+    size_t from = 0, to = n;
+    const char *cursor = q.starting_after != NULL ? q.starting_after : q.ending_before;
+    if (cursor != NULL) {
+        size_t at = n;
+        for (size_t i = 0; i < n && at == n; i++) {
+            char id[LIMIT_ID_MAX];
+            stripe_line_item_id(&s, i, id);
+            if (strcmp(id, cursor) == 0)
+                at = i;
+        }
+        if (at == n) {
+            send_err(&c, 400, "resource_missing",
+                     q.starting_after != NULL ? "starting_after" : "ending_before",
+                     "No such line item on this session.");
+            return;
+        }
+        if (q.starting_after != NULL)
+            from = at + 1;
+        else
+            to = at;
+    }
+    K_ASSERT(from <= to);
+    K_ASSERT(q.limit > 0);
+    if (to - from > (size_t)q.limit) {
+        if (q.ending_before != NULL)
+            from = to - (size_t)q.limit;
+        else
+            to = from + (size_t)q.limit;
+    }
+    bool more = q.ending_before != NULL ? from > 0 : to < n;
+    json_t *data = json_array();
+    for (size_t i = from; i < to; i++)
+        json_array_append_new(data, stripe_render_line_item(&s, i));
+    send_list(&c, arena_printf(r->arena, "/v1/checkout/sessions/%s/line_items", s.id), data, more);
+}
+
 static void h_cs_expire(http_req *r, http_resp *resp, void *ctx)
 {
     call c;
@@ -1433,6 +1512,8 @@ static const http_route ROUTES[] = {
     {"GET", "/v1/checkout/sessions", h_cs_list, SK, 0, "cs_list", HTTP_INLINE},
     {"GET", "/v1/checkout/sessions/:id", h_cs_get, SK, 0, "cs_get", HTTP_INLINE},
     {"POST", "/v1/checkout/sessions/:id/expire", h_cs_expire, SK, 0, "cs_expire", 0},
+    {"GET", "/v1/checkout/sessions/:id/line_items", h_cs_line_items, SK, 0, "cs_line_items",
+     HTTP_INLINE},
     {"POST", "/_test/clock/advance", h_clock_advance, AUTH_NONE, 1024, "test_clock", 0},
 };
 

@@ -21,6 +21,10 @@ json_t *stripe_render_refund(const gw_refund *r);
 json_t *stripe_render_endpoint(const gw_endpoint *e, bool with_secret);
 json_t *stripe_render_deleted(const char *id, const char *object);
 json_t *stripe_render_session(const gw_session *s);
+/* Checkout line items (GET /v1/checkout/sessions/:id/line_items): item i of the
+ * session and its stable id li_<24 hex of sha256("cs_...:i")>. */
+void stripe_line_item_id(const gw_session *s, size_t index, char out[LIMIT_ID_MAX]);
+json_t *stripe_render_line_item(const gw_session *s, size_t index);
 
 /* Errors (errors.c): the gateway's reason as Stripe's status and error object
  * {"error":{type, code, param, message, doc_url}}; stripe_error_obj for errors

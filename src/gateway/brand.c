@@ -1,0 +1,47 @@
+/*
+ * brand.c - what the customer's pages say about the merchant: its name (the
+ * one given at `kassa merchant create`) and, when the merchant set one, its
+ * logo (settings {"branding": {"logo_url": "https://..."}}). The hosted pages
+ * show both and pass them on to the provider's pages.
+ */
+#include <string.h>
+#include "gw_int.h"
+
+typedef struct {
+    const char *id;
+    arena *a;
+    store_merchant m;
+} brand_read;
+
+static k_status brand_read_fn(store_tx *tx, void *arg)
+{
+    brand_read *r = arg;
+    return store_merchant_get(tx, r->id, r->a, &r->m);
+}
+
+/* Only an https:// URL without quotes or spaces is ever put in an <img>. */
+static bool brand_logo_ok(const char *url)
+{
+    if (url == NULL || strncmp(url, "https://", 8) != 0 || strlen(url) > LIMIT_URL_MAX)
+        return false;
+    return strpbrk(url, " \"'<>\\") == NULL;
+}
+
+k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out)
+{
+    K_ASSERT(g != NULL);
+    K_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    brand_read r = {.id = merchant_id, .a = a};
+    k_status st = store_read(g->st, brand_read_fn, &r);
+    if (st != K_OK)
+        return st;
+    out->name = r.m.name;
+    json_t *settings = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
+    const char *logo =
+        json_string_value(json_object_get(json_object_get(settings, "branding"), "logo_url"));
+    if (brand_logo_ok(logo))
+        out->logo_url = arena_strdup(a, logo);
+    json_decref(settings);
+    return K_OK;
+}

@@ -1,0 +1,373 @@
+// No dead ends for the customer (issue 17, customer pages), in Debian's Chromium through
+// playwright-core: browser Back from Klarna's bank page and from the Alipay+ QR page shows the
+// method choice again and paying again closes the open attempt at the provider; two quick
+// "Pay" submits lead to one provider page and no error; the merchant's name and the test-mode
+// badge; /favicon.ico on both listeners; one strict CSP on /pay/qr; a Swedish session
+// preselects Sweden; Cancel at Klarna says "You cancelled"; axe-core finds no serious or
+// critical violation at 1280x800 and 390x844. Screenshots: tests/e2e/artifacts/pages-*.png.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { startKassa, waitUntil } = require('./harness');
+const { sim } = require('./klarna');
+
+const ARTIFACTS = path.join(__dirname, 'artifacts');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+const AXE = path.join(__dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+let k;
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  k = await startKassa({ name: 'customer-pages' });
+});
+after(async () => {
+  if (k) await k.stop();
+});
+
+async function browser(opts = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    // bypassCSP only so that axe-core can be injected; the CSP itself is checked over HTTP.
+    executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB', viewport: DESKTOP,
+    bypassCSP: true, ...opts,
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  return {
+    page, ctx, consoleErrors,
+    async close() {
+      await ctx.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `pages-${name}.png`), fullPage: true });
+}
+
+/** axe-core on the current page: the serious and critical violations, described. */
+async function axeProblems(page) {
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+}
+
+async function assertAxe(page, what) {
+  const problems = await axeProblems(page);
+  assert.deepEqual(problems, [], `axe-core on ${what}`);
+}
+
+async function createSession(extra = {}) {
+  return k.stripe.checkout.sessions.create({
+    mode: 'payment',
+    line_items: [{ price_data: { currency: 'eur', unit_amount: 1234, product_data: { name: 'Kaffeebecher' } }, quantity: 1 }],
+    success_url: 'http://127.0.0.1:9/shop/thanks?session={CHECKOUT_SESSION_ID}',
+    cancel_url: 'http://127.0.0.1:9/shop/cart',
+    customer_email: 'customer@email.de',
+    ...extra,
+  });
+}
+
+async function choose(page, label, { country = 'DE' } = {}) {
+  await page.getByLabel('Country').selectOption(country);
+  await page.getByLabel(label).check();
+  await page.getByRole('button', { name: /^Pay / }).click();
+}
+
+test('Back from Klarna\'s bank page shows the method choice; paying again closes the first attempt', async () => {
+  const s = await createSession();
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, 'Klarna — Pay now (online banking)');
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    const firstHpp = new URL(page.url()).pathname.split('/').pop();
+    await page.goBack();
+    await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
+    await page.getByRole('button', { name: /^Pay / }).waitFor();
+    assert.equal(await page.getByRole('heading', { name: /Processing/ }).count(), 0, 'no endless processing page');
+    await shot(page, 'back-1-method-choice-again');
+    // Reloading the page (or /c/done) keeps showing the choice, never "Processing".
+    await page.goto(`${k.url}/c/done/${s.id}`);
+    await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
+    // Another method: the first attempt is closed at Klarna, the second one is a fresh session.
+    await choose(page, 'Klarna — Pay later');
+    await page.waitForURL((u) => u.host === new URL(k.simUrl).host && !u.pathname.endsWith(firstHpp));
+    const secondHpp = new URL(page.url()).pathname.split('/').pop();
+    assert.notEqual(secondHpp, firstHpp);
+    const first = await (await fetch(`${k.simUrl}/klarna/hpp/v1/sessions/${firstHpp}`, {
+      headers: { Authorization: `Basic ${Buffer.from('u:p').toString('base64')}` },
+    })).json();
+    assert.equal(first.status, 'DISABLED', `the first HPP session is closed at Klarna: ${JSON.stringify(first)}`);
+    const pi = (await k.stripe.checkout.sessions.retrieve(s.id)).payment_intent;
+    const rows = (await k.stripe.rawRequest('GET', `/v1/payment_intents/${pi}/journal`, {})).data;
+    assert.deepEqual(rows.filter((r) => ['action', 'fail'].includes(r.kind)).map((r) => r.kind), ['action', 'fail', 'action']);
+    await shot(page, 'back-2-second-attempt');
+  } finally {
+    await b.close();
+  }
+});
+
+test('Back and the same choice again returns to the open Klarna page (no second attempt)', async () => {
+  const s = await createSession();
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, 'Klarna — Pay now (online banking)');
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    const hpp = page.url();
+    await page.goBack();
+    await page.getByRole('button', { name: /^Pay / }).waitFor();
+    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isChecked(), true, 'the choice is kept');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    assert.equal(page.url(), hpp);
+  } finally {
+    await b.close();
+  }
+});
+
+test('two quick Pay submits: one provider page, no error page', async () => {
+  const s = await createSession();
+  const form = 'method=klarna_pay_now&email=customer%40email.de&country=DE&locale=en';
+  // Klarna answers slowly, so the second submit arrives while the first is still starting.
+  await sim(k.simUrl, 'POST', 'faults', { path: '/hpp/v1/sessions', delay_ms: 800, count: 1 });
+  const post = () => fetch(s.url, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form,
+  });
+  const [a, b2] = await Promise.all([post(), new Promise((r) => setTimeout(r, 150)).then(post)]);
+  assert.deepEqual([a.status, b2.status], [303, 303], `answers ${a.status} ${b2.status}: ${await b2.text()}`);
+  assert.equal(a.headers.get('location'), b2.headers.get('location'), 'both lead to the same provider page');
+  const pi = (await k.stripe.checkout.sessions.retrieve(s.id)).payment_intent;
+  const rows = (await k.stripe.rawRequest('GET', `/v1/payment_intents/${pi}/journal`, {})).data;
+  assert.equal(rows.filter((r) => r.kind === 'action').length, 1, 'one attempt');
+});
+
+/** The simulator's Pay Now steps in the browser, running axe-core on each page. */
+async function klarnaPayNow(page, axeTag) {
+  await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna bank page (${axeTag})`);
+  await page.getByLabel(/Demo Bank/).first().check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Log in to your bank' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna login page (${axeTag})`);
+  await page.getByLabel('Username').fill('anna');
+  await page.getByLabel('PIN or password').fill('1234');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Choose your account' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna account page (${axeTag})`);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Confirm the transfer' }).waitFor();
+  if (axeTag) await assertAxe(page, `Klarna TAN page (${axeTag})`);
+  await page.getByLabel('TAN').fill('12345');
+  await page.getByRole('button', { name: 'Confirm payment' }).click();
+}
+
+for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  test(`${size}: merchant name and test badge on every page, favicon, axe-core clean (Pay Now)`, async () => {
+    const s = await createSession({ client_reference_id: `order-${size}` });
+    const b = await browser({ viewport, ...(size === 'phone' ? { isMobile: true, hasTouch: true } : {}) });
+    try {
+      const { page } = b;
+      await page.goto(s.url);
+      const header = page.locator('header.merchant');
+      assert.match(await header.textContent(), /customer-pages shop/, 'the merchant is named');
+      assert.match(await header.textContent(), /Test mode/);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= viewport.width, `checkout page is ${width}px wide`);
+      await assertAxe(page, `checkout page (${size})`);
+      await shot(page, `${size}-1-checkout`);
+      await choose(page, 'Klarna — Pay now (online banking)');
+      await page.getByText('customer-pages shop').first().waitFor(); // the shop's name at Klarna
+      await shot(page, `${size}-2-klarna-bank`);
+      await klarnaPayNow(page, size);
+      await page.getByRole('heading', { name: 'Payment received' }).waitFor({ timeout: 20000 });
+      assert.match(await page.locator('header.merchant').textContent(), /customer-pages shop/);
+      await assertAxe(page, `result page (${size})`);
+      await shot(page, `${size}-3-result`);
+      assert.deepEqual(b.consoleErrors, [], 'no console errors (favicon.ico answers)');
+    } finally {
+      await b.close();
+    }
+  });
+}
+
+test('/favicon.ico answers on both listeners', async () => {
+  for (const base of [k.url, k.simUrl]) {
+    const r = await fetch(`${base}/favicon.ico`);
+    assert.equal(r.status, 200, base);
+    assert.equal(r.headers.get('content-type'), 'image/svg+xml');
+    assert.match(await r.text(), /^<svg/);
+  }
+});
+
+test('Alipay+ QR page: one strict CSP, the merchant named, a way back to the method choice', async () => {
+  const s = await createSession();
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, /^Alipay\+/);
+    await page.waitForURL(/\/pay\/qr\/att_/);
+    const res = await fetch(page.url());
+    const csp = res.headers.get('content-security-policy');
+    assert.equal(csp, "default-src 'self'; base-uri 'none'; frame-ancestors 'none'", 'exactly one, strict');
+    assert.match(await page.locator('header.merchant').textContent(), /customer-pages shop/);
+    await assertAxe(page, 'QR page (desktop)');
+    await shot(page, 'qr-1-page');
+    const attempt = new URL(page.url()).pathname.split('/').pop();
+    await page.getByRole('link', { name: 'Choose another payment method' }).click();
+    await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
+    await choose(page, 'Klarna — Pay now (online banking)');
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    const ap = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+    assert.equal(ap.status, 'CANCELLED', `the QR code's payment is closed at Alipay+: ${JSON.stringify(ap)}`);
+  } finally {
+    await b.close();
+  }
+});
+
+test('the wallet\'s PIN screen has a way back; the wallet pages pass axe-core', async () => {
+  const s = await createSession();
+  const b = await browser({ viewport: PHONE, isMobile: true, hasTouch: true,
+    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36' });
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, /^Alipay\+/);
+    await page.waitForURL(/\/pay\/qr\/att_/);
+    await assertAxe(page, 'QR page, wallet list (phone)');
+    await page.getByRole('link', { name: /GCash/ }).click();
+    await page.getByLabel('Payment PIN').waitFor();
+    assert.match(await page.textContent('h1'), /customer-pages shop/, 'the wallet names the shop');
+    await assertAxe(page, 'wallet PIN screen (phone)');
+    await shot(page, 'wallet-1-pin');
+    await page.getByRole('link', { name: /Cancel and go back/ }).click();
+    await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
+    await page.getByRole('button', { name: /^Pay / }).waitFor();
+  } finally {
+    await b.close();
+  }
+});
+
+test('a Swedish session preselects Sweden; cancelling at Klarna says "You cancelled"', async () => {
+  const s = await createSession({ locale: 'sv' });
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    assert.equal(await page.getByLabel('Land').inputValue(), 'SE');
+    const en = await createSession();
+    await page.goto(en.url);
+    await choose(page, 'Klarna — Pay now (online banking)', { country: 'DE' });
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel payment' }).click();
+    await page.getByRole('heading', { name: 'Payment not completed' }).waitFor({ timeout: 20000 });
+    assert.match(await page.getByRole('alert').textContent(), /You cancelled the payment/);
+    await assertAxe(page, 'failed result page');
+    await shot(page, 'cancelled');
+  } finally {
+    await b.close();
+  }
+});
+
+test('Pay Later: the result says when and how much the customer pays', async () => {
+  const s = await createSession({ payment_method_types: ['klarna_pay_later'] });
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    await choose(page, 'Klarna — Pay later');
+    await page.getByLabel(/Pay in 30 days/).check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('E-mail').fill('customer@email.de');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/code/i).fill('123456');
+    await page.getByRole('button', { name: /Confirm|Continue/ }).click();
+    await page.getByRole('heading', { name: 'Payment received' }).waitFor({ timeout: 20000 });
+    const main = await page.textContent('main');
+    assert.match(main, /you pay €12\.34 to Klarna within 30 days/);
+    const due = new Date(Date.now() + 30 * 86400 * 1000);
+    const dd = String(due.getUTCDate()).padStart(2, '0');
+    const mm = String(due.getUTCMonth() + 1).padStart(2, '0');
+    assert.match(main, new RegExp(`Pay by\\s*${dd}/${mm}/${due.getUTCFullYear()}`));
+    assert.doesNotMatch(main, /has been received/);
+    await assertAxe(page, 'Pay Later result page');
+    await shot(page, 'paylater-result');
+  } finally {
+    await b.close();
+  }
+});
+
+test('errors explain themselves next to their field; the method list follows the country; Pay shows it is working', async () => {
+  const s = await createSession();
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(s.url);
+    // The list follows the select (Pay Now is not offered in France).
+    await page.getByLabel('Country').selectOption('FR');
+    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), false);
+    await page.getByLabel('Country').selectOption('DE');
+    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), true);
+    // Without the script's help (a stale page), the server names the country.
+    const res = await fetch(s.url, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'method=klarna_pay_now&email=customer%40email.de&country=FR&locale=en',
+    });
+    assert.equal(res.status, 400);
+    const html = await res.text();
+    assert.match(html, /This payment method is not offered in France\. Choose another payment method, or check the country\./);
+    assert.match(html, /<legend>Payment method<\/legend>\n<div class="alert" role="alert" id="form-error">/, 'next to the method list');
+    // The e-mail error sits in the e-mail field's box.
+    await page.getByLabel('E-mail').fill('not-an-address');
+    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.evaluate(() => { document.querySelector('#email').type = 'text'; }); // let the server judge
+    await page.getByRole('button', { name: /^Pay / }).click();
+    const alert = page.locator('.field:has(#email) [role=alert]');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /valid e-mail/);
+    await assertAxe(page, 'checkout page with an e-mail error');
+    await shot(page, 'email-error');
+    // Pay shows that it is working while Klarna answers slowly.
+    await sim(k.simUrl, 'POST', 'faults', { path: '/hpp/v1/sessions', delay_ms: 1500, count: 1 });
+    await page.getByLabel('E-mail').fill('customer@email.de');
+    // The state right after the submit event, recorded before the page is replaced.
+    const seen = page.waitForEvent('console', (m) => m.text().startsWith('pay-state '));
+    await page.evaluate(() => {
+      const f = document.querySelector('form.pay');
+      f.addEventListener('submit', () => setTimeout(() => {
+        const btn = f.querySelector('button[type=submit]');
+        console.log(`pay-state ${btn.getAttribute('aria-busy')} ${btn.textContent}`);
+      }, 0));
+    });
+    const t0 = Date.now();
+    await page.getByRole('button', { name: /^Pay / }).click();
+    assert.equal((await seen).text(), 'pay-state true Processing…');
+    // A second press while waiting sends nothing more.
+    await page.locator('form.pay button[type=submit]').click({ timeout: 1000 }).catch(() => {});
+    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    assert.ok(Date.now() - t0 >= 1000, 'Klarna answered slowly, as arranged');
+    const pi = (await k.stripe.checkout.sessions.retrieve(s.id)).payment_intent;
+    const rows = (await k.stripe.rawRequest('GET', `/v1/payment_intents/${pi}/journal`, {})).data;
+    assert.equal(rows.filter((r) => r.kind === 'action').length, 1, 'one attempt');
+  } finally {
+    await b.close();
+  }
+});

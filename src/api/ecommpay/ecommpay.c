@@ -199,6 +199,12 @@ k_status ecp_order_start(api_ctx *ctx, const ecp_order *o, arena *a, gw_payment 
         return K_EINVAL;
     pp.callback_url =
         o->callback_url != NULL ? o->callback_url : project_callback(ctx, o->merchant_id, a);
+    char why[160];
+    if (pp.callback_url != NULL && pp.callback_url[0] != '\0' &&
+        httpc_url_check(pp.callback_url, why, sizeof(why)) != K_OK) {
+        fail_set(fail, 400, "2004", arena_printf(a, "merchant_callback_url: %s", why));
+        return K_EINVAL;
+    }
     pp.return_url = arena_printf(a, "%s/payment/result", ctx->public_url);
     gw_err err;
     memset(&err, 0, sizeof(err));
@@ -501,15 +507,16 @@ static void h_settings(http_req *r, http_resp *resp, void *ctx)
     }
     const char *url = json_string_value(json_object_get(in, "callback_url"));
     if (url != NULL) {
-        bool ok = url[0] == '\0' ||
-                  ((strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
-                   strlen(url) <= LIMIT_URL_MAX);
+        char why[160];
+        bool ok = url[0] == '\0' || httpc_url_check(url, why, sizeof(why)) == K_OK;
         if (!ok) {
             send_doc(resp, 400,
                      json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request_error",
                                "param", "callback_url", "message",
-                               "callback_url must be an http(s) URL of at most 2048 "
-                               "characters, or empty to remove it."));
+                               arena_printf(r->arena,
+                                            "callback_url must be a public http(s) URL of at "
+                                            "most 2048 characters, or empty to remove it: %s",
+                                            why)));
             return;
         }
         json_object_set_new(s, ECP_SETTING_CALLBACK, json_string(url));
@@ -666,7 +673,8 @@ static long deliver_export(const char *url, const char *body)
                     .body = body,
                     .body_len = strlen(body),
                     .timeout_ms = LIMIT_WEBHOOK_TIMEOUT_MS,
-                    .body_max = 64 * 1024};
+                    .body_max = 64 * 1024,
+                    .public_only = true};
     hr.headers[0] = "Content-Type: application/json; charset=utf-8";
     httpc_resp res;
     memset(&res, 0, sizeof(res));
@@ -741,6 +749,12 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
     const char *url = json_string_value(json_object_get(b, "delivery_url"));
     if (url == NULL || url[0] == '\0') {
         send_doc(resp, 200, doc);
+        return;
+    }
+    char why[160];
+    if (httpc_url_check(url, why, sizeof(why)) != K_OK) {
+        json_decref(doc);
+        gate_error(&gt, 400, "2004", arena_printf(r->arena, "delivery_url: %s", why));
         return;
     }
     char *body = json_dumps(doc, JSON_COMPACT);

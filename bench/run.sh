@@ -150,7 +150,7 @@ KEY=$(node -p 'require(process.argv[1]).secret_key' "$KD/m1.json")
 MERCHANT=$(node -p 'require(process.argv[1]).id' "$KD/m1.json")
 KEY2=$(node -p 'require(process.argv[1]).secret_key' "$KD/m2.json")
 export BENCH_KEY=$KEY
-(cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 --sim-listen 127.0.0.1:0 \
+(cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 --sim-listen 127.0.0.1:0 --dev-allow-loopback --rate-limit-per-s 0 \
     --db "$KD/kassa.db" >"$KD/stdout" 2>"$KD/stderr") &
 KPID=$!
 PIDS+=("$KPID")

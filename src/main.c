@@ -47,6 +47,9 @@ typedef struct {
     int64_t session_ttl_s;
     int64_t test_clock;
     int64_t sandbox;
+    int64_t dev_allow_loopback;
+    int64_t rate_limit_per_s, rate_limit_burst, auth_fail_per_min, auth_fail_burst;
+    int64_t connections_per_ip, head_deadline_s, queue_max;
 } config;
 
 typedef struct {
@@ -84,6 +87,23 @@ static const config_key KEYS[] = {
      "enable POST /_test/clock/advance (sandbox and tests only)"},
     {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
      "create a sandbox merchant on first start, print its keys, serve the demo shop"},
+    /* security (docs/security.md) */
+    {"dev_allow_loopback", C_BOOL, 0, 1, "0", S(dev_allow_loopback),
+     "let webhook, callback and delivery URLs reach loopback (development; --sandbox sets it)"},
+    {"rate_limit_per_s", C_INT, 0, 1000000, "1000", S(rate_limit_per_s),
+     "requests a second one merchant may make (0: no limit); past it 429 + Retry-After"},
+    {"rate_limit_burst", C_INT, 1, 1000000, "2000", S(rate_limit_burst),
+     "requests one merchant may make at once above its rate"},
+    {"auth_fail_per_min", C_INT, 0, 60000000, "60", S(auth_fail_per_min),
+     "failed authentications a minute one address may make after its burst (0: no limit)"},
+    {"auth_fail_burst", C_INT, 1, 1000000, "20", S(auth_fail_burst),
+     "failed authentications one address may make at once; past it 429 until refilled"},
+    {"connections_per_ip", C_INT, 1, LIMIT_HTTP_PER_IP_MAX, "256", S(connections_per_ip),
+     "open connections from one client address"},
+    {"head_deadline_s", C_INT, 1, LIMIT_HTTP_HEAD_DEADLINE_S, "30", S(head_deadline_s),
+     "seconds a client has to send a whole request head before it is disconnected"},
+    {"queue_max", C_INT, 1, LIMIT_HTTP_QUEUE_MAX, "4096", S(queue_max),
+     "requests waiting for a worker; more are answered 503 + Retry-After at once"},
 };
 #undef S
 
@@ -557,6 +577,7 @@ static int serve(const config *c)
         fprintf(stderr, "kassa serve: cannot read rules file '%s'\n", c->rules_file);
         return 1;
     }
+    httpc_allow_loopback(c->dev_allow_loopback || c->sandbox);
     if (open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
         stop_all(&r);
         return 1;
@@ -605,7 +626,14 @@ static int serve(const config *c)
                       .auth_ctx = &ctx,
                       .error_fn = stripe_error_page,
                       .error_ctx = &ctx,
-                      .inline_reads = store_reads_local(r.st)};
+                      .inline_reads = store_reads_local(r.st),
+                      .queue_max = (int)c->queue_max,
+                      .rate_per_s = c->rate_limit_per_s,
+                      .rate_burst = c->rate_limit_burst,
+                      .auth_fail_per_min = c->auth_fail_per_min,
+                      .auth_fail_burst = c->auth_fail_burst,
+                      .per_ip_connections = (int)c->connections_per_ip,
+                      .head_deadline_s = (int)c->head_deadline_s};
     if (http_server_start(&r.http, &hc, routes, n, &ctx) != K_OK) {
         fprintf(stderr, "kassa serve: cannot listen on %s: %s\n", c->listen,
                 errno ? strerror(errno) : "address unusable");
@@ -671,6 +699,14 @@ static int cmd_serve(int argc, char **argv)
                                           "attempt_ttl_s",
                                           "session_ttl_s",
                                           "test_clock",
+                                          "dev_allow_loopback",
+                                          "rate_limit_per_s",
+                                          "rate_limit_burst",
+                                          "auth_fail_per_min",
+                                          "auth_fail_burst",
+                                          "connections_per_ip",
+                                          "head_deadline_s",
+                                          "queue_max",
                                           NULL};
     config c;
     bool help = false;

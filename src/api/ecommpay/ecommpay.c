@@ -290,6 +290,19 @@ static int64_t json_int_or_str(json_t *v)
 
 /* Parses, finds the project and checks general.signature. false when the
  * error answer was sent. */
+/* The merchant's request rate (the server's per-merchant limit): ECommPay
+ * publishes no code for it, so the answer is HTTP 429 with code "429" in the
+ * Gate's error shape, and Retry-After (docs/security.md). */
+static bool gate_rate(gate *gt)
+{
+    int64_t wait_s = 0;
+    if (http_rate_take(gt->r, gt->m.id, &wait_s))
+        return true;
+    gate_error(gt, 429, "429", "Too many requests for this project; retry after Retry-After.");
+    http_resp_retry_after(gt->r, gt->resp, wait_s);
+    return false;
+}
+
 static bool gate_begin(gate *gt, void *ctx, http_req *r, http_resp *resp)
 {
     memset(gt, 0, sizeof(*gt));
@@ -330,7 +343,7 @@ static bool gate_begin(gate *gt, void *ctx, http_req *r, http_resp *resp)
         gate_error(gt, 400, "3261", "Invalid signature");
         return false;
     }
-    return true;
+    return gate_rate(gt);
 }
 
 static const char *gstr(json_t *o, const char *obj, const char *key)
@@ -724,6 +737,8 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
         gate_error(&gt, 400, "3261", "Invalid signature");
         return;
     }
+    if (!gate_rate(&gt))
+        return;
     json_t *lim = json_object_get(b, "limit"), *off = json_object_get(b, "offset");
     int64_t limit =
         json_is_integer(lim) ? (int64_t)json_integer_value(lim) : LIMIT_ECP_DATA_PAGE_MAX;

@@ -7,6 +7,7 @@
  * key or a value out of range is a clear start-up error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ typedef struct {
     char sim_listen[CONFIG_VALUE_MAX];
     char public_url[CONFIG_VALUE_MAX];
     char rules_file[CONFIG_VALUE_MAX];
+    char key_file[CONFIG_VALUE_MAX];
     char log_level[16];
     int64_t workers;
     int64_t io_threads;
@@ -73,6 +75,8 @@ static const config_key KEYS[] = {
     {"public_url", C_STR, 0, 0, "", S(public_url),
      "base URL customers' browsers reach Kassa at (default http://LISTEN)"},
     {"rules_file", C_STR, 0, 0, "", S(rules_file), "method rules override file (see docs/api.md)"},
+    {"key_file", C_STR, 0, 0, "", S(key_file),
+     "the server key (created 0600 on first start; default: kassa.key beside the database)"},
     {"log_level", C_STR, 0, 0, "info", S(log_level), "debug, info, warn or error"},
     {"workers", C_INT, 1, LIMIT_HTTP_WORKERS_MAX, "64", S(workers),
      "threads for requests that write or call a provider (on SQLite, reads are answered "
@@ -335,6 +339,49 @@ static bool parse_flags(int argc, char **argv, config *c, const char **name, boo
     return true;
 }
 
+/* The SQLite file is created 0600 before SQLite opens it (its -wal and -shm
+ * files take the database's mode); an existing one readable by others is
+ * reported. */
+static int db_file_private(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return close(fd) == 0 ? 0 : 1;
+    struct stat sb;
+    if (errno != EEXIST || stat(path, &sb) != 0) {
+        fprintf(stderr, "kassa: cannot create '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    if ((sb.st_mode & 077) != 0)
+        log_warn("database '%s' is readable by others (mode %03o); chmod 600 it", path,
+                 (unsigned)(sb.st_mode & 0777));
+    return 0;
+}
+
+/* The key file: key_file, or kassa.key beside the SQLite database (var/ for PostgreSQL). */
+static int load_key(const config *c)
+{
+    char path[CONFIG_VALUE_MAX + 16];
+    if (c->key_file[0] != '\0') {
+        snprintf(path, sizeof(path), "%s", c->key_file);
+    } else if (strstr(c->db, "://") == NULL) {
+        char dir[CONFIG_VALUE_MAX];
+        snprintf(dir, sizeof(dir), "%s", c->db);
+        snprintf(path, sizeof(path), "%s/kassa.key", dirname(dir));
+    } else {
+        if (mkdir("var", 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "kassa: cannot create 'var': %s\n", strerror(errno));
+            return 1;
+        }
+        snprintf(path, sizeof(path), "var/kassa.key");
+    }
+    if (crypto_keyfile_load(path) != K_OK) {
+        fprintf(stderr, "kassa: cannot use the key file '%s' (see the log above)\n", path);
+        return 1;
+    }
+    return 0;
+}
+
 static int open_store(const config *c, store **st)
 {
     if (strstr(c->db, "://") == NULL) {
@@ -345,7 +392,11 @@ static int open_store(const config *c, store **st)
             fprintf(stderr, "kassa: cannot create '%s': %s\n", d, strerror(errno));
             return 1;
         }
+        if (db_file_private(c->db) != 0)
+            return 1;
     }
+    if (load_key(c) != 0)
+        return 1;
     if (store_open(st, c->db) != K_OK) {
         fprintf(stderr, "kassa: cannot open the database '%s' (see the log above)\n", c->db);
         return 1;
@@ -355,7 +406,7 @@ static int open_store(const config *c, store **st)
 
 static int cmd_migrate(int argc, char **argv)
 {
-    static const char *const allowed[] = {"db", "config", NULL};
+    static const char *const allowed[] = {"db", "config", "key_file", NULL};
     config c;
     bool help = false;
     const char *name = NULL;
@@ -386,7 +437,7 @@ static void print_merchant(FILE *out, const gw_merchant_keys *k)
 
 static int cmd_merchant(int argc, char **argv)
 {
-    static const char *const allowed[] = {"db", "config", "name", NULL};
+    static const char *const allowed[] = {"db", "config", "name", "key_file", NULL};
     if (argc < 2 || strcmp(argv[1], "create") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             printf("kassa merchant create --name NAME [--db PATH]\n");
@@ -633,7 +684,8 @@ static int serve(const config *c)
                       .auth_fail_per_min = c->auth_fail_per_min,
                       .auth_fail_burst = c->auth_fail_burst,
                       .per_ip_connections = (int)c->connections_per_ip,
-                      .head_deadline_s = (int)c->head_deadline_s};
+                      .head_deadline_s = (int)c->head_deadline_s,
+                      .hsts = strncmp(c->public_url, "https://", 8) == 0};
     if (http_server_start(&r.http, &hc, routes, n, &ctx) != K_OK) {
         fprintf(stderr, "kassa serve: cannot listen on %s: %s\n", c->listen,
                 errno ? strerror(errno) : "address unusable");
@@ -707,6 +759,7 @@ static int cmd_serve(int argc, char **argv)
                                           "connections_per_ip",
                                           "head_deadline_s",
                                           "queue_max",
+                                          "key_file",
                                           NULL};
     config c;
     bool help = false;

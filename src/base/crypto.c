@@ -8,6 +8,13 @@
  * Nothing here logs; key material never leaves these functions.
  */
 #include "crypto.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -22,11 +29,113 @@ _Static_assert(crypto_pwhash_argon2id_STRBYTES <= 128, "argon2id string fits out
 
 #define CRYPTO_RSA_SIG_MAX 1024 /* 8192-bit keys at most */
 
+/* The server's master key (crypto_keyfile_load), and the pepper derived from
+ * it. Until a key file is loaded (unit tests) the key is random per process. */
+static uint8_t crypto_master[CRYPTO_KEY_LEN];
+static uint8_t crypto_pepper[SHA256_LEN];
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_derive(void)
+{
+    static const char label[] = "kassa secret-key hash pepper v1";
+    crypto_hmac_sha256(crypto_master, sizeof(crypto_master), label, sizeof(label) - 1,
+                       crypto_pepper);
+}
+
+static void crypto_ephemeral(void)
+{
+    randombytes_buf(crypto_master, sizeof(crypto_master));
+    crypto_derive();
+}
+
 k_status crypto_init(void)
 {
     if (sodium_init() < 0)
         return K_ERR;
+    pthread_once(&crypto_once, crypto_ephemeral);
     return K_OK;
+}
+
+/* Reads 64 hex characters (and an optional newline) from fd into the master key. */
+static k_status crypto_key_read(int fd, const char *path)
+{
+    char hex[2 * CRYPTO_KEY_LEN + 2];
+    ssize_t n = read(fd, hex, sizeof(hex));
+    size_t len = n > 0 ? (size_t)n : 0;
+    while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r'))
+        len--;
+    uint8_t key[CRYPTO_KEY_LEN];
+    size_t got = 0;
+    if (len != 2 * CRYPTO_KEY_LEN ||
+        sodium_hex2bin(key, sizeof(key), hex, len, NULL, &got, NULL) != 0 || got != sizeof(key)) {
+        log_error("crypto: key file '%s' must hold %d hex characters", path, 2 * CRYPTO_KEY_LEN);
+        sodium_memzero(hex, sizeof(hex));
+        return K_EINVAL;
+    }
+    memcpy(crypto_master, key, sizeof(key));
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(hex, sizeof(hex));
+    crypto_derive();
+    return K_OK;
+}
+
+/* Creates path (0600, never over an existing file) with a new random key. */
+static k_status crypto_key_create(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? K_ECONFLICT : K_EIO;
+    uint8_t key[CRYPTO_KEY_LEN];
+    char hex[2 * CRYPTO_KEY_LEN + 2];
+    randombytes_buf(key, sizeof(key));
+    sodium_bin2hex(hex, sizeof(hex) - 1, key, sizeof(key));
+    size_t len = strlen(hex);
+    hex[len++] = '\n';
+    bool ok = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(hex, sizeof(hex));
+    if (!ok) {
+        unlink(path);
+        return K_EIO;
+    }
+    log_info("crypto: created key file '%s' (mode 0600); back it up with the database", path);
+    return K_OK;
+}
+
+k_status crypto_keyfile_load(const char *path)
+{
+    K_ASSERT(path != NULL);
+    k_status st = crypto_init();
+    if (st != K_OK)
+        return st;
+    st = crypto_key_create(path);
+    if (st != K_OK && st != K_ECONFLICT) {
+        log_error("crypto: cannot create key file '%s': %s", path, strerror(errno));
+        return st;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        log_error("crypto: cannot open key file '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return K_EIO;
+    }
+    if ((sb.st_mode & 077) != 0)
+        log_warn("crypto: key file '%s' is readable by others (mode %03o); chmod 600 it", path,
+                 (unsigned)(sb.st_mode & 0777));
+    st = crypto_key_read(fd, path);
+    close(fd);
+    return st;
+}
+
+void crypto_key_hash_hex(const char *secret, char out[SHA256_HEX_LEN])
+{
+    K_ASSERT(secret != NULL);
+    K_ASSERT(out != NULL);
+    pthread_once(&crypto_once, crypto_ephemeral);
+    crypto_hmac_sha256_hex(crypto_pepper, sizeof(crypto_pepper), secret, strlen(secret), out);
 }
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])

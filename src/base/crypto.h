@@ -17,7 +17,19 @@
 #define SHA256_HEX_LEN 65 /* 64 hex + NUL */
 #define SHA512_B64_LEN 89 /* 88 base64 + NUL */
 
+#define CRYPTO_KEY_LEN 32 /* the server's master key (key file: 64 hex characters) */
+
 k_status crypto_init(void); /* once at start (libsodium) */
+
+/* Loads the server's master key from path, creating the file (mode 0600, a new
+ * random key) when it does not exist. Every command that opens the database
+ * loads it first; nodes sharing a PostgreSQL database share the file. Until
+ * it is loaded the key is random per process. K_OK, K_EINVAL (bad content) or
+ * K_EIO, logged. */
+k_status crypto_keyfile_load(const char *path);
+/* The stored form of a secret API key: HMAC-SHA256 keyed with a pepper derived
+ * from the master key, so a copy of the database alone cannot test guesses. */
+void crypto_key_hash_hex(const char *secret, char out[SHA256_HEX_LEN]);
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 void crypto_sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN]);

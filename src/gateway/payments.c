@@ -247,7 +247,7 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     id_new(p->id, "pi_");
     snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);
     char secret[LIMIT_ID_MAX];
-    id_new(secret, "");
+    id_secret(secret, "");
     p->client_secret = arena_printf(a, "%s_secret_%s", p->id, secret);
     p->created = clock_now_s();
     p->description = in->description != NULL && in->description[0] ? in->description : NULL;
@@ -669,7 +669,7 @@ static k_status confirm_begin_fn(store_tx *tx, void *arg)
     memset(t, 0, sizeof(*t));
     id_new(t->id, "att_");
     char token[LIMIT_ID_MAX];
-    id_new(token, "");
+    id_secret(token, "");
     t->merchant_id = j->merchant_id;
     t->payment_id = p->id;
     t->provider = j->provider;

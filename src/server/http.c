@@ -379,7 +379,10 @@ static void http_add_common_headers(http_ctx *c, struct MHD_Response *r, const c
     http_add_header(r, "Request-Id", c->req.request_id);
     http_add_header(r, "X-Content-Type-Options", "nosniff");
     http_add_header(r, "Referrer-Policy", "no-referrer");
+    if (c->srv->cfg.hsts)
+        http_add_header(r, "Strict-Transport-Security", "max-age=31536000");
     if (http_is_html(ctype)) {
+        http_add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
         http_add_header(r, "X-Frame-Options", "DENY");
         http_add_header(r, "Content-Security-Policy",
                         "default-src 'self'; img-src 'self' data:; style-src 'self' "
@@ -539,19 +542,48 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
 
 /* ---- checks on the first call ---- */
 
-static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                         const char *value)
+/* What one pass over the request's headers found. */
+typedef struct {
+    size_t bytes;
+    int content_lengths; /* Content-Length headers */
+    bool cl_differ;      /* ... with different values */
+    const char *cl_first;
+    size_t cl_first_len;
+} http_head_scan;
+
+static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
 {
-    size_t *total = cls;
-    *total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    http_head_scan *h = cls;
+    h->bytes += key_size + value_size + 4; /* ": " and CRLF */
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->content_lengths++ == 0) {
+            h->cl_first = value;
+            h->cl_first_len = value_size;
+        } else {
+            h->cl_differ |= value_size != h->cl_first_len ||
+                            (value_size > 0 && memcmp(value, h->cl_first, value_size) != 0);
+        }
+    }
     return MHD_YES;
 }
 
-static size_t http_header_bytes(struct MHD_Connection *conn)
+static void http_head_scan_run(struct MHD_Connection *conn, http_head_scan *h)
 {
-    size_t total = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_header, &total);
-    return total;
+    memset(h, 0, sizeof(*h));
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_scan_header, h);
+}
+
+/* Forms and JSON are what the secret-key (Stripe-dialect) routes read; anything
+ * else would be parsed as a form (Stripe refuses it too). */
+static bool http_ctype_ok(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (ct == NULL)
+        return false;
+    size_t n = strcspn(ct, "; \t");
+    return (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0) ||
+           (n == 16 && strncasecmp(ct, "application/json", n) == 0);
 }
 
 /* true when the request announces a body (Content-Length > 0 or chunked). */
@@ -593,19 +625,54 @@ static void http_route_check(http_ctx *c)
 }
 
 /* The generic checks of http.h, in order; the first failure is kept in c. */
-static void http_check(http_ctx *c, unsigned long long declared)
+/* false for a browser's cross-origin request (see HTTP_SAME_ORIGIN). The
+ * browser's Sec-Fetch-Site decides when present; our pages' Referrer-Policy
+ * no-referrer makes the browser send "Origin: null" even for their own forms,
+ * so Origin only decides when it names a site. Requests with neither (not from
+ * a browser) pass. */
+static bool http_same_origin(struct MHD_Connection *conn)
 {
+    const char *site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site != NULL)
+        return strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0;
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (origin == NULL || strcmp(origin, "null") == 0)
+        return true;
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char *o = strstr(origin, "://");
+    return host != NULL && o != NULL && strcasecmp(o + 3, host) == 0;
+}
+
+static void http_check(http_ctx *c, unsigned long long declared, bool has_body)
+{
+    http_head_scan h;
+    http_head_scan_run(c->conn, &h);
     if (c->raw_uri_len > LIMIT_HTTP_URL_MAX) {
         http_set_error(c, 414, "url_too_long", "Request URL too long.");
         return;
     }
-    if (http_header_bytes(c->conn) > LIMIT_HTTP_HEADER_MAX) {
+    if (h.bytes > LIMIT_HTTP_HEADER_MAX) {
         http_set_error(c, 431, "headers_too_large", "Request headers too large.");
+        return;
+    }
+    if (h.cl_differ ||
+        (h.content_lengths > 0 &&
+         MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL)) {
+        http_set_error(c, 400, "header_invalid",
+                       "Conflicting Content-Length (or Content-Length with Transfer-Encoding).");
         return;
     }
     http_route_check(c);
     if (c->err_status == 0 && declared > c->body_max)
         http_set_error(c, 413, "body_too_large", "Request body too large.");
+    if (c->err_status == 0 && (c->srv->routes[c->route].flags & HTTP_SAME_ORIGIN) != 0 &&
+        !http_same_origin(c->conn))
+        http_set_error(c, 403, "cross_site_request", "Cross-site form submissions are refused.");
+    if (c->err_status == 0 && has_body && c->srv->routes[c->route].auth == AUTH_SECRET_KEY &&
+        !http_ctype_ok(c->conn))
+        http_set_error(c, 415, "content_type_invalid",
+                       "Content-Type must be application/x-www-form-urlencoded or "
+                       "application/json.");
 }
 
 static const char *http_remote(http_ctx *c)
@@ -643,7 +710,7 @@ static enum MHD_Result http_first_call(http_ctx *c, const char *url, const char 
     hg_head_done(c->srv->hg, c->conn);
     unsigned long long declared = 0;
     bool has_body = http_has_body(c->conn, &declared);
-    http_check(c, declared);
+    http_check(c, declared, has_body);
     if (c->err_status != 0 && has_body)
         return http_send_error(c); /* before the body is read; MHD closes afterwards */
     return MHD_YES;

@@ -90,6 +90,11 @@ typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth ki
  * that read the request: no hand-off to a worker and back, which cost more than
  * the handler itself (bench/RESULTS.md). */
 #define HTTP_INLINE 1u
+/* HTTP_SAME_ORIGIN: a form a person submits from Kassa's own pages (hosted
+ * payment page, demo cart). A browser's cross-site POST (Sec-Fetch-Site other
+ * than same-origin/none, or an Origin other than the Host) is refused 403
+ * before the handler runs: another site cannot submit it for the customer. */
+#define HTTP_SAME_ORIGIN 2u
 
 typedef struct {
     const char *method;  /* "GET", "POST", "DELETE" */
@@ -131,6 +136,8 @@ typedef struct {
     int64_t auth_fail_per_min, auth_fail_burst;
     int per_ip_connections;
     int head_deadline_s;
+    /* Every answer carries Strict-Transport-Security (the public URL is https). */
+    bool hsts;
 } http_config;
 
 /* Creates and starts listening. Routes are copied; ctx is passed to every handler. */

@@ -589,13 +589,16 @@ static k_status httpc_host_check(const char *host, char *why, size_t cap)
     return K_OK;
 }
 
-/* The text between "://" and the path, as the merchant wrote it (curl is more
- * lenient: it reads "http:///x" as host "x"). */
+/* The text between "http(s)://" and the path, as the merchant wrote it; 0 when
+ * the URL does not start that way. curl is more lenient: it reads "http:///x"
+ * as host "x" and "https:/h" as host "h" (found by fuzz_url). */
 static size_t httpc_authority(const char *url, const char **start)
 {
-    const char *p = strstr(url, "://");
-    *start = p != NULL ? p + 3 : url;
-    return p != NULL ? strcspn(*start, "/?#") : 0;
+    size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+    *start = url + skip;
+    return skip > 0 ? strcspn(*start, "/?#") : 0;
 }
 
 /* '@' in the authority: userinfo, however curl would split it. */

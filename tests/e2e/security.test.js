@@ -255,3 +255,184 @@ describe('slow clients', () => {
     }
   });
 });
+
+/** One raw HTTP/1.1 exchange (for requests no client library sends); returns the status line's code. */
+function rawRequest(url, text) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: hostname, port: Number(port) });
+    let got = '';
+    s.on('connect', () => s.write(text));
+    s.on('data', (d) => { got += d.toString('latin1'); });
+    s.on('error', reject);
+    s.on('close', () => resolve({ status: Number((/^HTTP\/1\.[01] (\d{3})/.exec(got) || [])[1] || 0), text: got }));
+    setTimeout(() => s.end(), 3000);
+  });
+}
+
+describe('what the probe found (point 8f)', () => {
+  let k;
+  before(async () => { k = await startKassa({ name: 'security-8f' }); });
+  after(async () => { if (k) await k.stop(); });
+
+  it('conflicting Content-Length (or with Transfer-Encoding) and a foreign Content-Type are refused', async () => {
+    const host = new URL(k.url).host;
+    const body = 'amount=100&currency=eur&payment_method_types[]=klarna';
+    const two = await rawRequest(k.url, `POST /v1/payment_intents HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${k.secretKey}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nContent-Length: 5\r\nConnection: close\r\n\r\n${body}`);
+    assert.equal(two.status, 400, two.text);
+    const te = await rawRequest(k.url, `POST /v1/payment_intents HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${k.secretKey}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`);
+    assert.equal(te.status, 400, te.text);
+    const txt = await k.http('POST', '/v1/payment_intents', { body, headers: { 'Content-Type': 'text/plain' } });
+    assert.equal(txt.status, 415, txt.text);
+    assert.match(txt.json.error.message, /Content-Type/);
+    const list = await k.stripe.paymentIntents.list({ limit: 10 });
+    assert.equal(list.data.length, 0, 'none of them created anything');
+  });
+
+  it('javascript: success_url/cancel_url refused; pages carry Cross-Origin-Opener-Policy', async () => {
+    for (const param of ['success_url', 'cancel_url']) {
+      const other = param === 'success_url' ? 'cancel_url' : 'success_url';
+      const r = await k.http('POST', '/v1/checkout/sessions', {
+        body: `mode=payment&${param}=javascript:alert(1)&${other}=https://shop.example/x&line_items[0][price_data][currency]=eur&line_items[0][price_data][product_data][name]=T&line_items[0][price_data][unit_amount]=1000&line_items[0][quantity]=1`,
+      });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.error.param, param);
+    }
+    const cs = await k.stripe.checkout.sessions.create({
+      mode: 'payment', success_url: 'https://shop.example/ok', cancel_url: 'https://shop.example/no',
+      line_items: [{ price_data: { currency: 'eur', product_data: { name: 'T' }, unit_amount: 1000 }, quantity: 1 }],
+    });
+    const page = await fetch(cs.url);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(page.headers.get('strict-transport-security'), null, 'no HSTS on a plain http public URL');
+  });
+
+  it('POST /c/pay/:id refuses cross-site submissions', async () => {
+    const cs = await k.stripe.checkout.sessions.create({
+      mode: 'payment', success_url: 'https://shop.example/ok', cancel_url: 'https://shop.example/no',
+      line_items: [{ price_data: { currency: 'eur', product_data: { name: 'T' }, unit_amount: 1000 }, quantity: 1 }],
+    });
+    const path = new URL(cs.url).pathname;
+    const post = (headers) => fetch(k.url + path, {
+      method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body: 'method=klarna_pay_now',
+    });
+    assert.equal((await post({ Origin: 'https://evil.example' })).status, 403);
+    assert.equal((await post({ 'Sec-Fetch-Site': 'cross-site' })).status, 403);
+    assert.equal((await post({ Origin: 'null', 'Sec-Fetch-Site': 'same-site' })).status, 403, 'another port (the simulator) is another origin');
+    const same = await post({ Origin: 'null', 'Sec-Fetch-Site': 'same-origin' }); // what Chromium sends under no-referrer
+    assert.notEqual(same.status, 403, 'the page\'s own form is accepted');
+    assert.notEqual((await post({ Origin: new URL(k.url).origin })).status, 403);
+  });
+
+  it('HSTS behind an https public URL', async () => {
+    const { spawn } = require('node:child_process');
+    const fs = require('node:fs');
+    const path = require('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-hsts-'));
+    const proc = spawn(k.bin, ['serve', '--listen', '127.0.0.1:0', '--sim-listen', 'off', '--db', path.join(dir, 'h.db'), '--public-url', 'https://pay.example'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d) => { err += d; });
+    try {
+      await waitUntil(() => /listening on 127\.0\.0\.1 port (\d+)/.test(err), { timeoutMs: 15000, what: 'listening line' });
+      const port = /listening on 127\.0\.0\.1 port (\d+)/.exec(err)[1];
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(r.headers.get('strict-transport-security'), 'max-age=31536000');
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.on('exit', resolve));
+    }
+  });
+});
+
+describe('secrets at rest (point 7)', () => {
+  let k;
+  const { execFileSync } = require('node:child_process');
+  const crypto = require('node:crypto');
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const sql = (dbPath, q) => execFileSync('sqlite3', [dbPath, q], { encoding: 'utf8' }).trim();
+  before(async () => { k = await startKassa({ name: 'security-secrets' }); });
+  after(async () => { if (k) await k.stop(); });
+
+  it('database and key file are 0600; keys are stored as a keyed hash, not SHA-256', async () => {
+    assert.equal(fs.statSync(k.dbPath).mode & 0o777, 0o600);
+    const keyFile = path.join(path.dirname(k.dbPath), 'kassa.key');
+    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+    const stored = sql(k.dbPath, `SELECT secret_key_hash FROM merchants WHERE id='${k.merchant.id}'`);
+    const plain = crypto.createHash('sha256').update(k.secretKey).digest('hex');
+    assert.match(stored, /^[0-9a-f]{64}$/);
+    assert.notEqual(stored, plain, 'not unsalted SHA-256');
+  });
+
+  it('a row hashed the old way (SHA-256) still authenticates and is upgraded', async () => {
+    const plain = crypto.createHash('sha256').update(k.secretKey).digest('hex');
+    await k.stop();
+    sql(k.dbPath, `UPDATE merchants SET secret_key_hash='${plain}' WHERE id='${k.merchant.id}'`);
+    await k.restart();
+    const r = await k.http('GET', '/v1/payment_intents?limit=1');
+    assert.equal(r.status, 200, r.text);
+    const stored = sql(k.dbPath, `SELECT secret_key_hash FROM merchants WHERE id='${k.merchant.id}'`);
+    assert.notEqual(stored, plain, 'upgraded to the keyed hash');
+  });
+
+  it('sk_, pk_, client_secret carry no timestamp prefix: >= 128 random bits', async () => {
+    const secrets = [];
+    for (let i = 0; i < 12; i++) {
+      const pi = await k.stripe.paymentIntents.create({ amount: 1000 + i, currency: 'eur', payment_method_types: ['klarna'] });
+      secrets.push(pi.client_secret.split('_secret_')[1]);
+    }
+    const heads = new Set(secrets.map((s) => s.slice(0, 3)));
+    assert.ok(heads.size >= 10, `client secrets made within a second share no time prefix: ${[...heads]}`);
+    for (const s of secrets) assert.ok(s.length >= 22, `${s.length} base62 characters = ${Math.floor(s.length * 5.954)} bits`);
+    const m2 = await k.createMerchant('second');
+    const m3 = await k.createMerchant('third');
+    const sks = [k.secretKey, m2.secret_key, m3.secret_key].map((s) => s.slice('sk_test_'.length));
+    assert.ok(new Set(sks.map((s) => s.slice(0, 4))).size === 3, `sk_ prefixes differ: ${sks}`);
+    for (const s of sks) assert.ok(s.length >= 22);
+    console.log(`# secrets: ${secrets.length} client secrets, ${heads.size} distinct 3-character heads; secret length ${secrets[0].length} base62 (${Math.floor(secrets[0].length * 5.954)} bits)`);
+  });
+
+  it('canaries: no secret or customer datum in any log line or error body', async () => {
+    const email = 'canary.person+x7q@example.org';
+    const name = 'Zyxcanaryname';
+    const we = await k.stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:9/canary', enabled_events: ['*'] });
+    const errors = [];
+    const pi = await k.stripe.paymentIntents.create({
+      amount: 1000, currency: 'eur', payment_method_types: ['klarna'], receipt_email: email,
+      metadata: { customer_name: name },
+    }).catch(async () => k.stripe.paymentIntents.create({ amount: 1000, currency: 'eur', payment_method_types: ['klarna'], metadata: { customer_name: name, email } }));
+    // errors of many kinds, each carrying a secret or the customer's data somewhere in the request
+    errors.push(await k.http('POST', `/v1/payment_intents/${pi.id}/capture`, { body: `amount_to_capture=abc&metadata[x]=${encodeURIComponent(email)}` }));
+    errors.push(await k.http('POST', '/v1/payment_intents', { body: `amount=-1&currency=eur&description=${name}` }));
+    errors.push(await k.http('GET', '/v1/payment_intents', { auth: `${k.secretKey}x` }));
+    errors.push(await k.http('GET', `/v1/payment_intents/${pi.id}x?client_secret=${pi.client_secret}`));
+    errors.push(await k.http('POST', `/v1/payment_intents/${pi.id}/confirm`, { body: `client_secret=${pi.client_secret}&return_url=javascript:x&payment_method_data[billing_details][email]=${encodeURIComponent(email)}` }));
+    errors.push(await k.http('POST', '/v1/webhook_endpoints', { body: `url=${encodeURIComponent(`http://user:${we.secret}@example.com/`)}&enabled_events[0]=*` }));
+    errors.push(await k.http('POST', '/v1/refunds', { body: `payment_intent=${pi.id}&amount=99999999&metadata[email]=${encodeURIComponent(email)}` }));
+    const project = k.merchant.ecp_project_id;
+    const gate = { general: { project_id: project, payment_id: 'CANARY' }, customer: { email, first_name: name }, payment: { amount: 5, currency: 'EUR' } };
+    gate.general.signature = signer(JSON.parse(JSON.stringify(gate)), 'wrong');
+    errors.push(await k.http('POST', '/v2/payment/online-banking/sofort/sale', { body: JSON.stringify(gate), headers: { 'Content-Type': 'application/json' }, auth: null }));
+    await sleep(300);
+    await k.stop();
+    const log = fs.readFileSync(k.logPath, 'utf8');
+    await k.restart();
+    const canaries = {
+      secret_key: k.secretKey, webhook_secret: we.secret, ecp_secret: k.merchant.ecp_secret,
+      client_secret: pi.client_secret, email, name,
+    };
+    let lines = 0;
+    const found = [];
+    for (const line of log.split('\n')) {
+      lines++;
+      for (const [what, v] of Object.entries(canaries)) if (line.includes(v)) found.push(`${what} in log: ${line.slice(0, 200)}`);
+    }
+    for (const e of errors) {
+      assert.ok(e.status >= 400, `an error: ${e.status} ${e.text.slice(0, 100)}`);
+      for (const [what, v] of Object.entries(canaries)) if (e.text.includes(v)) found.push(`${what} in a ${e.status} body: ${e.text.slice(0, 200)}`);
+    }
+    assert.deepEqual(found, []);
+    console.log(`# canaries: ${Object.keys(canaries).length} planted, ${lines} log lines and ${errors.length} error bodies searched, 0 found`);
+  });
+});

@@ -142,6 +142,8 @@ static const char *const BAD_URLS[] = {
     "javascript:alert(1)",
     "http://",
     "http:///path",
+    "https:/example.com/",              /* curl reads host "example.com" (fuzz_url) */
+    "https:/http://[:/shop.e//shomp.a", /* fuzz_url's first find */
     "example.com/hook",
     "",
 };

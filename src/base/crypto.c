@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@ _Static_assert(crypto_pwhash_argon2id_STRBYTES <= 128, "argon2id string fits out
  * it. Until a key file is loaded (unit tests) the key is random per process. */
 static uint8_t crypto_master[CRYPTO_KEY_LEN];
 static uint8_t crypto_pepper[SHA256_LEN];
+static uint8_t crypto_box_key[crypto_secretbox_KEYBYTES];
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
 static void crypto_derive(void)
@@ -40,6 +42,10 @@ static void crypto_derive(void)
     static const char label[] = "kassa secret-key hash pepper v1";
     crypto_hmac_sha256(crypto_master, sizeof(crypto_master), label, sizeof(label) - 1,
                        crypto_pepper);
+    static const char box_label[] = "kassa secrets-at-rest box key v1";
+    _Static_assert(crypto_secretbox_KEYBYTES == SHA256_LEN, "an HMAC-SHA256 is a box key");
+    crypto_hmac_sha256(crypto_master, sizeof(crypto_master), box_label, sizeof(box_label) - 1,
+                       crypto_box_key);
 }
 
 static void crypto_ephemeral(void)
@@ -406,4 +412,101 @@ bool crypto_password_verify(const char *hash, const char *password)
     if (strnlen(hash, 128) >= 128)
         return false;
     return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+bool crypto_is_sealed(const char *stored)
+{
+    return stored != NULL && strncmp(stored, CRYPTO_SEAL_PREFIX, 5) == 0;
+}
+
+k_status crypto_seal(const char *plain, char out[CRYPTO_SEALED_MAX])
+{
+    K_ASSERT(plain != NULL);
+    K_ASSERT(out != NULL);
+    size_t n = strlen(plain);
+    if (n > CRYPTO_SEAL_PLAIN_MAX)
+        return K_ETOOBIG;
+    pthread_once(&crypto_once, crypto_ephemeral);
+    uint8_t box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + CRYPTO_SEAL_PLAIN_MAX];
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)plain, n, box,
+                          crypto_box_key);
+    size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    memcpy(out, CRYPTO_SEAL_PREFIX, 5);
+    size_t w = crypto_b64_encode(box, blen, out + 5);
+    K_ASSERT(5 + w < CRYPTO_SEALED_MAX);
+    sodium_memzero(box, sizeof(box));
+    return K_OK;
+}
+
+k_status crypto_open(const char *stored, char *out, size_t cap)
+{
+    K_ASSERT(stored != NULL);
+    K_ASSERT(out != NULL && cap > CRYPTO_SEAL_PLAIN_MAX);
+    if (!crypto_is_sealed(stored)) {
+        if (strlen(stored) >= cap)
+            return K_ETOOBIG;
+        memcpy(out, stored, strlen(stored) + 1);
+        return K_OK;
+    }
+    pthread_once(&crypto_once, crypto_ephemeral);
+    uint8_t box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + CRYPTO_SEAL_PLAIN_MAX];
+    long blen = crypto_b64_decode(stored + 5, strlen(stored + 5), box, sizeof(box));
+    long min = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+    if (blen < min)
+        return K_EINVAL;
+    size_t n = (size_t)(blen - min);
+    if (crypto_secretbox_open_easy((uint8_t *)out, box + crypto_secretbox_NONCEBYTES,
+                                   (unsigned long long)(blen - crypto_secretbox_NONCEBYTES), box,
+                                   crypto_box_key) != 0)
+        return K_EINVAL;
+    out[n] = '\0';
+    return K_OK;
+}
+
+char *crypto_seal_alloc(const char *plain)
+{
+    K_ASSERT(plain != NULL);
+    pthread_once(&crypto_once, crypto_ephemeral);
+    size_t n = strlen(plain);
+    size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    uint8_t *box = malloc(blen);
+    char *out = malloc(5 + 4 * ((blen + 2) / 3) + 1);
+    if (box == NULL || out == NULL) {
+        free(box);
+        free(out);
+        return NULL;
+    }
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)plain, n, box,
+                          crypto_box_key);
+    memcpy(out, CRYPTO_SEAL_PREFIX, 5);
+    crypto_b64_encode(box, blen, out + 5);
+    free(box);
+    return out;
+}
+
+char *crypto_open_alloc(const char *stored)
+{
+    K_ASSERT(stored != NULL);
+    if (!crypto_is_sealed(stored))
+        return strdup(stored);
+    pthread_once(&crypto_once, crypto_ephemeral);
+    size_t slen = strlen(stored + 5);
+    size_t cap = slen / 4 * 3 + 3;
+    uint8_t *box = malloc(cap);
+    long blen = box != NULL ? crypto_b64_decode(stored + 5, slen, box, cap) : -1;
+    long min = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+    char *out = blen >= min ? malloc((size_t)(blen - min) + 1) : NULL;
+    bool ok = out != NULL &&
+              crypto_secretbox_open_easy((uint8_t *)out, box + crypto_secretbox_NONCEBYTES,
+                                         (unsigned long long)(blen - crypto_secretbox_NONCEBYTES),
+                                         box, crypto_box_key) == 0;
+    free(box);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    out[blen - min] = '\0';
+    return out;
 }

@@ -363,6 +363,19 @@ describe('secrets at rest (point 7)', () => {
     const plain = crypto.createHash('sha256').update(k.secretKey).digest('hex');
     assert.match(stored, /^[0-9a-f]{64}$/);
     assert.notEqual(stored, plain, 'not unsalted SHA-256');
+    // the ECommPay project secret and webhook signing secrets are sealed
+    const ecp = sql(k.dbPath, `SELECT ecp_secret FROM merchants WHERE id='${k.merchant.id}'`);
+    assert.match(ecp, /^enc1:/);
+    assert.ok(!ecp.includes(k.merchant.ecp_secret));
+    const we = await k.stripe.webhookEndpoints.create({ url: 'https://example.com/sealed', enabled_events: ['*'] });
+    const body = sql(k.dbPath, `SELECT body FROM objects WHERE id='${we.id}'`);
+    assert.match(body, /"secret":"enc1:/);
+    assert.ok(!body.includes(we.secret), 'no whsec_ in the row');
+    const dump = execFileSync('sqlite3', [k.dbPath, '.dump'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    for (const [what, v] of [['ecp_secret', k.merchant.ecp_secret], ['whsec', we.secret], ['sk', k.secretKey]]) {
+      assert.ok(!dump.includes(v), `${what} nowhere in the database`);
+    }
+    await k.stripe.webhookEndpoints.del(we.id);
   });
 
   it('a row hashed the old way (SHA-256) still authenticates and is upgraded', async () => {

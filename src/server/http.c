@@ -753,6 +753,19 @@ bool http_rate_take(http_req *r, const char *key, int64_t *retry_after_s)
     return rl_take(c->srv->rl_rate, key, clock_mono_ms(), retry_after_s);
 }
 
+/* The failed-authentication bucket of a client: its IPv4 address, or its IPv6
+ * /64 (one host usually holds a whole /64, so a /128 would be free to vary). */
+static void http_client_key(const char *remote, char out[INET6_ADDRSTRLEN])
+{
+    struct in6_addr a6;
+    snprintf(out, INET6_ADDRSTRLEN, "%s", remote);
+    if (inet_pton(AF_INET6, remote, &a6) != 1 || IN6_IS_ADDR_V4MAPPED(&a6))
+        return;
+    memset(a6.s6_addr + 8, 0, 8);
+    if (inet_ntop(AF_INET6, &a6, out, INET6_ADDRSTRLEN) == NULL)
+        snprintf(out, INET6_ADDRSTRLEN, "%s", remote);
+}
+
 /* The route's auth with its two limits: an address past its failed
  * authentications is refused before its key is looked at (so a right key is
  * not confirmed either); a merchant past its request rate after. Returns true
@@ -761,7 +774,9 @@ static bool http_authenticate(http_server *s, http_ctx *c, const http_route *rt)
 {
     int64_t wait_s = 0;
     int64_t now = clock_mono_ms();
-    if (!rl_peek(s->rl_authfail, c->req.remote_addr, now, &wait_s)) {
+    char client[INET6_ADDRSTRLEN];
+    http_client_key(c->req.remote_addr, client);
+    if (!rl_peek(s->rl_authfail, client, now, &wait_s)) {
         http_too_many(c, wait_s,
                       "Too many requests with invalid credentials from this address; retry "
                       "after the time in Retry-After.");
@@ -770,7 +785,7 @@ static bool http_authenticate(http_server *s, http_ctx *c, const http_route *rt)
     const char *who = s->cfg.auth(&c->req, &c->resp, rt->auth, s->cfg.auth_ctx);
     c->req.principal = who;
     if (who == NULL) {
-        rl_take(s->rl_authfail, c->req.remote_addr, now, &wait_s);
+        rl_take(s->rl_authfail, client, now, &wait_s);
         if (c->resp.status < 400)
             http_fill_error(c, 401, "unauthorized", "Invalid credentials.");
         return false;

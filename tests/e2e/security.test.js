@@ -275,7 +275,7 @@ describe('what the probe found (point 8f)', () => {
   before(async () => { k = await startKassa({ name: 'security-8f' }); });
   after(async () => { if (k) await k.stop(); });
 
-  it('conflicting Content-Length (or with Transfer-Encoding) and a foreign Content-Type are refused', async () => {
+  it('conflicting Content-Length (or with Transfer-Encoding), a foreign Content-Type and a duplicated amount are refused', async () => {
     const host = new URL(k.url).host;
     const body = 'amount=100&currency=eur&payment_method_types[]=klarna';
     const two = await rawRequest(k.url, `POST /v1/payment_intents HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${k.secretKey}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nContent-Length: 5\r\nConnection: close\r\n\r\n${body}`);
@@ -285,6 +285,9 @@ describe('what the probe found (point 8f)', () => {
     const txt = await k.http('POST', '/v1/payment_intents', { body, headers: { 'Content-Type': 'text/plain' } });
     assert.equal(txt.status, 415, txt.text);
     assert.match(txt.json.error.message, /Content-Type/);
+    const dup = await k.http('POST', '/v1/payment_intents', { body: `${body}&amount=99999` });
+    assert.equal(dup.status, 400, dup.text);
+    assert.equal(dup.json.error.param, 'amount');
     const list = await k.stripe.paymentIntents.list({ limit: 10 });
     assert.equal(list.data.length, 0, 'none of them created anything');
   });

@@ -6,6 +6,7 @@
 #   make format     -> clang-format -i on every C file;  make check-format / make lint
 #   make check-layers -> includes point down DESIGN.md's layers, no circle in src/gateway (in lint)
 #   make fuzz       -> libFuzzer targets (clang) under build-fuzz/
+#   make fuzz-run   -> each target FUZZ_SECONDS (15) from fuzz/corpus/; make fuzz-long: hours
 
 PKGS    := libmicrohttpd jansson libcrypto libsodium libcurl libqrencode sqlite3 libpq
 CC      ?= cc
@@ -27,7 +28,7 @@ LDFLAGS    := $(SANITIZE)
 OBJ_LIB := $(SRC_LIB:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-run test format check-format lint check-layers fuzz bench soak clean
+.PHONY: all asan unit unit-run test format check-format lint check-layers fuzz fuzz-run fuzz-long bench soak clean
 all: $(BUILD)/kassa
 
 $(BUILD)/obj/%.o: src/%.c
@@ -82,13 +83,23 @@ check-layers:
 	@bash scripts/check-layers.sh src
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_SAN := -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 \
-	  SANITIZE="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libkassa.a
+	  SANITIZE="-fsanitize=fuzzer-no-link,address,undefined $(FUZZ_SAN)" build-fuzz/libkassa.a
 	@mkdir -p build-fuzz/bin
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -Isrc -o build-fuzz/bin/$$n $$f \
-	    build-fuzz/libkassa.a $(LIBS) || exit 1; done
+	  clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $(FUZZ_SAN) -Isrc \
+	    -o build-fuzz/bin/$$n $$f build-fuzz/libkassa.a $(LIBS) || exit 1; done
+
+# A short run of every target (the test suite's step) and a long one (hours:
+# FUZZ_LONG_SECONDS per target, default 3600); both print executions per target.
+FUZZ_SECONDS ?= 15
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-run: fuzz
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+fuzz-long: fuzz
+	bash fuzz/run.sh $(FUZZ_LONG_SECONDS)
 
 bench:
 	bash bench/run.sh

@@ -187,9 +187,10 @@ KEY=$(node -p 'require(process.argv[1]).secret_key' "$KD/m1.json")
 MERCHANT=$(node -p 'require(process.argv[1]).id' "$KD/m1.json")
 KEY2=$(node -p 'require(process.argv[1]).secret_key' "$KD/m2.json")
 export BENCH_KEY=$KEY
-# --klarna-rate-per-min 0: the benchmark drives thousands of Klarna flows a minute through
-# one merchant, far past Klarna's per-account limit that Kassa enforces by default.
+# --klarna-rate-per-min 0 and --rate-limit-per-s 0: the benchmark drives thousands of Klarna
+# flows a minute through one merchant, far past the limits Kassa enforces by default.
 (cd "$KD" && exec "$KASSA" serve --listen 127.0.0.1:0 "${SIM_ARGS[@]}" --klarna-rate-per-min 0 \
+    --dev-allow-loopback --rate-limit-per-s 0 \
     --db "$KD/kassa.db" >"$KD/stdout" 2>"$KD/stderr") &
 KPID=$!
 PIDS+=("$KPID")

@@ -52,6 +52,9 @@ if [ "$unit_rc" -ne 0 ] && [ "$unit_fail" -eq 0 ]; then
 fi
 [ "$unit_rc" -eq 0 ] || problems+=("unit")
 
+# libFuzzer: a short run of every target under ASan+UBSan (executions per target printed)
+step fuzz make -j2 fuzz-run FUZZ_SECONDS=15
+
 e2e_ok=1
 step asan-build make -j2 asan || e2e_ok=0
 step release-build make -j2 || e2e_ok=0

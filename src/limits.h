@@ -17,6 +17,13 @@
 #define LIMIT_HTTP_WORKERS_MAX     256          /* request worker threads (config caps) */
 #define LIMIT_HTTP_QUEUE_MAX       4096         /* requests waiting for a worker; more -> 503 */
 #define LIMIT_RESPONSE_MAX         (8 * 1024 * 1024) /* largest body we build (exports page) */
+/* Abuse limits (server/ratelimit.c, server/http.c); the defaults are config keys in main.c. */
+#define LIMIT_RATELIMIT_KEYS_MAX 16384   /* buckets a limiter keeps (~400 KiB); LRU past it */
+#define LIMIT_RATE_BURST_MAX     1000000 /* largest configurable bucket */
+#define LIMIT_RATE_PER_MIN_MAX   (60LL * 1000000) /* 1M requests/s: "no limit" in practice */
+#define LIMIT_HTTP_PER_IP_MAX    LIMIT_HTTP_CONNECTIONS_MAX /* per-address connection cap */
+#define LIMIT_HTTP_HEAD_DEADLINE_S                                                                 \
+    30 /* a request head (line + headers) must arrive within this, however it trickles */
 #define LIMIT_HTTP_ARENA_MAX                                                                       \
     (32 * 1024 * 1024) /* one request's arena: params, copies, handler scratch */
 
@@ -158,5 +165,8 @@ _Static_assert((int64_t)LIMIT_IDEMPOTENCY_LEASE_S * 1000 >
                    (int64_t)LIMIT_PROVIDER_TIMEOUT_MS * (LIMIT_PROVIDER_RETRIES + 1),
                "a claim's lease outlives its provider call with every retry");
 _Static_assert(LIMIT_PAGE_PAY_POLL_MS < LIMIT_PAGE_PAY_WAIT_MS, "the wait looks more than once");
+_Static_assert(LIMIT_RATE_BURST_MAX * 60000LL < (1LL << 62), "a full bucket fits in units");
+_Static_assert(LIMIT_HTTP_HEAD_DEADLINE_S <= LIMIT_HTTP_TIMEOUT_S,
+               "a head deadline never outlasts the idle timeout");
 
 #endif

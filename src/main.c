@@ -7,6 +7,7 @@
  * key or a value out of range is a clear start-up error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ typedef struct {
     char sim_url[CONFIG_VALUE_MAX];
     char public_url[CONFIG_VALUE_MAX];
     char rules_file[CONFIG_VALUE_MAX];
+    char key_file[CONFIG_VALUE_MAX];
     char log_level[16];
     int64_t workers;
     int64_t io_threads;
@@ -49,6 +51,9 @@ typedef struct {
     int64_t klarna_rate_per_min;
     int64_t test_clock;
     int64_t sandbox;
+    int64_t dev_allow_loopback;
+    int64_t rate_limit_per_s, rate_limit_burst, auth_fail_per_min, auth_fail_burst;
+    int64_t connections_per_ip, head_deadline_s, queue_max;
 } config;
 
 typedef struct {
@@ -74,6 +79,8 @@ static const config_key KEYS[] = {
     {"public_url", C_STR, 0, 0, "", S(public_url),
      "base URL customers' browsers reach Kassa at (default http://LISTEN)"},
     {"rules_file", C_STR, 0, 0, "", S(rules_file), "method rules override file (see docs/api.md)"},
+    {"key_file", C_STR, 0, 0, "", S(key_file),
+     "the server key (created 0600 on first start; default: kassa.key beside the database)"},
     {"log_level", C_STR, 0, 0, "info", S(log_level), "debug, info, warn or error"},
     {"workers", C_INT, 1, LIMIT_HTTP_WORKERS_MAX, "64", S(workers),
      "threads for requests that write or call a provider (on SQLite, reads are answered "
@@ -90,6 +97,23 @@ static const config_key KEYS[] = {
      "enable POST /_test/clock/advance (sandbox and tests only)"},
     {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
      "create a sandbox merchant on first start, print its keys, serve the demo shop"},
+    /* security (docs/security.md) */
+    {"dev_allow_loopback", C_BOOL, 0, 1, "0", S(dev_allow_loopback),
+     "let webhook, callback and delivery URLs reach loopback (development; --sandbox sets it)"},
+    {"rate_limit_per_s", C_INT, 0, 1000000, "1000", S(rate_limit_per_s),
+     "requests a second one merchant may make (0: no limit); past it 429 + Retry-After"},
+    {"rate_limit_burst", C_INT, 1, 1000000, "2000", S(rate_limit_burst),
+     "requests one merchant may make at once above its rate"},
+    {"auth_fail_per_min", C_INT, 0, 60000000, "60", S(auth_fail_per_min),
+     "failed authentications a minute one address may make after its burst (0: no limit)"},
+    {"auth_fail_burst", C_INT, 1, 1000000, "20", S(auth_fail_burst),
+     "failed authentications one address may make at once; past it 429 until refilled"},
+    {"connections_per_ip", C_INT, 1, LIMIT_HTTP_PER_IP_MAX, "256", S(connections_per_ip),
+     "open connections from one client address"},
+    {"head_deadline_s", C_INT, 1, LIMIT_HTTP_HEAD_DEADLINE_S, "30", S(head_deadline_s),
+     "seconds a client has to send a whole request head before it is disconnected"},
+    {"queue_max", C_INT, 1, LIMIT_HTTP_QUEUE_MAX, "4096", S(queue_max),
+     "requests waiting for a worker; more are answered 503 + Retry-After at once"},
 };
 #undef S
 
@@ -322,6 +346,58 @@ static bool parse_flags(int argc, char **argv, config *c, const char **name, boo
     return true;
 }
 
+/* The SQLite file is created 0600 before SQLite opens it (its -wal and -shm
+ * files take the database's mode); an existing one readable by others is
+ * reported. */
+static int db_file_private(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return close(fd) == 0 ? 0 : 1;
+    struct stat sb;
+    if (errno != EEXIST || stat(path, &sb) != 0) {
+        fprintf(stderr, "kassa: cannot create '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    if ((sb.st_mode & 077) != 0)
+        log_warn("database '%s' is readable by others (mode %03o); chmod 600 it", path,
+                 (unsigned)(sb.st_mode & 0777));
+    return 0;
+}
+
+/* The key file: key_file, or kassa.key beside the SQLite database; with
+ * PostgreSQL ~/.config/kassa/kassa.key, the same for every command of this
+ * user whatever its working directory (nodes on other machines set key_file). */
+static int load_key(const config *c)
+{
+    char path[CONFIG_VALUE_MAX + 64];
+    const char *home = getenv("HOME");
+    if (c->key_file[0] != '\0') {
+        snprintf(path, sizeof(path), "%s", c->key_file);
+    } else if (strstr(c->db, "://") == NULL) {
+        char dir[CONFIG_VALUE_MAX];
+        snprintf(dir, sizeof(dir), "%s", c->db);
+        snprintf(path, sizeof(path), "%s/kassa.key", dirname(dir));
+    } else if (home != NULL && home[0] != '\0' && strlen(home) < CONFIG_VALUE_MAX) {
+        snprintf(path, sizeof(path), "%s/.config", home);
+        mkdir(path, 0700); /* may exist */
+        snprintf(path, sizeof(path), "%s/.config/kassa", home);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "kassa: cannot create '%s': %s\n", path, strerror(errno));
+            return 1;
+        }
+        snprintf(path, sizeof(path), "%s/.config/kassa/kassa.key", home);
+    } else {
+        fprintf(stderr, "kassa: set key_file (no HOME for the default key file)\n");
+        return 1;
+    }
+    if (crypto_keyfile_load(path) != K_OK) {
+        fprintf(stderr, "kassa: cannot use the key file '%s' (see the log above)\n", path);
+        return 1;
+    }
+    return 0;
+}
+
 static int open_store(const config *c, store **st)
 {
     if (strstr(c->db, "://") == NULL) {
@@ -332,7 +408,11 @@ static int open_store(const config *c, store **st)
             fprintf(stderr, "kassa: cannot create '%s': %s\n", d, strerror(errno));
             return 1;
         }
+        if (db_file_private(c->db) != 0)
+            return 1;
     }
+    if (load_key(c) != 0)
+        return 1;
     if (store_open(st, c->db) != K_OK) {
         fprintf(stderr, "kassa: cannot open the database '%s' (see the log above)\n", c->db);
         return 1;
@@ -342,7 +422,7 @@ static int open_store(const config *c, store **st)
 
 static int cmd_migrate(int argc, char **argv)
 {
-    static const char *const allowed[] = {"db", "config", NULL};
+    static const char *const allowed[] = {"db", "config", "key_file", NULL};
     config c;
     bool help = false;
     const char *name = NULL;
@@ -373,7 +453,7 @@ static void print_merchant(FILE *out, const gw_merchant_keys *k)
 
 static int cmd_merchant(int argc, char **argv)
 {
-    static const char *const allowed[] = {"db", "config", "name", NULL};
+    static const char *const allowed[] = {"db", "config", "name", "key_file", NULL};
     if (argc < 2 || strcmp(argv[1], "create") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             printf("kassa merchant create --name NAME [--db PATH]\n");
@@ -591,6 +671,7 @@ static int serve(config *c)
         fprintf(stderr, "kassa serve: cannot read rules file '%s'\n", c->rules_file);
         return 1;
     }
+    httpc_allow_loopback(c->dev_allow_loopback || c->sandbox);
     if (open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
         stop_all(&r);
         return 1;
@@ -648,7 +729,15 @@ static int serve(config *c)
                       .auth_ctx = &ctx,
                       .error_fn = stripe_error_page,
                       .error_ctx = &ctx,
-                      .inline_reads = store_reads_local(r.st)};
+                      .inline_reads = store_reads_local(r.st),
+                      .queue_max = (int)c->queue_max,
+                      .rate_per_s = c->rate_limit_per_s,
+                      .rate_burst = c->rate_limit_burst,
+                      .auth_fail_per_min = c->auth_fail_per_min,
+                      .auth_fail_burst = c->auth_fail_burst,
+                      .per_ip_connections = (int)c->connections_per_ip,
+                      .head_deadline_s = (int)c->head_deadline_s,
+                      .hsts = strncmp(c->public_url, "https://", 8) == 0};
     if (http_server_start(&r.http, &hc, routes, n, &ctx) != K_OK) {
         fprintf(stderr, "kassa serve: cannot listen on %s: %s\n", c->listen,
                 errno ? strerror(errno) : "address unusable");
@@ -718,6 +807,15 @@ static int cmd_serve(int argc, char **argv)
                                           "session_ttl_s",
                                           "klarna_rate_per_min",
                                           "test_clock",
+                                          "dev_allow_loopback",
+                                          "rate_limit_per_s",
+                                          "rate_limit_burst",
+                                          "auth_fail_per_min",
+                                          "auth_fail_burst",
+                                          "connections_per_ip",
+                                          "head_deadline_s",
+                                          "queue_max",
+                                          "key_file",
                                           NULL};
     /* clang-format on */
     config c;

@@ -8,6 +8,14 @@
  * Nothing here logs; key material never leaves these functions.
  */
 #include "crypto.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -22,11 +30,118 @@ _Static_assert(crypto_pwhash_argon2id_STRBYTES <= 128, "argon2id string fits out
 
 #define CRYPTO_RSA_SIG_MAX 1024 /* 8192-bit keys at most */
 
+/* The server's master key (crypto_keyfile_load), and the pepper derived from
+ * it. Until a key file is loaded (unit tests) the key is random per process. */
+static uint8_t crypto_master[CRYPTO_KEY_LEN];
+static uint8_t crypto_pepper[SHA256_LEN];
+static uint8_t crypto_box_key[crypto_secretbox_KEYBYTES];
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_derive(void)
+{
+    static const char label[] = "kassa secret-key hash pepper v1";
+    crypto_hmac_sha256(crypto_master, sizeof(crypto_master), label, sizeof(label) - 1,
+                       crypto_pepper);
+    static const char box_label[] = "kassa secrets-at-rest box key v1";
+    _Static_assert(crypto_secretbox_KEYBYTES == SHA256_LEN, "an HMAC-SHA256 is a box key");
+    crypto_hmac_sha256(crypto_master, sizeof(crypto_master), box_label, sizeof(box_label) - 1,
+                       crypto_box_key);
+}
+
+static void crypto_ephemeral(void)
+{
+    randombytes_buf(crypto_master, sizeof(crypto_master));
+    crypto_derive();
+}
+
 k_status crypto_init(void)
 {
     if (sodium_init() < 0)
         return K_ERR;
+    pthread_once(&crypto_once, crypto_ephemeral);
     return K_OK;
+}
+
+/* Reads 64 hex characters (and an optional newline) from fd into the master key. */
+static k_status crypto_key_read(int fd, const char *path)
+{
+    char hex[2 * CRYPTO_KEY_LEN + 2];
+    ssize_t n = read(fd, hex, sizeof(hex));
+    size_t len = n > 0 ? (size_t)n : 0;
+    while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r'))
+        len--;
+    uint8_t key[CRYPTO_KEY_LEN];
+    size_t got = 0;
+    if (len != 2 * CRYPTO_KEY_LEN ||
+        sodium_hex2bin(key, sizeof(key), hex, len, NULL, &got, NULL) != 0 || got != sizeof(key)) {
+        log_error("crypto: key file '%s' must hold %d hex characters", path, 2 * CRYPTO_KEY_LEN);
+        sodium_memzero(hex, sizeof(hex));
+        return K_EINVAL;
+    }
+    memcpy(crypto_master, key, sizeof(key));
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(hex, sizeof(hex));
+    crypto_derive();
+    return K_OK;
+}
+
+/* Creates path (0600, never over an existing file) with a new random key. */
+static k_status crypto_key_create(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? K_ECONFLICT : K_EIO;
+    uint8_t key[CRYPTO_KEY_LEN];
+    char hex[2 * CRYPTO_KEY_LEN + 2];
+    randombytes_buf(key, sizeof(key));
+    sodium_bin2hex(hex, sizeof(hex) - 1, key, sizeof(key));
+    size_t len = strlen(hex);
+    hex[len++] = '\n';
+    bool ok = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(hex, sizeof(hex));
+    if (!ok) {
+        unlink(path);
+        return K_EIO;
+    }
+    log_info("crypto: created key file '%s' (mode 0600); back it up with the database", path);
+    return K_OK;
+}
+
+k_status crypto_keyfile_load(const char *path)
+{
+    K_ASSERT(path != NULL);
+    k_status st = crypto_init();
+    if (st != K_OK)
+        return st;
+    st = crypto_key_create(path);
+    if (st != K_OK && st != K_ECONFLICT) {
+        log_error("crypto: cannot create key file '%s': %s", path, strerror(errno));
+        return st;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        log_error("crypto: cannot open key file '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return K_EIO;
+    }
+    if ((sb.st_mode & 077) != 0)
+        log_warn("crypto: key file '%s' is readable by others (mode %03o); chmod 600 it", path,
+                 (unsigned)(sb.st_mode & 0777));
+    st = crypto_key_read(fd, path);
+    close(fd);
+    return st;
+}
+
+void crypto_key_hash_hex(const char *secret, char out[SHA256_HEX_LEN])
+{
+    K_ASSERT(secret != NULL);
+    K_ASSERT(out != NULL);
+    pthread_once(&crypto_once, crypto_ephemeral);
+    crypto_hmac_sha256_hex(crypto_pepper, sizeof(crypto_pepper), secret, strlen(secret), out);
 }
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])
@@ -297,4 +412,101 @@ bool crypto_password_verify(const char *hash, const char *password)
     if (strnlen(hash, 128) >= 128)
         return false;
     return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+bool crypto_is_sealed(const char *stored)
+{
+    return stored != NULL && strncmp(stored, CRYPTO_SEAL_PREFIX, 5) == 0;
+}
+
+k_status crypto_seal(const char *plain, char out[CRYPTO_SEALED_MAX])
+{
+    K_ASSERT(plain != NULL);
+    K_ASSERT(out != NULL);
+    size_t n = strlen(plain);
+    if (n > CRYPTO_SEAL_PLAIN_MAX)
+        return K_ETOOBIG;
+    pthread_once(&crypto_once, crypto_ephemeral);
+    uint8_t box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + CRYPTO_SEAL_PLAIN_MAX];
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)plain, n, box,
+                          crypto_box_key);
+    size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    memcpy(out, CRYPTO_SEAL_PREFIX, 5);
+    size_t w = crypto_b64_encode(box, blen, out + 5);
+    K_ASSERT(5 + w < CRYPTO_SEALED_MAX);
+    sodium_memzero(box, sizeof(box));
+    return K_OK;
+}
+
+k_status crypto_open(const char *stored, char *out, size_t cap)
+{
+    K_ASSERT(stored != NULL);
+    K_ASSERT(out != NULL && cap > CRYPTO_SEAL_PLAIN_MAX);
+    if (!crypto_is_sealed(stored)) {
+        if (strlen(stored) >= cap)
+            return K_ETOOBIG;
+        memcpy(out, stored, strlen(stored) + 1);
+        return K_OK;
+    }
+    pthread_once(&crypto_once, crypto_ephemeral);
+    uint8_t box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + CRYPTO_SEAL_PLAIN_MAX];
+    long blen = crypto_b64_decode(stored + 5, strlen(stored + 5), box, sizeof(box));
+    long min = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+    if (blen < min)
+        return K_EINVAL;
+    size_t n = (size_t)(blen - min);
+    if (crypto_secretbox_open_easy((uint8_t *)out, box + crypto_secretbox_NONCEBYTES,
+                                   (unsigned long long)(blen - crypto_secretbox_NONCEBYTES), box,
+                                   crypto_box_key) != 0)
+        return K_EINVAL;
+    out[n] = '\0';
+    return K_OK;
+}
+
+char *crypto_seal_alloc(const char *plain)
+{
+    K_ASSERT(plain != NULL);
+    pthread_once(&crypto_once, crypto_ephemeral);
+    size_t n = strlen(plain);
+    size_t blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    uint8_t *box = malloc(blen);
+    char *out = malloc(5 + 4 * ((blen + 2) / 3) + 1);
+    if (box == NULL || out == NULL) {
+        free(box);
+        free(out);
+        return NULL;
+    }
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)plain, n, box,
+                          crypto_box_key);
+    memcpy(out, CRYPTO_SEAL_PREFIX, 5);
+    crypto_b64_encode(box, blen, out + 5);
+    free(box);
+    return out;
+}
+
+char *crypto_open_alloc(const char *stored)
+{
+    K_ASSERT(stored != NULL);
+    if (!crypto_is_sealed(stored))
+        return strdup(stored);
+    pthread_once(&crypto_once, crypto_ephemeral);
+    size_t slen = strlen(stored + 5);
+    size_t cap = slen / 4 * 3 + 3;
+    uint8_t *box = malloc(cap);
+    long blen = box != NULL ? crypto_b64_decode(stored + 5, slen, box, cap) : -1;
+    long min = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+    char *out = blen >= min ? malloc((size_t)(blen - min) + 1) : NULL;
+    bool ok = out != NULL &&
+              crypto_secretbox_open_easy((uint8_t *)out, box + crypto_secretbox_NONCEBYTES,
+                                         (unsigned long long)(blen - crypto_secretbox_NONCEBYTES),
+                                         box, crypto_box_key) == 0;
+    free(box);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    out[blen - min] = '\0';
+    return out;
 }

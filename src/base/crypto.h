@@ -17,7 +17,38 @@
 #define SHA256_HEX_LEN 65 /* 64 hex + NUL */
 #define SHA512_B64_LEN 89 /* 88 base64 + NUL */
 
+#define CRYPTO_KEY_LEN 32 /* the server's master key (key file: 64 hex characters) */
+
 k_status crypto_init(void); /* once at start (libsodium) */
+
+/* Loads the server's master key from path, creating the file (mode 0600, a new
+ * random key) when it does not exist. Every command that opens the database
+ * loads it first; nodes sharing a PostgreSQL database share the file. Until
+ * it is loaded the key is random per process. K_OK, K_EINVAL (bad content) or
+ * K_EIO, logged. */
+k_status crypto_keyfile_load(const char *path);
+/* The stored form of a secret API key: HMAC-SHA256 keyed with a pepper derived
+ * from the master key, so a copy of the database alone cannot test guesses. */
+void crypto_key_hash_hex(const char *secret, char out[SHA256_HEX_LEN]);
+
+/* Secrets at rest (webhook signing secrets, ECommPay project secrets):
+ * "enc1:" + base64(nonce || XSalsa20-Poly1305 box) under a key derived from the
+ * master key (libsodium crypto_secretbox). Plain texts up to CRYPTO_SEAL_PLAIN_MAX
+ * bytes; out needs CRYPTO_SEALED_MAX. */
+#define CRYPTO_SEAL_PLAIN_MAX 512
+#define CRYPTO_SEALED_MAX     (5 + 4 * ((24 + 16 + CRYPTO_SEAL_PLAIN_MAX + 2) / 3) + 1)
+#define CRYPTO_SEAL_PREFIX    "enc1:"
+k_status crypto_seal(const char *plain, char out[CRYPTO_SEALED_MAX]);
+/* Opens what crypto_seal wrote into out (cap >= CRYPTO_SEAL_PLAIN_MAX + 1).
+ * A text without the prefix (a row stored before encryption) is copied as is.
+ * K_EINVAL when the box does not open (another key, tampered). */
+k_status crypto_open(const char *stored, char *out, size_t cap);
+bool crypto_is_sealed(const char *stored);
+/* The same for texts of any length (stored idempotent answers): malloc'd
+ * results the caller frees; NULL on no memory or, opening, a box that does not
+ * open. A text without the prefix is returned as a copy. */
+char *crypto_seal_alloc(const char *plain);
+char *crypto_open_alloc(const char *stored);
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 void crypto_sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN]);

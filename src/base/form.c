@@ -225,6 +225,12 @@ static json_t *form_step_object(form_put *fp, json_t *cur, size_t i, k_status *s
             *st = form_conflict(fp);
             return NULL;
         }
+        if (child != NULL) { /* amount=1&amount=2: which one was meant? */
+            form_err(fp->err, K_EINVAL, fp->key, fp->key_len,
+                     "Invalid parameter %.200s: given more than once", fp->key);
+            *st = K_EINVAL;
+            return NULL;
+        }
         if (json_object_setn_new(cur, s.p, s.len, fp->value) != 0) {
             fp->value = NULL; /* jansson consumed it even on failure */
             form_err(fp->err, K_EINVAL, fp->key, fp->key_len,

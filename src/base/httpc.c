@@ -6,13 +6,23 @@
  * The multi handle's connection cache keeps connections alive between
  * transfers to the same host. Redirects are never followed (for webhooks a 3xx
  * is a failure). Answers past body_max abort the transfer with K_ETOOBIG.
+ *
+ * The SSRF guard (httpc.h): a public_only transfer opens its sockets through
+ * httpc_open_socket, which refuses any address curl resolved that is not public
+ * before connect() is called (curl then tries the name's next address), and
+ * checks again in httpc_prereq for a connection taken from the cache, which an
+ * unguarded transfer (a provider call to a loopback simulator) may have opened.
  */
 #include "httpc.h"
 #include "clock.h"
+#include "log.h"
 #include "../limits.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +35,7 @@ typedef struct httpc_job {
     char *body_copy;
     httpc_resp resp;
     bool toobig;
+    bool refused; /* the guard refused the address curl was about to use */
     int64_t t0_ms;
     httpc_cb cb;
     void *ctx;
@@ -41,6 +52,141 @@ static pthread_t httpc_thread_id;
 static bool httpc_running;
 static bool httpc_stop;
 static k_status httpc_init_status = K_ERR;
+static atomic_bool httpc_loopback_ok;
+
+void httpc_allow_loopback(bool on)
+{
+    atomic_store(&httpc_loopback_ok, on);
+}
+
+bool httpc_loopback_allowed(void)
+{
+    return atomic_load(&httpc_loopback_ok);
+}
+
+/* IPv4 ranges that are not global unicast (IANA special-purpose registry). */
+static const struct {
+    uint32_t net;
+    int bits;
+} httpc_v4_denied[] = {
+    {0x00000000u, 8},  /* 0/8 "this network" (0.0.0.0 reaches the local host) */
+    {0x0A000000u, 8},  /* 10/8 private */
+    {0x64400000u, 10}, /* 100.64/10 carrier-grade NAT */
+    {0xA9FE0000u, 16}, /* 169.254/16 link-local (cloud metadata) */
+    {0xAC100000u, 12}, /* 172.16/12 private */
+    {0xC0000000u, 24}, /* 192.0.0/24 IETF protocol assignments */
+    {0xC0000200u, 24}, /* 192.0.2/24 documentation */
+    {0xC0586300u, 24}, /* 192.88.99/24 6to4 relay anycast */
+    {0xC0A80000u, 16}, /* 192.168/16 private */
+    {0xC6120000u, 15}, /* 198.18/15 benchmarking */
+    {0xC6336400u, 24}, /* 198.51.100/24 documentation */
+    {0xCB007100u, 24}, /* 203.0.113/24 documentation */
+    {0xE0000000u, 4},  /* 224/4 multicast */
+    {0xF0000000u, 4},  /* 240/4 reserved, 255.255.255.255 broadcast */
+};
+
+static bool httpc_v4_public(const uint8_t b[4])
+{
+    uint32_t a = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    if (b[0] == 127)
+        return httpc_loopback_allowed();
+    for (size_t i = 0; i < K_ARRAY_LEN(httpc_v4_denied); i++) {
+        uint32_t mask = 0xFFFFFFFFu << (32 - httpc_v4_denied[i].bits);
+        if ((a & mask) == httpc_v4_denied[i].net)
+            return false;
+    }
+    return true;
+}
+
+static bool httpc_v6_public(const uint8_t b[16])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t zero[15] = {0};
+    if (memcmp(b, zero, 15) == 0)
+        return b[15] == 1 && httpc_loopback_allowed(); /* ::1 loopback, :: unspecified */
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+        return httpc_v4_public(b + 12); /* ::ffff:a.b.c.d, 64:ff9b::a.b.c.d */
+    if (b[0] == 0x20 && b[1] == 0x02)
+        return httpc_v4_public(b + 2); /* 2002::/16 6to4 carries its IPv4 router */
+    if ((b[0] & 0xE0) != 0x20)
+        return false; /* outside 2000::/3: ::/8 (v4-compatible), fc00::/7, fe80::/10, ff00::/8 */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02)
+        return false; /* 2001::/23 IETF assignments: Teredo, benchmarking, ORCHID */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+        return false; /* 2001:db8::/32 documentation */
+    if (b[0] == 0x3f && b[1] == 0xff && b[2] < 0x10)
+        return false; /* 3fff::/20 documentation */
+    return true;
+}
+
+bool httpc_addr_public(const struct sockaddr *sa)
+{
+    K_ASSERT(sa != NULL);
+    if (sa->sa_family == AF_INET)
+        return httpc_v4_public(
+            (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+    if (sa->sa_family == AF_INET6)
+        return httpc_v6_public(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+    return false; /* AF_UNIX and the rest are never a merchant's */
+}
+
+/* The IP text curl reports (conn_primary_ip) as a sockaddr; false when it is not one. */
+static bool httpc_ip_parse(const char *ip, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+static void httpc_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+    const void *a = sa->sa_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (inet_ntop(sa->sa_family, a, out, (socklen_t)cap) == NULL)
+        snprintf(out, cap, "?");
+}
+
+/* Before connect(): curl hands over each address it resolved for the host. */
+static curl_socket_t httpc_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    httpc_job *job = ud;
+    if (purpose != CURLSOCKTYPE_IPCXN || !httpc_addr_public(&addr->addr)) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (addr->family == AF_INET || addr->family == AF_INET6)
+            httpc_addr_text(&addr->addr, ip, sizeof(ip));
+        log_info("httpc: refused to connect to non-public address '%s'", ip);
+        job->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* Before the request is sent, on a new or a reused connection. */
+static int httpc_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port,
+                        int local_port)
+{
+    httpc_job *job = ud;
+    struct sockaddr_storage ss;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    if (httpc_ip_parse(primary_ip, &ss) && httpc_addr_public((const struct sockaddr *)&ss))
+        return CURL_PREREQFUNC_OK;
+    log_info("httpc: refused a connection to non-public address '%s'", primary_ip);
+    job->refused = true;
+    return CURL_PREREQFUNC_ABORT;
+}
 
 static size_t httpc_on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -94,6 +240,13 @@ static k_status httpc_job_setup(httpc_job *job, const httpc_req *req)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, httpc_on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
     curl_easy_setopt(e, CURLOPT_PRIVATE, job);
+    if (req->public_only) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, httpc_open_socket);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, job);
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, httpc_prereq);
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, job);
+        curl_easy_setopt(e, CURLOPT_PROXY, ""); /* a proxy's address would escape the guard */
+    }
     const char *method = req->method ? req->method : "GET";
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -132,7 +285,11 @@ static void httpc_job_finish(httpc_job *job, CURLcode rc)
         curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &job->resp.status);
     } else {
         job->resp.status = 0;
-        if (job->toobig) {
+        if (job->refused) {
+            st = K_EINVAL;
+            snprintf(job->resp.error, sizeof(job->resp.error),
+                     "refused: the URL's host is not a public address");
+        } else if (job->toobig) {
             st = K_ETOOBIG;
             snprintf(job->resp.error, sizeof(job->resp.error), "answer larger than %zu bytes",
                      job->resp.body.max);
@@ -394,4 +551,105 @@ void httpc_resp_free(httpc_resp *resp)
         return;
     buf_free(&resp->body);
     buf_free(&resp->headers);
+}
+
+/* "localhost" and names under it (RFC 6761), with or without the final dot. */
+static bool httpc_is_localhost(const char *host)
+{
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.')
+        n--;
+    if (n == 9 && strncasecmp(host, "localhost", 9) == 0)
+        return true;
+    return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
+}
+
+/* The host curl will use (IPv4 already normalised by curl's URL parser). */
+static k_status httpc_host_check(const char *host, char *why, size_t cap)
+{
+    char lit[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    struct sockaddr_storage ss;
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(lit)) {
+        memcpy(lit, host + 1, n - 2);
+        lit[n - 2] = '\0';
+    } else {
+        snprintf(lit, sizeof(lit), "%s", n < sizeof(lit) ? host : "");
+    }
+    if (httpc_ip_parse(lit, &ss)) {
+        if (httpc_addr_public((const struct sockaddr *)&ss))
+            return K_OK;
+        snprintf(why, cap, "The URL's host %s is not a public address.", lit);
+        return K_EINVAL;
+    }
+    if (httpc_is_localhost(host) && !httpc_loopback_allowed()) {
+        snprintf(why, cap, "The URL's host must not be localhost.");
+        return K_EINVAL;
+    }
+    return K_OK;
+}
+
+/* The text between "http(s)://" and the path, as the merchant wrote it; 0 when
+ * the URL does not start that way. curl is more lenient: it reads "http:///x"
+ * as host "x" and "https:/h" as host "h" (found by fuzz_url). */
+static size_t httpc_authority(const char *url, const char **start)
+{
+    size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+    *start = url + skip;
+    return skip > 0 ? strcspn(*start, "/?#") : 0;
+}
+
+/* '@' in the authority: userinfo, however curl would split it. */
+static bool httpc_authority_has_at(const char *url)
+{
+    const char *a;
+    size_t n = httpc_authority(url, &a);
+    return memchr(a, '@', n) != NULL;
+}
+
+static k_status httpc_url_parts(CURLU *u, const char *url, char *why, size_t cap)
+{
+    char *scheme = NULL, *host = NULL, *user = NULL, *zone = NULL;
+    const char *authority;
+    k_status st = K_EINVAL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        snprintf(why, cap, "The URL is not a valid absolute http:// or https:// URL.");
+    } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+               (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        snprintf(why, cap, "The URL must start with http:// or https://.");
+    } else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+               httpc_authority_has_at(url)) {
+        snprintf(why, cap, "The URL must not contain a user name or password.");
+    } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0' ||
+               httpc_authority(url, &authority) == 0) {
+        snprintf(why, cap, "The URL must name a host.");
+    } else if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
+        snprintf(why, cap, "The URL must not carry an IPv6 zone id.");
+    } else {
+        st = httpc_host_check(host, why, cap);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(zone);
+    return st;
+}
+
+k_status httpc_url_check(const char *url, char *why, size_t cap)
+{
+    K_ASSERT(why != NULL);
+    K_ASSERT(cap > 0);
+    why[0] = '\0';
+    if (url == NULL || strlen(url) > LIMIT_URL_MAX) {
+        snprintf(why, cap, "The URL must be at most %d characters.", LIMIT_URL_MAX);
+        return K_EINVAL;
+    }
+    CURLU *u = curl_url();
+    if (u == NULL)
+        return K_ENOMEM;
+    k_status st = httpc_url_parts(u, url, why, cap);
+    curl_url_cleanup(u);
+    return st;
 }

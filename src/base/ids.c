@@ -73,6 +73,12 @@ void id_new(char out[LIMIT_ID_MAX], const char *prefix)
     }
 }
 
+void id_secret(char out[LIMIT_ID_MAX], const char *prefix)
+{
+    _Static_assert(ID_SECRET_LEN * 5954 >= 128 * 1000, "a secret holds 128 bits (5.954 each)");
+    id_new_n(out, prefix, ID_SECRET_LEN);
+}
+
 static bool id_char_ok(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';

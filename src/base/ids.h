@@ -25,6 +25,11 @@
 void id_new(char out[LIMIT_ID_MAX], const char *prefix);
 /* Same with n random characters (n < LIMIT_ID_MAX - strlen(prefix)). */
 void id_new_n(char out[LIMIT_ID_MAX], const char *prefix, size_t n);
+/* A secret (sk_, pk_, whsec_, client_secret, attempt tokens): ID_SECRET_LEN
+ * characters from the CSPRNG (142 bits), no timestamp: the same length as an
+ * object id, so every place that holds one still fits. */
+#define ID_SECRET_LEN 24
+void id_secret(char out[LIMIT_ID_MAX], const char *prefix);
 /* true when s is prefix + 1..LIMIT_ID_MAX-1 characters of [A-Za-z0-9_]. */
 bool id_valid(const char *s, const char *prefix);
 

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "gw_int.h"
+#include "../base/crypto.h"
 
 static void json_decref_cb(void *p)
 {
@@ -328,7 +329,10 @@ json_t *gw_endpoint_to_json(const gw_endpoint *e)
     json_t *o = json_object();
     put_str(o, "id", e->id);
     put_str(o, "url", e->url);
-    put_str(o, "secret", e->secret);
+    char box[CRYPTO_SEALED_MAX]; /* the signing secret is stored sealed */
+    k_status sealed = e->secret != NULL ? crypto_seal(e->secret, box) : K_OK;
+    K_ASSERT(sealed == K_OK); /* whsec_ secrets are ours, far below the seal's maximum */
+    put_str(o, "secret", e->secret != NULL ? box : NULL);
     put_str(o, "status", e->status);
     put_str(o, "description", e->description);
     put_json(o, "enabled_events", e->enabled_events, true);
@@ -345,7 +349,11 @@ k_status gw_endpoint_from_json(json_t *doc, arena *a, gw_endpoint *e)
         return K_EINVAL;
     copy_id(e->id, json_string_value(json_object_get(doc, "id")));
     e->url = gw_jstr(doc, "url", a);
-    e->secret = gw_jstr(doc, "secret", a);
+    const char *stored = json_string_value(json_object_get(doc, "secret"));
+    char plain[CRYPTO_SEAL_PLAIN_MAX + 1];
+    if (stored != NULL && crypto_open(stored, plain, sizeof(plain)) != K_OK)
+        return K_EIO; /* another key file, or a tampered row */
+    e->secret = stored != NULL ? arena_strdup(a, plain) : NULL;
     e->status = gw_jstr(doc, "status", a);
     e->description = gw_jstr(doc, "description", a);
     e->enabled_events = keep_or_new(a, doc, "enabled_events", true);

@@ -238,7 +238,8 @@ static void send_one(gw *g, const store_delivery *d)
                         .body = req.body,
                         .body_len = req.body_len,
                         .timeout_ms = LIMIT_WEBHOOK_TIMEOUT_MS,
-                        .body_max = 64 * 1024};
+                        .body_max = 64 * 1024,
+                        .public_only = true};
         for (size_t i = 0; i < 8 && req.headers[i] != NULL; i++)
             hr.headers[i] = req.headers[i];
         pthread_mutex_lock(&g_out_mu);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "gw_int.h"
 #include "../base/clock.h"
+#include "../base/httpc.h"
 #include "../base/ids.h"
 
 #define WE "webhook_endpoint"
@@ -223,16 +224,50 @@ static k_status save_endpoint(store_tx *tx, const char *merchant_id, gw_endpoint
     return st;
 }
 
+/* The event types Kassa emits (gw_emit's callers), and "*" for all of them. */
+static const char *const ep_event_types[] = {"*",
+                                             "charge.refunded",
+                                             "checkout.session.completed",
+                                             "checkout.session.expired",
+                                             "payment_intent.amount_capturable_updated",
+                                             "payment_intent.authorization_expiring",
+                                             "payment_intent.authorization_extended",
+                                             "payment_intent.canceled",
+                                             "payment_intent.created",
+                                             "payment_intent.payment_failed",
+                                             "payment_intent.processing",
+                                             "payment_intent.requires_action",
+                                             "payment_intent.succeeded",
+                                             "refund.created",
+                                             "refund.failed",
+                                             "refund.updated"};
+
+/* Index of the first enabled_events entry that is not a known type, or -1. */
+static long ep_unknown_event(json_t *events)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(events, i, v)
+    {
+        const char *t = json_string_value(v);
+        bool known = false;
+        for (size_t k = 0; t != NULL && k < K_ARRAY_LEN(ep_event_types); k++)
+            known |= strcmp(t, ep_event_types[k]) == 0;
+        if (!known)
+            return (long)i;
+    }
+    return -1;
+}
+
 static k_status validate_endpoint(const gw_endpoint_params *p, bool create, gw_err *err)
 {
     if (create && p->url == NULL) {
         gw_err_set(err, GW_WHY_PARAM_MISSING, "url", "Missing required param: url.");
         return K_EINVAL;
     }
-    if (p->url != NULL && strncmp(p->url, "http://", 7) != 0 &&
-        strncmp(p->url, "https://", 8) != 0) {
-        gw_err_set(err, GW_WHY_URL_INVALID, "url",
-                   "Invalid URL: %s. The URL must start with http:// or https://.", p->url);
+    char why[160];
+    if (p->url != NULL && httpc_url_check(p->url, why, sizeof(why)) != K_OK) {
+        gw_err_set(err, GW_WHY_URL_INVALID, "url", "Invalid URL: %s", why);
         return K_EINVAL;
     }
     if (create && p->enabled_events == NULL) {
@@ -245,6 +280,15 @@ static k_status validate_endpoint(const gw_endpoint_params *p, bool create, gw_e
          json_array_size(p->enabled_events) > LIMIT_EVENT_TYPES_MAX)) {
         gw_err_set(err, GW_WHY_PARAM_EMPTY, "enabled_events",
                    "enabled_events must list 1 to %d event types (or '*').", LIMIT_EVENT_TYPES_MAX);
+        return K_EINVAL;
+    }
+    long bad = p->enabled_events != NULL ? ep_unknown_event(p->enabled_events) : -1;
+    if (bad >= 0) {
+        const char *t = json_string_value(json_array_get(p->enabled_events, (size_t)bad));
+        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "enabled_events",
+                   "Invalid enabled_events[%ld]: '%.64s' is not an event type "
+                   "Kassa sends (see docs/api.md).",
+                   bad, t != NULL ? t : "");
         return K_EINVAL;
     }
     return K_OK;
@@ -261,17 +305,33 @@ typedef struct {
     bool del;
 } ep_job;
 
+/* Endpoints that count toward the limit: enabled and disabled ones; deleted
+ * endpoints keep a row (their id stays taken) but no longer count. */
+static k_status ep_count_live(store_tx *tx, const char *merchant_id, size_t *live)
+{
+    static const char *const counted[] = {"enabled", "disabled"};
+    *live = 0;
+    for (size_t i = 0; i < K_ARRAY_LEN(counted); i++) {
+        arena a;
+        arena_init(&a, 0);
+        store_obj *eps;
+        size_t n;
+        bool more;
+        store_list_q q = {.status = counted[i], .limit = LIMIT_WEBHOOK_ENDPOINTS_MAX};
+        k_status st = store_obj_list(tx, merchant_id, WE, &q, &a, &eps, &n, &more);
+        arena_release(&a);
+        if (st != K_OK)
+            return st;
+        *live += n;
+    }
+    return K_OK;
+}
+
 static k_status ep_create_fn(store_tx *tx, void *arg)
 {
     ep_job *j = arg;
-    arena a;
-    arena_init(&a, 0);
-    store_obj *eps;
     size_t n;
-    bool more;
-    store_list_q q = {.limit = LIMIT_WEBHOOK_ENDPOINTS_MAX};
-    k_status st = store_obj_list(tx, j->merchant_id, WE, &q, &a, &eps, &n, &more);
-    arena_release(&a);
+    k_status st = ep_count_live(tx, j->merchant_id, &n);
     if (st != K_OK)
         return st;
     if (n >= LIMIT_WEBHOOK_ENDPOINTS_MAX) {

@@ -504,14 +504,14 @@ k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys 
 {
     char id[LIMIT_ID_MAX], sk[LIMIT_ID_MAX], pk[LIMIT_ID_MAX], ecp[LIMIT_ID_MAX];
     id_new_n(id, "acct_", 16);
-    id_new(sk, "sk_test_");
-    id_new(pk, "pk_test_");
+    id_secret(sk, "sk_test_");
+    id_secret(pk, "pk_test_");
     id_new_n(ecp, "", 32);
     uint32_t r;
     if (crypto_random(&r, sizeof(r)) != K_OK)
         return K_ERR;
     char hash[SHA256_HEX_LEN];
-    crypto_sha256_hex(sk, strlen(sk), hash);
+    crypto_key_hash_hex(sk, hash);
     merchant_job j = {.m = {.id = id,
                             .name = name,
                             .secret_key_hash = hash,
@@ -553,10 +553,40 @@ static struct {
 } g_auth_cache[AUTH_CACHE_SLOTS];
 static pthread_mutex_t g_auth_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static k_status merchant_rehash_fn(store_tx *tx, void *arg)
+{
+    merchant_read *r = arg;
+    store_merchant m;
+    k_status st = store_merchant_get(tx, r->m.id, r->a, &m);
+    if (st != K_OK)
+        return st;
+    m.secret_key_hash = r->hash;
+    return store_merchant_put(tx, &m);
+}
+
+/* A key stored before keyed hashes (unsalted SHA-256): found by its old hash,
+ * then stored keyed, so each merchant's row is upgraded by its first request. */
+static k_status merchant_by_legacy_key(gw *g, const char *secret_key, const char *keyed,
+                                       merchant_read *r)
+{
+    char old[SHA256_HEX_LEN];
+    crypto_sha256_hex(secret_key, strlen(secret_key), old);
+    merchant_read lr = {.hash = old, .a = r->a};
+    k_status st = store_read(g->st, merchant_by_key_fn, &lr);
+    if (st != K_OK)
+        return st;
+    r->m = lr.m;
+    r->hash = keyed;
+    st = store_write(g->st, merchant_rehash_fn, r);
+    if (st != K_OK)
+        log_warn("merchant '%s': the key hash could not be upgraded", lr.m.id);
+    return K_OK;
+}
+
 k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id)
 {
     char hash[SHA256_HEX_LEN];
-    crypto_sha256_hex(secret_key, strlen(secret_key), hash);
+    crypto_key_hash_hex(secret_key, hash);
     size_t slot = strtoul(hash + 56, NULL, 16) % AUTH_CACHE_SLOTS;
     pthread_mutex_lock(&g_auth_mu);
     bool hit = strcmp(g_auth_cache[slot].hash, hash) == 0;
@@ -567,6 +597,8 @@ k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **
         return *merchant_id != NULL ? K_OK : K_ENOMEM;
     merchant_read r = {.hash = hash, .a = a};
     k_status st = store_read(g->st, merchant_by_key_fn, &r);
+    if (st == K_ENOTFOUND)
+        st = merchant_by_legacy_key(g, secret_key, hash, &r);
     if (st != K_OK)
         return st;
     *merchant_id = r.m.id;

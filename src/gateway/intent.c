@@ -138,7 +138,7 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     id_new(p->id, "pi_");
     snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);
     char secret[LIMIT_ID_MAX];
-    id_new(secret, "");
+    id_secret(secret, "");
     p->client_secret = arena_printf(a, "%s_secret_%s", p->id, secret);
     p->created = clock_now_s();
     p->description = in->description != NULL && in->description[0] ? in->description : NULL;

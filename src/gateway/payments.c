@@ -491,7 +491,7 @@ static k_status confirm_begin_fn(store_tx *tx, void *arg)
     memset(t, 0, sizeof(*t));
     id_new(t->id, "att_");
     char token[LIMIT_ID_MAX];
-    id_new(token, "");
+    id_secret(token, "");
     t->merchant_id = j->merchant_id;
     t->payment_id = p->id;
     t->provider = j->provider;

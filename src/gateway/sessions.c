@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "gw_int.h"
 #include "../base/clock.h"
 #include "../base/ids.h"
@@ -115,6 +116,16 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
         gw_err_set(err, GW_WHY_PARAM_MISSING, "success_url",
                    "Missing required param: success_url.");
         return K_EINVAL;
+    }
+    /* the hosted page links to these: javascript: and data: would run in its origin */
+    const char *urls[2][2] = {{"success_url", p->success_url}, {"cancel_url", p->cancel_url}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *u = urls[i][1];
+        if (u != NULL && strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0) {
+            gw_err_set(err, GW_WHY_URL_INVALID, urls[i][0],
+                       "Invalid URL: %s must start with http:// or https://.", urls[i][0]);
+            return K_EINVAL;
+        }
     }
     json_t *lines;
     int64_t total;

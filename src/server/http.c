@@ -16,6 +16,8 @@
  * its final call so the connection stays open.
  */
 #include "http_int.h"
+#include "ratelimit.h"
+#include "../base/clock.h"
 #include "../base/ids.h"
 #include "../base/log.h"
 
@@ -122,6 +124,10 @@ struct http_server {
     _Atomic int64_t in_flight; /* first access call .. completion */
     _Atomic int64_t suspended; /* suspended and not yet resumed */
     _Atomic bool quiescing;    /* answers carry Connection: close */
+
+    ratelimit *rl_rate;     /* requests per merchant */
+    ratelimit *rl_authfail; /* failed authentications per client address */
+    headguard *hg;          /* the request-head deadline */
 };
 
 static void http_healthz(http_req *req, http_resp *resp, void *ctx);
@@ -373,6 +379,10 @@ static void http_add_common_headers(http_ctx *c, struct MHD_Response *r, const c
     http_add_header(r, "Request-Id", c->req.request_id);
     http_add_header(r, "X-Content-Type-Options", "nosniff");
     http_add_header(r, "Referrer-Policy", "no-referrer");
+    if (c->srv->cfg.hsts)
+        http_add_header(r, "Strict-Transport-Security", "max-age=31536000");
+    if (http_is_html(ctype))
+        http_add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
     bool own_csp = false; /* a page with a stricter policy of its own sends only that one */
     for (int i = 0; i < c->resp.nheaders; i++)
         own_csp = own_csp || strcasecmp(c->resp.headers[i].name, "Content-Security-Policy") == 0;
@@ -527,6 +537,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
     }
     if (c->counted)
         atomic_fetch_sub(&s->in_flight, 1);
+    hg_request_done(s->hg, conn);
     buf_free(&c->body);
     buf_free(&c->resp.body);
     arena_release(&c->ar);
@@ -535,19 +546,48 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
 
 /* ---- checks on the first call ---- */
 
-static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                         const char *value)
+/* What one pass over the request's headers found. */
+typedef struct {
+    size_t bytes;
+    int content_lengths; /* Content-Length headers */
+    bool cl_differ;      /* ... with different values */
+    const char *cl_first;
+    size_t cl_first_len;
+} http_head_scan;
+
+static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
 {
-    size_t *total = cls;
-    *total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    http_head_scan *h = cls;
+    h->bytes += key_size + value_size + 4; /* ": " and CRLF */
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->content_lengths++ == 0) {
+            h->cl_first = value;
+            h->cl_first_len = value_size;
+        } else {
+            h->cl_differ |= value_size != h->cl_first_len ||
+                            (value_size > 0 && memcmp(value, h->cl_first, value_size) != 0);
+        }
+    }
     return MHD_YES;
 }
 
-static size_t http_header_bytes(struct MHD_Connection *conn)
+static void http_head_scan_run(struct MHD_Connection *conn, http_head_scan *h)
 {
-    size_t total = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_header, &total);
-    return total;
+    memset(h, 0, sizeof(*h));
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_scan_header, h);
+}
+
+/* Forms and JSON are what the secret-key (Stripe-dialect) routes read; anything
+ * else would be parsed as a form (Stripe refuses it too). */
+static bool http_ctype_ok(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (ct == NULL)
+        return false;
+    size_t n = strcspn(ct, "; \t");
+    return (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0) ||
+           (n == 16 && strncasecmp(ct, "application/json", n) == 0);
 }
 
 /* true when the request announces a body (Content-Length > 0 or chunked). */
@@ -589,19 +629,54 @@ static void http_route_check(http_ctx *c)
 }
 
 /* The generic checks of http.h, in order; the first failure is kept in c. */
-static void http_check(http_ctx *c, unsigned long long declared)
+/* false for a browser's cross-origin request (see HTTP_SAME_ORIGIN). The
+ * browser's Sec-Fetch-Site decides when present; our pages' Referrer-Policy
+ * no-referrer makes the browser send "Origin: null" even for their own forms,
+ * so Origin only decides when it names a site. Requests with neither (not from
+ * a browser) pass. */
+static bool http_same_origin(struct MHD_Connection *conn)
 {
+    const char *site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site != NULL)
+        return strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0;
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (origin == NULL || strcmp(origin, "null") == 0)
+        return true;
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char *o = strstr(origin, "://");
+    return host != NULL && o != NULL && strcasecmp(o + 3, host) == 0;
+}
+
+static void http_check(http_ctx *c, unsigned long long declared, bool has_body)
+{
+    http_head_scan h;
+    http_head_scan_run(c->conn, &h);
     if (c->raw_uri_len > LIMIT_HTTP_URL_MAX) {
         http_set_error(c, 414, "url_too_long", "Request URL too long.");
         return;
     }
-    if (http_header_bytes(c->conn) > LIMIT_HTTP_HEADER_MAX) {
+    if (h.bytes > LIMIT_HTTP_HEADER_MAX) {
         http_set_error(c, 431, "headers_too_large", "Request headers too large.");
+        return;
+    }
+    if (h.cl_differ ||
+        (h.content_lengths > 0 &&
+         MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL)) {
+        http_set_error(c, 400, "header_invalid",
+                       "Conflicting Content-Length (or Content-Length with Transfer-Encoding).");
         return;
     }
     http_route_check(c);
     if (c->err_status == 0 && declared > c->body_max)
         http_set_error(c, 413, "body_too_large", "Request body too large.");
+    if (c->err_status == 0 && (c->srv->routes[c->route].flags & HTTP_SAME_ORIGIN) != 0 &&
+        !http_same_origin(c->conn))
+        http_set_error(c, 403, "cross_site_request", "Cross-site form submissions are refused.");
+    if (c->err_status == 0 && has_body && c->srv->routes[c->route].auth == AUTH_SECRET_KEY &&
+        !http_ctype_ok(c->conn))
+        http_set_error(c, 415, "content_type_invalid",
+                       "Content-Type must be application/x-www-form-urlencoded or "
+                       "application/json.");
 }
 
 static const char *http_remote(http_ctx *c)
@@ -636,9 +711,10 @@ static enum MHD_Result http_first_call(http_ctx *c, const char *url, const char 
     atomic_fetch_add(&c->srv->in_flight, 1);
     c->counted = true;
     c->state = RQ_BODY;
+    hg_head_done(c->srv->hg, c->conn);
     unsigned long long declared = 0;
     bool has_body = http_has_body(c->conn, &declared);
-    http_check(c, declared);
+    http_check(c, declared, has_body);
     if (c->err_status != 0 && has_body)
         return http_send_error(c); /* before the body is read; MHD closes afterwards */
     return MHD_YES;
@@ -660,20 +736,84 @@ static enum MHD_Result http_take_body(http_ctx *c, const char *data, size_t *siz
 
 /* Runs the route's auth and handler for one request (or answers 503 when the
  * server is stopping). */
+void http_resp_retry_after(http_req *r, http_resp *resp, int64_t seconds)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)(seconds > 0 ? seconds : 1));
+    http_resp_header(r, resp, "Retry-After", v);
+}
+
+static void http_too_many(http_ctx *c, int64_t retry_after_s, const char *message)
+{
+    http_fill_error(c, 429, "rate_limit", message);
+    http_resp_retry_after(&c->req, &c->resp, retry_after_s);
+}
+
+bool http_rate_take(http_req *r, const char *key, int64_t *retry_after_s)
+{
+    K_ASSERT(r != NULL);
+    K_ASSERT(r->internal != NULL);
+    const http_ctx *c = r->internal;
+    return rl_take(c->srv->rl_rate, key, clock_mono_ms(), retry_after_s);
+}
+
+/* The failed-authentication bucket of a client: its IPv4 address, or its IPv6
+ * /64 (one host usually holds a whole /64, so a /128 would be free to vary). */
+static void http_client_key(const char *remote, char out[INET6_ADDRSTRLEN])
+{
+    struct in6_addr a6;
+    snprintf(out, INET6_ADDRSTRLEN, "%s", remote);
+    if (inet_pton(AF_INET6, remote, &a6) != 1 || IN6_IS_ADDR_V4MAPPED(&a6))
+        return;
+    memset(a6.s6_addr + 8, 0, 8);
+    if (inet_ntop(AF_INET6, &a6, out, INET6_ADDRSTRLEN) == NULL)
+        snprintf(out, INET6_ADDRSTRLEN, "%s", remote);
+}
+
+/* The route's auth with its two limits: an address past its failed
+ * authentications is refused before its key is looked at (so a right key is
+ * not confirmed either); a merchant past its request rate after. Returns true
+ * when the handler may run. */
+static bool http_authenticate(http_server *s, http_ctx *c, const http_route *rt)
+{
+    int64_t wait_s = 0;
+    int64_t now = clock_mono_ms();
+    char client[INET6_ADDRSTRLEN];
+    http_client_key(c->req.remote_addr, client);
+    if (!rl_peek(s->rl_authfail, client, now, &wait_s)) {
+        http_too_many(c, wait_s,
+                      "Too many requests with invalid credentials from this address; retry "
+                      "after the time in Retry-After.");
+        return false;
+    }
+    const char *who = s->cfg.auth(&c->req, &c->resp, rt->auth, s->cfg.auth_ctx);
+    c->req.principal = who;
+    if (who == NULL) {
+        rl_take(s->rl_authfail, client, now, &wait_s);
+        if (c->resp.status < 400)
+            http_fill_error(c, 401, "unauthorized", "Invalid credentials.");
+        return false;
+    }
+    if (!rl_take(s->rl_rate, who, now, &wait_s)) {
+        c->req.principal = NULL;
+        http_too_many(c, wait_s,
+                      "Request rate limit exceeded; retry after the time in Retry-After.");
+        return false;
+    }
+    return true;
+}
+
 static void http_handle(http_server *s, http_ctx *c, bool reject)
 {
     K_ASSERT(c->route < s->nroutes);
     const http_route *rt = &s->routes[c->route];
     log_set_request_id(c->req.request_id);
-    if (reject) {
+    bool run = !reject;
+    if (reject)
         http_fill_error(c, 503, "server_busy", "Server shutting down, retry later.");
-    } else if (rt->auth != AUTH_NONE) {
-        const char *who = s->cfg.auth(&c->req, &c->resp, rt->auth, s->cfg.auth_ctx);
-        c->req.principal = who;
-        if (who == NULL && c->resp.status < 400)
-            http_fill_error(c, 401, "unauthorized", "Invalid credentials.");
-    }
-    if (!reject && (rt->auth == AUTH_NONE || c->req.principal != NULL))
+    else if (rt->auth != AUTH_NONE)
+        run = http_authenticate(s, c, rt);
+    if (run)
         rt->fn(&c->req, &c->resp, s->ctx);
     log_set_request_id(NULL);
 }
@@ -811,6 +951,9 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 
 static void http_server_free(http_server *s)
 {
+    hg_free(s->hg);
+    rl_free(s->rl_rate);
+    rl_free(s->rl_authfail);
     pthread_mutex_destroy(&s->qmu);
     pthread_cond_destroy(&s->qcv);
     free(s->workers);
@@ -841,6 +984,24 @@ static k_status http_config_fill(http_config *cfg)
     }
     if (cfg->queue_max < 1 || cfg->queue_max > LIMIT_HTTP_QUEUE_MAX) {
         log_error("http: queue_max %d out of range 1..%d", cfg->queue_max, LIMIT_HTTP_QUEUE_MAX);
+        return K_EINVAL;
+    }
+    if (cfg->per_ip_connections == 0)
+        cfg->per_ip_connections = LIMIT_HTTP_PER_IP_MAX;
+    if (cfg->head_deadline_s == 0)
+        cfg->head_deadline_s = LIMIT_HTTP_HEAD_DEADLINE_S;
+    if (cfg->per_ip_connections < 1 || cfg->per_ip_connections > LIMIT_HTTP_PER_IP_MAX ||
+        cfg->head_deadline_s < 1 || cfg->head_deadline_s > LIMIT_HTTP_HEAD_DEADLINE_S) {
+        log_error("http: per_ip_connections %d (1..%d) or head_deadline_s %d (1..%d) out of range",
+                  cfg->per_ip_connections, LIMIT_HTTP_PER_IP_MAX, cfg->head_deadline_s,
+                  LIMIT_HTTP_HEAD_DEADLINE_S);
+        return K_EINVAL;
+    }
+    if (cfg->rate_per_s < 0 || cfg->rate_per_s * 60 > LIMIT_RATE_PER_MIN_MAX ||
+        cfg->rate_burst < 0 || cfg->rate_burst > LIMIT_RATE_BURST_MAX ||
+        cfg->auth_fail_per_min < 0 || cfg->auth_fail_per_min > LIMIT_RATE_PER_MIN_MAX ||
+        cfg->auth_fail_burst < 0 || cfg->auth_fail_burst > LIMIT_RATE_BURST_MAX) {
+        log_error("http: a rate limit is out of range");
         return K_EINVAL;
     }
     return K_OK;
@@ -909,15 +1070,16 @@ static k_status http_mhd_start(http_server *s)
         pool[0].option = MHD_OPTION_END;
     unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-    s->mhd =
-        MHD_start_daemon(flags, s->cfg.port, NULL, NULL, http_on_access, s,
-                         /* the logger first, so that MHD's messages about later options reach it */
-                         MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s, MHD_OPTION_SOCK_ADDR,
-                         &addr.sa, MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned int)LIMIT_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned int)LIMIT_HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         HTTP_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, s,
-                         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, s->cfg.port, NULL, NULL, http_on_access, s,
+        /* the logger first, so that MHD's messages about later options reach it */
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s, MHD_OPTION_SOCK_ADDR, &addr.sa,
+        MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)LIMIT_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)LIMIT_HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY,
+        MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed,
+        s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.per_ip_connections,
+        MHD_OPTION_NOTIFY_CONNECTION, hg_on_connection, s->hg, MHD_OPTION_END);
     if (s->mhd == NULL) {
         log_error("http: cannot listen on '%s' port %u", s->cfg.host, (unsigned)s->cfg.port);
         return K_EIO;
@@ -947,6 +1109,16 @@ k_status http_server_start(http_server **out, const http_config *cfg, const http
         s->qcap = (size_t)s->cfg.queue_max;
         s->ring = calloc(s->qcap, sizeof(http_ctx *));
         st = s->ring != NULL ? K_OK : K_ENOMEM;
+    }
+    if (st == K_OK) {
+        /* a limit of 0 is off: rl_new returns NULL and rl_take always allows */
+        s->rl_rate = rl_new(s->cfg.rate_per_s * 60, s->cfg.rate_burst);
+        s->rl_authfail = rl_new(s->cfg.auth_fail_per_min, s->cfg.auth_fail_burst);
+        s->hg = hg_new(s->cfg.head_deadline_s);
+        bool rate_ok = s->rl_rate != NULL || s->cfg.rate_per_s == 0 || s->cfg.rate_burst == 0;
+        bool fail_ok =
+            s->rl_authfail != NULL || s->cfg.auth_fail_per_min == 0 || s->cfg.auth_fail_burst == 0;
+        st = rate_ok && fail_ok && s->hg != NULL ? K_OK : K_ENOMEM;
     }
     if (st == K_OK)
         st = http_workers_start(s, s->cfg.workers);

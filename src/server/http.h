@@ -90,6 +90,11 @@ typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth ki
  * that read the request: no hand-off to a worker and back, which cost more than
  * the handler itself (bench/RESULTS.md). */
 #define HTTP_INLINE 1u
+/* HTTP_SAME_ORIGIN: a form a person submits from Kassa's own pages (hosted
+ * payment page, demo cart). A browser's cross-site POST (Sec-Fetch-Site other
+ * than same-origin/none, or an Origin other than the Host) is refused 403
+ * before the handler runs: another site cannot submit it for the customer. */
+#define HTTP_SAME_ORIGIN 2u
 
 typedef struct {
     const char *method;  /* "GET", "POST", "DELETE" */
@@ -120,6 +125,19 @@ typedef struct {
      * network (PostgreSQL): a slow database would then stall every connection of
      * an I/O thread, not one worker. */
     bool inline_reads;
+    /* Abuse limits (0 = off, except where said). Requests of one authenticated
+     * merchant: rate_per_s with bursts of rate_burst, past it 429 + Retry-After.
+     * Failed authentications from one address: auth_fail_burst, then
+     * auth_fail_per_min; past it every authenticated route answers that address
+     * 429 before checking its key. Connections from one address (MHD's cap,
+     * 0 = LIMIT_HTTP_PER_IP_MAX); a request head must arrive within
+     * head_deadline_s (0 = LIMIT_HTTP_HEAD_DEADLINE_S) or the connection is cut. */
+    int64_t rate_per_s, rate_burst;
+    int64_t auth_fail_per_min, auth_fail_burst;
+    int per_ip_connections;
+    int head_deadline_s;
+    /* Every answer carries Strict-Transport-Security (the public URL is https). */
+    bool hsts;
 } http_config;
 
 /* Creates and starts listening. Routes are copied; ctx is passed to every handler. */
@@ -128,6 +146,15 @@ k_status http_server_start(http_server **out, const http_config *cfg, const http
 uint16_t http_server_port(const http_server *s);
 /* Stops accepting, waits for in-flight requests, frees. */
 void http_server_stop(http_server *s);
+
+/* Charges one request to key (a merchant id) in the server's per-merchant
+ * limit, for routes whose merchant is known only inside the handler (ECommPay's
+ * signed requests). false when the limit is reached: *retry_after_s says how
+ * long to wait, and the caller answers 429 in its dialect with
+ * http_resp_retry_after. Always true when the limit is off. */
+bool http_rate_take(http_req *r, const char *key, int64_t *retry_after_s);
+/* Adds "Retry-After: <seconds>". */
+void http_resp_retry_after(http_req *r, http_resp *resp, int64_t seconds);
 
 /* Blocks until SIGTERM or SIGINT (installed once by the caller of this). */
 void http_wait_for_signal(void);

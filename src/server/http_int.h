@@ -10,6 +10,8 @@
 
 #include "http.h"
 
+#include <microhttpd.h>
+
 /* What router_match found. */
 typedef enum {
     ROUTER_FOUND = 0, /* *index set, params filled */
@@ -32,6 +34,18 @@ router_result router_match(const http_route *routes, size_t nroutes, const char 
 /* true when a pattern is well formed: starts with '/', at most HTTP_PARAMS_MAX
  * :params (HTTP_PARAMS_MAX - 1 with a trailing *), "*" only as the last segment. */
 bool router_pattern_valid(const char *pattern);
+
+/* The request-head deadline (headguard.c). hg_on_connection is MHD's
+ * MHD_OPTION_NOTIFY_CONNECTION callback (cls = the headguard); the access
+ * handler reports a complete head, the completion callback a finished request. */
+typedef struct headguard headguard;
+typedef struct hg_conn hg_conn;
+headguard *hg_new(int deadline_s); /* starts the sweeper thread; NULL on failure */
+void hg_free(headguard *g);        /* after MHD has stopped */
+void hg_head_done(headguard *g, struct MHD_Connection *conn);
+void hg_request_done(headguard *g, struct MHD_Connection *conn);
+void hg_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
 
 /* Appends the registered metrics and the collectors' lines (Prometheus text 0.0.4). */
 void metrics_render(buf *out);

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/crypto.h"
 #include "../base/log.h"
+
+#include <sodium.h>
 
 #define BE(tx) ((tx)->s->backend)
 
@@ -115,18 +118,44 @@ void store_get_stats(store *s, store_stats *out)
 
 /* ---- merchants ---- */
 
+/* The ECommPay project secret is stored sealed (crypto_seal) by both backends
+ * alike: sealed here on the way in, opened on the way out (docs/security.md). */
 k_status store_merchant_put(store_tx *tx, const store_merchant *m)
 {
     K_ASSERT(tx != NULL && tx->writable);
     K_ASSERT(m != NULL && m->id != NULL);
-    return BE(tx)->merchant_put(tx, m);
+    store_merchant sealed = *m;
+    char box[CRYPTO_SEALED_MAX];
+    if (m->ecp_secret != NULL && !crypto_is_sealed(m->ecp_secret)) {
+        k_status st = crypto_seal(m->ecp_secret, box);
+        if (st != K_OK)
+            return st;
+        sealed.ecp_secret = box;
+    }
+    return BE(tx)->merchant_put(tx, &sealed);
+}
+
+static k_status merchant_opened(k_status st, arena *a, store_merchant *out)
+{
+    if (st != K_OK || out->ecp_secret == NULL)
+        return st;
+    char plain[CRYPTO_SEAL_PLAIN_MAX + 1];
+    st = crypto_open(out->ecp_secret, plain, sizeof(plain));
+    if (st != K_OK) {
+        log_error("merchant '%s': the stored ECommPay secret does not open with this key file",
+                  out->id != NULL ? out->id : "?");
+        return K_EIO;
+    }
+    out->ecp_secret = arena_strdup(a, plain);
+    sodium_memzero(plain, sizeof(plain));
+    return out->ecp_secret != NULL ? K_OK : K_ENOMEM;
 }
 
 k_status store_merchant_get(store_tx *tx, const char *id, arena *a, store_merchant *out)
 {
     K_ASSERT(tx != NULL);
     K_ASSERT(id != NULL && a != NULL && out != NULL);
-    return BE(tx)->merchant_get(tx, id, a, out);
+    return merchant_opened(BE(tx)->merchant_get(tx, id, a, out), a, out);
 }
 
 k_status store_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena *a,
@@ -134,14 +163,14 @@ k_status store_merchant_by_key(store_tx *tx, const char *secret_key_hash, arena 
 {
     K_ASSERT(tx != NULL);
     K_ASSERT(secret_key_hash != NULL && a != NULL && out != NULL);
-    return BE(tx)->merchant_by_key(tx, secret_key_hash, a, out);
+    return merchant_opened(BE(tx)->merchant_by_key(tx, secret_key_hash, a, out), a, out);
 }
 
 k_status store_merchant_by_project(store_tx *tx, int64_t project_id, arena *a, store_merchant *out)
 {
     K_ASSERT(tx != NULL);
     K_ASSERT(a != NULL && out != NULL);
-    return BE(tx)->merchant_by_project(tx, project_id, a, out);
+    return merchant_opened(BE(tx)->merchant_by_project(tx, project_id, a, out), a, out);
 }
 
 k_status store_merchant_count(store_tx *tx, int64_t *out)
@@ -330,15 +359,39 @@ k_status store_idem_get(store_tx *tx, const char *merchant_id, const char *key, 
     K_ASSERT(tx != NULL);
     K_ASSERT(merchant_id != NULL && key != NULL);
     K_ASSERT(a != NULL && out != NULL);
-    return BE(tx)->idem_get(tx, merchant_id, key, a, out);
+    k_status st = BE(tx)->idem_get(tx, merchant_id, key, a, out);
+    if (st != K_OK || out->body == NULL || !crypto_is_sealed(out->body))
+        return st;
+    char *plain = crypto_open_alloc(out->body);
+    if (plain == NULL) {
+        log_error("idempotency key of '%s': the stored answer does not open with this key file",
+                  merchant_id);
+        return K_EIO;
+    }
+    out->body = arena_strdup(a, plain);
+    free(plain);
+    return out->body != NULL ? K_OK : K_ENOMEM;
 }
 
+/* A stored answer that carries a webhook signing secret (the answer to an
+ * endpoint's create, replayed for 24 hours) is sealed like the secret's own
+ * row. Other answers stay plain: what they hold is in their object's row too,
+ * and the benchmark's cloner reads them (bench/flow.c). */
 k_status store_idem_put(store_tx *tx, const store_idem *k)
 {
     K_ASSERT(tx != NULL && tx->writable);
     K_ASSERT(k != NULL);
     K_ASSERT(k->merchant_id != NULL && k->key != NULL && k->fingerprint != NULL);
-    return BE(tx)->idem_put(tx, k);
+    if (k->body == NULL || strstr(k->body, "\"whsec_") == NULL)
+        return BE(tx)->idem_put(tx, k);
+    store_idem sealed = *k;
+    char *box = crypto_seal_alloc(k->body);
+    if (box == NULL)
+        return K_ENOMEM;
+    sealed.body = box;
+    k_status st = BE(tx)->idem_put(tx, &sealed);
+    free(box);
+    return st;
 }
 
 k_status store_idem_delete(store_tx *tx, const char *merchant_id, const char *key)

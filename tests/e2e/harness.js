@@ -109,7 +109,12 @@ async function startKassa(opts = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const logPath = path.join(ARTIFACTS, `${name}.log`);
   fs.writeFileSync(logPath, '');
-  const env = { ...process.env, KASSA_TEST_CLOCK: '1', ...(opts.env || {}) };
+  // Tests reach their receivers on loopback and drive one merchant hard: the SSRF guard's
+  // development switch is on and the per-merchant rate limit off unless a test says otherwise.
+  const env = {
+    ...process.env, KASSA_TEST_CLOCK: '1', KASSA_DEV_ALLOW_LOOPBACK: '1', KASSA_RATE_LIMIT_PER_S: '0',
+    ...(opts.env || {}),
+  };
 
   const k = {
     dir, dbPath, dbUrl: dbArg, logPath, bin, url: null, simUrl: null, stripe: null, secretKey: null,

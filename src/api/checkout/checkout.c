@@ -585,7 +585,8 @@ static void favicon_get(http_req *req, http_resp *resp, void *ctx)
 
 static const http_route routes[] = {
     {"GET", "/c/pay/:id", pay_get, AUTH_NONE, 0, "checkout_page", 0},
-    {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay", 0},
+    {"POST", "/c/pay/:id", pay_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "checkout_pay",
+     HTTP_SAME_ORIGIN},
     {"GET", "/c/done/:id", done_get, AUTH_NONE, 0, "checkout_done", 0},
     {"GET", "/pay/return/:attempt", return_get, AUTH_NONE, 0, "pay_return", 0},
     {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify",

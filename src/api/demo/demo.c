@@ -651,10 +651,12 @@ static void webhook_post(http_req *req, http_resp *resp, void *ctx)
 static const http_route routes[] = {
     {"GET", "/demo", shop_get, AUTH_NONE, 0, "demo_shop", 0},
     {"GET", "/demo/cart", cart_get, AUTH_NONE, 0, "demo_cart", 0},
-    {"POST", "/demo/cart/add", cart_add, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "demo_cart_add", 0},
+    {"POST", "/demo/cart/add", cart_add, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "demo_cart_add",
+     HTTP_SAME_ORIGIN},
     {"POST", "/demo/cart/update", cart_update, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "demo_cart_update",
-     0},
-    {"POST", "/demo/checkout", checkout_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "demo_checkout", 0},
+     HTTP_SAME_ORIGIN},
+    {"POST", "/demo/checkout", checkout_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "demo_checkout",
+     HTTP_SAME_ORIGIN},
     {"GET", "/demo/order/:id", order_get, AUTH_NONE, 0, "demo_order", 0},
     {"POST", "/demo/webhook", webhook_post, AUTH_NONE, 0, "demo_webhook", 0},
 };

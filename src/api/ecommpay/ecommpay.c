@@ -162,6 +162,12 @@ k_status ecp_order_start(api_ctx *ctx, const ecp_order *o, arena *a, gw_payment 
         return K_EINVAL;
     pp.callback_url =
         o->callback_url != NULL ? o->callback_url : project_callback(ctx, o->merchant_id, a);
+    char why[160];
+    if (pp.callback_url != NULL && pp.callback_url[0] != '\0' &&
+        httpc_url_check(pp.callback_url, why, sizeof(why)) != K_OK) {
+        fail_set(fail, 400, "2004", arena_printf(a, "merchant_callback_url: %s", why));
+        return K_EINVAL;
+    }
     pp.return_url = arena_printf(a, "%s/payment/result", ctx->public_url);
     gw_err err;
     memset(&err, 0, sizeof(err));
@@ -242,6 +248,19 @@ static int64_t json_int_or_str(json_t *v)
 
 /* Parses, finds the project and checks general.signature. false when the
  * error answer was sent. */
+/* The merchant's request rate (the server's per-merchant limit): ECommPay
+ * publishes no code for it, so the answer is HTTP 429 with code "429" in the
+ * Gate's error shape, and Retry-After (docs/security.md). */
+static bool gate_rate(gate *gt)
+{
+    int64_t wait_s = 0;
+    if (http_rate_take(gt->r, gt->m.id, &wait_s))
+        return true;
+    gate_error(gt, 429, "429", "Too many requests for this project; retry after Retry-After.");
+    http_resp_retry_after(gt->r, gt->resp, wait_s);
+    return false;
+}
+
 static bool gate_begin(gate *gt, void *ctx, http_req *r, http_resp *resp)
 {
     memset(gt, 0, sizeof(*gt));
@@ -282,7 +301,7 @@ static bool gate_begin(gate *gt, void *ctx, http_req *r, http_resp *resp)
         gate_error(gt, 400, "3261", "Invalid signature");
         return false;
     }
-    return true;
+    return gate_rate(gt);
 }
 
 static const char *gstr(json_t *o, const char *obj, const char *key)
@@ -508,15 +527,16 @@ static void h_settings(http_req *r, http_resp *resp, void *ctx)
     }
     const char *url = json_string_value(json_object_get(in, "callback_url"));
     if (url != NULL) {
-        bool ok = url[0] == '\0' ||
-                  ((strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&
-                   strlen(url) <= LIMIT_URL_MAX);
+        char why[160];
+        bool ok = url[0] == '\0' || httpc_url_check(url, why, sizeof(why)) == K_OK;
         if (!ok) {
             send_doc(resp, 400,
                      json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "invalid_request_error",
                                "param", "callback_url", "message",
-                               "callback_url must be an http(s) URL of at most 2048 "
-                               "characters, or empty to remove it."));
+                               arena_printf(r->arena,
+                                            "callback_url must be a public http(s) URL of at "
+                                            "most 2048 characters, or empty to remove it: %s",
+                                            why)));
             return;
         }
         json_object_set_new(s, ECP_SETTING_CALLBACK, json_string(url));
@@ -673,7 +693,8 @@ static long deliver_export(const char *url, const char *body)
                     .body = body,
                     .body_len = strlen(body),
                     .timeout_ms = LIMIT_WEBHOOK_TIMEOUT_MS,
-                    .body_max = 64 * 1024};
+                    .body_max = 64 * 1024,
+                    .public_only = true};
     hr.headers[0] = "Content-Type: application/json; charset=utf-8";
     httpc_resp res;
     memset(&res, 0, sizeof(res));
@@ -723,6 +744,8 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
         gate_error(&gt, 400, "3261", "Invalid signature");
         return;
     }
+    if (!gate_rate(&gt))
+        return;
     json_t *lim = json_object_get(b, "limit"), *off = json_object_get(b, "offset");
     int64_t limit =
         json_is_integer(lim) ? (int64_t)json_integer_value(lim) : LIMIT_ECP_DATA_PAGE_MAX;
@@ -748,6 +771,12 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
     const char *url = json_string_value(json_object_get(b, "delivery_url"));
     if (url == NULL || url[0] == '\0') {
         send_doc(resp, 200, doc);
+        return;
+    }
+    char why[160];
+    if (httpc_url_check(url, why, sizeof(why)) != K_OK) {
+        json_decref(doc);
+        gate_error(&gt, 400, "2004", arena_printf(r->arena, "delivery_url: %s", why));
         return;
     }
     char *body = json_dumps(doc, JSON_COMPACT);

@@ -14,11 +14,9 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { startKassa, startReceiver, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe } = require('./harness');
+const { startKassa, startReceiver, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe, freePort, startSim } = require('./harness');
 const { payKlarna, sim } = require('./klarna');
 
 const POINTS = [
@@ -31,33 +29,7 @@ const POINTS = [
 ];
 const LEASE_S = 120; // LIMIT_IDEMPOTENCY_LEASE_S
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function startSim() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(KASSA_RELEASE_BIN, ['sim', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('kassa sim did not print its ready line')), 15000);
-    proc.stdout.on('data', (c) => {
-      out += c.toString('utf8');
-      const m = out.match(/^kassa sim ready (\{.*\})$/m);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: JSON.parse(m[1]).url });
-      }
-    });
-    proc.on('error', reject);
-  });
-}
 
 describe('crash at every step of a payment', () => {
   let simProc;

@@ -7,31 +7,13 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const { startKassa, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe } = require('./harness');
+const { startKassa, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe, freePort, startSim } = require('./harness');
 const { payKlarna, sim } = require('./klarna');
 
 const HOLD_MS = 1500; // the simulator holds the capture or refund call this long
 const KILL_AT_MS = 700; // Kassa is killed this long after sending it
 const LEASE_S = 120; // LIMIT_IDEMPOTENCY_LEASE_S: a dead request's claim is taken over after it
 
-function startSim() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(KASSA_RELEASE_BIN, ['sim', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('kassa sim did not print its ready line')), 15000);
-    proc.stdout.on('data', (c) => {
-      out += c.toString('utf8');
-      const m = out.match(/^kassa sim ready (\{.*\})$/m);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: JSON.parse(m[1]).url });
-      }
-    });
-    proc.stderr.on('data', () => {});
-    proc.on('error', reject);
-  });
-}
 
 describe('crash during a provider call', () => {
   let simProc;

@@ -8,6 +8,7 @@
 const { spawn, execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const Stripe = require('stripe');
@@ -15,7 +16,7 @@ const Stripe = require('stripe');
 const ROOT = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = process.env.KASSA_E2E_ARTIFACTS || path.join(__dirname, 'artifacts');
 const READY_PREFIX = 'kassa ready ';
-const READY_TIMEOUT_MS = 20000;
+const READY_TIMEOUT_MS = 60000; // generous: a loaded 2-core machine starts an ASan binary slowly
 const STOP_TIMEOUT_MS = 20000;
 const STDERR_KEEP = 256 * 1024; // tail of stderr kept in memory for failure messages
 
@@ -339,7 +340,38 @@ async function stripeError(promise) {
   }
 }
 
+/** A free TCP port on 127.0.0.1 (for a server that must come back on the same port). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The provider simulators as their own process (`kassa sim`), so they outlive a Kassa that
+ * dies: resolves {proc, url}. */
+function startSim(bin = KASSA_RELEASE_BIN) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['sim', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('kassa sim did not print its ready line')), READY_TIMEOUT_MS);
+    proc.stdout.on('data', (c) => {
+      out += c.toString('utf8');
+      const m = out.match(/^kassa sim ready (\{.*\})$/m);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: JSON.parse(m[1]).url });
+      }
+    });
+    proc.on('error', reject);
+  });
+}
+
 module.exports = {
   ROOT, KASSA_BIN, KASSA_RELEASE_BIN, Stripe, startKassa, startReceiver, runCli, waitUntil, sleep,
-  stripeError, newStripe,
+  stripeError, newStripe, freePort, startSim,
 };

@@ -15,9 +15,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
-const { spawn } = require('node:child_process');
-const { startKassa, startReceiver, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe } = require('./harness');
+const { startKassa, startReceiver, waitUntil, sleep, KASSA_RELEASE_BIN, Stripe, freePort, startSim } = require('./harness');
 const { payKlarna, sim } = require('./klarna');
 
 // Seeds that once found a defect stay here for good; a few more run on every CI.
@@ -52,33 +50,7 @@ function prng(seed) { // mulberry32
   };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function startSim() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(KASSA_RELEASE_BIN, ['sim', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('kassa sim did not print its ready line')), 15000);
-    proc.stdout.on('data', (c) => {
-      out += c.toString('utf8');
-      const m = out.match(/^kassa sim ready (\{.*\})$/m);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: JSON.parse(m[1]).url });
-      }
-    });
-    proc.on('error', reject);
-  });
-}
 
 describe('seeded fault runs', () => {
   let simProc;

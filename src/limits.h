@@ -114,6 +114,15 @@
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
 
+/* Operations: backups, `kassa listen`, the OpenAPI document (src/cli/) */
+#define LIMIT_BACKUP_PATH_MAX      1024 /* a backup or database path (PATH_MAX-sized buffers halved) */
+#define LIMIT_BACKUP_BUSY_MS       30000 /* VACUUM INTO waiting for a lock a checkpoint holds */
+#define LIMIT_BACKUP_KEEP_MAX      1000  /* periodic backups kept; more is a misconfiguration */
+#define LIMIT_BACKUP_DIR_FILES_MAX 4096  /* files looked at when pruning the backup directory */
+#define LIMIT_LISTEN_PAGE          100   /* events fetched per poll (Stripe's page maximum) */
+#define LIMIT_LISTEN_SEEN_MAX      1024 /* event ids remembered so a poll never forwards one twice */
+#define LIMIT_OPENAPI_MAX          (512 * 1024) /* the generated document (about 60 KiB today) */
+
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
 _Static_assert(LIMIT_LIST_PAGE_DEFAULT <= LIMIT_LIST_PAGE_MAX, "default page within max");
@@ -123,5 +132,8 @@ _Static_assert(LIMIT_SQLITE_CKPT_FRAMES < LIMIT_SQLITE_CKPT_FORCE_FRAMES,
 _Static_assert(LIMIT_LIST_PAGE_MAX <= LIMIT_STORE_ROWS_MAX, "an API page is one store call");
 _Static_assert(LIMIT_URL_MAX < LIMIT_HTTP_URL_MAX, "a return URL fits in a request URL");
 _Static_assert(LIMIT_WEBHOOK_BACKOFF_MAX_S < LIMIT_WEBHOOK_HORIZON_S, "backoff within horizon");
+
+_Static_assert(LIMIT_LISTEN_PAGE <= LIMIT_LIST_PAGE_MAX, "one poll is one API page");
+_Static_assert(LIMIT_OPENAPI_MAX <= LIMIT_RESPONSE_MAX, "the document fits an answer");
 
 #endif

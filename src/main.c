@@ -19,6 +19,7 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "base/log.h"
+#include "cli/backup.h"
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
 #include "providers/sim_server.h"
@@ -47,6 +48,9 @@ typedef struct {
     int64_t session_ttl_s;
     int64_t test_clock;
     int64_t sandbox;
+    char backup_dir[CONFIG_VALUE_MAX];
+    int64_t backup_interval_s;
+    int64_t backup_keep;
 } config;
 
 typedef struct {
@@ -84,6 +88,12 @@ static const config_key KEYS[] = {
      "enable POST /_test/clock/advance (sandbox and tests only)"},
     {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
      "create a sandbox merchant on first start, print its keys, serve the demo shop"},
+    {"backup_dir", C_STR, 0, 0, "", S(backup_dir),
+     "directory of periodic verified backups (SQLite; empty: off; see kassa backup)"},
+    {"backup_interval_s", C_INT, 1, 7 * 86400, "86400", S(backup_interval_s),
+     "seconds between periodic backups"},
+    {"backup_keep", C_INT, 1, LIMIT_BACKUP_KEEP_MAX, "7", S(backup_keep),
+     "periodic backups kept (the oldest are removed)"},
 };
 #undef S
 
@@ -250,6 +260,8 @@ static void usage(FILE *out)
             "              [--config FILE] [--public-url URL] [--sandbox]\n"
             "  kassa migrate [--db PATH]\n"
             "  kassa merchant create --name NAME [--db PATH]\n"
+            "  kassa backup --to FILE [--db PATH]\n"
+            "  kassa restore --from FILE [--db PATH]\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -557,7 +569,7 @@ static int serve(const config *c)
         fprintf(stderr, "kassa serve: cannot read rules file '%s'\n", c->rules_file);
         return 1;
     }
-    if (open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
+    if (!backup_serve_lock(c->db) || open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
         stop_all(&r);
         return 1;
     }
@@ -633,7 +645,8 @@ static int serve(const config *c)
         }
         ctx.sandbox_secret_key = keys.secret_key;
     }
-    if (gw_start_workers(r.g) != K_OK) {
+    if (gw_start_workers(r.g) != K_OK ||
+        !backup_schedule_start(c->db, c->backup_dir, c->backup_interval_s, c->backup_keep)) {
         arena_release(&a);
         stop_all(&r);
         return 1;
@@ -649,14 +662,37 @@ static int serve(const config *c)
     log_info("kassa %s listening on %s (db '%s')", KASSA_VERSION, url, c->db);
     http_wait_for_signal();
     log_info("shutting down: finishing requests in flight");
+    backup_schedule_stop();
     stop_all(&r);
     arena_release(&a);
     log_info("stopped");
     return 0;
 }
 
+/* Commands of src/cli/ that need only the database: --db and --config are
+ * resolved here through the configuration table, the command parses the rest. */
+static int cmd_with_db(int argc, char **argv, int (*fn)(int, char **, const char *))
+{
+    static const char *const allowed[] = {"db", "config", NULL};
+    char *pick[8] = {argv[0]};
+    int n = 1;
+    for (int i = 1; i + 1 < argc && n + 2 <= (int)K_ARRAY_LEN(pick); i++)
+        if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--config") == 0) {
+            pick[n++] = argv[i];
+            pick[n++] = argv[++i];
+        }
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(n, pick, &c, &name, &help, allowed))
+        return 2;
+    return fn(argc, argv, c.db);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
+    /* One key a line, so that adding one is a one-line change. */
+    /* clang-format off */
     static const char *const allowed[] = {"listen",
                                           "db",
                                           "sim_listen",
@@ -671,7 +707,11 @@ static int cmd_serve(int argc, char **argv)
                                           "attempt_ttl_s",
                                           "session_ttl_s",
                                           "test_clock",
+                                          "backup_dir",
+                                          "backup_interval_s",
+                                          "backup_keep",
                                           NULL};
+    /* clang-format on */
     config c;
     bool help = false;
     const char *name = NULL;
@@ -715,6 +755,10 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "merchant") == 0)
         return cmd_merchant(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return cmd_with_db(argc - 1, argv + 1, cli_backup);
+    if (strcmp(cmd, "restore") == 0)
+        return cmd_with_db(argc - 1, argv + 1, cli_restore);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -20,6 +20,7 @@
 #include "base/httpc.h"
 #include "base/log.h"
 #include "cli/backup.h"
+#include "cli/service.h"
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
 #include "providers/sim_server.h"
@@ -542,6 +543,51 @@ static void collect_store(buf *out, void *ctx)
                (unsigned long long)s.queue_depth, (unsigned long long)s.checkpoints);
 }
 
+/* SIGHUP: the configuration is read again (file, environment, the same
+ * flags); log_level takes effect at once, any other changed key is named as
+ * needing a restart (listeners, the database and the thread pools are fixed
+ * for the life of the process). A configuration that no longer parses is
+ * refused and the running one kept. */
+static struct {
+    int argc;
+    char **argv;
+    const char *const *allowed;
+} serve_args;
+
+static log_level parse_level(const char *s);
+
+static bool log_level_valid(const char *s)
+{
+    return strcmp(s, "debug") == 0 || strcmp(s, "info") == 0 || strcmp(s, "warn") == 0 ||
+           strcmp(s, "error") == 0;
+}
+
+static void serve_reload(void *arg)
+{
+    config *cur = arg;
+    config next;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(serve_args.argc, serve_args.argv, &next, &name, &help, serve_args.allowed)) {
+        log_error("reload: the configuration is refused (see above); the running one is kept");
+        return;
+    }
+    for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++) {
+        const config_key *k = &KEYS[i];
+        if (memcmp(field(cur, k), field(&next, k), k->size) == 0 || strcmp(k->name, "log_level") == 0)
+            continue;
+        log_warn("reload: '%s' changed; it takes effect at the next restart", k->name);
+    }
+    if (!log_level_valid(next.log_level)) {
+        log_error("reload: 'log_level' must be debug, info, warn or error, not '%s'; kept '%s'",
+                  next.log_level, cur->log_level);
+        return;
+    }
+    log_set_level(parse_level(next.log_level));
+    memcpy(cur->log_level, next.log_level, sizeof(cur->log_level));
+    log_warn("reload: log_level is '%s'", cur->log_level);
+}
+
 static int serve(const config *c)
 {
     char host[256], sim_host[256];
@@ -660,7 +706,7 @@ static int serve(const config *c)
         print_sandbox(&ctx, &keys, gc.sim_url);
     }
     log_info("kassa %s listening on %s (db '%s')", KASSA_VERSION, url, c->db);
-    http_wait_for_signal();
+    service_wait(serve_reload, (void *)c);
     log_info("shutting down: finishing requests in flight");
     backup_schedule_stop();
     stop_all(&r);
@@ -722,6 +768,9 @@ static int cmd_serve(int argc, char **argv)
         config_help(stdout);
         return 0;
     }
+    serve_args.argc = argc;
+    serve_args.argv = argv;
+    serve_args.allowed = allowed;
     return serve(&c);
 }
 
@@ -733,6 +782,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP); /* serve: reload (cli/service.c) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (crypto_init() != K_OK) {

@@ -119,9 +119,10 @@
 #define LIMIT_BACKUP_BUSY_MS       30000 /* VACUUM INTO waiting for a lock a checkpoint holds */
 #define LIMIT_BACKUP_KEEP_MAX      1000  /* periodic backups kept; more is a misconfiguration */
 #define LIMIT_BACKUP_DIR_FILES_MAX 4096  /* files looked at when pruning the backup directory */
-#define LIMIT_LISTEN_PAGE          100   /* events fetched per poll (Stripe's page maximum) */
-#define LIMIT_LISTEN_SEEN_MAX      1024 /* event ids remembered so a poll never forwards one twice */
-#define LIMIT_OPENAPI_MAX          (512 * 1024) /* the generated document (about 60 KiB today) */
+#define LIMIT_LISTEN_PAGE          100   /* events fetched per request (Stripe's page maximum) */
+#define LIMIT_LISTEN_POLL_EVENTS_MAX                                                               \
+    1000                               /* events forwarded per poll (bounded work; the rest next) */
+#define LIMIT_OPENAPI_MAX (512 * 1024) /* the generated document (about 60 KiB today) */
 
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");

@@ -20,6 +20,7 @@
 #include "base/httpc.h"
 #include "base/log.h"
 #include "cli/backup.h"
+#include "cli/listen.h"
 #include "cli/service.h"
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
@@ -263,6 +264,8 @@ static void usage(FILE *out)
             "  kassa merchant create --name NAME [--db PATH]\n"
             "  kassa backup --to FILE [--db PATH]\n"
             "  kassa restore --from FILE [--db PATH]\n"
+            "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
+            "  kassa trigger EVENT [--api-base URL] --api-key KEY\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -574,7 +577,8 @@ static void serve_reload(void *arg)
     }
     for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++) {
         const config_key *k = &KEYS[i];
-        if (memcmp(field(cur, k), field(&next, k), k->size) == 0 || strcmp(k->name, "log_level") == 0)
+        if (memcmp(field(cur, k), field(&next, k), k->size) == 0 ||
+            strcmp(k->name, "log_level") == 0)
             continue;
         log_warn("reload: '%s' changed; it takes effect at the next restart", k->name);
     }
@@ -809,6 +813,10 @@ int main(int argc, char **argv)
         return cmd_with_db(argc - 1, argv + 1, cli_backup);
     if (strcmp(cmd, "restore") == 0)
         return cmd_with_db(argc - 1, argv + 1, cli_restore);
+    if (strcmp(cmd, "listen") == 0)
+        return cli_listen(argc - 1, argv + 1);
+    if (strcmp(cmd, "trigger") == 0)
+        return cli_trigger(argc - 1, argv + 1);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

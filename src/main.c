@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "cli/backup.h"
 #include "cli/listen.h"
+#include "cli/openapi.h"
 #include "cli/service.h"
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
@@ -266,6 +267,7 @@ static void usage(FILE *out)
             "  kassa restore --from FILE [--db PATH]\n"
             "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
             "  kassa trigger EVENT [--api-base URL] --api-key KEY\n"
+            "  kassa openapi [--routes]\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -592,6 +594,72 @@ static void serve_reload(void *arg)
     log_warn("reload: log_level is '%s'", cur->log_level);
 }
 
+/* Every route of the server, in the router's order: the server's own first
+ * when with_builtin (as http_server_start puts them), then each table. The
+ * OpenAPI document is generated from this same list. */
+#define ROUTES_MAX 160
+static size_t collect_routes(http_route *routes, bool with_builtin)
+{
+    size_t n = 0;
+    const http_route *part;
+    size_t (*tables[])(const http_route **) = {http_server_builtin_routes,
+                                               stripe_routes,
+                                               checkout_routes,
+                                               qr_routes,
+                                               demo_routes,
+                                               ecommpay_routes,
+                                               openapi_routes};
+    for (size_t t = with_builtin ? 0 : 1; t < K_ARRAY_LEN(tables); t++) {
+        size_t m = tables[t](&part);
+        K_ASSERT(n + m <= ROUTES_MAX);
+        memcpy(routes + n, part, m * sizeof(*part));
+        n += m;
+    }
+    return n;
+}
+
+static void serve_openapi(const http_route *routes, size_t n)
+{
+    static http_route all[ROUTES_MAX];
+    const http_route *builtin;
+    size_t b = http_server_builtin_routes(&builtin);
+    K_ASSERT(b + n <= ROUTES_MAX);
+    memcpy(all, builtin, b * sizeof(*all));
+    memcpy(all + b, routes, n * sizeof(*all));
+    int undocumented, unused;
+    openapi_serve_set(openapi_document(all, b + n, KASSA_VERSION, &undocumented, &unused, NULL));
+}
+
+/* kassa openapi: the document on stdout; exit 1 (the document still printed)
+ * when a route and the parameter table disagree, naming them on stderr. */
+static int cmd_openapi(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("kassa openapi [--routes]: prints the OpenAPI 3.1 document of the server's routes\n"
+               "(the one served at /openapi.json and kept as docs/openapi.json); --routes lists\n"
+               "the route table itself, one 'METHOD PATTERN' a line.\n");
+        return 0;
+    }
+    static http_route routes[ROUTES_MAX];
+    size_t n = collect_routes(routes, true);
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s %s\n", routes[i].method, routes[i].pattern);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "kassa openapi: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    int undocumented, unused;
+    char *doc = openapi_document(routes, n, KASSA_VERSION, &undocumented, &unused, stderr);
+    if (doc == NULL)
+        return 1;
+    printf("%s\n", doc);
+    free(doc);
+    return undocumented == 0 && unused == 0 ? 0 : 1;
+}
+
 static int serve(const config *c)
 {
     char host[256], sim_host[256];
@@ -648,17 +716,9 @@ static int serve(const config *c)
     ecommpay_install(r.g);
     ctx = (api_ctx){
         .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
-    static http_route routes[128];
-    size_t n = 0;
-    const http_route *part;
-    size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,
-                                               demo_routes, ecommpay_routes};
-    for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
-        size_t m = tables[t](&part);
-        K_ASSERT(n + m <= K_ARRAY_LEN(routes));
-        memcpy(routes + n, part, m * sizeof(*part));
-        n += m;
-    }
+    static http_route routes[ROUTES_MAX];
+    size_t n = collect_routes(routes, false);
+    serve_openapi(routes, n);
     http_config hc = {.host = host,
                       .port = port,
                       .io_threads = (int)c->io_threads,
@@ -813,6 +873,8 @@ int main(int argc, char **argv)
         return cmd_with_db(argc - 1, argv + 1, cli_backup);
     if (strcmp(cmd, "restore") == 0)
         return cmd_with_db(argc - 1, argv + 1, cli_restore);
+    if (strcmp(cmd, "openapi") == 0)
+        return cmd_openapi(argc - 1, argv + 1);
     if (strcmp(cmd, "listen") == 0)
         return cli_listen(argc - 1, argv + 1);
     if (strcmp(cmd, "trigger") == 0)

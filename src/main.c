@@ -22,6 +22,7 @@
 #include "cli/backup.h"
 #include "cli/listen.h"
 #include "cli/openapi.h"
+#include "cli/ops_metrics.h"
 #include "cli/service.h"
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
@@ -537,11 +538,17 @@ static void collect_store(buf *out, void *ctx)
     store_stats s;
     store_get_stats(ctx, &s);
     buf_printf(out,
+               "# HELP kassa_store_commits_total Group commits.\n"
                "# TYPE kassa_store_commits_total counter\nkassa_store_commits_total %llu\n"
+               "# HELP kassa_store_jobs_total Write jobs run by the writer.\n"
                "# TYPE kassa_store_jobs_total counter\nkassa_store_jobs_total %llu\n"
+               "# HELP kassa_store_jobs_failed_total Write jobs rolled back.\n"
                "# TYPE kassa_store_jobs_failed_total counter\nkassa_store_jobs_failed_total %llu\n"
+               "# HELP kassa_store_batch_max Largest group commit so far.\n"
                "# TYPE kassa_store_batch_max gauge\nkassa_store_batch_max %llu\n"
+               "# HELP kassa_store_queue_depth Write jobs waiting for the writer.\n"
                "# TYPE kassa_store_queue_depth gauge\nkassa_store_queue_depth %llu\n"
+               "# HELP kassa_store_checkpoints_total SQLite WAL checkpoints run.\n"
                "# TYPE kassa_store_checkpoints_total counter\nkassa_store_checkpoints_total %llu\n",
                (unsigned long long)s.commits, (unsigned long long)s.jobs,
                (unsigned long long)s.jobs_failed, (unsigned long long)s.batch_max,
@@ -742,6 +749,7 @@ static int serve(const config *c)
     gw_set_public_url(r.g, url);
     ctx.public_url = gw_cfg(r.g)->public_url;
     metric_add_collector(collect_store, r.st);
+    ops_metrics_install(r.st);
 
     arena a;
     arena_init(&a, 0);

@@ -188,7 +188,7 @@ static k_status bk_check_payment(const char *id, const char *body, void *ctx)
 
 /* The schema version this binary writes: a fresh store in a temporary
  * directory is migrated to it (the migration list is the store's own). */
-static int bk_latest_schema(void)
+static int bk_latest_schema_uncached(void)
 {
     char dir[] = "/tmp/kassa-schema-XXXXXX";
     if (mkdtemp(dir) == NULL)
@@ -209,6 +209,16 @@ static int bk_latest_schema(void)
     }
     rmdir(dir);
     return v;
+}
+
+/* Once per process: the periodic backup asks at every run. Only one thread
+ * ever calls this (the command's, or serve's backup thread). */
+static int bk_latest_schema(void)
+{
+    static int latest = -1;
+    if (latest < 0)
+        latest = bk_latest_schema_uncached();
+    return latest;
 }
 
 /* Integrity, schema no newer than ours, every payment's money. */

@@ -24,16 +24,15 @@
 #include "../limits.h"
 #include "apiclient.h"
 
-#define TR_STEPS_MAX     20    /* pages of one simulator walk */
-#define TR_REDIRECTS_MAX 10    /* redirects followed from one page */
-#define TR_SETTLE_MS     15000 /* a payment leaves requires_action/processing within this */
-#define TR_URL_MAX       (LIMIT_URL_MAX * 2)
-#define TR_RETURN_URL    "http://127.0.0.1:9/kassa-trigger-return" /* never fetched */
+#define TR_STEPS_MAX      20    /* pages of one simulator walk */
+#define TR_REDIRECTS_MAX  10    /* redirects followed from one page */
+#define TR_SETTLE_MS      15000 /* a payment leaves requires_action/processing within this */
+#define TR_URL_MAX        (LIMIT_URL_MAX * 2)
+#define TR_RETURN_URL     "http://127.0.0.1:9/kassa-trigger-return" /* never fetched */
+#define TR_RETURN_URL_ENC "http%3A%2F%2F127.0.0.1%3A9%2Fkassa-trigger-return"
 
 typedef struct {
     cli_api api;
-    char hosts[3][256]; /* Kassa's and the simulator's host:port: the walk stays on them */
-    int nhosts;
 } trig;
 
 /* How a customer answers the simulator's steps. */
@@ -52,25 +51,14 @@ static void tr_host_of(const char *url, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
 }
 
-static void tr_add_host(trig *t, const char *url)
-{
-    char h[256];
-    tr_host_of(url, h, sizeof(h));
-    for (int i = 0; i < t->nhosts; i++)
-        if (strcmp(t->hosts[i], h) == 0)
-            return;
-    if (t->nhosts < (int)K_ARRAY_LEN(t->hosts))
-        snprintf(t->hosts[t->nhosts++], sizeof(t->hosts[0]), "%s", h);
-}
-
+/* Everything but the shop: the walk goes on through Kassa, its hosted pages and the simulator
+ * (wherever they are) until it is sent to the return URL, which nothing serves. */
 static bool tr_ours(const trig *t, const char *url)
 {
-    char h[256];
+    char h[256], shop[256];
     tr_host_of(url, h, sizeof(h));
-    for (int i = 0; i < t->nhosts; i++)
-        if (strcmp(t->hosts[i], h) == 0)
-            return true;
-    return false;
+    tr_host_of(TR_RETURN_URL, shop, sizeof(shop));
+    return strcmp(h, shop) != 0;
 }
 
 /* A relative Location or action resolved against the page's URL. */
@@ -122,6 +110,10 @@ static bool tr_visit(trig *t, tr_page *pg, const char *url, const char *form)
     free(pg->html);
     pg->html = NULL;
     snprintf(pg->url, sizeof(pg->url), "%s", url);
+    if (!tr_ours(t, url)) { /* a page's link back to the shop */
+        pg->left = true;
+        return true;
+    }
     for (int n = 0; n <= TR_REDIRECTS_MAX; n++) {
         httpc_req req = {.method = form != NULL && n == 0 ? "POST" : "GET",
                          .url = pg->url,
@@ -198,12 +190,26 @@ static bool tr_answer(const tr_walk_plan *w, const char *step, const char *html,
  * back through Kassa). */
 static bool tr_walk(trig *t, const char *start, const tr_walk_plan *w)
 {
-    tr_add_host(t, start);
     tr_page pg = {.html = NULL};
     bool ok = tr_visit(t, &pg, start, NULL);
     for (int steps = 0; ok && !pg.left && steps < TR_STEPS_MAX; steps++) {
         const char *step_at = pg.status == 200 ? strstr(pg.html, "name=\"step\"") : NULL;
         char step[32], action[TR_URL_MAX], link[TR_URL_MAX], next[TR_URL_MAX];
+        const char *checkout = pg.status == 200 ? strstr(pg.html, "action=\"/c/pay/") : NULL;
+        if (step_at == NULL && checkout != NULL) {
+            /* Kassa's hosted checkout page: the method, e-mail and country of a customer. */
+            ok = tr_attr(checkout, "action", action, sizeof(action));
+            buf form;
+            buf_init(&form, LIMIT_PAGE_FORM_MAX);
+            buf_printf(&form, "method=klarna&country=DE&locale=en&email=");
+            buf_append_urlenc(&form, w->email);
+            if (ok) {
+                tr_resolve(pg.url, action, next, sizeof(next));
+                ok = tr_visit(t, &pg, next, form.data);
+            }
+            buf_free(&form);
+            continue;
+        }
         if (step_at == NULL) {
             const char *btn = pg.status == 200 ? strstr(pg.html, "class=\"btn\"") : NULL;
             if (btn == NULL || !tr_attr(btn, "href", link, sizeof(link))) {
@@ -337,7 +343,8 @@ typedef enum {
     TR_PAY_NOW,
     TR_AUTHORIZE,
     TR_DENY,
-    TR_REFUND
+    TR_REFUND,
+    TR_CHECKOUT
 } tr_how;
 
 typedef struct {
@@ -357,7 +364,55 @@ static const tr_def TR_EVENTS[] = {
      "refused by Klarna Pay Later in the simulator (customer+denied@email.de)"},
     {"charge.refunded", TR_REFUND, "paid with Pay Now, then refunded in full"},
     {"refund.created", TR_REFUND, "paid with Pay Now, then refunded in full"},
+    {"checkout.session.completed", TR_CHECKOUT,
+     "a checkout session paid on Kassa's hosted page with Klarna Pay Now"},
 };
+
+/* A checkout session paid through Kassa's hosted page and the simulator; prints
+ * the session once it is complete. */
+static int tr_checkout(trig *t)
+{
+    static const tr_walk_plan now = {"pay_now", "customer@email.de"};
+    json_t *cs =
+        tr_api(t, "POST", "/v1/checkout/sessions",
+               "mode=payment&payment_method_types%5B%5D=klarna"
+               "&line_items%5B0%5D%5Bquantity%5D=1"
+               "&line_items%5B0%5D%5Bprice_data%5D%5Bcurrency%5D=eur"
+               "&line_items%5B0%5D%5Bprice_data%5D%5Bunit_amount%5D=2500"
+               "&line_items%5B0%5D%5Bprice_data%5D%5Bproduct_data%5D%5Bname%5D=kassa+trigger"
+               "&success_url=" TR_RETURN_URL_ENC);
+    if (cs == NULL)
+        return 1;
+    char path[64 + LIMIT_ID_MAX];
+    snprintf(path, sizeof(path), "/v1/checkout/sessions/%s", tr_s(cs, "id"));
+    bool walked = tr_walk(t, tr_s(cs, "url"), &now);
+    json_decref(cs);
+    json_t *done = NULL;
+    for (int waited = 0; walked && waited <= TR_SETTLE_MS && done == NULL; waited += 100) {
+        json_t *s = tr_api(t, "GET", path, NULL);
+        if (s == NULL)
+            return 1;
+        if (strcmp(tr_s(s, "status"), "complete") == 0)
+            done = s;
+        else {
+            json_decref(s);
+            usleep(100 * 1000);
+        }
+    }
+    if (done == NULL) {
+        fprintf(stderr, "kassa trigger: the checkout session did not complete\n");
+        return 1;
+    }
+    json_t *out = json_pack("{s:s,s:s,s:s,s:s}", "event", "checkout.session.completed",
+                            "checkout_session", tr_s(done, "id"), "payment_intent",
+                            tr_s(done, "payment_intent"), "status", tr_s(done, "status"));
+    char *text = json_dumps(out, JSON_COMPACT);
+    printf("%s\n", text);
+    free(text);
+    json_decref(out);
+    json_decref(done);
+    return 0;
+}
 
 static int tr_run(trig *t, const tr_def *d)
 {
@@ -366,6 +421,8 @@ static int tr_run(trig *t, const tr_def *d)
     static const tr_walk_plan denied = {"pay_later", "customer+denied@email.de"};
     json_t *pi = NULL;
     json_t *extra = NULL;
+    if (d->how == TR_CHECKOUT)
+        return tr_checkout(t);
     if (d->how == TR_CREATE || d->how == TR_CANCEL || d->how == TR_CONFIRM)
         pi = tr_create(t, "klarna", false);
     else if (d->how == TR_PAY_NOW || d->how == TR_REFUND)
@@ -445,7 +502,6 @@ int cli_trigger(int argc, char **argv)
     trig t = {.api = {.cmd = "trigger"}};
     if (!cli_api_from_args(&t.api, argc - 1, argv + 1))
         return 2;
-    tr_add_host(&t, t.api.base);
     if (httpc_init() != K_OK)
         return 1;
     /* The key first, with a read: a refused key creates nothing. */

@@ -27,7 +27,7 @@ test('listen forwards triggered events, signed with its session secret', async (
     // An event from before listen started is not forwarded.
     const old = await k.stripe.paymentIntents.create({ amount: 100, currency: 'eur', payment_method_types: ['klarna'] });
     l = startListen(['--forward-to', hook.url, '--api-base', k.url, '--api-key', k.secretKey,
-      '--events', 'payment_intent.*,charge.refunded']);
+      '--events', 'payment_intent.*,charge.refunded,checkout.session.completed']);
     const m = await waitUntil(() => l.out.match(/Your webhook signing secret is (whsec_[0-9a-f]+)/), { timeoutMs: 15000, what: `listen ready (${l.err})` });
     const secret = m[1];
 
@@ -46,6 +46,9 @@ test('listen forwards triggered events, signed with its session secret', async (
     assert.equal(canceled.status, 'canceled');
     const refunded = await trig('charge.refunded');
     assert.match(refunded.refund, /^re_/);
+    const session = await trig('checkout.session.completed');
+    assert.equal(session.status, 'complete');
+    assert.match(session.checkout_session, /^cs_/);
 
     const want = [
       ['payment_intent.succeeded', ok.payment_intent],
@@ -53,6 +56,7 @@ test('listen forwards triggered events, signed with its session secret', async (
       ['payment_intent.amount_capturable_updated', auth.payment_intent],
       ['payment_intent.canceled', canceled.payment_intent],
       ['charge.refunded', refunded.payment_intent],
+      ['checkout.session.completed', session.checkout_session],
     ];
     const forwarded = () => hook.requests.map((q) => JSON.parse(q.body));
     const has = ([type, pi]) => forwarded().some((e) => e.type === type && (e.data.object.id === pi || e.data.object.payment_intent === pi));
@@ -61,7 +65,8 @@ test('listen forwards triggered events, signed with its session secret', async (
     for (const q of hook.requests) {
       // The official library's verification, with the secret listen printed.
       const ev = Stripe.webhooks.constructEvent(q.body, q.headers['stripe-signature'], secret);
-      assert.ok(ev.type.startsWith('payment_intent.') || ev.type === 'charge.refunded', `--events filtered ${ev.type}`);
+      assert.ok(ev.type.startsWith('payment_intent.') || ['charge.refunded', 'checkout.session.completed'].includes(ev.type),
+        `--events filtered ${ev.type}`);
       assert.notEqual(ev.data.object.id, old.id, 'an event from before listen started was forwarded');
     }
     const ids = hook.requests.map((q) => JSON.parse(q.body).id);

@@ -39,7 +39,9 @@ for cmd in $(printf '%s\n' "$usage" | sed -n 's/^  kassa \([a-z][a-z]*\).*/\1/p'
     esac | esc
     continue
   fi
-  "$bin" "$cmd" --help 2>&1 | esc | sed -e '1!s/^/.br\n/'
+  printf '.nf\n'
+  "$bin" "$cmd" --help 2>&1 | esc
+  printf '.fi\n'
 done
 printf '.SH CONFIGURATION\n'
 printf 'Each key is set as \\fIkey = value\\fR in the file given with \\fB\\-\\-config\\fR, as the environment variable \\fBKASSA_\\fIKEY\\fR, or as \\fB\\-\\-key\\fR \\fIvalue\\fR (dashes or underscores); later ones win in that order.\n'

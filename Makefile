@@ -107,4 +107,19 @@ bench:
 clean:
 	rm -rf build build-asan build-fuzz
 
+# Debian package (debian/, docs/operations.md): builds in a copy of the tree under build-deb/
+# (tracked and new files, mtimes kept so a second run only recompiles what changed) and leaves
+# build-deb/kassa_<version>_amd64.deb. The changelog's version must be the binary's.
+.PHONY: deb
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
+deb:
+	@v=$$(sed -n 's/.*define KASSA_VERSION *"\(.*\)"/\1/p' src/main.c); \
+	  [ "$$v" = "$(DEB_VERSION)" ] || { echo "deb: debian/changelog says $(DEB_VERSION), src/main.c $$v"; exit 1; }
+	@mkdir -p build-deb/kassa-$(DEB_VERSION)
+	git ls-files -co --exclude-standard | grep -v '^node_modules' > build-deb/files.txt
+	tar -cf - -T build-deb/files.txt | tar -xf - -C build-deb/kassa-$(DEB_VERSION)
+	cd build-deb/kassa-$(DEB_VERSION) && find src tests scripts docs -type f | grep -vxFf ../files.txt | xargs -r rm -f
+	cd build-deb/kassa-$(DEB_VERSION) && dpkg-buildpackage -b -us -uc --no-pre-clean --no-sign
+	@ls -l build-deb/kassa_$(DEB_VERSION)_amd64.deb
+
 -include $(OBJ_LIB:.o=.d) $(BUILD)/obj/main.d

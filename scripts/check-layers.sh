@@ -4,7 +4,7 @@
 #
 # 1. Includes point down. A file in folder A may include a header of folder B
 #    only when A == B or A sits above B:
-#        main > server > api > gateway > domain > store | providers > base
+#        main > cli > server > api > gateway > domain > store | providers > base
 #    (src/main.c is main; src/limits.h belongs to base; store and providers are
 #    side by side and do not include each other.) One arrow is allowed upward
 #    and named here: api handlers include server/http.h, the request, answer
@@ -24,7 +24,7 @@
 #        scripts/check-layers.sh --self-test  (the check must catch planted breaches)
 set -euo pipefail
 
-declare -A RANK=([main]=7 [server]=6 [api]=5 [gateway]=4 [domain]=3 [store]=2 [providers]=2
+declare -A RANK=([main]=8 [cli]=7 [server]=6 [api]=5 [gateway]=4 [domain]=3 [store]=2 [providers]=2
     [base]=1 [sim]=0)
 
 # The layer of a path relative to SRC (into LAYER): its first folder; main.c is

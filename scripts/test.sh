@@ -58,6 +58,8 @@ step fuzz make -j2 fuzz-run FUZZ_SECONDS=15
 e2e_ok=1
 step asan-build make -j2 asan || e2e_ok=0
 step release-build make -j2 || e2e_ok=0
+# The Debian package, built here so that tests/e2e/deb.test.js only checks, installs and runs it.
+command -v dpkg-buildpackage >/dev/null && step deb-build make deb
 
 if [ "$e2e_ok" = 1 ]; then
   # The benchmark harness in its smoke mode: every scenario runs briefly and

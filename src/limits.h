@@ -152,6 +152,16 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
  * the least recently seen merchant's count starts afresh. */
 #define LIMIT_BUDGET_SLOTS 4096
 
+/* Operations: backups, `kassa listen`, the OpenAPI document (src/cli/) */
+#define LIMIT_BACKUP_PATH_MAX      1024 /* a backup or database path (PATH_MAX-sized buffers halved) */
+#define LIMIT_BACKUP_BUSY_MS       30000 /* VACUUM INTO waiting for a lock a checkpoint holds */
+#define LIMIT_BACKUP_KEEP_MAX      1000  /* periodic backups kept; more is a misconfiguration */
+#define LIMIT_BACKUP_DIR_FILES_MAX 4096  /* files looked at when pruning the backup directory */
+#define LIMIT_LISTEN_PAGE          100   /* events fetched per request (Stripe's page maximum) */
+#define LIMIT_LISTEN_POLL_EVENTS_MAX                                                               \
+    1000                               /* events forwarded per poll (bounded work; the rest next) */
+#define LIMIT_OPENAPI_MAX (512 * 1024) /* the generated document (about 60 KiB today) */
+
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
 _Static_assert(LIMIT_LIST_PAGE_DEFAULT <= LIMIT_LIST_PAGE_MAX, "default page within max");
@@ -168,5 +178,8 @@ _Static_assert(LIMIT_PAGE_PAY_POLL_MS < LIMIT_PAGE_PAY_WAIT_MS, "the wait looks 
 _Static_assert(LIMIT_RATE_BURST_MAX * 60000LL < (1LL << 62), "a full bucket fits in units");
 _Static_assert(LIMIT_HTTP_HEAD_DEADLINE_S <= LIMIT_HTTP_TIMEOUT_S,
                "a head deadline never outlasts the idle timeout");
+
+_Static_assert(LIMIT_LISTEN_PAGE <= LIMIT_LIST_PAGE_MAX, "one poll is one API page");
+_Static_assert(LIMIT_OPENAPI_MAX <= LIMIT_RESPONSE_MAX, "the document fits an answer");
 
 #endif

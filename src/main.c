@@ -23,6 +23,11 @@
 #include "providers/provider.h"
 #include "sim/sim.h"
 #include "base/crashpoint.h"
+#include "cli/backup.h"
+#include "cli/listen.h"
+#include "cli/openapi.h"
+#include "cli/ops_metrics.h"
+#include "cli/service.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -54,6 +59,9 @@ typedef struct {
     int64_t dev_allow_loopback;
     int64_t rate_limit_per_s, rate_limit_burst, auth_fail_per_min, auth_fail_burst;
     int64_t connections_per_ip, head_deadline_s, queue_max;
+    char backup_dir[CONFIG_VALUE_MAX];
+    int64_t backup_interval_s;
+    int64_t backup_keep;
 } config;
 
 typedef struct {
@@ -114,6 +122,12 @@ static const config_key KEYS[] = {
      "seconds a client has to send a whole request head before it is disconnected"},
     {"queue_max", C_INT, 1, LIMIT_HTTP_QUEUE_MAX, "4096", S(queue_max),
      "requests waiting for a worker; more are answered 503 + Retry-After at once"},
+    {"backup_dir", C_STR, 0, 0, "", S(backup_dir),
+     "directory of periodic verified backups (SQLite; empty: off; see kassa backup)"},
+    {"backup_interval_s", C_INT, 1, 7 * 86400, "86400", S(backup_interval_s),
+     "seconds between periodic backups"},
+    {"backup_keep", C_INT, 1, LIMIT_BACKUP_KEEP_MAX, "7", S(backup_keep),
+     "periodic backups kept (the oldest are removed)"},
 };
 #undef S
 
@@ -281,6 +295,11 @@ static void usage(FILE *out)
             "  kassa sim [--listen HOST:PORT]      the provider simulators alone\n"
             "  kassa migrate [--db PATH]\n"
             "  kassa merchant create --name NAME [--db PATH]\n"
+            "  kassa backup --to FILE [--db PATH]\n"
+            "  kassa restore --from FILE [--db PATH]\n"
+            "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
+            "  kassa trigger EVENT [--api-base URL] --api-key KEY\n"
+            "  kassa openapi [--routes]\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -606,11 +625,17 @@ static void collect_store(buf *out, void *ctx)
     store_stats s;
     store_get_stats(ctx, &s);
     buf_printf(out,
+               "# HELP kassa_store_commits_total Group commits.\n"
                "# TYPE kassa_store_commits_total counter\nkassa_store_commits_total %llu\n"
+               "# HELP kassa_store_jobs_total Write jobs run by the writer.\n"
                "# TYPE kassa_store_jobs_total counter\nkassa_store_jobs_total %llu\n"
+               "# HELP kassa_store_jobs_failed_total Write jobs rolled back.\n"
                "# TYPE kassa_store_jobs_failed_total counter\nkassa_store_jobs_failed_total %llu\n"
+               "# HELP kassa_store_batch_max Largest group commit so far.\n"
                "# TYPE kassa_store_batch_max gauge\nkassa_store_batch_max %llu\n"
+               "# HELP kassa_store_queue_depth Write jobs waiting for the writer.\n"
                "# TYPE kassa_store_queue_depth gauge\nkassa_store_queue_depth %llu\n"
+               "# HELP kassa_store_checkpoints_total SQLite WAL checkpoints run.\n"
                "# TYPE kassa_store_checkpoints_total counter\nkassa_store_checkpoints_total %llu\n",
                (unsigned long long)s.commits, (unsigned long long)s.jobs,
                (unsigned long long)s.jobs_failed, (unsigned long long)s.batch_max,
@@ -638,6 +663,118 @@ static bool sim_url_ok(config *c, bool sim_on)
         return false;
     }
     return true;
+}
+
+/* SIGHUP: the configuration is read again (file, environment, the same
+ * flags); log_level takes effect at once, any other changed key is named as
+ * needing a restart (listeners, the database and the thread pools are fixed
+ * for the life of the process). A configuration that no longer parses is
+ * refused and the running one kept. */
+static struct {
+    int argc;
+    char **argv;
+    const char *const *allowed;
+} serve_args;
+
+static log_level parse_level(const char *s);
+
+static bool log_level_valid(const char *s)
+{
+    return strcmp(s, "debug") == 0 || strcmp(s, "info") == 0 || strcmp(s, "warn") == 0 ||
+           strcmp(s, "error") == 0;
+}
+
+static void serve_reload(void *arg)
+{
+    config *cur = arg;
+    config next;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(serve_args.argc, serve_args.argv, &next, &name, &help, serve_args.allowed)) {
+        log_error("reload: the configuration is refused (see above); the running one is kept");
+        return;
+    }
+    for (size_t i = 0; i < K_ARRAY_LEN(KEYS); i++) {
+        const config_key *k = &KEYS[i];
+        if (memcmp(field(cur, k), field(&next, k), k->size) == 0 ||
+            strcmp(k->name, "log_level") == 0)
+            continue;
+        log_warn("reload: '%s' changed; it takes effect at the next restart", k->name);
+    }
+    if (!log_level_valid(next.log_level)) {
+        log_error("reload: 'log_level' must be debug, info, warn or error, not '%s'; kept '%s'",
+                  next.log_level, cur->log_level);
+        return;
+    }
+    log_set_level(parse_level(next.log_level));
+    memcpy(cur->log_level, next.log_level, sizeof(cur->log_level));
+    log_warn("reload: log_level is '%s'", cur->log_level);
+}
+
+/* Every route of the server, in the router's order: the server's own first
+ * when with_builtin (as http_server_start puts them), then each table. The
+ * OpenAPI document is generated from this same list. */
+#define ROUTES_MAX 160
+static size_t collect_routes(http_route *routes, bool with_builtin)
+{
+    size_t n = 0;
+    const http_route *part;
+    size_t (*tables[])(const http_route **) = {http_server_builtin_routes,
+                                               stripe_routes,
+                                               checkout_routes,
+                                               qr_routes,
+                                               demo_routes,
+                                               ecommpay_routes,
+                                               openapi_routes};
+    for (size_t t = with_builtin ? 0 : 1; t < K_ARRAY_LEN(tables); t++) {
+        size_t m = tables[t](&part);
+        K_ASSERT(n + m <= ROUTES_MAX);
+        memcpy(routes + n, part, m * sizeof(*part));
+        n += m;
+    }
+    return n;
+}
+
+static void serve_openapi(const http_route *routes, size_t n)
+{
+    static http_route all[ROUTES_MAX];
+    const http_route *builtin;
+    size_t b = http_server_builtin_routes(&builtin);
+    K_ASSERT(b + n <= ROUTES_MAX);
+    memcpy(all, builtin, b * sizeof(*all));
+    memcpy(all + b, routes, n * sizeof(*all));
+    int undocumented, unused;
+    openapi_serve_set(openapi_document(all, b + n, KASSA_VERSION, &undocumented, &unused, NULL));
+}
+
+/* kassa openapi: the document on stdout; exit 1 (the document still printed)
+ * when a route and the parameter table disagree, naming them on stderr. */
+static int cmd_openapi(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("kassa openapi [--routes]: prints the OpenAPI 3.1 document of the server's routes\n"
+               "(the one served at /openapi.json and kept as docs/openapi.json); --routes lists\n"
+               "the route table itself, one 'METHOD PATTERN' a line.\n");
+        return 0;
+    }
+    static http_route routes[ROUTES_MAX];
+    size_t n = collect_routes(routes, true);
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s %s\n", routes[i].method, routes[i].pattern);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "kassa openapi: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    int undocumented, unused;
+    char *doc = openapi_document(routes, n, KASSA_VERSION, &undocumented, &unused, stderr);
+    if (doc == NULL)
+        return 1;
+    printf("%s\n", doc);
+    free(doc);
+    return undocumented == 0 && unused == 0 ? 0 : 1;
 }
 
 static int serve(config *c)
@@ -672,7 +809,7 @@ static int serve(config *c)
         return 1;
     }
     httpc_allow_loopback(c->dev_allow_loopback || c->sandbox);
-    if (open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
+    if (!backup_serve_lock(c->db) || open_store(c, &r.st) != 0 || httpc_init() != K_OK) {
         stop_all(&r);
         return 1;
     }
@@ -710,17 +847,9 @@ static int serve(config *c)
     ecommpay_install(r.g);
     ctx = (api_ctx){
         .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
-    static http_route routes[128];
-    size_t n = 0;
-    const http_route *part;
-    size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,
-                                               demo_routes, ecommpay_routes};
-    for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
-        size_t m = tables[t](&part);
-        K_ASSERT(n + m <= K_ARRAY_LEN(routes));
-        memcpy(routes + n, part, m * sizeof(*part));
-        n += m;
-    }
+    static http_route routes[ROUTES_MAX];
+    size_t n = collect_routes(routes, false);
+    serve_openapi(routes, n);
     http_config hc = {.host = host,
                       .port = port,
                       .io_threads = (int)c->io_threads,
@@ -752,6 +881,7 @@ static int serve(config *c)
     gw_set_public_url(r.g, url);
     ctx.public_url = gw_cfg(r.g)->public_url;
     metric_add_collector(collect_store, r.st);
+    ops_metrics_install(r.st);
 
     arena a;
     arena_init(&a, 0);
@@ -765,7 +895,8 @@ static int serve(config *c)
         }
         ctx.sandbox_secret_key = keys.secret_key;
     }
-    if (gw_start_workers(r.g) != K_OK) {
+    if (gw_start_workers(r.g) != K_OK ||
+        !backup_schedule_start(c->db, c->backup_dir, c->backup_interval_s, c->backup_keep)) {
         arena_release(&a);
         stop_all(&r);
         return 1;
@@ -779,12 +910,33 @@ static int serve(config *c)
         print_sandbox(&ctx, &keys, gc.sim_url);
     }
     log_info("kassa %s listening on %s (db '%s')", KASSA_VERSION, url, c->db);
-    http_wait_for_signal();
+    service_wait(serve_reload, (void *)c);
     log_info("shutting down: finishing requests in flight");
+    backup_schedule_stop();
     stop_all(&r);
     arena_release(&a);
     log_info("stopped");
     return 0;
+}
+
+/* Commands of src/cli/ that need only the database: --db and --config are
+ * resolved here through the configuration table, the command parses the rest. */
+static int cmd_with_db(int argc, char **argv, int (*fn)(int, char **, const char *))
+{
+    static const char *const allowed[] = {"db", "config", NULL};
+    char *pick[8] = {argv[0]};
+    int n = 1;
+    for (int i = 1; i + 1 < argc && n + 2 <= (int)K_ARRAY_LEN(pick); i++)
+        if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--config") == 0) {
+            pick[n++] = argv[i];
+            pick[n++] = argv[++i];
+        }
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(n, pick, &c, &name, &help, allowed))
+        return 2;
+    return fn(argc, argv, c.db);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -816,6 +968,9 @@ static int cmd_serve(int argc, char **argv)
                                           "head_deadline_s",
                                           "queue_max",
                                           "key_file",
+                                          "backup_dir",
+                                          "backup_interval_s",
+                                          "backup_keep",
                                           NULL};
     /* clang-format on */
     config c;
@@ -828,6 +983,9 @@ static int cmd_serve(int argc, char **argv)
         config_help(stdout);
         return 0;
     }
+    serve_args.argc = argc;
+    serve_args.argv = argv;
+    serve_args.allowed = allowed;
     return serve(&c);
 }
 
@@ -870,6 +1028,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP); /* serve: reload (cli/service.c) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (crypto_init() != K_OK) {
@@ -894,6 +1053,16 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "merchant") == 0)
         return cmd_merchant(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return cmd_with_db(argc - 1, argv + 1, cli_backup);
+    if (strcmp(cmd, "restore") == 0)
+        return cmd_with_db(argc - 1, argv + 1, cli_restore);
+    if (strcmp(cmd, "openapi") == 0)
+        return cmd_openapi(argc - 1, argv + 1);
+    if (strcmp(cmd, "listen") == 0)
+        return cli_listen(argc - 1, argv + 1);
+    if (strcmp(cmd, "trigger") == 0)
+        return cli_trigger(argc - 1, argv + 1);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -16,6 +16,7 @@
  * qr_text = orderCodeForm's codeValue and redirect_url = normalUrl.
  */
 #include "alipay.h"
+#include "prov_stats.h"
 #include "../base/buf.h"
 #include "../base/clock.h"
 #include "../base/crypto.h"
@@ -342,6 +343,7 @@ static void ap_once(const httpc_req *req, const char *uri, const char *client_id
     memset(ans, 0, sizeof(*ans));
     ans->st = httpc_do(req, &resp);
     ans->status = resp.status;
+    prov_stats_observe("alipay", ans->st, resp.status, resp.latency_ms);
     if (ans->st != K_OK) {
         ans->error = arena_strdup(a, resp.error[0] ? resp.error : k_status_str(ans->st));
         httpc_resp_free(&resp);

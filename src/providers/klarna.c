@@ -14,6 +14,7 @@
  * token, or reads it when the session already names one.
  */
 #include "klarna.h"
+#include "prov_stats.h"
 #include "../base/buf.h"
 #include "../base/crypto.h"
 #include "../base/httpc.h"
@@ -89,6 +90,7 @@ static void kc_once(const httpc_req *req, const char *want_header, arena *a, kc_
     memset(ans, 0, sizeof(*ans));
     ans->st = httpc_do(req, &resp);
     ans->status = resp.status;
+    prov_stats_observe("klarna", ans->st, resp.status, resp.latency_ms);
     if (ans->st != K_OK) {
         ans->error = arena_strdup(a, resp.error[0] ? resp.error : k_status_str(ans->st));
         httpc_resp_free(&resp);

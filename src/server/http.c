@@ -138,6 +138,12 @@ static const http_route http_builtin_routes[HTTP_ROUTES_BUILTIN] = {
     {"GET", "/metrics", http_metrics, AUTH_NONE, 0, "metrics", HTTP_INLINE},
 };
 
+size_t http_server_builtin_routes(const http_route **out)
+{
+    *out = http_builtin_routes;
+    return HTTP_ROUTES_BUILTIN;
+}
+
 static int64_t http_now_us(void)
 {
     struct timespec ts;

@@ -144,6 +144,8 @@ typedef struct {
 k_status http_server_start(http_server **out, const http_config *cfg, const http_route *routes,
                            size_t nroutes, void *ctx);
 uint16_t http_server_port(const http_server *s);
+/* The routes every server has before the given ones (/healthz, /metrics). */
+size_t http_server_builtin_routes(const http_route **out);
 /* Stops accepting, waits for in-flight requests, frees. */
 void http_server_stop(http_server *s);
 

@@ -351,6 +351,14 @@ k_status store_delivery_next_due(store_tx *tx, int64_t *next_at_ms)
     return BE(tx)->delivery_next_due(tx, next_at_ms);
 }
 
+k_status store_gauges_get(store_tx *tx, int64_t now_s, store_gauges *out)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    return BE(tx)->gauges_get(tx, now_s, out);
+}
+
 /* ---- idempotency keys ---- */
 
 k_status store_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,

@@ -209,4 +209,15 @@ k_status store_idem_delete(store_tx *tx, const char *merchant_id, const char *ke
 /* Deletes keys created before before_ms; at most max per call (bounded work). */
 k_status store_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted);
 
+/* ---- operating gauges (for /metrics) ---- */
+typedef struct {
+    int64_t deliveries_pending; /* webhook/callback deliveries not yet delivered or given up */
+    int64_t oldest_pending_ms;  /* created_ms of the oldest of them, 0 when none */
+    int64_t auth_expiring_24h;  /* authorisations (requires_capture) expiring in (now, now+24h] */
+} store_gauges;
+
+/* Across merchants; reads only the rows that hold a pending timer or delivery
+ * (the partial indexes objects_due and deliveries_due), not the history. */
+k_status store_gauges_get(store_tx *tx, int64_t now_s, store_gauges *out);
+
 #endif

@@ -63,6 +63,7 @@ struct store_backend {
     k_status (*delivery_attempts)(store_tx *tx, int64_t delivery_id, arena *a,
                                   store_delivery_attempt **out, size_t *n);
     k_status (*delivery_next_due)(store_tx *tx, int64_t *next_at_ms);
+    k_status (*gauges_get)(store_tx *tx, int64_t now_s, store_gauges *out);
 
     k_status (*idem_get)(store_tx *tx, const char *merchant_id, const char *key, arena *a,
                          store_idem *out);

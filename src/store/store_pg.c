@@ -50,6 +50,7 @@
 
 #include "../base/clock.h"
 #include "../base/log.h"
+#include "commit_stats.h"
 
 #define PG_MIGRATE_LOCK_KEY 4242000001LL /* pg_advisory_xact_lock key of migrations */
 #define PG_BACKOFF_MIN_MS   100          /* first wait before reconnecting the writer */
@@ -1550,6 +1551,33 @@ static k_status pg_delivery_next_due(store_tx *tx, int64_t *next_at_ms)
     return K_OK;
 }
 
+/* Not a prepared statement of the connection: run once a scrape, not per request. */
+static k_status pg_gauges_get(store_tx *tx, int64_t now_s, store_gauges *out)
+{
+    pg_conn *c = pg_tx_conn(tx);
+    static const char sql[] =
+        "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),"
+        " (SELECT COALESCE(MIN(created_ms), 0) FROM deliveries WHERE state = 'pending'),"
+        " (SELECT COUNT(*) FROM objects WHERE due_at > 0 AND due_at <= $1::bigint + 86400"
+        "  AND kind = 'payment_intent' AND status = 'requires_capture'"
+        "  AND (body::jsonb->>'auth_expires_at')::bigint > $1::bigint"
+        "  AND (body::jsonb->>'auth_expires_at')::bigint <= $1::bigint + 86400)";
+    char now[32];
+    snprintf(now, sizeof(now), "%lld", (long long)now_s);
+    const char *vals[1] = {now};
+    PGresult *r = PQexecParams(c->db, sql, 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        log_error("store: gauges query failed: %s", PQerrorMessage(c->db));
+        PQclear(r);
+        return K_EIO;
+    }
+    out->deliveries_pending = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    out->oldest_pending_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    out->auth_expiring_24h = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    PQclear(r);
+    return K_OK;
+}
+
 /* ---- idempotency keys ---- */
 
 static k_status pg_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,
@@ -1631,6 +1659,7 @@ const struct store_backend store_pg_backend = {
     .delivery_get = pg_delivery_get,
     .delivery_attempts = pg_delivery_attempts,
     .delivery_next_due = pg_delivery_next_due,
+    .gauges_get = pg_gauges_get,
     .idem_get = pg_idem_get,
     .idem_put = pg_idem_put,
     .idem_delete = pg_idem_delete,

@@ -28,6 +28,7 @@
 
 #include "../base/clock.h"
 #include "../base/log.h"
+#include "commit_stats.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000 /* another process (kassa migrate) holding the lock */
 /* WAL checkpoints run on their own thread and connection (sq_ckpt_main), so a
@@ -1563,6 +1564,32 @@ static k_status sq_delivery_next_due(store_tx *tx, int64_t *next_at_ms)
     return ks;
 }
 
+/* Not a prepared statement of the connection: run once a scrape, not per request. */
+static k_status sq_gauges_get(store_tx *tx, int64_t now_s, store_gauges *out)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    static const char sql[] =
+        "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),"
+        " (SELECT COALESCE(MIN(created_ms), 0) FROM deliveries WHERE state = 'pending'),"
+        " (SELECT COUNT(*) FROM objects WHERE due_at > 0 AND due_at <= ?1 + 86400"
+        "  AND kind = 'payment_intent' AND status = 'requires_capture'"
+        "  AND json_extract(body, '$.auth_expires_at') > ?1"
+        "  AND json_extract(body, '$.auth_expires_at') <= ?1 + 86400)";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sq_err(c, SQLITE_ERROR, "gauges");
+    sqlite3_bind_int64(st, 1, now_s);
+    int rc = sqlite3_step(st);
+    k_status ks = rc == SQLITE_ROW ? K_OK : sq_err(c, rc, "gauges");
+    if (ks == K_OK) {
+        out->deliveries_pending = sqlite3_column_int64(st, 0);
+        out->oldest_pending_ms = sqlite3_column_int64(st, 1);
+        out->auth_expiring_24h = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return ks;
+}
+
 /* ---- idempotency keys ---- */
 
 static k_status sq_idem_get(store_tx *tx, const char *merchant_id, const char *key, arena *a,
@@ -1669,6 +1696,7 @@ const struct store_backend store_sqlite_backend = {
     .delivery_get = sq_delivery_get,
     .delivery_attempts = sq_delivery_attempts,
     .delivery_next_due = sq_delivery_next_due,
+    .gauges_get = sq_gauges_get,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
     .idem_delete = sq_idem_delete,

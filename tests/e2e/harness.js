@@ -358,7 +358,10 @@ function startSim(bin = KASSA_RELEASE_BIN) {
   return new Promise((resolve, reject) => {
     const proc = spawn(bin, ['sim', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
-    const timer = setTimeout(() => reject(new Error('kassa sim did not print its ready line')), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL'); // a child left running would keep the test file from ending
+      reject(new Error('kassa sim did not print its ready line'));
+    }, READY_TIMEOUT_MS);
     proc.stdout.on('data', (c) => {
       out += c.toString('utf8');
       const m = out.match(/^kassa sim ready (\{.*\})$/m);

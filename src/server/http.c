@@ -776,6 +776,25 @@ static void http_client_key(const char *remote, char out[INET6_ADDRSTRLEN])
         snprintf(out, INET6_ADDRSTRLEN, "%s", remote);
 }
 
+bool http_auth_blocked(http_req *r, int64_t *retry_after_s)
+{
+    K_ASSERT(r != NULL && r->internal != NULL);
+    const http_ctx *c = r->internal;
+    char client[INET6_ADDRSTRLEN];
+    http_client_key(r->remote_addr, client);
+    return !rl_peek(c->srv->rl_authfail, client, clock_mono_ms(), retry_after_s);
+}
+
+void http_auth_failed(http_req *r)
+{
+    K_ASSERT(r != NULL && r->internal != NULL);
+    const http_ctx *c = r->internal;
+    char client[INET6_ADDRSTRLEN];
+    int64_t wait_s;
+    http_client_key(r->remote_addr, client);
+    rl_take(c->srv->rl_authfail, client, clock_mono_ms(), &wait_s);
+}
+
 /* The route's auth with its two limits: an address past its failed
  * authentications is refused before its key is looked at (so a right key is
  * not confirmed either); a merchant past its request rate after. Returns true

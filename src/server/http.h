@@ -155,6 +155,12 @@ void http_server_stop(http_server *s);
  * long to wait, and the caller answers 429 in its dialect with
  * http_resp_retry_after. Always true when the limit is off. */
 bool http_rate_take(http_req *r, const char *key, int64_t *retry_after_s);
+/* The failed-authentication limit for routes that authenticate inside the
+ * handler (ECommPay's signatures): http_auth_blocked is true when the client's
+ * address is past it (answer 429 with *retry_after_s), http_auth_failed counts
+ * one more failure (a bad signature). */
+bool http_auth_blocked(http_req *r, int64_t *retry_after_s);
+void http_auth_failed(http_req *r);
 /* Adds "Retry-After: <seconds>". */
 void http_resp_retry_after(http_req *r, http_resp *resp, int64_t seconds);
 

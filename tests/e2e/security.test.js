@@ -210,6 +210,33 @@ describe('rate limits', () => {
   });
 });
 
+describe('forged ECommPay signatures', () => {
+  let k;
+  before(async () => {
+    k = await startKassa({ name: 'security-forgery', env: { KASSA_AUTH_FAIL_BURST: '3', KASSA_AUTH_FAIL_PER_MIN: '6' } });
+  });
+  after(async () => { if (k) await k.stop(); });
+
+  it('forged ECommPay signatures: none accepted, and they count toward the address\'s failures', async () => {
+    const project = k.merchant.ecp_project_id;
+    const secret = k.merchant.ecp_secret;
+    const tried = [];
+    for (let i = 0; i < 8; i++) {
+      const body = { general: { project_id: project, payment_id: `FORGE-${i}` }, payment: { amount: 100, currency: 'EUR' } };
+      const good = signer(JSON.parse(JSON.stringify(body)), secret);
+      // tampered: a valid signature of other content, a wrong key, a truncated one
+      body.general.signature = [good.slice(0, -4) + 'AAA=', signer(JSON.parse(JSON.stringify(body)), 'guess'), good.slice(1)][i % 3];
+      body.payment.amount = 100 + i; // what the signature was made for no longer holds
+      const r = await fetch(`${k.url}/v2/payment/online-banking/sofort/sale`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      tried.push(r.status);
+    }
+    assert.ok(tried.every((st) => st === 400 || st === 429), JSON.stringify(tried));
+    assert.ok(tried.includes(429), `forgeries lock the address out: ${JSON.stringify(tried)}`);
+    console.log(`# forgeries: ${tried.length} tried, 0 accepted (${tried.filter((x) => x === 400).length} x 400 3261, ${tried.filter((x) => x === 429).length} x 429)`);
+  });
+
+});
+
 describe('slow clients', () => {
   let k;
   before(async () => {

@@ -293,11 +293,18 @@ static bool gate_begin(gate *gt, void *ctx, http_req *r, http_resp *resp)
         gate_error(gt, 400, "3262", "Empty signature");
         return false;
     }
+    int64_t wait_s = 0;
+    if (http_auth_blocked(r, &wait_s)) { /* too many forged signatures from here */
+        gate_error(gt, 429, "429", "Too many requests with invalid signatures; retry later.");
+        http_resp_retry_after(r, resp, wait_s);
+        return false;
+    }
     if (gw_merchant_by_project(gt->ctx->g, gt->project_id, r->arena, &gt->m) != K_OK) {
         gate_error(gt, 400, "3001", "Project not found");
         return false;
     }
     if (!ecp_verify(gt->m.ecp_secret, gt->body, sig)) {
+        http_auth_failed(r);
         gate_error(gt, 400, "3261", "Invalid signature");
         return false;
     }

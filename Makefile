@@ -6,7 +6,7 @@
 #   make format     -> clang-format -i on every C file;  make check-format / make lint
 #   make fuzz       -> libFuzzer targets (clang) under build-fuzz/
 
-PKGS    := libmicrohttpd jansson libcrypto libsodium libcurl libqrencode sqlite3 libpq
+PKGS    := libmicrohttpd jansson libcrypto libsodium libcurl libqrencode sqlite3 libpq xlsxwriter
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wvla -Wpointer-arith

@@ -119,12 +119,14 @@
 #define LIMIT_TZ_ZONES_MAX       128 /* distinct zones one process loads (cache, never freed) */
 #define LIMIT_TZ_FILE_MAX        (256 * 1024) /* a TZif file (the largest "fat" one is ~3 KB) */
 #define LIMIT_TZ_TRANSITIONS_MAX 4000         /* transitions in one zone (fat files: < 400) */
-#define LIMIT_REPORT_PAGE_ROWS   1000 /* rows one store page reads while streaming: constant memory \
-                                       */
-#define LIMIT_REPORT_COLUMNS_MAX  64  /* columns[] entries of one run (the widest type has 30) */
-#define LIMIT_REPORT_INTERVAL_S   (400LL * 86400)  /* one run spans at most ~13 months */
-#define LIMIT_REPORT_JOB_LEASE_MS (15 * 60 * 1000) /* a claimed job is another node's after this   \
-                                                    */
+#define LIMIT_REPORT_PAGE_ROWS                                                                     \
+    1000                            /* rows one store page reads while streaming: constant memory  \
+                                     */
+#define LIMIT_REPORT_COLUMNS_MAX 64 /* columns[] entries of one run (the widest type has 30) */
+#define LIMIT_REPORT_INTERVAL_S  (400LL * 86400) /* one run spans at most ~13 months */
+#define LIMIT_REPORT_JOB_LEASE_MS                                                                  \
+    (15 * 60 * 1000)                    /* a claimed job is another node's after this              \
+                                         */
 #define LIMIT_REPORT_JOB_ATTEMPTS    12 /* deliveries retried for about a day with the backoff */
 #define LIMIT_REPORT_BACKOFF_MAX_S   (4 * 3600) /* longest wait between two delivery attempts */
 #define LIMIT_REPORT_JOBS_PER_TICK   8 /* jobs the report worker claims at once (bounded work) */
@@ -132,11 +134,13 @@
 #define LIMIT_REPORT_ATTACH_MAX      (20 * 1024 * 1024) /* larger files are mailed as a link */
 #define LIMIT_REPORT_SCHEDULES_MAX   100                /* schedules one merchant keeps */
 #define LIMIT_REPORT_RECIPIENTS_MAX  10                 /* e-mail recipients of one schedule */
-#define LIMIT_ANALYTICS_BUCKETS_MAX  3000   /* 31 days of 15 minutes; coarser buckets for longer */
-#define LIMIT_ANALYTICS_GROUPS_MAX   200000 /* (slot, kind, status, code, currency) groups per call \
-                                             */
-#define LIMIT_XLSX_SHEET_ROWS 1048575 /* Excel's 1,048,576 rows less the header: then a new sheet  \
-                                       */
+#define LIMIT_ANALYTICS_BUCKETS_MAX  3000 /* 31 days of 15 minutes; coarser buckets for longer */
+#define LIMIT_ANALYTICS_GROUPS_MAX                                                                 \
+    200000 /* (slot, kind, status, code, currency) groups per call                                 \
+            */
+#define LIMIT_XLSX_SHEET_ROWS                                                                      \
+    1048575 /* Excel's 1,048,576 rows less the header: then a new sheet                            \
+             */
 
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "api/api.h"
+#include "cli_reports.h"
+#include "gateway/reports.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/httpc.h"
@@ -47,6 +49,9 @@ typedef struct {
     int64_t session_ttl_s;
     int64_t test_clock;
     int64_t sandbox;
+    char files_dir[CONFIG_VALUE_MAX];
+    char smtp_url[CONFIG_VALUE_MAX];
+    char smtp_from[CONFIG_VALUE_MAX];
 } config;
 
 typedef struct {
@@ -84,6 +89,11 @@ static const config_key KEYS[] = {
      "enable POST /_test/clock/advance (sandbox and tests only)"},
     {"sandbox", C_BOOL, 0, 1, "0", S(sandbox),
      "create a sandbox merchant on first start, print its keys, serve the demo shop"},
+    {"files_dir", C_STR, 0, 0, "", S(files_dir),
+     "folder of report files (default: 'files' beside the SQLite database, else var/files)"},
+    {"smtp_url", C_STR, 0, 0, "", S(smtp_url),
+     "SMTP relay for scheduled reports by e-mail, e.g. smtp://127.0.0.1:25 (STARTTLS if offered)"},
+    {"smtp_from", C_STR, 0, 0, "", S(smtp_from), "sender address of scheduled report e-mails"},
 };
 #undef S
 
@@ -250,6 +260,8 @@ static void usage(FILE *out)
             "              [--config FILE] [--public-url URL] [--sandbox]\n"
             "  kassa migrate [--db PATH]\n"
             "  kassa merchant create --name NAME [--db PATH]\n"
+            "  kassa export --merchant ACCT --report TYPE --from WHEN --to WHEN > FILE\n"
+            "  kassa report schedule create|list|delete ...\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -495,6 +507,7 @@ static char *read_file(const char *path)
 typedef struct {
     store *st;
     gw *g;
+    rep_service *reports;
     sim_server *sim;
     http_server *http;
     char *rules;
@@ -504,6 +517,7 @@ static void stop_all(running *r)
 {
     if (r->http != NULL)
         http_server_stop(r->http);
+    rep_close(r->reports);
     if (r->g != NULL)
         gw_close(r->g);
     if (r->sim != NULL)
@@ -584,13 +598,30 @@ static int serve(const config *c)
     }
     stripe_install(r.g);
     ecommpay_install(r.g);
-    ctx = (api_ctx){
-        .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
+    char files_dir[CONFIG_VALUE_MAX + 16];
+    if (c->files_dir[0] != '\0')
+        snprintf(files_dir, sizeof(files_dir), "%s", c->files_dir);
+    else if (strstr(c->db, "://") == NULL) {
+        char dbdir[CONFIG_VALUE_MAX];
+        snprintf(dbdir, sizeof(dbdir), "%s", c->db);
+        snprintf(files_dir, sizeof(files_dir), "%s/files", dirname(dbdir));
+    } else
+        snprintf(files_dir, sizeof(files_dir), "var/files");
+    rep_config rc = {.files_dir = files_dir, .smtp_url = c->smtp_url, .smtp_from = c->smtp_from};
+    if (rep_open(&r.reports, r.g, &rc) != K_OK) {
+        stop_all(&r);
+        return 1;
+    }
+    ctx = (api_ctx){.g = r.g,
+                    .sim_url = gc.sim_url,
+                    .sandbox = c->sandbox,
+                    .test_clock = c->test_clock,
+                    .reports = r.reports};
     static http_route routes[128];
     size_t n = 0;
     const http_route *part;
     size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,
-                                               demo_routes, ecommpay_routes};
+                                               demo_routes,   ecommpay_routes, reporting_routes};
     for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
         size_t m = tables[t](&part);
         K_ASSERT(n + m <= K_ARRAY_LEN(routes));
@@ -633,7 +664,7 @@ static int serve(const config *c)
         }
         ctx.sandbox_secret_key = keys.secret_key;
     }
-    if (gw_start_workers(r.g) != K_OK) {
+    if (gw_start_workers(r.g) != K_OK || rep_start(r.reports) != K_OK) {
         arena_release(&a);
         stop_all(&r);
         return 1;
@@ -657,21 +688,12 @@ static int serve(const config *c)
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const char *const allowed[] = {"listen",
-                                          "db",
-                                          "sim_listen",
-                                          "config",
-                                          "public_url",
-                                          "sandbox",
-                                          "rules_file",
-                                          "log_level",
-                                          "workers",
-                                          "io_threads",
-                                          "auth_warn_days",
-                                          "attempt_ttl_s",
-                                          "session_ttl_s",
-                                          "test_clock",
-                                          NULL};
+    static const char *const allowed[] = {
+        "listen",        "db",         "sim_listen",     "config",
+        "public_url",    "sandbox",    "rules_file",     "log_level",
+        "workers",       "io_threads", "auth_warn_days", "attempt_ttl_s",
+        "session_ttl_s", "test_clock", "files_dir",      "smtp_url",
+        "smtp_from",     NULL};
     config c;
     bool help = false;
     const char *name = NULL;
@@ -715,6 +737,10 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "merchant") == 0)
         return cmd_merchant(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cli_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return cli_report(argc - 2, argv + 2);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

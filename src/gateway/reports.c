@@ -171,10 +171,14 @@ k_status rep_params_check(rep_service *r, const char *merchant_id, rep_params *p
     }
     int64_t avail_start, avail_end;
     rep_data_available(r, merchant_id, &avail_start, &avail_end, err);
-    if (!p->has_start)
-        p->interval_start = avail_start;
+    if (!check_columns(t, p->columns, err) || !check_format(p, err))
+        return K_EINVAL;
     if (!p->has_end)
         p->interval_end = avail_end;
+    if (!p->has_start) /* the longest interval one run may cover, ending at interval_end */
+        p->interval_start = p->interval_end - LIMIT_REPORT_INTERVAL_S > avail_start
+                                ? p->interval_end - LIMIT_REPORT_INTERVAL_S
+                                : avail_start;
     if (p->interval_end <= p->interval_start) {
         gw_err_set(err, 400, "invalid_request_error", "parameter_invalid",
                    "parameters[interval_end]",
@@ -199,8 +203,6 @@ k_status rep_params_check(rep_service *r, const char *merchant_id, rep_params *p
                    "Invalid currency: %s.", p->currency);
         return K_EINVAL;
     }
-    if (!check_columns(t, p->columns, err) || !check_format(p, err))
-        return K_EINVAL;
     return K_OK;
 }
 

@@ -622,6 +622,57 @@ k_status rep_start(rep_service *r)
     return K_OK;
 }
 
+/* ---- pushes ---- */
+
+typedef struct {
+    const char *merchant_id;
+    json_t *body;
+    int64_t id;
+} push_job;
+
+static k_status push_fn(store_tx *tx, void *arg)
+{
+    push_job *j = arg;
+    char *text = json_dumps(j->body, JSON_COMPACT);
+    if (text == NULL)
+        return K_ENOMEM;
+    int64_t now = clock_now_ms();
+    char ref[LIMIT_ID_MAX];
+    id_new(ref, "push_");
+    store_job job = {.merchant_id = j->merchant_id,
+                     .kind = "deliver",
+                     .ref_id = ref,
+                     .state = "pending",
+                     .next_at_ms = now,
+                     .body = text,
+                     .created_ms = now,
+                     .updated_ms = now};
+    k_status st = store_job_add(tx, &job);
+    free(text);
+    j->id = job.id;
+    return st;
+}
+
+k_status rep_push(rep_service *r, const char *merchant_id, const char *url, const char *body,
+                  int64_t *job_id, gw_err *err)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid", "delivery_url",
+                   "delivery_url must be an http:// or https:// URL.");
+        return K_EINVAL;
+    }
+    push_job j = {merchant_id,
+                  json_pack("{s:s,s:s,s:s}", "channel", "push", "target", url, "document", body),
+                  0};
+    k_status st = store_write(r->st, push_fn, &j);
+    json_decref(j.body);
+    if (st != K_OK)
+        return gw_err_store(err, st, "delivery", NULL);
+    *job_id = j.id;
+    wake(r);
+    return K_OK;
+}
+
 /* ---- operator export ---- */
 
 k_status rep_export(rep_service *r, const char *merchant_id, const rep_params *in, FILE *out,

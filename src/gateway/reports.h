@@ -127,6 +127,12 @@ k_status rep_schedule_delete(rep_service *r, const char *merchant_id, const char
 k_status rep_schedule_deliveries(rep_service *r, const char *merchant_id, const char *id, arena *a,
                                  json_t **out, gw_err *err);
 
+/* ---- pushing a document to a URL (the ECommPay Data API's delivery_url) ----
+ * Queues a durable job that POSTs body (JSON) to url, retried with backoff like
+ * a scheduled delivery, recorded per attempt; *job_id says which. */
+k_status rep_push(rep_service *r, const char *merchant_id, const char *url, const char *body,
+                  int64_t *job_id, gw_err *err);
+
 /* ---- analytics ---- */
 typedef struct {
     int64_t interval_start, interval_end; /* unix s */

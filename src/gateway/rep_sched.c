@@ -399,7 +399,11 @@ static k_status fire_fn(store_tx *tx, void *arg)
     int64_t made = json_integer_value(json_object_get(g.doc, "files_made"));
     if (status == NULL || strcmp(status, "active") != 0 || made + 1 != j->seq) {
         j->gone = true; /* deleted meanwhile, or another node fired it first */
-        return K_OK;
+        store_job done = *j->job;
+        done.state = "canceled";
+        done.updated_ms = clock_now_ms();
+        k_status ust = store_job_update(tx, &done);
+        return ust == K_ENOTFOUND ? K_OK : ust;
     }
     st = put_doc(tx, j->job->merchant_id, "file", j->file, 0, NULL);
     json_object_set_new(g.doc, "files_made", json_integer(j->seq));
@@ -438,6 +442,11 @@ k_status rep_schedule_fire(rep_service *r, const store_job *job, arena *a)
     if (store_read(r->st, sched_get_fn, &g) != K_OK)
         return K_ENOTFOUND;
     json_t *s = g.doc;
+    const char *state = json_string_value(json_object_get(s, "status"));
+    if (state == NULL || strcmp(state, "active") != 0) { /* deleted: this firing is void */
+        fire_job gone = {r, job, NULL, -1, 0, a, false};
+        return store_write(r->st, fire_fn, &gone);
+    }
     json_t *params = json_object_get(s, "parameters");
     const char *freq = json_string_value(json_object_get(s, "frequency"));
     const char *zone = json_string_value(json_object_get(params, "timezone"));

@@ -33,6 +33,23 @@ static char *dup_or_null(const char *s)
     return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
+/* mkdir -p: each missing folder of path, mode 0700. */
+static bool mkdir_p(const char *path)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return false;
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return false;
+        *p = '/';
+    }
+    return mkdir(tmp, 0700) == 0 || errno == EEXIST;
+}
+
 k_status rep_open(rep_service **out, gw *g, const rep_config *cfg)
 {
     K_ASSERT(out != NULL && g != NULL && cfg != NULL);
@@ -47,7 +64,7 @@ k_status rep_open(rep_service **out, gw *g, const rep_config *cfg)
     r->smtp_from = dup_or_null(cfg->smtp_from);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    if (r->files_dir == NULL || (mkdir(r->files_dir, 0700) != 0 && errno != EEXIST)) {
+    if (r->files_dir == NULL || !mkdir_p(r->files_dir)) {
         log_error("reports: cannot create the files folder '%s'", cfg->files_dir);
         rep_close(r);
         return K_EIO;

@@ -12,6 +12,8 @@
  * snapshot, with a progress bar on stderr when stderr is a terminal; it may run
  * while the server runs (SQLite WAL readers never wait for the writer).
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,8 +199,20 @@ static json_t *split_columns(const char *s)
     return a;
 }
 
+/* main blocks SIGINT and SIGTERM for serve's sigwait; a CLI command takes them as
+ * any command does (Ctrl-C stops an export). */
+static void default_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 int cli_export(int argc, char **argv)
 {
+    default_signals();
     opts o;
     if (!parse(argc, argv, &o, "export"))
         return 2;
@@ -318,6 +332,7 @@ static int schedule_create(env *e, const opts *o, arena *a)
 
 int cli_report(int argc, char **argv)
 {
+    default_signals();
     if (argc < 2 || strcmp(argv[0], "schedule") != 0) {
         fprintf(stderr, "kassa report: expected 'schedule create|list|delete' (see kassa report "
                         "schedule --help)\n");

@@ -182,8 +182,8 @@ static const char *const pg_migrations[] = {
     " (p.body::json ->> 'method_type')"
 /* The journal kinds analytics sums (the others move no money and count nothing). */
 #define PG_L_KINDS                                                                                 \
-    "'create', 'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire',"             \
-    " 'refund', 'refund_settle', 'refund_fail'"
+    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
+    " 'refund_settle', 'refund_fail'"
 #define PG_J_COLS                                                                                  \
     "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
     " updated_ms"
@@ -355,18 +355,29 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
                    " FROM idempotency WHERE created_ms < $1 ORDER BY created_ms LIMIT $2"
                    " FOR UPDATE SKIP LOCKED)",
                    "ii"},
-    [S_O_SCAN] = {"SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1 AND kind = $2"
-                  " AND created >= $3 AND created < $4 AND (created, seq) > ($5, $6)"
-                  " ORDER BY created, seq LIMIT $7",
+    /* Keyset pages as two index seeks (see store_sqlite.c's S_O_SCAN). */
+    [S_O_SCAN] = {"SELECT * FROM ((SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1"
+                  " AND kind = $2 AND created = $5 AND seq > $6 AND created >= $3 AND created < $4"
+                  " ORDER BY seq LIMIT $7) UNION ALL (SELECT " PG_O_COLS
+                  " FROM objects WHERE merchant_id = $1 AND kind = $2 AND created > $5"
+                  " AND created >= $3 AND created < $4 ORDER BY created, seq LIMIT $7)) s"
+                  " ORDER BY 8, 11 LIMIT $7",
                   "ttiiiii"},
-    [S_L_SCAN] = {"SELECT " PG_L_COLS " FROM operations o LEFT JOIN objects p"
+    [S_L_SCAN] = {"SELECT * FROM ((SELECT " PG_L_COLS " FROM operations o LEFT JOIN objects p"
                   " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
-                  " AND p.id = o.payment_id WHERE o.merchant_id = $1 AND o.created_ms >= $2"
-                  " AND o.created_ms < $3 AND (o.created_ms, o.seq) > ($4, $5)"
-                  " ORDER BY o.created_ms, o.seq LIMIT $6",
+                  " AND p.id = o.payment_id WHERE o.merchant_id = $1 AND o.created_ms = $4"
+                  " AND o.seq > $5 AND o.created_ms >= $2 AND o.created_ms < $3"
+                  " ORDER BY o.seq LIMIT $6) UNION ALL (SELECT " PG_L_COLS
+                  " FROM operations o LEFT JOIN objects p"
+                  " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+                  " AND p.id = o.payment_id WHERE o.merchant_id = $1 AND o.created_ms > $4"
+                  " AND o.created_ms >= $2 AND o.created_ms < $3"
+                  " ORDER BY o.created_ms, o.seq LIMIT $6)) s ORDER BY 12, 13 LIMIT $6",
                   "tiiiii"},
+    /* the method (JSON in the body) only where analytics shows it: successful attempts */
     [S_L_GROUPS] = {"SELECT o.created_ms / $4, o.kind, o.status, o.code, p.currency,"
-                    " (p.body::json ->> 'method_type'), count(*), sum(o.amount)"
+                    " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"
+                    " THEN (p.body::json ->> 'method_type') END, count(*), sum(o.amount)"
                     " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"
                     " AND p.kind = 'payment_intent' AND p.id = o.payment_id"
                     " WHERE o.merchant_id = $1 AND o.created_ms >= $2 AND o.created_ms < $3"

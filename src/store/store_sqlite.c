@@ -160,8 +160,8 @@ static const char *const sq_migrations[] = {
     " json_extract(p.body, '$.method_type')"
 /* The journal kinds analytics sums (the others move no money and count nothing). */
 #define SQ_L_KINDS                                                                                 \
-    "'create', 'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire',"             \
-    " 'refund', 'refund_settle', 'refund_fail'"
+    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
+    " 'refund_settle', 'refund_fail'"
 #define SQ_J_COLS                                                                                  \
     "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
     " updated_ms"
@@ -287,16 +287,29 @@ static const char *const sq_sql[S_COUNT] = {
     [S_I_DEL] = "DELETE FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
     [S_I_PRUNE] = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
                   " WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)",
-    [S_O_SCAN] = "SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1 AND kind = ?2"
-                 " AND created >= ?3 AND created < ?4 AND (created, seq) > (?5, ?6)"
-                 " ORDER BY created, seq LIMIT ?7",
-    [S_L_SCAN] = "SELECT " SQ_L_COLS " FROM operations o LEFT JOIN objects p"
+    /* Keyset pages as two index seeks: the rest of the cursor's own timestamp by seq, then
+     * the later timestamps. A row-value (created, seq) > (?, ?) only seeks on created, so
+     * a page inside a run of equal timestamps would rescan the run from its start. */
+    [S_O_SCAN] = "SELECT * FROM (SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1"
+                 " AND kind = ?2 AND created = ?5 AND seq > ?6 AND created >= ?3 AND created < ?4"
+                 " ORDER BY seq LIMIT ?7) UNION ALL SELECT * FROM (SELECT " SQ_O_COLS
+                 " FROM objects WHERE merchant_id = ?1 AND kind = ?2 AND created > ?5"
+                 " AND created >= ?3 AND created < ?4 ORDER BY created, seq LIMIT ?7)"
+                 " ORDER BY 8, 11 LIMIT ?7",
+    [S_L_SCAN] = "SELECT * FROM (SELECT " SQ_L_COLS " FROM operations o LEFT JOIN objects p"
                  " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
-                 " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms >= ?2"
-                 " AND o.created_ms < ?3 AND (o.created_ms, o.seq) > (?4, ?5)"
-                 " ORDER BY o.created_ms, o.seq LIMIT ?6",
+                 " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms = ?4"
+                 " AND o.seq > ?5 AND o.created_ms >= ?2 AND o.created_ms < ?3"
+                 " ORDER BY o.seq LIMIT ?6) UNION ALL SELECT * FROM (SELECT " SQ_L_COLS
+                 " FROM operations o LEFT JOIN objects p"
+                 " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+                 " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms > ?4"
+                 " AND o.created_ms >= ?2 AND o.created_ms < ?3"
+                 " ORDER BY o.created_ms, o.seq LIMIT ?6) ORDER BY 12, 13 LIMIT ?6",
+    /* the method (JSON in the body) only where analytics shows it: successful attempts */
     [S_L_GROUPS] = "SELECT o.created_ms / ?4, o.kind, o.status, o.code, p.currency,"
-                   " json_extract(p.body, '$.method_type'), count(*), sum(o.amount)"
+                   " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"
+                   " THEN json_extract(p.body, '$.method_type') END, count(*), sum(o.amount)"
                    " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"
                    " AND p.kind = 'payment_intent' AND p.id = o.payment_id"
                    " WHERE o.merchant_id = ?1 AND o.created_ms >= ?2 AND o.created_ms < ?3"

@@ -372,6 +372,8 @@ k_status store_obj_scan(store_tx *tx, const char *merchant_id, const char *kind,
     if (max == 0 || max > LIMIT_STORE_ROWS_MAX || created_gte > created_lt ||
         after_created < created_gte)
         return K_EINVAL;
+    if (created_gte == created_lt)
+        return K_OK; /* an empty interval (the scan's first seek would read created_gte) */
     return BE(tx)->obj_scan(tx, merchant_id, kind, created_gte, created_lt, after_created,
                             after_seq, max, a, out, n);
 }
@@ -387,6 +389,8 @@ k_status store_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_m
     *n = 0;
     if (max == 0 || max > LIMIT_STORE_ROWS_MAX || from_ms > to_ms || after_ms < from_ms)
         return K_EINVAL;
+    if (from_ms == to_ms)
+        return K_OK; /* an empty interval */
     k_status st =
         BE(tx)->ledger_scan(tx, merchant_id, from_ms, to_ms, after_ms, after_seq, max, a, out, n);
     for (size_t i = 0; st == K_OK && i < *n; i++)

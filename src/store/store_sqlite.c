@@ -288,24 +288,26 @@ static const char *const sq_sql[S_COUNT] = {
     [S_I_PRUNE] = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
                   " WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)",
     /* Keyset pages as two index seeks: the rest of the cursor's own timestamp by seq, then
-     * the later timestamps. A row-value (created, seq) > (?, ?) only seeks on created, so
-     * a page inside a run of equal timestamps would rescan the run from its start. */
-    [S_O_SCAN] = "SELECT * FROM (SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1"
-                 " AND kind = ?2 AND created = ?5 AND seq > ?6 AND created >= ?3 AND created < ?4"
-                 " ORDER BY seq LIMIT ?7) UNION ALL SELECT * FROM (SELECT " SQ_O_COLS
-                 " FROM objects WHERE merchant_id = ?1 AND kind = ?2 AND created > ?5"
-                 " AND created >= ?3 AND created < ?4 ORDER BY created, seq LIMIT ?7)"
-                 " ORDER BY 8, 11 LIMIT ?7",
-    [S_L_SCAN] = "SELECT * FROM (SELECT " SQ_L_COLS " FROM operations o LEFT JOIN objects p"
-                 " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
-                 " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms = ?4"
-                 " AND o.seq > ?5 AND o.created_ms >= ?2 AND o.created_ms < ?3"
-                 " ORDER BY o.seq LIMIT ?6) UNION ALL SELECT * FROM (SELECT " SQ_L_COLS
-                 " FROM operations o LEFT JOIN objects p"
-                 " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
-                 " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms > ?4"
-                 " AND o.created_ms >= ?2 AND o.created_ms < ?3"
-                 " ORDER BY o.created_ms, o.seq LIMIT ?6) ORDER BY 12, 13 LIMIT ?6",
+     * the later timestamps (the cursor starts at the interval's start, so the lower bound
+     * holds). A row-value (created, seq) > (?, ?) only seeks on created, and extra range
+     * terms beside the equality make the planner drop it: either rescans a run of equal
+     * timestamps per page. */
+    [S_O_SCAN] =
+        "SELECT * FROM (SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1"
+        " AND kind = ?2 AND created = ?5 AND seq > ?6 ORDER BY seq LIMIT ?7)"
+        " UNION ALL SELECT * FROM (SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1"
+        " AND kind = ?2 AND created > ?5 AND created < ?4 ORDER BY created, seq LIMIT ?7)"
+        " ORDER BY 8, 11 LIMIT ?7",
+    [S_L_SCAN] =
+        "SELECT * FROM (SELECT " SQ_L_COLS " FROM operations o LEFT JOIN objects p"
+        " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+        " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms = ?4"
+        " AND o.seq > ?5 ORDER BY o.seq LIMIT ?6) UNION ALL SELECT * FROM (SELECT " SQ_L_COLS
+        " FROM operations o LEFT JOIN objects p"
+        " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+        " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms > ?4"
+        " AND o.created_ms < ?3 ORDER BY o.created_ms, o.seq LIMIT ?6) ORDER BY 12, 13"
+        " LIMIT ?6",
     /* the method (JSON in the body) only where analytics shows it: successful attempts */
     [S_L_GROUPS] = "SELECT o.created_ms / ?4, o.kind, o.status, o.code, p.currency,"
                    " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"

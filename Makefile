@@ -8,7 +8,7 @@
 #   make fuzz       -> libFuzzer targets (clang) under build-fuzz/
 #   make fuzz-run   -> each target FUZZ_SECONDS (15) from fuzz/corpus/; make fuzz-long: hours
 
-PKGS    := libmicrohttpd jansson libcrypto libsodium libcurl libqrencode sqlite3 libpq
+PKGS    := libmicrohttpd jansson libcrypto libsodium libcurl libqrencode sqlite3 libpq xlsxwriter
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wvla -Wpointer-arith

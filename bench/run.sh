@@ -270,6 +270,11 @@ sample=$(head -1 "$IDS")
 curl -sf -H "Authorization: Bearer $KEY" "$URL/v1/payment_intents/$sample" | grep -q '"status":"requires_payment_method"' \
     || { say "seeded payment $sample does not read back"; exit 1; }
 
+# ---- 3. reports at scale (bench/reports.sh): export rows/s, analytics time; its own table ----
+kill "$KPID" 2>/dev/null || true
+BENCH_REPORTS_N=$([ "${BENCH_1M:-1}" = 0 ] && echo 100000 || echo 1000000) \
+    bash bench/reports.sh $([ "$SMOKE" = 1 ] && echo --smoke) >&2 || { say "bench/reports.sh failed"; exit 1; }
+
 cat >"$WORK/meta.json" <<EOF
 {"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","command":"$COMMAND","cpu":"$CPU_MODEL","cores":$(nproc),
  "mem":"$MEM","kernel":"$(uname -r)","os":"$(. /etc/os-release && echo "$PRETTY_NAME")",

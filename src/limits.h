@@ -162,6 +162,34 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
     1000                               /* events forwarded per poll (bounded work; the rest next) */
 #define LIMIT_OPENAPI_MAX (512 * 1024) /* the generated document (about 60 KiB today) */
 
+/* Reports, exports, schedules and analytics (gateway/reports*.c, base/tz.c, base/csv.c) */
+#define LIMIT_TZ_NAME_MAX        64  /* longest IANA name is 32 ("America/Argentina/...") */
+#define LIMIT_TZ_ZONES_MAX       128 /* distinct zones one process loads (cache, never freed) */
+#define LIMIT_TZ_FILE_MAX        (256 * 1024) /* a TZif file (the largest "fat" one is ~3 KB) */
+#define LIMIT_TZ_TRANSITIONS_MAX 4000         /* transitions in one zone (fat files: < 400) */
+#define LIMIT_REPORT_PAGE_ROWS                                                                     \
+    1000                            /* rows one store page reads while streaming: constant memory  \
+                                     */
+#define LIMIT_REPORT_COLUMNS_MAX 64 /* columns[] entries of one run (the widest type has 30) */
+#define LIMIT_REPORT_INTERVAL_S  (400LL * 86400) /* one run spans at most ~13 months */
+#define LIMIT_REPORT_JOB_LEASE_MS                                                                  \
+    (15 * 60 * 1000)                    /* a claimed job is another node's after this              \
+                                         */
+#define LIMIT_REPORT_JOB_ATTEMPTS    12 /* deliveries retried for about a day with the backoff */
+#define LIMIT_REPORT_BACKOFF_MAX_S   (4 * 3600) /* longest wait between two delivery attempts */
+#define LIMIT_REPORT_JOBS_PER_TICK   8 /* jobs the report worker claims at once (bounded work) */
+#define LIMIT_REPORT_SEND_TIMEOUT_MS 120000             /* one delivery by HTTP POST or SMTP */
+#define LIMIT_REPORT_ATTACH_MAX      (20 * 1024 * 1024) /* larger files are mailed as a link */
+#define LIMIT_REPORT_SCHEDULES_MAX   100                /* schedules one merchant keeps */
+#define LIMIT_REPORT_RECIPIENTS_MAX  10                 /* e-mail recipients of one schedule */
+#define LIMIT_ANALYTICS_BUCKETS_MAX  3000 /* 31 days of 15 minutes; coarser buckets for longer */
+#define LIMIT_ANALYTICS_GROUPS_MAX                                                                 \
+    200000 /* (slot, kind, status, code, currency) groups per call                                 \
+            */
+#define LIMIT_XLSX_SHEET_ROWS                                                                      \
+    1048575 /* Excel's 1,048,576 rows less the header: then a new sheet                            \
+             */
+
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");
 _Static_assert(LIMIT_LIST_PAGE_DEFAULT <= LIMIT_LIST_PAGE_MAX, "default page within max");
@@ -181,5 +209,8 @@ _Static_assert(LIMIT_HTTP_HEAD_DEADLINE_S <= LIMIT_HTTP_TIMEOUT_S,
 
 _Static_assert(LIMIT_LISTEN_PAGE <= LIMIT_LIST_PAGE_MAX, "one poll is one API page");
 _Static_assert(LIMIT_OPENAPI_MAX <= LIMIT_RESPONSE_MAX, "the document fits an answer");
+
+_Static_assert(LIMIT_REPORT_PAGE_ROWS <= LIMIT_STORE_ROWS_MAX, "a report page is one store call");
+_Static_assert(31 * 96 <= LIMIT_ANALYTICS_BUCKETS_MAX, "a month of 15-minute buckets fits");
 
 #endif

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "api/api.h"
+#include "cli/reports.h"
+#include "gateway/reports.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/httpc.h"
@@ -62,6 +64,9 @@ typedef struct {
     char backup_dir[CONFIG_VALUE_MAX];
     int64_t backup_interval_s;
     int64_t backup_keep;
+    char files_dir[CONFIG_VALUE_MAX];
+    char smtp_url[CONFIG_VALUE_MAX];
+    char smtp_from[CONFIG_VALUE_MAX];
 } config;
 
 typedef struct {
@@ -128,6 +133,11 @@ static const config_key KEYS[] = {
      "seconds between periodic backups"},
     {"backup_keep", C_INT, 1, LIMIT_BACKUP_KEEP_MAX, "7", S(backup_keep),
      "periodic backups kept (the oldest are removed)"},
+    {"files_dir", C_STR, 0, 0, "", S(files_dir),
+     "folder of report files (default: 'files' beside the SQLite database, else var/files)"},
+    {"smtp_url", C_STR, 0, 0, "", S(smtp_url),
+     "SMTP relay for scheduled reports by e-mail, e.g. smtp://127.0.0.1:25 (STARTTLS if offered)"},
+    {"smtp_from", C_STR, 0, 0, "", S(smtp_from), "sender address of scheduled report e-mails"},
 };
 #undef S
 
@@ -300,6 +310,8 @@ static void usage(FILE *out)
             "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
             "  kassa trigger EVENT [--api-base URL] --api-key KEY\n"
             "  kassa openapi [--routes]\n"
+            "  kassa export --merchant ACCT --report TYPE --from WHEN --to WHEN > FILE\n"
+            "  kassa report schedule create|list|delete ...\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -601,6 +613,7 @@ static char *read_file(const char *path)
 typedef struct {
     store *st;
     gw *g;
+    rep_service *reports;
     sim_server *sim;
     http_server *http;
     char *rules;
@@ -610,6 +623,7 @@ static void stop_all(running *r)
 {
     if (r->http != NULL)
         http_server_stop(r->http);
+    rep_close(r->reports);
     if (r->g != NULL)
         gw_close(r->g);
     if (r->sim != NULL)
@@ -725,6 +739,7 @@ static size_t collect_routes(http_route *routes, bool with_builtin)
                                                qr_routes,
                                                demo_routes,
                                                ecommpay_routes,
+                                               reporting_routes,
                                                openapi_routes};
     for (size_t t = with_builtin ? 0 : 1; t < K_ARRAY_LEN(tables); t++) {
         size_t m = tables[t](&part);
@@ -845,8 +860,25 @@ static int serve(config *c)
     }
     stripe_install(r.g);
     ecommpay_install(r.g);
-    ctx = (api_ctx){
-        .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
+    char files_dir[CONFIG_VALUE_MAX + 16];
+    if (c->files_dir[0] != '\0')
+        snprintf(files_dir, sizeof(files_dir), "%s", c->files_dir);
+    else if (strstr(c->db, "://") == NULL) {
+        char dbdir[CONFIG_VALUE_MAX];
+        snprintf(dbdir, sizeof(dbdir), "%s", c->db);
+        snprintf(files_dir, sizeof(files_dir), "%s/files", dirname(dbdir));
+    } else
+        snprintf(files_dir, sizeof(files_dir), "var/files");
+    rep_config rc = {.files_dir = files_dir, .smtp_url = c->smtp_url, .smtp_from = c->smtp_from};
+    if (rep_open(&r.reports, r.g, &rc) != K_OK) {
+        stop_all(&r);
+        return 1;
+    }
+    ctx = (api_ctx){.g = r.g,
+                    .sim_url = gc.sim_url,
+                    .sandbox = c->sandbox,
+                    .test_clock = c->test_clock,
+                    .reports = r.reports};
     static http_route routes[ROUTES_MAX];
     size_t n = collect_routes(routes, false);
     serve_openapi(routes, n);
@@ -895,7 +927,7 @@ static int serve(config *c)
         }
         ctx.sandbox_secret_key = keys.secret_key;
     }
-    if (gw_start_workers(r.g) != K_OK ||
+    if (gw_start_workers(r.g) != K_OK || rep_start(r.reports) != K_OK ||
         !backup_schedule_start(c->db, c->backup_dir, c->backup_interval_s, c->backup_keep)) {
         arena_release(&a);
         stop_all(&r);
@@ -971,6 +1003,9 @@ static int cmd_serve(int argc, char **argv)
                                           "backup_dir",
                                           "backup_interval_s",
                                           "backup_keep",
+                                          "files_dir",
+                                          "smtp_url",
+                                          "smtp_from",
                                           NULL};
     /* clang-format on */
     config c;
@@ -1063,6 +1098,10 @@ int main(int argc, char **argv)
         return cli_listen(argc - 1, argv + 1);
     if (strcmp(cmd, "trigger") == 0)
         return cli_trigger(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cli_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return cli_report(argc - 2, argv + 2);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -15,6 +15,7 @@ typedef struct {
     bool sandbox;                   /* demo shop and sandbox helpers on */
     const char *sandbox_secret_key; /* the demo shop's key (sandbox only), NULL otherwise */
     bool test_clock;                /* /_test/clock/advance on */
+    struct rep_service *reports;    /* report runs, files, schedules (gateway/reports.h) */
 } api_ctx;
 
 /* Each returns its routes (static storage) and their count. */
@@ -24,6 +25,8 @@ size_t checkout_routes(const http_route **out);
 size_t qr_routes(const http_route **out);
 size_t demo_routes(const http_route **out);
 size_t ecommpay_routes(const http_route **out);
+/* stripe/reporting.c: report runs and types, files, schedules, analytics */
+size_t reporting_routes(const http_route **out);
 
 /* Stripe dialect hooks main installs in the server and gateway. */
 const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ctx);

@@ -32,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -405,6 +407,24 @@ static void http_add_common_headers(http_ctx *c, struct MHD_Response *r, const c
         http_add_header(r, "Connection", "close");
 }
 
+/* A response streaming a file from disk; MHD closes the descriptor. */
+static struct MHD_Response *http_file_response(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (r == NULL)
+        close(fd);
+    *len = (size_t)st.st_size;
+    return r;
+}
+
 /* Queues c->resp with MHD; the body's memory moves to the MHD response. */
 static enum MHD_Result http_send(http_ctx *c)
 {
@@ -413,13 +433,20 @@ static enum MHD_Result http_send(http_ctx *c)
     K_ASSERT(c->state != RQ_SENT);
     const char *ctype = http_ctype_or_default(&c->resp);
     size_t len = 0;
-    char *data = buf_detach(&c->resp.body, &len);
-    if (data == NULL)
-        return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
-    if (r == NULL) {
-        free(data);
-        return MHD_NO;
+    struct MHD_Response *r = NULL;
+    if (c->resp.file_path != NULL) {
+        r = http_file_response(c->resp.file_path, &len);
+        if (r == NULL) /* vanished between the handler and here: say so */
+            return MHD_NO;
+    } else {
+        char *data = buf_detach(&c->resp.body, &len);
+        if (data == NULL)
+            return MHD_NO;
+        r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+        if (r == NULL) {
+            free(data);
+            return MHD_NO;
+        }
     }
     http_add_common_headers(c, r, ctype);
     enum MHD_Result ret = MHD_queue_response(c->conn, (unsigned int)status, r);
@@ -448,6 +475,7 @@ static void http_fill_error(http_ctx *c, int status, const char *code, const cha
     c->resp.status = status;
     c->resp.content_type = NULL;
     c->resp.nheaders = 0;
+    c->resp.file_path = NULL;
     buf_reset(&c->resp.body);
     if (s->cfg.error_fn != NULL)
         s->cfg.error_fn(&c->req, &c->resp, status, code, message, s->cfg.error_ctx);

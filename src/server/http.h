@@ -61,6 +61,9 @@ typedef struct {
     buf body;                 /* max LIMIT_RESPONSE_MAX */
     http_header headers[HTTP_RESP_HEADERS_MAX];
     int nheaders;
+    /* When set (arena-owned path), the answer's body is this file, streamed
+     * from disk (report files of any size) instead of `body`. */
+    const char *file_path;
 } http_resp;
 
 /* Adds a header (name and value are copied into the request arena). */

@@ -418,3 +418,100 @@ k_status store_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t *d
         return K_EINVAL;
     return BE(tx)->idem_prune(tx, before_ms, max, deleted);
 }
+
+/* ---- reports ---- */
+
+k_status store_obj_scan(store_tx *tx, const char *merchant_id, const char *kind,
+                        int64_t created_gte, int64_t created_lt, int64_t after_created,
+                        int64_t after_seq, size_t max, arena *a, store_obj **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && kind != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max == 0 || max > LIMIT_STORE_ROWS_MAX || created_gte > created_lt ||
+        after_created < created_gte)
+        return K_EINVAL;
+    if (created_gte == created_lt)
+        return K_OK; /* an empty interval (the scan's first seek would read created_gte) */
+    return BE(tx)->obj_scan(tx, merchant_id, kind, created_gte, created_lt, after_created,
+                            after_seq, max, a, out, n);
+}
+
+k_status store_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                           int64_t after_ms, int64_t after_seq, size_t max, arena *a,
+                           store_ledger_row **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max == 0 || max > LIMIT_STORE_ROWS_MAX || from_ms > to_ms || after_ms < from_ms)
+        return K_EINVAL;
+    if (from_ms == to_ms)
+        return K_OK; /* an empty interval */
+    k_status st =
+        BE(tx)->ledger_scan(tx, merchant_id, from_ms, to_ms, after_ms, after_seq, max, a, out, n);
+    for (size_t i = 0; st == K_OK && i < *n; i++)
+        K_ASSERT((*out)[i].op.amount >= 0); /* money read back: never negative in the journal */
+    return st;
+}
+
+k_status store_ledger_groups(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                             int64_t slot_ms, size_t max, arena *a, store_ledger_group **out,
+                             size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max == 0 || max > LIMIT_STORE_ROWS_MAX || from_ms > to_ms || slot_ms <= 0)
+        return K_EINVAL;
+    return BE(tx)->ledger_groups(tx, merchant_id, from_ms, to_ms, slot_ms, max, a, out, n);
+}
+
+k_status store_job_add(store_tx *tx, store_job *j)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(j != NULL);
+    K_ASSERT(j->merchant_id != NULL && j->kind != NULL && j->ref_id != NULL);
+    K_ASSERT(j->state != NULL);
+    K_ASSERT(j->attempts >= 0);
+    return BE(tx)->job_add(tx, j);
+}
+
+k_status store_job_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max, arena *a,
+                         store_job **out, size_t *n)
+{
+    K_ASSERT(tx != NULL && tx->writable); /* a claim writes the lease */
+    K_ASSERT(lease_until_ms > now_ms);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    if (max == 0 || max > LIMIT_STORE_ROWS_MAX)
+        return K_EINVAL;
+    return BE(tx)->job_claim(tx, now_ms, lease_until_ms, max, a, out, n);
+}
+
+k_status store_job_update(store_tx *tx, const store_job *j)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(j != NULL);
+    K_ASSERT(j->id > 0);
+    K_ASSERT(j->merchant_id != NULL && j->state != NULL);
+    return BE(tx)->job_update(tx, j);
+}
+
+k_status store_job_list(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
+                        store_job **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(merchant_id != NULL && ref_id != NULL);
+    K_ASSERT(a != NULL && out != NULL && n != NULL);
+    *out = NULL;
+    *n = 0;
+    return BE(tx)->job_list(tx, merchant_id, ref_id, a, out, n);
+}

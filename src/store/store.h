@@ -220,4 +220,65 @@ typedef struct {
  * (the partial indexes objects_due and deliveries_due), not the history. */
 k_status store_gauges_get(store_tx *tx, int64_t now_s, store_gauges *out);
 
+/* ---- reports: ordered scans for files, grouped sums for analytics, the job queue ---- */
+
+/* Objects of a kind created in [created_gte, created_lt) (unix s), in (created, seq)
+ * order after the keyset cursor (after_created, after_seq): start with
+ * (created_gte, 0), then pass the last row's (created, seq). At most max. */
+k_status store_obj_scan(store_tx *tx, const char *merchant_id, const char *kind,
+                        int64_t created_gte, int64_t created_lt, int64_t after_created,
+                        int64_t after_seq, size_t max, arena *a, store_obj **out, size_t *n);
+
+/* A journal row with what the ledger reports need of its payment. */
+typedef struct {
+    store_op op;
+    const char *currency; /* the payment's (lower-case) */
+    const char *method;   /* the payment's method_type, NULL when none was chosen */
+} store_ledger_row;
+/* Journal rows of a merchant created in [from_ms, to_ms), in (created_ms, seq)
+ * order after the cursor (start with (from_ms, 0)), at most max. */
+k_status store_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                           int64_t after_ms, int64_t after_seq, size_t max, arena *a,
+                           store_ledger_row **out, size_t *n);
+
+/* Count and sum of journal rows per (slot, kind, status, code, currency, method),
+ * slot = created_ms / slot_ms, for rows created in [from_ms, to_ms); ordered by
+ * slot; at most max groups (callers page by moving from_ms past the last slot). */
+typedef struct {
+    int64_t slot;
+    const char *kind, *status, *code, *currency, *method;
+    int64_t count, amount;
+} store_ledger_group;
+k_status store_ledger_groups(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                             int64_t slot_ms, size_t max, arena *a, store_ledger_group **out,
+                             size_t *n);
+
+/* Report jobs: runs to compute, schedules to fire, files to deliver. Claimed
+ * with a lease (another node takes a job whose lease ran out: a crash mid-run
+ * resumes), then updated with the outcome. */
+typedef struct {
+    int64_t id; /* set by the store */
+    const char *merchant_id;
+    const char *kind;   /* "run", "schedule", "deliver", "ecp_push" */
+    const char *ref_id; /* frr_..., rsch_..., file_... */
+    const char *state;  /* "pending", "done", "failed", "canceled" */
+    int32_t attempts;
+    int64_t next_at_ms;
+    const char *last_error; /* NULL when none */
+    const char *body;       /* JSON: what the job needs; NULL allowed */
+    int64_t created_ms, updated_ms;
+} store_job;
+
+k_status store_job_add(store_tx *tx, store_job *j);
+/* Pending jobs with next_at_ms <= now_ms and no live lease, oldest due first,
+ * leased until lease_until_ms. */
+k_status store_job_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max, arena *a,
+                         store_job **out, size_t *n);
+/* Writes state, attempts, next_at_ms, last_error, body and updated_ms; clears
+ * the lease. K_ENOTFOUND when no such job. */
+k_status store_job_update(store_tx *tx, const store_job *j);
+/* Jobs of a merchant for one object, oldest first (at most LIMIT_STORE_ROWS_MAX). */
+k_status store_job_list(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
+                        store_job **out, size_t *n);
+
 #endif

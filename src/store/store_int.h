@@ -70,6 +70,21 @@ struct store_backend {
     k_status (*idem_put)(store_tx *tx, const store_idem *k);
     k_status (*idem_delete)(store_tx *tx, const char *merchant_id, const char *key);
     k_status (*idem_prune)(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted);
+    k_status (*obj_scan)(store_tx *tx, const char *merchant_id, const char *kind,
+                         int64_t created_gte, int64_t created_lt, int64_t after_created,
+                         int64_t after_seq, size_t max, arena *a, store_obj **out, size_t *n);
+    k_status (*ledger_scan)(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                            int64_t after_ms, int64_t after_seq, size_t max, arena *a,
+                            store_ledger_row **out, size_t *n);
+    k_status (*ledger_groups)(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                              int64_t slot_ms, size_t max, arena *a, store_ledger_group **out,
+                              size_t *n);
+    k_status (*job_add)(store_tx *tx, store_job *j);
+    k_status (*job_claim)(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                          arena *a, store_job **out, size_t *n);
+    k_status (*job_update)(store_tx *tx, const store_job *j);
+    k_status (*job_list)(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
+                         store_job **out, size_t *n);
 };
 
 struct store {

@@ -141,6 +141,24 @@ static const char *const pg_migrations[] = {
     " created_ms bigint NOT NULL,"
     " PRIMARY KEY(merchant_id, key));"
     "CREATE INDEX idempotency_created ON idempotency(created_ms);",
+    /* 2: reports - the job queue, and the indexes ordered report scans walk */
+    "CREATE TABLE report_jobs("
+    " id bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " kind text NOT NULL,"
+    " ref_id text NOT NULL,"
+    " state text NOT NULL,"
+    " attempts integer NOT NULL DEFAULT 0,"
+    " next_at_ms bigint NOT NULL,"
+    " lease_until_ms bigint,"
+    " last_error text,"
+    " body text,"
+    " created_ms bigint NOT NULL,"
+    " updated_ms bigint NOT NULL);"
+    "CREATE INDEX report_jobs_due ON report_jobs(next_at_ms, id) WHERE state = 'pending';"
+    "CREATE INDEX report_jobs_ref ON report_jobs(merchant_id, ref_id, id);"
+    "CREATE INDEX objects_created ON objects(merchant_id, kind, created, seq);"
+    "CREATE INDEX operations_ledger ON operations(merchant_id, created_ms, seq);",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))
@@ -160,6 +178,17 @@ static const char *const pg_migrations[] = {
     "id, merchant_id, event_id, endpoint_id, state, attempts, next_at_ms, last_status, "           \
     "created_ms"
 #define PG_I_COLS "merchant_id, key, fingerprint, status, body, created_ms"
+#define PG_L_COLS                                                                                  \
+    "o.merchant_id, o.id, o.payment_id, o.kind, o.amount, o.status, o.code, o.message,"            \
+    " o.provider_ref, o.ref_id, o.body, o.created_ms, o.seq, p.currency,"                          \
+    " (p.body::json ->> 'method_type')"
+/* The journal kinds analytics sums (the others move no money and count nothing). */
+#define PG_L_KINDS                                                                                 \
+    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
+    " 'refund_settle', 'refund_fail'"
+#define PG_J_COLS                                                                                  \
+    "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
+    " updated_ms"
 
 enum pg_stmt_id {
     S_M_PUT,
@@ -195,6 +224,13 @@ enum pg_stmt_id {
     S_I_PUT,
     S_I_DEL,
     S_I_PRUNE,
+    S_O_SCAN,
+    S_L_SCAN,
+    S_L_GROUPS,
+    S_J_INSERT,
+    S_J_CLAIM,
+    S_J_UPDATE,
+    S_J_LIST,
     S_COUNT
 };
 
@@ -321,6 +357,55 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
                    " FROM idempotency WHERE created_ms < $1 ORDER BY created_ms LIMIT $2"
                    " FOR UPDATE SKIP LOCKED)",
                    "ii"},
+    /* Keyset pages as two index seeks (see store_sqlite.c's S_O_SCAN). */
+    [S_O_SCAN] = {"SELECT * FROM ((SELECT " PG_O_COLS " FROM objects WHERE merchant_id = $1"
+                  " AND kind = $2 AND created = $5 AND seq > $6 AND created >= $3 AND created < $4"
+                  " ORDER BY seq LIMIT $7) UNION ALL (SELECT " PG_O_COLS
+                  " FROM objects WHERE merchant_id = $1 AND kind = $2 AND created > $5"
+                  " AND created >= $3 AND created < $4 ORDER BY created, seq LIMIT $7)) s"
+                  " ORDER BY 8, 11 LIMIT $7",
+                  "ttiiiii"},
+    [S_L_SCAN] = {"SELECT * FROM ((SELECT " PG_L_COLS " FROM operations o LEFT JOIN objects p"
+                  " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+                  " AND p.id = o.payment_id WHERE o.merchant_id = $1 AND o.created_ms = $4"
+                  " AND o.seq > $5 AND o.created_ms >= $2 AND o.created_ms < $3"
+                  " ORDER BY o.seq LIMIT $6) UNION ALL (SELECT " PG_L_COLS
+                  " FROM operations o LEFT JOIN objects p"
+                  " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+                  " AND p.id = o.payment_id WHERE o.merchant_id = $1 AND o.created_ms > $4"
+                  " AND o.created_ms >= $2 AND o.created_ms < $3"
+                  " ORDER BY o.created_ms, o.seq LIMIT $6)) s ORDER BY 12, 13 LIMIT $6",
+                  "tiiiii"},
+    /* the method (JSON in the body) only where analytics shows it: successful attempts */
+    [S_L_GROUPS] = {"SELECT o.created_ms / $4, o.kind, o.status, o.code, p.currency,"
+                    " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"
+                    " THEN (p.body::json ->> 'method_type') END, count(*), sum(o.amount)"
+                    " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"
+                    " AND p.kind = 'payment_intent' AND p.id = o.payment_id"
+                    " WHERE o.merchant_id = $1 AND o.created_ms >= $2 AND o.created_ms < $3"
+                    " AND o.kind IN (" PG_L_KINDS ")"
+                    " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1 LIMIT $5",
+                    "tiiii"},
+    [S_J_INSERT] = {"INSERT INTO report_jobs(merchant_id, kind, ref_id, state, attempts,"
+                    " next_at_ms, last_error, body, created_ms, updated_ms)"
+                    " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                    "ttttiittii"},
+    /* Claim in one statement; SKIP LOCKED lets other nodes' claims pass by. */
+    [S_J_CLAIM] = {"WITH c AS (SELECT id FROM report_jobs WHERE state = 'pending'"
+                   " AND next_at_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1)"
+                   " ORDER BY next_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+                   " u AS (UPDATE report_jobs j SET lease_until_ms = $3 FROM c WHERE j.id = c.id"
+                   " RETURNING j.id, j.merchant_id, j.kind, j.ref_id, j.state, j.attempts,"
+                   " j.next_at_ms, j.last_error, j.body, j.created_ms, j.updated_ms)"
+                   " SELECT * FROM u ORDER BY next_at_ms, id",
+                   "iii"},
+    [S_J_UPDATE] = {"UPDATE report_jobs SET state = $3, attempts = $4, next_at_ms = $5,"
+                    " last_error = $6, body = $7, updated_ms = $8, lease_until_ms = NULL"
+                    " WHERE merchant_id = $1 AND id = $2",
+                    "titiitti"},
+    [S_J_LIST] = {"SELECT " PG_J_COLS " FROM report_jobs WHERE merchant_id = $1 AND ref_id = $2"
+                  " ORDER BY id LIMIT 10000",
+                  "tt"},
 };
 
 /* store_obj_list's statement depends on which filters are present: 5 optional
@@ -1630,6 +1715,150 @@ static k_status pg_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_
 
 /* ---- the vtable ---- */
 
+/* ---- reports ---- */
+
+static k_status pg_obj_scan(store_tx *tx, const char *merchant_id, const char *kind,
+                            int64_t created_gte, int64_t created_lt, int64_t after_created,
+                            int64_t after_seq, size_t max, arena *a, store_obj **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, kind);
+    pp_i(&p, created_gte);
+    pp_i(&p, created_lt);
+    pp_i(&p, after_created);
+    pp_i(&p, after_seq);
+    pp_i(&p, (int64_t)max);
+    return pg_query_many(tx, S_O_SCAN, &p, pg_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
+static void pg_dec_ledger(pg_row *w, void *out)
+{
+    store_ledger_row *l = out;
+    pg_dec_op(w, &l->op);
+    l->currency = pg_text(w, 13);
+    l->method = pg_text(w, 14);
+}
+
+static k_status pg_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_ms,
+                               int64_t to_ms, int64_t after_ms, int64_t after_seq, size_t max,
+                               arena *a, store_ledger_row **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_i(&p, from_ms);
+    pp_i(&p, to_ms);
+    pp_i(&p, after_ms);
+    pp_i(&p, after_seq);
+    pp_i(&p, (int64_t)max);
+    return pg_query_many(tx, S_L_SCAN, &p, pg_dec_ledger, sizeof(store_ledger_row), a, (void **)out,
+                         n);
+}
+
+static void pg_dec_group(pg_row *w, void *out)
+{
+    store_ledger_group *g = out;
+    g->slot = pg_int(w, 0);
+    g->kind = pg_text(w, 1);
+    g->status = pg_text(w, 2);
+    g->code = pg_text(w, 3);
+    g->currency = pg_text(w, 4);
+    g->method = pg_text(w, 5);
+    g->count = pg_int(w, 6);
+    g->amount = pg_int(w, 7);
+}
+
+static k_status pg_ledger_groups(store_tx *tx, const char *merchant_id, int64_t from_ms,
+                                 int64_t to_ms, int64_t slot_ms, size_t max, arena *a,
+                                 store_ledger_group **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_i(&p, from_ms);
+    pp_i(&p, to_ms);
+    pp_i(&p, slot_ms);
+    pp_i(&p, (int64_t)max);
+    return pg_query_many(tx, S_L_GROUPS, &p, pg_dec_group, sizeof(store_ledger_group), a,
+                         (void **)out, n);
+}
+
+static void pg_dec_job(pg_row *w, void *out)
+{
+    store_job *j = out;
+    j->id = pg_int(w, 0);
+    j->merchant_id = pg_text(w, 1);
+    j->kind = pg_text(w, 2);
+    j->ref_id = pg_text(w, 3);
+    j->state = pg_text(w, 4);
+    j->attempts = pg_int32(w, 5);
+    j->next_at_ms = pg_int(w, 6);
+    j->last_error = pg_text(w, 7);
+    j->body = pg_text(w, 8);
+    j->created_ms = pg_int(w, 9);
+    j->updated_ms = pg_int(w, 10);
+}
+
+static k_status pg_job_add(store_tx *tx, store_job *j)
+{
+    pg_params p = {0};
+    pp_t(&p, j->merchant_id);
+    pp_t(&p, j->kind);
+    pp_t(&p, j->ref_id);
+    pp_t(&p, j->state);
+    pp_i(&p, j->attempts);
+    pp_i(&p, j->next_at_ms);
+    pp_t(&p, j->last_error);
+    pp_t(&p, j->body);
+    pp_i(&p, j->created_ms);
+    pp_i(&p, j->updated_ms);
+    PGresult *r = NULL;
+    k_status ks = pg_exec(pg_tx_conn(tx), S_J_INSERT, &p, &r);
+    if (ks != K_OK)
+        return ks;
+    K_ASSERT(PQntuples(r) == 1);
+    j->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    K_ASSERT(j->id > 0);
+    return K_OK;
+}
+
+static k_status pg_job_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                             arena *a, store_job **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_i(&p, now_ms);
+    pp_i(&p, (int64_t)max);
+    pp_i(&p, lease_until_ms);
+    return pg_query_many(tx, S_J_CLAIM, &p, pg_dec_job, sizeof(store_job), a, (void **)out, n);
+}
+
+static k_status pg_job_update(store_tx *tx, const store_job *j)
+{
+    pg_params p = {0};
+    pp_t(&p, j->merchant_id);
+    pp_i(&p, j->id);
+    pp_t(&p, j->state);
+    pp_i(&p, j->attempts);
+    pp_i(&p, j->next_at_ms);
+    pp_t(&p, j->last_error);
+    pp_t(&p, j->body);
+    pp_i(&p, j->updated_ms);
+    int64_t changed = 0;
+    k_status ks = pg_command(tx, S_J_UPDATE, &p, &changed);
+    if (ks == K_OK && changed == 0)
+        return K_ENOTFOUND;
+    return ks;
+}
+
+static k_status pg_job_list(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
+                            store_job **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_t(&p, merchant_id);
+    pp_t(&p, ref_id);
+    return pg_query_many(tx, S_J_LIST, &p, pg_dec_job, sizeof(store_job), a, (void **)out, n);
+}
+
 const struct store_backend store_pg_backend = {
     .name = "postgresql",
     .open = pg_open,
@@ -1664,4 +1893,11 @@ const struct store_backend store_pg_backend = {
     .idem_put = pg_idem_put,
     .idem_delete = pg_idem_delete,
     .idem_prune = pg_idem_prune,
+    .obj_scan = pg_obj_scan,
+    .ledger_scan = pg_ledger_scan,
+    .ledger_groups = pg_ledger_groups,
+    .job_add = pg_job_add,
+    .job_claim = pg_job_claim,
+    .job_update = pg_job_update,
+    .job_list = pg_job_list,
 };

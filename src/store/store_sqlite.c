@@ -118,6 +118,24 @@ static const char *const sq_migrations[] = {
     " created_ms INTEGER NOT NULL,"
     " PRIMARY KEY(merchant_id, key));"
     "CREATE INDEX idempotency_created ON idempotency(created_ms);",
+    /* 2: reports - the job queue, and the indexes ordered report scans walk */
+    "CREATE TABLE report_jobs("
+    " id INTEGER PRIMARY KEY,"
+    " merchant_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " ref_id TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at_ms INTEGER NOT NULL,"
+    " lease_until_ms INTEGER,"
+    " last_error TEXT,"
+    " body TEXT,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX report_jobs_due ON report_jobs(next_at_ms, id) WHERE state = 'pending';"
+    "CREATE INDEX report_jobs_ref ON report_jobs(merchant_id, ref_id, id);"
+    "CREATE INDEX objects_created ON objects(merchant_id, kind, created, seq);"
+    "CREATE INDEX operations_ledger ON operations(merchant_id, created_ms, seq);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))
@@ -137,6 +155,17 @@ static const char *const sq_migrations[] = {
     "id, merchant_id, event_id, endpoint_id, state, attempts, next_at_ms, last_status, "           \
     "created_ms"
 #define SQ_I_COLS "merchant_id, key, fingerprint, status, body, created_ms"
+#define SQ_L_COLS                                                                                  \
+    "o.merchant_id, o.id, o.payment_id, o.kind, o.amount, o.status, o.code, o.message,"            \
+    " o.provider_ref, o.ref_id, o.body, o.created_ms, o.seq, p.currency,"                          \
+    " json_extract(p.body, '$.method_type')"
+/* The journal kinds analytics sums (the others move no money and count nothing). */
+#define SQ_L_KINDS                                                                                 \
+    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
+    " 'refund_settle', 'refund_fail'"
+#define SQ_J_COLS                                                                                  \
+    "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
+    " updated_ms"
 
 enum sq_stmt_id {
     S_BEGIN,
@@ -175,6 +204,14 @@ enum sq_stmt_id {
     S_I_PUT,
     S_I_DEL,
     S_I_PRUNE,
+    S_O_SCAN,
+    S_L_SCAN,
+    S_L_GROUPS,
+    S_J_INSERT,
+    S_J_CLAIM,
+    S_J_LEASE,
+    S_J_UPDATE,
+    S_J_LIST,
     S_COUNT
 };
 
@@ -251,6 +288,48 @@ static const char *const sq_sql[S_COUNT] = {
     [S_I_DEL] = "DELETE FROM idempotency WHERE merchant_id = ?1 AND key = ?2",
     [S_I_PRUNE] = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency"
                   " WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)",
+    /* Keyset pages as two index seeks: the rest of the cursor's own timestamp by seq, then
+     * the later timestamps (the cursor starts at the interval's start, so the lower bound
+     * holds). A row-value (created, seq) > (?, ?) only seeks on created, and extra range
+     * terms beside the equality make the planner drop it: either rescans a run of equal
+     * timestamps per page. */
+    [S_O_SCAN] =
+        "SELECT * FROM (SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1"
+        " AND kind = ?2 AND created = ?5 AND seq > ?6 ORDER BY seq LIMIT ?7)"
+        " UNION ALL SELECT * FROM (SELECT " SQ_O_COLS " FROM objects WHERE merchant_id = ?1"
+        " AND kind = ?2 AND created > ?5 AND created < ?4 ORDER BY created, seq LIMIT ?7)"
+        " ORDER BY 8, 11 LIMIT ?7",
+    [S_L_SCAN] =
+        "SELECT * FROM (SELECT " SQ_L_COLS " FROM operations o LEFT JOIN objects p"
+        " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+        " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms = ?4"
+        " AND o.seq > ?5 ORDER BY o.seq LIMIT ?6) UNION ALL SELECT * FROM (SELECT " SQ_L_COLS
+        " FROM operations o LEFT JOIN objects p"
+        " ON p.merchant_id = o.merchant_id AND p.kind = 'payment_intent'"
+        " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms > ?4"
+        " AND o.created_ms < ?3 ORDER BY o.created_ms, o.seq LIMIT ?6) ORDER BY 12, 13"
+        " LIMIT ?6",
+    /* the method (JSON in the body) only where analytics shows it: successful attempts */
+    [S_L_GROUPS] = "SELECT o.created_ms / ?4, o.kind, o.status, o.code, p.currency,"
+                   " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"
+                   " THEN json_extract(p.body, '$.method_type') END, count(*), sum(o.amount)"
+                   " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"
+                   " AND p.kind = 'payment_intent' AND p.id = o.payment_id"
+                   " WHERE o.merchant_id = ?1 AND o.created_ms >= ?2 AND o.created_ms < ?3"
+                   " AND o.kind IN (" SQ_L_KINDS ")"
+                   " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1 LIMIT ?5",
+    [S_J_INSERT] = "INSERT INTO report_jobs(merchant_id, kind, ref_id, state, attempts, next_at_ms,"
+                   " last_error, body, created_ms, updated_ms)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+    [S_J_CLAIM] = "SELECT " SQ_J_COLS " FROM report_jobs WHERE state = 'pending'"
+                  " AND next_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)"
+                  " ORDER BY next_at_ms, id LIMIT ?2",
+    [S_J_LEASE] = "UPDATE report_jobs SET lease_until_ms = ?2 WHERE id = ?1",
+    [S_J_UPDATE] = "UPDATE report_jobs SET state = ?3, attempts = ?4, next_at_ms = ?5,"
+                   " last_error = ?6, body = ?7, updated_ms = ?8, lease_until_ms = NULL"
+                   " WHERE merchant_id = ?1 AND id = ?2",
+    [S_J_LIST] = "SELECT " SQ_J_COLS " FROM report_jobs WHERE merchant_id = ?1 AND ref_id = ?2"
+                 " ORDER BY id LIMIT 10000",
 };
 
 /* store_obj_list's statement depends on which filters are present: 5 optional
@@ -1667,6 +1746,217 @@ static k_status sq_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_
 
 /* ---- the vtable ---- */
 
+/* ---- reports ---- */
+
+static k_status sq_obj_scan(store_tx *tx, const char *merchant_id, const char *kind,
+                            int64_t created_gte, int64_t created_lt, int64_t after_created,
+                            int64_t after_seq, size_t max, arena *a, store_obj **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_O_SCAN);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, kind, &rc);
+    sq_bi(st, 3, created_gte, &rc);
+    sq_bi(st, 4, created_lt, &rc);
+    sq_bi(st, 5, after_created, &rc);
+    sq_bi(st, 6, after_seq, &rc);
+    sq_bi(st, 7, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind object scan");
+    }
+    return sq_many(c, st, sq_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
+static void sq_dec_ledger(sq_row *r, void *out)
+{
+    store_ledger_row *l = out;
+    sq_dec_op(r, &l->op);
+    l->currency = sq_text(r, 13);
+    l->method = sq_text(r, 14);
+}
+
+static k_status sq_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_ms,
+                               int64_t to_ms, int64_t after_ms, int64_t after_seq, size_t max,
+                               arena *a, store_ledger_row **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_L_SCAN);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bi(st, 2, from_ms, &rc);
+    sq_bi(st, 3, to_ms, &rc);
+    sq_bi(st, 4, after_ms, &rc);
+    sq_bi(st, 5, after_seq, &rc);
+    sq_bi(st, 6, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind ledger scan");
+    }
+    return sq_many(c, st, sq_dec_ledger, sizeof(store_ledger_row), a, (void **)out, n);
+}
+
+static void sq_dec_group(sq_row *r, void *out)
+{
+    store_ledger_group *g = out;
+    g->slot = sq_int(r, 0);
+    g->kind = sq_text(r, 1);
+    g->status = sq_text(r, 2);
+    g->code = sq_text(r, 3);
+    g->currency = sq_text(r, 4);
+    g->method = sq_text(r, 5);
+    g->count = sq_int(r, 6);
+    g->amount = sq_int(r, 7);
+}
+
+static k_status sq_ledger_groups(store_tx *tx, const char *merchant_id, int64_t from_ms,
+                                 int64_t to_ms, int64_t slot_ms, size_t max, arena *a,
+                                 store_ledger_group **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_L_GROUPS);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bi(st, 2, from_ms, &rc);
+    sq_bi(st, 3, to_ms, &rc);
+    sq_bi(st, 4, slot_ms, &rc);
+    sq_bi(st, 5, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind ledger groups");
+    }
+    return sq_many(c, st, sq_dec_group, sizeof(store_ledger_group), a, (void **)out, n);
+}
+
+static void sq_dec_job(sq_row *r, void *out)
+{
+    store_job *j = out;
+    j->id = sq_int(r, 0);
+    j->merchant_id = sq_text(r, 1);
+    j->kind = sq_text(r, 2);
+    j->ref_id = sq_text(r, 3);
+    j->state = sq_text(r, 4);
+    j->attempts = sq_int32(r, 5);
+    j->next_at_ms = sq_int(r, 6);
+    j->last_error = sq_text(r, 7);
+    j->body = sq_text(r, 8);
+    j->created_ms = sq_int(r, 9);
+    j->updated_ms = sq_int(r, 10);
+}
+
+static k_status sq_job_add(store_tx *tx, store_job *j)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_J_INSERT);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, j->merchant_id, &rc);
+    sq_bt(st, 2, j->kind, &rc);
+    sq_bt(st, 3, j->ref_id, &rc);
+    sq_bt(st, 4, j->state, &rc);
+    sq_bi(st, 5, j->attempts, &rc);
+    sq_bi(st, 6, j->next_at_ms, &rc);
+    sq_bt(st, 7, j->last_error, &rc);
+    sq_bt(st, 8, j->body, &rc);
+    sq_bi(st, 9, j->created_ms, &rc);
+    sq_bi(st, 10, j->updated_ms, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    k_status ks = K_OK;
+    if (rc == SQLITE_ROW) {
+        j->id = sqlite3_column_int64(st, 0);
+        K_ASSERT(j->id > 0);
+    } else {
+        ks = sq_err(c, rc, "report job add");
+    }
+    sq_done(st);
+    return ks;
+}
+
+static k_status sq_job_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                             arena *a, store_job **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_J_CLAIM);
+    sqlite3_stmt *lease = sq_stmt(c, S_J_LEASE);
+    if (st == NULL || lease == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bi(st, 1, now_ms, &rc);
+    sq_bi(st, 2, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind job claim");
+    }
+    store_job *rows = NULL;
+    size_t cnt = 0;
+    k_status ks = sq_many(c, st, sq_dec_job, sizeof(store_job), a, (void **)&rows, &cnt);
+    for (size_t i = 0; ks == K_OK && i < cnt; i++) {
+        sq_bi(lease, 1, rows[i].id, &rc);
+        sq_bi(lease, 2, lease_until_ms, &rc);
+        if (rc != SQLITE_OK) {
+            sq_done(lease);
+            return sq_err(c, rc, "bind job lease");
+        }
+        ks = sq_run(c, lease, "report job lease");
+    }
+    if (ks != K_OK)
+        return ks;
+    *out = rows;
+    *n = cnt;
+    return K_OK;
+}
+
+static k_status sq_job_update(store_tx *tx, const store_job *j)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_J_UPDATE);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, j->merchant_id, &rc);
+    sq_bi(st, 2, j->id, &rc);
+    sq_bt(st, 3, j->state, &rc);
+    sq_bi(st, 4, j->attempts, &rc);
+    sq_bi(st, 5, j->next_at_ms, &rc);
+    sq_bt(st, 6, j->last_error, &rc);
+    sq_bt(st, 7, j->body, &rc);
+    sq_bi(st, 8, j->updated_ms, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind job update");
+    }
+    k_status ks = sq_run(c, st, "report job update");
+    if (ks == K_OK && sqlite3_changes(c->db) == 0)
+        return K_ENOTFOUND;
+    return ks;
+}
+
+static k_status sq_job_list(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
+                            store_job **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_J_LIST);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bt(st, 1, merchant_id, &rc);
+    sq_bt(st, 2, ref_id, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind job list");
+    }
+    return sq_many(c, st, sq_dec_job, sizeof(store_job), a, (void **)out, n);
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -1701,4 +1991,11 @@ const struct store_backend store_sqlite_backend = {
     .idem_put = sq_idem_put,
     .idem_delete = sq_idem_delete,
     .idem_prune = sq_idem_prune,
+    .obj_scan = sq_obj_scan,
+    .ledger_scan = sq_ledger_scan,
+    .ledger_groups = sq_ledger_groups,
+    .job_add = sq_job_add,
+    .job_claim = sq_job_claim,
+    .job_update = sq_job_update,
+    .job_list = sq_job_list,
 };

@@ -9,7 +9,7 @@
 #include "commit_stats.h"
 #include "../base/crashpoint.h"
 
-struct store_job {
+struct writer_job {
     store_fn fn;
     void *arg;
     k_status status;
@@ -23,7 +23,7 @@ static _Thread_local store_writer *writer_of;
 /* Every job of the batch fails: the transaction is gone (or its COMMIT's
  * outcome is unknown). K_ENOSPC when the backend says its disk is full (the
  * caller may come back later), else K_EIO. */
-static void batch_fail(store_writer *w, store_job **batch, size_t n)
+static void batch_fail(store_writer *w, writer_job **batch, size_t n)
 {
     k_status why = w->hooks->abort(w->ctx);
     K_ASSERT(why == K_EIO || why == K_ENOSPC);
@@ -33,7 +33,7 @@ static void batch_fail(store_writer *w, store_job **batch, size_t n)
 
 /* Runs one job in its savepoint. Returns false when the transaction itself
  * broke (the backend rolled it back, or a savepoint command failed). */
-static bool job_run(store_writer *w, store_tx *tx, store_job *job)
+static bool job_run(store_writer *w, store_tx *tx, writer_job *job)
 {
     const store_writer_hooks *h = w->hooks;
     if (!h->savepoint(w->ctx))
@@ -50,7 +50,7 @@ static bool job_run(store_writer *w, store_tx *tx, store_job *job)
 }
 
 /* Returns whether the batch committed. */
-static bool batch_run(store_writer *w, store_job **batch, size_t n)
+static bool batch_run(store_writer *w, writer_job **batch, size_t n)
 {
     K_ASSERT(n > 0);
     K_ASSERT(n <= LIMIT_WRITE_BATCH_MAX);
@@ -78,7 +78,7 @@ static bool batch_run(store_writer *w, store_job **batch, size_t n)
 }
 
 /* Called with w->mu held: wakes the batch and counts it. */
-static void batch_finish(store_writer *w, store_job **batch, size_t n, bool committed)
+static void batch_finish(store_writer *w, writer_job **batch, size_t n, bool committed)
 {
     for (size_t i = 0; i < n; i++) {
         if (batch[i]->status != K_OK)
@@ -100,7 +100,7 @@ static void *writer_main(void *arg)
     store_writer *w = arg;
     pthread_setname_np(pthread_self(), w->thread_name); /* top -H, perf */
     writer_of = w;
-    store_job *batch[LIMIT_WRITE_BATCH_MAX];
+    writer_job *batch[LIMIT_WRITE_BATCH_MAX];
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (w->q_count == 0 && !w->stopping)
@@ -159,7 +159,7 @@ k_status store_writer_submit(store_writer *w, store_fn fn, void *arg)
 {
     K_ASSERT(fn != NULL);
     K_ASSERT(writer_of != w); /* store_write inside a write closure would deadlock */
-    store_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
+    writer_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->q_count == LIMIT_WRITE_QUEUE_MAX) {
         pthread_mutex_unlock(&w->mu);

@@ -43,7 +43,7 @@ typedef struct {
     k_status (*abort)(void *ctx);
 } store_writer_hooks;
 
-typedef struct store_job store_job;
+typedef struct writer_job writer_job;
 
 typedef struct {
     store *pub;
@@ -53,7 +53,7 @@ typedef struct {
     pthread_t thread;
     pthread_mutex_t mu; /* guards the queue, stopping, stats and every job's done */
     pthread_cond_t work_cv;
-    store_job *queue[LIMIT_WRITE_QUEUE_MAX]; /* ring */
+    writer_job *queue[LIMIT_WRITE_QUEUE_MAX]; /* ring */
     size_t q_head, q_count;
     bool stopping;
     store_stats stats; /* commits, jobs, jobs_failed, batch_max */

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <time.h>
 #include "ecp_int.h"
+#include "../../base/tz.h"
+#include "../../gateway/reports.h"
 #include "../../base/form.h"
 #include "../../base/httpc.h"
 #include "../../base/clock.h"
@@ -562,25 +564,48 @@ static void h_settings(http_req *r, http_resp *resp, void *ctx)
 
 /* ---- Data API: POST /operations/get ---- */
 
-/* "2025-01-02 10:00:00", "2025-01-02T10:00:00" (UTC) or unix seconds. */
-static bool parse_time(json_t *v, int64_t *out_ms)
+/* "2025-01-02 10:00:00", "2025-01-02T10:00:00" (local time in the request's
+ * time_zone, UTC by default) or unix seconds. */
+static bool parse_time(json_t *v, const tz *zone, int64_t *out_ms)
 {
     if (json_is_integer(v)) {
         *out_ms = (int64_t)json_integer_value(v) * 1000;
         return true;
     }
     const char *s = json_string_value(v);
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
+    int y, mo, d, h, mi, sec;
     char sep;
-    if (s == NULL || sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                            &sep, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 7)
+    if (s == NULL || sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &sec) != 7 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out_ms = (int64_t)timegm(&tm) * 1000;
+    int64_t local = tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *out_ms = tz_to_utc(zone, local) * 1000;
     return true;
 }
+
+/* "2025-01-02T10:00:00+0100": the instant in the request's time zone. */
+static void fmt_time(const tz *zone, int64_t ms, char out[40])
+{
+    tz_fields f;
+    tz_local(zone, ms / 1000, &f);
+    int32_t off = f.offset_s < 0 ? -f.offset_s : f.offset_s;
+    snprintf(out, 40, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d%02d", (long long)f.year, f.month,
+             f.day, f.hour, f.minute, f.second, f.offset_s < 0 ? '-' : '+', (int)(off / 3600),
+             (int)(off / 60 % 60));
+}
+
+/* The operation fields in the fixed order answers use; `fields` selects among them. */
+static const char *const DATA_FIELDS[] = {"operation_id",
+                                          "operation_type",
+                                          "operation_status",
+                                          "payment_id",
+                                          "project_id",
+                                          "sum",
+                                          "code",
+                                          "message",
+                                          "operation_created_at",
+                                          "operation_completed_at",
+                                          NULL};
 
 /* ECommPay's type and status of a journal entry; false for entries it does
  * not list (creation, updates, pending refunds ...). */
@@ -617,7 +642,9 @@ static bool in_filter(json_t *f, const char *v)
 
 typedef struct {
     gate *gt;
-    json_t *cache; /* payment id -> {currency, id} */
+    json_t *cache;  /* payment id -> {currency, id} */
+    const tz *zone; /* time_zone: the interval and the printed times */
+    json_t *fields; /* names to keep, NULL = all */
 } data_ctx;
 
 static json_t *payment_info(data_ctx *d, const char *pid)
@@ -642,17 +669,21 @@ static json_t *payment_info(data_ctx *d, const char *pid)
 static json_t *op_row(data_ctx *d, const store_op *op, const char *type, const char *status)
 {
     json_t *pi = payment_info(d, op->payment_id);
-    char when[32];
-    clock_fmt_iso(op->created_ms / 1000, when);
+    char when[40];
+    fmt_time(d->zone, op->created_ms, when);
     bool ok = strcmp(status, "success") == 0;
-    return json_pack("{s:I,s:s,s:s,s:s,s:I,s:{s:I,s:s},s:s,s:s,s:s,s:s}", "operation_id",
-                     (json_int_t)ecp_numeric_id(op->id), "operation_type", type, "operation_status",
-                     status, "payment_id", json_string_value(json_object_get(pi, "id")),
-                     "project_id", (json_int_t)d->gt->project_id, "sum", "amount",
-                     (json_int_t)op->amount, "currency",
-                     json_string_value(json_object_get(pi, "currency")), "code", ok ? "0" : "20000",
-                     "message", ok ? "Success" : "General decline", "operation_created_at", when,
-                     "operation_completed_at", when);
+    json_t *row =
+        json_pack("{s:I,s:s,s:s,s:s,s:I,s:{s:I,s:s},s:s,s:s,s:s,s:s}", "operation_id",
+                  (json_int_t)ecp_numeric_id(op->id), "operation_type", type, "operation_status",
+                  status, "payment_id", json_string_value(json_object_get(pi, "id")), "project_id",
+                  (json_int_t)d->gt->project_id, "sum", "amount", (json_int_t)op->amount,
+                  "currency", json_string_value(json_object_get(pi, "currency")), "code",
+                  ok ? "0" : "20000", "message", ok ? "Success" : "General decline",
+                  "operation_created_at", when, "operation_completed_at", when);
+    for (size_t i = 0; d->fields != NULL && DATA_FIELDS[i] != NULL; i++)
+        if (!in_filter(d->fields, DATA_FIELDS[i]))
+            json_object_del(row, DATA_FIELDS[i]);
+    return row;
 }
 
 /* Collects the page [offset, offset+limit) of matching operations. */
@@ -692,24 +723,6 @@ static k_status data_collect(data_ctx *d, int64_t from_ms, int64_t to_ms, json_t
     return K_OK;
 }
 
-/* POSTs the signed export to url; returns the receiver's HTTP status (0: none). */
-static long deliver_export(const char *url, const char *body)
-{
-    httpc_req hr = {.method = "POST",
-                    .url = url,
-                    .body = body,
-                    .body_len = strlen(body),
-                    .timeout_ms = LIMIT_WEBHOOK_TIMEOUT_MS,
-                    .body_max = 64 * 1024,
-                    .public_only = true};
-    hr.headers[0] = "Content-Type: application/json; charset=utf-8";
-    httpc_resp res;
-    memset(&res, 0, sizeof(res));
-    long status = httpc_do(&hr, &res) == K_OK ? res.status : 0;
-    httpc_resp_free(&res);
-    return status;
-}
-
 static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
 {
     gate gt;
@@ -731,9 +744,30 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
     gt.project_id = json_int_or_str(pid);
     const char *sig = json_string_value(json_object_get(b, "signature"));
     json_t *interval = json_object_get(b, "interval");
+    const char *zone_name = json_string_value(json_object_get(b, "time_zone"));
+    const tz *zone;
+    if (tz_load(zone_name != NULL ? zone_name : "UTC", &zone) != K_OK) {
+        gate_error(&gt, 400, "2004", "time_zone is not an IANA time zone (e.g. Europe/Berlin)");
+        return;
+    }
+    json_t *fields = json_object_get(b, "fields");
+    size_t fi;
+    json_t *fv;
+    bool fields_ok = fields == NULL || json_is_array(fields);
+    json_array_foreach(fields, fi, fv)
+    {
+        bool known = false;
+        for (size_t k = 0; json_is_string(fv) && DATA_FIELDS[k] != NULL; k++)
+            known |= strcmp(DATA_FIELDS[k], json_string_value(fv)) == 0;
+        fields_ok &= known;
+    }
+    if (!fields_ok) {
+        gate_error(&gt, 400, "2004", "fields must be a list of operation field names");
+        return;
+    }
     int64_t from_ms, to_ms;
-    if (gt.project_id <= 0 || !parse_time(json_object_get(interval, "from"), &from_ms) ||
-        !parse_time(json_object_get(interval, "to"), &to_ms) || to_ms <= from_ms) {
+    if (gt.project_id <= 0 || !parse_time(json_object_get(interval, "from"), zone, &from_ms) ||
+        !parse_time(json_object_get(interval, "to"), zone, &to_ms) || to_ms <= from_ms) {
         gate_error(&gt, 400, "2004",
                    "Required field not provided: project_id (one project) and "
                    "interval {from, to} (\"YYYY-MM-DD HH:MM:SS\" UTC)");
@@ -761,7 +795,7 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
         gate_error(&gt, 400, "2004", "limit must be 1 to 1000 and offset 0 or more");
         return;
     }
-    data_ctx d = {.gt = &gt, .cache = json_object()};
+    data_ctx d = {.gt = &gt, .cache = json_object(), .zone = zone, .fields = fields};
     arena_defer(r->arena, json_free_cb, d.cache);
     json_t *rows = json_array();
     bool more;
@@ -786,15 +820,26 @@ static void h_operations_get(http_req *r, http_resp *resp, void *ctx)
         gate_error(&gt, 400, "2004", arena_printf(r->arena, "delivery_url: %s", why));
         return;
     }
+    /* The export is a durable job, POSTed and retried with backoff until the
+     * receiver answers 2xx (like webhooks); the answer says it is queued. */
     char *body = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
-    long status = body != NULL ? deliver_export(url, body) : 0;
+    int64_t job = 0;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st =
+        body != NULL ? rep_push(gt.ctx->reports, gt.m.id, url, body, &job, &err) : K_ENOMEM;
     free(body);
-    json_t *ans = json_pack("{s:s,s:s,s:I,s:s,s:i}", "status",
-                            status >= 200 && status < 300 ? "success" : "error", "request_id",
+    if (st != K_OK) {
+        gate_error(&gt, st == K_EINVAL ? 400 : 500, st == K_EINVAL ? "2004" : "20000",
+                   st == K_EINVAL ? "delivery_url must be an http(s) URL"
+                                  : "The export could not be queued");
+        return;
+    }
+    json_t *ans = json_pack("{s:s,s:s,s:I,s:s,s:{s:I,s:s}}", "status", "success", "request_id",
                             r->request_id, "project_id", (json_int_t)gt.project_id, "delivery_url",
-                            url, "delivery_status", (int)status);
-    send_doc(resp, status >= 200 && status < 300 ? 200 : 502, ans);
+                            url, "delivery", "id", (json_int_t)job, "state", "queued");
+    send_doc(resp, 200, ans);
 }
 
 /* ---- routes ---- */

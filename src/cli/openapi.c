@@ -49,6 +49,12 @@ typedef struct {
 #define WE_P                                                                                       \
     "url:string enabled_events:string[] description:string metadata:object disabled:boolean "      \
     "api_version:string connect:boolean"
+/* A report's parameters[...] (Stripe's nesting), each named: the handler knows exactly these. */
+#define REP_P                                                                                      \
+    "parameters[interval_start]:integer parameters[interval_end]:integer "                         \
+    "parameters[timezone]:string parameters[currency]:string parameters[columns]:string[] "        \
+    "parameters[format]:csv|xlsx parameters[delimiter]:string parameters[bom]:boolean "            \
+    "parameters[payment_method_type]:string"
 #define ECP_GATE "general!:object payment:object customer:object return_url:object"
 
 static const oa_doc OA_DOCS[] = {
@@ -96,6 +102,41 @@ static const oa_doc OA_DOCS[] = {
     {"GET", "/v1/refunds", "Refunds", "List refunds, newest first", OB_NONE, OA_JSON,
      LIST_Q " payment_intent:string charge:string"},
     {"GET", "/v1/refunds/:id", "Refunds", "Retrieve a refund", OB_NONE, OA_JSON, ""},
+    /* Reporting (Stripe's reporting API) and Kassa's report extensions */
+    {"POST", "/v1/reporting/report_runs", "Reporting",
+     "Start a report run (a file, made in the "
+     "background)",
+     OB_FORM, OA_JSON, "report_type!:string " REP_P},
+    {"GET", "/v1/reporting/report_runs", "Reporting", "List report runs, newest first", OB_NONE,
+     OA_JSON, LIST_Q},
+    {"GET", "/v1/reporting/report_runs/:id", "Reporting", "Retrieve a report run", OB_NONE, OA_JSON,
+     ""},
+    {"GET", "/v1/reporting/report_types", "Reporting", "List the report types", OB_NONE, OA_JSON,
+     ""},
+    {"GET", "/v1/reporting/report_types/:id", "Reporting", "Retrieve a report type", OB_NONE,
+     OA_JSON, ""},
+    {"GET", "/v1/files/:id", "Reporting", "Retrieve a file object (a report's result)", OB_NONE,
+     OA_JSON, ""},
+    {"GET", "/v1/files/:id/contents", "Reporting", "Download a file (CSV or XLSX)", OB_NONE,
+     OA_TEXT, ""},
+    {"POST", "/v1/kassa/report_schedules", "Kassa extensions",
+     "Schedule a report daily, weekly or monthly to a folder, a URL or e-mail", OB_FORM, OA_JSON,
+     "report_type!:string frequency!:daily|weekly|monthly hour:integer minute:integer "
+     "weekday:integer monthday:integer start_at:integer folder:string url:string "
+     "emails:string[] " REP_P},
+    {"GET", "/v1/kassa/report_schedules", "Kassa extensions", "List report schedules", OB_NONE,
+     OA_JSON, "limit:integer starting_after:string ending_before:string"},
+    {"GET", "/v1/kassa/report_schedules/:id", "Kassa extensions", "Retrieve a report schedule",
+     OB_NONE, OA_JSON, ""},
+    {"DELETE", "/v1/kassa/report_schedules/:id", "Kassa extensions", "Delete a report schedule",
+     OB_NONE, OA_JSON, ""},
+    {"GET", "/v1/kassa/report_schedules/:id/deliveries", "Kassa extensions",
+     "A schedule's files and their deliveries", OB_NONE, OA_JSON, ""},
+    {"GET", "/v1/kassa/analytics", "Kassa extensions",
+     "Volumes, counts, success rate and mixes in buckets, compared with the period before", OB_NONE,
+     OA_JSON,
+     "interval_start:integer interval_end:integer timezone:string bucket:string currency:string "
+     "compare:boolean"},
     /* Events and webhooks */
     {"GET", "/v1/events", "Events", "List events, newest first", OB_NONE, OA_JSON,
      LIST_Q " type:string types:string[] delivery_success:boolean"},
@@ -128,6 +169,9 @@ static const oa_doc OA_DOCS[] = {
      OA_JSON, LIST_Q " payment_intent:string status:string"},
     {"GET", "/v1/checkout/sessions/:id", "Checkout Sessions", "Retrieve a checkout session",
      OB_NONE, OA_JSON, ""},
+    {"GET", "/v1/checkout/sessions/:id/line_items", "Checkout Sessions",
+     "List a checkout session's line items", OB_NONE, OA_JSON,
+     "limit:integer starting_after:string ending_before:string"},
     {"POST", "/v1/checkout/sessions/:id/expire", "Checkout Sessions", "Expire a checkout session",
      OB_NONE, OA_JSON, ""},
     {"POST", "/_test/clock/advance", "Test clock",
@@ -148,6 +192,10 @@ static const oa_doc OA_DOCS[] = {
     {"GET", "/pay/qr.js", "Hosted pages", "Script of the QR code page (polls the status)", OB_NONE,
      OA_JS, ""},
     {"GET", "/pay/qr.css", "Hosted pages", "Style sheet of the QR code page", OB_NONE, OA_CSS, ""},
+    {"GET", "/assets/kassa.js", "Hosted pages",
+     "Script of the checkout page (the method list follows the country; a busy Pay button)",
+     OB_NONE, OA_JS, ""},
+    {"GET", "/favicon.ico", "Hosted pages", "The icon browsers ask for", OB_NONE, OA_TEXT, ""},
     {"GET", "/pay/qr/:attempt", "Hosted pages", "Alipay+ QR code page", OB_NONE, OA_HTML, ""},
     {"GET", "/pay/qr/:attempt/status", "Hosted pages", "Status of a QR code attempt", OB_NONE,
      OA_JSON, ""},

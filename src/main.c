@@ -19,6 +19,7 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "base/log.h"
+#include "cli_staff.h"
 #include "providers/klarna_sim.h"
 #include "providers/alipay_sim.h"
 #include "providers/sim_server.h"
@@ -250,6 +251,8 @@ static void usage(FILE *out)
             "              [--config FILE] [--public-url URL] [--sandbox]\n"
             "  kassa migrate [--db PATH]\n"
             "  kassa merchant create --name NAME [--db PATH]\n"
+            "  kassa user create --email EMAIL --role ROLE [--merchant ID] [--db PATH]\n"
+            "  kassa audit verify [--merchant ID] [--db PATH]\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -450,7 +453,8 @@ static bool sandbox_merchant(gw *g, const config *c, arena *a, gw_merchant_keys 
     return true;
 }
 
-static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const char *sim_url)
+static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const char *sim_url,
+                          const cli_sandbox_staff *staff)
 {
     printf("\n  Kassa is running (sandbox).\n\n"
            "  Demo shop:        %s/demo   <- open this and buy something\n"
@@ -468,6 +472,12 @@ static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const c
            ctx->public_url, ctx->public_url, sim_url != NULL ? sim_url : "off", k->secret_key,
            k->publishable_key, (long long)k->ecp_project_id, k->ecp_secret, ctx->public_url,
            k->secret_key);
+    if (staff->email != NULL)
+        printf("  Back office:      %s/dashboard\n"
+               "    e-mail %s, password %s\n"
+               "    TOTP secret %s (add it to an authenticator app; also in "
+               "var/sandbox-staff.json)\n\n",
+               ctx->public_url, staff->email, staff->password, staff->totp_secret);
     fflush(stdout);
 }
 
@@ -590,7 +600,7 @@ static int serve(const config *c)
     size_t n = 0;
     const http_route *part;
     size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,
-                                               demo_routes, ecommpay_routes};
+                                               demo_routes,   ecommpay_routes, backoffice_routes};
     for (size_t t = 0; t < K_ARRAY_LEN(tables); t++) {
         size_t m = tables[t](&part);
         K_ASSERT(n + m <= K_ARRAY_LEN(routes));
@@ -644,7 +654,13 @@ static int serve(const config *c)
     if (c->sandbox) {
         if (demo_start(&ctx) != K_OK)
             log_warn("the demo shop could not register its webhook endpoint");
-        print_sandbox(&ctx, &keys, gc.sim_url);
+        cli_sandbox_staff staff = {0};
+        char sdir[CONFIG_VALUE_MAX];
+        snprintf(sdir, sizeof(sdir), "%s", c->db);
+        if (!cli_sandbox_admin(
+                r.g, keys.id, arena_printf(&a, "%s/sandbox-staff.json", dirname(sdir)), &a, &staff))
+            log_warn("the sandbox's back-office admin could not be created");
+        print_sandbox(&ctx, &keys, gc.sim_url, &staff);
     }
     log_info("kassa %s listening on %s (db '%s')", KASSA_VERSION, url, c->db);
     http_wait_for_signal();
@@ -715,6 +731,10 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "merchant") == 0)
         return cmd_merchant(argc - 1, argv + 1);
+    if (strcmp(cmd, "user") == 0)
+        return cli_user(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cli_audit(argc - 1, argv + 1);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

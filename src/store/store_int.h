@@ -11,6 +11,7 @@
 #define KASSA_STORE_INT_H
 
 #include "store.h"
+#include "store_sql.h"
 
 struct store_backend {
     const char *name;
@@ -67,6 +68,11 @@ struct store_backend {
     k_status (*idem_put)(store_tx *tx, const store_idem *k);
     k_status (*idem_delete)(store_tx *tx, const char *merchant_id, const char *key);
     k_status (*idem_prune)(store_tx *tx, int64_t before_ms, size_t max, size_t *deleted);
+
+    /* One parameterised statement (store_sql.h) for the modules that keep their SQL
+     * above the backends (store_staff.c). */
+    k_status (*sql)(store_tx *tx, const char *sql, const store_arg *args, int nargs,
+                    store_row_fn fn, void *ctx, int64_t *changes);
 };
 
 struct store {

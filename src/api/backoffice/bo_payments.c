@@ -410,9 +410,8 @@ void bo_payments_rows(bo_req *r)
     size_t n = 0;
     bool more = false;
     bo_html_start(r, 200);
-    if (f.bad_param != NULL || f.q.after_seq <= 0 ||
-        staff_pay_search(r->api->g, r->s.merchant_id, &f.q, r->req->arena, &ps, &seqs, &n, &more) !=
-            K_OK)
+    if (f.bad_param != NULL || staff_pay_search(r->api->g, r->s.merchant_id, &f.q, r->req->arena,
+                                                &ps, &seqs, &n, &more) != K_OK)
         n = 0;
     for (size_t i = 0; i < n; i++)
         row_html(r, &ps[i], seqs[i]);

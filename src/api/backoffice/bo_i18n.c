@@ -14,6 +14,7 @@ typedef struct {
 } bo_word;
 
 static const bo_word bo_words[] = {
+    {"More filters", "Weitere Filter"},
     {"Signed out", "Abgemeldet"},
     {"Your session has ended. Sign in again; nothing was changed.",
      "Ihre Sitzung ist abgelaufen. Melden Sie sich erneut an; es wurde nichts geändert."},

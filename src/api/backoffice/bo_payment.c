@@ -593,7 +593,8 @@ static size_t tl_events(bo_req *r, const gw_payment *p, tl_item *items, size_t c
         K_OK)
         return 0;
     for (size_t i = 0; i < n && k < cap; i++)
-        items[k++] = (tl_item){.at_ms = evs[i].created * 1000,
+        /* events carry whole seconds: placed after the operations of their second */
+        items[k++] = (tl_item){.at_ms = evs[i].created * 1000 + 999,
                                .kind = "event",
                                .title = evs[i].type,
                                .detail = deliveries_text(r, evs[i].id),

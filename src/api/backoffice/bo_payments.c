@@ -226,6 +226,14 @@ static void filter_form(bo_req *r, const bo_filter *f)
            T(r, "Filters"));
     field_text(r, f, "q", T(r, "Search by any id"), "search",
                T(r, "pi_…, ECommPay payment_id, Klarna order id, Alipay+ id"));
+    static const char *const more[] = {"status",  "method",     "channel",   "currency",
+                                       "country", "email",      "order",     "from",
+                                       "to",      "amount_min", "amount_max"};
+    bool open = f->bad_param != NULL;
+    for (size_t i = 0; i < K_ARRAY_LEN(more); i++)
+        open |= bo_q(r, more[i]) != NULL;
+    bo_fmt(r, "<details class=\"more\"%s><summary>%s</summary><div class=\"grid\">",
+           open ? " open" : "", T(r, "More filters"));
     field_select(r, "status", T(r, "Status"), states, state_labels, K_ARRAY_LEN(states));
     field_select(r, "method", T(r, "Method"), methods, NULL, K_ARRAY_LEN(methods));
     field_select(r, "channel", T(r, "Dialect"), channels, NULL, K_ARRAY_LEN(channels));
@@ -237,6 +245,7 @@ static void filter_form(bo_req *r, const bo_filter *f)
     field_text(r, f, "to", T(r, "Created until"), "date", NULL);
     field_text(r, f, "amount_min", T(r, "Amount from"), "text", "0.00");
     field_text(r, f, "amount_max", T(r, "Amount up to"), "text", "0.00");
+    bo_raw(r, "</div></details>");
     bo_fmt(r, "<input type=\"hidden\" name=\"tz\" id=\"f-tz\" value=\"%d\">", bo_tz_offset_min(r));
     bo_fmt(r,
            "<div class=\"actions\"><button type=\"submit\">%s</button> "
@@ -369,7 +378,6 @@ void bo_payments_list(bo_req *r)
     filter_form(r, &f);
     if (f.bad_param == NULL)
         totals_line(r, &f);
-    views_box(r, query);
     bo_fmt(r,
            "<p class=\"banner new\" id=\"new-banner\" hidden><button type=\"button\" "
            "id=\"new-show\" data-label=\"%s\"></button></p>",
@@ -397,6 +405,7 @@ void bo_payments_list(bo_req *r)
         bo_attr(r, "href", href);
         bo_fmt(r, " rel=\"next\">%s</a></p>", T(r, "Older payments"));
     }
+    views_box(r, query);
     bo_page_end(r);
     bo_finish(r);
 }

@@ -331,6 +331,51 @@ describe('back office', () => {
     assert.deepEqual(all.map((r) => r.amount).sort((x, y) => x - y), [500, 1000], 'the repeated form refunded once');
   });
 
+  it('edits the order lines (a smaller order accepted, a much larger one refused), resends and syncs', async () => {
+    const page = a.page;
+    const edited = await authorised(LINES);
+    await page.goto(`${k.url}/dashboard/payments/${edited.id}`);
+    let form = page.locator('#act-edit_lines');
+    await form.getByLabel('Socken').fill('0'); // the socks are out of stock
+    await form.getByLabel('I confirm this action').check();
+    await form.getByRole('button', { name: 'Change the order lines' }).click();
+    await page.getByText('Change the order lines: done').waitFor();
+    let pi = await stripe.paymentIntents.retrieve(edited.id);
+    assert.equal(pi.amount, 8500, 'the new total is the sum of the lines');
+    assert.deepEqual(pi.kassa.order_lines.map((l) => l.name), ['Wanderschuh', 'Versand']);
+
+    form = page.locator('#act-edit_lines');
+    await form.getByLabel('Item').fill('Zelt');
+    await form.getByLabel('Unit price').fill('500.00');
+    await form.getByLabel('I confirm this action').check();
+    await form.getByRole('button', { name: 'Change the order lines' }).click();
+    const refusal = page.locator('#err-edit_lines');
+    await refusal.waitFor();
+    assert.match(await refusal.textContent(), /.+/, 'the provider\'s decision is shown next to the form');
+    pi = await stripe.paymentIntents.retrieve(edited.id);
+    assert.equal(pi.amount, 8500, 'a refused increase changes nothing');
+    await shot(page, 'edit-refused');
+
+    // resend needs a capture (Klarna sends the invoice then); sync any time
+    const cap = page.locator('#act-capture');
+    await cap.getByLabel('I confirm this action').check();
+    await cap.getByRole('button', { name: 'Capture in full' }).click();
+    await page.getByText('Capture in full: done').waitFor();
+    const resend = page.locator('#act-resend');
+    await resend.getByLabel('I confirm this action').check();
+    await resend.getByRole('button', { name: 'Resend payment instructions' }).click();
+    await page.getByText('Resend payment instructions: done').waitFor();
+    const sync = page.locator('#act-sync');
+    await sync.getByLabel('I confirm this action').check();
+    await sync.getByRole('button', { name: 'Check status with the provider' }).click();
+    await page.getByText('Check status with the provider: done').waitFor();
+    assert.equal((await stripe.paymentIntents.retrieve(edited.id)).status, 'succeeded');
+    const tl = await page.locator('#timeline').textContent();
+    for (const action of ['payment.edit_lines', 'payment.capture', 'payment.resend', 'payment.sync']) {
+      assert.ok(tl.includes(action), `the timeline shows ${action}`);
+    }
+  });
+
   it('extends an authorisation (new date and the 180-day ceiling shown) and cancels another', async () => {
     const page = a.page;
     await page.goto(`${k.url}/dashboard/payments/${other.id}`);
@@ -430,6 +475,29 @@ describe('back office', () => {
     assert.match(broken.why, /changed after it was written/);
     await page.reload();
     await page.getByText('The chain is broken:').waitFor();
+  });
+
+  it('kassa serve --sandbox prints a sandbox admin that can sign in', async () => {
+    const sb = await startKassa({ name: 'backoffice-sandbox', args: ['--sandbox'], merchant: false });
+    try {
+      const banner = await waitUntil(async () => {
+        const text = fs.readFileSync(sb.logPath, 'utf8');
+        return /TOTP secret [A-Z2-7]{32}/.test(text) ? text : null;
+      }, { what: 'the sandbox banner' });
+      const email = /e-mail ([^,\s]+), password (\S+)/.exec(banner);
+      const secret = /TOTP secret ([A-Z2-7]{32})/.exec(banner)[1];
+      assert.ok(email, 'the banner names the admin');
+      const sandboxAdmin = { email: email[1], password: email[2], totp_secret: secret };
+      const br = await browser();
+      try {
+        await signIn(br.page, sb.url, sandboxAdmin, { first: true });
+        await br.page.getByText('Test mode: sandbox data, no real money moves.').waitFor();
+      } finally {
+        await br.close();
+      }
+    } finally {
+      await sb.stop();
+    }
   });
 
   it('speaks German when asked, dates and amounts included', async () => {

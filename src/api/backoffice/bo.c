@@ -353,6 +353,11 @@ BO_ENTRY(e_action, bo_payment_action, STAFF_VIEW, 0) /* each action checks its o
 BO_ENTRY(e_view_save, bo_view_save, STAFF_VIEW, 0)
 BO_ENTRY(e_view_delete, bo_view_delete, STAFF_VIEW, 0)
 BO_ENTRY(e_audit, bo_audit_page, STAFF_AUDIT, 0)
+BO_ENTRY(e_dev, bo_dev_page, STAFF_DEV, 0)
+BO_ENTRY(e_dev_ep_create, bo_dev_endpoint_create, STAFF_DEV, 0)
+BO_ENTRY(e_dev_ep_change, bo_dev_endpoint_change, STAFF_DEV, 0)
+BO_ENTRY(e_dev_resend, bo_dev_event_resend, STAFF_DEV, 0)
+BO_ENTRY(e_dev_replay, bo_dev_replay, STAFF_DEV, 0)
 
 #define BOF LIMIT_BO_FORM_MAX
 
@@ -373,6 +378,12 @@ static const http_route bo_routes[] = {
     {"POST", "/dashboard/views", e_view_save, AUTH_NONE, BOF, "bo_view", 0},
     {"POST", "/dashboard/views/:id/delete", e_view_delete, AUTH_NONE, BOF, "bo_view", 0},
     {"GET", "/dashboard/audit", e_audit, AUTH_NONE, 0, "bo_audit", 0},
+    {"GET", "/dashboard/developers", e_dev, AUTH_NONE, 0, "bo_dev", 0},
+    {"POST", "/dashboard/developers/endpoints", e_dev_ep_create, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/endpoints/:id/:what", e_dev_ep_change, AUTH_NONE, BOF, "bo_dev",
+     0},
+    {"POST", "/dashboard/developers/events/:id/resend", e_dev_resend, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/replay", e_dev_replay, AUTH_NONE, BOF, "bo_dev", 0},
 };
 
 size_t backoffice_routes(const http_route **out)

@@ -100,6 +100,11 @@ void bo_payment_action(bo_req *r);
 void bo_view_save(bo_req *r);
 void bo_view_delete(bo_req *r);
 void bo_audit_page(bo_req *r);
+void bo_dev_page(bo_req *r);
+void bo_dev_endpoint_create(bo_req *r);
+void bo_dev_endpoint_change(bo_req *r);
+void bo_dev_event_resend(bo_req *r);
+void bo_dev_replay(bo_req *r);
 
 /* Audits one staff action on object_id with the result (outcome "ok" or "refused: ..."). */
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,

@@ -20,7 +20,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { chromium } = require('playwright-core');
-const { startKassa, runCli, waitUntil } = require('./harness');
+const { startKassa, startReceiver, runCli, waitUntil } = require('./harness');
 const { payKlarna, confirmKlarna } = require('./klarna');
 
 const ARTIFACTS = path.join(__dirname, 'artifacts');
@@ -475,6 +475,42 @@ describe('back office', () => {
     assert.match(broken.why, /changed after it was written/);
     await page.reload();
     await page.getByText('The chain is broken:').waitFor();
+  });
+
+  it('developers add a webhook endpoint (secret shown once) and replay a failed delivery', async () => {
+    const rx = await startReceiver({ refuseFirst: 1000 });
+    try {
+      const page = a.page;
+      await page.goto(`${k.url}/dashboard/developers`);
+      await page.getByLabel('URL').fill(rx.url);
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await page.getByText('it is shown only once').waitFor();
+      const secret = await page.locator('[role=alert] code').textContent();
+      assert.match(secret, /^whsec_/);
+      await page.goto(`${k.url}/dashboard/developers`);
+      assert.equal(await page.getByText(secret).count(), 0, 'the secret is not shown again');
+      const pi = await stripe.paymentIntents.create({ amount: 700, currency: 'eur', payment_method_types: ['klarna'] });
+      await rx.waitFor((r) => r.requests.some((q) => q.body.includes(pi.id)), 15000, 'a refused delivery');
+      assert.equal(rx.accepted().length, 0);
+      rx.refuseFirst = 0;
+      await page.goto(`${k.url}/dashboard/developers`);
+      await page.locator('tr[data-delivered="no"]').first().waitFor();
+      await shots(page, 'developers');
+      await axe(page, 'the developers page');
+      await page.getByRole('button', { name: 'Replay every event below that was not delivered' }).click();
+      await page.getByText('Undelivered events sent again.').waitFor();
+      await rx.waitFor((r) => r.events().some((e) => e.data.object.id === pi.id), 15000, 'the replayed delivery');
+      // a read-only person has no developers' page
+      const res = await ro.page.goto(`${k.url}/dashboard/developers`);
+      assert.equal(res.status(), 403);
+      // disable the endpoint: nothing more is sent to it
+      await page.goto(`${k.url}/dashboard/developers`);
+      await page.getByRole('button', { name: 'Disable' }).click();
+      await page.getByText('Endpoint changed.').waitFor();
+      await page.getByRole('cell', { name: 'disabled' }).waitFor();
+    } finally {
+      await rx.close();
+    }
   });
 
   it('kassa serve --sandbox prints a sandbox admin that can sign in', async () => {

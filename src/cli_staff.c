@@ -74,8 +74,13 @@ static int cli_open(const char *db, store **st, gw **g)
     return 0;
 }
 
-static void cli_print_user(FILE *out, const char *email, const char *role, const staff_new *u)
+static void cli_print_user(FILE *out, const char *email_typed, const char *role, const staff_new *u)
 {
+    char email[LIMIT_EMAIL_MAX + 1];
+    snprintf(email, sizeof email, "%s", email_typed);
+    for (char *p = email; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a'); /* as stored: addresses compare without case */
     json_t *o =
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", u->id, "email", email, "role", role,
                   "password", u->password, "totp_secret", u->totp_secret, "totp_uri", u->totp_uri);

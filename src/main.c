@@ -596,7 +596,7 @@ static int serve(const config *c)
     ecommpay_install(r.g);
     ctx = (api_ctx){
         .g = r.g, .sim_url = gc.sim_url, .sandbox = c->sandbox, .test_clock = c->test_clock};
-    static http_route routes[128];
+    static http_route routes[256];
     size_t n = 0;
     const http_route *part;
     size_t (*tables[])(const http_route **) = {stripe_routes, checkout_routes, qr_routes,

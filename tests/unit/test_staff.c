@@ -27,6 +27,7 @@
 #include "base/crypto.h"
 #include "base/totp.h"
 #include "gateway/staff.h"
+#include "api/backoffice/bo_int.h"
 
 /* ---- pure functions ---- */
 
@@ -171,6 +172,22 @@ static void test_roles_table(void **state)
     assert_null(staff_role_find("root"));
     const staff_role *all;
     assert_int_equal(staff_roles(&all), 5);
+}
+
+static void test_i18n_table_complete_and_language_pick(void **state)
+{
+    for (int l = BO_DE; l < BO_LANG__COUNT; l++)
+        assert_int_equal(bo_i18n_missing((bo_lang)l), 0);
+    assert_string_equal(bo_t(BO_DE, "Payments"), "Zahlungen");
+    assert_string_equal(bo_t(BO_SV, "Payments"), "Betalningar");
+    assert_string_equal(bo_t(BO_FI, "not in the table"), "not in the table");
+    assert_int_equal(bo_lang_pick(NULL, NULL, "fi-FI,fi;q=0.9,en;q=0.8"), BO_FI);
+    assert_int_equal(bo_lang_pick(NULL, NULL, "nl-NL, de;q=0.5"), BO_DE);
+    assert_int_equal(bo_lang_pick(NULL, NULL, "ja"), BO_EN);
+    assert_int_equal(bo_lang_pick(NULL, "sv", "de"), BO_SV); /* the cookie beats the header */
+    assert_int_equal(bo_lang_pick("fr", "sv", "de"), BO_FR); /* ?lang= beats both */
+    assert_int_equal(bo_lang_pick("xx", NULL, NULL), BO_EN);
+    assert_string_equal(bo_lang_code(BO_FI), "fi");
 }
 
 /* ---- through the gateway, on a real store ---- */
@@ -575,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_password_argon2id),
         cmocka_unit_test(test_audit_hash_covers_every_field),
         cmocka_unit_test(test_roles_table),
+        cmocka_unit_test(test_i18n_table_complete_and_language_pick),
     };
     const struct CMUnitTest stored[] = {
         TS(test_user_create_and_refusals), TS(test_signin_totp_recovery_and_sessions),

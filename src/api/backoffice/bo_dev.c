@@ -164,10 +164,22 @@ static void dev_page(bo_req *r, int status, const char *note, const char *secret
     bo_finish(r);
 }
 
+/* The notes a redirect may ask for (?done=...): never text from the URL itself. */
+static const char *const dev_notes[][2] = {
+    {"deleted", "Endpoint deleted."},
+    {"changed", "Endpoint changed."},
+    {"resent", "Event sent again."},
+    {"replayed", "Undelivered events sent again."},
+};
+
 void bo_dev_page(bo_req *r)
 {
     const char *done = bo_q(r, "done");
-    dev_page(r, 200, done != NULL ? T(r, done) : NULL, NULL);
+    const char *note = NULL;
+    for (size_t i = 0; done != NULL && i < K_ARRAY_LEN(dev_notes); i++)
+        if (strcmp(dev_notes[i][0], done) == 0)
+            note = T(r, dev_notes[i][1]);
+    dev_page(r, 200, note, NULL);
 }
 
 static void dev_done(bo_req *r, const char *what)
@@ -221,7 +233,7 @@ void bo_dev_endpoint_change(bo_req *r)
         return;
     }
     bo_audit_action(r, action, id, NULL, NULL, "ok");
-    dev_done(r, strcmp(what, "delete") == 0 ? "Endpoint deleted." : "Endpoint changed.");
+    dev_done(r, strcmp(what, "delete") == 0 ? "deleted" : "changed");
 }
 
 void bo_dev_event_resend(bo_req *r)
@@ -236,7 +248,7 @@ void bo_dev_event_resend(bo_req *r)
         return;
     }
     bo_audit_action(r, "event.resend", id, NULL, NULL, "ok");
-    dev_done(r, "Event sent again.");
+    dev_done(r, "resent");
 }
 
 void bo_dev_replay(bo_req *r)
@@ -259,5 +271,5 @@ void bo_dev_replay(bo_req *r)
     }
     bo_audit_action(r, "event.replay", NULL, NULL,
                     arena_printf(r->req->arena, "{\"events_resent\":%zu}", sent), "ok");
-    dev_done(r, "Undelivered events sent again.");
+    dev_done(r, "replayed");
 }

@@ -17,7 +17,10 @@
 #include "../../base/form.h"
 #include "../../base/log.h"
 
-#define BO_COOKIE         "kassa_staff"
+#define BO_COOKIE "kassa_staff"
+/* Static files: no session is read (they run inline on the I/O thread, where a
+ * session touch, a store write, must not happen). */
+#define BO_STATIC         (BO_PUBLIC | BO_RAW)
 #define BO_PENDING_COOKIE "kassa_pending"
 
 /* ---- answers ---- */
@@ -109,6 +112,8 @@ static void bo_refuse(bo_req *r, int status, const char *title, const char *text
 
 static bool bo_signin_needed(bo_req *r, const bo_spec *spec)
 {
+    if ((spec->flags & BO_STATIC) == BO_STATIC)
+        return false;
     r->token = http_req_cookie(r->req, BO_COOKIE);
     if (r->token != NULL && staff_session_check(r->api->g, r->token, r->req->remote_addr,
                                                 r->req->arena, &r->s) == K_OK) {
@@ -343,8 +348,8 @@ BO_ENTRY(e_signin_post, h_signin_post, 0, BO_PUBLIC)
 BO_ENTRY(e_code_get, h_code_get, 0, BO_PUBLIC)
 BO_ENTRY(e_code_post, h_code_post, 0, BO_PUBLIC)
 BO_ENTRY(e_signout, h_signout, 0, 0)
-BO_ENTRY(e_css, h_css, 0, BO_PUBLIC | BO_RAW)
-BO_ENTRY(e_js, h_js, 0, BO_PUBLIC | BO_RAW)
+BO_ENTRY(e_css, h_css, 0, BO_STATIC)
+BO_ENTRY(e_js, h_js, 0, BO_STATIC)
 BO_ENTRY(e_list, bo_payments_list, STAFF_VIEW, 0)
 BO_ENTRY(e_rows, bo_payments_rows, STAFF_VIEW, BO_RAW)
 BO_ENTRY(e_live, bo_live, STAFF_VIEW, BO_RAW)

@@ -520,6 +520,10 @@ static void st_json_cond(store_tx *tx, st_where *w, const char *field, const cha
 
 static void st_any_id(store_tx *tx, st_where *w, const char *v)
 {
+    if (strncmp(v, "pi_", 3) == 0) { /* Kassa's own id: the unique index, no document read */
+        st_cond(w, " AND id = $?", SA_T(v));
+        return;
+    }
     char ext[96], order[96], prov[96], fmt[480];
     store_json_field(tx, "external_id", ext, sizeof(ext));
     store_json_field(tx, "order_ref", order, sizeof(order));

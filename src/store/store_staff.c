@@ -696,6 +696,9 @@ k_status store_op_last_seq(store_tx *tx, const char *merchant_id, int64_t *out)
     K_ASSERT(tx != NULL && merchant_id != NULL);
     *out = 0;
     store_arg args[] = {SA_T(merchant_id)};
-    return store_sql(tx, "SELECT COALESCE(MAX(seq), 0) FROM operations WHERE merchant_id = $1",
+    /* newest first along the primary key: stops at the merchant's newest row instead
+     * of reading all of them (no row: *out stays 0) */
+    return store_sql(tx,
+                     "SELECT seq FROM operations WHERE merchant_id = $1 ORDER BY seq DESC LIMIT 1",
                      args, 1, st_int_row, out, NULL);
 }

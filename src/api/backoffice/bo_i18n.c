@@ -15,6 +15,9 @@ typedef struct {
 } bo_word;
 
 static const bo_word bo_words[] = {
+    {"Show the totals of all payments",
+     {"Summen aller Zahlungen anzeigen", "Afficher les totaux de tous les paiements",
+      "Näytä kaikkien maksujen summat", "Visa summorna för alla betalningar"}},
     {"Signed out", {"Abgemeldet", "Déconnecté", "Kirjauduttu ulos", "Utloggad"}},
     {"Your session has ended. Sign in again; nothing was changed.",
      {"Ihre Sitzung ist abgelaufen. Melden Sie sich erneut an; es wurde nichts geändert.",

@@ -59,9 +59,10 @@ function totp(secret, step) {
   const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
   return String(bin % 1000000).padStart(6, '0');
 }
+let clockOffsetS = 0; // how far the server's test clock was moved forward
 /** A code not used before by this user: the current step, or the next (the server allows ±1). */
 function nextCode(user) {
-  const now = Math.floor(Date.now() / 1000 / 30);
+  const now = Math.floor((Date.now() / 1000 + clockOffsetS) / 30);
   const step = Math.max(now, (user.lastStep || 0) + 1);
   assert.ok(step <= now + 1, 'at most two sign-ins of one user per 30 s in this test');
   user.lastStep = step;
@@ -513,6 +514,18 @@ describe('back office', () => {
     }
   });
 
+  it('saves a named view of the filters, and opens it again', async () => {
+    const page = a.page;
+    await page.goto(`${k.url}/dashboard/payments?status=requires_capture&currency=eur&lang=en`);
+    await page.getByLabel('Name for these filters').fill('To capture (EUR)');
+    await page.getByRole('button', { name: 'Save view' }).click();
+    await page.goto(`${k.url}/dashboard/payments`);
+    await page.getByRole('link', { name: 'To capture (EUR)' }).click();
+    await page.waitForURL(/status=requires_capture/);
+    const statuses = await page.locator('tbody#rows [data-col=status]').allTextContents();
+    assert.ok(statuses.length > 0 && statuses.every((t) => t.includes('Authorised')), statuses.join());
+  });
+
   it('kassa serve --sandbox prints a sandbox admin that can sign in', async () => {
     const sb = await startKassa({ name: 'backoffice-sandbox', args: ['--sandbox'], merchant: false });
     try {
@@ -543,5 +556,20 @@ describe('back office', () => {
     await page.locator('#summary').getByText(/85,00\s€/).waitFor();
     await shot(page, 'payment-de');
     await page.goto(`${k.url}/dashboard/payments?lang=en`);
+  });
+
+  it('after 23 days the authorisation is in the "expiring soon" queue (and old sessions have ended)', async () => {
+    // Last: the test clock moves Kassa's time (and so the TOTP steps it accepts) forward.
+    const days = 23;
+    await k.advanceClock(days * 86400);
+    clockOffsetS += days * 86400;
+    const page = a.page;
+    await page.goto(`${k.url}/dashboard/payments?queue=expiring`);
+    await page.getByRole('heading', { name: 'Sign in to the back office' }).waitFor(); // 12 h at most
+    await signIn(page, k.url, admin);
+    await page.goto(`${k.url}/dashboard/payments?queue=expiring`);
+    await page.getByRole('heading', { name: 'Expiring soon' }).waitFor();
+    await page.getByRole('link', { name: later.id }).waitFor();
+    await shot(page, 'expiring');
   });
 });

@@ -15,6 +15,8 @@ typedef struct {
 } bo_word;
 
 static const bo_word bo_words[] = {
+    {"Still to capture",
+     {"Noch einzuziehen", "Reste à encaisser", "Vielä veloitettavana", "Kvar att debitera"}},
     {"Show the totals of all payments",
      {"Summen aller Zahlungen anzeigen", "Afficher les totaux de tous les paiements",
       "Näytä kaikkien maksujen summat", "Visa summorna för alla betalningar"}},

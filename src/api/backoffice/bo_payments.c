@@ -349,7 +349,7 @@ static void expiring_page(bo_req *r)
     bo_fmt(r,
            "<table class=\"list\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
            "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
-           T(r, "Expires"), T(r, "Payment"), T(r, "Amount"), T(r, "Customer"));
+           T(r, "Expires"), T(r, "Payment"), T(r, "Still to capture"), T(r, "Customer"));
     for (size_t i = 0; i < n; i++) {
         bo_raw(r, "<tr><td>");
         bo_time(r, ps[i].auth_expires_at);

@@ -1008,11 +1008,11 @@ static bool cl_split(cl_row *r, cl_col *col)
 
 static bool cl_known_tables(void)
 {
-    static const char *const known[] = {"schema_version", "merchants", "objects", "operations",
-                                        "deliveries", "delivery_attempts", "idempotency",
-                                        "sqlite_sequence",
-                                        /* reports: a payment writes none of its rows */
-                                        "report_jobs"};
+    static const char *const known[] = {
+        "schema_version", "merchants", "objects", "operations", "deliveries", "delivery_attempts",
+        "idempotency", "sqlite_sequence",
+        /* reports' and the back office's: nothing in them belongs to a payment */
+        "report_jobs", "staff_users", "staff_sessions", "audit_log", "staff_views"};
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(C.db,
                            "SELECT name FROM sqlite_master WHERE type = 'table'"

@@ -139,6 +139,30 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
 #define LIMIT_DEMO_CART_LINES_MAX 16          /* distinct products in the demo cart cookie */
 #define LIMIT_DEMO_QTY_MAX        99          /* quantity of one product in the demo cart */
 
+/* Staff back office (gateway/staff.c, api/backoffice) */
+#define LIMIT_BO_PASSWORD_MIN        12  /* OWASP ASVS 2.1.1: at least 12 characters */
+#define LIMIT_BO_PASSWORD_MAX        128 /* argon2id hashes any length; a bound on the work */
+#define LIMIT_BO_FAILS_BEFORE_LOCK   5   /* wrong passwords/codes in a row before the lock */
+#define LIMIT_BO_LOCK_MS             (15 * 60 * 1000) /* locked out this long (OWASP) */
+#define LIMIT_BO_FAIL_DELAY_MS       1000 /* every failed sign-in waits this long first */
+#define LIMIT_BO_SESSION_IDLE_MS     (30 * 60 * 1000)      /* OWASP: 15-30 min idle */
+#define LIMIT_BO_SESSION_ABSOLUTE_MS (12 * 60 * 60 * 1000) /* one working day */
+#define LIMIT_BO_SESSION_TOUCH_MS    (60 * 1000)     /* last_ms written at most once a minute */
+#define LIMIT_BO_PENDING_MS          (5 * 60 * 1000) /* password given, code awaited */
+#define LIMIT_BO_RECOVERY_CODES      8               /* recovery codes minted per user */
+#define LIMIT_BO_TOTP_WINDOW         1    /* steps of clock skew accepted either side (RFC 6238) */
+#define LIMIT_BO_LIVE_WAIT_MS        3000 /* one live-update poll waits this long for news */
+#define LIMIT_BO_LIVE_POLL_MS        200  /* how often that poll reads the journal */
+#define LIMIT_BO_LIVE_MAX            16   /* live polls at once (each holds a handler thread) */
+#define LIMIT_BO_LIVE_BATCH          50   /* journal rows sent per live answer */
+#define LIMIT_BO_PAGE_ROWS           50   /* payments per list page */
+#define LIMIT_BO_TOTALS_MAX          64   /* currencies in the totals line */
+#define LIMIT_BO_EXPIRING_DAYS       7    /* the "expiring soon" queue looks this far ahead */
+#define LIMIT_BO_VIEWS_MAX           50   /* saved views per user */
+#define LIMIT_BO_FORM_MAX            (32 * 1024) /* a back-office form: order lines at most */
+#define LIMIT_BO_REASON_MAX          500         /* the reason typed for an action */
+#define LIMIT_BO_AUDIT_VERIFY_BATCH  500 /* audit rows read per step of `kassa audit verify` */
+
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
 
@@ -197,6 +221,11 @@ _Static_assert(LIMIT_WRITE_BATCH_MAX <= LIMIT_WRITE_QUEUE_MAX, "a batch fits the
 _Static_assert(LIMIT_SQLITE_CKPT_FRAMES < LIMIT_SQLITE_CKPT_FORCE_FRAMES,
                "the checkpointer is woken before the writer has to checkpoint");
 _Static_assert(LIMIT_LIST_PAGE_MAX <= LIMIT_STORE_ROWS_MAX, "an API page is one store call");
+_Static_assert(LIMIT_BO_LIVE_POLL_MS < LIMIT_BO_LIVE_WAIT_MS, "a live poll reads more than once");
+_Static_assert(LIMIT_BO_LIVE_MAX < LIMIT_HTTP_WORKERS_MAX, "live polls leave handler threads");
+_Static_assert(LIMIT_BO_PAGE_ROWS <= LIMIT_LIST_PAGE_MAX, "a list page is one store call");
+_Static_assert(LIMIT_BO_AUDIT_VERIFY_BATCH <= LIMIT_STORE_ROWS_MAX, "a verify step is one call");
+_Static_assert(LIMIT_BO_SESSION_IDLE_MS < LIMIT_BO_SESSION_ABSOLUTE_MS, "idle before absolute");
 _Static_assert(LIMIT_URL_MAX < LIMIT_HTTP_URL_MAX, "a return URL fits in a request URL");
 _Static_assert(LIMIT_WEBHOOK_BACKOFF_MAX_S < LIMIT_WEBHOOK_HORIZON_S, "backoff within horizon");
 _Static_assert((int64_t)LIMIT_IDEMPOTENCY_LEASE_S * 1000 >

@@ -30,6 +30,7 @@
 #include "cli/openapi.h"
 #include "cli/ops_metrics.h"
 #include "cli/service.h"
+#include "cli/staff.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -312,6 +313,8 @@ static void usage(FILE *out)
             "  kassa openapi [--routes]\n"
             "  kassa export --merchant ACCT --report TYPE --from WHEN --to WHEN > FILE\n"
             "  kassa report schedule create|list|delete ...\n"
+            "  kassa user create --email EMAIL --role ROLE [--merchant ID] [--db PATH]\n"
+            "  kassa audit verify [--merchant ID] [--db PATH]\n"
             "  kassa version\n"
             "  kassa COMMAND --help\n",
             KASSA_VERSION);
@@ -568,7 +571,8 @@ static bool sandbox_merchant(gw *g, const config *c, arena *a, gw_merchant_keys 
     return true;
 }
 
-static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const char *sim_url)
+static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const char *sim_url,
+                          const cli_sandbox_staff *staff)
 {
     printf("\n  Kassa is running (sandbox).\n\n"
            "  Demo shop:        %s/demo   <- open this and buy something\n"
@@ -586,6 +590,12 @@ static void print_sandbox(const api_ctx *ctx, const gw_merchant_keys *k, const c
            ctx->public_url, ctx->public_url, sim_url != NULL ? sim_url : "off", k->secret_key,
            k->publishable_key, (long long)k->ecp_project_id, k->ecp_secret, ctx->public_url,
            k->secret_key);
+    if (staff->email != NULL)
+        printf("  Back office:      %s/dashboard\n"
+               "    e-mail %s, password %s\n"
+               "    TOTP secret %s (add it to an authenticator app; also in "
+               "var/sandbox-staff.json)\n\n",
+               ctx->public_url, staff->email, staff->password, staff->totp_secret);
     fflush(stdout);
 }
 
@@ -728,7 +738,7 @@ static void serve_reload(void *arg)
 /* Every route of the server, in the router's order: the server's own first
  * when with_builtin (as http_server_start puts them), then each table. The
  * OpenAPI document is generated from this same list. */
-#define ROUTES_MAX 160
+#define ROUTES_MAX 256
 static size_t collect_routes(http_route *routes, bool with_builtin)
 {
     size_t n = 0;
@@ -740,6 +750,7 @@ static size_t collect_routes(http_route *routes, bool with_builtin)
                                                demo_routes,
                                                ecommpay_routes,
                                                reporting_routes,
+                                               backoffice_routes,
                                                openapi_routes};
     for (size_t t = with_builtin ? 0 : 1; t < K_ARRAY_LEN(tables); t++) {
         size_t m = tables[t](&part);
@@ -939,7 +950,13 @@ static int serve(config *c)
     if (c->sandbox) {
         if (demo_start(&ctx) != K_OK)
             log_warn("the demo shop could not register its webhook endpoint");
-        print_sandbox(&ctx, &keys, gc.sim_url);
+        cli_sandbox_staff staff = {0};
+        char sdir[CONFIG_VALUE_MAX];
+        snprintf(sdir, sizeof(sdir), "%s", c->db);
+        if (!cli_sandbox_admin(
+                r.g, keys.id, arena_printf(&a, "%s/sandbox-staff.json", dirname(sdir)), &a, &staff))
+            log_warn("the sandbox's back-office admin could not be created");
+        print_sandbox(&ctx, &keys, gc.sim_url, &staff);
     }
     log_info("kassa %s listening on %s (db '%s')", KASSA_VERSION, url, c->db);
     service_wait(serve_reload, (void *)c);
@@ -1102,6 +1119,10 @@ int main(int argc, char **argv)
         return cli_export(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0)
         return cli_report(argc - 2, argv + 2);
+    if (strcmp(cmd, "user") == 0)
+        return cli_user(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cli_audit(argc - 1, argv + 1);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -27,6 +27,7 @@ size_t demo_routes(const http_route **out);
 size_t ecommpay_routes(const http_route **out);
 /* stripe/reporting.c: report runs and types, files, schedules, analytics */
 size_t reporting_routes(const http_route **out);
+size_t backoffice_routes(const http_route **out); /* backoffice/: the staff's /dashboard */
 
 /* Stripe dialect hooks main installs in the server and gateway. */
 const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ctx);

@@ -74,6 +74,8 @@ typedef enum {
     GW_WHY_CANCEL_FAILED,        /* the provider refused to release the authorisation */
     GW_WHY_PROVIDER_UNAVAILABLE, /* the provider gave no answer */
     GW_WHY_CALLBACK_REFUSED,     /* a provider callback failed its checks */
+    GW_WHY_UNAUTHENTICATED,      /* a person's sign-in failed or lapsed (the back office) */
+    GW_WHY_FORBIDDEN,            /* beyond the person's role, or re-authentication needed */
     GW_WHY_IDEM_MISMATCH,        /* idempotency key reused with other parameters */
     GW_WHY_IDEM_IN_USE,          /* idempotency key held by a request in flight */
     GW_WHY_BUSY,                 /* the store is saturated: retry shortly */

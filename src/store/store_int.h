@@ -13,6 +13,7 @@
 #define KASSA_STORE_INT_H
 
 #include "store.h"
+#include "store_sql.h"
 
 struct store_backend {
     const char *name;
@@ -85,6 +86,11 @@ struct store_backend {
     k_status (*job_update)(store_tx *tx, const store_job *j);
     k_status (*job_list)(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
                          store_job **out, size_t *n);
+
+    /* One parameterised statement (store_sql.h) for the modules that keep their SQL
+     * above the backends (store_staff.c). */
+    k_status (*sql)(store_tx *tx, const char *sql, const store_arg *args, int nargs,
+                    store_row_fn fn, void *ctx, int64_t *changes);
 };
 
 struct store {

@@ -58,6 +58,8 @@
 #define PG_PARAMS_MAX       16           /* parameters of the widest statement */
 #define PG_OID_TEXT         25
 #define PG_OID_INT8         20
+#define PG_SQL_ARGS_MAX     24 /* arguments of the widest store_sql statement */
+#define PG_SQL_COLS_MAX     32 /* columns of the widest store_sql row */
 
 /* ---- migrations ---- */
 
@@ -159,6 +161,55 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX report_jobs_ref ON report_jobs(merchant_id, ref_id, id);"
     "CREATE INDEX objects_created ON objects(merchant_id, kind, created, seq);"
     "CREATE INDEX operations_ledger ON operations(merchant_id, created_ms, seq);",
+    /* 3: the back office: staff users, their sessions, the audit chain, saved views */
+    "CREATE TABLE staff_users("
+    " merchant_id text NOT NULL,"
+    " id text PRIMARY KEY,"
+    " email text NOT NULL UNIQUE,"
+    " role text NOT NULL,"
+    " pw_hash text NOT NULL,"
+    " totp_secret text NOT NULL,"
+    " recovery text NOT NULL DEFAULT '[]',"
+    " recovery_shown bigint NOT NULL DEFAULT 0,"
+    " failed bigint NOT NULL DEFAULT 0,"
+    " locked_until_ms bigint NOT NULL DEFAULT 0,"
+    " totp_last_step bigint NOT NULL DEFAULT 0,"
+    " created_ms bigint NOT NULL);"
+    "CREATE INDEX staff_users_merchant ON staff_users(merchant_id);"
+    "CREATE TABLE staff_sessions("
+    " token_hash text PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " user_id text NOT NULL,"
+    " stage text NOT NULL,"
+    " created_ms bigint NOT NULL,"
+    " last_ms bigint NOT NULL,"
+    " addr text);"
+    "CREATE INDEX staff_sessions_user ON staff_sessions(merchant_id, user_id);"
+    "CREATE TABLE audit_log("
+    " seq bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " at_ms bigint NOT NULL,"
+    " staff_id text,"
+    " staff_email text,"
+    " addr text,"
+    " action text NOT NULL,"
+    " object_id text,"
+    " before_json text,"
+    " after_json text,"
+    " reason text,"
+    " outcome text NOT NULL,"
+    " prev_hash text NOT NULL,"
+    " hash text NOT NULL,"
+    " UNIQUE(merchant_id, prev_hash));"
+    "CREATE INDEX audit_log_object ON audit_log(merchant_id, object_id, seq);"
+    "CREATE TABLE staff_views("
+    " merchant_id text NOT NULL,"
+    " id text PRIMARY KEY,"
+    " user_id text NOT NULL,"
+    " name text NOT NULL,"
+    " query text NOT NULL,"
+    " created_ms bigint NOT NULL,"
+    " UNIQUE(merchant_id, user_id, name));",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))
@@ -1713,6 +1764,55 @@ static k_status pg_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_
     return K_OK;
 }
 
+/* ---- one parameterised statement (store_sql.h) ---- */
+
+static k_status pg_sql_rows(PGresult *r, store_row_fn fn, void *ctx)
+{
+    int rows = PQntuples(r), cols = PQnfields(r);
+    K_ASSERT(cols <= PG_SQL_COLS_MAX);
+    for (int i = 0; i < rows && fn != NULL; i++) {
+        const char *vals[PG_SQL_COLS_MAX];
+        for (int j = 0; j < cols; j++)
+            vals[j] = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
+        k_status ks = fn(ctx, cols, vals);
+        if (ks != K_OK)
+            return ks;
+    }
+    return K_OK;
+}
+
+static k_status pg_sql_run(store_tx *tx, const char *sql, const store_arg *args, int nargs,
+                           store_row_fn fn, void *ctx, int64_t *changes)
+{
+    pg_conn *c = pg_tx_conn(tx);
+    if (c->broken || c->failed)
+        return K_EIO; /* the job's transaction is already aborted */
+    K_ASSERT(nargs <= PG_SQL_ARGS_MAX);
+    Oid oids[PG_SQL_ARGS_MAX];
+    const char *vals[PG_SQL_ARGS_MAX];
+    char num[PG_SQL_ARGS_MAX][24];
+    for (int i = 0; i < nargs; i++) {
+        oids[i] = args[i].type == 'i' ? PG_OID_INT8 : PG_OID_TEXT;
+        vals[i] = args[i].s;
+        if (args[i].type == 'i') {
+            snprintf(num[i], sizeof(num[i]), "%lld", (long long)args[i].i);
+            vals[i] = num[i];
+        }
+    }
+    PGresult *r = PQexecParams(c->db, sql, nargs, oids, vals, NULL, NULL, 0);
+    ExecStatusType es = PQresultStatus(r);
+    if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
+        k_status ks = pg_err(c, r, "statement");
+        PQclear(r);
+        return ks;
+    }
+    k_status ks = pg_sql_rows(r, fn, ctx);
+    if (ks == K_OK && changes != NULL)
+        *changes = pg_changes(r);
+    PQclear(r);
+    return ks;
+}
+
 /* ---- the vtable ---- */
 
 /* ---- reports ---- */
@@ -1900,4 +2000,5 @@ const struct store_backend store_pg_backend = {
     .job_claim = pg_job_claim,
     .job_update = pg_job_update,
     .job_list = pg_job_list,
+    .sql = pg_sql_run,
 };

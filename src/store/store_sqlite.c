@@ -136,6 +136,55 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX report_jobs_ref ON report_jobs(merchant_id, ref_id, id);"
     "CREATE INDEX objects_created ON objects(merchant_id, kind, created, seq);"
     "CREATE INDEX operations_ledger ON operations(merchant_id, created_ms, seq);",
+    /* 3: the back office: staff users, their sessions, the audit chain, saved views */
+    "CREATE TABLE staff_users("
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT PRIMARY KEY,"
+    " email TEXT NOT NULL UNIQUE,"
+    " role TEXT NOT NULL,"
+    " pw_hash TEXT NOT NULL,"
+    " totp_secret TEXT NOT NULL,"
+    " recovery TEXT NOT NULL DEFAULT '[]',"
+    " recovery_shown INTEGER NOT NULL DEFAULT 0,"
+    " failed INTEGER NOT NULL DEFAULT 0,"
+    " locked_until_ms INTEGER NOT NULL DEFAULT 0,"
+    " totp_last_step INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE INDEX staff_users_merchant ON staff_users(merchant_id);"
+    "CREATE TABLE staff_sessions("
+    " token_hash TEXT PRIMARY KEY,"
+    " merchant_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " stage TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " last_ms INTEGER NOT NULL,"
+    " addr TEXT);"
+    "CREATE INDEX staff_sessions_user ON staff_sessions(merchant_id, user_id);"
+    "CREATE TABLE audit_log("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " merchant_id TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " staff_id TEXT,"
+    " staff_email TEXT,"
+    " addr TEXT,"
+    " action TEXT NOT NULL,"
+    " object_id TEXT,"
+    " before_json TEXT,"
+    " after_json TEXT,"
+    " reason TEXT,"
+    " outcome TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " UNIQUE(merchant_id, prev_hash));"
+    "CREATE INDEX audit_log_object ON audit_log(merchant_id, object_id, seq);"
+    "CREATE TABLE staff_views("
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT PRIMARY KEY,"
+    " user_id TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " query TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " UNIQUE(merchant_id, user_id, name));",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))
@@ -1744,6 +1793,64 @@ static k_status sq_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_
     return ks;
 }
 
+/* ---- one parameterised statement (store_sql.h) ---- */
+
+#define SQ_SQL_COLS_MAX 32 /* columns of the widest row store_staff.c reads */
+
+static int sq_sql_bind(sqlite3_stmt *st, const store_arg *args, int nargs)
+{
+    int rc = SQLITE_OK;
+    for (int i = 0; i < nargs && rc == SQLITE_OK; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "$%d", i + 1);
+        int idx = sqlite3_bind_parameter_index(st, name);
+        if (idx == 0)
+            continue;
+        if (args[i].type == 'i')
+            sq_bi(st, idx, args[i].i, &rc);
+        else
+            sq_bt(st, idx, args[i].s, &rc);
+    }
+    return rc;
+}
+
+static k_status sq_sql_rows(sq_conn *c, sqlite3_stmt *st, store_row_fn fn, void *ctx)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int n = sqlite3_column_count(st);
+        K_ASSERT(n <= SQ_SQL_COLS_MAX);
+        const char *vals[SQ_SQL_COLS_MAX];
+        for (int i = 0; i < n; i++)
+            vals[i] = (const char *)sqlite3_column_text(st, i);
+        if (fn == NULL)
+            continue;
+        k_status ks = fn(ctx, n, vals);
+        if (ks != K_OK)
+            return ks;
+    }
+    return rc == SQLITE_DONE ? K_OK : sq_err(c, rc, "statement");
+}
+
+static k_status sq_sql_run(store_tx *tx, const char *sql, const store_arg *args, int nargs,
+                           store_row_fn fn, void *ctx, int64_t *changes)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("store: cannot prepare '%.80s': %s", sql, sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return K_EIO;
+    }
+    rc = sq_sql_bind(st, args, nargs);
+    k_status ks = rc == SQLITE_OK ? sq_sql_rows(c, st, fn, ctx) : sq_err(c, rc, "bind");
+    if (ks == K_OK && changes != NULL)
+        *changes = sqlite3_changes(c->db);
+    sqlite3_finalize(st);
+    return ks;
+}
+
 /* ---- the vtable ---- */
 
 /* ---- reports ---- */
@@ -1998,4 +2105,5 @@ const struct store_backend store_sqlite_backend = {
     .job_claim = sq_job_claim,
     .job_update = sq_job_update,
     .job_list = sq_job_list,
+    .sql = sq_sql_run,
 };

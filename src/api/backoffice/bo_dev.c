@@ -1,0 +1,275 @@
+/*
+ * bo_dev.c - the developers' page (role developer or admin): the merchant's
+ * webhook endpoints (create, with the signing secret shown once; disable and
+ * enable; delete), the recent events with their deliveries (state, attempts,
+ * last HTTP status), resend one event, and replay every recent event whose
+ * delivery has not succeeded. Each change is audited. The work is the
+ * gateway's (gw_endpoint_*, gw_event_*), exactly as the Stripe dialect's
+ * /v1/webhook_endpoints and /v1/events/:id/resend do it.
+ */
+#include "bo_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../../base/log.h"
+
+#define BO_DEV_EVENTS 20 /* recent events listed on the page */
+
+static void endpoints_table(bo_req *r)
+{
+    store_list_q q = {.limit = LIMIT_LIST_PAGE_MAX};
+    gw_endpoint *eps = NULL;
+    size_t n = 0;
+    bool more = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_endpoint_list(r->api->g, r->s.merchant_id, &q, r->req->arena, &eps, &n, &more, &err) !=
+        K_OK)
+        n = 0;
+    bo_fmt(r,
+           "<section aria-labelledby=\"ep-h\"><h2 id=\"ep-h\">%s</h2><div class=\"scroll\">"
+           "<table class=\"list\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+           "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
+           T(r, "Webhook endpoints"), T(r, "URL"), T(r, "Status"), T(r, "Created"),
+           T(r, "Actions"));
+    for (size_t i = 0; i < n; i++) {
+        bool on = eps[i].status == NULL || strcmp(eps[i].status, "enabled") == 0;
+        bo_fmt(r, "<tr data-endpoint=\"%s\"><td><code>", eps[i].id);
+        bo_esc(r, eps[i].url);
+        bo_fmt(r, "</code></td><td>%s</td><td>", on ? T(r, "enabled") : T(r, "disabled"));
+        bo_time(r, eps[i].created);
+        bo_fmt(r,
+               "</td><td><form method=\"post\" class=\"inline\" "
+               "action=\"/dashboard/developers/endpoints/%s/%s\">",
+               eps[i].id, on ? "disable" : "enable");
+        bo_csrf_field(r);
+        bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form> ",
+               on ? T(r, "Disable") : T(r, "Enable"));
+        bo_fmt(r,
+               "<form method=\"post\" class=\"inline\" "
+               "action=\"/dashboard/developers/endpoints/%s/delete\">",
+               eps[i].id);
+        bo_csrf_field(r);
+        bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form></td></tr>",
+               T(r, "Delete"));
+    }
+    if (n == 0)
+        bo_fmt(r, "<tr><td colspan=\"4\">%s</td></tr>", T(r, "No endpoints yet."));
+    bo_raw(r, "</tbody></table></div>");
+    bo_raw(r, "<form method=\"post\" action=\"/dashboard/developers/endpoints\" class=\"card\">");
+    bo_csrf_field(r);
+    bo_fmt(r,
+           "<h3>%s</h3><label for=\"ep-url\">%s</label><input id=\"ep-url\" name=\"url\" "
+           "type=\"url\" required placeholder=\"https://shop.example/hooks/kassa\">"
+           "<button type=\"submit\">%s</button></form></section>",
+           T(r, "Add an endpoint (every event)"), T(r, "URL"), T(r, "Add endpoint"));
+}
+
+/* "delivered 1/1, HTTP 200" style summary; *ok false when a delivery has not succeeded. */
+static const char *delivery_summary(bo_req *r, const char *event_id, bool *ok)
+{
+    json_t *ds = NULL;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    *ok = true;
+    if (gw_event_deliveries(r->api->g, r->s.merchant_id, event_id, r->req->arena, &ds, &err) !=
+        K_OK)
+        return "";
+    buf b;
+    buf_init(&b, 2048);
+    size_t i;
+    json_t *d;
+    json_array_foreach(ds, i, d)
+    {
+        const char *state = json_string_value(json_object_get(d, "state"));
+        *ok &= state != NULL && (strcmp(state, "delivered") == 0 || strcmp(state, "skipped") == 0);
+        buf_printf(&b, "%s%s %s, %lld %s, HTTP %lld", i > 0 ? "; " : "",
+                   json_string_value(json_object_get(d, "endpoint")), state != NULL ? state : "",
+                   (long long)json_integer_value(json_object_get(d, "attempts")), T(r, "attempts"),
+                   (long long)json_integer_value(json_object_get(d, "last_status")));
+    }
+    char *s = arena_strndup(r->req->arena, b.data != NULL ? b.data : "", b.len);
+    buf_free(&b);
+    return s != NULL ? s : "";
+}
+
+static void events_table(bo_req *r)
+{
+    store_list_q q = {.limit = BO_DEV_EVENTS};
+    gw_event *evs = NULL;
+    size_t n = 0;
+    bool more = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_event_list(r->api->g, r->s.merchant_id, &q, r->req->arena, &evs, &n, &more, &err) !=
+        K_OK)
+        n = 0;
+    bo_fmt(r,
+           "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">%s</h2>"
+           "<form method=\"post\" action=\"/dashboard/developers/replay\">",
+           T(r, "Recent events"));
+    bo_csrf_field(r);
+    bo_fmt(r,
+           "<button type=\"submit\">%s</button></form><div class=\"scroll\"><table "
+           "class=\"list\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+           "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+           "</tr></thead><tbody>",
+           T(r, "Replay every event below that was not delivered"), T(r, "Created"), T(r, "Event"),
+           T(r, "Type"), T(r, "Deliveries"), T(r, "Actions"));
+    for (size_t i = 0; i < n; i++) {
+        bool ok = true;
+        const char *sum = delivery_summary(r, evs[i].id, &ok);
+        bo_fmt(r, "<tr data-event=\"%s\" data-delivered=\"%s\"><td>", evs[i].id, ok ? "yes" : "no");
+        bo_time(r, evs[i].created);
+        bo_fmt(r, "</td><td><code>%s</code></td><td>", evs[i].id);
+        bo_esc(r, evs[i].type);
+        bo_raw(r, "</td><td>");
+        bo_esc(r, sum[0] != '\0' ? sum : "–");
+        bo_fmt(r,
+               "</td><td><form method=\"post\" class=\"inline\" "
+               "action=\"/dashboard/developers/events/%s/resend\">",
+               evs[i].id);
+        bo_csrf_field(r);
+        bo_fmt(r,
+               "<button type=\"submit\" class=\"small\" aria-label=\"%s %s\">%s</button>"
+               "</form></td></tr>",
+               T(r, "Resend"), evs[i].id, T(r, "Resend"));
+    }
+    if (n == 0)
+        bo_fmt(r, "<tr><td colspan=\"5\">%s</td></tr>", T(r, "No events yet."));
+    bo_raw(r, "</tbody></table></div></section>");
+}
+
+static void dev_page(bo_req *r, int status, const char *note, const char *secret)
+{
+    bo_html_start(r, status);
+    bo_page_begin(r, T(r, "Developers"), "developers");
+    bo_fmt(r, "<h1>%s</h1>", T(r, "Developers"));
+    if (note != NULL) {
+        bo_fmt(r, "<p class=\"banner %s\" role=\"status\">", status < 400 ? "ok" : "bad");
+        bo_esc(r, note);
+        bo_raw(r, "</p>");
+    }
+    if (secret != NULL) {
+        bo_fmt(r, "<section class=\"card\" role=\"alert\"><h2>%s</h2><p>%s</p><p><code>",
+               T(r, "Signing secret"),
+               T(r, "Copy it now into your shop's configuration: it is shown only once."));
+        bo_esc(r, secret);
+        bo_raw(r, "</code></p></section>");
+    }
+    endpoints_table(r);
+    events_table(r);
+    bo_page_end(r);
+    bo_finish(r);
+}
+
+/* The notes a redirect may ask for (?done=...): never text from the URL itself. */
+static const char *const dev_notes[][2] = {
+    {"deleted", "Endpoint deleted."},
+    {"changed", "Endpoint changed."},
+    {"resent", "Event sent again."},
+    {"replayed", "Undelivered events sent again."},
+};
+
+void bo_dev_page(bo_req *r)
+{
+    const char *done = bo_q(r, "done");
+    const char *note = NULL;
+    for (size_t i = 0; done != NULL && i < K_ARRAY_LEN(dev_notes); i++)
+        if (strcmp(dev_notes[i][0], done) == 0)
+            note = T(r, dev_notes[i][1]);
+    dev_page(r, 200, note, NULL);
+}
+
+static void dev_done(bo_req *r, const char *what)
+{
+    char *to = arena_printf(r->req->arena, "/dashboard/developers?done=%s", what);
+    http_resp_redirect(r->req, r->resp, to);
+}
+
+void bo_dev_endpoint_create(bo_req *r)
+{
+    json_t *all = json_pack("[s]", "*");
+    arena_defer(r->req->arena, (void (*)(void *))json_decref, all);
+    gw_endpoint_params p = {.url = bo_f(r, "url"), .enabled_events = all, .disabled = -1};
+    gw_endpoint ep;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_endpoint_create(r->api->g, r->s.merchant_id, &p, NULL, r->req->arena, &ep, &err) !=
+        K_OK) {
+        bo_audit_action(r, "endpoint.create", NULL, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        dev_page(r, bo_status(&err), err.message, NULL);
+        return;
+    }
+    bo_audit_action(r, "endpoint.create", ep.id, NULL, NULL, "ok");
+    dev_page(r, 200, T(r, "Endpoint added."), ep.secret);
+}
+
+void bo_dev_endpoint_change(bo_req *r)
+{
+    const char *id = r->req->params[0], *what = r->req->params[1];
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    gw_endpoint ep;
+    k_status ks;
+    if (strcmp(what, "delete") == 0) {
+        ks = gw_endpoint_delete(r->api->g, r->s.merchant_id, id, NULL, r->req->arena, &ep, &err);
+    } else if (strcmp(what, "disable") == 0 || strcmp(what, "enable") == 0) {
+        gw_endpoint_params p = {.disabled = strcmp(what, "disable") == 0 ? 1 : 0};
+        ks =
+            gw_endpoint_update(r->api->g, r->s.merchant_id, id, &p, NULL, r->req->arena, &ep, &err);
+    } else {
+        bo_message(r, 404, T(r, "Not found"), T(r, "There is no such action."),
+                   "/dashboard/developers");
+        return;
+    }
+    char *action = arena_printf(r->req->arena, "endpoint.%s", what);
+    if (ks != K_OK) {
+        bo_audit_action(r, action, id, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        dev_page(r, bo_status(&err), err.message, NULL);
+        return;
+    }
+    bo_audit_action(r, action, id, NULL, NULL, "ok");
+    dev_done(r, strcmp(what, "delete") == 0 ? "deleted" : "changed");
+}
+
+void bo_dev_event_resend(bo_req *r)
+{
+    const char *id = r->req->params[0];
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_event_resend(r->api->g, r->s.merchant_id, id, &err) != K_OK) {
+        bo_audit_action(r, "event.resend", id, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        dev_page(r, bo_status(&err), err.message, NULL);
+        return;
+    }
+    bo_audit_action(r, "event.resend", id, NULL, NULL, "ok");
+    dev_done(r, "resent");
+}
+
+void bo_dev_replay(bo_req *r)
+{
+    store_list_q q = {.limit = BO_DEV_EVENTS};
+    gw_event *evs = NULL;
+    size_t n = 0, sent = 0;
+    bool more = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_event_list(r->api->g, r->s.merchant_id, &q, r->req->arena, &evs, &n, &more, &err) !=
+        K_OK)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = true;
+        delivery_summary(r, evs[i].id, &ok);
+        if (ok || gw_event_resend(r->api->g, r->s.merchant_id, evs[i].id, &err) != K_OK)
+            continue;
+        sent++;
+    }
+    bo_audit_action(r, "event.replay", NULL, NULL,
+                    arena_printf(r->req->arena, "{\"events_resent\":%zu}", sent), "ok");
+    dev_done(r, "replayed");
+}

@@ -82,6 +82,7 @@ struct store_backend {
     k_status (*job_update)(store_tx *tx, const store_job *j);
     k_status (*job_list)(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
                          store_job **out, size_t *n);
+    k_status (*job_release)(store_tx *tx, int64_t *released);
 };
 
 struct store {

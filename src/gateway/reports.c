@@ -629,9 +629,22 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static k_status release_fn(store_tx *tx, void *arg)
+{
+    return store_job_release(tx, arg);
+}
+
 k_status rep_start(rep_service *r)
 {
     K_ASSERT(!r->started);
+    /* SQLite: this process is the file's one server, so a lease still running was a
+     * crashed predecessor's: its work resumes now. (On PostgreSQL other nodes hold live
+     * leases; theirs run out by themselves.) A job computed twice is harmless: a run
+     * records only its first result, a schedule only its next number. */
+    int64_t released = 0;
+    if (store_reads_local(r->st) && store_write(r->st, release_fn, &released) == K_OK &&
+        released > 0)
+        log_info("reports: %lld report jobs of a previous run resume", (long long)released);
     if (pthread_create(&r->thread, NULL, worker_main, r) != 0)
         return K_ERR;
     r->started = true;

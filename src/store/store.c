@@ -515,3 +515,11 @@ k_status store_job_list(store_tx *tx, const char *merchant_id, const char *ref_i
     *n = 0;
     return BE(tx)->job_list(tx, merchant_id, ref_id, a, out, n);
 }
+
+k_status store_job_release(store_tx *tx, int64_t *released)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(released != NULL);
+    *released = 0;
+    return BE(tx)->job_release(tx, released);
+}

@@ -277,6 +277,10 @@ k_status store_job_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, s
 /* Writes state, attempts, next_at_ms, last_error, body and updated_ms; clears
  * the lease. K_ENOTFOUND when no such job. */
 k_status store_job_update(store_tx *tx, const store_job *j);
+/* Clears every pending job's lease (*released says how many): the one node that
+ * serves an SQLite file calls it at start, so work a crashed predecessor had
+ * claimed resumes at once instead of when its lease runs out. */
+k_status store_job_release(store_tx *tx, int64_t *released);
 /* Jobs of a merchant for one object, oldest first (at most LIMIT_STORE_ROWS_MAX). */
 k_status store_job_list(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
                         store_job **out, size_t *n);

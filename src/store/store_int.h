@@ -91,6 +91,7 @@ struct store_backend {
      * above the backends (store_staff.c). */
     k_status (*sql)(store_tx *tx, const char *sql, const store_arg *args, int nargs,
                     store_row_fn fn, void *ctx, int64_t *changes);
+    k_status (*job_release)(store_tx *tx, int64_t *released);
 };
 
 struct store {

@@ -282,6 +282,7 @@ enum pg_stmt_id {
     S_J_CLAIM,
     S_J_UPDATE,
     S_J_LIST,
+    S_J_RELEASE,
     S_COUNT
 };
 
@@ -457,6 +458,9 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
     [S_J_LIST] = {"SELECT " PG_J_COLS " FROM report_jobs WHERE merchant_id = $1 AND ref_id = $2"
                   " ORDER BY id LIMIT 10000",
                   "tt"},
+    [S_J_RELEASE] = {"UPDATE report_jobs SET lease_until_ms = NULL WHERE state = 'pending'"
+                     " AND lease_until_ms IS NOT NULL",
+                     ""},
 };
 
 /* store_obj_list's statement depends on which filters are present: 5 optional
@@ -1959,6 +1963,12 @@ static k_status pg_job_list(store_tx *tx, const char *merchant_id, const char *r
     return pg_query_many(tx, S_J_LIST, &p, pg_dec_job, sizeof(store_job), a, (void **)out, n);
 }
 
+static k_status pg_job_release(store_tx *tx, int64_t *released)
+{
+    pg_params p = {0};
+    return pg_command(tx, S_J_RELEASE, &p, released);
+}
+
 const struct store_backend store_pg_backend = {
     .name = "postgresql",
     .open = pg_open,
@@ -2001,4 +2011,5 @@ const struct store_backend store_pg_backend = {
     .job_update = pg_job_update,
     .job_list = pg_job_list,
     .sql = pg_sql_run,
+    .job_release = pg_job_release,
 };

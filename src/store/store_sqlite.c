@@ -261,6 +261,7 @@ enum sq_stmt_id {
     S_J_LEASE,
     S_J_UPDATE,
     S_J_LIST,
+    S_J_RELEASE,
     S_COUNT
 };
 
@@ -379,6 +380,8 @@ static const char *const sq_sql[S_COUNT] = {
                    " WHERE merchant_id = ?1 AND id = ?2",
     [S_J_LIST] = "SELECT " SQ_J_COLS " FROM report_jobs WHERE merchant_id = ?1 AND ref_id = ?2"
                  " ORDER BY id LIMIT 10000",
+    [S_J_RELEASE] = "UPDATE report_jobs SET lease_until_ms = NULL WHERE state = 'pending'"
+                    " AND lease_until_ms IS NOT NULL",
 };
 
 /* store_obj_list's statement depends on which filters are present: 5 optional
@@ -2064,6 +2067,15 @@ static k_status sq_job_list(store_tx *tx, const char *merchant_id, const char *r
     return sq_many(c, st, sq_dec_job, sizeof(store_job), a, (void **)out, n);
 }
 
+static k_status sq_job_release(store_tx *tx, int64_t *released)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    k_status ks = sq_exec(c, S_J_RELEASE);
+    if (ks == K_OK)
+        *released = sqlite3_changes(c->db);
+    return ks;
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -2106,4 +2118,5 @@ const struct store_backend store_sqlite_backend = {
     .job_update = sq_job_update,
     .job_list = sq_job_list,
     .sql = sq_sql_run,
+    .job_release = sq_job_release,
 };

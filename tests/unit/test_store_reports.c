@@ -343,6 +343,11 @@ static k_status fn_job_list(store_tx *tx, void *arg)
     return store_job_list(tx, "acct_1", q->ref, &q->a, &q->got, &q->n);
 }
 
+static k_status fn_job_release(store_tx *tx, void *arg)
+{
+    return store_job_release(tx, arg);
+}
+
 static void test_jobs_claim_lease_update(void **state)
 {
     store *s = open_store();
@@ -422,6 +427,19 @@ static void test_jobs_claim_lease_update(void **state)
     q.lease = 600000;
     assert_int_equal(store_write(s, fn_job_claim, &q), K_OK);
     assert_int_equal(q.n, 0); /* its retry is not due yet */
+    /* a restart on SQLite releases live leases: the leased job is claimable at once */
+    q.now = 600000;
+    q.lease = 700000;
+    assert_int_equal(store_write(s, fn_job_claim, &q), K_OK);
+    assert_int_equal(q.n, 1);
+    q.now = 600001;
+    assert_int_equal(store_write(s, fn_job_claim, &q), K_OK);
+    assert_int_equal(q.n, 0); /* leased */
+    int64_t released = 0;
+    assert_int_equal(store_write(s, fn_job_release, &released), K_OK);
+    assert_int_equal(released, 1);
+    assert_int_equal(store_write(s, fn_job_claim, &q), K_OK);
+    assert_int_equal(q.n, 1);
     /* an unknown job or another merchant's: not found */
     store_job ghost = retry;
     ghost.id = 987654;

@@ -237,7 +237,8 @@ test('Alipay+ QR page: one strict CSP, the merchant named, a way back to the met
     await page.waitForURL(/\/pay\/qr\/att_/);
     const res = await fetch(page.url());
     const csp = res.headers.get('content-security-policy');
-    assert.equal(csp, "default-src 'self'; base-uri 'none'; frame-ancestors 'none'", 'exactly one, strict');
+    assert.equal(csp, "default-src 'self'; img-src 'self' https:; base-uri 'none'; frame-ancestors 'none'",
+      'exactly one, strict');
     assert.match(await page.locator('header.merchant').textContent(), /customer-pages shop/);
     await assertAxe(page, 'QR page (desktop)');
     await shot(page, 'qr-1-page');
@@ -386,4 +387,25 @@ test('errors explain themselves next to their field; the method list follows the
   } finally {
     await b.close();
   }
+});
+
+test('the merchant\'s logo (POST /v1/kassa/branding) is shown on its pages; only https is taken', async () => {
+  const m = await k.createMerchant('Logo shop');
+  const stripe = k.stripeFor(m.secret_key);
+  const bad = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: 'http://shop.example/logo.png' })
+    .then(() => null, (e) => e);
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.param, 'logo_url');
+  const set = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: 'https://shop.example/logo.png' });
+  assert.equal(set.logo_url, 'https://shop.example/logo.png');
+  assert.equal(set.name, 'Logo shop');
+  const s = await stripe.checkout.sessions.create({
+    mode: 'payment', success_url: 'http://127.0.0.1:9/ok', customer_email: 'customer@email.de',
+    line_items: [{ price_data: { currency: 'eur', unit_amount: 500, product_data: { name: 'Mug' } }, quantity: 1 }],
+  });
+  const html = await (await fetch(s.url)).text();
+  assert.match(html, /<header class="merchant"><img class="logo" alt="" src="https:\/\/shop\.example\/logo\.png"><span class="merchant-name">Logo shop<\/span>/);
+  const off = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: '' });
+  assert.equal(off.logo_url, null);
+  assert.doesNotMatch(await (await fetch(s.url)).text(), /<img class="logo"/);
 });

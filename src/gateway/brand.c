@@ -27,6 +27,34 @@ static bool brand_logo_ok(const char *url)
     return strpbrk(url, " \"'<>\\") == NULL;
 }
 
+k_status gw_merchant_set_logo(gw *g, const char *merchant_id, const char *logo_url, arena *a,
+                              gw_err *err)
+{
+    K_ASSERT(logo_url != NULL);
+    if (logo_url[0] != '\0' && !brand_logo_ok(logo_url)) {
+        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid", "logo_url",
+                   "logo_url must be an https:// URL of at most %d characters without spaces or "
+                   "quotes, or empty to remove it.",
+                   LIMIT_URL_MAX);
+        return K_EINVAL;
+    }
+    json_t *settings = NULL;
+    k_status st = gw_merchant_settings(g, merchant_id, a, &settings);
+    if (st != K_OK)
+        return gw_err_store(err, st, "merchant", merchant_id);
+    json_t *branding = json_object_get(settings, "branding");
+    if (!json_is_object(branding)) {
+        branding = json_object();
+        json_object_set_new(settings, "branding", branding);
+    }
+    if (logo_url[0] == '\0')
+        json_object_del(branding, "logo_url");
+    else
+        json_object_set_new(branding, "logo_url", json_string(logo_url));
+    st = gw_merchant_set_settings(g, merchant_id, settings);
+    return st == K_OK ? K_OK : gw_err_store(err, st, "merchant", merchant_id);
+}
+
 k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out)
 {
     K_ASSERT(g != NULL);

@@ -484,6 +484,9 @@ typedef struct {
     const char *logo_url; /* NULL = none */
 } gw_brand;
 k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out);
+/* Sets (or with "" removes) the logo; K_EINVAL with err unless https://, no spaces or quotes. */
+k_status gw_merchant_set_logo(gw *g, const char *merchant_id, const char *logo_url, arena *a,
+                              gw_err *err);
 /* Resolves a secret key to a merchant id (arena-owned), K_ENOTFOUND when unknown. */
 k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id);
 

@@ -64,6 +64,10 @@ async function createSession(extra = {}) {
 /** Walks the simulator's Pay Now pages (bank, login, account, TAN) by label and role. */
 async function klarnaPayNow(page, de, prefix) {
   const t = (en, ger) => (de ? ger : en);
+  // Kassa offers Klarna as one entry; Pay now is chosen on Klarna's page.
+  await page.getByRole('heading', { name: t('How do you want to pay?', 'Wie möchten Sie bezahlen?') }).waitFor();
+  await page.getByLabel(t('Pay now (bank transfer)', 'Sofort bezahlen (Überweisung)')).check();
+  await page.getByRole('button', { name: t('Continue', 'Weiter') }).click();
   await page.getByRole('heading', { name: t('Choose your bank', 'Wählen Sie Ihre Bank') }).waitFor();
   await shot(page, `${prefix}-2-klarna-bank`);
   await page.getByLabel(/Demo Bank/).first().check();
@@ -101,7 +105,7 @@ test('a German customer pays a Checkout Session through the hosted page and Klar
     assert.equal(await page.getByLabel('E-Mail-Adresse').inputValue(), 'customer@email.de');
     assert.equal(await page.getByLabel('Land').inputValue(), 'DE');
     await shot(page, 'checkout-de-1-hosted-page');
-    await page.getByLabel('Klarna — Sofort bezahlen (Online-Banking)').check();
+    await page.locator('#m-klarna').check();
     await page.getByRole('button', { name: new RegExp(`^12,34${NBSP}€ bezahlen$`) }).click();
     await klarnaPayNow(page, true, 'checkout-de');
     await page.waitForURL(/\/c\/done\/cs_/);
@@ -130,9 +134,9 @@ test('cancelling at Klarna shows "Payment not completed" with Try again back to 
     assert.equal(await page.getAttribute('html', 'lang'), 'en');
     await page.getByLabel('E-mail').fill('customer@email.de');
     await page.getByLabel('Country').selectOption('DE');
-    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.locator('#m-klarna').check();
     await page.getByRole('button', { name: 'Pay €12.34' }).click();
-    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
     await page.getByRole('button', { name: 'Cancel payment' }).click();
     await page.waitForURL(/\/c\/done\/cs_/);
     await page.getByRole('heading', { name: 'Payment not completed' }).waitFor({ timeout: 20000 });
@@ -222,7 +226,7 @@ test('on a 375 px phone the page fits without sideways scrolling and can be paid
     await shot(page, 'checkout-phone-1-hosted-page');
     await page.getByLabel('E-mail').fill('customer@email.de');
     await page.getByLabel('Country').selectOption('DE');
-    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.locator('#m-klarna').check();
     await page.getByRole('button', { name: 'Pay €38.01' }).tap();
     await klarnaPayNow(page, false, 'checkout-phone');
     await page.getByRole('heading', { name: 'Payment received' }).waitFor({ timeout: 20000 });
@@ -249,12 +253,12 @@ test('keyboard only: Tab to the fields, arrows for the method, Enter pays', asyn
     assert.match(await focused(), /^input#m-/);
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
     assert.notEqual(outline, 'none', 'focus is visible');
-    // Arrow keys move through the radio group; pick Pay now explicitly.
+    // Arrow keys move through the radio group; pick Klarna explicitly.
     const first = await focused();
-    if (first !== 'input#m-klarna_pay_now') {
-      for (let i = 0; i < 5 && (await focused()) !== 'input#m-klarna_pay_now'; i++) await page.keyboard.press('ArrowDown');
+    if (first !== 'input#m-klarna') {
+      for (let i = 0; i < 5 && (await focused()) !== 'input#m-klarna'; i++) await page.keyboard.press('ArrowDown');
     }
-    assert.equal(await focused(), 'input#m-klarna_pay_now');
+    assert.equal(await focused(), 'input#m-klarna');
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'input#email');
     await page.keyboard.type('customer@email.de');
@@ -263,7 +267,7 @@ test('keyboard only: Tab to the fields, arrows for the method, Enter pays', asyn
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'button#', 'the pay button comes next');
     await page.keyboard.press('Enter');
-    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
     assert.equal(new URL(page.url()).host, new URL(k.simUrl).host);
   } finally {
     await b.close();

@@ -81,10 +81,20 @@ async function createSession(extra = {}) {
   });
 }
 
+// One Klarna entry on Kassa's page (as Stripe Checkout shows it): Pay now or Pay later is
+// chosen on Klarna's page. choose(page, KLARNA_PAY_NOW) walks both choices.
+const KLARNA_PAY_NOW = 'Klarna: Pay now';
+const KLARNA = 'Klarna';
+
 async function choose(page, label, { country = 'DE' } = {}) {
   await page.getByLabel('Country').selectOption(country);
-  await page.getByLabel(label).check();
+  if (label === KLARNA || label === KLARNA_PAY_NOW) await page.locator('#m-klarna').check();
+  else await page.getByLabel(label).check();
   await page.getByRole('button', { name: /^Pay / }).click();
+  if (label !== KLARNA_PAY_NOW) return;
+  await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
+  await page.getByLabel('Pay now (bank transfer)').check();
+  await page.getByRole('button', { name: 'Continue' }).click();
 }
 
 test('Back from Klarna\'s bank page shows the method choice; paying again closes the first attempt', async () => {
@@ -93,10 +103,12 @@ test('Back from Klarna\'s bank page shows the method choice; paying again closes
   try {
     const { page } = b;
     await page.goto(s.url);
-    await choose(page, 'Klarna — Pay now (online banking)');
+    assert.equal(await page.locator('input[name=method]:visible').count(), 2, 'one Klarna entry and Alipay+');
+    await choose(page, KLARNA_PAY_NOW);
     await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
     const firstHpp = new URL(page.url()).pathname.split('/').pop();
-    await page.goBack();
+    await page.goBack(); // the bank page
+    await page.goBack(); // Klarna's method choice
     await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
     await page.getByRole('button', { name: /^Pay / }).waitFor();
     assert.equal(await page.getByRole('heading', { name: /Processing/ }).count(), 0, 'no endless processing page');
@@ -104,11 +116,9 @@ test('Back from Klarna\'s bank page shows the method choice; paying again closes
     // Reloading the page (or /c/done) keeps showing the choice, never "Processing".
     await page.goto(`${k.url}/c/done/${s.id}`);
     await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
-    // Another method: the first attempt is closed at Klarna, the second one is a fresh session.
-    await choose(page, 'Klarna — Pay later');
-    await page.waitForURL((u) => u.host === new URL(k.simUrl).host && !u.pathname.endsWith(firstHpp));
-    const secondHpp = new URL(page.url()).pathname.split('/').pop();
-    assert.notEqual(secondHpp, firstHpp);
+    // Another method: the first attempt is closed at Klarna, the second one is Alipay+'s.
+    await choose(page, /^Alipay\+/);
+    await page.waitForURL(/\/pay\/qr\/att_/);
     const first = await (await fetch(`${k.simUrl}/klarna/hpp/v1/sessions/${firstHpp}`, {
       headers: { Authorization: `Basic ${Buffer.from('u:p').toString('base64')}` },
     })).json();
@@ -128,14 +138,14 @@ test('Back and the same choice again returns to the open Klarna page (no second 
   try {
     const { page } = b;
     await page.goto(s.url);
-    await choose(page, 'Klarna — Pay now (online banking)');
-    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await choose(page, KLARNA);
+    await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
     const hpp = page.url();
     await page.goBack();
     await page.getByRole('button', { name: /^Pay / }).waitFor();
-    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isChecked(), true, 'the choice is kept');
+    assert.equal(await page.locator('#m-klarna').isChecked(), true, 'the choice is kept');
     await page.getByRole('button', { name: /^Pay / }).click();
-    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
     assert.equal(page.url(), hpp);
   } finally {
     await b.close();
@@ -193,7 +203,7 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
       assert.ok(width <= viewport.width, `checkout page is ${width}px wide`);
       await assertAxe(page, `checkout page (${size})`);
       await shot(page, `${size}-1-checkout`);
-      await choose(page, 'Klarna — Pay now (online banking)');
+      await choose(page, KLARNA_PAY_NOW);
       await page.getByText('customer-pages shop').first().waitFor(); // the shop's name at Klarna
       await shot(page, `${size}-2-klarna-bank`);
       await klarnaPayNow(page, size);
@@ -227,14 +237,15 @@ test('Alipay+ QR page: one strict CSP, the merchant named, a way back to the met
     await page.waitForURL(/\/pay\/qr\/att_/);
     const res = await fetch(page.url());
     const csp = res.headers.get('content-security-policy');
-    assert.equal(csp, "default-src 'self'; base-uri 'none'; frame-ancestors 'none'", 'exactly one, strict');
+    assert.equal(csp, "default-src 'self'; img-src 'self' https:; base-uri 'none'; frame-ancestors 'none'",
+      'exactly one, strict');
     assert.match(await page.locator('header.merchant').textContent(), /customer-pages shop/);
     await assertAxe(page, 'QR page (desktop)');
     await shot(page, 'qr-1-page');
     const attempt = new URL(page.url()).pathname.split('/').pop();
     await page.getByRole('link', { name: 'Choose another payment method' }).click();
     await page.waitForURL(new RegExp(`/c/pay/${s.id}`));
-    await choose(page, 'Klarna — Pay now (online banking)');
+    await choose(page, KLARNA_PAY_NOW);
     await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
     const ap = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
     assert.equal(ap.status, 'CANCELLED', `the QR code's payment is closed at Alipay+: ${JSON.stringify(ap)}`);
@@ -275,7 +286,7 @@ test('a Swedish session preselects Sweden; cancelling at Klarna says "You cancel
     assert.equal(await page.getByLabel('Land').inputValue(), 'SE');
     const en = await createSession();
     await page.goto(en.url);
-    await choose(page, 'Klarna — Pay now (online banking)', { country: 'DE' });
+    await choose(page, KLARNA_PAY_NOW, { country: 'DE' });
     await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
     await page.getByRole('button', { name: 'Cancel payment' }).click();
     await page.getByRole('heading', { name: 'Payment not completed' }).waitFor({ timeout: 20000 });
@@ -321,11 +332,17 @@ test('errors explain themselves next to their field; the method list follows the
   try {
     const { page } = b;
     await page.goto(s.url);
-    // The list follows the select (Pay Now is not offered in France).
+    // The list follows the select: Klarna's whole entry needs the country's own currency,
+    // so a British customer paying in euros gets Pay Now alone, a French one the whole entry.
+    await page.getByLabel('Country').selectOption('GB');
+    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), true);
+    assert.equal(await page.locator('#m-klarna').isVisible(), false);
     await page.getByLabel('Country').selectOption('FR');
     assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), false);
+    assert.equal(await page.locator('#m-klarna').isVisible(), true);
     await page.getByLabel('Country').selectOption('DE');
-    assert.equal(await page.getByLabel('Klarna — Pay now (online banking)').isVisible(), true);
+    assert.equal(await page.locator('#m-klarna').isVisible(), true);
+    assert.equal(await page.locator('#m-klarna').isChecked(), true);
     // Without the script's help (a stale page), the server names the country.
     const res = await fetch(s.url, {
       method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -337,7 +354,7 @@ test('errors explain themselves next to their field; the method list follows the
     assert.match(html, /<legend>Payment method<\/legend>\n<div class="alert" role="alert" id="form-error">/, 'next to the method list');
     // The e-mail error sits in the e-mail field's box.
     await page.getByLabel('E-mail').fill('not-an-address');
-    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.locator('#m-klarna').check();
     await page.evaluate(() => { document.querySelector('#email').type = 'text'; }); // let the server judge
     await page.getByRole('button', { name: /^Pay / }).click();
     const alert = page.locator('.field:has(#email) [role=alert]');
@@ -362,7 +379,7 @@ test('errors explain themselves next to their field; the method list follows the
     assert.equal((await seen).text(), 'pay-state true Processing…');
     // A second press while waiting sends nothing more.
     await page.locator('form.pay button[type=submit]').click({ timeout: 1000 }).catch(() => {});
-    await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+    await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
     assert.ok(Date.now() - t0 >= 1000, 'Klarna answered slowly, as arranged');
     const pi = (await k.stripe.checkout.sessions.retrieve(s.id)).payment_intent;
     const rows = (await k.stripe.rawRequest('GET', `/v1/payment_intents/${pi}/journal`, {})).data;
@@ -370,4 +387,25 @@ test('errors explain themselves next to their field; the method list follows the
   } finally {
     await b.close();
   }
+});
+
+test('the merchant\'s logo (POST /v1/kassa/branding) is shown on its pages; only https is taken', async () => {
+  const m = await k.createMerchant('Logo shop');
+  const stripe = k.stripeFor(m.secret_key);
+  const bad = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: 'http://shop.example/logo.png' })
+    .then(() => null, (e) => e);
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.param, 'logo_url');
+  const set = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: 'https://shop.example/logo.png' });
+  assert.equal(set.logo_url, 'https://shop.example/logo.png');
+  assert.equal(set.name, 'Logo shop');
+  const s = await stripe.checkout.sessions.create({
+    mode: 'payment', success_url: 'http://127.0.0.1:9/ok', customer_email: 'customer@email.de',
+    line_items: [{ price_data: { currency: 'eur', unit_amount: 500, product_data: { name: 'Mug' } }, quantity: 1 }],
+  });
+  const html = await (await fetch(s.url)).text();
+  assert.match(html, /<header class="merchant"><img class="logo" alt="" src="https:\/\/shop\.example\/logo\.png"><span class="merchant-name">Logo shop<\/span>/);
+  const off = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: '' });
+  assert.equal(off.logo_url, null);
+  assert.doesNotMatch(await (await fetch(s.url)).text(), /<img class="logo"/);
 });

@@ -80,9 +80,12 @@ test('buy in the demo shop through every page; the order page shows paid and its
     assert.match(main, /€24\.68/);
     await page.getByLabel('E-mail').fill('customer@email.de');
     await page.getByLabel('Country').selectOption('DE');
-    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.locator('#m-klarna').check();
     await shot(page, 'demo-3-checkout');
     await page.getByRole('button', { name: 'Pay €24.68' }).click();
+    await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
+    await page.getByLabel('Pay now (bank transfer)').check();
+    await page.getByRole('button', { name: 'Continue' }).click();
 
     await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
     await shot(page, 'demo-4-klarna-bank');
@@ -179,8 +182,10 @@ test('on a 390 px phone the cart fits: Remove visible, names unbroken; the order
     const csId = /\/c\/pay\/(cs_[A-Za-z0-9_]+)/.exec(page.url())[1];
     await page.getByLabel('Country').selectOption('DE');
     await page.getByLabel('E-mail').fill('customer@email.de');
-    await page.getByLabel('Klarna — Pay now (online banking)').check();
+    await page.locator('#m-klarna').check();
     await page.getByRole('button', { name: /^Pay / }).tap();
+    await page.getByLabel('Pay now (bank transfer)').check();
+    await page.getByRole('button', { name: 'Continue' }).tap();
     await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
     await page.getByLabel(/Demo Bank/).first().check();
     await page.getByRole('button', { name: 'Continue' }).tap();

@@ -117,8 +117,8 @@ static void offered_methods(api_ctx *c, http_req *req, const gw_session *s, cons
 
 /* For each method, the offered billing countries where the rules take it
  * ("AT DE NL"), so the page can follow the country select. */
-static const char *const *method_countries(api_ctx *c, http_req *req, const gw_session *s,
-                                           const char *const *names, size_t n)
+static const char **method_countries(api_ctx *c, http_req *req, const gw_session *s,
+                                     const char *const *names, size_t n)
 {
     buf *lists = arena_alloc(req->arena, n * sizeof *lists);
     const char **out = arena_alloc(req->arena, n * sizeof *out);
@@ -151,6 +151,60 @@ static const char *const *method_countries(api_ctx *c, http_req *req, const gw_s
     return out;
 }
 
+/* "AT DE" without the codes in "DE FR": the countries where Klarna is not offered whole. */
+static const char *countries_minus(http_req *req, const char *list, const char *minus)
+{
+    buf out;
+    buf_init(&out, strlen(list) + 1);
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, " ");
+        bool taken = false;
+        for (const char *q = minus; *q != '\0' && !taken;) {
+            size_t m = strcspn(q, " ");
+            taken = m == n && strncmp(p, q, n) == 0;
+            q += m + (q[m] == ' ');
+        }
+        if (!taken) {
+            buf_printf(&out, "%s%.*s", out.len > 0 ? " " : "", (int)n, p);
+        }
+        p += n + (p[n] == ' ');
+    }
+    const char *r = arena_strndup(req->arena, out.data != NULL ? out.data : "", out.len);
+    buf_free(&out);
+    return r;
+}
+
+/* One Klarna entry, as Stripe Checkout shows it: where the session takes Klarna
+ * with every category, the customer picks Pay now or Pay later on Klarna's page,
+ * so the single-category entries are offered only in the countries Klarna's
+ * whole entry does not reach (and left out when none are left). A form posted
+ * with one of them is still taken. Returns the new count; names and lists are
+ * compacted in place. */
+static size_t one_klarna(http_req *req, const char **names, const char **lists, size_t n)
+{
+    const char *whole = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "klarna") == 0) {
+            whole = lists[i];
+        }
+    }
+    if (whole == NULL) {
+        return n;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool part =
+            strcmp(names[i], "klarna_pay_now") == 0 || strcmp(names[i], "klarna_pay_later") == 0;
+        const char *left = part ? countries_minus(req, lists[i], whole) : lists[i];
+        if (left == NULL || left[0] != '\0') {
+            names[m] = names[i];
+            lists[m] = left;
+            m++;
+        }
+    }
+    return m;
+}
+
 static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pages_pay_view *v)
 {
     const char *country = v->country;
@@ -169,8 +223,12 @@ static void send_form(api_ctx *c, http_req *req, http_resp *resp, int status, pa
     if (gw_session_methods(c->g, v->s, NULL, req->arena, &names, &v->nmethods) != K_OK) {
         v->nmethods = 0;
     }
+    const char **lists = method_countries(c, req, v->s, names, v->nmethods);
+    if (lists != NULL) {
+        v->nmethods = one_klarna(req, names, lists, v->nmethods);
+    }
     v->methods = names;
-    v->method_countries = method_countries(c, req, v->s, names, v->nmethods);
+    v->method_countries = lists;
     if (here == 0 && v->error == NULL) {
         v->error = i18n_t(v->lang, T_R_NOT_AVAILABLE);
     }

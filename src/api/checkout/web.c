@@ -18,11 +18,12 @@ pages_out web_html(http_req *req, http_resp *resp, int status)
     buf_reset(&resp->body);
     resp->status = status;
     resp->content_type = "text/html; charset=utf-8";
-    /* No script, no inline style, nothing from elsewhere. form-action is left
-     * open on purpose: Chrome applies it to the 303 that follows the payment
-     * form, and that redirect goes to the provider's page. */
+    /* No inline script or style, nothing from elsewhere but the merchant's logo
+     * (an https image). form-action is left open on purpose: Chrome applies it
+     * to the 303 that follows the payment form, to the provider's page. */
     http_resp_header(req, resp, "Content-Security-Policy",
-                     "default-src 'self'; base-uri 'none'; frame-ancestors 'none'");
+                     "default-src 'self'; img-src 'self' https:; base-uri 'none'; "
+                     "frame-ancestors 'none'");
     http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
     /* The cs_ id in the URL is a capability: never leak it in a Referer. */
     http_resp_header(req, resp, "Referrer-Policy", "no-referrer");

@@ -1386,6 +1386,33 @@ static void h_cs_expire(http_req *r, http_resp *resp, void *ctx)
         send_json(&c, 200, stripe_render_session(&out));
 }
 
+/* ---- Kassa extension: what the customer's pages show of the merchant ---- */
+
+static void h_branding(http_req *r, http_resp *resp, void *ctx)
+{
+    call c;
+    if (!begin(&c, ctx, r, resp, (const char *const[]){"logo_url", NULL}))
+        return;
+    const char *logo = NULL;
+    if (!p_str(&c, "logo_url", &logo, LIMIT_URL_MAX))
+        return;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    if (strcmp(r->method, "POST") == 0 && logo != NULL &&
+        gw_merchant_set_logo(c.ctx->g, c.merchant, logo, r->arena, &err) != K_OK) {
+        send_gw_err(&c, &err);
+        return;
+    }
+    gw_brand b;
+    if (gw_merchant_brand(c.ctx->g, c.merchant, r->arena, &b) != K_OK) {
+        send_err(&c, 500, NULL, NULL, "The merchant could not be read.");
+        return;
+    }
+    send_json(&c, 200,
+              json_pack("{s:s,s:s,s:o}", "object", "kassa.branding", "name", b.name ? b.name : "",
+                        "logo_url", b.logo_url != NULL ? json_string(b.logo_url) : json_null()));
+}
+
 /* ---- sandbox: the test clock ---- */
 
 static void h_clock_advance(http_req *r, http_resp *resp, void *ctx)
@@ -1514,6 +1541,8 @@ static const http_route ROUTES[] = {
     {"POST", "/v1/checkout/sessions/:id/expire", h_cs_expire, SK, 0, "cs_expire", 0},
     {"GET", "/v1/checkout/sessions/:id/line_items", h_cs_line_items, SK, 0, "cs_line_items",
      HTTP_INLINE},
+    {"GET", "/v1/kassa/branding", h_branding, SK, 0, "branding", HTTP_INLINE},
+    {"POST", "/v1/kassa/branding", h_branding, SK, 0, "branding", 0},
     {"POST", "/_test/clock/advance", h_clock_advance, AUTH_NONE, 1024, "test_clock", 0},
 };
 

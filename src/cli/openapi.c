@@ -102,6 +102,11 @@ static const oa_doc OA_DOCS[] = {
     {"GET", "/v1/refunds", "Refunds", "List refunds, newest first", OB_NONE, OA_JSON,
      LIST_Q " payment_intent:string charge:string"},
     {"GET", "/v1/refunds/:id", "Refunds", "Retrieve a refund", OB_NONE, OA_JSON, ""},
+    {"GET", "/v1/kassa/branding", "Kassa extensions", "The logo the hosted pages show", OB_NONE,
+     OA_JSON, ""},
+    {"POST", "/v1/kassa/branding", "Kassa extensions",
+     "Set the logo the hosted pages show (https URL; empty removes it)", OB_FORM, OA_JSON,
+     "logo_url:string"},
     /* Reporting (Stripe's reporting API) and Kassa's report extensions */
     {"POST", "/v1/reporting/report_runs", "Reporting",
      "Start a report run (a file, made in the "

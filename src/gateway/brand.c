@@ -32,7 +32,7 @@ k_status gw_merchant_set_logo(gw *g, const char *merchant_id, const char *logo_u
 {
     K_ASSERT(logo_url != NULL);
     if (logo_url[0] != '\0' && !brand_logo_ok(logo_url)) {
-        gw_err_set(err, 400, "invalid_request_error", "parameter_invalid", "logo_url",
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "logo_url",
                    "logo_url must be an https:// URL of at most %d characters without spaces or "
                    "quotes, or empty to remove it.",
                    LIMIT_URL_MAX);

@@ -333,6 +333,12 @@ static int schedule_create(env *e, const opts *o, arena *a)
 int cli_report(int argc, char **argv)
 {
     default_signals();
+    bool help = argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
+    if (help) {
+        printf("kassa report schedule create|list|delete ...: report schedules (kassa report "
+               "schedule --help for each)\n");
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[0], "schedule") != 0) {
         fprintf(stderr, "kassa report: expected 'schedule create|list|delete' (see kassa report "
                         "schedule --help)\n");

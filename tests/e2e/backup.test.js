@@ -65,6 +65,9 @@ test('backup under write load, restore, serve: every acknowledged payment is the
     const ro = JSON.parse(rr.stdout);
     assert.equal(ro.payments, out.payments);
     assert.ok(ro.previous && fs.existsSync(ro.previous), 'the replaced database is kept');
+    // The key file is kept apart from backups (docs/operations.md): the operator puts the
+    // original back beside the restored database, or its merchants' keys do not authenticate.
+    fs.copyFileSync(path.join(path.dirname(k.dbPath), 'kassa.key'), path.join(path.dirname(k2.dbPath), 'kassa.key'));
     await k2.restart();
     const s2 = newStripe(k.secretKey, k2.url);
     for (const [id, { pi }] of before) {
@@ -144,7 +147,7 @@ test('backup and restore refuse, and change nothing', { skip: PG && 'SQLite file
     fs.copyFileSync(to, newer);
     execFileSync('sqlite3', [newer, 'INSERT INTO schema_version(version, applied_ms) VALUES(99, 0)']);
     fs.writeFileSync(`${newer}.sha256`, `${sha256(newer)}  newer.db\n`);
-    await refused(newer, /schema version 99, newer than this kassa's 1/);
+    await refused(newer, /schema version 99, newer than this kassa's \d+/);
 
     // Money that breaks the invariants (captured above authorised): refused by pay_check.
     const broken = path.join(k.dir, 'broken.db');

@@ -104,8 +104,11 @@
 #define LIMIT_HTTPC_PENDING_MAX     4096 /* outgoing transfers queued or running; more -> K_EBUSY */
 #define LIMIT_HTTPC_CONNECTIONS_MAX 64   /* idle keep-alive connections the client caches */
 #define LIMIT_SIM_CONNECTIONS_MAX   64   /* simulator listener: a thread each, sandbox use only */
-#define LIMIT_SIM_OBJECTS_MAX       1024 /* sessions/orders a simulator keeps; oldest evicted */
-#define LIMIT_SIM_OPS_MAX           32   /* captures (and refunds) on one simulated order */
+#define LIMIT_SIM_ATTACH_TIMEOUT_MS                                                                \
+    5000                           /* serve asking the simulators for sandbox keys at start        \
+                                    */
+#define LIMIT_SIM_OBJECTS_MAX 1024 /* sessions/orders a simulator keeps; oldest evicted */
+#define LIMIT_SIM_OPS_MAX     32   /* captures (and refunds) on one simulated order */
 
 /* Method rules (domain/rules.c): the table is data, loaded from text at start */
 #define LIMIT_RULES_TEXT_MAX      (64 * 1024) /* built-in text or one override file */

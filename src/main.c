@@ -1,5 +1,5 @@
 /*
- * main.c - the kassa command: serve, migrate, merchant create, version.
+ * main.c - the kassa command: serve, sim, migrate, merchant create, version.
  *
  * Configuration is one table (name, type, bounds, default, env variable,
  * help), filled from defaults, then a config file, then KASSA_* environment
@@ -19,9 +19,8 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "base/log.h"
-#include "providers/klarna_sim.h"
-#include "providers/alipay_sim.h"
-#include "providers/sim_server.h"
+#include "providers/provider.h"
+#include "sim/sim.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -37,6 +36,7 @@ typedef struct {
     char listen[CONFIG_VALUE_MAX];
     char db[CONFIG_VALUE_MAX];
     char sim_listen[CONFIG_VALUE_MAX];
+    char sim_url[CONFIG_VALUE_MAX];
     char public_url[CONFIG_VALUE_MAX];
     char rules_file[CONFIG_VALUE_MAX];
     char log_level[16];
@@ -67,6 +67,8 @@ static const config_key KEYS[] = {
      "SQLite database file, or a postgresql://user@host:port/db URL"},
     {"sim_listen", C_STR, 0, 0, "127.0.0.1:8081", S(sim_listen),
      "HOST:PORT of the provider simulators, or 'off'"},
+    {"sim_url", C_STR, 0, 0, "", S(sim_url),
+     "base URL of simulators running elsewhere (`kassa sim`); needs sim_listen off"},
     {"public_url", C_STR, 0, 0, "", S(public_url),
      "base URL customers' browsers reach Kassa at (default http://LISTEN)"},
     {"rules_file", C_STR, 0, 0, "", S(rules_file), "method rules override file (see docs/api.md)"},
@@ -247,7 +249,8 @@ static void usage(FILE *out)
             "ECommPay-compatible APIs\n\n"
             "Usage:\n"
             "  kassa serve [--listen HOST:PORT] [--db PATH] [--sim-listen HOST:PORT|off]\n"
-            "              [--config FILE] [--public-url URL] [--sandbox]\n"
+            "              [--sim-url URL] [--config FILE] [--public-url URL] [--sandbox]\n"
+            "  kassa sim [--listen HOST:PORT]      the provider simulators alone\n"
             "  kassa migrate [--db PATH]\n"
             "  kassa merchant create --name NAME [--db PATH]\n"
             "  kassa version\n"
@@ -530,7 +533,30 @@ static void collect_store(buf *out, void *ctx)
                (unsigned long long)s.queue_depth, (unsigned long long)s.checkpoints);
 }
 
-static int serve(const config *c)
+/* --sim-url: an http(s) base URL without a trailing slash, only with the
+ * in-process simulators off (one place the connectors point at). */
+static bool sim_url_ok(config *c, bool sim_on)
+{
+    size_t n = strlen(c->sim_url);
+    if (n == 0)
+        return true;
+    if (sim_on) {
+        fprintf(stderr, "kassa serve: --sim-url points the connectors at simulators elsewhere; "
+                        "add --sim-listen off\n");
+        return false;
+    }
+    while (n > 0 && c->sim_url[n - 1] == '/')
+        c->sim_url[--n] = '\0';
+    if ((strncmp(c->sim_url, "http://", 7) != 0 && strncmp(c->sim_url, "https://", 8) != 0) ||
+        strchr(c->sim_url, '?') != NULL) {
+        fprintf(stderr, "kassa serve: --sim-url must be an http:// or https:// URL, not '%s'\n",
+                c->sim_url);
+        return false;
+    }
+    return true;
+}
+
+static int serve(config *c)
 {
     char host[256], sim_host[256];
     uint16_t port, sim_port = 0;
@@ -544,6 +570,8 @@ static int serve(const config *c)
                 c->sim_listen);
         return 2;
     }
+    if (!sim_url_ok(c, sim_on))
+        return 2;
     if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
         strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
         fprintf(stderr, "kassa serve: 'log_level' must be debug, info, warn or error, not '%s'\n",
@@ -561,15 +589,23 @@ static int serve(const config *c)
         stop_all(&r);
         return 1;
     }
-    if (sim_on && (sim_server_start(&r.sim, sim_host, sim_port) != K_OK ||
-                   klarna_sim_register(r.sim) != K_OK || alipay_sim_register(r.sim) != K_OK)) {
+    if (sim_on && sim_start(&r.sim, sim_host, sim_port) != K_OK) {
         fprintf(stderr, "kassa serve: cannot start the simulators on %s\n", c->sim_listen);
+        stop_all(&r);
+        return 1;
+    }
+    const char *sim_url = sim_on ? sim_server_url(r.sim) : c->sim_url[0] ? c->sim_url : NULL;
+    if (sim_url != NULL && provider_sandbox_attach(sim_url) != K_OK) {
+        fprintf(stderr,
+                "kassa serve: the simulators at %s did not answer (start `kassa sim` "
+                "first?)\n",
+                sim_url);
         stop_all(&r);
         return 1;
     }
     static api_ctx ctx;
     gw_config gc = {.public_url = c->public_url[0] ? c->public_url : NULL,
-                    .sim_url = sim_on ? sim_server_url(r.sim) : NULL,
+                    .sim_url = sim_url,
                     .rules_text = r.rules,
                     .attempt_ttl_s = c->attempt_ttl_s,
                     .session_ttl_s = c->session_ttl_s,
@@ -657,21 +693,14 @@ static int serve(const config *c)
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const char *const allowed[] = {"listen",
-                                          "db",
-                                          "sim_listen",
-                                          "config",
-                                          "public_url",
-                                          "sandbox",
-                                          "rules_file",
-                                          "log_level",
-                                          "workers",
-                                          "io_threads",
-                                          "auth_warn_days",
-                                          "attempt_ttl_s",
-                                          "session_ttl_s",
-                                          "test_clock",
-                                          NULL};
+    static const char *const allowed[] = {"listen",        "db",
+                                          "sim_listen",    "sim_url",
+                                          "config",        "public_url",
+                                          "sandbox",       "rules_file",
+                                          "log_level",     "workers",
+                                          "io_threads",    "auth_warn_days",
+                                          "attempt_ttl_s", "session_ttl_s",
+                                          "test_clock",    NULL};
     config c;
     bool help = false;
     const char *name = NULL;
@@ -683,6 +712,37 @@ static int cmd_serve(int argc, char **argv)
         return 0;
     }
     return serve(&c);
+}
+
+/* kassa sim [--listen HOST:PORT]: the simulators alone (src/sim/). --listen
+ * defaults to sim_listen's value, so `kassa sim` listens where `serve` would
+ * have started them. */
+static int cmd_sim(int argc, char **argv)
+{
+    static const char *const allowed[] = {"listen", "sim_listen", "config", "log_level", NULL};
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    bool listen_given = false;
+    for (int i = 1; i < argc; i++)
+        listen_given |= strcmp(argv[i], "--listen") == 0;
+    if (!parse_flags(argc, argv, &c, &name, &help, allowed))
+        return 2;
+    if (help) {
+        printf("kassa sim [--listen HOST:PORT] [--log-level LEVEL]: the Klarna and Alipay+\n"
+               "simulators alone (default 127.0.0.1:8081; port 0 picks a free one). Point Kassa\n"
+               "at them with: kassa serve --sim-url http://HOST:PORT --sim-listen off\n");
+        return 0;
+    }
+    const char *listen = listen_given ? c.listen : c.sim_listen;
+    char host[256];
+    uint16_t port;
+    if (!parse_listen(listen, host, sizeof(host), &port)) {
+        fprintf(stderr, "kassa sim: --listen must be HOST:PORT, not '%s'\n", listen);
+        return 2;
+    }
+    log_set_level(parse_level(c.log_level));
+    return sim_run(host, port);
 }
 
 int main(int argc, char **argv)
@@ -711,6 +771,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "sim") == 0)
+        return cmd_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "merchant") == 0)

@@ -19,7 +19,6 @@
 #include "../base/ids.h"
 #include "../base/log.h"
 #include "../domain/money.h"
-#include "../providers/alipay.h"
 
 #define PI "payment_intent"
 
@@ -1013,8 +1012,11 @@ size_t gw_wallets(const char *currency, gw_wallet *out, size_t cap)
 {
     char cur[4];
     currency_upper(currency, cur);
-    const alipay_wallet *w[LIMIT_WALLETS_MAX];
-    size_t n = alipay_wallets(cur, w, cap < LIMIT_WALLETS_MAX ? cap : LIMIT_WALLETS_MAX);
+    const provider *pv = provider_find("alipay");
+    if (pv == NULL || pv->wallets == NULL)
+        return 0;
+    const prov_wallet *w[LIMIT_WALLETS_MAX];
+    size_t n = pv->wallets(cur, w, cap < LIMIT_WALLETS_MAX ? cap : LIMIT_WALLETS_MAX);
     for (size_t i = 0; i < n; i++)
         out[i] = (gw_wallet){w[i]->code, w[i]->name};
     return n;

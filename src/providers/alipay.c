@@ -111,6 +111,38 @@ void alipay_sandbox_clear(const char *base_url)
     pthread_mutex_unlock(&ap_sb_mu);
 }
 
+k_status alipay_sandbox_fetch(const char *base_url)
+{
+    K_ASSERT(base_url != NULL);
+    char url[LIMIT_URL_MAX];
+    int n = snprintf(url, sizeof url, "%s/_sim/sandbox", base_url);
+    if (n < 0 || (size_t)n >= sizeof url)
+        return K_ETOOBIG;
+    httpc_req req = {.method = "GET", .url = url, .timeout_ms = LIMIT_SIM_ATTACH_TIMEOUT_MS};
+    req.headers[0] = "Accept: application/json";
+    httpc_resp resp;
+    k_status st = httpc_do(&req, &resp);
+    if (st != K_OK || resp.status != 200) {
+        log_error("alipay: the sandbox at '%s' did not answer (HTTP %ld%s%s)", url, resp.status,
+                  resp.error[0] ? ": " : "", resp.error);
+        httpc_resp_free(&resp);
+        return K_EIO;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(resp.body.data, resp.body.len, 0, &je);
+    const char *priv = json_string_value(json_object_get(j, "merchantPrivateKey"));
+    const char *pub = json_string_value(json_object_get(j, "antomPublicKey"));
+    bool ok =
+        priv && pub && strncmp(priv, "-----BEGIN", 10) == 0 && strncmp(pub, "-----BEGIN", 10) == 0;
+    if (ok)
+        alipay_sandbox_set(base_url, priv, pub);
+    else
+        log_error("alipay: the sandbox at '%s' answered no keys", url);
+    json_decref(j);
+    httpc_resp_free(&resp);
+    return ok ? K_OK : K_EINVAL;
+}
+
 /* PEM text as is, or the contents of the file it names. */
 static const char *ap_pem(const char *v, arena *a)
 {
@@ -764,6 +796,8 @@ static k_status ap_notice(const prov_account *acct, const prov_inbound *in, aren
 
 const provider alipay_provider = {
     .name = "alipay",
+    .wallets = alipay_wallets,
+    .sandbox = alipay_sandbox_fetch,
     .start = ap_start,
     .sync = ap_sync,
     .refund = ap_refund,

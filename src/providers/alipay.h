@@ -33,6 +33,10 @@ void alipay_sandbox_set(const char *base_url, const char *merchant_priv_pem,
                         const char *antom_pub_pem);
 /* Forgets the sandbox at base_url (the simulator stops). */
 void alipay_sandbox_clear(const char *base_url);
+/* alipay_provider.sandbox: GET <base_url>/_sim/sandbox (the simulator's
+ * test merchant key and its own public key, docs/simulators.md), then
+ * alipay_sandbox_set. K_EIO when unreachable, K_EINVAL on a bad answer. */
+k_status alipay_sandbox_fetch(const char *base_url);
 
 /* "POST <uri>\n<client_id>.<time>.<body>" signed with priv_pem (PEM text),
  * written as the Signature header value "algorithm=RSA256,keyVersion=1,
@@ -45,13 +49,9 @@ const char *alipay_sign(const char *priv_pem, const char *method, const char *ur
 bool alipay_verify(const char *pub_pem, const char *method, const char *uri, const char *client_id,
                    const char *time, const char *body, size_t len, const char *sig_header);
 
-/* One Alipay+ wallet (Mobile Payment Provider). */
-typedef struct {
-    const char *code;     /* paymentMethodType: "ALIPAY_HK" */
-    const char *name;     /* "AlipayHK" */
-    const char *currency; /* the wallet's own currency: "HKD" */
-    const char *region;   /* "HK" */
-} alipay_wallet;
+/* One Alipay+ wallet (Mobile Payment Provider); the gateway sees them as
+ * alipay_provider.wallets. */
+typedef prov_wallet alipay_wallet;
 
 /* The wallets Alipay+ offers for an order currency: a wallet's home currency
  * offers only the wallets of that currency (HKD: AlipayHK); any other

@@ -140,8 +140,25 @@ typedef struct {
     const char *ack_body; /* body to answer (Antom's fixed acknowledgement) */
 } prov_notice;
 
+/* A wallet (Alipay+'s Mobile Payment Providers) the customer picks on the
+ * hosted page. Static data of the connector. */
+typedef struct {
+    const char *code;     /* paymentMethodType: "ALIPAY_HK" */
+    const char *name;     /* "AlipayHK" */
+    const char *currency; /* the wallet's own currency: "HKD" */
+    const char *region;   /* "HK" */
+} prov_wallet;
+
 typedef struct provider {
     const char *name;
+    /* The wallets offered for an order currency (NULL: the provider has no
+     * wallet choice). Writes up to cap pointers into out; returns how many. */
+    size_t (*wallets)(const char *currency, const prov_wallet **out, size_t cap);
+    /* Makes accounts whose base URL starts with base_url (a sandbox: the
+     * local simulator, in this process or another) usable without configured
+     * credentials, by asking the sandbox over HTTP for its test credentials.
+     * NULL: nothing to fetch. K_EIO when the sandbox cannot be reached. */
+    k_status (*sandbox)(const char *base_url);
     /* Begins an attempt: a session at the provider and where the customer goes. */
     k_status (*start)(const prov_account *acct, const prov_start *in, arena *a, prov_result *out);
     /* Reads the attempt back and finishes it when the provider is ready (Klarna:
@@ -163,5 +180,8 @@ typedef struct provider {
 
 /* The registry: NULL when no such provider is compiled in. */
 const provider *provider_find(const char *name);
+/* Attaches every connector to the simulators at sim_url ("http://host:port",
+ * each provider under "/<name>"): the first error, after trying them all. */
+k_status provider_sandbox_attach(const char *sim_url);
 
 #endif

@@ -5,7 +5,9 @@
  * store.c owns the public functions: it checks arguments and preconditions
  * once, generically, then forwards to s->backend. A backend (store_sqlite.c,
  * store_pg.c) fills one struct store_backend with a function per store.h
- * function and keeps its own state behind store.impl / store_tx.conn.
+ * function and keeps its own state behind store.impl / store_tx.conn. The
+ * group-commit writer is shared (writer.h): a backend's write forwards to it
+ * and gives it only its transaction verbs.
  */
 #ifndef KASSA_STORE_INT_H
 #define KASSA_STORE_INT_H

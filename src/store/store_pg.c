@@ -9,11 +9,11 @@
  * by two threads at once. Statements are prepared once per connection (on first
  * use) and run with PQexecPrepared, parameters and results in text format.
  *
- * Group commit. As in SQLite: store_write queues a job and sleeps; the writer
- * takes everything queued (up to LIMIT_WRITE_BATCH_MAX), runs each job in its
- * own SAVEPOINT inside one READ COMMITTED transaction, COMMITs (the session has
+ * Group commit. The shared writer (writer.c) runs each batch in one READ
+ * COMMITTED transaction, a SAVEPOINT per job, and COMMITs (the session has
  * synchronous_commit=on: the commit is flushed, and on a synchronous standby
- * too when configured), then wakes the batch.
+ * too when configured) before waking the batch; this file gives it those
+ * verbs (pg_hooks) on the writer connection, reconnecting it when lost.
  *
  * Several nodes. Closures run serially on one writer, but another node's writer
  * runs beside it, so reads that precede writes take row locks: store_obj_get
@@ -38,6 +38,7 @@
  * together do not race; each one also records its number in schema_version.
  */
 #include "store_int.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -340,29 +341,14 @@ typedef struct pg_conn {
     struct pg_conn *next_free;
 } pg_conn;
 
-typedef struct {
-    store_fn fn;
-    void *arg;
-    k_status status;
-    bool done;         /* set by the writer under pg_store.mu */
-    pthread_cond_t cv; /* the caller sleeps on its own job */
-} pg_job;
-
 struct pg_store {
     store *pub;
     char *url;
     int schema_version;
-    pg_conn writer;
-    pthread_t writer_thread;
+    pg_conn writer;          /* used by the writer thread only (and open/close) */
     int64_t reconnect_at_ms; /* the writer tries again no earlier than this */
     int64_t backoff_ms;
-
-    pthread_mutex_t mu; /* guards the queue, stopping, stats and job.done */
-    pthread_cond_t work_cv;
-    pg_job *queue[LIMIT_WRITE_QUEUE_MAX]; /* ring */
-    size_t q_head, q_count;
-    bool stopping;
-    store_stats stats;
+    store_writer w; /* the group-commit writer (writer.c) */
 
     pthread_mutex_t rd_mu; /* guards the read pool */
     pthread_cond_t rd_cv;
@@ -370,7 +356,6 @@ struct pg_store {
     size_t rd_open; /* connections of the pool, free or in use */
 };
 
-static _Thread_local pg_store *pg_writer_of; /* nested store_write would wait for itself */
 static _Thread_local pg_store *pg_reader_of; /* nested store_read would hold two snapshots */
 
 /* ---- parameters ---- */
@@ -854,10 +839,62 @@ static bool pg_writer_ready(pg_store *ps)
     return false;
 }
 
-/* Every job of the batch fails with K_EIO: the transaction is gone (or its
- * COMMIT's outcome is unknown). */
-static void pg_batch_fail(pg_store *ps, pg_job **batch, size_t n)
+static void *pg_begin(void *ctx)
 {
+    pg_store *ps = ctx;
+    if (!pg_writer_ready(ps))
+        return NULL;
+    if (pg_cmd(&ps->writer, "BEGIN ISOLATION LEVEL READ COMMITTED") != K_OK)
+        return NULL;
+    return &ps->writer;
+}
+
+static bool pg_savepoint(void *ctx)
+{
+    pg_store *ps = ctx;
+    return pg_cmd(&ps->writer, "SAVEPOINT j") == K_OK;
+}
+
+static bool pg_check(void *ctx, k_status *st)
+{
+    pg_store *ps = ctx;
+    pg_conn *c = &ps->writer;
+    if (c->broken)
+        return false;
+    if (c->failed && *st == K_OK)
+        *st = K_EIO; /* a statement failed but the closure carried on: keep none of it */
+    return true;
+}
+
+static bool pg_release(void *ctx)
+{
+    pg_store *ps = ctx;
+    return pg_cmd(&ps->writer, "RELEASE j") == K_OK;
+}
+
+static bool pg_rollback_to(void *ctx)
+{
+    pg_store *ps = ctx;
+    ps->writer.failed = false;
+    return pg_cmd(&ps->writer, "ROLLBACK TO j") == K_OK;
+}
+
+static bool pg_commit(void *ctx, size_t jobs)
+{
+    pg_store *ps = ctx;
+    if (pg_cmd(&ps->writer, "COMMIT") != K_OK) {
+        log_error("store: COMMIT of a batch of %zu failed: outcome unknown, answering K_EIO", jobs);
+        return false;
+    }
+    K_ASSERT(PQtransactionStatus(ps->writer.db) == PQTRANS_IDLE);
+    return true;
+}
+
+/* The batch failed: the transaction is gone (or its COMMIT's outcome is
+ * unknown). A lost connection is dropped, to be re-made by the next begin. */
+static void pg_abort(void *ctx)
+{
+    pg_store *ps = ctx;
     pg_conn *c = &ps->writer;
     if (c->db != NULL && !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
         PGresult *r = PQexec(c->db, "ROLLBACK");
@@ -868,121 +905,22 @@ static void pg_batch_fail(pg_store *ps, pg_job **batch, size_t n)
         pg_disconnect(c);
         ps->reconnect_at_ms = 0; /* the first reconnect is immediate, then backoff */
     }
-    for (size_t i = 0; i < n; i++)
-        batch[i]->status = K_EIO;
 }
 
-/* Runs one job in its savepoint. Returns false when the transaction itself
- * broke (connection lost, or a savepoint command failed). */
-static bool pg_job_run(pg_store *ps, store_tx *tx, pg_job *job)
-{
-    pg_conn *c = &ps->writer;
-    if (pg_cmd(c, "SAVEPOINT j") != K_OK)
-        return false;
-    k_status st = job->fn(tx, job->arg);
-    if (c->broken)
-        return false;
-    if (c->failed && st == K_OK)
-        st = K_EIO; /* a statement failed but the closure carried on: keep none of it */
-    job->status = st;
-    if (st == K_OK)
-        return pg_cmd(c, "RELEASE j") == K_OK;
-    c->failed = false;
-    if (pg_cmd(c, "ROLLBACK TO j") != K_OK)
-        return false;
-    return pg_cmd(c, "RELEASE j") == K_OK;
-}
-
-/* Returns whether the batch committed. */
-static bool pg_batch_run(pg_store *ps, pg_job **batch, size_t n)
-{
-    pg_conn *c = &ps->writer;
-    if (!pg_writer_ready(ps)) {
-        pg_batch_fail(ps, batch, n);
-        return false;
-    }
-    store_tx tx = {ps->pub, c, true};
-    if (pg_cmd(c, "BEGIN ISOLATION LEVEL READ COMMITTED") != K_OK) {
-        pg_batch_fail(ps, batch, n);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!pg_job_run(ps, &tx, batch[i])) {
-            pg_batch_fail(ps, batch, n);
-            return false;
-        }
-    }
-    if (pg_cmd(c, "COMMIT") != K_OK) {
-        log_error("store: COMMIT of a batch of %zu failed: outcome unknown, answering K_EIO", n);
-        pg_batch_fail(ps, batch, n);
-        return false;
-    }
-    K_ASSERT(PQtransactionStatus(c->db) == PQTRANS_IDLE);
-    return true;
-}
-
-/* Called with ps->mu held: wakes the batch and counts it. */
-static void pg_batch_finish(pg_store *ps, pg_job **batch, size_t n, bool committed)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (batch[i]->status != K_OK)
-            ps->stats.jobs_failed++;
-        batch[i]->done = true;
-        pthread_cond_signal(&batch[i]->cv); /* under mu: the caller cannot free cv first */
-    }
-    ps->stats.jobs += n;
-    if (committed)
-        ps->stats.commits++;
-    if (n > ps->stats.batch_max)
-        ps->stats.batch_max = n;
-}
-
-static void *pg_writer_main(void *arg)
-{
-    pthread_setname_np(pthread_self(), "pg-writer"); /* top -H, perf */
-    pg_store *ps = arg;
-    pg_writer_of = ps;
-    pg_job *batch[LIMIT_WRITE_BATCH_MAX];
-    pthread_mutex_lock(&ps->mu);
-    for (;;) {
-        while (ps->q_count == 0 && !ps->stopping)
-            pthread_cond_wait(&ps->work_cv, &ps->mu);
-        if (ps->q_count == 0)
-            break; /* stopping, and the queue is drained */
-        size_t n = ps->q_count < LIMIT_WRITE_BATCH_MAX ? ps->q_count : LIMIT_WRITE_BATCH_MAX;
-        for (size_t i = 0; i < n; i++) {
-            batch[i] = ps->queue[ps->q_head];
-            ps->q_head = (ps->q_head + 1) % LIMIT_WRITE_QUEUE_MAX;
-        }
-        ps->q_count -= n;
-        pthread_mutex_unlock(&ps->mu);
-        bool committed = pg_batch_run(ps, batch, n);
-        pthread_mutex_lock(&ps->mu);
-        pg_batch_finish(ps, batch, n, committed);
-    }
-    pthread_mutex_unlock(&ps->mu);
-    return NULL;
-}
+static const store_writer_hooks pg_hooks = {
+    .begin = pg_begin,
+    .savepoint = pg_savepoint,
+    .check = pg_check,
+    .release = pg_release,
+    .rollback_to = pg_rollback_to,
+    .commit = pg_commit,
+    .abort = pg_abort,
+};
 
 static k_status pg_write(store *s, store_fn fn, void *arg)
 {
     pg_store *ps = s->impl;
-    K_ASSERT(pg_writer_of != ps); /* store_write inside a write closure would deadlock */
-    pg_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
-    pthread_mutex_lock(&ps->mu);
-    if (ps->stopping || ps->q_count == LIMIT_WRITE_QUEUE_MAX) {
-        pthread_mutex_unlock(&ps->mu);
-        return K_EBUSY;
-    }
-    pthread_cond_init(&job.cv, NULL);
-    ps->queue[(ps->q_head + ps->q_count) % LIMIT_WRITE_QUEUE_MAX] = &job;
-    ps->q_count++;
-    pthread_cond_signal(&ps->work_cv);
-    while (!job.done)
-        pthread_cond_wait(&job.cv, &ps->mu);
-    pthread_mutex_unlock(&ps->mu);
-    pthread_cond_destroy(&job.cv);
-    return job.status;
+    return store_writer_submit(&ps->w, fn, arg);
 }
 
 /* ---- reads ---- */
@@ -1091,9 +1029,7 @@ static k_status pg_read(store *s, store_fn fn, void *arg)
 
 static void pg_store_free(pg_store *ps)
 {
-    pthread_mutex_destroy(&ps->mu);
     pthread_mutex_destroy(&ps->rd_mu);
-    pthread_cond_destroy(&ps->work_cv);
     pthread_cond_destroy(&ps->rd_cv);
     free(ps->url);
     free(ps);
@@ -1107,9 +1043,7 @@ static k_status pg_open(store *s, const char *url)
     ps->pub = s;
     ps->url = strdup(url);
     ps->backoff_ms = PG_BACKOFF_MIN_MS;
-    pthread_mutex_init(&ps->mu, NULL);
     pthread_mutex_init(&ps->rd_mu, NULL);
-    pthread_cond_init(&ps->work_cv, NULL);
     pthread_cond_init(&ps->rd_cv, NULL);
     if (ps->url == NULL) {
         pg_store_free(ps);
@@ -1118,8 +1052,8 @@ static k_status pg_open(store *s, const char *url)
     k_status ks = pg_connect(ps, &ps->writer);
     if (ks == K_OK)
         ks = pg_migrate(&ps->writer, &ps->schema_version);
-    if (ks == K_OK && pthread_create(&ps->writer_thread, NULL, pg_writer_main, ps) != 0)
-        ks = K_ERR;
+    if (ks == K_OK)
+        ks = store_writer_start(&ps->w, s, &pg_hooks, ps, "pg-writer");
     if (ks != K_OK) {
         log_error("store: cannot open the PostgreSQL database: %s", k_status_str(ks));
         pg_disconnect(&ps->writer);
@@ -1135,13 +1069,7 @@ static k_status pg_open(store *s, const char *url)
 static void pg_close(store *s)
 {
     pg_store *ps = s->impl;
-    K_ASSERT(pg_writer_of != ps);
-    pthread_mutex_lock(&ps->mu);
-    ps->stopping = true;
-    pthread_cond_broadcast(&ps->work_cv);
-    pthread_mutex_unlock(&ps->mu);
-    pthread_join(ps->writer_thread, NULL); /* the writer drains the queue first */
-    K_ASSERT(ps->q_count == 0);
+    store_writer_stop(&ps->w); /* drains the queue first */
 
     pthread_mutex_lock(&ps->rd_mu);
     while (ps->rd_free != NULL) {
@@ -1167,10 +1095,7 @@ static int pg_schema_version(store *s)
 static void pg_get_stats(store *s, store_stats *out)
 {
     pg_store *ps = s->impl;
-    pthread_mutex_lock(&ps->mu);
-    *out = ps->stats;
-    out->queue_depth = ps->q_count;
-    pthread_mutex_unlock(&ps->mu);
+    store_writer_stats(&ps->w, out);
 }
 
 static pg_conn *pg_tx_conn(store_tx *tx)

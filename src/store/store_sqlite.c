@@ -7,16 +7,16 @@
  * ever used by one thread at a time, so SQLite's own mutexes would be waste.
  * Each connection prepares its statements once and resets them per use.
  *
- * Group commit. store_write queues a job on a bounded queue and sleeps. The
- * writer takes everything queued (up to LIMIT_WRITE_BATCH_MAX), runs each job in
- * its own savepoint inside one BEGIN IMMEDIATE transaction, COMMITs (fsync with
- * synchronous=FULL), then wakes the whole batch. Jobs that arrive meanwhile form
- * the next batch, so under load one fsync serves many requests.
+ * Group commit. The shared writer (writer.c) runs each batch in one BEGIN
+ * IMMEDIATE transaction, a savepoint per job, and COMMITs (fsync with
+ * synchronous=FULL) before waking the batch; this file gives it those verbs
+ * (sq_hooks) on the writer connection.
  *
  * Migrations are C strings below, applied in order, each in one transaction
  * that also records its number in schema_version.
  */
 #include "store_int.h"
+#include "writer.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -271,27 +271,12 @@ typedef struct sq_conn {
     bool in_tx;
 } sq_conn;
 
-typedef struct {
-    store_fn fn;
-    void *arg;
-    k_status status;
-    bool done;         /* set by the writer under sq_store.mu */
-    pthread_cond_t cv; /* the caller sleeps on its own job: no herd on wake-up */
-} sq_job;
-
 struct sq_store {
     store *pub;
     char *path;
     int schema_version;
-    sq_conn *writer;
-    pthread_t writer_thread;
-
-    pthread_mutex_t mu; /* guards the queue, stopping, stats and job.done */
-    pthread_cond_t work_cv;
-    sq_job *queue[LIMIT_WRITE_QUEUE_MAX]; /* ring */
-    size_t q_head, q_count;
-    bool stopping;
-    store_stats stats;
+    sq_conn *writer; /* used by the writer thread only (and open/close) */
+    store_writer w;  /* the group-commit writer (writer.c) */
 
     pthread_key_t read_key;
     pthread_mutex_t reg_mu; /* guards readers */
@@ -305,10 +290,6 @@ struct sq_store {
     bool ckpt_stop;
     _Atomic uint64_t checkpoints;
 };
-
-/* The store whose writer runs on this thread: a nested store_write would wait
- * for itself. */
-static _Thread_local sq_store *sq_writer_of;
 
 /* ---- small helpers ---- */
 
@@ -759,122 +740,69 @@ static k_status sq_migrate(sq_conn *c, int *version)
     return ks;
 }
 
-/* ---- the writer ---- */
+/* ---- the writer's verbs (writer.h) ---- */
 
-/* Every job of the batch fails with K_EIO: the transaction is gone. */
-static void sq_batch_fail(sq_store *ss, sq_job **batch, size_t n)
+static void *sq_begin(void *ctx)
 {
-    if (!sqlite3_get_autocommit(ss->writer->db))
-        sqlite3_exec(ss->writer->db, "ROLLBACK", NULL, NULL, NULL);
-    for (size_t i = 0; i < n; i++)
-        batch[i]->status = K_EIO;
+    sq_store *ss = ctx;
+    return sq_exec(ss->writer, S_BEGIN_IMMEDIATE) == K_OK ? ss->writer : NULL;
 }
 
-/* Runs one job in its savepoint. Returns false when the transaction itself
- * broke (SQLite rolled it back, or a savepoint command failed). */
-static bool sq_job_run(sq_store *ss, store_tx *tx, sq_job *job)
+static bool sq_savepoint(void *ctx)
 {
-    sq_conn *c = ss->writer;
-    if (sq_exec(c, S_SAVEPOINT) != K_OK)
-        return false;
-    k_status st = job->fn(tx, job->arg);
-    /* An I/O error or a full disk makes SQLite roll back the whole transaction. */
-    if (sqlite3_get_autocommit(c->db))
-        return false;
-    job->status = st;
-    if (st == K_OK)
-        return sq_exec(c, S_RELEASE) == K_OK;
-    if (sq_exec(c, S_ROLLBACK_TO) != K_OK)
-        return false;
-    return sq_exec(c, S_RELEASE) == K_OK;
+    sq_store *ss = ctx;
+    return sq_exec(ss->writer, S_SAVEPOINT) == K_OK;
 }
 
-/* Returns whether the batch committed. */
-static bool sq_batch_run(sq_store *ss, sq_job **batch, size_t n)
+/* An I/O error or a full disk makes SQLite roll back the whole transaction. */
+static bool sq_check(void *ctx, k_status *st)
 {
-    store_tx tx = {ss->pub, ss->writer, true};
-    if (sq_exec(ss->writer, S_BEGIN_IMMEDIATE) != K_OK) {
-        sq_batch_fail(ss, batch, n);
+    sq_store *ss = ctx;
+    return !sqlite3_get_autocommit(ss->writer->db);
+}
+
+static bool sq_release(void *ctx)
+{
+    sq_store *ss = ctx;
+    return sq_exec(ss->writer, S_RELEASE) == K_OK;
+}
+
+static bool sq_rollback_to(void *ctx)
+{
+    sq_store *ss = ctx;
+    return sq_exec(ss->writer, S_ROLLBACK_TO) == K_OK;
+}
+
+static bool sq_commit(void *ctx, size_t jobs)
+{
+    sq_store *ss = ctx;
+    if (sq_exec(ss->writer, S_COMMIT) != K_OK)
         return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!sq_job_run(ss, &tx, batch[i])) {
-            sq_batch_fail(ss, batch, n);
-            return false;
-        }
-    }
-    if (sq_exec(ss->writer, S_COMMIT) != K_OK) {
-        sq_batch_fail(ss, batch, n);
-        return false;
-    }
     K_ASSERT(sqlite3_get_autocommit(ss->writer->db));
     return true;
 }
 
-/* Called with ss->mu held: wakes the batch and counts it. */
-static void sq_batch_finish(sq_store *ss, sq_job **batch, size_t n, bool committed)
+static void sq_abort(void *ctx)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (batch[i]->status != K_OK)
-            ss->stats.jobs_failed++;
-        batch[i]->done = true;
-        /* Signalled under mu: the caller cannot see done, return and destroy
-         * the condition variable before this call is over. */
-        pthread_cond_signal(&batch[i]->cv);
-    }
-    ss->stats.jobs += n;
-    if (committed)
-        ss->stats.commits++;
-    if (n > ss->stats.batch_max)
-        ss->stats.batch_max = n;
+    sq_store *ss = ctx;
+    if (!sqlite3_get_autocommit(ss->writer->db))
+        sqlite3_exec(ss->writer->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static void *sq_writer_main(void *arg)
-{
-    pthread_setname_np(pthread_self(), "sqlite-writer"); /* top -H, perf */
-    sq_store *ss = arg;
-    sq_writer_of = ss;
-    sq_job *batch[LIMIT_WRITE_BATCH_MAX];
-    pthread_mutex_lock(&ss->mu);
-    for (;;) {
-        while (ss->q_count == 0 && !ss->stopping)
-            pthread_cond_wait(&ss->work_cv, &ss->mu);
-        if (ss->q_count == 0)
-            break; /* stopping, and the queue is drained */
-        size_t n = ss->q_count < LIMIT_WRITE_BATCH_MAX ? ss->q_count : LIMIT_WRITE_BATCH_MAX;
-        for (size_t i = 0; i < n; i++) {
-            batch[i] = ss->queue[ss->q_head];
-            ss->q_head = (ss->q_head + 1) % LIMIT_WRITE_QUEUE_MAX;
-        }
-        ss->q_count -= n;
-        pthread_mutex_unlock(&ss->mu);
-        bool committed = sq_batch_run(ss, batch, n);
-        pthread_mutex_lock(&ss->mu);
-        sq_batch_finish(ss, batch, n, committed);
-    }
-    pthread_mutex_unlock(&ss->mu);
-    return NULL;
-}
+static const store_writer_hooks sq_hooks = {
+    .begin = sq_begin,
+    .savepoint = sq_savepoint,
+    .check = sq_check,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
+    .commit = sq_commit,
+    .abort = sq_abort,
+};
 
 static k_status sq_write(store *s, store_fn fn, void *arg)
 {
     sq_store *ss = s->impl;
-    K_ASSERT(sq_writer_of != ss); /* store_write inside a write closure would deadlock */
-    sq_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
-    pthread_mutex_lock(&ss->mu);
-    if (ss->stopping || ss->q_count == LIMIT_WRITE_QUEUE_MAX) {
-        pthread_mutex_unlock(&ss->mu);
-        return K_EBUSY;
-    }
-    pthread_cond_init(&job.cv, NULL);
-    ss->queue[(ss->q_head + ss->q_count) % LIMIT_WRITE_QUEUE_MAX] = &job;
-    ss->q_count++;
-    pthread_cond_signal(&ss->work_cv);
-    while (!job.done)
-        pthread_cond_wait(&job.cv, &ss->mu);
-    pthread_mutex_unlock(&ss->mu);
-    pthread_cond_destroy(&job.cv);
-    return job.status;
+    return store_writer_submit(&ss->w, fn, arg);
 }
 
 /* ---- checkpoints ---- */
@@ -1026,10 +954,8 @@ static k_status sq_read(store *s, store_fn fn, void *arg)
 
 static void sq_store_free(sq_store *ss)
 {
-    pthread_mutex_destroy(&ss->mu);
     pthread_mutex_destroy(&ss->reg_mu);
     pthread_mutex_destroy(&ss->ckpt_mu);
-    pthread_cond_destroy(&ss->work_cv);
     pthread_cond_destroy(&ss->ckpt_cv);
     free(ss->path);
     free(ss);
@@ -1042,10 +968,8 @@ static k_status sq_open(store *s, const char *path)
         return K_ENOMEM;
     ss->pub = s;
     ss->path = strdup(path);
-    pthread_mutex_init(&ss->mu, NULL);
     pthread_mutex_init(&ss->reg_mu, NULL);
     pthread_mutex_init(&ss->ckpt_mu, NULL);
-    pthread_cond_init(&ss->work_cv, NULL);
     pthread_cond_init(&ss->ckpt_cv, NULL);
     if (ss->path == NULL) {
         sq_store_free(ss);
@@ -1058,9 +982,10 @@ static k_status sq_open(store *s, const char *path)
         ks = sq_ckpt_start(ss);
     if (ks == K_OK && pthread_key_create(&ss->read_key, sq_reader_dtor) != 0)
         ks = K_ERR;
-    else if (ks == K_OK && pthread_create(&ss->writer_thread, NULL, sq_writer_main, ss) != 0) {
-        pthread_key_delete(ss->read_key);
-        ks = K_ERR;
+    else if (ks == K_OK) {
+        ks = store_writer_start(&ss->w, s, &sq_hooks, ss, "sqlite-writer");
+        if (ks != K_OK)
+            pthread_key_delete(ss->read_key);
     }
     if (ks != K_OK) {
         log_error("store: cannot open '%s': %s", path, k_status_str(ks));
@@ -1076,13 +1001,7 @@ static k_status sq_open(store *s, const char *path)
 static void sq_close(store *s)
 {
     sq_store *ss = s->impl;
-    K_ASSERT(sq_writer_of != ss);
-    pthread_mutex_lock(&ss->mu);
-    ss->stopping = true;
-    pthread_cond_broadcast(&ss->work_cv);
-    pthread_mutex_unlock(&ss->mu);
-    pthread_join(ss->writer_thread, NULL); /* the writer drains the queue first */
-    K_ASSERT(ss->q_count == 0);
+    store_writer_stop(&ss->w); /* drains the queue first */
     sq_ckpt_stop(ss);
 
     /* No destructor runs for this key after this; close what threads left open. */
@@ -1108,10 +1027,7 @@ static int sq_schema_version(store *s)
 static void sq_get_stats(store *s, store_stats *out)
 {
     sq_store *ss = s->impl;
-    pthread_mutex_lock(&ss->mu);
-    *out = ss->stats;
-    out->queue_depth = ss->q_count;
-    pthread_mutex_unlock(&ss->mu);
+    store_writer_stats(&ss->w, out);
     out->checkpoints = atomic_load(&ss->checkpoints);
 }
 

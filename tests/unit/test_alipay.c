@@ -26,9 +26,9 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "providers/alipay.h"
-#include "providers/alipay_sim.h"
+#include "sim/alipay_sim.h"
 #include "providers/provider.h"
-#include "providers/sim_server.h"
+#include "sim/sim_server.h"
 
 static sim_server *srv;
 static char base[128], hook[160];
@@ -206,6 +206,8 @@ static int setup(void **state)
     assert_int_equal(alipay_sim_register(srv), K_OK);
     assert_int_equal(sim_server_register(srv, "/hook", hk_handle, NULL, NULL), K_OK);
     snprintf(base, sizeof base, "%s/alipay", sim_server_url(srv));
+    /* the simulator is reached over HTTP only: the connector asks it for the sandbox keys */
+    assert_int_equal(alipay_sandbox_fetch(base), K_OK);
     snprintf(hook, sizeof hook, "%s/hook/n", sim_server_url(srv));
     ap_acct = (prov_account){
         .provider = "alipay", .base_url = base, .username = "M1", .merchant_name = "Test shop"};

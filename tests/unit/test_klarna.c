@@ -22,9 +22,9 @@
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "providers/klarna.h"
-#include "providers/klarna_sim.h"
+#include "sim/klarna_sim.h"
 #include "providers/provider.h"
-#include "providers/sim_server.h"
+#include "sim/sim_server.h"
 
 static sim_server *srv;
 static char base[128]; /* <sim>/klarna */

@@ -8,9 +8,10 @@
  * "/alipay/_sim/". See docs/simulators.md.
  *
  * At registration it generates two RSA key pairs for this process (the test
- * merchant's and its own) and registers the sandbox with the connector
- * (alipay_sandbox_set), so accounts at its base URL need no keys configured.
- * Private keys never leave memory.
+ * merchant's and its own). Kassa fetches the test merchant's pair over HTTP
+ * (GET "/alipay/_sim/sandbox", provider.h's sandbox hook), so accounts at its
+ * base URL need no keys configured, whether the simulator runs in Kassa's
+ * process or in a `kassa sim` of its own. The keys are never written to disk.
  */
 #ifndef KASSA_ALIPAY_SIM_H
 #define KASSA_ALIPAY_SIM_H

@@ -21,8 +21,8 @@
  * SUCCESS acknowledgement. State is in memory under one mutex, bounded.
  */
 #include "alipay_sim.h"
-#include "alipay.h"
 #include "../base/arena.h"
+#include "../base/buf.h"
 #include "../base/clock.h"
 #include "../base/crypto.h"
 #include "../base/form.h"
@@ -51,6 +51,8 @@
 #define AS_KEYS_MAX    16  /* merchant public keys registered by tests */
 #define AS_FAULTS_MAX  8
 #define AS_KEY_BITS    2048
+#define AS_SIG_MAX     1024 /* base64 of an RSA-2048 signature: 344 characters */
+#define AS_SIG_HDR_MAX 2048 /* the Signature header, url-encoded */
 
 static const int64_t as_schedule_s[] = {0, 120, 600, 600, 3600, 7200, 21600, 54000};
 #define AS_TRIES ((int)K_ARRAY_LEN(as_schedule_s))
@@ -159,6 +161,110 @@ static const char *as_str(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ------------------------------------------------------ wallets, signing */
+
+/* Antom's side of the wallet list (what Alipay+ offers for a currency: a
+ * wallet's home currency offers only that wallet, any other currency every
+ * wallet). The connector keeps its own copy, as it would against the real
+ * Antom: the simulator is reached over HTTP only. */
+typedef struct {
+    const char *code, *name, *currency, *region;
+} as_wallet;
+
+static const as_wallet as_wallet_table[] = {
+    {"ALIPAY_CN", "Alipay", "CNY", "CN"},
+    {"ALIPAY_HK", "AlipayHK", "HKD", "HK"},
+    {"GCASH", "GCash", "PHP", "PH"},
+    {"DANA", "DANA", "IDR", "ID"},
+    {"TNG", "Touch 'n Go eWallet", "MYR", "MY"},
+    {"TRUEMONEY", "TrueMoney", "THB", "TH"},
+    {"KAKAOPAY", "KakaoPay", "KRW", "KR"},
+};
+
+static size_t as_wallets(const char *currency, const as_wallet **out, size_t cap)
+{
+    size_t n = 0;
+    bool home = false;
+    for (size_t i = 0; currency && i < K_ARRAY_LEN(as_wallet_table); i++)
+        home |= strcasecmp(as_wallet_table[i].currency, currency) == 0;
+    for (size_t i = 0; i < K_ARRAY_LEN(as_wallet_table) && n < cap; i++)
+        if (!home || strcasecmp(as_wallet_table[i].currency, currency) == 0)
+            out[n++] = &as_wallet_table[i];
+    return n;
+}
+
+static const as_wallet *as_wallet_find(const char *code)
+{
+    for (size_t i = 0; code && i < K_ARRAY_LEN(as_wallet_table); i++)
+        if (strcmp(as_wallet_table[i].code, code) == 0)
+            return &as_wallet_table[i];
+    return NULL;
+}
+
+/* Antom's content to sign (providers.md §5.2): "<METHOD> <uri>\n<client-id>.
+ * <request-time>.<body>", written here from the specification rather than
+ * shared with the connector, so that a connector bug is caught, not copied. */
+static char *as_sign_input(arena *a, const char *method, const char *uri, const char *client_id,
+                           const char *time, const char *body, size_t len, size_t *n)
+{
+    char *head = arena_printf(a, "%s %s\n%s.%s.", method, uri, client_id, time);
+    if (!head)
+        return NULL;
+    size_t hl = strlen(head);
+    char *msg = arena_alloc(a, hl + len + 1);
+    if (!msg)
+        return NULL;
+    memcpy(msg, head, hl);
+    if (len)
+        memcpy(msg + hl, body, len);
+    *n = hl + len;
+    return msg;
+}
+
+/* The Signature header value "algorithm=RSA256,keyVersion=1,signature=<url-
+ * encoded base64>" (arena-owned), NULL on a bad key. */
+static const char *as_sign(const char *priv_pem, const char *method, const char *uri,
+                           const char *client_id, const char *time, const char *body, size_t len,
+                           arena *a)
+{
+    size_t n;
+    char *msg = as_sign_input(a, method, uri, client_id, time, body, len, &n);
+    char b64[AS_SIG_MAX];
+    if (!msg || !priv_pem || crypto_rsa_sign_b64(priv_pem, msg, n, b64, sizeof b64) != K_OK)
+        return NULL;
+    buf h;
+    buf_init(&h, AS_SIG_HDR_MAX);
+    buf_append_str(&h, "algorithm=RSA256,keyVersion=1,signature=");
+    k_status st = buf_append_urlenc(&h, b64);
+    const char *out = st == K_OK ? arena_strdup(a, h.data) : NULL;
+    buf_free(&h);
+    return out;
+}
+
+static bool as_verify(const char *pub_pem, const char *method, const char *uri,
+                      const char *client_id, const char *time, const char *body, size_t len,
+                      const char *sig_header)
+{
+    if (!pub_pem || !method || !uri || !client_id || !time || !sig_header)
+        return false;
+    const char *p = strstr(sig_header, "signature=");
+    if (!p)
+        return false;
+    p += strlen("signature=");
+    char b64[AS_SIG_MAX];
+    long dn = form_unescape(p, strcspn(p, ","), b64, sizeof b64 - 1, false);
+    if (dn <= 0)
+        return false;
+    b64[dn] = '\0';
+    arena a;
+    arena_init(&a, 0);
+    size_t n;
+    char *msg = as_sign_input(&a, method, uri, client_id, time, body, len, &n);
+    bool ok = msg && crypto_rsa_verify_b64(pub_pem, msg, n, b64);
+    arena_release(&a);
+    return ok;
 }
 
 static void as_iso(int64_t s, char out[32])
@@ -316,8 +422,8 @@ static void as_api_answer(alipay_sim *s, sim_response *r, const char *uri, const
     snprintf(rt, sizeof rt, "%lld", (long long)clock_now_ms());
     arena a;
     arena_init(&a, 0);
-    const char *sig = alipay_sign(rogue ? s->rogue_priv : s->antom_priv, "POST", uri, client_id, rt,
-                                  r->body.data, r->body.len, &a);
+    const char *sig = as_sign(rogue ? s->rogue_priv : s->antom_priv, "POST", uri, client_id, rt,
+                              r->body.data, r->body.len, &a);
     r->nheaders = 0;
     sim_response_header(r, "Client-Id", client_id);
     sim_response_header(r, "Response-Time", rt);
@@ -586,8 +692,8 @@ static void api_pay(as_call *c)
         c->out = as_only_result("CURRENCY_NOT_SUPPORT");
         return;
     }
-    const alipay_wallet *offered[16];
-    size_t nw = alipay_wallets(cur, offered, K_ARRAY_LEN(offered));
+    const as_wallet *offered[16];
+    size_t nw = as_wallets(cur, offered, K_ARRAY_LEN(offered));
     bool method_ok = strcmp(pmt, "CONNECT_WALLET") == 0;
     for (size_t i = 0; i < nw; i++)
         method_ok |= strcmp(offered[i]->code, pmt) == 0;
@@ -826,8 +932,8 @@ static void as_api(alipay_sim *s, const sim_request *req, const char *name, sim_
         return;
     }
     pthread_mutex_lock(&s->mu);
-    bool valid = cid && alipay_verify(as_client_key(s, cid), "POST", uri, cid, rt, req->body,
-                                      req->body_len, sig);
+    bool valid = cid && as_verify(as_client_key(s, cid), "POST", uri, cid, rt, req->body,
+                                  req->body_len, sig);
     pthread_mutex_unlock(&s->mu);
     if (!valid) {
         as_api_answer(s, r, uri, client, as_only_result("INVALID_SIGNATURE"), false);
@@ -922,8 +1028,8 @@ static void pg_choose(alipay_sim *s, const as_pay *p, bool ret, buf *b)
     buf_append_str(b, "</p><p class=\"amt\">");
     buf_append_html(b, amt);
     buf_append_str(b, "</p><p>Open with your wallet app:</p><nav aria-label=\"Wallets\">");
-    const alipay_wallet *w[16];
-    size_t n = alipay_wallets(p->currency, w, K_ARRAY_LEN(w));
+    const as_wallet *w[16];
+    size_t n = as_wallets(p->currency, w, K_ARRAY_LEN(w));
     for (size_t i = 0; i < n; i++) {
         buf_printf(b, "<a class=\"w\" data-wallet=\"%s\" href=\"%s/wallet/%s/pay/%s%s\">",
                    w[i]->code, s->base, w[i]->code, p->id, ret ? "?return=1" : "");
@@ -934,7 +1040,7 @@ static void pg_choose(alipay_sim *s, const as_pay *p, bool ret, buf *b)
     pg_end(b);
 }
 
-static void pg_wallet_pay(alipay_sim *s, const as_pay *p, const alipay_wallet *w, bool ret,
+static void pg_wallet_pay(alipay_sim *s, const as_pay *p, const as_wallet *w, bool ret,
                           const char *msg, buf *b)
 {
     pg_begin(b, w->name, w->name);
@@ -995,7 +1101,7 @@ static void pg_wallet_pay(alipay_sim *s, const as_pay *p, const alipay_wallet *w
 }
 
 /* A wallet app's home: "scan" a code by opening (or pasting) its URL. */
-static void pg_wallet_home(alipay_sim *s, const alipay_wallet *w, const char *msg, buf *b)
+static void pg_wallet_home(alipay_sim *s, const as_wallet *w, const char *msg, buf *b)
 {
     pg_begin(b, w->name, w->name);
     buf_printf(b,
@@ -1013,20 +1119,19 @@ static void pg_wallet_home(alipay_sim *s, const alipay_wallet *w, const char *ms
 }
 
 /* Whether a wallet may pay p (the currency's wallets, or any for CONNECT_WALLET). */
-static bool as_wallet_ok(const as_pay *p, const alipay_wallet *w)
+static bool as_wallet_ok(const as_pay *p, const as_wallet *w)
 {
     if (p->wallet[0])
         return strcmp(p->wallet, w->code) == 0;
-    const alipay_wallet *offered[16];
-    size_t n = alipay_wallets(p->currency, offered, K_ARRAY_LEN(offered));
+    const as_wallet *offered[16];
+    size_t n = as_wallets(p->currency, offered, K_ARRAY_LEN(offered));
     for (size_t i = 0; i < n; i++)
         if (offered[i] == w)
             return true;
     return false;
 }
 
-static void pg_pin(alipay_sim *s, as_pay *p, const alipay_wallet *w, json_t *f, sim_response *r,
-                   buf *b)
+static void pg_pin(alipay_sim *s, as_pay *p, const as_wallet *w, json_t *f, sim_response *r, buf *b)
 {
     const char *pin = as_str(f, "pin");
     bool ret = as_str(f, "return") && strcmp(as_str(f, "return"), "1") == 0;
@@ -1076,7 +1181,7 @@ static void as_pages(alipay_sim *s, const sim_request *req, sim_response *r)
         bool ret = rq && strcmp(rq, "1") == 0;
         if (!p) {
             as_body(r, 404, "text/plain; charset=utf-8", "No such payment code\n");
-        } else if (wq && alipay_wallet_find(wq)) {
+        } else if (wq && as_wallet_find(wq)) {
             char *url = NULL;
             if (asprintf(&url, "%s/wallet/%s/pay/%s%s", s->base, wq, p->id,
                          ret ? "?return=1" : "") >= 0) {
@@ -1089,7 +1194,7 @@ static void as_pages(alipay_sim *s, const sim_request *req, sim_response *r)
             pg_send(r, 200, &b);
         }
     } else if (sscanf(path, "/wallet/%31[A-Z_]/pay/%47[0-9a-f]", w_code, pid) == 2) {
-        const alipay_wallet *w = alipay_wallet_find(w_code);
+        const as_wallet *w = as_wallet_find(w_code);
         as_pay *p = as_find(s, pid, NULL);
         const char *rq = sim_request_query(req, "return");
         if (!w || !p) {
@@ -1109,8 +1214,8 @@ static void as_pages(alipay_sim *s, const sim_request *req, sim_response *r)
                 pg_send(r, 200, &b);
             }
         }
-    } else if (sscanf(path, "/wallet/%31[A-Z_]", w_code) == 1 && alipay_wallet_find(w_code)) {
-        const alipay_wallet *w = alipay_wallet_find(w_code);
+    } else if (sscanf(path, "/wallet/%31[A-Z_]", w_code) == 1 && as_wallet_find(w_code)) {
+        const as_wallet *w = as_wallet_find(w_code);
         const char *code = post && f ? as_str(f, "code") : NULL;
         const char *at = code ? strstr(code, "/qr/") : NULL;
         if (at && strncmp(code, s->base, strlen(s->base)) == 0) {
@@ -1254,6 +1359,12 @@ static void as_admin(alipay_sim *s, const sim_request *req, sim_response *r)
         adm_json(r, 200, json_pack("{s:i}", "mode", s->note_mode));
     } else if (strcmp(p, "/notifications") == 0) {
         adm_notifications(s, r);
+    } else if (strcmp(p, "/sandbox") == 0) {
+        /* The sandbox merchant's key pair is test data of this process: a
+         * Kassa without configured keys fetches it at start (alipay.h). */
+        adm_json(r, 200,
+                 json_pack("{s:s, s:s, s:s}", "merchantPrivateKey", s->merchant_priv,
+                           "merchantPublicKey", s->merchant_pub, "antomPublicKey", s->antom_pub));
     } else if (strcmp(p, "/keys") == 0) {
         adm_keys(s, req, b, r);
     } else if (strcmp(p, "/reset") == 0) {
@@ -1318,8 +1429,8 @@ static bool as_send(alipay_sim *s, const as_note *n, long *status)
     arena_init(&a, 0);
     char rt[32];
     snprintf(rt, sizeof rt, "%lld", (long long)clock_now_ms());
-    const char *sig = alipay_sign(s->antom_priv, "POST", as_url_uri(n->url), n->client_id, rt,
-                                  n->body, strlen(n->body), &a);
+    const char *sig = as_sign(s->antom_priv, "POST", as_url_uri(n->url), n->client_id, rt, n->body,
+                              strlen(n->body), &a);
     httpc_req req = {.method = "POST",
                      .url = n->url,
                      .body = n->body,
@@ -1439,7 +1550,6 @@ static void as_stop(void *ctx)
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->ticker, NULL);
-    alipay_sandbox_clear(s->base);
     as_free(s);
 }
 
@@ -1469,7 +1579,6 @@ k_status alipay_sim_register(sim_server *srv)
         as_free(s);
         return K_ERR;
     }
-    alipay_sandbox_set(s->base, s->merchant_priv, s->antom_pub);
     st = sim_server_register(srv, "/alipay", as_handle, as_stop, s);
     if (st != K_OK)
         as_stop(s);

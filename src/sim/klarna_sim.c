@@ -1899,10 +1899,11 @@ static void adm_list(klarna_sim *ks, sim_response *r)
     for (size_t i = 0; i < lim; i++) {
         ks_order *o = &ks->orders[i];
         ks_order_touch(o);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "order_id", o->id,
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "order_id", o->id,
                                              "hpp_session_id", o->hpp_id, "status", o->status,
                                              "order_amount", (json_int_t)o->order_amount,
-                                             "captured_amount", (json_int_t)o->captured));
+                                             "captured_amount", (json_int_t)o->captured,
+                                             "refunded_amount", (json_int_t)o->refunded));
     }
     ks_json(r, 200, json_pack("{s:o}", "orders", arr));
 }

@@ -18,7 +18,7 @@ done
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libssl-dev libsodium-dev
       libcurl4-openssl-dev libqrencode-dev libsqlite3-dev libpq-dev libcmocka-dev clang-format)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(chromium zbar-tools postgresql)
+  pkgs+=(chromium zbar-tools postgresql haproxy)
   # Debian 12 ships node 18; a newer node already on the machine is kept.
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -128,6 +128,12 @@
 
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
+/* A scheduler's claim on the timers it took (store_obj_claim_due): other nodes'
+ * schedulers pass them by this long, and a node that died holding them is
+ * replaced after it. Short, because a timer whose handler saved nothing (it
+ * looks again later) also waits this long; a slice handled past it may be
+ * handled twice, which row locks and provider idempotency keys make harmless. */
+#define LIMIT_TIMER_LEASE_S 10
 
 _Static_assert(LIMIT_PARAM_VALUE_MAX < LIMIT_HTTP_BODY_MAX, "one value fits in a body");
 _Static_assert(LIMIT_METADATA_VALUE_MAX <= LIMIT_PARAM_VALUE_MAX, "metadata fits a param");

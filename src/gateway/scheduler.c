@@ -33,10 +33,12 @@ typedef struct {
     size_t n;
 } due_job;
 
+/* A write: the slice is claimed, so the other nodes' schedulers skip it. */
 static k_status due_fn(store_tx *tx, void *arg)
 {
     due_job *j = arg;
-    return store_obj_due(tx, j->now, LIMIT_TICK_ITEMS_MAX, j->a, &j->objs, &j->n);
+    return store_obj_claim_due(tx, j->now, j->now + LIMIT_TIMER_LEASE_S, LIMIT_TICK_ITEMS_MAX, j->a,
+                               &j->objs, &j->n);
 }
 
 typedef struct {
@@ -154,7 +156,7 @@ void gw_tick(gw *g)
     arena a;
     arena_init(&a, 0);
     due_job dj = {.now = clock_now_s(), .a = &a};
-    if (store_read(g->st, due_fn, &dj) == K_OK) {
+    if (store_write(g->st, due_fn, &dj) == K_OK) {
         for (size_t i = 0; i < dj.n; i++) {
             const store_obj *o = &dj.objs[i];
             if (strcmp(o->kind, "payment_intent") == 0)

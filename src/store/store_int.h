@@ -44,6 +44,8 @@ struct store_backend {
                          bool *has_more);
     k_status (*obj_due)(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
                         size_t *n);
+    k_status (*obj_claim_due)(store_tx *tx, int64_t now, int64_t lease_until, size_t max, arena *a,
+                              store_obj **out, size_t *n);
 
     k_status (*op_append)(store_tx *tx, const store_op *op);
     k_status (*op_list)(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,

@@ -176,6 +176,7 @@ enum pg_stmt_id {
     S_O_FIND_REF_LOCK,
     S_O_SEQ,
     S_O_DUE,
+    S_O_CLAIM_DUE,
     S_OP_INSERT,
     S_OP_LIST,
     S_OP_RANGE_M,
@@ -256,6 +257,15 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
     [S_O_DUE] = {"SELECT " PG_O_COLS " FROM objects WHERE due_at > 0 AND due_at <= $1"
                  " ORDER BY due_at, seq LIMIT $2",
                  "ii"},
+    /* The schedulers' shared queue: claim a slice in one statement, lease it by
+     * moving due_at; other nodes' claims skip the locked rows. */
+    [S_O_CLAIM_DUE] = {"WITH c AS (SELECT seq FROM objects WHERE due_at > 0 AND due_at <= $1"
+                       " ORDER BY due_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)"
+                       " UPDATE objects o SET due_at = $2 FROM c WHERE o.seq = c.seq"
+                       " RETURNING o.merchant_id, o.id, o.kind, o.parent_id, o.status,"
+                       " o.currency, o.amount, o.created, o.due_at, o.ext_ref, o.seq, o.version,"
+                       " o.body",
+                       "iii"},
     [S_OP_INSERT] =
         {"INSERT INTO operations(merchant_id, id, payment_id, kind, amount, status, code,"
          " message, provider_ref, ref_id, body, created_ms)"
@@ -1352,6 +1362,16 @@ static k_status pg_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, stor
     return pg_query_many(tx, S_O_DUE, &p, pg_dec_obj, sizeof(store_obj), a, (void **)out, n);
 }
 
+static k_status pg_obj_claim_due(store_tx *tx, int64_t now, int64_t lease_until, size_t max,
+                                 arena *a, store_obj **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_i(&p, now);
+    pp_i(&p, lease_until);
+    pp_i(&p, (int64_t)max);
+    return pg_query_many(tx, S_O_CLAIM_DUE, &p, pg_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
 /* ---- journal ---- */
 
 static k_status pg_op_append(store_tx *tx, const store_op *op)
@@ -1616,6 +1636,7 @@ const struct store_backend store_pg_backend = {
     .obj_find_ref = pg_obj_find_ref,
     .obj_list = pg_obj_list,
     .obj_due = pg_obj_due,
+    .obj_claim_due = pg_obj_claim_due,
     .op_append = pg_op_append,
     .op_list = pg_op_list,
     .op_range = pg_op_range,

@@ -26,7 +26,7 @@ LDFLAGS    := $(SANITIZE)
 OBJ_LIB := $(SRC_LIB:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-run test format check-format lint fuzz bench clean
+.PHONY: all asan unit unit-run test format check-format lint fuzz bench soak-failover clean
 all: $(BUILD)/kassa
 
 $(BUILD)/obj/%.o: src/%.c
@@ -79,6 +79,10 @@ fuzz:
 
 bench:
 	bash bench/run.sh
+
+# Not in CI: Patroni + etcd + HAProxy, the primary killed under load (tests/SOAK.md).
+soak-failover: all
+	bash scripts/soak-failover.sh sync
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -26,7 +26,7 @@ const PG_URL = process.env.KASSA_E2E_PG_URL;
 const NODES = 3;
 const LEASE_S = 120; // LIMIT_IDEMPOTENCY_LEASE_S
 const DISPATCH_LEASE_S = 60; // DISPATCH_LEASE_MS in src/gateway/dispatch.c
-const HOLD_MS = 2500; // the simulator holds a capture, the receiver holds webhooks, this long
+const HOLD_MS = 4000; // the simulator holds a capture, the receiver holds webhooks, this long
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -148,6 +148,7 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
   const nodes = [];
   let live; // the nodes still running
   let dir;
+  let dbUrl; // the nodes' one database
 
   before(async () => {
     try {
@@ -156,7 +157,8 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
       throw new Error('haproxy is not installed (scripts/deps.sh --test installs it)');
     }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-multinode-'));
-    const db = createPgDatabase(PG_URL);
+    dbUrl = createPgDatabase(PG_URL);
+    const db = dbUrl;
     ({ proc: simProc, url: simUrl } = await startSim());
     const lbPort = await freePort();
     const lbUrl = `http://127.0.0.1:${lbPort}`;
@@ -352,21 +354,24 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
     const r = await startHoldingReceiver();
     try {
       await stripe.webhookEndpoints.create({ url: r.url, enabled_events: ['payment_intent.created'] });
-      // The capture: Klarna holds it while the victim dies.
-      await sim(simUrl, 'POST', 'faults',
-        { path: `/ordermanagement/v1/orders/${intent.kassa.provider_order}/captures`, delay_ms: HOLD_MS, count: 1 });
-      const key = `mn-kill-${Date.now()}`;
-      const capBody = 'amount_to_capture=2500&final_capture=false';
-      const capture = victim.http('POST', `/v1/payment_intents/${intent.id}/capture`,
-        { body: capBody, headers: { 'Idempotency-Key': key } }).then((v) => ({ v }), (e) => ({ e }));
-      // Webhooks: the receiver holds its answers; the victim's dispatcher claims its own events.
+      // Webhooks: the receiver holds its answers; the victim's dispatcher claims its own events
+      // (its commits wake it; the other nodes only poll).
       r.hold = true;
       const ids = [];
       for (let i = 0; i < 6; i++) {
         ids.push((await victim.stripe.paymentIntents.create({ amount: 300 + i, currency: 'eur', payment_method_types: ['klarna'] })).id);
       }
       await waitUntil(() => r.got.length >= 3, { timeoutMs: 10000, what: 'deliveries held by the receiver' });
-      await sleep(300);
+      // The capture: Klarna holds it; the victim dies once its claim of the key is durable.
+      await sim(simUrl, 'POST', 'faults',
+        { path: `/ordermanagement/v1/orders/${intent.kassa.provider_order}/captures`, delay_ms: HOLD_MS, count: 1 });
+      const key = `mn-kill-${Date.now()}`;
+      const capBody = 'amount_to_capture=2500&final_capture=false';
+      const capture = victim.http('POST', `/v1/payment_intents/${intent.id}/capture`,
+        { body: capBody, headers: { 'Idempotency-Key': key } }).then((v) => ({ v }), (e) => ({ e }));
+      await waitUntil(() => execFileSync('psql', [dbUrl, '-qAtc', `SELECT status FROM idempotency WHERE key = '${key}'`],
+        { encoding: 'utf8' }).trim() === '0', { timeoutMs: 10000, what: 'the claim of the key to be committed' });
+      await sleep(200);
       await victim.kill9();
       live = nodes.filter((k) => k !== victim);
       const died = await capture;

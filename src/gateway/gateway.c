@@ -58,6 +58,7 @@ void gw_close(gw *g)
     if (g == NULL)
         return;
     if (g->workers_started) {
+        store_set_wake(g->st, NULL, NULL);
         pthread_mutex_lock(&g->mu);
         g->stop = true;
         pthread_cond_broadcast(&g->wake);
@@ -70,6 +71,11 @@ void gw_close(gw *g)
     free(g->public_url);
     free(g->sim_url);
     free(g);
+}
+
+static void wake_from_store(void *arg)
+{
+    gw_wake(arg);
 }
 
 k_status gw_start_workers(gw *g)
@@ -86,6 +92,7 @@ k_status gw_start_workers(gw *g)
         return K_ERR;
     }
     g->workers_started = true;
+    store_set_wake(g->st, wake_from_store, g); /* other nodes' new deliveries */
     return K_OK;
 }
 

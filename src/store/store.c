@@ -113,6 +113,13 @@ void store_get_stats(store *s, store_stats *out)
     s->backend->get_stats(s, out);
 }
 
+void store_set_wake(store *s, void (*fn)(void *arg), void *arg)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(fn != NULL || arg == NULL);
+    s->backend->set_wake(s, fn, arg);
+}
+
 /* ---- merchants ---- */
 
 k_status store_merchant_put(store_tx *tx, const store_merchant *m)

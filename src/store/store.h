@@ -60,6 +60,12 @@ typedef struct {
     uint64_t checkpoints; /* WAL checkpoints run (SQLite; 0 on PostgreSQL) */
 } store_stats;
 void store_get_stats(store *s, store_stats *out);
+/* fn(arg) is called, on a thread of the store's, when another node may have
+ * committed work for this node's workers (webhook deliveries): on PostgreSQL a
+ * NOTIFY sent by any node's writer, on SQLite never (one node). It must be quick
+ * and must not call the store. fn NULL stops the calls: once store_set_wake
+ * returns, the previous fn is not running and is not called again. */
+void store_set_wake(store *s, void (*fn)(void *arg), void *arg);
 
 /* ---- merchants ---- */
 typedef struct {

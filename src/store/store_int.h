@@ -23,6 +23,7 @@ struct store_backend {
     k_status (*read)(store *s, store_fn fn, void *arg);
     int (*schema_version)(store *s);
     void (*get_stats)(store *s, store_stats *out);
+    void (*set_wake)(store *s, void (*fn)(void *arg), void *arg);
 
     k_status (*merchant_put)(store_tx *tx, const store_merchant *m);
     k_status (*merchant_get)(store_tx *tx, const char *id, arena *a, store_merchant *out);

@@ -1568,6 +1568,46 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static atomic_int g_wakes;
+
+static void count_wake(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_wakes, 1);
+}
+
+/* A delivery written by one node wakes the other node's workers at once
+ * (PostgreSQL: one NOTIFY per batch, a LISTEN thread per store); after
+ * store_set_wake(NULL) nothing is called. SQLite has one node: never called. */
+static void test_other_nodes_wake(void **state)
+{
+    store *n1 = open_store();
+    store *n2 = open_store();
+    atomic_store(&g_wakes, 0);
+    store_set_wake(n1, count_wake, NULL);
+    sleep_ms(500); /* the listener is connected (it wakes once when it is) */
+    int before = atomic_load(&g_wakes);
+    dadd_arg a = {.n = 1};
+    a.d[0] = mk_delivery("acct_1", "evt_wake", "we_1", 0);
+    assert_int_equal(store_write(n2, fn_dadd, &a), K_OK);
+    if (g_pg) {
+        for (int i = 0; i < 100 && atomic_load(&g_wakes) == before; i++)
+            sleep_ms(20);
+        assert_true(atomic_load(&g_wakes) > before);
+    } else {
+        sleep_ms(200);
+        assert_int_equal(atomic_load(&g_wakes), before);
+    }
+    store_set_wake(n1, NULL, NULL);
+    int after = atomic_load(&g_wakes);
+    a.d[0] = mk_delivery("acct_1", "evt_wake2", "we_1", 0);
+    assert_int_equal(store_write(n2, fn_dadd, &a), K_OK);
+    sleep_ms(300);
+    assert_int_equal(atomic_load(&g_wakes), after);
+    store_close(n2);
+    store_close(n1);
+}
+
 /* Two stores on one database stand for two Kassa nodes: a read-check-write in
  * write closures loses no update, and concurrent claims never hand the same
  * delivery to both. */
@@ -1829,6 +1869,7 @@ int main(void)
         T(test_checkpoints_run_beside_the_writer),
         T(test_reads_do_not_wait_for_writes),
         T(test_two_nodes),
+        T(test_other_nodes_wake),
         T(test_reconnect_after_connection_loss),
         T(test_reopen_keeps_everything),
         T(test_acknowledged_writes_survive_sigkill),

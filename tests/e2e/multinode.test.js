@@ -379,6 +379,16 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
       await sleep(HOLD_MS); // Klarna finishes the held capture: it was done there
       await waitUntil(() => r.got.some((q) => q.aborted), { timeoutMs: 5000, what: 'a delivery the victim held' });
       r.release();
+      // The live nodes' successful sends are recorded before the clock jumps past every lease:
+      // in real time a 60 s lease outlives that write by far; a jump must not overtake it.
+      const sql = (q) => execFileSync('psql', [dbUrl, '-qAtc', q], { encoding: 'utf8' }).trim();
+      await waitUntil(() => {
+        const done = r.got.filter((q) => q.answered).map((q) => JSON.parse(q.body).id);
+        if (r.got.some((q) => !q.answered && !q.aborted)) return false;
+        if (done.length === 0) return true;
+        const list = done.map((id) => `'${id}'`).join(',');
+        return sql(`SELECT count(*) FROM deliveries WHERE event_id IN (${list}) AND lease_until_ms IS NOT NULL`) === '0';
+      }, { timeoutMs: 10000, what: 'the live nodes to record their deliveries' });
 
       // Within the lease another node refuses the key: the dead request still owns it.
       const early = await nodes[0].http('POST', `/v1/payment_intents/${intent.id}/capture`,

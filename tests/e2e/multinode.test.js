@@ -188,6 +188,7 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
     if (lb) lb.proc.kill('SIGTERM');
     for (const k of nodes) if (k.proc) await k.stop();
     if (simProc) simProc.kill('SIGTERM');
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   /** The test clock moves on every running node alike; returns node 0's new now. */

@@ -19,7 +19,7 @@ pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libssl-dev lib
       libcurl4-openssl-dev libqrencode-dev libsqlite3-dev libpq-dev libcmocka-dev clang-format
       libxlsxwriter-dev)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(chromium zbar-tools postgresql python3-stripe sqlite3 debhelper lintian prometheus python3-openpyxl python3-aiosmtpd)
+  pkgs+=(chromium zbar-tools postgresql haproxy python3-stripe sqlite3 debhelper lintian prometheus python3-openpyxl python3-aiosmtpd)
   pkgs+=(clang libclang-rt-dev) # make fuzz-run (libFuzzer)
   # Debian 12 ships node 18; a newer node already on the machine is kept.
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -87,14 +87,15 @@ if [ "$e2e_ok" = 1 ]; then
     failed=$((failed + 1))
   fi
   if [ -n "$pg_url" ]; then
-    echo "== e2e on PostgreSQL: payment_intents, pagination, idempotency, webhooks, refunds"
+    echo "== e2e on PostgreSQL: payment_intents, pagination, idempotency, webhooks, refunds, multinode"
     rm -f build/e2e-pg.tap
     KASSA_E2E_PG_URL="$pg_url" KASSA_BIN=build-asan/kassa KASSA_RELEASE_BIN=build/kassa \
       node --test --test-concurrency=2 --test-timeout=600000 \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination=build/e2e-pg.tap \
         tests/e2e/payment_intents.test.js tests/e2e/pagination.test.js \
-        tests/e2e/idempotency.test.js tests/e2e/webhooks.test.js tests/e2e/refunds.test.js </dev/null
+        tests/e2e/idempotency.test.js tests/e2e/webhooks.test.js tests/e2e/refunds.test.js \
+        tests/e2e/multinode.test.js </dev/null
     pg_rc=$?
     pg_count() { sed -n "s/^# $1 \([0-9]\+\)\$/\1/p" build/e2e-pg.tap 2>/dev/null | tail -1; }
     pg_pass=$(pg_count pass); pg_fail=$(pg_count fail); pg_cancel=$(pg_count cancelled)

@@ -165,6 +165,12 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
 
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */
+/* A scheduler's claim on the timers it took (store_obj_claim_due): other nodes'
+ * schedulers pass them by this long, and a node that died holding them is
+ * replaced after it. Short, because a timer whose handler saved nothing (it
+ * looks again later) also waits this long; a slice handled past it may be
+ * handled twice, which row locks and provider idempotency keys make harmless. */
+#define LIMIT_TIMER_LEASE_S 10
 
 /* Hosted page: a second "Pay" while the first one's provider call runs waits this
  * long for that attempt's page, then follows it (two quick submits: one attempt, no

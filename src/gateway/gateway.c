@@ -59,6 +59,7 @@ void gw_close(gw *g)
     if (g == NULL)
         return;
     if (g->workers_started) {
+        store_set_wake(g->st, NULL, NULL);
         pthread_mutex_lock(&g->mu);
         g->stop = true;
         pthread_cond_broadcast(&g->wake);

@@ -33,10 +33,12 @@ typedef struct {
     size_t n;
 } due_job;
 
+/* A write: the slice is claimed, so the other nodes' schedulers skip it. */
 static k_status due_fn(store_tx *tx, void *arg)
 {
     due_job *j = arg;
-    return store_obj_due(tx, j->now, LIMIT_TICK_ITEMS_MAX, j->a, &j->objs, &j->n);
+    return store_obj_claim_due(tx, j->now, j->now + LIMIT_TIMER_LEASE_S, LIMIT_TICK_ITEMS_MAX, j->a,
+                               &j->objs, &j->n);
 }
 
 typedef struct {
@@ -168,7 +170,7 @@ void gw_tick(gw *g)
     arena a;
     arena_init(&a, 0);
     due_job dj = {.now = clock_now_s(), .a = &a};
-    if (store_read(g->st, due_fn, &dj) == K_OK) {
+    if (store_write(g->st, due_fn, &dj) == K_OK) {
         for (size_t i = 0; i < dj.n; i++) {
             const store_obj *o = &dj.objs[i];
             if (strcmp(o->kind, "payment_intent") == 0)
@@ -217,6 +219,11 @@ void *gw_scheduler_main(void *arg)
 
 /* The workers start from here, not from the frame: the frame never names a
  * worker (scripts/check-layers.sh). */
+static void wake_from_store(void *arg)
+{
+    gw_wake(arg);
+}
+
 k_status gw_start_workers(gw *g)
 {
     K_ASSERT(!g->workers_started);
@@ -231,5 +238,6 @@ k_status gw_start_workers(gw *g)
         return K_ERR;
     }
     g->workers_started = true;
+    store_set_wake(g->st, wake_from_store, g); /* other nodes' new deliveries (PostgreSQL NOTIFY) */
     return K_OK;
 }

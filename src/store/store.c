@@ -116,6 +116,13 @@ void store_get_stats(store *s, store_stats *out)
     s->backend->get_stats(s, out);
 }
 
+void store_set_wake(store *s, void (*fn)(void *arg), void *arg)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(fn != NULL || arg == NULL);
+    s->backend->set_wake(s, fn, arg);
+}
+
 /* ---- merchants ---- */
 
 /* The ECommPay project secret is stored sealed (crypto_seal) by both backends
@@ -243,6 +250,22 @@ k_status store_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_ob
     if (max > LIMIT_STORE_ROWS_MAX)
         return K_EINVAL;
     return BE(tx)->obj_due(tx, now, max, a, out, n);
+}
+
+k_status store_obj_claim_due(store_tx *tx, int64_t now, int64_t lease_until, size_t max, arena *a,
+                             store_obj **out, size_t *n)
+{
+    K_ASSERT(tx != NULL);
+    K_ASSERT(tx->writable);
+    K_ASSERT(a != NULL);
+    K_ASSERT(out != NULL);
+    K_ASSERT(n != NULL);
+    K_ASSERT(lease_until > now); /* a claim that ends at once claims nothing */
+    *out = NULL;
+    *n = 0;
+    if (max > LIMIT_STORE_ROWS_MAX)
+        return K_EINVAL;
+    return BE(tx)->obj_claim_due(tx, now, lease_until, max, a, out, n);
 }
 
 /* ---- journal ---- */

@@ -60,6 +60,12 @@ typedef struct {
     uint64_t checkpoints; /* WAL checkpoints run (SQLite; 0 on PostgreSQL) */
 } store_stats;
 void store_get_stats(store *s, store_stats *out);
+/* fn(arg) is called, on a thread of the store's, when another node may have
+ * committed work for this node's workers (webhook deliveries): on PostgreSQL a
+ * NOTIFY sent by any node's writer, on SQLite never (one node). It must be quick
+ * and must not call the store. fn NULL stops the calls: once store_set_wake
+ * returns, the previous fn is not running and is not called again. */
+void store_set_wake(store *s, void (*fn)(void *arg), void *arg);
 
 /* ---- merchants ---- */
 typedef struct {
@@ -127,6 +133,15 @@ k_status store_obj_list(store_tx *tx, const char *merchant_id, const char *kind,
                         bool *has_more);
 /* Objects of any merchant with 0 < due_at <= now, oldest due first, at most max. */
 k_status store_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out, size_t *n);
+/* The scheduler's claim (a write): like store_obj_due, but each object returned
+ * has its due_at moved to lease_until in the same transaction, and objects another
+ * transaction holds are passed by (FOR UPDATE SKIP LOCKED on PostgreSQL). So the
+ * schedulers of several nodes share the timers: a node takes a slice, the others
+ * skip it until the lease ends, and a node that dies with it loses nothing (the
+ * objects come due again at lease_until). Saving an object sets its own due_at
+ * again; the version is not bumped, so no request's optimistic write is refused. */
+k_status store_obj_claim_due(store_tx *tx, int64_t now, int64_t lease_until, size_t max, arena *a,
+                             store_obj **out, size_t *n);
 
 /* ---- the journal of operations (append-only) ---- */
 typedef struct {

@@ -24,6 +24,7 @@ struct store_backend {
     k_status (*read)(store *s, store_fn fn, void *arg);
     int (*schema_version)(store *s);
     void (*get_stats)(store *s, store_stats *out);
+    void (*set_wake)(store *s, void (*fn)(void *arg), void *arg);
 
     k_status (*merchant_put)(store_tx *tx, const store_merchant *m);
     k_status (*merchant_get)(store_tx *tx, const char *id, arena *a, store_merchant *out);
@@ -45,6 +46,8 @@ struct store_backend {
                          bool *has_more);
     k_status (*obj_due)(store_tx *tx, int64_t now, size_t max, arena *a, store_obj **out,
                         size_t *n);
+    k_status (*obj_claim_due)(store_tx *tx, int64_t now, int64_t lease_until, size_t max, arena *a,
+                              store_obj **out, size_t *n);
 
     k_status (*op_append)(store_tx *tx, const store_op *op);
     k_status (*op_list)(store_tx *tx, const char *merchant_id, const char *payment_id, arena *a,

@@ -33,6 +33,14 @@
  * callers' idempotency keys handle the retry - and the writer reconnects with
  * an exponential backoff.
  *
+ * Wake-ups. A batch that added webhook deliveries sends one NOTIFY on
+ * PG_CHANNEL before its COMMIT (one per batch, never per payment: NOTIFY takes
+ * a cluster-wide lock at commit, reference/postgres.md d4). A listener thread
+ * per store holds its own connection with LISTEN and calls the wake function
+ * (store_set_wake), so another node's dispatcher sends at once instead of at its
+ * next poll; the poll stays, since notifications sent while the listener was
+ * reconnecting are lost (it also wakes once after each reconnect).
+ *
  * Reads run in REPEATABLE READ READ ONLY transactions: one snapshot per closure.
  * Migrations are applied in order under pg_advisory_xact_lock, so nodes starting
  * together do not race; each one also records its number in schema_version.
@@ -42,7 +50,9 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +62,12 @@
 #include "../base/log.h"
 #include "commit_stats.h"
 
-#define PG_MIGRATE_LOCK_KEY 4242000001LL /* pg_advisory_xact_lock key of migrations */
-#define PG_BACKOFF_MIN_MS   100          /* first wait before reconnecting the writer */
-#define PG_BACKOFF_MAX_MS   5000         /* longest wait between reconnect attempts */
-#define PG_PARAMS_MAX       16           /* parameters of the widest statement */
+#define PG_MIGRATE_LOCK_KEY 4242000001LL   /* pg_advisory_xact_lock key of migrations */
+#define PG_BACKOFF_MIN_MS   100            /* first wait before reconnecting the writer */
+#define PG_BACKOFF_MAX_MS   5000           /* longest wait between reconnect attempts */
+#define PG_PARAMS_MAX       16             /* parameters of the widest statement */
+#define PG_LISTEN_POLL_MS   200            /* the listener looks at its stop flag this often */
+#define PG_CHANNEL          "kassa_outbox" /* NOTIFY channel: a batch added deliveries */
 #define PG_OID_TEXT         25
 #define PG_OID_INT8         20
 #define PG_SQL_ARGS_MAX     24 /* arguments of the widest store_sql statement */
@@ -257,6 +269,7 @@ enum pg_stmt_id {
     S_O_FIND_REF_LOCK,
     S_O_SEQ,
     S_O_DUE,
+    S_O_CLAIM_DUE,
     S_OP_INSERT,
     S_OP_LIST,
     S_OP_RANGE_M,
@@ -345,6 +358,15 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
     [S_O_DUE] = {"SELECT " PG_O_COLS " FROM objects WHERE due_at > 0 AND due_at <= $1"
                  " ORDER BY due_at, seq LIMIT $2",
                  "ii"},
+    /* The schedulers' shared queue: claim a slice in one statement, lease it by
+     * moving due_at; other nodes' claims skip the locked rows. */
+    [S_O_CLAIM_DUE] = {"WITH c AS (SELECT seq FROM objects WHERE due_at > 0 AND due_at <= $1"
+                       " ORDER BY due_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)"
+                       " UPDATE objects o SET due_at = $2 FROM c WHERE o.seq = c.seq"
+                       " RETURNING o.merchant_id, o.id, o.kind, o.parent_id, o.status,"
+                       " o.currency, o.amount, o.created, o.due_at, o.ext_ref, o.seq, o.version,"
+                       " o.body",
+                       "iii"},
     [S_OP_INSERT] =
         {"INSERT INTO operations(merchant_id, id, payment_id, kind, amount, status, code,"
          " message, provider_ref, ref_id, body, created_ms)"
@@ -491,6 +513,15 @@ struct pg_store {
     int64_t reconnect_at_ms; /* the writer tries again no earlier than this */
     int64_t backoff_ms;
     store_writer w; /* the group-commit writer (writer.c) */
+
+    bool notify_due; /* the writer's batch added deliveries: NOTIFY before COMMIT */
+
+    pthread_t listener; /* LISTEN PG_CHANNEL on a connection of its own */
+    bool listener_started;
+    atomic_bool listener_stop;
+    pthread_mutex_t wake_mu; /* guards wake_fn/wake_arg; held while calling them */
+    void (*wake_fn)(void *arg);
+    void *wake_arg;
 
     pthread_mutex_t rd_mu; /* guards the read pool */
     pthread_cond_t rd_cv;
@@ -1025,6 +1056,10 @@ static bool pg_rollback_to(void *ctx)
 static bool pg_commit(void *ctx, size_t jobs)
 {
     pg_store *ps = ctx;
+    bool notify = ps->notify_due;
+    ps->notify_due = false;
+    if (notify && pg_cmd(&ps->writer, "NOTIFY " PG_CHANNEL) != K_OK)
+        return false;
     if (pg_cmd(&ps->writer, "COMMIT") != K_OK) {
         log_error("store: COMMIT of a batch of %zu failed: outcome unknown, answering K_EIO", jobs);
         return false;
@@ -1041,6 +1076,7 @@ static k_status pg_abort(void *ctx)
     pg_conn *c = &ps->writer;
     k_status why = c->full ? K_ENOSPC : K_EIO;
     c->full = false;
+    ps->notify_due = false;
     if (c->db != NULL && !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
         PGresult *r = PQexec(c->db, "ROLLBACK");
         PQclear(r);
@@ -1171,10 +1207,92 @@ static k_status pg_read(store *s, store_fn fn, void *arg)
     return st;
 }
 
+/* ---- wake-ups from other nodes ---- */
+
+static void pg_wake(pg_store *ps)
+{
+    pthread_mutex_lock(&ps->wake_mu);
+    if (ps->wake_fn != NULL)
+        ps->wake_fn(ps->wake_arg);
+    pthread_mutex_unlock(&ps->wake_mu);
+}
+
+/* Sleeps ms in PG_LISTEN_POLL_MS slices; false when asked to stop. */
+static bool pg_listener_sleep(pg_store *ps, int64_t ms)
+{
+    for (int64_t t = 0; t < ms; t += PG_LISTEN_POLL_MS) {
+        if (atomic_load(&ps->listener_stop))
+            return false;
+        struct timespec ts = {0, PG_LISTEN_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return !atomic_load(&ps->listener_stop);
+}
+
+/* Reads what arrived on the LISTEN connection; false when it is lost. */
+static bool pg_listener_read(pg_store *ps, pg_conn *c)
+{
+    struct pollfd pfd = {.fd = PQsocket(c->db), .events = POLLIN};
+    int rc = poll(&pfd, 1, PG_LISTEN_POLL_MS);
+    if (rc < 0)
+        return errno == EINTR;
+    if (rc == 0)
+        return true;
+    if (!PQconsumeInput(c->db)) {
+        log_warn("store: the PostgreSQL LISTEN connection was lost: %s", PQerrorMessage(c->db));
+        return false;
+    }
+    bool any = false;
+    PGnotify *n;
+    while ((n = PQnotifies(c->db)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    if (any)
+        pg_wake(ps);
+    return PQstatus(c->db) == CONNECTION_OK;
+}
+
+static void *pg_listener_main(void *arg)
+{
+    pg_store *ps = arg;
+    pthread_setname_np(pthread_self(), "pg-listen");
+    pg_conn c = {0};
+    int64_t backoff_ms = PG_BACKOFF_MIN_MS;
+    while (!atomic_load(&ps->listener_stop)) {
+        if (c.db == NULL) {
+            if (pg_connect(ps, &c) != K_OK || pg_cmd(&c, "LISTEN " PG_CHANNEL) != K_OK) {
+                pg_disconnect(&c);
+                if (!pg_listener_sleep(ps, backoff_ms))
+                    break;
+                backoff_ms =
+                    backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : backoff_ms * 2;
+                continue;
+            }
+            backoff_ms = PG_BACKOFF_MIN_MS;
+            pg_wake(ps); /* what was notified while no one listened */
+        }
+        if (!pg_listener_read(ps, &c))
+            pg_disconnect(&c);
+    }
+    pg_disconnect(&c);
+    return NULL;
+}
+
+static void pg_set_wake(store *s, void (*fn)(void *arg), void *arg)
+{
+    pg_store *ps = s->impl;
+    pthread_mutex_lock(&ps->wake_mu);
+    ps->wake_fn = fn;
+    ps->wake_arg = arg;
+    pthread_mutex_unlock(&ps->wake_mu);
+}
+
 /* ---- lifecycle ---- */
 
 static void pg_store_free(pg_store *ps)
 {
+    pthread_mutex_destroy(&ps->wake_mu);
     pthread_mutex_destroy(&ps->rd_mu);
     pthread_cond_destroy(&ps->rd_cv);
     free(ps->url);
@@ -1191,6 +1309,8 @@ static k_status pg_open(store *s, const char *url)
     ps->backoff_ms = PG_BACKOFF_MIN_MS;
     pthread_mutex_init(&ps->rd_mu, NULL);
     pthread_cond_init(&ps->rd_cv, NULL);
+    pthread_mutex_init(&ps->wake_mu, NULL);
+    atomic_init(&ps->listener_stop, false);
     if (ps->url == NULL) {
         pg_store_free(ps);
         return K_ENOMEM;
@@ -1208,6 +1328,11 @@ static k_status pg_open(store *s, const char *url)
     }
     log_info("store: PostgreSQL database '%s' on %s:%s, schema version %d", PQdb(ps->writer.db),
              PQhost(ps->writer.db), PQport(ps->writer.db), ps->schema_version);
+    /* Without the listener, other nodes' deliveries wait for the poll: a
+     * slower start, not a failure. */
+    ps->listener_started = pthread_create(&ps->listener, NULL, pg_listener_main, ps) == 0;
+    if (!ps->listener_started)
+        log_warn("store: no PostgreSQL listener thread; other nodes' work is found by polling");
     s->impl = ps;
     return K_OK;
 }
@@ -1215,6 +1340,10 @@ static k_status pg_open(store *s, const char *url)
 static void pg_close(store *s)
 {
     pg_store *ps = s->impl;
+    if (ps->listener_started) {
+        atomic_store(&ps->listener_stop, true);
+        pthread_join(ps->listener, NULL);
+    }
     store_writer_stop(&ps->w); /* drains the queue first */
 
     pthread_mutex_lock(&ps->rd_mu);
@@ -1498,6 +1627,16 @@ static k_status pg_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, stor
     return pg_query_many(tx, S_O_DUE, &p, pg_dec_obj, sizeof(store_obj), a, (void **)out, n);
 }
 
+static k_status pg_obj_claim_due(store_tx *tx, int64_t now, int64_t lease_until, size_t max,
+                                 arena *a, store_obj **out, size_t *n)
+{
+    pg_params p = {0};
+    pp_i(&p, now);
+    pp_i(&p, lease_until);
+    pp_i(&p, (int64_t)max);
+    return pg_query_many(tx, S_O_CLAIM_DUE, &p, pg_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
 /* ---- journal ---- */
 
 static k_status pg_op_append(store_tx *tx, const store_op *op)
@@ -1570,6 +1709,7 @@ static k_status pg_delivery_add(store_tx *tx, store_delivery *d)
     d->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     K_ASSERT(d->id > 0);
+    ((pg_store *)tx->s->impl)->notify_due = true; /* the other nodes' dispatchers */
     return K_OK;
 }
 
@@ -1977,6 +2117,7 @@ const struct store_backend store_pg_backend = {
     .read = pg_read,
     .schema_version = pg_schema_version,
     .get_stats = pg_get_stats,
+    .set_wake = pg_set_wake,
     .merchant_put = pg_merchant_put,
     .merchant_get = pg_merchant_get,
     .merchant_by_key = pg_merchant_by_key,
@@ -1988,6 +2129,7 @@ const struct store_backend store_pg_backend = {
     .obj_find_ref = pg_obj_find_ref,
     .obj_list = pg_obj_list,
     .obj_due = pg_obj_due,
+    .obj_claim_due = pg_obj_claim_due,
     .op_append = pg_op_append,
     .op_list = pg_op_list,
     .op_range = pg_op_range,

@@ -236,6 +236,7 @@ enum sq_stmt_id {
     S_O_FIND_REF,
     S_O_SEQ,
     S_O_DUE,
+    S_O_CLAIM_DUE,
     S_OP_INSERT,
     S_OP_LIST,
     S_OP_RANGE_M,
@@ -303,6 +304,10 @@ static const char *const sq_sql[S_COUNT] = {
     [S_O_SEQ] = "SELECT seq FROM objects WHERE merchant_id = ?1 AND kind = ?2 AND id = ?3",
     [S_O_DUE] = "SELECT " SQ_O_COLS " FROM objects WHERE due_at > 0 AND due_at <= ?1"
                 " ORDER BY due_at, seq LIMIT ?2",
+    /* One writer at a time: no row locks to skip, the lease is the moved due_at. */
+    [S_O_CLAIM_DUE] = "UPDATE objects SET due_at = ?2 WHERE seq IN (SELECT seq FROM objects"
+                      " WHERE due_at > 0 AND due_at <= ?1 ORDER BY due_at, seq LIMIT ?3)"
+                      " RETURNING " SQ_O_COLS,
     [S_OP_INSERT] =
         "INSERT INTO operations(merchant_id, id, payment_id, kind, amount, status, code,"
         " message, provider_ref, ref_id, body, created_ms)"
@@ -1450,6 +1455,24 @@ static k_status sq_obj_due(store_tx *tx, int64_t now, size_t max, arena *a, stor
     return sq_many(c, st, sq_dec_obj, sizeof(store_obj), a, (void **)out, n);
 }
 
+static k_status sq_obj_claim_due(store_tx *tx, int64_t now, int64_t lease_until, size_t max,
+                                 arena *a, store_obj **out, size_t *n)
+{
+    sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = sq_stmt(c, S_O_CLAIM_DUE);
+    if (st == NULL)
+        return K_EIO;
+    int rc = SQLITE_OK;
+    sq_bi(st, 1, now, &rc);
+    sq_bi(st, 2, lease_until, &rc);
+    sq_bi(st, 3, (int64_t)max, &rc);
+    if (rc != SQLITE_OK) {
+        sq_done(st);
+        return sq_err(c, rc, "bind claim due");
+    }
+    return sq_many(c, st, sq_dec_obj, sizeof(store_obj), a, (void **)out, n);
+}
+
 /* ---- journal ---- */
 
 static k_status sq_op_append(store_tx *tx, const store_op *op)
@@ -2076,6 +2099,14 @@ static k_status sq_job_release(store_tx *tx, int64_t *released)
     return ks;
 }
 
+/* One node, whose own commits wake its workers: nothing else to wait for. */
+static void sq_set_wake(store *s, void (*fn)(void *arg), void *arg)
+{
+    (void)s;
+    (void)fn;
+    (void)arg;
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -2084,6 +2115,7 @@ const struct store_backend store_sqlite_backend = {
     .read = sq_read,
     .schema_version = sq_schema_version,
     .get_stats = sq_get_stats,
+    .set_wake = sq_set_wake,
     .merchant_put = sq_merchant_put,
     .merchant_get = sq_merchant_get,
     .merchant_by_key = sq_merchant_by_key,
@@ -2095,6 +2127,7 @@ const struct store_backend store_sqlite_backend = {
     .obj_find_ref = sq_obj_find_ref,
     .obj_list = sq_obj_list,
     .obj_due = sq_obj_due,
+    .obj_claim_due = sq_obj_claim_due,
     .op_append = sq_op_append,
     .op_list = sq_op_list,
     .op_range = sq_op_range,

@@ -95,7 +95,8 @@ function safeName(name) {
 
 /**
  * Start kassa. Options: name (artifact log name), bin, env (extra env), args (extra serve args),
- * merchant (default true: create one with the CLI; false: none).
+ * merchant (default true: create one with the CLI; false: none), db (a --db to share with
+ * other nodes, e.g. one PostgreSQL URL for several; default: a database of its own).
  * Returns the handle described in the file comment; its url/stripe change on restart().
  */
 async function startKassa(opts = {}) {
@@ -106,7 +107,8 @@ async function startKassa(opts = {}) {
   const dbPath = opts.dbPath || path.join(dir, 'kassa.db'); // opts.dbPath: a file elsewhere (a small disk)
   // Opt-in: KASSA_E2E_PG_URL names a PostgreSQL server (tests/pg_server.sh start); each
   // startKassa then gets a database of its own there. SQLite stays the default.
-  const dbArg = process.env.KASSA_E2E_PG_URL ? createPgDatabase(process.env.KASSA_E2E_PG_URL) : dbPath;
+  const dbArg = opts.db
+    || (process.env.KASSA_E2E_PG_URL ? createPgDatabase(process.env.KASSA_E2E_PG_URL) : dbPath);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const logPath = path.join(ARTIFACTS, `${name}.log`);
   fs.writeFileSync(logPath, '');
@@ -376,5 +378,5 @@ function startSim(bin = KASSA_RELEASE_BIN) {
 
 module.exports = {
   ROOT, KASSA_BIN, KASSA_RELEASE_BIN, Stripe, startKassa, startReceiver, runCli, waitUntil, sleep,
-  stripeError, newStripe, freePort, startSim,
+  stripeError, newStripe, freePort, startSim, createPgDatabase,
 };

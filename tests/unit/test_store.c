@@ -726,6 +726,76 @@ static void test_due_scan(void **state)
     store_close(s);
 }
 
+typedef struct {
+    int64_t now, lease_until;
+    arena a;
+    store_obj *rows;
+    size_t n;
+} due_claim_arg;
+
+static k_status fn_due_claim(store_tx *tx, void *arg)
+{
+    due_claim_arg *d = arg;
+    return store_obj_claim_due(tx, d->now, d->lease_until, 10, &d->a, &d->rows, &d->n);
+}
+
+/* Claims the objects due at now; returns how many, and whether `id` was among them. */
+static size_t due_claim(store *s, int64_t now, int64_t lease_until, const char *id, bool *had)
+{
+    due_claim_arg d = {.now = now, .lease_until = lease_until};
+    arena_init(&d.a, 0);
+    assert_int_equal(store_write(s, fn_due_claim, &d), K_OK);
+    *had = false;
+    for (size_t i = 0; i < d.n; i++) {
+        assert_int_equal(d.rows[i].version, 1); /* a claim is not an edit */
+        *had = *had || strcmp(d.rows[i].id, id) == 0;
+    }
+    size_t n = d.n;
+    arena_release(&d.a);
+    return n;
+}
+
+/* The schedulers' shared queue: a claim leases what it took (due_at moved), a
+ * second claim before the lease ends gets nothing, the lease's end gives the
+ * objects back (a node that died with them), and on PostgreSQL a row another
+ * transaction holds is passed by rather than waited for. */
+static void test_due_claim(void **state)
+{
+    store *s = open_store();
+    const int64_t due[] = {0, 100, 50, 200, 150};
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "cs_%d", i);
+        store_obj o = mk_obj("acct_1", "checkout.session", id);
+        o.due_at = due[i];
+        assert_int_equal(put_obj(s, &o), K_OK);
+    }
+    bool had = false;
+    assert_int_equal(due_claim(s, 150, 160, "cs_1", &had), 3);
+    assert_true(had);
+    assert_int_equal(due_claim(s, 150, 160, "cs_1", &had), 0); /* leased */
+    assert_int_equal(due_claim(s, 159, 170, "cs_1", &had), 0);
+    assert_int_equal(due_claim(s, 160, 170, "cs_1", &had), 3); /* the lease ended */
+    assert_true(had);
+    assert_int_equal(sql_int("SELECT due_at FROM objects WHERE id = 'cs_3'"), 200);
+    assert_int_equal(sql_int("SELECT due_at FROM objects WHERE id = 'cs_0'"), 0);
+    if (g_pg) {
+        PGconn *c = PQconnectdb(g_path);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, "BEGIN; SELECT 1 FROM objects WHERE id = 'cs_1' FOR UPDATE");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        PQclear(r);
+        assert_int_equal(due_claim(s, 170, 180, "cs_1", &had), 2); /* cs_1 is held: skipped */
+        assert_false(had);
+        r = PQexec(c, "ROLLBACK");
+        PQclear(r);
+        PQfinish(c);
+        assert_int_equal(due_claim(s, 170, 180, "cs_1", &had), 1);
+        assert_true(had);
+    }
+    store_close(s);
+}
+
 /* ---- journal ---- */
 
 static store_op mk_op(const char *merchant, const char *id, const char *payment, int64_t amount,
@@ -1499,6 +1569,46 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static atomic_int g_wakes;
+
+static void count_wake(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_wakes, 1);
+}
+
+/* A delivery written by one node wakes the other node's workers at once
+ * (PostgreSQL: one NOTIFY per batch, a LISTEN thread per store); after
+ * store_set_wake(NULL) nothing is called. SQLite has one node: never called. */
+static void test_other_nodes_wake(void **state)
+{
+    store *n1 = open_store();
+    store *n2 = open_store();
+    atomic_store(&g_wakes, 0);
+    store_set_wake(n1, count_wake, NULL);
+    sleep_ms(500); /* the listener is connected (it wakes once when it is) */
+    int before = atomic_load(&g_wakes);
+    dadd_arg a = {.n = 1};
+    a.d[0] = mk_delivery("acct_1", "evt_wake", "we_1", 0);
+    assert_int_equal(store_write(n2, fn_dadd, &a), K_OK);
+    if (g_pg) {
+        for (int i = 0; i < 100 && atomic_load(&g_wakes) == before; i++)
+            sleep_ms(20);
+        assert_true(atomic_load(&g_wakes) > before);
+    } else {
+        sleep_ms(200);
+        assert_int_equal(atomic_load(&g_wakes), before);
+    }
+    store_set_wake(n1, NULL, NULL);
+    int after = atomic_load(&g_wakes);
+    a.d[0] = mk_delivery("acct_1", "evt_wake2", "we_1", 0);
+    assert_int_equal(store_write(n2, fn_dadd, &a), K_OK);
+    sleep_ms(300);
+    assert_int_equal(atomic_load(&g_wakes), after);
+    store_close(n2);
+    store_close(n1);
+}
+
 /* Two stores on one database stand for two Kassa nodes: a read-check-write in
  * write closures loses no update, and concurrent claims never hand the same
  * delivery to both. */
@@ -1751,6 +1861,7 @@ int main(void)
         T(test_list_pagination),
         T(test_list_filters),
         T(test_due_scan),
+        T(test_due_claim),
         T(test_journal),
         T(test_deliveries),
         T(test_idempotency),
@@ -1759,6 +1870,7 @@ int main(void)
         T(test_checkpoints_run_beside_the_writer),
         T(test_reads_do_not_wait_for_writes),
         T(test_two_nodes),
+        T(test_other_nodes_wake),
         T(test_reconnect_after_connection_loss),
         T(test_reopen_keeps_everything),
         T(test_acknowledged_writes_survive_sigkill),

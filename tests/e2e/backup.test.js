@@ -24,6 +24,7 @@ test('backup under write load, restore, serve: every acknowledged payment is the
   let k2 = null;
   try {
     const acked = new Map(); // id -> the object Kassa answered (2xx: durable)
+    const cancelSent = new Set(); // a cancel may land after the backup began, before its snapshot
     let stop = false;
     let n = 0;
     async function writer(w) {
@@ -35,6 +36,7 @@ test('backup under write load, restore, serve: every acknowledged payment is the
         });
         acked.set(pi.id, { pi, at: process.hrtime.bigint() });
         if (i % 5 === 0) {
+          cancelSent.add(pi.id);
           const c = await k.stripe.paymentIntents.cancel(pi.id);
           acked.set(pi.id, { pi: c, at: process.hrtime.bigint() });
         }
@@ -72,9 +74,13 @@ test('backup under write load, restore, serve: every acknowledged payment is the
     const s2 = newStripe(k.secretKey, k2.url);
     for (const [id, { pi }] of before) {
       const got = await s2.paymentIntents.retrieve(id);
-      for (const f of ['amount', 'currency', 'status', 'created', 'client_secret', 'metadata']) {
+      for (const f of ['amount', 'currency', 'created', 'client_secret', 'metadata']) {
         assert.deepEqual(got[f], pi[f], `${id}.${f}`);
       }
+      // The state acknowledged before the backup began, or a later one the backup's snapshot
+      // caught: the cancel that was on its way.
+      const later = cancelSent.has(id) && got.status === 'canceled';
+      assert.ok(got.status === pi.status || later, `${id}.status ${got.status}, acknowledged ${pi.status}`);
     }
   } finally {
     if (k2) await k2.stop();

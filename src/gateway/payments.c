@@ -1383,6 +1383,9 @@ static k_status cancel_fn(store_tx *tx, void *arg)
                    "A capture of this PaymentIntent is in progress; retry the cancel after it.");
         return K_ECONFLICT;
     }
+    bool resumed = j->idem != NULL && j->idem->resume_id != NULL;
+    if (resumed && pay_transition(p->m.state, OP_CANCEL) < 0) /* read back meanwhile */
+        return gw_idem_store_in_tx(tx, j->merchant_id, j->idem, p, j->a);
     gw_act act = {.op = OP_CANCEL, .message = j->reason};
     st = gw_act_apply(tx, p, &act);
     if (st == K_EREFUSED)

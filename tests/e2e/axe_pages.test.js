@@ -79,6 +79,9 @@ for (const [size, viewport] of Object.entries(SIZES)) {
     await withPage(viewport, async (page) => {
       const res = await page.goto(p.getUrl());
       assert.ok(res.status() < 400, `the Payment Page opened: ${res.status()}`);
+      // The same header as the hosted checkout: whose shop this is, and that it is a test.
+      assert.equal(await page.getByText('axe-pages shop').count(), 1, 'the merchant name');
+      assert.equal(await page.getByText('Test mode').count(), 1, 'the test-mode badge');
       await check(page, 'ECommPay payment page', size);
     });
   });

@@ -34,7 +34,7 @@ static void message_page(http_req *r, http_resp *resp, int status, i18n_lang lan
     pages_text(&o, detail);
     pages_raw(&o, "</p>");
     if (link != NULL && pages_url_ok(link)) {
-        pages_raw(&o, "<p><a class=\"button\" href=\"");
+        pages_raw(&o, "<p><a class=\"btn\" href=\"");
         pages_text(&o, link);
         pages_raw(&o, "\">");
         pages_text(&o, i18n_t(lang, T_BACK_TO_SHOP));
@@ -51,12 +51,16 @@ static const char *qs(json_t *q, const char *key)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-static void choice_page(http_req *r, http_resp *resp, i18n_lang lang, const gw_payment *p)
+static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang,
+                        const gw_payment *p)
 {
+    gw_brand brand;
+    bool branded = gw_merchant_brand(c->g, p->merchant_id, r->arena, &brand) == K_OK;
     pages_out o = web_html(r, resp, 200);
     char money[64];
     pages_money(p->m.amount, p->currency, lang, money, sizeof(money));
     pages_begin(&o, lang, i18n_t(lang, T_CHECKOUT_TITLE), 0, NULL, false);
+    pages_merchant(&o, lang, branded ? &brand : NULL); /* the shop's name and the test badge */
     pages_raw(&o, "<main class=\"card\"><h1>");
     pages_text(&o, i18n_t(lang, T_PAYMENT_METHOD));
     pages_raw(&o, "</h1><p>");
@@ -82,7 +86,7 @@ static void choice_page(http_req *r, http_resp *resp, i18n_lang lang, const gw_p
         pages_text(&o, i18n_t(lang, M[i].label));
         pages_raw(&o, "</label></p>");
     }
-    pages_raw(&o, "</fieldset><button type=\"submit\" class=\"button\">");
+    pages_raw(&o, "</fieldset><button type=\"submit\" class=\"btn\">");
     pages_fill(&o, i18n_t(lang, T_PAY_BUTTON), money);
     pages_raw(&o, "</button></form></main>");
     pages_end(&o, lang, NULL);
@@ -95,15 +99,15 @@ static const char *md(const gw_payment *p, const char *key)
 }
 
 /* After a start or confirmation: on to Klarna, or the decline page. */
-static void after_start(http_req *r, http_resp *resp, i18n_lang lang, const gw_payment *p,
-                        bool declined)
+static void after_start(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang,
+                        const gw_payment *p, bool declined)
 {
     if (!declined && p->m.state == PS_REQUIRES_ACTION && p->next_action_url != NULL) {
         http_resp_redirect(r, resp, p->next_action_url);
         return;
     }
     if (!declined && p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        choice_page(r, resp, lang, p);
+        choice_page(c, r, resp, lang, p);
         return;
     }
     const char *back = md(p, ECP_MD_FAIL) != NULL ? md(p, ECP_MD_FAIL) : md(p, ECP_MD_RETURN);
@@ -147,7 +151,7 @@ static void resume(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang, con
                 (p.m.state == PS_REQUIRES_ACTION ||
                  (p.m.state == PS_REQUIRES_PAYMENT_METHOD && p.last_error_code == NULL));
     if (open) {
-        after_start(r, resp, lang, &p, false);
+        after_start(c, r, resp, lang, &p, false);
         return;
     }
     message_page(r, resp, 409, lang, T_ERROR_TITLE,
@@ -229,7 +233,7 @@ void ecp_h_page(http_req *r, http_resp *resp, void *ctx)
         message_page(r, resp, f.http ? f.http : 500, lang, T_ERROR_TITLE, f.message, NULL);
         return;
     }
-    after_start(r, resp, lang, &p, declined);
+    after_start(c, r, resp, lang, &p, declined);
 }
 
 void ecp_h_choose(http_req *r, http_resp *resp, void *ctx)
@@ -248,7 +252,7 @@ void ecp_h_choose(http_req *r, http_resp *resp, void *ctx)
         return;
     }
     if (rule == NULL || p.m.state != PS_REQUIRES_PAYMENT_METHOD) {
-        after_start(r, resp, lang, &p,
+        after_start(c, r, resp, lang, &p,
                     p.m.state != PS_REQUIRES_PAYMENT_METHOD && p.m.state != PS_REQUIRES_ACTION);
         return;
     }
@@ -259,7 +263,7 @@ void ecp_h_choose(http_req *r, http_resp *resp, void *ctx)
         message_page(r, resp, 500, lang, T_ERROR_TITLE, i18n_t(lang, T_ERROR_BODY), NULL);
         return;
     }
-    after_start(r, resp, lang, &p, declined);
+    after_start(c, r, resp, lang, &p, declined);
 }
 
 void ecp_h_result(http_req *r, http_resp *resp, void *ctx)

@@ -62,6 +62,12 @@ void clock_advance_ms(int64_t ms)
     atomic_fetch_add(&clock_offset, ms);
 }
 
+int64_t clock_wall_ms(void)
+{
+    return clock_read_ms(CLOCK_REALTIME) +
+           (atomic_load(&clock_fake_base) != 0 ? atomic_load(&clock_offset) : 0);
+}
+
 void clock_fake_start(int64_t unix_ms)
 {
     K_ASSERT(unix_ms > 0);

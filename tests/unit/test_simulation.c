@@ -111,13 +111,14 @@ typedef enum {
     F_EIO,       /* a store write failed with EIO */
     F_ENOSPC,    /* ... with ENOSPC */
     F_CRASH,     /* Kassa died between two steps */
+    F_CRASH_MID, /* Kassa died while the provider applied its call */
     F__COUNT
 } fault_kind;
 
 static const char *const fault_names[F__COUNT] = {
     "provider_timeout", "provider_answer_lost", "provider_5xx", "callback_duplicate",
     "callback_lost",    "callback_reordered",   "webhook_5xx",  "webhook_lost",
-    "disk_eio",         "disk_enospc",          "crash"};
+    "disk_eio",         "disk_enospc",          "crash",        "crash_in_provider_call"};
 
 typedef struct {
     char id[LIMIT_ID_MAX];
@@ -231,6 +232,36 @@ static void sim_fail(const char *fmt, ...)
     trace("FAIL %s", msg);
     report();
     _exit(1);
+}
+
+/* ------------------------------------------------------------ crashes mid-call */
+
+/* A crash inside a provider call: the transport lets the simulator apply the
+ * call, then jumps back here past everything Kassa had on its stack (what it
+ * held in memory is lost, as with kill -9). Only the caller's thread runs
+ * Kassa's code, and it holds no lock while it waits on a provider. */
+static jmp_buf crash_at;
+static bool crash_armed;
+static bool crashed_mid_call; /* the dead stack's allocations are leaked: no leak check */
+
+typedef void (*guarded_fn)(void *arg);
+
+static void crash_reopen(const char *why);
+
+/* Runs fn(arg); answers false when Kassa "died" inside it. */
+static bool guarded(guarded_fn fn, void *arg)
+{
+    crash_armed = true;
+    if (setjmp(crash_at) != 0) {
+        crash_armed = false;
+        crashed_mid_call = true;
+        store_fault_set(0);
+        crash_reopen("crash in a provider call, reopened");
+        return false;
+    }
+    fn(arg);
+    crash_armed = false;
+    return true;
 }
 
 /* ------------------------------------------------------------ the network */
@@ -383,6 +414,13 @@ static k_status transport(void *ctx, const httpc_req *req, httpc_resp *resp)
         } else {
             call_sim(req->method, req->url, header_pairs(req, &a), req->body,
                      req->body ? req->body_len : 0, resp, &a);
+            if (crash_armed && faults_on && rng_pct(3)) {
+                R.faults[F_CRASH_MID]++;
+                trace("net %s %s applied, Kassa dies", req->method, req->url + strlen(SIM_URL));
+                arena_release(&a);
+                crash_armed = false;
+                longjmp(crash_at, 1);
+            }
             if (r < 8) {
                 R.faults[F_LOST]++;
                 trace("net %s %s applied, answer lost", req->method, req->url + strlen(SIM_URL));
@@ -537,7 +575,42 @@ typedef struct {
     gw_err err;
 } call_out;
 
+static call_out do_call_run(op_kind op, const char *key, int pay, int64_t amount, bool final);
+
+typedef struct {
+    op_kind op;
+    const char *key;
+    int pay;
+    int64_t amount;
+    bool final;
+    call_out out;
+} call_job;
+
+static void call_job_run(void *arg)
+{
+    call_job *j = arg;
+    j->out = do_call_run(j->op, j->key, j->pay, j->amount, j->final);
+}
+
+/* A call during which Kassa may die: then it has no answer (the caller saw
+ * the connection drop). */
 static call_out do_call(op_kind op, const char *key, int pay, int64_t amount, bool final)
+{
+    static call_job j; /* static: not on the stack a crash jumps over */
+    memset(&j, 0, sizeof(j));
+    j.op = op;
+    j.key = key;
+    j.pay = pay;
+    j.amount = amount;
+    j.final = final;
+    if (!guarded(call_job_run, &j)) {
+        memset(&j.out, 0, sizeof(j.out));
+        j.out.st = K_EIO;
+    }
+    return j.out;
+}
+
+static call_out do_call_run(op_kind op, const char *key, int pay, int64_t amount, bool final)
 {
     call_out o;
     memset(&o, 0, sizeof(o));
@@ -945,11 +1018,17 @@ static void deliver_one(void)
     free(m.body);
 }
 
+static void tick_run(void *arg)
+{
+    (void)arg;
+    gw_tick(g);
+}
+
 static void step_tick(void)
 {
     disk_arm();
-    gw_tick(g);
-    disk_done();
+    if (guarded(tick_run, NULL))
+        disk_done();
     trace("tick");
 }
 
@@ -977,13 +1056,18 @@ static void step_jump(void)
     trace("clock +%lld ms", (long long)ms);
 }
 
+static void crash_reopen(const char *why)
+{
+    close_kassa();
+    open_kassa();
+    trace("%s", why);
+    check_all(true);
+}
+
 static void step_crash(void)
 {
     R.faults[F_CRASH]++;
-    close_kassa();
-    open_kassa();
-    trace("crash, reopened");
-    check_all(true);
+    crash_reopen("crash, reopened");
 }
 
 static void one_step(void)
@@ -1250,7 +1334,9 @@ static run_result run_child(uint64_t seed, int steps)
         run(seed, steps);
         report();
         close(fds[1]);
-        exit(0); /* LeakSanitizer looks at the child too */
+        if (crashed_mid_call)
+            _exit(0); /* a dead stack's memory is lost by design: no leak check */
+        exit(0);      /* LeakSanitizer looks at the child too */
     }
     close(fds[1]);
     ssize_t n = read(fds[0], &res, sizeof(res));

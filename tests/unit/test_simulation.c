@@ -73,7 +73,12 @@
 #define START_MS   1767225600000LL /* 2026-01-01T00:00:00Z */
 
 /* Seeds that once failed (see tests/SOAK.md) and the fixed set CI runs. */
-static const uint64_t regression_seeds[] = {1, 2, 3, 4, 5, 1007, 1021, 1337};
+/* 1007, 1021: events given up past the horizon (the invariant was too strict);
+ * 1043: a read-back note left on a succeeded payment (too strict again); 1060:
+ * a final capture beside an open one aborted the gateway (fixed in
+ * payments.c, pinned by test_gateway's test_final_capture_while_one_is_open,
+ * as a workload change gives a seed another history). */
+static const uint64_t regression_seeds[] = {1, 2, 3, 1007, 1021, 1043, 1060, 1337};
 
 /* ------------------------------------------------------------ the PRNG */
 
@@ -723,7 +728,10 @@ static void check_payment(int i, bool after_crash)
     if (pays[i].ack_canceled && m->state != PS_CANCELED)
         sim_fail("%s: acknowledged canceled, now %s", p.id, pay_state_name(m->state));
     /* No operation without a retry time: whatever waits on the provider has a timer. */
-    bool waits = p.capture_pending > 0 || p.reconcile_at > 0 || m->state == PS_PROCESSING ||
+    /* (A read-back note matters only while the order is authorised: after a
+     * final capture or a cancel there is nothing left to read back.) */
+    bool reconcile = p.reconcile_at > 0 && m->state == PS_REQUIRES_CAPTURE;
+    bool waits = p.capture_pending > 0 || reconcile || m->state == PS_PROCESSING ||
                  m->state == PS_REQUIRES_ACTION;
     if (waits) {
         obj_job j = {.kind = "payment_intent", .id = p.id, .a = &A};
@@ -1181,7 +1189,8 @@ static void settle(void)
         gw_payment p;
         if (!get_payment(i, &p))
             continue;
-        if (p.capture_pending != 0 || p.m.refund_pending != 0 || p.reconcile_at != 0)
+        if (p.capture_pending != 0 || p.m.refund_pending != 0 ||
+            (p.reconcile_at != 0 && p.m.state == PS_REQUIRES_CAPTURE))
             sim_fail(
                 "%s still waits after the quiet phase: capture %lld refund %lld reconcile %lld",
                 p.id, (long long)p.capture_pending, (long long)p.m.refund_pending,

@@ -680,8 +680,27 @@ k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settin
     return st;
 }
 
-/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}};
- * without them a sandbox merchant uses the local simulator. */
+/* A secret of the merchant's provider settings, opened (settings.c seals them:
+ * crypto_seal; a value written before sealing is taken as it is). */
+static const char *account_secret(json_t *acct, const char *key, arena *a)
+{
+    const char *stored = json_string_value(json_object_get(acct, key));
+    if (stored == NULL)
+        return NULL;
+    char plain[CRYPTO_SEAL_PLAIN_MAX + 1];
+    if (crypto_open(stored, plain, sizeof plain) != K_OK) {
+        log_error("gateway: a sealed provider secret '%s' does not open (another key file?)", key);
+        return NULL;
+    }
+    const char *out = arena_strdup(a, plain);
+    explicit_bzero(plain, sizeof plain);
+    return out;
+}
+
+/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}}
+ * (the back office's Settings page writes username and the sealed password or
+ * private key); without a base_url the account talks to the local simulator,
+ * with the merchant's own credentials when it set them, else sandbox ones. */
 bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, prov_account *out)
 {
     memset(out, 0, sizeof(*out));
@@ -695,15 +714,18 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
     if (json_is_object(acct)) {
         out->base_url = gw_jstr(acct, "base_url", a);
         out->username = gw_jstr(acct, "username", a);
-        out->password = gw_jstr(acct, "password", a);
-        out->private_key = gw_jstr(acct, "private_key", a);
+        out->password = account_secret(acct, "password", a);
+        out->private_key = account_secret(acct, "private_key", a);
         out->public_key = gw_jstr(acct, "public_key", a);
     }
     json_decref(settings);
     if (out->base_url == NULL && g->sim_url != NULL) {
         out->base_url = arena_printf(a, "%s/%s", g->sim_url, pname);
-        out->username = merchant_id;
-        out->password = "sandbox";
+        if (out->username == NULL || (out->password == NULL && out->private_key == NULL)) {
+            out->username = merchant_id;
+            out->password = "sandbox";
+            out->private_key = out->public_key = NULL;
+        }
     }
     return out->base_url != NULL;
 }

@@ -481,7 +481,9 @@ k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settin
  * set in settings.branding.logo_url (https only), its logo. Arena-owned. */
 typedef struct {
     const char *name;
-    const char *logo_url; /* NULL = none */
+    const char *logo_url;    /* NULL = none */
+    const char *accent;      /* the pay button's colour, "#rrggbb" (settings.c); NULL = Kassa's */
+    const char *accent_text; /* its text colour (WCAG AA against accent), set with accent */
 } gw_brand;
 k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out);
 /* Sets (or with "" removes) the logo; K_EINVAL with err unless https://, no spaces or quotes. */

@@ -194,6 +194,10 @@ typedef struct klarna_sim {
     ks_out *outq;
     ks_inbox_item inbox[KS_INBOX_MAX];
     size_t ninbox;
+    /* The Basic-auth username of the latest API call (GET /_sim/auth): a test
+     * sees which credentials a connector used. The password is never kept. */
+    char last_user[128];
+    uint64_t api_calls;
 } klarna_sim;
 
 /* ---------------------------------------------------------------- helpers */
@@ -1182,6 +1186,10 @@ static void ks_api(klarna_sim *ks, const sim_request *req, sim_response *r)
         sim_response_header(r, "WWW-Authenticate", "Basic realm=\"Klarna simulator\"");
         return;
     }
+    pthread_mutex_lock(&ks->mu);
+    snprintf(ks->last_user, sizeof ks->last_user, "%s", user);
+    ks->api_calls++;
+    pthread_mutex_unlock(&ks->mu);
     free(user);
     free(pass);
     ks_fault fault = {0};
@@ -2053,6 +2061,10 @@ static void ks_admin_locked(klarna_sim *ks, const sim_request *req, json_t *b, s
         ks_json(r, 200, json_object());
     } else if (strcmp(req->method, "GET") == 0 && strcmp(p, "orders") == 0)
         adm_list(ks, r);
+    else if (strcmp(req->method, "GET") == 0 && strcmp(p, "auth") == 0)
+        ks_json(r, 200,
+                json_pack("{s:s, s:I}", "last_username", ks->last_user, "api_calls",
+                          (json_int_t)ks->api_calls));
     else if (strncmp(p, "orders/", 7) == 0)
         adm_order(ks, p + 7, req->method, b, r);
     else if (strncmp(p, "inbox", 5) == 0 && (p[5] == '\0' || p[5] == '/'))

@@ -588,6 +588,22 @@ static void css_get(http_req *req, http_resp *resp, void *ctx)
     http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
 }
 
+/* GET /assets/brand.css?a=rrggbb&t=rrggbb: the merchant's button colours. */
+static void brand_css_get(http_req *req, http_resp *resp, void *ctx)
+{
+    (void)ctx;
+    json_t *q = web_query(req);
+    char css[256];
+    size_t n = pages_brand_css(web_str(q, "a"), web_str(q, "t"), css, sizeof css);
+    if (n == 0) {
+        http_resp_set(resp, 400, "text/plain; charset=utf-8", "bad colour\n", 11);
+        return;
+    }
+    http_resp_set(resp, 200, "text/css; charset=utf-8", css, n);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=3600");
+    http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
+}
+
 /* ---- GET /assets/kassa.js, /favicon.ico ---- */
 
 /* Progressive enhancement of the payment form (it works without): the method
@@ -650,6 +666,7 @@ static const http_route routes[] = {
     {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify",
      0},
     {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets", 0},
+    {"GET", "/assets/brand.css", brand_css_get, AUTH_NONE, 0, "assets", 0},
     {"GET", "/assets/kassa.js", js_get, AUTH_NONE, 0, "assets", 0},
     {"GET", "/favicon.ico", favicon_get, AUTH_NONE, 0, "assets", 0},
 };

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ecp_int.h"
+#include "../../gateway/settings.h"
 #include "../checkout/i18n.h"
 #include "../checkout/pages.h"
 #include "../checkout/web.h"
@@ -78,11 +79,16 @@ static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang
         const char *method;
         i18n_key label;
     } M[] = {{"klarna_pay_now", T_M_KLARNA_PAY_NOW}, {"klarna", T_M_KLARNA}};
+    size_t shown = 0;
     for (size_t i = 0; i < K_ARRAY_LEN(M); i++) {
+        /* The gateway's rules and the merchant's settings (a hidden method is not offered). */
+        if (!gw_method_offered(c->g, p->merchant_id, M[i].method, p->currency, p->country,
+                               p->m.amount))
+            continue;
         pages_fmt(&o,
                   "<p><input type=\"radio\" id=\"m%zu\" name=\"method\" value=\"%s\"%s> "
                   "<label for=\"m%zu\">",
-                  i, M[i].method, i == 0 ? " checked" : "", i);
+                  i, M[i].method, shown++ == 0 ? " checked" : "", i);
         pages_text(&o, i18n_t(lang, M[i].label));
         pages_raw(&o, "</label></p>");
     }

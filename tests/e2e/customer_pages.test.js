@@ -483,6 +483,16 @@ test('the merchant\'s logo (POST /v1/kassa/branding) is shown on its pages; only
   });
   const html = await (await fetch(s.url)).text();
   assert.match(html, /<header class="merchant"><img class="logo" alt="" src="https:\/\/shop\.example\/logo\.png"><span class="merchant-name">Logo shop<\/span>/);
+  // Passed to Klarna with the name (HPP options.logo_url beside options.page_title): the
+  // simulator's pages show it as Klarna's own do.
+  const pay = await fetch(s.url, {
+    method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'method=klarna&email=customer%40email.de&country=DE&locale=en',
+  });
+  assert.equal(pay.status, 303, await pay.text());
+  const klarna = await (await fetch(new URL(pay.headers.get('location'), s.url))).text();
+  assert.match(klarna, /<img alt="" src="https:\/\/shop\.example\/logo\.png">/, 'the logo on Klarna\'s page');
+  assert.match(klarna, /Logo shop/);
   const off = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: '' });
   assert.equal(off.logo_url, null);
   assert.doesNotMatch(await (await fetch(s.url)).text(), /<img class="logo"/);

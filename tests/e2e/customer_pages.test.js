@@ -349,6 +349,10 @@ test('the ECommPay Payment Page\'s QR page cancels back to merchant_fail_url; on
     await page.setViewportSize(PHONE);
     await assertAxe(page, 'ECommPay method choice (phone)');
     await shot(page, 'ecp-choice-390');
+    // Alipay+ from the choice: the intent takes it, and its QR page follows.
+    await page.getByLabel(/^Alipay\+/).check();
+    await page.getByRole('button', { name: /^Pay/ }).click();
+    await page.waitForURL(/\/pay\/qr\/att_/);
   } finally {
     await b.close();
     await shop.close();

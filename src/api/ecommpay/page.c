@@ -57,7 +57,10 @@ static const char *qs(json_t *q, const char *key)
  * wherever Klarna takes the payment whole, Pay now alone where only it does. */
 static size_t choice_methods(api_ctx *c, http_req *r, const gw_payment *p, const char ***names)
 {
-    json_t *types = json_pack("[sss]", "klarna", "klarna_pay_now", "alipay");
+    /* The intent's own types: all three, or the one force_payment_method named. */
+    json_t *types = p->method_types != NULL
+                        ? json_incref(p->method_types)
+                        : json_pack("[sss]", "klarna", "klarna_pay_now", "alipay");
     arena_defer(r->arena, json_free_cb, types);
     gw_session s;
     memset(&s, 0, sizeof(s));
@@ -81,8 +84,10 @@ static size_t choice_methods(api_ctx *c, http_req *r, const gw_payment *p, const
     return m;
 }
 
+/* The method choice; after a failed or cancelled attempt (why set) it says why
+ * above the methods, so the customer may choose again. */
 static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang,
-                        const gw_payment *p)
+                        const gw_payment *p, const char *why)
 {
     gw_brand brand;
     bool branded = gw_merchant_brand(c->g, p->merchant_id, r->arena, &brand) == K_OK;
@@ -92,8 +97,14 @@ static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang
     pages_begin(&o, lang, i18n_t(lang, T_CHECKOUT_TITLE), 0, NULL, false);
     pages_merchant(&o, lang, branded ? &brand : NULL); /* the shop's name and the test badge */
     pages_raw(&o, "<main class=\"card\"><h1>");
-    pages_text(&o, i18n_t(lang, T_PAYMENT_METHOD));
-    pages_raw(&o, "</h1><p>");
+    pages_text(&o, i18n_t(lang, why != NULL ? T_FAILED_TITLE : T_PAYMENT_METHOD));
+    pages_raw(&o, "</h1>");
+    if (why != NULL) {
+        pages_raw(&o, "<p class=\"alert\" role=\"alert\">");
+        pages_text(&o, why);
+        pages_raw(&o, "</p>");
+    }
+    pages_raw(&o, "<p>");
     pages_text(&o, i18n_t(lang, T_AMOUNT));
     pages_raw(&o, ": <strong>");
     pages_text(&o, money);
@@ -151,7 +162,7 @@ static void after_start(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang
         return;
     }
     if (!declined && p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        choice_page(c, r, resp, lang, p);
+        choice_page(c, r, resp, lang, p, NULL);
         return;
     }
     const char *back = md(p, ECP_MD_FAIL) != NULL ? md(p, ECP_MD_FAIL) : md(p, ECP_MD_RETURN);
@@ -331,6 +342,11 @@ void ecp_h_result(http_req *r, http_resp *resp, void *ctx)
         url = md(&p, ECP_MD_RETURN);
     if (url != NULL && pages_url_ok(url)) {
         http_resp_redirect(r, resp, url);
+        return;
+    }
+    if (!paid && p.m.state == PS_REQUIRES_PAYMENT_METHOD) {
+        /* No shop URL to go back to: the Payment Page's choice again, saying why. */
+        choice_page(c, r, resp, lang, &p, i18n_t(lang, pages_reason(p.last_error_code)));
         return;
     }
     message_page(r, resp, 200, lang, paid ? T_PAID_TITLE : T_FAILED_TITLE,

@@ -307,6 +307,38 @@ test('ECommPay dialect', async (t) => {
     assert.strictEqual(ok.payment.method, 'alipay');
   });
 
+  await t.test('Payment Page Alipay+ QR page: Cancel closes it at Alipay+, decline callback, merchant_fail_url', async () => {
+    const p = new Payment(project, secret, {}, k.url);
+    Object.assign(p, {
+      paymentId: 'PP-ALIPAY-CANCEL', paymentAmount: 2500, paymentCurrency: 'EUR', customerId: 'c-9',
+      customerFirstName: 'Test', customerLastName: 'Person', customerEmail: 'customer@email.de',
+      customerCountry: 'DE', forcePaymentMethod: 'alipay', languageCode: 'en',
+      merchantFailUrl: 'http://127.0.0.1:1/shop/fail', merchantCallbackUrl: rx.url,
+    });
+    const open = await fetch(p.getUrl(), { redirect: 'manual' });
+    assert.strictEqual(open.status, 303, await open.text());
+    const qr = new URL(open.headers.get('location'), k.url);
+    const attempt = qr.pathname.split('/').pop();
+    const html = await (await fetch(qr)).text();
+    assert.match(html, new RegExp(`<form class="center" method="post" action="/pay/qr/${attempt}/cancel">`));
+    const cancel = await fetch(`${k.url}/pay/qr/${attempt}/cancel`, {
+      method: 'POST', redirect: 'manual', headers: { Origin: k.url, 'Content-Type': 'application/x-www-form-urlencoded' }, body: '',
+    });
+    assert.strictEqual(cancel.status, 303, await cancel.text());
+    let next = new URL(cancel.headers.get('location'), k.url);
+    for (let hop = 0; hop < 3 && next.host === new URL(k.url).host; hop++) {
+      const r = await fetch(next, { redirect: 'manual' });
+      assert.strictEqual(r.status, 303, `${next} answered ${r.status}`);
+      next = new URL(r.headers.get('location'), next);
+    }
+    assert.strictEqual(next.toString(), 'http://127.0.0.1:1/shop/fail');
+    const sp = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+    assert.strictEqual(sp.status, 'CANCELLED', JSON.stringify(sp));
+    const dec = await waitUntil(() => forPayment(rx, secret, 'PP-ALIPAY-CANCEL').find((d) => d.payment.status === 'decline'),
+      { what: 'decline callback after the QR page\'s Cancel' });
+    assert.ok(!new Callback(secret, dec).isPaymentSuccess());
+  });
+
   await t.test('Payment Page without force_payment_method shows a localized method choice', async () => {
     const p = new Payment(project, secret, {}, k.url);
     Object.assign(p, {

@@ -206,6 +206,9 @@ static const oa_doc OA_DOCS[] = {
     {"GET", "/pay/qr/:attempt", "Hosted pages", "Alipay+ QR code page", OB_NONE, OA_HTML, ""},
     {"GET", "/pay/qr/:attempt/status", "Hosted pages", "Status of a QR code attempt", OB_NONE,
      OA_JSON, ""},
+    {"POST", "/pay/qr/:attempt/cancel", "Hosted pages",
+     "The customer cancels a QR code payment (closed at Alipay+); back to the shop", OB_FORM,
+     OA_REDIRECT, ""},
     /* The staff's back office (pages; a session cookie and a CSRF token on every change) */
     {"GET", "/dashboard", "Back office", "The back office (sends to the payments list)", OB_NONE,
      OA_REDIRECT, ""},

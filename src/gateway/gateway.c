@@ -710,6 +710,7 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
         return false;
     out->merchant_name = r.m.name;
     json_t *settings = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
+    out->merchant_logo_url = gw_jstr(json_object_get(settings, "branding"), "logo_url", a);
     json_t *acct = json_object_get(json_object_get(settings, "providers"), pname);
     if (json_is_object(acct)) {
         out->base_url = gw_jstr(acct, "base_url", a);

@@ -520,6 +520,18 @@ static void return_get(http_req *req, http_resp *resp, void *ctx)
     gw_err err;
     memset(&err, 0, sizeof err);
     k_status st = gw_attempt_return(c->g, att, result, req->arena, &redirect, &err);
+    gw_payment p;
+    gw_err perr;
+    memset(&perr, 0, sizeof perr);
+    if (st == K_OK && gw_attempt_payment(c->g, att, false, req->arena, &p, &perr) == K_OK &&
+        p.checkout_session == NULL && p.m.state == PS_REQUIRES_ACTION && p.qr_text != NULL &&
+        p.latest_attempt != NULL && strcmp(p.latest_attempt, att) == 0) {
+        /* Back from the wallet with the QR code's payment still open (a bare
+         * PaymentIntent, a Payment Page): the QR page again, whose Cancel
+         * closes it, rather than the shop told "processing". */
+        http_resp_redirect(req, resp, arena_printf(req->arena, "/pay/qr/%s", att));
+        return;
+    }
     if (st == K_OK && redirect != NULL) {
         http_resp_redirect(req, resp, redirect);
         return;

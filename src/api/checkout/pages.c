@@ -229,6 +229,17 @@ int pages_method_label(const char *method)
     return -1;
 }
 
+bool pages_method_keys(const char *method, i18n_key *label, i18n_key *hint)
+{
+    int k = pages_method_label(method);
+    if (k < 0) {
+        return false;
+    }
+    *label = method_labels[k].label;
+    *hint = method_labels[k].hint;
+    return true;
+}
+
 static const char *json_str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));

@@ -79,6 +79,8 @@ typedef struct {
 void pages_pay(pages_out *o, const pages_pay_view *v);
 /* Label key of a method name; -1 when the name is unknown (shown as is). */
 int pages_method_label(const char *method);
+/* A method's label and hint keys (hint T__COUNT: none); false when unknown. */
+bool pages_method_keys(const char *method, i18n_key *label, i18n_key *hint);
 
 /* ---- the result page ---- */
 typedef enum {

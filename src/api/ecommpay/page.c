@@ -66,7 +66,7 @@ static size_t choice_methods(api_ctx *c, http_req *r, const gw_payment *p, const
     gw_session s;
     memset(&s, 0, sizeof(s));
     s.amount_total = p->m.amount;
-    snprintf(s.merchant_id, sizeof(s.merchant_id), "%s", p->merchant_id);
+    s.merchant_id = p->merchant_id; /* the merchant's settings may hide a method */
     snprintf(s.currency, sizeof(s.currency), "%s", p->currency);
     s.method_types = types;
     size_t n = 0;

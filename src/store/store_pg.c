@@ -62,16 +62,17 @@
 #include "../base/log.h"
 #include "commit_stats.h"
 
-#define PG_MIGRATE_LOCK_KEY 4242000001LL   /* pg_advisory_xact_lock key of migrations */
-#define PG_BACKOFF_MIN_MS   100            /* first wait before reconnecting the writer */
-#define PG_BACKOFF_MAX_MS   5000           /* longest wait between reconnect attempts */
-#define PG_PARAMS_MAX       16             /* parameters of the widest statement */
-#define PG_LISTEN_POLL_MS   200            /* the listener looks at its stop flag this often */
-#define PG_CHANNEL          "kassa_outbox" /* NOTIFY channel: a batch added deliveries */
-#define PG_OID_TEXT         25
-#define PG_OID_INT8         20
-#define PG_SQL_ARGS_MAX     24 /* arguments of the widest store_sql statement */
-#define PG_SQL_COLS_MAX     32 /* columns of the widest store_sql row */
+#define PG_MIGRATE_LOCK_KEY  4242000001LL   /* pg_advisory_xact_lock key of migrations */
+#define PG_BACKOFF_MIN_MS    100            /* first wait before reconnecting the writer */
+#define PG_BACKOFF_MAX_MS    5000           /* longest wait between reconnect attempts */
+#define PG_PARAMS_MAX        16             /* parameters of the widest statement */
+#define PG_LISTEN_POLL_MS    200            /* the listener looks at its stop flag this often */
+#define PG_CHANNEL           "kassa_outbox" /* NOTIFY channel: a batch added deliveries */
+#define PG_OID_TEXT          25
+#define PG_OID_INT8          20
+#define PG_SQL_ARGS_MAX      24   /* arguments of the widest store_sql statement */
+#define PG_SQL_COLS_MAX      32   /* columns of the widest store_sql row */
+#define PG_LIMIT_PRUNE_EVERY 4096 /* shared-limit checks between two prunes of their tables */
 
 /* ---- migrations ---- */
 
@@ -222,6 +223,20 @@ static const char *const pg_migrations[] = {
     " query text NOT NULL,"
     " created_ms bigint NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
+    /* 4: the limits every node shares (store_limit_bucket, store_limit_window).
+     * UNLOGGED: counters need no WAL, no fsync and no standby; after a crash
+     * PostgreSQL empties them, and every bucket starts full again. */
+    "CREATE UNLOGGED TABLE rate_buckets("
+    " key text PRIMARY KEY,"
+    " units bigint NOT NULL,"
+    " last_ms bigint NOT NULL,"
+    " per_min bigint NOT NULL,"
+    " cap bigint NOT NULL);"
+    "CREATE UNLOGGED TABLE rate_windows("
+    " key text NOT NULL,"
+    " window_ms bigint NOT NULL,"
+    " count bigint NOT NULL,"
+    " PRIMARY KEY(key, window_ms));",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))
@@ -252,6 +267,13 @@ static const char *const pg_migrations[] = {
 #define PG_J_COLS                                                                                  \
     "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
     " updated_ms"
+
+/* The shared limits' clock and units (S_RB_*): ms since the epoch on the
+ * database server, a token's units, a bucket's units refilled to time t. */
+#define PG_NOW_MS  "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+#define PG_RL_UNIT "60000"
+#define PG_RB_UNITS(t)                                                                             \
+    "LEAST($3, b.units + LEAST(GREATEST(" t " - b.last_ms, 0), $3 / $2 + 1) * $2)"
 
 enum pg_stmt_id {
     S_M_PUT,
@@ -296,6 +318,11 @@ enum pg_stmt_id {
     S_J_UPDATE,
     S_J_LIST,
     S_J_RELEASE,
+    S_RB_TAKE,
+    S_RB_PEEK,
+    S_RB_PRUNE,
+    S_RW_TAKE,
+    S_RW_PRUNE,
     S_COUNT
 };
 
@@ -483,6 +510,37 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
     [S_J_RELEASE] = {"UPDATE report_jobs SET lease_until_ms = NULL WHERE state = 'pending'"
                      " AND lease_until_ms IS NOT NULL",
                      ""},
+    /* Shared limits. A bucket holds `units` (60,000 a token) and gains per_min
+     * a millisecond of the database's clock (the nodes' clocks may differ);
+     * the take is one conditional upsert: the row lock orders the nodes, and
+     * no row comes back when there is no token (nothing changes then). */
+    [S_RB_TAKE] = {"INSERT INTO rate_buckets AS b(key, units, last_ms, per_min, cap)"
+                   " SELECT $1, $3 - " PG_RL_UNIT ", " PG_NOW_MS ", $2, $3"
+                   " ON CONFLICT(key) DO UPDATE SET units = " PG_RB_UNITS(
+                       "excluded.last_ms") " - " PG_RL_UNIT
+                                           ", last_ms = GREATEST(b.last_ms, excluded.last_ms),"
+                                           " per_min = $2, cap = $3"
+                                           " WHERE " PG_RB_UNITS(
+                                               "excluded.last_ms") " >= " PG_RL_UNIT
+                                                                   " RETURNING units",
+                   "tii"},
+    [S_RB_PEEK] = {"SELECT " PG_RB_UNITS(PG_NOW_MS) " FROM rate_buckets b WHERE key = $1", "tii"},
+    /* a full bucket is the same as none */
+    [S_RB_PRUNE] = {"DELETE FROM rate_buckets WHERE units + LEAST(GREATEST(" PG_NOW_MS
+                    " - last_ms, 0), cap / per_min + 1) * per_min >= cap",
+                    ""},
+    /* One call of the minute starting at $2, $3 ms into it, under limit $4;
+     * the previous minute's share is rounded up, so a minute boundary never
+     * lets a call more through. */
+    [S_RW_TAKE] = {"WITH p AS (SELECT COALESCE(MAX(count), 0) AS c FROM rate_windows"
+                   " WHERE key = $1 AND window_ms = $2 - 60000)"
+                   " INSERT INTO rate_windows AS w(key, window_ms, count)"
+                   " SELECT $1, $2, 1 FROM p WHERE (p.c * (60000 - $3) + 59999) / 60000 < $4"
+                   " ON CONFLICT(key, window_ms) DO UPDATE SET count = w.count + 1"
+                   " WHERE w.count + ((SELECT c FROM p) * (60000 - $3) + 59999) / 60000 < $4"
+                   " RETURNING count",
+                   "tiii"},
+    [S_RW_PRUNE] = {"DELETE FROM rate_windows WHERE window_ms < $1 - 120000", "i"},
 };
 
 /* store_obj_list's statement depends on which filters are present: 5 optional
@@ -527,6 +585,9 @@ struct pg_store {
     pthread_cond_t rd_cv;
     pg_conn *rd_free;
     size_t rd_open; /* connections of the pool, free or in use */
+
+    atomic_uint_fast64_t
+        limit_calls; /* shared-limit checks: every PG_LIMIT_PRUNE_EVERY-th prunes */
 };
 
 static _Thread_local pg_store *pg_reader_of; /* nested store_read would hold two snapshots */
@@ -886,20 +947,56 @@ static void pg_disconnect(pg_conn *c)
     c->broken = false;
 }
 
+/* Money is read and written on the primary only (Jepsen; docs/scaling.md):
+ * true when the server c is connected to is a primary taking writes, else a
+ * clear log line. libpq's target_session_attrs=read-write already skips a
+ * standby among several hosts; this also refuses a lone server that is in
+ * recovery or read-only by configuration (default_transaction_read_only). */
+static bool pg_is_primary(pg_conn *c)
+{
+    PGresult *r = PQexec(c->db, "SELECT pg_is_in_recovery()::text,"
+                                " current_setting('transaction_read_only')");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (!ok)
+        log_error("store: cannot ask PostgreSQL whether it is a primary: %s",
+                  PQerrorMessage(c->db));
+    else if (strcmp(PQgetvalue(r, 0, 0), "false") != 0 || strcmp(PQgetvalue(r, 0, 1), "off") != 0) {
+        log_error("store: refusing PostgreSQL server %s:%s: it is not a primary taking writes "
+                  "(in recovery: %s, read-only: %s); Kassa reads and writes money only on "
+                  "the primary",
+                  PQhost(c->db), PQport(c->db), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+        ok = false;
+    }
+    PQclear(r);
+    return ok;
+}
+
 /* Connects c (its statements are prepared again on first use). The URL's own
- * parameters win over these defaults (they come after them). */
+ * parameters win over these defaults (they come after them), except
+ * target_session_attrs, which comes last: a standby is never connected to. */
 static k_status pg_connect(pg_store *ps, pg_conn *c)
 {
     pg_disconnect(c);
-    const char *const keys[] = {"connect_timeout",  "keepalives", "tcp_user_timeout",
-                                "application_name", "dbname",     NULL};
-    const char *const vals[] = {"5", "1", "5000", "kassa", ps->url, NULL};
+    const char *const keys[] = {
+        "connect_timeout",      "keepalives", "tcp_user_timeout", "application_name", "dbname",
+        "target_session_attrs", NULL};
+    const char *const vals[] = {"5", "1", "5000", "kassa", ps->url, "read-write", NULL};
     c->db = PQconnectdbParams(keys, vals, 1);
     if (c->db == NULL)
         return K_ENOMEM;
     if (PQstatus(c->db) != CONNECTION_OK) {
         /* The message names host and port, never the password. */
-        log_error("store: cannot connect to PostgreSQL: %s", PQerrorMessage(c->db));
+        const char *msg = PQerrorMessage(c->db);
+        if (strstr(msg, "read-only") != NULL || strstr(msg, "hot standby") != NULL)
+            log_error("store: refusing PostgreSQL: no server of the URL is a primary taking "
+                      "writes (Kassa reads and writes money only on the primary): %s",
+                      msg);
+        else
+            log_error("store: cannot connect to PostgreSQL: %s", msg);
+        pg_disconnect(c);
+        return K_EIO;
+    }
+    if (!pg_is_primary(c)) {
         pg_disconnect(c);
         return K_EIO;
     }
@@ -1207,6 +1304,90 @@ static k_status pg_read(store *s, store_fn fn, void *arg)
     return st;
 }
 
+/* ---- limits shared by every node ---- */
+
+/* Runs one shared-limit statement in autocommit on a pool connection; *out
+ * is its result (PQclear it) on K_OK. Every PG_LIMIT_PRUNE_EVERY-th call also
+ * deletes what no longer counts (full buckets, minutes before the last two). */
+static k_status pg_limit_exec(pg_store *ps, enum pg_stmt_id id, const pg_params *p, int64_t now_ms,
+                              PGresult **out)
+{
+    K_ASSERT(pg_reader_of != ps); /* a read closure holds a pool connection already */
+    pg_conn *c = NULL;
+    k_status ks = pg_reader_take(ps, &c);
+    if (ks != K_OK)
+        return ks;
+    ks = pg_exec(c, id, p, out);
+    if (ks == K_OK && atomic_fetch_add(&ps->limit_calls, 1) % PG_LIMIT_PRUNE_EVERY == 0) {
+        PGresult *r = NULL;
+        pg_params none = {0};
+        if (pg_exec(c, S_RB_PRUNE, &none, &r) == K_OK)
+            PQclear(r);
+        c->failed = false;
+        pg_params w = {0};
+        pp_i(&w, now_ms);
+        if (pg_exec(c, S_RW_PRUNE, &w, &r) == K_OK)
+            PQclear(r);
+    }
+    c->failed = false; /* autocommit: a failed statement leaves no transaction behind */
+    pg_reader_give(ps, c);
+    return ks;
+}
+
+static k_status pg_limit_bucket(store *s, const char *key, int64_t per_minute, int64_t burst,
+                                bool take, bool *ok, int64_t *retry_after_ms)
+{
+    pg_store *ps = s->impl;
+    const int64_t unit = 60000;
+    pg_params p = {0};
+    pp_t(&p, key);
+    pp_i(&p, per_minute);
+    pp_i(&p, burst * unit);
+    PGresult *r = NULL;
+    k_status ks = K_OK;
+    if (take) {
+        ks = pg_limit_exec(ps, S_RB_TAKE, &p, 0, &r);
+        if (ks != K_OK)
+            return ks;
+        *ok = PQntuples(r) == 1;
+        PQclear(r);
+        if (*ok)
+            return K_OK;
+    }
+    /* no token taken (or a look only): how many units are there now? */
+    ks = pg_limit_exec(ps, S_RB_PEEK, &p, 0, &r);
+    if (ks != K_OK)
+        return ks;
+    int64_t units = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : burst * unit;
+    PQclear(r);
+    if (!take)
+        *ok = units >= unit;
+    int64_t missing = units >= unit ? 0 : unit - units;
+    if (!*ok)
+        *retry_after_ms = missing > 0 ? (missing + per_minute - 1) / per_minute : 1;
+    return K_OK;
+}
+
+static k_status pg_limit_window(store *s, const char *key, int64_t limit, int64_t now_ms, bool *ok,
+                                int64_t *retry_after_ms)
+{
+    pg_store *ps = s->impl;
+    int64_t passed = now_ms % 60000;
+    pg_params p = {0};
+    pp_t(&p, key);
+    pp_i(&p, now_ms - passed);
+    pp_i(&p, passed);
+    pp_i(&p, limit);
+    PGresult *r = NULL;
+    k_status ks = pg_limit_exec(ps, S_RW_TAKE, &p, now_ms, &r);
+    if (ks != K_OK)
+        return ks;
+    *ok = PQntuples(r) == 1;
+    PQclear(r);
+    *retry_after_ms = 60000 - passed;
+    return K_OK;
+}
+
 /* ---- wake-ups from other nodes ---- */
 
 static void pg_wake(pg_store *ps)
@@ -1311,6 +1492,7 @@ static k_status pg_open(store *s, const char *url)
     pthread_cond_init(&ps->rd_cv, NULL);
     pthread_mutex_init(&ps->wake_mu, NULL);
     atomic_init(&ps->listener_stop, false);
+    atomic_init(&ps->limit_calls, 0);
     if (ps->url == NULL) {
         pg_store_free(ps);
         return K_ENOMEM;
@@ -2154,4 +2336,6 @@ const struct store_backend store_pg_backend = {
     .job_list = pg_job_list,
     .sql = pg_sql_run,
     .job_release = pg_job_release,
+    .limit_bucket = pg_limit_bucket,
+    .limit_window = pg_limit_window,
 };

@@ -73,6 +73,7 @@
 #define PG_SQL_ARGS_MAX      24   /* arguments of the widest store_sql statement */
 #define PG_SQL_COLS_MAX      32   /* columns of the widest store_sql row */
 #define PG_LIMIT_PRUNE_EVERY 4096 /* shared-limit checks between two prunes of their tables */
+#define PG_DEFER_MAX         16   /* transaction-control commands held back at most */
 
 /* ---- migrations ---- */
 
@@ -560,6 +561,12 @@ typedef struct pg_conn {
     bool failed; /* a statement failed: the (sub)transaction is aborted until rolled back */
     bool full;   /* a statement failed because PostgreSQL's disk is full (53100) */
     bool broken; /* the connection is lost (or points at a read-only standby) */
+    /* The writer's transaction control (BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO,
+     * NOTIFY, COMMIT) waits here, unsent, and goes out in one pipeline with
+     * the next statement (or the COMMIT): no round trip of its own. */
+    const char *deferred[PG_DEFER_MAX];
+    int ndeferred;
+    bool ctl_failed; /* a deferred command failed: nothing of the batch can be trusted */
     struct pg_conn *next_free;
 } pg_conn;
 
@@ -669,10 +676,17 @@ static k_status pg_err(pg_conn *c, const PGresult *r, const char *what)
     return K_EIO;
 }
 
-/* Runs a command without parameters (transaction control). */
+/* forward: sends the writer's deferred commands (see pg_defer) */
+typedef struct pg_stmt pg_stmt;
+static k_status pg_run(pg_conn *c, const pg_stmt *st, PGresult **out);
+
+/* Runs a command without parameters (transaction control), after what the
+ * writer deferred. */
 static k_status pg_cmd(pg_conn *c, const char *sql)
 {
     if (c->broken || c->db == NULL)
+        return K_EIO;
+    if (c->ndeferred > 0 && (pg_run(c, NULL, NULL) != K_OK || c->ctl_failed))
         return K_EIO;
     PGresult *r = PQexec(c->db, sql);
     k_status ks = PQresultStatus(r) == PGRES_COMMAND_OK ? K_OK : pg_err(c, r, sql);
@@ -706,6 +720,133 @@ static bool pg_prepare(pg_conn *c, int slot, const char *sql, const char *types)
     return ok;
 }
 
+/* One statement for pg_run: prepared (name) or not (sql with its types). */
+struct pg_stmt {
+    const char *name;
+    const char *sql;
+    int n;
+    const Oid *oids;
+    const char *const *vals;
+    const char *what;
+};
+
+/* The deferred commands' results, in order: one failed makes the batch
+ * untrustworthy (ctl_failed; the writer's check fails it whole). */
+static void pg_deferred_results(pg_conn *c, int nd)
+{
+    for (int i = 0; i < nd; i++) {
+        PGresult *r = PQgetResult(c->db);
+        if (r == NULL) {
+            c->broken = c->ctl_failed = c->failed = true;
+            return;
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es != PGRES_COMMAND_OK) {
+            if (!c->ctl_failed && es != PGRES_PIPELINE_ABORTED)
+                pg_err(c, r, c->deferred[i]);
+            c->ctl_failed = c->failed = true;
+        } else if (strcmp(c->deferred[i], "COMMIT") == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+            /* COMMIT of an aborted transaction "succeeds" with the tag ROLLBACK */
+            log_error("store: COMMIT answered '%s'", PQcmdStatus(r));
+            c->ctl_failed = c->failed = true;
+        }
+        PQclear(r);
+        r = PQgetResult(c->db); /* the NULL that ends this command's results */
+        if (r != NULL) {
+            PQclear(r);
+            c->broken = c->ctl_failed = c->failed = true;
+            return;
+        }
+    }
+}
+
+/* Runs st (NULL: only what is deferred). Nothing deferred: one plain
+ * exchange. Else libpq's pipeline mode: the deferred commands, st and a sync
+ * are sent together and their results read in order, one round trip in all.
+ * *out is st's result (PQclear it) on K_OK. */
+static k_status pg_run(pg_conn *c, const pg_stmt *st, PGresult **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (c->ndeferred == 0) {
+        if (st == NULL)
+            return K_OK;
+        PGresult *r = st->name != NULL
+                          ? PQexecPrepared(c->db, st->name, st->n, st->vals, NULL, NULL, 0)
+                          : PQexecParams(c->db, st->sql, st->n, st->oids, st->vals, NULL, NULL, 0);
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+            *out = r;
+            return K_OK;
+        }
+        k_status ks = pg_err(c, r, st->what);
+        PQclear(r);
+        return ks;
+    }
+    int nd = c->ndeferred;
+    c->ndeferred = 0;
+    bool sent = PQenterPipelineMode(c->db) == 1;
+    for (int i = 0; i < nd && sent; i++)
+        sent = PQsendQueryParams(c->db, c->deferred[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (sent && st != NULL)
+        sent =
+            (st->name != NULL ? PQsendQueryPrepared(c->db, st->name, st->n, st->vals, NULL, NULL, 0)
+                              : PQsendQueryParams(c->db, st->sql, st->n, st->oids, st->vals, NULL,
+                                                  NULL, 0)) == 1;
+    if (sent)
+        sent = PQpipelineSync(c->db) == 1;
+    if (!sent) {
+        log_error("store: PostgreSQL connection lost sending a pipeline: %s",
+                  PQerrorMessage(c->db));
+        c->broken = c->ctl_failed = c->failed = true;
+        return K_EIO;
+    }
+    pg_deferred_results(c, nd);
+    if (c->broken)
+        return K_EIO;
+    k_status ks = c->ctl_failed ? K_EIO : K_OK;
+    if (st != NULL) {
+        PGresult *r = PQgetResult(c->db);
+        ExecStatusType es = PQresultStatus(r);
+        if (r != NULL && (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) && ks == K_OK) {
+            *out = r;
+        } else {
+            if (ks == K_OK)
+                ks = r == NULL ? K_EIO : pg_err(c, r, st->what);
+            c->failed = true;
+            PQclear(r);
+        }
+        PGresult *end = r != NULL ? PQgetResult(c->db) : NULL;
+        if (end != NULL) {
+            PQclear(end);
+            c->broken = true;
+        }
+    }
+    PGresult *sync = PQgetResult(c->db);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        c->broken = true;
+    PQclear(sync);
+    if (c->broken || PQexitPipelineMode(c->db) != 1) {
+        c->broken = c->failed = true;
+        if (out != NULL && *out != NULL) {
+            PQclear(*out);
+            *out = NULL;
+        }
+        log_error("store: PostgreSQL pipeline ended badly: %s", PQerrorMessage(c->db));
+        return K_EIO;
+    }
+    return ks;
+}
+
+/* Holds a transaction-control command back until the next statement or the
+ * COMMIT (writer only). */
+static void pg_defer(pg_conn *c, const char *sql)
+{
+    if (c->ndeferred == PG_DEFER_MAX)
+        pg_run(c, NULL, NULL); /* a failure is in ctl_failed */
+    c->deferred[c->ndeferred++] = sql;
+}
+
 /* Runs prepared statement `slot`; *out is the result (PQclear it) on K_OK. */
 static k_status pg_exec_slot(pg_conn *c, int slot, const char *sql, const char *types,
                              const pg_params *p, PGresult **out, const char *what)
@@ -713,20 +854,17 @@ static k_status pg_exec_slot(pg_conn *c, int slot, const char *sql, const char *
     *out = NULL;
     if (c->broken || c->failed || c->db == NULL)
         return K_EIO; /* the job's transaction is already aborted */
+    /* A first use prepares synchronously; what is deferred goes first (it may
+     * be the ROLLBACK TO that makes the transaction usable again). */
+    if (!c->prepared[slot] && c->ndeferred > 0 && (pg_run(c, NULL, NULL) != K_OK || c->failed))
+        return K_EIO;
     if (!pg_prepare(c, slot, sql, types))
         return c->broken ? K_EIO : K_ERR;
     K_ASSERT(p->n == (int)strlen(types));
     char name[16];
     snprintf(name, sizeof(name), "k%d", slot);
-    PGresult *r = PQexecPrepared(c->db, name, p->n, p->v, NULL, NULL, 0);
-    ExecStatusType es = PQresultStatus(r);
-    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
-        *out = r;
-        return K_OK;
-    }
-    k_status ks = pg_err(c, r, what);
-    PQclear(r);
-    return ks;
+    pg_stmt st = {.name = name, .n = p->n, .vals = p->v, .what = what};
+    return pg_run(c, &st, out);
 }
 
 static k_status pg_exec(pg_conn *c, enum pg_stmt_id id, const pg_params *p, PGresult **out)
@@ -945,6 +1083,8 @@ static void pg_disconnect(pg_conn *c)
     memset(c->prepared, 0, sizeof(c->prepared));
     c->failed = false;
     c->broken = false;
+    c->ndeferred = 0;
+    c->ctl_failed = false;
 }
 
 /* Money is read and written on the primary only (Jepsen; docs/scaling.md):
@@ -1110,27 +1250,31 @@ static bool pg_writer_ready(pg_store *ps)
     return false;
 }
 
+/* The writer's verbs are deferred (pg_defer): a job costs the round trips of
+ * its own statements, its SAVEPOINT and RELEASE ride along with them, and the
+ * batch's BEGIN with its first statement. */
 static void *pg_begin(void *ctx)
 {
     pg_store *ps = ctx;
     if (!pg_writer_ready(ps))
         return NULL;
-    if (pg_cmd(&ps->writer, "BEGIN ISOLATION LEVEL READ COMMITTED") != K_OK)
-        return NULL;
+    K_ASSERT(ps->writer.ndeferred == 0);
+    pg_defer(&ps->writer, "BEGIN ISOLATION LEVEL READ COMMITTED");
     return &ps->writer;
 }
 
 static bool pg_savepoint(void *ctx)
 {
     pg_store *ps = ctx;
-    return pg_cmd(&ps->writer, "SAVEPOINT j") == K_OK;
+    pg_defer(&ps->writer, "SAVEPOINT j");
+    return !ps->writer.broken && !ps->writer.ctl_failed;
 }
 
 static bool pg_check(void *ctx, k_status *st)
 {
     pg_store *ps = ctx;
     pg_conn *c = &ps->writer;
-    if (c->broken)
+    if (c->broken || c->ctl_failed)
         return false;
     if (c->failed && *st == K_OK)
         *st = K_EIO; /* a statement failed but the closure carried on: keep none of it */
@@ -1140,28 +1284,32 @@ static bool pg_check(void *ctx, k_status *st)
 static bool pg_release(void *ctx)
 {
     pg_store *ps = ctx;
-    return pg_cmd(&ps->writer, "RELEASE j") == K_OK;
+    pg_defer(&ps->writer, "RELEASE j");
+    return !ps->writer.broken && !ps->writer.ctl_failed;
 }
 
 static bool pg_rollback_to(void *ctx)
 {
     pg_store *ps = ctx;
     ps->writer.failed = false;
-    return pg_cmd(&ps->writer, "ROLLBACK TO j") == K_OK;
+    pg_defer(&ps->writer, "ROLLBACK TO j");
+    return !ps->writer.broken && !ps->writer.ctl_failed;
 }
 
 static bool pg_commit(void *ctx, size_t jobs)
 {
     pg_store *ps = ctx;
+    pg_conn *c = &ps->writer;
     bool notify = ps->notify_due;
     ps->notify_due = false;
-    if (notify && pg_cmd(&ps->writer, "NOTIFY " PG_CHANNEL) != K_OK)
-        return false;
-    if (pg_cmd(&ps->writer, "COMMIT") != K_OK) {
+    if (notify)
+        pg_defer(c, "NOTIFY " PG_CHANNEL);
+    pg_defer(c, "COMMIT");
+    if (pg_run(c, NULL, NULL) != K_OK || c->ctl_failed || c->broken) {
         log_error("store: COMMIT of a batch of %zu failed: outcome unknown, answering K_EIO", jobs);
         return false;
     }
-    K_ASSERT(PQtransactionStatus(ps->writer.db) == PQTRANS_IDLE);
+    K_ASSERT(PQtransactionStatus(c->db) == PQTRANS_IDLE);
     return true;
 }
 
@@ -1174,6 +1322,10 @@ static k_status pg_abort(void *ctx)
     k_status why = c->full ? K_ENOSPC : K_EIO;
     c->full = false;
     ps->notify_due = false;
+    c->ndeferred = 0;
+    c->ctl_failed = false;
+    if (c->db != NULL && PQpipelineStatus(c->db) != PQ_PIPELINE_OFF)
+        c->broken = true; /* results still unread: start over on a new connection */
     if (c->db != NULL && !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
         PGresult *r = PQexec(c->db, "ROLLBACK");
         PQclear(r);
@@ -2125,14 +2277,12 @@ static k_status pg_sql_run(store_tx *tx, const char *sql, const store_arg *args,
             vals[i] = num[i];
         }
     }
-    PGresult *r = PQexecParams(c->db, sql, nargs, oids, vals, NULL, NULL, 0);
-    ExecStatusType es = PQresultStatus(r);
-    if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
-        k_status ks = pg_err(c, r, "statement");
-        PQclear(r);
+    pg_stmt st = {.sql = sql, .n = nargs, .oids = oids, .vals = vals, .what = "statement"};
+    PGresult *r = NULL;
+    k_status ks = pg_run(c, &st, &r);
+    if (ks != K_OK)
         return ks;
-    }
-    k_status ks = pg_sql_rows(r, fn, ctx);
+    ks = pg_sql_rows(r, fn, ctx);
     if (ks == K_OK && changes != NULL)
         *changes = pg_changes(r);
     PQclear(r);

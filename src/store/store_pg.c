@@ -13,7 +13,16 @@
  * COMMITTED transaction, a SAVEPOINT per job, and COMMITs (the session has
  * synchronous_commit=on: the commit is flushed, and on a synchronous standby
  * too when configured) before waking the batch; this file gives it those
- * verbs (pg_hooks) on the writer connection, reconnecting it when lost.
+ * verbs (pg_hooks) on the writer connection, reconnecting it when lost. The
+ * verbs are deferred (pg_defer) and go out in one libpq pipeline with the next
+ * statement or the COMMIT, so a job costs only its own statements' round trips.
+ *
+ * Primary only. Every connection forces target_session_attrs=read-write and
+ * checks pg_is_in_recovery(): money is never read from or written to a standby.
+ *
+ * Shared limits (store_limit_bucket, store_limit_window): UNLOGGED counters
+ * taken with one conditional upsert in autocommit on a pool connection, so a
+ * limit holds whichever node a request lands on.
  *
  * Several nodes. Closures run serially on one writer, but another node's writer
  * runs beside it, so reads that precede writes take row locks: store_obj_get

@@ -1929,21 +1929,51 @@ static void test_shared_limits(void **state)
     store_close(n2);
 }
 
-/* Money only from the primary: a server that takes no writes (here a
- * database read-only by configuration, as a standby is) is refused at open. */
+/* Money only from the primary: a server that takes no writes (here the
+ * database made read-only by configuration, as a standby is) is refused,
+ * at open and when the store's connections come back after a loss (a
+ * failover): no read is answered from it, no write is tried on it. */
 static void test_read_only_server_refused(void **state)
 {
     if (!g_pg)
         return;
-    char sql[160];
-    snprintf(sql, sizeof(sql), "ALTER DATABASE %s SET default_transaction_read_only = on", g_pg_db);
-    pg_exec_on(g_pg_base, sql);
-    store *s = NULL;
-    assert_int_equal(store_open(&s, g_path), K_EIO);
-    assert_null(s);
-    snprintf(sql, sizeof(sql), "ALTER DATABASE %s RESET default_transaction_read_only", g_pg_db);
-    pg_exec_on(g_pg_base, sql);
-    s = open_store();
+    char on[160], off[160];
+    snprintf(on, sizeof(on), "ALTER DATABASE %s SET default_transaction_read_only = on", g_pg_db);
+    snprintf(off, sizeof(off), "ALTER DATABASE %s RESET default_transaction_read_only", g_pg_db);
+    store *s = open_store();
+    store_obj a = mk_obj("acct_1", "payment_intent", "pi_primary");
+    assert_int_equal(put_obj(s, &a), K_OK);
+    get_arg g;
+    assert_int_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_primary"), K_OK);
+    arena_release(&g.a);
+
+    pg_exec_on(g_pg_base, on);
+    assert_true(sql_int("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()") >= 2);
+    sleep_ms(100);
+    for (int i = 0; i < 3; i++) { /* the lost pooled connection, then new ones */
+        assert_int_not_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_primary"), K_OK);
+        arena_release(&g.a);
+    }
+    store_obj b = mk_obj("acct_1", "payment_intent", "pi_standby");
+    assert_int_not_equal(put_obj(s, &b), K_OK);
+    store *s2 = NULL;
+    assert_int_equal(store_open(&s2, g_path), K_EIO);
+    assert_null(s2);
+
+    pg_exec_on(g_pg_base, off);
+    k_status st = K_ERR;
+    for (int i = 0; i < 60 && st != K_OK; i++) {
+        store_obj c = mk_obj("acct_1", "payment_intent", "pi_back");
+        st = put_obj(s, &c);
+        if (st != K_OK)
+            sleep_ms(100);
+    }
+    assert_int_equal(st, K_OK);
+    assert_int_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_back"), K_OK);
+    arena_release(&g.a);
+    assert_int_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_standby"), K_ENOTFOUND);
+    arena_release(&g.a);
     store_close(s);
 }
 

@@ -23,7 +23,15 @@ SECS=${BENCH_SECONDS:-10}
 RUNS=${BENCH_RUNS:-3}
 CONNS=${BENCH_CONNS:-64}
 say() { echo "bench: $*" >&2; }
-command -v wrk >/dev/null || { say "wrk is not installed (apt-get install wrk)"; exit 2; }
+missing=()
+for p in wrk $([ "${BENCH_TRACE:-0}" = 1 ] && echo strace); do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then # as bench/run.sh does
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    say "installing ${missing[*]}"
+    $SUDO apt-get install -y "${missing[@]}"
+fi
 [ -x "$KASSA" ] || make -j2 build/kassa >/dev/null
 
 WORK=$(mktemp -d /tmp/kassa-pgbench-XXXXXX)

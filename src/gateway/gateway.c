@@ -221,6 +221,13 @@ void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
 /* Maps a storage status onto a reason: not found, busy, conflict, storage. */
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
 {
+    if ((int)st == K_EIDEM_TAKEN) {
+        gw_err_set(e, GW_WHY_IDEM_IN_USE, NULL,
+                   "There is currently another in-progress request using this Idempotency "
+                   "Key (that probably means you submitted twice, and the other request is "
+                   "still going through). Nothing was changed; please try again later.");
+        return st;
+    }
     switch (st) {
     case K_OK:
         return K_OK;
@@ -384,7 +391,7 @@ static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, i
         st == K_OK && existing.status == 0 && strcmp(existing.fingerprint, idem->fingerprint) == 0;
     arena_release(&a);
     if (st == K_OK && !own_claim)
-        return K_ECONFLICT;
+        return K_EIDEM_TAKEN; /* another request (maybe another node's) got there first */
     if (st != K_OK && st != K_ENOTFOUND)
         return st;
     store_idem row = {.merchant_id = merchant_id,

@@ -12,6 +12,10 @@
 
 #define GW_FORMATTERS_MAX 4
 #define K_EEXIST_EXTERNAL (-100) /* a closure's own status: the external id is taken */
+/* A closure's own status: the Idempotency-Key was claimed or answered by another request
+ * (on this node or another) after gw_idem_begin looked; gw_err_store maps it to
+ * GW_WHY_IDEM_IN_USE, so the loser of a same-key race is told to retry with the key. */
+#define K_EIDEM_TAKEN (-102)
 
 typedef struct {
     char dialect[16];

@@ -1205,7 +1205,7 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     st = gw_save_payment(tx, p);
     if (st == K_OK)
         st = gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, j->opid);
-    if (st == K_ECONFLICT)
+    if (st == K_EIDEM_TAKEN)
         gw_err_set(j->err, GW_WHY_IDEM_IN_USE, NULL,
                    "There is currently another in-progress request using this Idempotency Key. "
                    "Please try again later.");

@@ -21,6 +21,7 @@ struct rep_service {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    int64_t rates_since_s; /* the rule set's exchange rates are in force since (unix s) */
 };
 
 /* One cell of a row; what it means is the column's kind. */

@@ -62,6 +62,7 @@ k_status rep_open(rep_service **out, gw *g, const rep_config *cfg)
     r->files_dir = strdup(cfg->files_dir);
     r->smtp_url = dup_or_null(cfg->smtp_url);
     r->smtp_from = dup_or_null(cfg->smtp_from);
+    r->rates_since_s = clock_now_s(); /* the gateway read its rule set just before */
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (r->files_dir == NULL || !mkdir_p(r->files_dir)) {

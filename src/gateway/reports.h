@@ -137,9 +137,10 @@ k_status rep_push(rep_service *r, const char *merchant_id, const char *url, cons
 typedef struct {
     int64_t interval_start, interval_end; /* unix s */
     const char *timezone;
-    const char *bucket;   /* "15m", "30m", "1h", "4h", "day", "week", "month" */
-    const char *currency; /* NULL = all, per currency */
-    bool compare;         /* also the previous period of the same length */
+    const char *bucket;     /* "15m", "30m", "1h", "4h", "day", "week", "month" */
+    const char *currency;   /* NULL = all, per currency */
+    bool compare;           /* also the previous period of the same length */
+    const char *convert_to; /* also every figure converted to this currency, NULL = no */
 } rep_analytics_params;
 /* The figures as a JSON object (see docs/reports.md), arena-owned. */
 k_status rep_analytics(rep_service *r, const char *merchant_id, const rep_analytics_params *p,

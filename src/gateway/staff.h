@@ -31,6 +31,7 @@ typedef enum {
     STAFF_DEV = 1u << 4,     /* API keys and webhook endpoints */
     STAFF_USERS = 1u << 5,   /* staff accounts */
     STAFF_SECRETS = 1u << 6, /* customer e-mail addresses and provider references in full */
+    STAFF_REPORTS = 1u << 7, /* report files (exports) and report schedules */
 } staff_perm;
 
 typedef struct {

@@ -592,8 +592,8 @@ static void h_sched_deliveries(http_req *r, http_resp *resp, void *ctx)
 static void h_analytics(http_req *r, http_resp *resp, void *ctx)
 {
     rcall c;
-    static const char *const known[] = {"interval_start", "interval_end", "timezone", "bucket",
-                                        "currency",       "compare",      NULL};
+    static const char *const known[] = {"interval_start", "interval_end", "timezone",   "bucket",
+                                        "currency",       "compare",      "convert_to", NULL};
     if (!begin(&c, ctx, r, resp, known))
         return;
     rep_analytics_params p;
@@ -604,7 +604,7 @@ static void h_analytics(http_req *r, http_resp *resp, void *ctx)
         !p_int(&c, "interval_end", &p.interval_end, &has_e, 0, INT64_MAX / 4) ||
         !p_str(&c, "timezone", &p.timezone, LIMIT_TZ_NAME_MAX) ||
         !p_str(&c, "bucket", &p.bucket, 8) || !p_str(&c, "currency", &p.currency, 3) ||
-        !p_bool(&c, "compare", &compare))
+        !p_str(&c, "convert_to", &p.convert_to, 3) || !p_bool(&c, "compare", &compare))
         return;
     if (!has_s || !has_e) {
         send_error(&c, 400, "invalid_request_error", "parameter_missing",

@@ -149,7 +149,8 @@ static double excel_local(const tz *z, int64_t utc_ms)
 
 static k_status xlsx_row(rep_sink *s, const rep_cell *cells)
 {
-    if (s->row > LIMIT_XLSX_SHEET_ROWS && xlsx_sheet(s) != K_OK)
+    int64_t per_sheet = s->plan->sheet_rows > 0 ? s->plan->sheet_rows : LIMIT_XLSX_SHEET_ROWS;
+    if ((int64_t)s->row > per_sheet && xlsx_sheet(s) != K_OK)
         return K_EIO;
     lxw_row_t r = s->row++;
     for (size_t i = 0; i < s->plan->nsel; i++) {

@@ -208,31 +208,35 @@ static const rep_column PLP_COLS[D__COUNT] = {
 };
 
 static const rep_type TYPE_PAYMENTS = {
-    "payments.itemized.1", "Payments, one row each", "payments", PAY_COLS, P__COUNT, ','};
+    "payments.itemized.1", "Payments, one row each", "payments", PAY_COLS, P__COUNT, ',', REP_UTF8};
 static const rep_type TYPE_OPS = {"operations.itemized.1",
                                   "Ledger: one row per operation",
                                   "operations",
                                   OPS_COLS,
                                   L__COUNT,
-                                  ','};
+                                  ',',
+                                  REP_UTF8};
 static const rep_type TYPE_SUMMARY = {"settlement.summary.1",
                                       "Settlement summary per day and currency",
                                       "settlement",
                                       SUM_COLS,
                                       S__COUNT,
-                                      ','};
+                                      ',',
+                                      REP_UTF8};
 static const rep_type TYPE_PLT = {"payline.transactions.1",
                                   "Payline transactions file",
                                   "payline_transactions",
                                   PLT_COLS,
                                   T__COUNT,
-                                  ';'};
+                                  ';',
+                                  REP_LATIN1}; /* Payline's transactions file is ISO-8859-1 */
 static const rep_type TYPE_PLP = {"payline.payments.1",
                                   "Payline payments file (remitted)",
                                   "payline_payments",
                                   PLP_COLS,
                                   D__COUNT,
-                                  ';'};
+                                  ';',
+                                  REP_ASCII}; /* its payments file in CSV is ASCII */
 
 static const rep_type *const TYPES[] = {&TYPE_PAYMENTS, &TYPE_OPS, &TYPE_SUMMARY, &TYPE_PLT,
                                         &TYPE_PLP};
@@ -316,7 +320,7 @@ k_status rep_plan_make(const rep_params *p, rep_plan *out)
                 out->sel[out->nsel++] = (int)c;
     }
     out->sep = p->delimiter != NULL ? p->delimiter[0] : out->type->default_sep;
-    out->bom = p->bom != 0;
+    out->bom = p->bom != 0 && out->type->charset == REP_UTF8; /* a BOM is UTF-8's alone */
     out->xlsx = p->format != NULL && strcmp(p->format, "xlsx") == 0;
     out->from_s = p->interval_start;
     out->to_s = p->interval_end;

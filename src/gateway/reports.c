@@ -434,6 +434,10 @@ k_status rep_make_file(rep_service *r, const char *merchant_id, const rep_params
                   "created", (json_int_t)clock_now_s(), "expires_at", "filename", name, "purpose",
                   purpose, "size", (json_int_t)size, "title", plan.type->name, "type", ext, "url",
                   url, "sha256", sha, "rows", (json_int_t)*rows);
+    if (!plan.xlsx) { /* what the bytes are, for the Content-Type of a download */
+        static const char *const CHARSETS[] = {"utf-8", "iso-8859-1", "us-ascii"};
+        json_object_set_new(doc, "charset", json_string(CHARSETS[plan.type->charset]));
+    }
     *file = gw_keep(a, doc);
     json_decref(doc);
     return K_OK;

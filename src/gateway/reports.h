@@ -48,6 +48,11 @@ typedef struct {
     bool by_default;
 } rep_column;
 
+/* The bytes of a CSV file: UTF-8 (with a BOM by default), or a legacy 8-bit
+ * charset for a preset whose reader expects it; characters the charset lacks
+ * are written as '?' (visibly replaced, never dropped). */
+typedef enum { REP_UTF8 = 0, REP_LATIN1, REP_ASCII } rep_charset;
+
 typedef struct rep_type rep_type;
 struct rep_type {
     const char *id;        /* "payments.itemized.1" */
@@ -56,6 +61,7 @@ struct rep_type {
     const rep_column *columns;
     size_t ncolumns;
     char default_sep; /* ',' or ';' (Payline) */
+    rep_charset charset;
 };
 size_t rep_types(const rep_type *const **out);
 const rep_type *rep_type_find(const char *id);

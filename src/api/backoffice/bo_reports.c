@@ -1122,7 +1122,10 @@ void bo_reports_file(bo_req *r)
     r->resp->content_type =
         type != NULL && strcmp(type, "xlsx") == 0
             ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            : "text/csv; charset=utf-8";
+            : arena_printf(r->req->arena, "text/csv; charset=%s",
+                           json_string_value(json_object_get(f, "charset")) != NULL
+                               ? json_string_value(json_object_get(f, "charset"))
+                               : "utf-8");
     r->resp->file_path = path;
     http_resp_header(r->req, r->resp, "Content-Disposition",
                      arena_printf(r->req->arena, "attachment; filename=\"%s\"", name));

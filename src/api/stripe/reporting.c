@@ -443,11 +443,14 @@ static void h_file_contents(http_req *r, http_resp *resp, void *ctx)
         return;
     }
     const char *type = json_string_value(json_object_get(f, "type"));
+    const char *charset = json_string_value(json_object_get(f, "charset"));
+    if (charset == NULL)
+        charset = "utf-8";
     const char *name = json_string_value(json_object_get(f, "filename"));
     resp->status = 200;
     resp->content_type = type != NULL && strcmp(type, "xlsx") == 0
                              ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                             : "text/csv; charset=utf-8";
+                             : arena_printf(r->arena, "text/csv; charset=%s", charset);
     resp->file_path = path;
     http_resp_header(r, resp, "Content-Disposition",
                      arena_printf(r->arena, "attachment; filename=\"%s\"", name));

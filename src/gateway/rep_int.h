@@ -44,6 +44,8 @@ typedef struct {
     int64_t from_s, to_s;
     char currency[4]; /* lower-case filter, "" = all */
     const char *method;
+    bool has_pay;
+    rep_pay_filter pay;
     int64_t sheet_rows; /* XLSX rows per sheet before a new one; 0 = LIMIT_XLSX_SHEET_ROWS (tests
                            set fewer to see the rollover without writing a million rows) */
 } rep_plan;

@@ -327,6 +327,8 @@ k_status rep_plan_make(const rep_params *p, rep_plan *out)
     if (p->currency != NULL)
         currency_lower(p->currency, out->currency);
     out->method = p->method;
+    out->has_pay = p->has_pay;
+    out->pay = p->pay;
     return K_OK;
 }
 
@@ -397,6 +399,30 @@ static bool keep_method(const rep_plan *plan, const char *method)
     return plan->method == NULL || (method != NULL && strcmp(plan->method, method) == 0);
 }
 
+static bool same(const char *want, const char *have, bool nocase)
+{
+    return want == NULL ||
+           (have != NULL && (nocase ? strcasecmp(want, have) : strcmp(want, have)) == 0);
+}
+
+/* A saved view's filters, as the payments list applies them (store_pay_search). */
+static bool keep_pay(const rep_plan *plan, const gw_payment *p)
+{
+    if (!plan->has_pay)
+        return true;
+    const rep_pay_filter *f = &plan->pay;
+    if (!same(f->status, pay_state_name(p->m.state), false) ||
+        !same(f->channel, p->channel, false) || !same(f->order_ref, p->order_ref, false) ||
+        !same(f->country, p->country, true) || !same(f->email, p->email, true))
+        return false;
+    if ((f->amount_gte >= 0 && p->m.amount < f->amount_gte) ||
+        (f->amount_lte >= 0 && p->m.amount > f->amount_lte))
+        return false;
+    const char *id = f->any_id;
+    return id == NULL || same(id, p->id, false) || same(id, p->external_id, false) ||
+           same(id, p->order_ref, false) || same(id, p->provider_ref, false);
+}
+
 static void fill_payment(const gw_payment *p, arena *a, rep_cell *c)
 {
     uint8_t e = exp_of(p->currency);
@@ -458,7 +484,8 @@ static k_status gen_payments(store_tx *tx, gen_job *j)
             json_decref(doc);
             after_c = objs[i].created;
             after_s = objs[i].seq;
-            if (!keep_currency(j->plan, p.currency) || !keep_method(j->plan, p.method_type))
+            if (!keep_currency(j->plan, p.currency) || !keep_method(j->plan, p.method_type) ||
+                !keep_pay(j->plan, &p))
                 continue;
             rep_cell cells[P__COUNT];
             memset(cells, 0, sizeof(cells));

@@ -70,6 +70,16 @@ k_status rep_data_available(rep_service *r, const char *merchant_id, int64_t *st
                             gw_err *err);
 
 /* ---- what a run, an export or a schedule asks for ---- */
+/* The back office payments list's filters beyond currency and method (a saved
+ * view), for payments.itemized.1: the same meaning as the list's search
+ * (store_pay_search): status, channel, order_ref exact; country and e-mail
+ * without regard to case; any_id one of the payment's id, external id, order
+ * reference or provider reference; amount bounds in minor units (-1 = none). */
+typedef struct {
+    const char *status, *channel, *country, *email, *order_ref, *any_id;
+    int64_t amount_gte, amount_lte;
+} rep_pay_filter;
+
 typedef struct {
     const char *report_type;
     int64_t interval_start, interval_end; /* unix s, [start, end) */
@@ -81,6 +91,8 @@ typedef struct {
     const char *format;    /* "csv" (default) or "xlsx" */
     const char *delimiter; /* "," or ";"; NULL = the type's */
     int bom;               /* -1 = default (on), 0, 1 */
+    bool has_pay;          /* pay holds a saved view's filters (payments.itemized.1 only) */
+    rep_pay_filter pay;
 } rep_params;
 
 /* Validates p against the type, the merchant's data range and the tz database:

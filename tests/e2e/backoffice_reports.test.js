@@ -260,6 +260,20 @@ describe('back office reports page', () => {
     await axe(page, 'the reports page');
   });
 
+  it('speaks the five languages of the back office', async () => {
+    const page = br.page;
+    const want = { de: 'Berichte', fr: 'Rapports', fi: 'Raportit', sv: 'Rapporter', en: 'Reports' };
+    for (const [lang, title] of Object.entries(want)) {
+      await page.goto(`${k.url}/dashboard/reports?lang=${lang}&shown=1&zone=UTC&from=${today}&to=${today}`);
+      await page.getByRole('heading', { name: title, exact: true }).waitFor();
+      assert.equal(await page.locator('html').getAttribute('lang'), lang);
+      assert.equal(await page.locator('figure.chart[data-drawn="1"]').count() > 0, true, `charts drawn (${lang})`);
+    }
+    await page.goto(`${k.url}/dashboard/reports?lang=de&shown=1&zone=UTC&from=${today}&to=${today}`);
+    await page.locator('#t-summary-eur').getByText('Bruttovolumen').waitFor();
+    await page.goto(`${k.url}/dashboard/reports?lang=en&shown=1&zone=UTC&from=${today}&to=${today}`);
+  });
+
   it('a 15-minute view holds 96 buckets that add up to the day', async () => {
     const page = br.page;
     await open(page, 'bucket=15m');
@@ -305,6 +319,28 @@ describe('back office reports page', () => {
     const rows = parseCsv(await res.text());
     const eur = rows.filter((r) => r.currency === 'EUR').reduce((s, r) => s + Number(r.balance_effect_minor), 0);
     assert.equal(eur, net);
+  });
+
+  it('exports a saved view of the payments list with its filters', async () => {
+    const page = br.page;
+    await page.goto(`${k.url}/dashboard/payments?status=succeeded&currency=EUR`);
+    const listed = (await page.locator('table.list tbody a[href^="/dashboard/payments/pi_"]').allTextContents()).sort();
+    assert.equal(listed.length, 3, 'three succeeded EUR payments over both days');
+    await page.getByLabel('Name for these filters').fill('Succeeded EUR');
+    await page.getByRole('button', { name: 'Save view' }).click();
+    await open(page, 'bucket=day');
+    await page.getByRole('button', { name: 'Export the view: Succeeded EUR' }).click();
+    const link = await waitUntil(async () => {
+      await page.reload();
+      const first = page.locator('#runs tbody tr').first();
+      const a = first.locator('a.file');
+      return (await first.locator('td').first().textContent()) === 'payments.itemized.1' && (await a.count()) > 0 ? a : null;
+    }, { timeoutMs: 30000, intervalMs: 300, what: 'the view\'s export' });
+    const res = await page.request.get(k.url + await link.getAttribute('href'));
+    const rows = parseCsv(await res.text());
+    assert.deepEqual(rows.map((r) => r.payment_intent_id).sort(), listed, 'the rows the list shows for the view');
+    assert.ok(rows.every((r) => r.status === 'succeeded' && r.currency === 'EUR'));
+    assert.equal(rows.reduce((a, r) => a + Number(r.amount_minor), 0), 7500);
   });
 
   it('creates and deletes a schedule from the page', async () => {

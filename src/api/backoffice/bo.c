@@ -363,6 +363,7 @@ BO_ENTRY(e_reports, bo_reports_page, STAFF_VIEW, 0)
 BO_ENTRY(e_reports_csv, bo_reports_csv, STAFF_VIEW, BO_RAW)
 BO_ENTRY(e_reports_run, bo_reports_run, STAFF_REPORTS, 0)
 BO_ENTRY(e_reports_file, bo_reports_file, STAFF_REPORTS, BO_RAW)
+BO_ENTRY(e_reports_view, bo_reports_view_export, STAFF_REPORTS, 0)
 BO_ENTRY(e_reports_sched, bo_reports_schedule_create, STAFF_REPORTS, 0)
 BO_ENTRY(e_reports_sched_del, bo_reports_schedule_delete, STAFF_REPORTS, 0)
 BO_ENTRY(e_list, bo_payments_list, STAFF_VIEW, 0)
@@ -396,6 +397,8 @@ static const http_route bo_routes[] = {
     {"GET", "/dashboard/reports/figures.csv", e_reports_csv, AUTH_NONE, 0, "bo_reports", 0},
     {"POST", "/dashboard/reports/runs", e_reports_run, AUTH_NONE, BOF, "bo_reports", 0},
     {"GET", "/dashboard/reports/files/:id", e_reports_file, AUTH_NONE, 0, "bo_reports", 0},
+    {"POST", "/dashboard/reports/views/:id/export", e_reports_view, AUTH_NONE, BOF, "bo_reports",
+     0},
     {"POST", "/dashboard/reports/schedules", e_reports_sched, AUTH_NONE, BOF, "bo_reports", 0},
     {"POST", "/dashboard/reports/schedules/:id/delete", e_reports_sched_del, AUTH_NONE, BOF,
      "bo_reports", 0},

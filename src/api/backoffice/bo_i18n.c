@@ -66,6 +66,13 @@ static const bo_word bo_words[] = {
       "Fortsätt till betalningarna"}},
     {"Audit log", {"Prüfprotokoll", "Journal d'audit", "Tarkastusloki", "Granskningslogg"}},
     /* the reports page (bo_reports.c) */
+    {"Saved views of the payments list",
+     {"Gespeicherte Ansichten der Zahlungsliste", "Vues enregistrées de la liste des paiements",
+      "Maksuluettelon tallennetut näkymät", "Sparade vyer av betalningslistan"}},
+    {"Export the view", {"Ansicht exportieren", "Exporter la vue", "Vie näkymä", "Exportera vyn"}},
+    {"There is no such view.",
+     {"Diese Ansicht gibt es nicht.", "Cette vue n'existe pas.", "Tällaista näkymää ei ole.",
+      "Vyn finns inte."}},
     {"The figures behind the chart",
      {"Die Zahlen hinter dem Diagramm", "Les chiffres du graphique", "Kaavion luvut",
       "Siffrorna bakom diagrammet"}},

@@ -112,6 +112,7 @@ void bo_reports_page(bo_req *r);
 void bo_reports_csv(bo_req *r);
 void bo_reports_run(bo_req *r);
 void bo_reports_file(bo_req *r);
+void bo_reports_view_export(bo_req *r);
 void bo_reports_schedule_create(bo_req *r);
 void bo_reports_schedule_delete(bo_req *r);
 void bo_chartjs_load(void);       /* Debian's Chart.js, read once (at start) */

@@ -758,6 +758,38 @@ static void runs_box(bo_req *r, const rfilter *f, const char *query)
         format_select(r, "run-format");
         bo_fmt(r, "<button type=\"submit\">%s</button></form>", T(r, "Make the file"));
     }
+    store_view *vs = NULL;
+    size_t nv = 0;
+    if (staff_can(&r->s, STAFF_REPORTS) &&
+        staff_view_list(r->api->g, &r->s, r->req->arena, &vs, &nv) == K_OK && nv > 0) {
+        bo_fmt(r, "<h3>%s</h3><ul class=\"views\" id=\"view-exports\">",
+               T(r, "Saved views of the payments list"));
+        for (size_t i = 0; i < nv; i++) {
+            bo_raw(r, "<li><form method=\"post\" class=\"row\" action=\"/dashboard/reports/views/");
+            bo_esc(r, vs[i].id);
+            bo_raw(r, "/export\">");
+            bo_csrf_field(r);
+            bo_idem_field(r);
+            bo_raw(r, "<input type=\"hidden\" name=\"back\"");
+            bo_attr(r, "value", query);
+            bo_raw(r, "><a");
+            bo_attr(r, "href", arena_printf(r->req->arena, "/dashboard/payments?%s", vs[i].query));
+            bo_raw(r, ">");
+            bo_esc(r, vs[i].name);
+            bo_raw(r, "</a> ");
+            char *fid = arena_printf(r->req->arena, "view-format-%zu", i);
+            bo_fmt(r,
+                   "<label class=\"sr\" for=\"%s\">%s</label><select id=\"%s\" name=\"format\">"
+                   "<option value=\"csv\">CSV</option><option value=\"xlsx\">XLSX</option>"
+                   "</select>",
+                   fid, T(r, "Format"), fid);
+            bo_fmt(r, "<button type=\"submit\"");
+            bo_attr(r, "aria-label",
+                    arena_printf(r->req->arena, "%s: %s", T(r, "Export the view"), vs[i].name));
+            bo_fmt(r, ">%s</button></form></li>", T(r, "Export the view"));
+        }
+        bo_raw(r, "</ul>");
+    }
     store_list_q q = {.limit = 5};
     json_t **runs;
     size_t n = 0;
@@ -1095,6 +1127,114 @@ void bo_reports_run(bo_req *r)
             rep_run_create(r->api->reports, r->s.merchant_id, &p, &idem, r->req->arena, &run, &err);
     const char *id = run != NULL ? json_string_value(json_object_get(run, "id")) : NULL;
     bo_audit_action(r, "report.run", id != NULL ? id : "-", NULL, NULL,
+                    ks == K_OK ? "ok" : arena_printf(r->req->arena, "refused: %s", err.message));
+    if (ks != K_OK) {
+        bo_message(r, bo_status(&err), T(r, "Not possible"), T(r, err.message),
+                   "/dashboard/reports");
+        return;
+    }
+    back(r, "done=run");
+}
+
+/* A saved view's query as the payments list reads it (bo_payments.c filter_parse). */
+static bool view_params(bo_req *r, const char *query, const char *zone, rep_params *p,
+                        const char **bad)
+{
+    param_err perr;
+    json_t *q = form_decode(query, strlen(query), &perr);
+    if (q == NULL)
+        q = json_object();
+    arena_defer(r->req->arena, (void (*)(void *))json_decref, q);
+    json_t *saved = r->query;
+    r->query = q;
+    p->report_type = "payments.itemized.1";
+    p->timezone = zone;
+    p->currency = bo_q(r, "currency");
+    p->method = bo_q(r, "method");
+    p->bom = -1;
+    p->has_pay = true;
+    p->pay = (rep_pay_filter){.status = bo_q(r, "status"),
+                              .channel = bo_q(r, "channel"),
+                              .country = bo_q(r, "country"),
+                              .email = bo_q(r, "email"),
+                              .order_ref = bo_q(r, "order"),
+                              .any_id = bo_q(r, "q"),
+                              .amount_gte = -1,
+                              .amount_lte = -1};
+    int tz_min = bo_tz_offset_min(r);
+    int64_t d = 0;
+    *bad = NULL;
+    if (bo_q(r, "from") != NULL) {
+        if (!day_parse(bo_q(r, "from"), &d))
+            *bad = "from";
+        p->interval_start = d * 86400 - (int64_t)tz_min * 60;
+        p->has_start = true;
+    }
+    if (bo_q(r, "to") != NULL) {
+        if (!day_parse(bo_q(r, "to"), &d))
+            *bad = "to";
+        p->interval_end = (d + 1) * 86400 - (int64_t)tz_min * 60;
+        p->has_end = true;
+    }
+    const char *amounts[] = {"amount_min", "amount_max"};
+    int64_t *outs[] = {&p->pay.amount_gte, &p->pay.amount_lte};
+    const currency_info *cur = currency_find(p->currency != NULL ? p->currency : "eur");
+    for (size_t i = 0; i < 2; i++)
+        if (bo_q(r, amounts[i]) != NULL &&
+            (cur == NULL || money_parse_decimal(bo_q(r, amounts[i]), cur, outs[i]) != K_OK))
+            *bad = amounts[i];
+    r->query = saved;
+    return *bad == NULL;
+}
+
+void bo_reports_view_export(bo_req *r)
+{
+    store_view *vs = NULL;
+    size_t nv = 0;
+    const store_view *v = NULL;
+    if (staff_view_list(r->api->g, &r->s, r->req->arena, &vs, &nv) == K_OK)
+        for (size_t i = 0; i < nv; i++)
+            if (strcmp(vs[i].id, r->req->params[0]) == 0)
+                v = &vs[i];
+    if (v == NULL) {
+        bo_message(r, 404, T(r, "Not found"), T(r, "There is no such view."), "/dashboard/reports");
+        return;
+    }
+    /* the page's time zone (from its filter, in "back") for the file's instants */
+    const char *bq = bo_f(r, "back");
+    param_err perr;
+    json_t *bqo = form_decode(bq != NULL ? bq : "", bq != NULL ? strlen(bq) : 0, &perr);
+    const char *zone = "UTC";
+    if (bqo != NULL) {
+        arena_defer(r->req->arena, (void (*)(void *))json_decref, bqo);
+        const char *z = json_string_value(json_object_get(bqo, "zone"));
+        if (z != NULL && z[0] != '\0')
+            zone = z;
+    }
+    rep_params p;
+    memset(&p, 0, sizeof p);
+    const char *bad;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    k_status ks = K_OK;
+    if (!view_params(r, v->query, zone, &p, &bad)) {
+        err.why = GW_WHY_PARAM_INVALID;
+        snprintf(err.param, sizeof err.param, "%s", bad);
+        snprintf(err.message, sizeof err.message, "The view's filter '%s' cannot be read.", bad);
+        ks = K_EINVAL;
+    }
+    p.format = bo_f(r, "format");
+    char fp[65];
+    form_fingerprint(r, "view", fp);
+    gw_idem idem = {.key = arena_printf(r->req->arena, "bo:%s:%s", r->s.id, bo_f(r, "idem")),
+                    .fingerprint = fp,
+                    .render = bo_rep_render};
+    json_t *run = NULL;
+    if (ks == K_OK)
+        ks =
+            rep_run_create(r->api->reports, r->s.merchant_id, &p, &idem, r->req->arena, &run, &err);
+    const char *id = run != NULL ? json_string_value(json_object_get(run, "id")) : NULL;
+    bo_audit_action(r, "report.view_export", id != NULL ? id : v->id, NULL, NULL,
                     ks == K_OK ? "ok" : arena_printf(r->req->arena, "refused: %s", err.message));
     if (ks != K_OK) {
         bo_message(r, bo_status(&err), T(r, "Not possible"), T(r, err.message),

@@ -307,8 +307,7 @@ describe('back office reports page', () => {
     const net = await summary(page, 'eur', 'Net volume');
     await page.getByLabel('Report', { exact: true }).first().selectOption('operations.itemized.1');
     await page.locator('#run-format').selectOption('csv');
-    await page.getByRole('button', { name: 'Make the file' }).click();
-    await page.locator('#runs').waitFor();
+    await Promise.all([page.waitForURL(/done=run/), page.getByRole('button', { name: 'Make the file' }).click()]);
     const link = await waitUntil(async () => {
       await page.reload();
       const a = page.locator('#runs a.file').first();
@@ -329,7 +328,10 @@ describe('back office reports page', () => {
     await page.getByLabel('Name for these filters').fill('Succeeded EUR');
     await page.getByRole('button', { name: 'Save view' }).click();
     await open(page, 'bucket=day');
-    await page.getByRole('button', { name: 'Export the view: Succeeded EUR' }).click();
+    await Promise.all([
+      page.waitForURL(/done=run/),
+      page.getByRole('button', { name: 'Export the view: Succeeded EUR' }).click(),
+    ]);
     const link = await waitUntil(async () => {
       await page.reload();
       const first = page.locator('#runs tbody tr').first();

@@ -365,6 +365,15 @@ static void grid_attempts(bo_req *r, grid *g, const block *b)
     }
 }
 
+static const char *code_upper(bo_req *r, const char *cur)
+{
+    char *u = arena_alloc(r->req->arena, 4);
+    if (u == NULL || cur == NULL)
+        return cur;
+    currency_upper(cur, u);
+    return u;
+}
+
 static void grid_reasons(bo_req *r, grid *g, json_t *an)
 {
     grid_init(r, g, "reasons", T(r, "Failure reasons"), "bar", "1", NULL);
@@ -399,7 +408,7 @@ static void grid_methods(bo_req *r, grid *g, json_t *an)
         const char *cur = json_string_value(json_object_get(x, "currency"));
         c[0].s = json_string_value(json_object_get(x, "payment_method_type"));
         c[1].v = jint(x, "count");
-        c[2].s = cur;
+        c[2].s = code_upper(r, cur);
         c[3].v = jint(x, "amount");
         c[3].s = cur; /* a money cell's own currency */
     }
@@ -419,7 +428,7 @@ static void grid_currencies(bo_req *r, grid *g, json_t *an)
         gcell *c = grid_row(r, g);
         if (c == NULL)
             return;
-        c[0].s = k;
+        c[0].s = code_upper(r, k);
         c[1].v = jint(f, "successful_attempts");
         c[2].v = jint(f, "gross");
         c[2].s = k;

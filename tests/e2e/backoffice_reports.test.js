@@ -6,7 +6,8 @@
 // and of the export made from the page itself; a chart's figures downloaded as CSV equal its
 // table; converted to EUR the rate and its date are shown and the sums follow; a 15-minute
 // view has 96 buckets that add up to the day; the previous period is compared; a schedule is
-// created and deleted from the page; a read-only user sees the figures but no forms.
+// created and deleted from the page; a saved view of the payments list exported with its
+// filters; the five languages; the keyboard; a read-only user sees the figures but no forms.
 // Screenshots at 1280x800 and 390x844 in tests/e2e/artifacts/ (reports-*.png); axe-core finds
 // no serious or critical violation.
 'use strict';
@@ -272,6 +273,19 @@ describe('back office reports page', () => {
     await page.goto(`${k.url}/dashboard/reports?lang=de&shown=1&zone=UTC&from=${today}&to=${today}`);
     await page.locator('#t-summary-eur').getByText('Bruttovolumen').waitFor();
     await page.goto(`${k.url}/dashboard/reports?lang=en&shown=1&zone=UTC&from=${today}&to=${today}`);
+  });
+
+  it('works from the keyboard, with a visible focus', async () => {
+    const page = br.page;
+    await open(page, 'bucket=day');
+    await page.locator('#r-bucket').focus();
+    await page.keyboard.press('ArrowUp'); // day -> 4 hours
+    await page.keyboard.press('Tab'); // to "Only this currency"
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'r-currency');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(outline, 'none', 'the focused field shows it');
+    await Promise.all([page.waitForURL(/bucket=4h/), page.keyboard.press('Enter')]);
+    assert.equal(await page.locator('#t-volume-eur tbody tr').count(), 6, 'six 4-hour buckets');
   });
 
   it('a 15-minute view holds 96 buckets that add up to the day', async () => {

@@ -26,10 +26,10 @@
 static const staff_role staff_role_table[] = {
     {"admin",
      STAFF_VIEW | STAFF_ACT | STAFF_REFUND | STAFF_AUDIT | STAFF_DEV | STAFF_USERS | STAFF_SECRETS |
-         STAFF_SETTINGS,
+         STAFF_SETTINGS | STAFF_REPORTS,
      100000},
     {"operations", STAFF_VIEW | STAFF_ACT | STAFF_REFUND | STAFF_SECRETS, 20000},
-    {"finance", STAFF_VIEW | STAFF_REFUND | STAFF_AUDIT | STAFF_SECRETS, 50000},
+    {"finance", STAFF_VIEW | STAFF_REFUND | STAFF_AUDIT | STAFF_SECRETS | STAFF_REPORTS, 50000},
     {"developer", STAFF_VIEW | STAFF_DEV, 0},
     {"read_only", STAFF_VIEW, 0},
 };

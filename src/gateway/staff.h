@@ -32,6 +32,7 @@ typedef enum {
     STAFF_USERS = 1u << 5,     /* staff accounts */
     STAFF_SECRETS = 1u << 6,   /* customer e-mail addresses and provider references in full */
     STAFF_SETTINGS = 1u << 10, /* change the merchant's settings (methods, credentials, branding) */
+    STAFF_REPORTS = 1u << 7,   /* report files (exports) and report schedules */
 } staff_perm;
 
 typedef struct {

@@ -233,7 +233,10 @@ static const char *const pg_migrations[] = {
     " query text NOT NULL,"
     " created_ms bigint NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
-    /* 4: the limits every node shares (store_limit_bucket, store_limit_window).
+    /* 4: analytics reads only the journal kinds it sums (S_L_GROUPS: one range per kind),
+     * not every operation of the interval (creations, attempts, requests) */
+    "CREATE INDEX operations_kind ON operations(merchant_id, kind, created_ms);",
+    /* 5: the limits every node shares (store_limit_bucket, store_limit_window).
      * UNLOGGED: counters need no WAL, no fsync and no standby; after a crash
      * PostgreSQL empties them, and every bucket starts full again. */
     "CREATE UNLOGGED TABLE rate_buckets("

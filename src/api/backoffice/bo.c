@@ -339,6 +339,13 @@ static void h_css(bo_req *r)
     http_resp_header(r->req, r->resp, "Cache-Control", "public, max-age=300");
 }
 
+static void h_reports_js(bo_req *r)
+{
+    http_resp_set(r->resp, 200, "text/javascript; charset=utf-8", bo_reports_js,
+                  sizeof bo_reports_js - 1);
+    http_resp_header(r->req, r->resp, "Cache-Control", "public, max-age=300");
+}
+
 static void h_js(bo_req *r)
 {
     http_resp_set(r->resp, 200, "text/javascript; charset=utf-8", bo_js, sizeof bo_js - 1);
@@ -355,6 +362,15 @@ BO_ENTRY(e_code_post, h_code_post, 0, BO_PUBLIC)
 BO_ENTRY(e_signout, h_signout, 0, 0)
 BO_ENTRY(e_css, h_css, 0, BO_STATIC)
 BO_ENTRY(e_js, h_js, 0, BO_STATIC)
+BO_ENTRY(e_reports_js, h_reports_js, 0, BO_STATIC)
+BO_ENTRY(e_chart_js, bo_chartjs_serve, 0, BO_STATIC)
+BO_ENTRY(e_reports, bo_reports_page, STAFF_VIEW, 0)
+BO_ENTRY(e_reports_csv, bo_reports_csv, STAFF_VIEW, BO_RAW)
+BO_ENTRY(e_reports_run, bo_reports_run, STAFF_REPORTS, 0)
+BO_ENTRY(e_reports_file, bo_reports_file, STAFF_REPORTS, BO_RAW)
+BO_ENTRY(e_reports_view, bo_reports_view_export, STAFF_REPORTS, 0)
+BO_ENTRY(e_reports_sched, bo_reports_schedule_create, STAFF_REPORTS, 0)
+BO_ENTRY(e_reports_sched_del, bo_reports_schedule_delete, STAFF_REPORTS, 0)
 BO_ENTRY(e_list, bo_payments_list, STAFF_VIEW, 0)
 BO_ENTRY(e_rows, bo_payments_rows, STAFF_VIEW, BO_RAW)
 BO_ENTRY(e_live, bo_live, STAFF_VIEW, BO_RAW)
@@ -386,6 +402,17 @@ static const http_route bo_routes[] = {
     {"POST", "/dashboard/signout", e_signout, AUTH_NONE, BOF, "bo_signout", 0},
     {"GET", "/dashboard/static/bo.css", e_css, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
     {"GET", "/dashboard/static/bo.js", e_js, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
+    {"GET", "/dashboard/static/reports.js", e_reports_js, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
+    {"GET", "/dashboard/static/chart.js", e_chart_js, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
+    {"GET", "/dashboard/reports", e_reports, AUTH_NONE, 0, "bo_reports", 0},
+    {"GET", "/dashboard/reports/figures.csv", e_reports_csv, AUTH_NONE, 0, "bo_reports", 0},
+    {"POST", "/dashboard/reports/runs", e_reports_run, AUTH_NONE, BOF, "bo_reports", 0},
+    {"GET", "/dashboard/reports/files/:id", e_reports_file, AUTH_NONE, 0, "bo_reports", 0},
+    {"POST", "/dashboard/reports/views/:id/export", e_reports_view, AUTH_NONE, BOF, "bo_reports",
+     0},
+    {"POST", "/dashboard/reports/schedules", e_reports_sched, AUTH_NONE, BOF, "bo_reports", 0},
+    {"POST", "/dashboard/reports/schedules/:id/delete", e_reports_sched_del, AUTH_NONE, BOF,
+     "bo_reports", 0},
     {"GET", "/dashboard/payments", e_list, AUTH_NONE, 0, "bo_payments", 0},
     {"GET", "/dashboard/payments/rows", e_rows, AUTH_NONE, 0, "bo_rows", 0},
     {"GET", "/dashboard/live", e_live, AUTH_NONE, 0, "bo_live", 0},
@@ -410,6 +437,7 @@ static const http_route bo_routes[] = {
 
 size_t backoffice_routes(const http_route **out)
 {
+    bo_chartjs_load(); /* at start: the reports page knows whether it can draw charts */
     *out = bo_routes;
     return K_ARRAY_LEN(bo_routes);
 }

@@ -103,6 +103,7 @@ void bo_page_begin(bo_req *r, const char *title, const char *nav)
         if (staff_can(&r->s, STAFF_ACT))
             bo_nav_item(r, "/dashboard/payments?queue=expiring", T(r, "Expiring soon"), "expiring",
                         nav);
+        bo_nav_item(r, "/dashboard/reports", T(r, "Reports"), "reports", nav);
         if (staff_can(&r->s, STAFF_AUDIT))
             bo_nav_item(r, "/dashboard/audit", T(r, "Audit log"), "audit", nav);
         if (staff_can(&r->s, STAFF_DEV))

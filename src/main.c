@@ -61,7 +61,7 @@ typedef struct {
     int64_t sandbox;
     int64_t dev_allow_loopback;
     int64_t rate_limit_per_s, rate_limit_burst, auth_fail_per_min, auth_fail_burst;
-    int64_t connections_per_ip, head_deadline_s, queue_max;
+    int64_t connections_per_ip, head_deadline_s, queue_max, queue_wait_ms;
     char backup_dir[CONFIG_VALUE_MAX];
     int64_t backup_interval_s;
     int64_t backup_keep;
@@ -128,6 +128,8 @@ static const config_key KEYS[] = {
      "seconds a client has to send a whole request head before it is disconnected"},
     {"queue_max", C_INT, 1, LIMIT_HTTP_QUEUE_MAX, "4096", S(queue_max),
      "requests waiting for a worker; more are answered 503 + Retry-After at once"},
+    {"queue_wait_ms", C_INT, 1, LIMIT_HTTP_QUEUE_WAIT_MAX_MS, "250", S(queue_wait_ms),
+     "milliseconds a request may wait for a worker; past it 503 + Retry-After, nothing done"},
     {"backup_dir", C_STR, 0, 0, "", S(backup_dir),
      "directory of periodic verified backups (SQLite; empty: off; see kassa backup)"},
     {"backup_interval_s", C_INT, 1, 7 * 86400, "86400", S(backup_interval_s),
@@ -903,6 +905,7 @@ static int serve(config *c)
                       .error_ctx = &ctx,
                       .inline_reads = store_reads_local(r.st),
                       .queue_max = (int)c->queue_max,
+                      .queue_wait_ms = (int)c->queue_wait_ms,
                       .rate_per_s = c->rate_limit_per_s,
                       .rate_burst = c->rate_limit_burst,
                       .auth_fail_per_min = c->auth_fail_per_min,
@@ -1016,6 +1019,7 @@ static int cmd_serve(int argc, char **argv)
                                           "connections_per_ip",
                                           "head_deadline_s",
                                           "queue_max",
+                                          "queue_wait_ms",
                                           "key_file",
                                           "backup_dir",
                                           "backup_interval_s",

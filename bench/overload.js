@@ -158,8 +158,13 @@ function metrics(url) {
         const b = new Map(); // in the order /metrics lists them: ascending bounds
         const re = /^http_request_duration_seconds_bucket\{route="pi_create",le="([^"]+)"\} (\d+)$/gm;
         for (let m = re.exec(t); m; m = re.exec(t)) b.set(m[1], Number(m[2]));
-        const shed = /^http_requests_shed_total\{reason="deadline"\} (\d+)$/m.exec(t);
-        resolve({ b, shedDeadline: shed ? Number(shed[1]) : 0 });
+        const num = (re) => { const m = re.exec(t); return m ? Number(m[1]) : 0; };
+        resolve({
+          b,
+          shedDeadline: num(/^http_requests_shed_total\{reason="deadline"\} (\d+)$/m),
+          shedFull: num(/^http_requests_shed_total\{reason="queue_full"\} (\d+)$/m),
+          writerLate: num(/^kassa_store_jobs_late_total (\d+)$/m),
+        });
       });
     }).on('error', reject);
   });
@@ -242,7 +247,8 @@ async function openLoop(pool, bytes, rate, secs) {
     const m1 = await metrics(k.url);
     const d = process.cpuUsage(c1);
     const out = {
-      phase: name, ...r, connections_opened: pool.opened - o0, connect_p99_ms: p(cm, 0.99), server_p99: serverP99(m0, m1), shed_by_deadline: m1.shedDeadline - m0.shedDeadline,
+      phase: name, ...r, connections_opened: pool.opened - o0, connect_p99_ms: p(cm, 0.99), server_p99: serverP99(m0, m1),
+      shed: { handler_queue_full: m1.shedFull - m0.shedFull, handler_queue_deadline: m1.shedDeadline - m0.shedDeadline, writer_deadline: m1.writerLate - m0.writerLate },
       kassa_cpu_pct: Math.round(((cpu() - c0) / secs) * 100),
       generator_cpu_pct: Math.round(((d.user + d.system) / 1e6 / secs) * 100),
     };

@@ -128,7 +128,7 @@ static const config_key KEYS[] = {
      "seconds a client has to send a whole request head before it is disconnected"},
     {"queue_max", C_INT, 1, LIMIT_HTTP_QUEUE_MAX, "4096", S(queue_max),
      "requests waiting for a worker; more are answered 503 + Retry-After at once"},
-    {"queue_wait_ms", C_INT, 1, LIMIT_HTTP_QUEUE_WAIT_MAX_MS, "250", S(queue_wait_ms),
+    {"queue_wait_ms", C_INT, 1, LIMIT_HTTP_QUEUE_WAIT_MAX_MS, "500", S(queue_wait_ms),
      "milliseconds a request may wait for a worker; past it 503 + Retry-After, nothing done"},
     {"backup_dir", C_STR, 0, 0, "", S(backup_dir),
      "directory of periodic verified backups (SQLite; empty: off; see kassa backup)"},
@@ -657,6 +657,9 @@ static void collect_store(buf *out, void *ctx)
                "# TYPE kassa_store_jobs_total counter\nkassa_store_jobs_total %llu\n"
                "# HELP kassa_store_jobs_failed_total Write jobs rolled back.\n"
                "# TYPE kassa_store_jobs_failed_total counter\nkassa_store_jobs_failed_total %llu\n"
+               "# HELP kassa_store_jobs_late_total Creates refused 503 (not run) past their "
+               "queue_wait_ms in the writer's queue.\n"
+               "# TYPE kassa_store_jobs_late_total counter\nkassa_store_jobs_late_total %llu\n"
                "# HELP kassa_store_batch_max Largest group commit so far.\n"
                "# TYPE kassa_store_batch_max gauge\nkassa_store_batch_max %llu\n"
                "# HELP kassa_store_queue_depth Write jobs waiting for the writer.\n"
@@ -664,8 +667,9 @@ static void collect_store(buf *out, void *ctx)
                "# HELP kassa_store_checkpoints_total SQLite WAL checkpoints run.\n"
                "# TYPE kassa_store_checkpoints_total counter\nkassa_store_checkpoints_total %llu\n",
                (unsigned long long)s.commits, (unsigned long long)s.jobs,
-               (unsigned long long)s.jobs_failed, (unsigned long long)s.batch_max,
-               (unsigned long long)s.queue_depth, (unsigned long long)s.checkpoints);
+               (unsigned long long)s.jobs_failed, (unsigned long long)s.jobs_late,
+               (unsigned long long)s.batch_max, (unsigned long long)s.queue_depth,
+               (unsigned long long)s.checkpoints);
 }
 
 /* --sim-url: an http(s) base URL without a trailing slash, only with the
@@ -863,6 +867,7 @@ static int serve(config *c)
                     .session_ttl_s = c->session_ttl_s,
                     .auth_warn_days = c->auth_warn_days,
                     .klarna_per_min = c->klarna_rate_per_min,
+                    .create_wait_ms = c->queue_wait_ms,
                     .test_clock = c->test_clock};
     /* The public URL needs the port, known once listening: start the server
      * with a gateway whose URL is set right after (before any request can

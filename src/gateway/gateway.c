@@ -1072,8 +1072,7 @@ k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act)
     return st;
 }
 
-k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a,
-                          gw_pi_ready *out)
+k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a, gw_pi_ready *out)
 {
     memset(out, 0, sizeof(*out));
     pay_entry e = {.op = OP_CREATE, .amount = amount};
@@ -1089,8 +1088,8 @@ k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a
         return K_ENOMEM;
     }
     out->body = body;
-    k_status st = gw_event_prepare("payment_intent.created", "payment_intent", doc, a,
-                                   &out->created_event);
+    k_status st =
+        gw_event_prepare("payment_intent.created", "payment_intent", doc, a, &out->created_event);
     json_decref(doc);
     if (st == K_OK && idem != NULL && idem->key != NULL && idem->render != NULL) {
         out->idem = idem;

@@ -192,8 +192,7 @@ typedef struct {
     gw_idem *idem;
     const char *answer; /* NULL = no idempotency answer to store */
 } gw_pi_ready;
-k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a,
-                          gw_pi_ready *out);
+k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a, gw_pi_ready *out);
 k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready *r);
 /* A checkout session's event (snapshot of the session) inside a write. */
 k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type);

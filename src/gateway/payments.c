@@ -105,7 +105,7 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw
     if (st != K_OK)
         return gw_err_store(err, st, PI, out->id);
     pi_job j = {out, &ready};
-    st = store_write(g->st, pi_create_fn, &j);
+    st = store_write_fresh(g->st, g->cfg.create_wait_ms, pi_create_fn, &j);
     if (st == K_EEXIST_EXTERNAL) {
         gw_err_set(err, GW_WHY_ALREADY_EXISTS, "payment_id",
                    "A payment with id '%s' already exists.", out->external_id);

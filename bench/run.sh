@@ -303,7 +303,7 @@ if [ "${BENCH_PG:-0}" = 1 ]; then
     # (this server's postmaster, found by its port, and its children: not other PostgreSQLs)
     PG_PORT=${PG_URL##*:}; PG_PORT=${PG_PORT%%/*}
     PG_PM=$(for f in /tmp/kassa-pg-*/data/postmaster.pid; do
-        [ "$(sed -n 4p "$f" 2>/dev/null)" = "$PG_PORT" ] && head -1 "$f"; done | head -1)
+        if [ "$(sed -n 4p "$f" 2>/dev/null)" = "$PG_PORT" ]; then head -1 "$f"; fi; done | head -1 || true)
     PGPIDS() { echo "$PGKPID $PG_PM $(pgrep -d ' ' -P "$PG_PM" || true)"; }
     say "kassa on postgresql at $URL (pid $PGKPID)"
     PG_IDS=$WORK/ids-pg

@@ -9,14 +9,16 @@
 #define KASSA_LIMITS_H
 
 /* HTTP */
-#define LIMIT_HTTP_BODY_MAX        (256 * 1024) /* largest API body: 1000 order lines fit */
-#define LIMIT_HTTP_HEADER_MAX      (16 * 1024)  /* all headers of one request together */
-#define LIMIT_HTTP_URL_MAX         8192         /* request line path + query (ECommPay page URLs) */
-#define LIMIT_HTTP_CONNECTIONS_MAX 1024         /* open connections; more are refused */
-#define LIMIT_HTTP_TIMEOUT_S       30           /* idle or slow connections are closed */
-#define LIMIT_HTTP_WORKERS_MAX     256          /* request worker threads (config caps) */
-#define LIMIT_HTTP_QUEUE_MAX       4096         /* requests waiting for a worker; more -> 503 */
-#define LIMIT_RESPONSE_MAX         (8 * 1024 * 1024) /* largest body we build (exports page) */
+#define LIMIT_HTTP_BODY_MAX          (256 * 1024) /* largest API body: 1000 order lines fit */
+#define LIMIT_HTTP_HEADER_MAX        (16 * 1024)  /* all headers of one request together */
+#define LIMIT_HTTP_URL_MAX           8192  /* request line path + query (ECommPay page URLs) */
+#define LIMIT_HTTP_CONNECTIONS_MAX   1024  /* open connections; more are refused */
+#define LIMIT_HTTP_TIMEOUT_S         30    /* idle or slow connections are closed */
+#define LIMIT_HTTP_WORKERS_MAX       256   /* request worker threads (config caps) */
+#define LIMIT_HTTP_QUEUE_MAX         4096  /* requests waiting for a worker; more -> 503 */
+#define LIMIT_HTTP_QUEUE_WAIT_MS     250   /* queued longer for a worker -> 503, not run */
+#define LIMIT_HTTP_QUEUE_WAIT_MAX_MS 60000 /* the largest queue_wait_ms accepted */
+#define LIMIT_RESPONSE_MAX           (8 * 1024 * 1024) /* largest body we build (exports page) */
 /* Abuse limits (server/ratelimit.c, server/http.c); the defaults are config keys in main.c. */
 #define LIMIT_RATELIMIT_KEYS_MAX 16384   /* buckets a limiter keeps (~400 KiB); LRU past it */
 #define LIMIT_RATE_BURST_MAX     1000000 /* largest configurable bucket */

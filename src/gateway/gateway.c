@@ -862,7 +862,8 @@ static int64_t captures_open_sum(const gw_payment *p)
     return sum;
 }
 
-k_status gw_save_payment(store_tx *tx, gw_payment *p)
+/* The payment's row without its body, its invariants checked. */
+static store_obj payment_obj(const gw_payment *p)
 {
     K_ASSERT(pay_check(&p->m));
     K_ASSERT(p->capture_pending >= 0);
@@ -877,6 +878,12 @@ k_status gw_save_payment(store_tx *tx, gw_payment *p)
                    .created = p->created,
                    .due_at = payment_due(p, g_warn_days),
                    .ext_ref = p->client_secret};
+    return o;
+}
+
+k_status gw_save_payment(store_tx *tx, gw_payment *p)
+{
+    store_obj o = payment_obj(p);
     return save_doc(tx, &o, gw_payment_to_json(p), &p->version);
 }
 
@@ -1095,6 +1102,53 @@ k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act)
     return st;
 }
 
+k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a, gw_pi_ready *out)
+{
+    memset(out, 0, sizeof(*out));
+    pay_entry e = {.op = OP_CREATE, .amount = amount};
+    pay_refusal r = pay_apply(&p->m, &e);
+    K_ASSERT(r == PAY_OK); /* a prepared intent is new: create is its first entry */
+    K_ASSERT(pay_check(&p->m));
+    out->amount = amount;
+    json_t *doc = gw_payment_to_json(p);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    if (body == NULL || arena_defer(a, free, body) != K_OK) {
+        free(body);
+        json_decref(doc);
+        return K_ENOMEM;
+    }
+    out->body = body;
+    k_status st =
+        gw_event_prepare("payment_intent.created", "payment_intent", doc, a, &out->created_event);
+    json_decref(doc);
+    if (st == K_OK && idem != NULL && idem->key != NULL && idem->render != NULL) {
+        out->idem = idem;
+        out->answer = idem->render(idem, p, a);
+        if (out->answer == NULL)
+            st = K_ENOMEM;
+    }
+    return st;
+}
+
+k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready *r)
+{
+    gw_act act = {.op = OP_CREATE, .amount = r->amount};
+    k_status st = journal_row(tx, p, OP_CREATE, r->amount, &act);
+    if (st == K_OK) {
+        store_obj o = payment_obj(p);
+        o.body = r->body;
+        o.version = p->version;
+        st = store_obj_put(tx, &o);
+        if (st == K_OK)
+            p->version = o.version;
+    }
+    if (st == K_OK)
+        st = gw_event_insert_in_tx(tx, p->merchant_id, p->id, &r->created_event);
+    if (st == K_OK && r->answer != NULL)
+        st = idem_put(tx, p->merchant_id, r->idem, 200, r->answer);
+    return st;
+}
+
 /* ---- events and the outbox ---- */
 
 k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type)
@@ -1155,16 +1209,17 @@ bool gw_subscribed(json_t *enabled, const char *type)
     return false;
 }
 
-k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
-                 const char *object_id, json_t *doc)
+k_status gw_event_prepare(const char *type, const char *kind, json_t *doc, arena *a,
+                          gw_event_ready *out)
 {
-    char id[LIMIT_ID_MAX];
-    id_new(id, "evt_");
-    int64_t now = clock_now_s();
+    memset(out, 0, sizeof(*out));
+    id_new(out->id, "evt_");
+    out->type = type;
+    out->created = clock_now_s();
     json_t *ev = json_object();
-    json_object_set_new(ev, "id", json_string(id));
+    json_object_set_new(ev, "id", json_string(out->id));
     json_object_set_new(ev, "type", json_string(type));
-    json_object_set_new(ev, "created", json_integer(now));
+    json_object_set_new(ev, "created", json_integer(out->created));
     json_object_set_new(ev, "object_kind", json_string(kind));
     json_object_set(ev, "object", doc);
     const char *req = log_request_id();
@@ -1172,17 +1227,43 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
         json_object_set_new(ev, "request_id", json_string(req));
     char *body = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
-    if (body == NULL)
+    if (body == NULL || arena_defer(a, free, body) != K_OK) {
+        free(body);
         return K_ENOMEM;
+    }
+    out->body = body;
+    const char *cb = json_string_value(json_object_get(doc, "callback_url"));
+    if (cb != NULL && cb[0] != '\0' && (out->callback_url = arena_strdup(a, cb)) == NULL)
+        return K_ENOMEM;
+    return K_OK;
+}
+
+k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
+                 const char *object_id, json_t *doc)
+{
+    arena a;
+    arena_init(&a, 0);
+    gw_event_ready e;
+    k_status st = gw_event_prepare(type, kind, doc, &a, &e);
+    if (st == K_OK)
+        st = gw_event_insert_in_tx(tx, merchant_id, object_id, &e);
+    arena_release(&a);
+    return st;
+}
+
+k_status gw_event_insert_in_tx(store_tx *tx, const char *merchant_id, const char *object_id,
+                               const gw_event_ready *e)
+{
+    const char *id = e->id;
+    const char *type = e->type;
     store_obj o = {.merchant_id = merchant_id,
                    .id = id,
                    .kind = "event",
                    .parent_id = object_id,
                    .status = type,
-                   .created = now,
-                   .body = body};
+                   .created = e->created,
+                   .body = e->body};
     k_status st = store_obj_put(tx, &o);
-    free(body);
     if (st != K_OK)
         return st;
 
@@ -1211,8 +1292,7 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
     }
     /* A payment with its own callback URL (ECommPay) gets its events there too,
      * through a virtual endpoint "cb:<object id>" the dispatcher resolves. */
-    const char *cb = json_string_value(json_object_get(doc, "callback_url"));
-    if (st == K_OK && cb != NULL && cb[0] != '\0') {
+    if (st == K_OK && e->callback_url != NULL) {
         char ep[LIMIT_ID_MAX + 4];
         snprintf(ep, sizeof(ep), "cb:%s", object_id);
         store_delivery d = {.merchant_id = merchant_id,

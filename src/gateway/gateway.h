@@ -39,6 +39,7 @@ typedef struct {
     int64_t session_ttl_s;  /* checkout sessions: default 24 h */
     int64_t auth_warn_days; /* warning webhook this many days before authorisation expiry */
     int64_t klarna_per_min; /* Klarna-backed calls per merchant and minute (budget.c), 0 = off */
+    int64_t create_wait_ms; /* a create waiting longer for the writer: 503, not run; 0 = never */
     bool test_clock;
 } gw_config;
 

@@ -106,6 +106,20 @@ k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act);
 
 /* Writes an event (snapshot of `doc`, a borrowed internal document) and one
  * delivery per subscribed, enabled endpoint - inside the caller's write. */
+/* An event made ready before the write: its id, time and body (the document
+ * doc of the object it is about, as gw_emit would write it). */
+typedef struct {
+    char id[LIMIT_ID_MAX];
+    const char *type;
+    int64_t created;
+    const char *body;         /* in the arena */
+    const char *callback_url; /* the object's own callback URL, NULL = none */
+} gw_event_ready;
+k_status gw_event_prepare(const char *type, const char *kind, json_t *doc, arena *a,
+                          gw_event_ready *out);
+/* Writes a prepared event and its deliveries (the merchant's endpoints then). */
+k_status gw_event_insert_in_tx(store_tx *tx, const char *merchant_id, const char *object_id,
+                               const gw_event_ready *e);
 k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
                  const char *object_id, json_t *doc);
 
@@ -171,6 +185,20 @@ void gw_apply_billing(gw_payment *p, const gw_pi_params *in, arena *a);
 k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
                        gw_payment *out, gw_err *err);
 k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount);
+/* The rows of a new intent made ready before its write, so that the writer only
+ * inserts them: the create applied to p's money state, its stored form, its
+ * payment_intent.created event and, with a key, the idempotency answer rendered
+ * for p. gw_pi_ready_insert_in_tx writes them (journal row, intent, event and
+ * deliveries, answer); gw_pi_insert_in_tx is the two in one. */
+typedef struct {
+    int64_t amount;
+    const char *body;
+    gw_event_ready created_event;
+    gw_idem *idem;
+    const char *answer; /* NULL = no idempotency answer to store */
+} gw_pi_ready;
+k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a, gw_pi_ready *out);
+k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready *r);
 /* A checkout session's event (snapshot of the session) inside a write. */
 k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type);
 /* The provider, account and reference for a payment's order: the one place

@@ -3,7 +3,8 @@
  * payment intent (amount, currency, method types against the rules, billing
  * details), shared by the use cases that make intents (payments.c: create,
  * update, confirm; sessions.c: a checkout session's intent). Nothing here
- * writes except gw_pi_insert_in_tx, inside the caller's write.
+ * writes except gw_pi_insert_in_tx, inside the caller's write (its rows are
+ * made ready by gw_pi_ready_make, which a create calls before its write).
  */
 #include <stdio.h>
 #include <string.h>
@@ -188,12 +189,12 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
  * a write). */
 k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount)
 {
-    gw_act act = {.op = OP_CREATE, .amount = amount};
-    k_status st = gw_act_apply(tx, p, &act);
-    K_ASSERT(st != K_EREFUSED); /* a prepared intent is new: create is its first entry */
+    arena a;
+    arena_init(&a, 0);
+    gw_pi_ready r;
+    k_status st = gw_pi_ready_make(p, amount, NULL, &a, &r);
     if (st == K_OK)
-        st = gw_save_payment(tx, p);
-    if (st == K_OK)
-        st = gw_emit_payment(tx, p, "payment_intent.created");
+        st = gw_pi_ready_insert_in_tx(tx, p, &r);
+    arena_release(&a);
     return st;
 }

@@ -57,11 +57,8 @@ static const char *method_provider(gw *g, const char *method)
 /* ---- create ---- */
 
 typedef struct {
-    gw *g;
     gw_payment *p;
-    int64_t amount;
-    gw_idem *idem;
-    arena *a;
+    const gw_pi_ready *ready; /* every row made before the write */
 } pi_job;
 
 /* The merchant's own id for a payment is unique per merchant: a small index
@@ -91,9 +88,7 @@ static k_status pi_create_fn(store_tx *tx, void *arg)
     if (st == K_ECONFLICT)
         return K_EEXIST_EXTERNAL;
     if (st == K_OK)
-        st = gw_pi_insert_in_tx(tx, j->p, j->amount);
-    if (st == K_OK)
-        st = gw_idem_store_in_tx(tx, j->p->merchant_id, j->idem, j->p, j->a);
+        st = gw_pi_ready_insert_in_tx(tx, j->p, j->ready);
     return st;
 }
 
@@ -103,8 +98,14 @@ k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw
     k_status st = gw_pi_prepare(g, merchant_id, in, a, out, err);
     if (st != K_OK)
         return st;
-    pi_job j = {g, out, in->amount, idem, a};
-    st = store_write(g->st, pi_create_fn, &j);
+    /* Stored form, event and answer are made here, on the handler's thread:
+     * the single writer only inserts ready rows. */
+    gw_pi_ready ready;
+    st = gw_pi_ready_make(out, in->amount, idem, a, &ready);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, out->id);
+    pi_job j = {out, &ready};
+    st = store_write_fresh(g->st, g->cfg.create_wait_ms, pi_create_fn, &j);
     if (st == K_EEXIST_EXTERNAL) {
         gw_err_set(err, GW_WHY_ALREADY_EXISTS, "payment_id",
                    "A payment with id '%s' already exists.", out->external_id);

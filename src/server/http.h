@@ -124,6 +124,10 @@ typedef struct {
                      const char *message, void *ctx);
     void *error_ctx;
     int queue_max; /* requests waiting for a worker, 0 = LIMIT_HTTP_QUEUE_MAX */
+    /* A request that waited longer than this for a worker is answered 503 +
+     * Retry-After without being run, and while the queue's oldest has waited
+     * that long new requests are refused at once (0 = LIMIT_HTTP_QUEUE_WAIT_MS). */
+    int queue_wait_ms;
     /* HTTP_INLINE routes run on the I/O threads. Off when reads may wait on the
      * network (PostgreSQL): a slow database would then stall every connection of
      * an I/O thread, not one worker. */

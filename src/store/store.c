@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "writer.h"
+#include "../base/clock.h"
 #include "../base/crypto.h"
 #include "../base/log.h"
 
@@ -87,6 +89,15 @@ k_status store_write(store *s, store_fn fn, void *arg)
     K_ASSERT(fn != NULL);
     store_call c = {fn, arg, log_request_id()};
     return s->backend->write(s, store_call_run, &c);
+}
+
+k_status store_write_fresh(store *s, int64_t wait_ms, store_fn fn, void *arg)
+{
+    K_ASSERT(wait_ms >= 0);
+    store_writer_next_deadline(wait_ms > 0 ? clock_mono_ms() + wait_ms : 0);
+    k_status st = store_write(s, fn, arg);
+    store_writer_next_deadline(0); /* in case the backend returned before submitting */
+    return st;
 }
 
 k_status store_read(store *s, store_fn fn, void *arg)

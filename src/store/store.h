@@ -45,6 +45,11 @@ void store_close(store *s); /* drains the write queue first */
  * changes rolled back), K_EIO when the commit failed (nothing of it is kept),
  * K_EBUSY when the queue is full, K_OK when committed durably. */
 k_status store_write(store *s, store_fn fn, void *arg);
+/* store_write for a write that begins something new and has done nothing yet
+ * (a create): when the writer comes to it more than wait_ms after this call it
+ * is not run and K_EBUSY comes back, so that under overload the caller answers
+ * 503 at once rather than after the queue's whole backlog. wait_ms 0 = never. */
+k_status store_write_fresh(store *s, int64_t wait_ms, store_fn fn, void *arg);
 /* Runs fn on this thread's read connection, in one read transaction. */
 k_status store_read(store *s, store_fn fn, void *arg);
 /* true when store_read never waits on the network (SQLite: a local file in WAL
@@ -56,6 +61,7 @@ int store_schema_version(store *s);
 /* Commits, batches and jobs so far (for /metrics). */
 typedef struct {
     uint64_t commits, jobs, jobs_failed, batch_max;
+    uint64_t jobs_late; /* store_write_fresh jobs refused K_EBUSY past their wait */
     uint64_t queue_depth;
     uint64_t checkpoints; /* WAL checkpoints run (SQLite; 0 on PostgreSQL) */
 } store_stats;

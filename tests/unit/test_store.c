@@ -1354,6 +1354,49 @@ static void test_group_commit(void **state)
                      GC_THREADS * GC_WRITES);
 }
 
+/* ---- a fresh write that waited too long is refused, not run ---- */
+
+static k_status slow_fn(store_tx *tx, void *arg)
+{
+    sleep_ms(300); /* holds the writer */
+    return K_OK;
+}
+
+static void *slow_thread(void *p)
+{
+    store *s = p;
+    store_write(s, slow_fn, NULL);
+    return NULL;
+}
+
+static k_status count_fn(store_tx *tx, void *arg)
+{
+    (*(int *)arg)++;
+    return K_OK;
+}
+
+static void test_write_fresh_deadline(void **state)
+{
+    store *s = open_store();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_thread, s), 0);
+    sleep_ms(50); /* the slow job is running */
+    int ran = 0;
+    /* queued behind 250 ms more of the slow job: past a 20 ms wait, not run */
+    assert_int_equal(store_write_fresh(s, 20, count_fn, &ran), K_EBUSY);
+    assert_int_equal(ran, 0);
+    pthread_join(t, NULL);
+    /* an idle writer takes it at once; 0 = no deadline; plain writes never have one */
+    assert_int_equal(store_write_fresh(s, 60000, count_fn, &ran), K_OK);
+    assert_int_equal(store_write_fresh(s, 0, count_fn, &ran), K_OK);
+    assert_int_equal(store_write(s, count_fn, &ran), K_OK);
+    assert_int_equal(ran, 3);
+    store_stats st;
+    store_get_stats(s, &st);
+    assert_int_equal(st.jobs_late, 1);
+    store_close(s);
+}
+
 /* ---- WAL checkpoints (SQLite): on their own thread, never losing a row ---- */
 
 #define CK_ROWS 600
@@ -1996,6 +2039,7 @@ int main(void)
         T(test_idempotency),
         T(test_failing_job_rolls_back_alone),
         T(test_group_commit),
+        T(test_write_fresh_deadline),
         T(test_checkpoints_run_beside_the_writer),
         T(test_reads_do_not_wait_for_writes),
         T(test_two_nodes),

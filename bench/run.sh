@@ -4,6 +4,8 @@
 #                                prints the report and appends it to bench/RESULTS.md
 #   BENCH_1M=0 bash bench/run.sh stops at 100k stored payments
 #   BENCH_KASSA=build-x/kassa    use that binary instead of building build/kassa
+#   BENCH_PG=1                   also S2, S3, S1, S4 on a throwaway PostgreSQL (tests/pg_server.sh)
+#                                at the first level, rows named *_pg
 #   BENCH_SIM=inproc             the simulators inside Kassa's process (serve --sim-listen), as
 #                                a user's two-command start has them; the default, "separate",
 #                                runs them as their own process (kassa sim, serve --sim-url) so
@@ -59,9 +61,11 @@ FLOW=$ROOT/build/bench/flow
 
 WORK=$(mktemp -d /tmp/kassa-bench.XXXXXX)
 PIDS=()
+PG_URL=""
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -z "$PG_URL" ] || bash tests/pg_server.sh stop "$PG_URL" >&2 || true
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -137,6 +141,7 @@ COMMAND="bash bench/run.sh${*:+ $*}"
 [ "${BENCH_1M:-1}" = 0 ] && COMMAND="BENCH_1M=0 $COMMAND"
 [ -n "${BENCH_KASSA:-}" ] && COMMAND="BENCH_KASSA=$BENCH_KASSA $COMMAND"
 [ -n "${BENCH_SIM:-}" ] && COMMAND="BENCH_SIM=$BENCH_SIM $COMMAND"
+[ "${BENCH_PG:-0}" = 1 ] && COMMAND="BENCH_PG=1 $COMMAND"
 say "fsync: dd bs=4k count=2000 oflag=dsync: $DSYNC"
 
 # ---- 1. nginx: the ceiling ----
@@ -270,8 +275,60 @@ sample=$(head -1 "$IDS")
 curl -sf -H "Authorization: Bearer $KEY" "$URL/v1/payment_intents/$sample" | grep -q '"status":"requires_payment_method"' \
     || { say "seeded payment $sample does not read back"; exit 1; }
 
-# ---- 3. reports at scale (bench/reports.sh): export rows/s, analytics time; its own table ----
 kill "$KPID" 2>/dev/null || true
+
+# ---- 2b. BENCH_PG=1: the same Kassa on a throwaway PostgreSQL (tests/pg_server.sh) ----
+# S2, S3, S1 and S4 at the first level, seeded through the API (cloning writes SQLite files
+# only); the rows carry the suffix _pg. The server is stopped and deleted on exit.
+if [ "${BENCH_PG:-0}" = 1 ]; then
+    PG_URL=$(bash tests/pg_server.sh start)
+    say "postgresql at $PG_URL"
+    psql "$PG_URL" -v ON_ERROR_STOP=1 -qAtc "CREATE DATABASE kassa_bench" >/dev/null
+    PG_DB=${PG_URL%/*}/kassa_bench
+    PD=$WORK/kassa-pg
+    mkdir -p "$PD"
+    "$KASSA" merchant create --name bench --db "$PG_DB" >"$PD/m1.json"
+    "$KASSA" merchant create --name bench-flows --db "$PG_DB" >"$PD/m2.json"
+    KEY=$(node -p 'require(process.argv[1]).secret_key' "$PD/m1.json")
+    PG_KEY2=$(node -p 'require(process.argv[1]).secret_key' "$PD/m2.json")
+    export BENCH_KEY=$KEY
+    (cd "$PD" && exec "$KASSA" serve --listen 127.0.0.1:0 "${SIM_ARGS[@]}" --klarna-rate-per-min 0 \
+        --dev-allow-loopback --rate-limit-per-s 0 \
+        --db "$PG_DB" >"$PD/stdout" 2>"$PD/stderr") &
+    PGKPID=$!
+    PIDS+=("$PGKPID")
+    URL=$(ready_url "$PD/stdout" "kassa ready" "$PGKPID")
+    PGKPID=$(pgrep -P "$PGKPID" -x kassa || echo "$PGKPID")
+    # the PostgreSQL server's processes count as the server's CPU and memory too
+    # (this server's postmaster, found by its port, and its children: not other PostgreSQLs)
+    PG_PORT=${PG_URL##*:}; PG_PORT=${PG_PORT%%/*}
+    PG_PM=$(for f in /tmp/kassa-pg-*/data/postmaster.pid; do
+        if [ "$(sed -n 4p "$f" 2>/dev/null)" = "$PG_PORT" ]; then head -1 "$f"; fi; done | head -1 || true)
+    PGPIDS() { echo "$PGKPID $PG_PM $(pgrep -d ' ' -P "$PG_PM" || true)"; }
+    say "kassa on postgresql at $URL (pid $PGKPID)"
+    PG_IDS=$WORK/ids-pg
+    : >"$PG_IDS"
+    need=${LEVELS[0]}
+    t0=$(date +%s)
+    "$FLOW" --url "$URL" --key "$KEY" --mode seed --count "$need" --flows 64 \
+        --stride "$(( need / 10000 > 1 ? need / 10000 : 1 ))" --ids-out "$PG_IDS" >"$WORK/seed-pg.out" \
+        || { say "seeding on postgresql failed:"; cat "$WORK/seed-pg.out" >&2; exit 1; }
+    sed -n 's/^BENCH //p' "$WORK/seed-pg.out" | sed "s/}\$/,\"name\":\"seed\",\"stored\":$need,\"backend\":\"pg\"}/" >>"$RES"
+    say "seeded $need on postgresql in $(( $(date +%s) - t0 )) s"
+    export BENCH_IDS=$PG_IDS
+    [ "$WARM" -gt 0 ] && wrk_run retrieve.lua "$URL" "$WARM" >/dev/null
+    measure S2_retrieve_pg "$need" kassa "$(PGPIDS)" wrk_run retrieve.lua "$URL" "$DUR"
+    measure S3_list_pg "$need" kassa "$(PGPIDS)" wrk_run list.lua "$URL" "$DUR"
+    measure S1_create_pg "$need" kassa "$(PGPIDS)" wrk_run create.lua "$URL" "$DUR"
+    measure S4_klarna_pay_now_pg "$need" kassa "$(PGPIDS)" \
+        "$FLOW" --url "$URL" --key "$PG_KEY2" --mode s4 --flows "$FLOWS" --duration "$S4_DUR" --drain 60
+    kill "$PGKPID" 2>/dev/null || true
+    wait "$PGKPID" 2>/dev/null || true
+    bash tests/pg_server.sh stop "$PG_URL" >&2 || true
+    PG_URL=""
+fi
+
+# ---- 3. reports at scale (bench/reports.sh): export rows/s, analytics time; its own table ----
 BENCH_REPORTS_N=$([ "${BENCH_1M:-1}" = 0 ] && echo 100000 || echo 1000000) \
     bash bench/reports.sh $([ "$SMOKE" = 1 ] && echo --smoke) >&2 || { say "bench/reports.sh failed"; exit 1; }
 

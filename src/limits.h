@@ -9,14 +9,16 @@
 #define KASSA_LIMITS_H
 
 /* HTTP */
-#define LIMIT_HTTP_BODY_MAX        (256 * 1024) /* largest API body: 1000 order lines fit */
-#define LIMIT_HTTP_HEADER_MAX      (16 * 1024)  /* all headers of one request together */
-#define LIMIT_HTTP_URL_MAX         8192         /* request line path + query (ECommPay page URLs) */
-#define LIMIT_HTTP_CONNECTIONS_MAX 1024         /* open connections; more are refused */
-#define LIMIT_HTTP_TIMEOUT_S       30           /* idle or slow connections are closed */
-#define LIMIT_HTTP_WORKERS_MAX     256          /* request worker threads (config caps) */
-#define LIMIT_HTTP_QUEUE_MAX       4096         /* requests waiting for a worker; more -> 503 */
-#define LIMIT_RESPONSE_MAX         (8 * 1024 * 1024) /* largest body we build (exports page) */
+#define LIMIT_HTTP_BODY_MAX          (256 * 1024) /* largest API body: 1000 order lines fit */
+#define LIMIT_HTTP_HEADER_MAX        (16 * 1024)  /* all headers of one request together */
+#define LIMIT_HTTP_URL_MAX           8192  /* request line path + query (ECommPay page URLs) */
+#define LIMIT_HTTP_CONNECTIONS_MAX   1024  /* open connections; more are refused */
+#define LIMIT_HTTP_TIMEOUT_S         30    /* idle or slow connections are closed */
+#define LIMIT_HTTP_WORKERS_MAX       256   /* request worker threads (config caps) */
+#define LIMIT_HTTP_QUEUE_MAX         4096  /* requests waiting for a worker; more -> 503 */
+#define LIMIT_HTTP_QUEUE_WAIT_MS     250   /* queued longer for a worker -> 503, not run */
+#define LIMIT_HTTP_QUEUE_WAIT_MAX_MS 60000 /* the largest queue_wait_ms accepted */
+#define LIMIT_RESPONSE_MAX           (8 * 1024 * 1024) /* largest body we build (exports page) */
 /* Abuse limits (server/ratelimit.c, server/http.c); the defaults are config keys in main.c. */
 #define LIMIT_RATELIMIT_KEYS_MAX 16384   /* buckets a limiter keeps (~400 KiB); LRU past it */
 #define LIMIT_RATE_BURST_MAX     1000000 /* largest configurable bucket */
@@ -162,6 +164,10 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
 #define LIMIT_BO_FORM_MAX            (32 * 1024) /* a back-office form: order lines at most */
 #define LIMIT_BO_REASON_MAX          500         /* the reason typed for an action */
 #define LIMIT_BO_AUDIT_VERIFY_BATCH  500 /* audit rows read per step of `kassa audit verify` */
+#define LIMIT_SETTINGS_HIDDEN_MAX    64 /* hidden (method, currency, country) triples per merchant */
+#define LIMIT_SETTINGS_USERNAME_MAX  128  /* a provider's API username or client id */
+#define LIMIT_SETTINGS_PUBKEY_MAX    4096 /* Antom's RSA public key in PEM (a 4096-bit key: ~800) */
+#define LIMIT_SETTINGS_SHOP_NAME_MAX 100  /* the shop name on the hosted pages */
 
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */

@@ -61,7 +61,7 @@ typedef struct {
     int64_t sandbox;
     int64_t dev_allow_loopback;
     int64_t rate_limit_per_s, rate_limit_burst, auth_fail_per_min, auth_fail_burst;
-    int64_t connections_per_ip, head_deadline_s, queue_max;
+    int64_t connections_per_ip, head_deadline_s, queue_max, queue_wait_ms;
     char backup_dir[CONFIG_VALUE_MAX];
     int64_t backup_interval_s;
     int64_t backup_keep;
@@ -128,6 +128,8 @@ static const config_key KEYS[] = {
      "seconds a client has to send a whole request head before it is disconnected"},
     {"queue_max", C_INT, 1, LIMIT_HTTP_QUEUE_MAX, "4096", S(queue_max),
      "requests waiting for a worker; more are answered 503 + Retry-After at once"},
+    {"queue_wait_ms", C_INT, 1, LIMIT_HTTP_QUEUE_WAIT_MAX_MS, "500", S(queue_wait_ms),
+     "milliseconds a request may wait for a worker; past it 503 + Retry-After, nothing done"},
     {"backup_dir", C_STR, 0, 0, "", S(backup_dir),
      "directory of periodic verified backups (SQLite; empty: off; see kassa backup)"},
     {"backup_interval_s", C_INT, 1, 7 * 86400, "86400", S(backup_interval_s),
@@ -655,6 +657,9 @@ static void collect_store(buf *out, void *ctx)
                "# TYPE kassa_store_jobs_total counter\nkassa_store_jobs_total %llu\n"
                "# HELP kassa_store_jobs_failed_total Write jobs rolled back.\n"
                "# TYPE kassa_store_jobs_failed_total counter\nkassa_store_jobs_failed_total %llu\n"
+               "# HELP kassa_store_jobs_late_total Creates refused 503 (not run) past their "
+               "queue_wait_ms in the writer's queue.\n"
+               "# TYPE kassa_store_jobs_late_total counter\nkassa_store_jobs_late_total %llu\n"
                "# HELP kassa_store_batch_max Largest group commit so far.\n"
                "# TYPE kassa_store_batch_max gauge\nkassa_store_batch_max %llu\n"
                "# HELP kassa_store_queue_depth Write jobs waiting for the writer.\n"
@@ -662,8 +667,9 @@ static void collect_store(buf *out, void *ctx)
                "# HELP kassa_store_checkpoints_total SQLite WAL checkpoints run.\n"
                "# TYPE kassa_store_checkpoints_total counter\nkassa_store_checkpoints_total %llu\n",
                (unsigned long long)s.commits, (unsigned long long)s.jobs,
-               (unsigned long long)s.jobs_failed, (unsigned long long)s.batch_max,
-               (unsigned long long)s.queue_depth, (unsigned long long)s.checkpoints);
+               (unsigned long long)s.jobs_failed, (unsigned long long)s.jobs_late,
+               (unsigned long long)s.batch_max, (unsigned long long)s.queue_depth,
+               (unsigned long long)s.checkpoints);
 }
 
 /* --sim-url: an http(s) base URL without a trailing slash, only with the
@@ -759,6 +765,13 @@ static size_t collect_routes(http_route *routes, bool with_builtin)
         n += m;
     }
     return n;
+}
+
+/* The server's request limits, counted in the store when every node shares it. */
+static k_status shared_limit(void *ctx, const char *key, int64_t per_minute, int64_t burst,
+                             bool take, bool *ok, int64_t *retry_after_ms)
+{
+    return store_limit_bucket(ctx, key, per_minute, burst, take, ok, retry_after_ms);
 }
 
 static void serve_openapi(const http_route *routes, size_t n)
@@ -861,6 +874,7 @@ static int serve(config *c)
                     .session_ttl_s = c->session_ttl_s,
                     .auth_warn_days = c->auth_warn_days,
                     .klarna_per_min = c->klarna_rate_per_min,
+                    .create_wait_ms = c->queue_wait_ms,
                     .test_clock = c->test_clock};
     /* The public URL needs the port, known once listening: start the server
      * with a gateway whose URL is set right after (before any request can
@@ -903,10 +917,13 @@ static int serve(config *c)
                       .error_ctx = &ctx,
                       .inline_reads = store_reads_local(r.st),
                       .queue_max = (int)c->queue_max,
+                      .queue_wait_ms = (int)c->queue_wait_ms,
                       .rate_per_s = c->rate_limit_per_s,
                       .rate_burst = c->rate_limit_burst,
                       .auth_fail_per_min = c->auth_fail_per_min,
                       .auth_fail_burst = c->auth_fail_burst,
+                      .limits_fn = store_limits_shared(r.st) ? shared_limit : NULL,
+                      .limits_ctx = r.st,
                       .per_ip_connections = (int)c->connections_per_ip,
                       .head_deadline_s = (int)c->head_deadline_s,
                       .hsts = strncmp(c->public_url, "https://", 8) == 0};
@@ -1016,6 +1033,7 @@ static int cmd_serve(int argc, char **argv)
                                           "connections_per_ip",
                                           "head_deadline_s",
                                           "queue_max",
+                                          "queue_wait_ms",
                                           "key_file",
                                           "backup_dir",
                                           "backup_interval_s",

@@ -221,6 +221,13 @@ void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
 /* Maps a storage status onto a reason: not found, busy, conflict, storage. */
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
 {
+    if ((int)st == K_EIDEM_TAKEN) {
+        gw_err_set(e, GW_WHY_IDEM_IN_USE, NULL,
+                   "There is currently another in-progress request using this Idempotency "
+                   "Key (that probably means you submitted twice, and the other request is "
+                   "still going through). Nothing was changed; please try again later.");
+        return st;
+    }
     switch (st) {
     case K_OK:
         return K_OK;
@@ -384,7 +391,7 @@ static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, i
         st == K_OK && existing.status == 0 && strcmp(existing.fingerprint, idem->fingerprint) == 0;
     arena_release(&a);
     if (st == K_OK && !own_claim)
-        return K_ECONFLICT;
+        return K_EIDEM_TAKEN; /* another request (maybe another node's) got there first */
     if (st != K_OK && st != K_ENOTFOUND)
         return st;
     store_idem row = {.merchant_id = merchant_id,
@@ -680,8 +687,27 @@ k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settin
     return st;
 }
 
-/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}};
- * without them a sandbox merchant uses the local simulator. */
+/* A secret of the merchant's provider settings, opened (settings.c seals them:
+ * crypto_seal; a value written before sealing is taken as it is). */
+static const char *account_secret(json_t *acct, const char *key, arena *a)
+{
+    const char *stored = json_string_value(json_object_get(acct, key));
+    if (stored == NULL)
+        return NULL;
+    char plain[CRYPTO_SEAL_PLAIN_MAX + 1];
+    if (crypto_open(stored, plain, sizeof plain) != K_OK) {
+        log_error("gateway: a sealed provider secret '%s' does not open (another key file?)", key);
+        return NULL;
+    }
+    const char *out = arena_strdup(a, plain);
+    explicit_bzero(plain, sizeof plain);
+    return out;
+}
+
+/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}}
+ * (the back office's Settings page writes username and the sealed password or
+ * private key); without a base_url the account talks to the local simulator,
+ * with the merchant's own credentials when it set them, else sandbox ones. */
 bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, prov_account *out)
 {
     memset(out, 0, sizeof(*out));
@@ -691,19 +717,23 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
         return false;
     out->merchant_name = r.m.name;
     json_t *settings = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
+    out->merchant_logo_url = gw_jstr(json_object_get(settings, "branding"), "logo_url", a);
     json_t *acct = json_object_get(json_object_get(settings, "providers"), pname);
     if (json_is_object(acct)) {
         out->base_url = gw_jstr(acct, "base_url", a);
         out->username = gw_jstr(acct, "username", a);
-        out->password = gw_jstr(acct, "password", a);
-        out->private_key = gw_jstr(acct, "private_key", a);
+        out->password = account_secret(acct, "password", a);
+        out->private_key = account_secret(acct, "private_key", a);
         out->public_key = gw_jstr(acct, "public_key", a);
     }
     json_decref(settings);
     if (out->base_url == NULL && g->sim_url != NULL) {
         out->base_url = arena_printf(a, "%s/%s", g->sim_url, pname);
-        out->username = merchant_id;
-        out->password = "sandbox";
+        if (out->username == NULL || (out->password == NULL && out->private_key == NULL)) {
+            out->username = merchant_id;
+            out->password = "sandbox";
+            out->private_key = out->public_key = NULL;
+        }
     }
     return out->base_url != NULL;
 }
@@ -832,7 +862,8 @@ static int64_t captures_open_sum(const gw_payment *p)
     return sum;
 }
 
-k_status gw_save_payment(store_tx *tx, gw_payment *p)
+/* The payment's row without its body, its invariants checked. */
+static store_obj payment_obj(const gw_payment *p)
 {
     K_ASSERT(pay_check(&p->m));
     K_ASSERT(p->capture_pending >= 0);
@@ -847,6 +878,12 @@ k_status gw_save_payment(store_tx *tx, gw_payment *p)
                    .created = p->created,
                    .due_at = payment_due(p, g_warn_days),
                    .ext_ref = p->client_secret};
+    return o;
+}
+
+k_status gw_save_payment(store_tx *tx, gw_payment *p)
+{
+    store_obj o = payment_obj(p);
     return save_doc(tx, &o, gw_payment_to_json(p), &p->version);
 }
 
@@ -1065,6 +1102,53 @@ k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act)
     return st;
 }
 
+k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a, gw_pi_ready *out)
+{
+    memset(out, 0, sizeof(*out));
+    pay_entry e = {.op = OP_CREATE, .amount = amount};
+    pay_refusal r = pay_apply(&p->m, &e);
+    K_ASSERT(r == PAY_OK); /* a prepared intent is new: create is its first entry */
+    K_ASSERT(pay_check(&p->m));
+    out->amount = amount;
+    json_t *doc = gw_payment_to_json(p);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    if (body == NULL || arena_defer(a, free, body) != K_OK) {
+        free(body);
+        json_decref(doc);
+        return K_ENOMEM;
+    }
+    out->body = body;
+    k_status st =
+        gw_event_prepare("payment_intent.created", "payment_intent", doc, a, &out->created_event);
+    json_decref(doc);
+    if (st == K_OK && idem != NULL && idem->key != NULL && idem->render != NULL) {
+        out->idem = idem;
+        out->answer = idem->render(idem, p, a);
+        if (out->answer == NULL)
+            st = K_ENOMEM;
+    }
+    return st;
+}
+
+k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready *r)
+{
+    gw_act act = {.op = OP_CREATE, .amount = r->amount};
+    k_status st = journal_row(tx, p, OP_CREATE, r->amount, &act);
+    if (st == K_OK) {
+        store_obj o = payment_obj(p);
+        o.body = r->body;
+        o.version = p->version;
+        st = store_obj_put(tx, &o);
+        if (st == K_OK)
+            p->version = o.version;
+    }
+    if (st == K_OK)
+        st = gw_event_insert_in_tx(tx, p->merchant_id, p->id, &r->created_event);
+    if (st == K_OK && r->answer != NULL)
+        st = idem_put(tx, p->merchant_id, r->idem, 200, r->answer);
+    return st;
+}
+
 /* ---- events and the outbox ---- */
 
 k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type)
@@ -1125,16 +1209,17 @@ bool gw_subscribed(json_t *enabled, const char *type)
     return false;
 }
 
-k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
-                 const char *object_id, json_t *doc)
+k_status gw_event_prepare(const char *type, const char *kind, json_t *doc, arena *a,
+                          gw_event_ready *out)
 {
-    char id[LIMIT_ID_MAX];
-    id_new(id, "evt_");
-    int64_t now = clock_now_s();
+    memset(out, 0, sizeof(*out));
+    id_new(out->id, "evt_");
+    out->type = type;
+    out->created = clock_now_s();
     json_t *ev = json_object();
-    json_object_set_new(ev, "id", json_string(id));
+    json_object_set_new(ev, "id", json_string(out->id));
     json_object_set_new(ev, "type", json_string(type));
-    json_object_set_new(ev, "created", json_integer(now));
+    json_object_set_new(ev, "created", json_integer(out->created));
     json_object_set_new(ev, "object_kind", json_string(kind));
     json_object_set(ev, "object", doc);
     const char *req = log_request_id();
@@ -1142,17 +1227,43 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
         json_object_set_new(ev, "request_id", json_string(req));
     char *body = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
-    if (body == NULL)
+    if (body == NULL || arena_defer(a, free, body) != K_OK) {
+        free(body);
         return K_ENOMEM;
+    }
+    out->body = body;
+    const char *cb = json_string_value(json_object_get(doc, "callback_url"));
+    if (cb != NULL && cb[0] != '\0' && (out->callback_url = arena_strdup(a, cb)) == NULL)
+        return K_ENOMEM;
+    return K_OK;
+}
+
+k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
+                 const char *object_id, json_t *doc)
+{
+    arena a;
+    arena_init(&a, 0);
+    gw_event_ready e;
+    k_status st = gw_event_prepare(type, kind, doc, &a, &e);
+    if (st == K_OK)
+        st = gw_event_insert_in_tx(tx, merchant_id, object_id, &e);
+    arena_release(&a);
+    return st;
+}
+
+k_status gw_event_insert_in_tx(store_tx *tx, const char *merchant_id, const char *object_id,
+                               const gw_event_ready *e)
+{
+    const char *id = e->id;
+    const char *type = e->type;
     store_obj o = {.merchant_id = merchant_id,
                    .id = id,
                    .kind = "event",
                    .parent_id = object_id,
                    .status = type,
-                   .created = now,
-                   .body = body};
+                   .created = e->created,
+                   .body = e->body};
     k_status st = store_obj_put(tx, &o);
-    free(body);
     if (st != K_OK)
         return st;
 
@@ -1181,8 +1292,7 @@ k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const 
     }
     /* A payment with its own callback URL (ECommPay) gets its events there too,
      * through a virtual endpoint "cb:<object id>" the dispatcher resolves. */
-    const char *cb = json_string_value(json_object_get(doc, "callback_url"));
-    if (st == K_OK && cb != NULL && cb[0] != '\0') {
+    if (st == K_OK && e->callback_url != NULL) {
         char ep[LIMIT_ID_MAX + 4];
         snprintf(ep, sizeof(ep), "cb:%s", object_id);
         store_delivery d = {.merchant_id = merchant_id,

@@ -12,6 +12,10 @@
 
 #define GW_FORMATTERS_MAX 4
 #define K_EEXIST_EXTERNAL (-100) /* a closure's own status: the external id is taken */
+/* A closure's own status: the Idempotency-Key was claimed or answered by another request
+ * (on this node or another) after gw_idem_begin looked; gw_err_store maps it to
+ * GW_WHY_IDEM_IN_USE, so the loser of a same-key race is told to retry with the key. */
+#define K_EIDEM_TAKEN (-102)
 
 typedef struct {
     char dialect[16];
@@ -102,6 +106,20 @@ k_status gw_act_apply(store_tx *tx, gw_payment *p, const gw_act *act);
 
 /* Writes an event (snapshot of `doc`, a borrowed internal document) and one
  * delivery per subscribed, enabled endpoint - inside the caller's write. */
+/* An event made ready before the write: its id, time and body (the document
+ * doc of the object it is about, as gw_emit would write it). */
+typedef struct {
+    char id[LIMIT_ID_MAX];
+    const char *type;
+    int64_t created;
+    const char *body;         /* in the arena */
+    const char *callback_url; /* the object's own callback URL, NULL = none */
+} gw_event_ready;
+k_status gw_event_prepare(const char *type, const char *kind, json_t *doc, arena *a,
+                          gw_event_ready *out);
+/* Writes a prepared event and its deliveries (the merchant's endpoints then). */
+k_status gw_event_insert_in_tx(store_tx *tx, const char *merchant_id, const char *object_id,
+                               const gw_event_ready *e);
 k_status gw_emit(store_tx *tx, const char *merchant_id, const char *type, const char *kind,
                  const char *object_id, json_t *doc);
 
@@ -155,8 +173,9 @@ int64_t gw_jint(json_t *o, const char *key);
  * update, confirm and checkout sessions, and creation in two steps, so a
  * checkout session and its intent can be written in one transaction. */
 k_status gw_check_amount(int64_t amount, gw_err *err);
-k_status gw_check_types(gw *g, json_t *types, const char *currency, int64_t amount, bool manual,
-                        gw_err *err);
+/* settings: the merchant's (gw_settings_load), whose hidden methods are refused; NULL = none. */
+k_status gw_check_types(gw *g, json_t *settings, json_t *types, const char *currency,
+                        int64_t amount, bool manual, gw_err *err);
 /* A method rule's refusal as the gateway's reason; country_param names the
  * caller's country parameter. K_EINVAL. */
 k_status gw_rule_refusal(gw_err *err, rule_param rp, const rule_refusal *refusal,
@@ -166,6 +185,20 @@ void gw_apply_billing(gw_payment *p, const gw_pi_params *in, arena *a);
 k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
                        gw_payment *out, gw_err *err);
 k_status gw_pi_insert_in_tx(store_tx *tx, gw_payment *p, int64_t amount);
+/* The rows of a new intent made ready before its write, so that the writer only
+ * inserts them: the create applied to p's money state, its stored form, its
+ * payment_intent.created event and, with a key, the idempotency answer rendered
+ * for p. gw_pi_ready_insert_in_tx writes them (journal row, intent, event and
+ * deliveries, answer); gw_pi_insert_in_tx is the two in one. */
+typedef struct {
+    int64_t amount;
+    const char *body;
+    gw_event_ready created_event;
+    gw_idem *idem;
+    const char *answer; /* NULL = no idempotency answer to store */
+} gw_pi_ready;
+k_status gw_pi_ready_make(gw_payment *p, int64_t amount, gw_idem *idem, arena *a, gw_pi_ready *out);
+k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready *r);
 /* A checkout session's event (snapshot of the session) inside a write. */
 k_status gw_emit_session(store_tx *tx, const gw_session *s, const char *type);
 /* The provider, account and reference for a payment's order: the one place
@@ -192,6 +225,21 @@ k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, 
 k_status gw_capture_retry(gw *g, const char *merchant_id, const char *id, arena *a);
 /* Asks the provider again about a pending refund it did not confirm (refunds.c). */
 k_status gw_refund_retry(gw *g, const char *merchant_id, const char *id, arena *a);
+
+/* The merchant's own settings as the use cases read them (settings.c): the
+ * settings object (arena-owned, NULL when the merchant is unknown), whether the
+ * merchant hid a method for (currency, country) - country NULL or "": hidden in
+ * every country the method serves in that currency - and the lifetimes of new
+ * payments (the merchant's period, else the method's rule or the configuration). */
+json_t *gw_settings_load(gw *g, const char *merchant_id, arena *a);
+/* Inside a write: the store's error when the row cannot be read (the write fails with it). */
+k_status gw_settings_load_tx(store_tx *tx, const char *merchant_id, arena *a, json_t **out);
+bool gw_method_hidden(gw *g, json_t *settings, const char *method, const char *currency,
+                      const char *country);
+int64_t gw_auth_ttl(json_t *settings, const rule_method *rm);
+bool gw_auth_ttl_set(json_t *settings); /* the merchant chose an authorisation period */
+int64_t gw_attempt_ttl(gw *g, json_t *settings, const rule_method *rm);
+int64_t gw_session_ttl(gw *g, json_t *settings);
 
 /* Lists documents of a kind, decoded (arena-owned). */
 k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,

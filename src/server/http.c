@@ -100,8 +100,9 @@ typedef struct http_ctx {
     size_t body_seen; /* bytes received, kept or dropped */
     size_t raw_uri_len;
     int64_t t0_us;
-    bool counted; /* in srv->in_flight */
-    int status;   /* what was sent */
+    int64_t queued_us; /* when it entered the worker queue */
+    bool counted;      /* in srv->in_flight */
+    int status;        /* what was sent */
     size_t bytes;
 } http_ctx;
 
@@ -118,14 +119,17 @@ struct http_server {
     pthread_cond_t qcv;
     http_ctx **ring;
     size_t qcap, qhead, qlen;
-    bool stopping;     /* queued work is answered 503, new work refused */
-    bool workers_exit; /* the queue is empty and will stay so */
+    int64_t wait_max_us; /* queue_wait_ms: queued longer -> 503, not run */
+    bool stopping;       /* queued work is answered 503, new work refused */
+    bool workers_exit;   /* the queue is empty and will stay so */
     pthread_t *workers;
     int nworkers;
 
-    _Atomic int64_t in_flight; /* first access call .. completion */
-    _Atomic int64_t suspended; /* suspended and not yet resumed */
-    _Atomic bool quiescing;    /* answers carry Connection: close */
+    _Atomic int64_t in_flight;      /* first access call .. completion */
+    _Atomic int64_t suspended;      /* suspended and not yet resumed */
+    _Atomic bool quiescing;         /* answers carry Connection: close */
+    _Atomic uint64_t shed_full;     /* 503: the worker queue was full */
+    _Atomic uint64_t shed_deadline; /* 503: queued work older than queue_wait_ms */
 
     ratelimit *rl_rate;     /* requests per merchant */
     ratelimit *rl_authfail; /* failed authentications per client address */
@@ -348,10 +352,17 @@ static void http_render_gauges(http_server *s, buf *out)
                "# HELP http_queue_depth Requests waiting for a worker.\n"
                "# TYPE http_queue_depth gauge\n"
                "http_queue_depth %zu\n"
+               "# HELP http_requests_shed_total Requests answered 503 + Retry-After by "
+               "admission, by reason.\n"
+               "# TYPE http_requests_shed_total counter\n"
+               "http_requests_shed_total{reason=\"queue_full\"} %llu\n"
+               "http_requests_shed_total{reason=\"deadline\"} %llu\n"
                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
                "# TYPE process_resident_memory_bytes gauge\n"
                "process_resident_memory_bytes %lld\n",
-               (long long)atomic_load(&s->in_flight), depth, http_rss_bytes());
+               (long long)atomic_load(&s->in_flight), depth,
+               (unsigned long long)atomic_load(&s->shed_full),
+               (unsigned long long)atomic_load(&s->shed_deadline), http_rss_bytes());
 }
 
 static void http_healthz(http_req *req, http_resp *resp, void *ctx)
@@ -856,14 +867,22 @@ static bool http_authenticate(http_server *s, http_ctx *c, const http_route *rt)
     return true;
 }
 
-static void http_handle(http_server *s, http_ctx *c, bool reject)
+typedef enum {
+    HANDLE_RUN,
+    HANDLE_STOPPING, /* 503: the server is stopping */
+    HANDLE_LATE,     /* 503: waited in the queue past the deadline, nothing done */
+} http_handle_how;
+
+static void http_handle(http_server *s, http_ctx *c, http_handle_how how)
 {
     K_ASSERT(c->route < s->nroutes);
     const http_route *rt = &s->routes[c->route];
     log_set_request_id(c->req.request_id);
-    bool run = !reject;
-    if (reject)
+    bool run = how == HANDLE_RUN;
+    if (how == HANDLE_STOPPING)
         http_fill_error(c, 503, "server_busy", "Server shutting down, retry later.");
+    else if (how == HANDLE_LATE)
+        http_fill_error(c, 503, "server_busy", "Server busy, retry later.");
     else if (rt->auth != AUTH_NONE)
         run = http_authenticate(s, c, rt);
     if (run)
@@ -881,15 +900,24 @@ static enum MHD_Result http_dispatch(http_ctx *c)
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
     if (s->cfg.inline_reads && (s->routes[c->route].flags & HTTP_INLINE) != 0) {
-        http_handle(s, c, false);
+        http_handle(s, c, HANDLE_RUN);
         return http_send(c);
     }
+    int64_t now = http_now_us();
     pthread_mutex_lock(&s->qmu);
-    if (s->stopping || s->qlen >= s->qcap) {
+    /* Admission: refused here, at once, when the queue is full or when the work
+     * at its head has already waited past the deadline (what joins behind it
+     * would wait as long, and be shed by the worker after that wait). */
+    bool full = s->qlen >= s->qcap;
+    bool late = !full && s->qlen > 0 && now - s->ring[s->qhead]->queued_us > s->wait_max_us;
+    if (s->stopping || full || late) {
         pthread_mutex_unlock(&s->qmu);
+        if (full || late)
+            atomic_fetch_add(full ? &s->shed_full : &s->shed_deadline, 1);
         http_set_error(c, 503, "server_busy", "Server busy, retry later.");
         return http_send_error(c);
     }
+    c->queued_us = now;
     /* Suspended before it is visible to workers, so a fast worker's resume always
      * finds a suspended connection. */
     MHD_suspend_connection(c->conn);
@@ -930,10 +958,10 @@ static enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, co
 /* ---- workers ---- */
 
 /* A worker's turn: handle, then give the connection back to MHD. */
-static void http_run(http_server *s, http_ctx *c, bool reject)
+static void http_run(http_server *s, http_ctx *c, http_handle_how how)
 {
     K_ASSERT(c->state == RQ_QUEUED);
-    http_handle(s, c, reject);
+    http_handle(s, c, how);
     struct MHD_Connection *conn = c->conn;
     c->state = RQ_DONE;
     /* From here c belongs to the I/O thread again and may be freed at any moment. */
@@ -956,9 +984,15 @@ static void *http_worker_main(void *arg)
         http_ctx *c = s->ring[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
-        bool reject = s->stopping;
+        http_handle_how how = HANDLE_RUN;
+        if (s->stopping)
+            how = HANDLE_STOPPING;
+        else if (http_now_us() - c->queued_us > s->wait_max_us)
+            how = HANDLE_LATE;
         pthread_mutex_unlock(&s->qmu);
-        http_run(s, c, reject);
+        if (how == HANDLE_LATE)
+            atomic_fetch_add(&s->shed_deadline, 1);
+        http_run(s, c, how);
     }
 }
 
@@ -1027,12 +1061,19 @@ static k_status http_config_fill(http_config *cfg)
         cfg->workers = HTTP_WORKERS_DEFAULT;
     if (cfg->queue_max == 0)
         cfg->queue_max = LIMIT_HTTP_QUEUE_MAX;
+    if (cfg->queue_wait_ms == 0)
+        cfg->queue_wait_ms = LIMIT_HTTP_QUEUE_WAIT_MS;
     if (cfg->io_threads < 1 || cfg->io_threads > HTTP_IO_THREADS_MAX) {
         log_error("http: io_threads %d out of range 1..%d", cfg->io_threads, HTTP_IO_THREADS_MAX);
         return K_EINVAL;
     }
     if (cfg->workers < 1 || cfg->workers > LIMIT_HTTP_WORKERS_MAX) {
         log_error("http: workers %d out of range 1..%d", cfg->workers, LIMIT_HTTP_WORKERS_MAX);
+        return K_EINVAL;
+    }
+    if (cfg->queue_wait_ms < 1 || cfg->queue_wait_ms > LIMIT_HTTP_QUEUE_WAIT_MAX_MS) {
+        log_error("http: queue_wait_ms %d out of range 1..%d", cfg->queue_wait_ms,
+                  LIMIT_HTTP_QUEUE_WAIT_MAX_MS);
         return K_EINVAL;
     }
     if (cfg->queue_max < 1 || cfg->queue_max > LIMIT_HTTP_QUEUE_MAX) {
@@ -1160,6 +1201,7 @@ k_status http_server_start(http_server **out, const http_config *cfg, const http
         st = http_routes_copy(s, routes, nroutes);
     if (st == K_OK) {
         s->qcap = (size_t)s->cfg.queue_max;
+        s->wait_max_us = (int64_t)s->cfg.queue_wait_ms * 1000;
         s->ring = calloc(s->qcap, sizeof(http_ctx *));
         st = s->ring != NULL ? K_OK : K_ENOMEM;
     }
@@ -1167,6 +1209,10 @@ k_status http_server_start(http_server **out, const http_config *cfg, const http
         /* a limit of 0 is off: rl_new returns NULL and rl_take always allows */
         s->rl_rate = rl_new(s->cfg.rate_per_s * 60, s->cfg.rate_burst);
         s->rl_authfail = rl_new(s->cfg.auth_fail_per_min, s->cfg.auth_fail_burst);
+        if (s->cfg.limits_fn != NULL) {
+            rl_share(s->rl_rate, "rate", s->cfg.limits_fn, s->cfg.limits_ctx);
+            rl_share(s->rl_authfail, "authfail", s->cfg.limits_fn, s->cfg.limits_ctx);
+        }
         s->hg = hg_new(s->cfg.head_deadline_s);
         bool rate_ok = s->rl_rate != NULL || s->cfg.rate_per_s == 0 || s->cfg.rate_burst == 0;
         bool fail_ok =

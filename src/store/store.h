@@ -45,6 +45,11 @@ void store_close(store *s); /* drains the write queue first */
  * changes rolled back), K_EIO when the commit failed (nothing of it is kept),
  * K_EBUSY when the queue is full, K_OK when committed durably. */
 k_status store_write(store *s, store_fn fn, void *arg);
+/* store_write for a write that begins something new and has done nothing yet
+ * (a create): when the writer comes to it more than wait_ms after this call it
+ * is not run and K_EBUSY comes back, so that under overload the caller answers
+ * 503 at once rather than after the queue's whole backlog. wait_ms 0 = never. */
+k_status store_write_fresh(store *s, int64_t wait_ms, store_fn fn, void *arg);
 /* Runs fn on this thread's read connection, in one read transaction. */
 k_status store_read(store *s, store_fn fn, void *arg);
 /* true when store_read never waits on the network (SQLite: a local file in WAL
@@ -56,6 +61,7 @@ int store_schema_version(store *s);
 /* Commits, batches and jobs so far (for /metrics). */
 typedef struct {
     uint64_t commits, jobs, jobs_failed, batch_max;
+    uint64_t jobs_late; /* store_write_fresh jobs refused K_EBUSY past their wait */
     uint64_t queue_depth;
     uint64_t checkpoints; /* WAL checkpoints run (SQLite; 0 on PostgreSQL) */
 } store_stats;
@@ -66,6 +72,30 @@ void store_get_stats(store *s, store_stats *out);
  * and must not call the store. fn NULL stops the calls: once store_set_wake
  * returns, the previous fn is not running and is not called again. */
 void store_set_wake(store *s, void (*fn)(void *arg), void *arg);
+
+/* ---- limits shared by every node (PostgreSQL) ----
+ * The per-merchant request limit, the failed-authentication limit per address
+ * and the per-merchant provider budget must hold whichever node a request
+ * lands on. On PostgreSQL they are counted in the database: UNLOGGED tables,
+ * one conditional upsert per check on a read-pool connection in autocommit,
+ * outside the writer (a counter is not the gateway's state: it needs no
+ * durability and must not wait for a group commit). On SQLite (one node)
+ * store_limits_shared is false and callers count in memory. Any status but
+ * K_OK (the database unreachable, the pool busy) tells the caller to count in
+ * memory for that request. */
+bool store_limits_shared(const store *s);
+/* Token bucket `key`: up to burst tokens, gaining per_minute a minute on the
+ * database's clock (one clock for every node); a key never seen starts full.
+ * take: takes a token when there is one. *ok: there was one; when not,
+ * *retry_after_ms is the wait until there is. */
+k_status store_limit_bucket(store *s, const char *key, int64_t per_minute, int64_t burst, bool take,
+                            bool *ok, int64_t *retry_after_ms);
+/* Sliding window of two one-minute counters (aligned to the minute of now_ms,
+ * Kassa's clock): takes one of `key`'s calls unless `limit` are used in the
+ * last minute (the previous minute weighs by the part the window still
+ * covers). *ok; *retry_after_ms until the current minute ends. */
+k_status store_limit_window(store *s, const char *key, int64_t limit, int64_t now_ms, bool *ok,
+                            int64_t *retry_after_ms);
 
 /* ---- merchants ---- */
 typedef struct {

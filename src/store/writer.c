@@ -7,18 +7,27 @@
 
 #include <string.h>
 #include "commit_stats.h"
+#include "../base/clock.h"
 #include "../base/crashpoint.h"
 
 struct writer_job {
     store_fn fn;
     void *arg;
     k_status status;
-    bool done;         /* set by the writer under store_writer.mu */
-    pthread_cond_t cv; /* the caller sleeps on its own job: no herd on wake-up */
+    int64_t deadline_ms; /* refused K_EBUSY, not run, when taken later; 0 = never */
+    bool done;           /* set by the writer under store_writer.mu */
+    pthread_cond_t cv;   /* the caller sleeps on its own job: no herd on wake-up */
 };
 
 /* The writer whose thread this is: a nested store_write would wait for itself. */
 static _Thread_local store_writer *writer_of;
+/* The deadline of this thread's next submit (store_writer_next_deadline). */
+static _Thread_local int64_t next_deadline_ms;
+
+void store_writer_next_deadline(int64_t deadline_ms)
+{
+    next_deadline_ms = deadline_ms;
+}
 
 /* Every job of the batch fails: the transaction is gone (or its COMMIT's
  * outcome is unknown). K_ENOSPC when the backend says its disk is full (the
@@ -108,11 +117,26 @@ static void *writer_main(void *arg)
         if (w->q_count == 0)
             break; /* stopping, and the queue is drained */
         size_t n = w->q_count < LIMIT_WRITE_BATCH_MAX ? w->q_count : LIMIT_WRITE_BATCH_MAX;
+        size_t late = 0;
+        int64_t now = clock_mono_ms();
         for (size_t i = 0; i < n; i++) {
-            batch[i] = w->queue[w->q_head];
+            writer_job *j = w->queue[w->q_head];
             w->q_head = (w->q_head + 1) % LIMIT_WRITE_QUEUE_MAX;
+            if (j->deadline_ms != 0 && now > j->deadline_ms) {
+                /* Nothing of it ran: the caller answers 503 and may retry. */
+                j->status = K_EBUSY;
+                j->done = true;
+                pthread_cond_signal(&j->cv);
+                late++;
+                continue;
+            }
+            batch[i - late] = j;
         }
         w->q_count -= n;
+        w->stats.jobs_late += late;
+        n -= late;
+        if (n == 0)
+            continue;
         pthread_mutex_unlock(&w->mu);
         bool committed = batch_run(w, batch, n);
         pthread_mutex_lock(&w->mu);
@@ -159,7 +183,9 @@ k_status store_writer_submit(store_writer *w, store_fn fn, void *arg)
 {
     K_ASSERT(fn != NULL);
     K_ASSERT(writer_of != w); /* store_write inside a write closure would deadlock */
-    writer_job job = {.fn = fn, .arg = arg, .status = K_OK, .done = false};
+    writer_job job = {
+        .fn = fn, .arg = arg, .status = K_OK, .deadline_ms = next_deadline_ms, .done = false};
+    next_deadline_ms = 0;
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->q_count == LIMIT_WRITE_QUEUE_MAX) {
         pthread_mutex_unlock(&w->mu);

@@ -69,6 +69,10 @@ void store_writer_stop(store_writer *w);
 /* store_write: fn's status, K_EIO (K_ENOSPC: disk full) when the batch did not commit, K_EBUSY when
  * the queue is full or the writer is stopping. */
 k_status store_writer_submit(store_writer *w, store_fn fn, void *arg);
+/* The next store_writer_submit on this thread may be refused K_EBUSY, without
+ * running, when the writer reaches it after deadline_ms (clock_mono_ms); 0 =
+ * never. Set by store_write_fresh around one submit. */
+void store_writer_next_deadline(int64_t deadline_ms);
 /* Copies the counters and the queue depth. */
 void store_writer_stats(store_writer *w, store_stats *out);
 

@@ -116,6 +116,7 @@ async function startKassa(opts = {}) {
   // development switch is on and the per-merchant rate limit off unless a test says otherwise.
   const env = {
     ...process.env, KASSA_TEST_CLOCK: '1', KASSA_DEV_ALLOW_LOOPBACK: '1', KASSA_RATE_LIMIT_PER_S: '0',
+    KASSA_QUEUE_WAIT_MS: '60000', // an ASan build on a loaded machine must not be shed by the queue deadline
     ...(opts.env || {}),
   };
 

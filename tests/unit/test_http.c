@@ -263,7 +263,12 @@ static int group_setup(void **state)
     g_sales = metric_counter("kassa_test_sales_total", "kind=\"sale\"", "Test sales.");
     static int coll_value = 42;
     metric_add_collector(collector, &coll_value);
-    http_config cfg = {.host = "127.0.0.1", .port = 0, .auth = auth_hook, .inline_reads = true};
+    /* queue_wait_ms: a loaded test machine must not shed these tests' requests */
+    http_config cfg = {.host = "127.0.0.1",
+                       .port = 0,
+                       .auth = auth_hook,
+                       .inline_reads = true,
+                       .queue_wait_ms = 60000};
     k_status st = http_server_start(&g_srv, &cfg, routes, K_ARRAY_LEN(routes), NULL);
     if (st != K_OK)
         return -1;
@@ -647,7 +652,8 @@ static void check_concurrent(int n)
 {
     check_concurrent_on(g_port, n);
     http_server *s = NULL;
-    http_config cfg = {.host = "127.0.0.1", .io_threads = 1, .auth = auth_hook};
+    http_config cfg = {
+        .host = "127.0.0.1", .io_threads = 1, .auth = auth_hook, .queue_wait_ms = 60000};
     assert_int_equal(http_server_start(&s, &cfg, routes, K_ARRAY_LEN(routes), NULL), K_OK);
     check_concurrent_on(http_server_port(s), n);
     http_server_stop(s);
@@ -790,8 +796,12 @@ static void error_fn(http_req *req, http_resp *resp, int status, const char *cod
 static void test_queue_overflow_and_error_fn(void **state)
 {
     http_server *s = NULL;
-    http_config cfg = {
-        .host = "127.0.0.1", .workers = 1, .queue_max = 1, .auth = auth_hook, .error_fn = error_fn};
+    http_config cfg = {.host = "127.0.0.1",
+                       .workers = 1,
+                       .queue_max = 1,
+                       .queue_wait_ms = 60000,
+                       .auth = auth_hook,
+                       .error_fn = error_fn};
     assert_int_equal(http_server_start(&s, &cfg, routes, K_ARRAY_LEN(routes), NULL), K_OK);
     uint16_t port = http_server_port(s);
 
@@ -808,6 +818,45 @@ static void test_queue_overflow_and_error_fn(void **state)
     assert_true(ok <= 2); /* one running, one queued */
     assert_true(n503 >= 3);
     assert_int_equal(ok + n503, 5);
+    http_server_stop(s);
+}
+
+static long long metric_value(const char *m, const char *series)
+{
+    const char *line = strstr(m, series);
+    assert_non_null(line);
+    return strtoll(line + strlen(series), NULL, 10);
+}
+
+/* Admission by age: with one worker busy for 200 ms and a 20 ms deadline, the
+ * requests behind it are answered 503 + Retry-After (refused at the door once
+ * the queue's oldest is late, or shed by the worker without running), though
+ * the queue has room for all of them. */
+static void test_queue_deadline(void **state)
+{
+    http_server *s = NULL;
+    http_config cfg = {.host = "127.0.0.1",
+                       .workers = 1,
+                       .queue_max = 64,
+                       .queue_wait_ms = 20,
+                       .inline_reads = true,
+                       .auth = auth_hook};
+    assert_int_equal(http_server_start(&s, &cfg, routes, K_ARRAY_LEN(routes), NULL), K_OK);
+    uint16_t port = http_server_port(s);
+    long connects = 0;
+    int n503 = 0;
+    int ok = multi_run(port, "/slow", 6, 1, &connects, &n503);
+    assert_true(ok >= 1);
+    assert_true(n503 >= 3); /* at most one more ran: one that came after the first was done */
+    assert_int_equal(ok + n503, 6);
+    result r;
+    request(port, NULL, "/metrics", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(metric_value(r.body.data, "http_requests_shed_total{reason=\"deadline\"} "),
+                     n503);
+    assert_int_equal(metric_value(r.body.data, "http_requests_shed_total{reason=\"queue_full\"} "),
+                     0);
+    result_free(&r);
     http_server_stop(s);
 }
 
@@ -831,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_queue_overflow_and_error_fn),
+        cmocka_unit_test(test_queue_deadline),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

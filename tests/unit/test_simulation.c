@@ -1242,8 +1242,8 @@ static void settle(void)
         q.starting_after = arena_strdup(&A, evs[n - 1].id);
     }
     R.events = events;
-    trace("events %lld duplicates %lld given up %lld", (long long)events, (long long)dups,
-          (long long)expired);
+    trace("events %lld duplicates %lld given up %lld unrecorded rounds %lld", (long long)events,
+          (long long)dups, (long long)expired, (long long)record_failures);
 }
 
 /* ------------------------------------------------------------ one run */

@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -292,7 +293,7 @@ long crypto_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap)
  * seeded splitmix64 so the deterministic simulation replays a seed exactly.
  * Off (0) unless a test program turns it on; the server never does. */
 static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
-static bool fake_on;
+static _Atomic bool fake_on;
 static uint64_t fake_state;
 
 void crypto_random_fake_seed(uint64_t seed)
@@ -305,6 +306,8 @@ void crypto_random_fake_seed(uint64_t seed)
 
 static bool fake_fill(uint8_t *out, size_t n)
 {
+    if (!atomic_load(&fake_on))
+        return false; /* the server: no lock taken */
     pthread_mutex_lock(&fake_mu);
     bool on = fake_on;
     for (size_t i = 0; on && i < n; i += 8) {

@@ -249,6 +249,13 @@ struct gw_idem {
      * before answering; this is the id of what it began. The use case carries
      * that object on (same provider key) instead of beginning a second one. */
     const char *resume_id;
+    /* Optional: runs inside the transaction that stores the success answer, the
+     * one that records the action's change, after the answer is put. The back
+     * office appends its audit row here (staff_audit_attach), so the change and
+     * the row that records it commit together or not at all; an error aborts
+     * the action's transaction. */
+    k_status (*in_tx)(gw_idem *self, store_tx *tx, const void *record, arena *a);
+    void *in_tx_ctx;
 };
 /* Looks up a key before doing any work: K_OK + replay fields when a finished
  * answer exists with the same fingerprint; K_ECONFLICT (GW_WHY_IDEM_MISMATCH)

@@ -107,6 +107,9 @@ void bo_dev_endpoint_create(bo_req *r);
 void bo_dev_endpoint_change(bo_req *r);
 void bo_dev_event_resend(bo_req *r);
 void bo_dev_replay(bo_req *r);
+void bo_staff_page(bo_req *r);
+void bo_staff_create(bo_req *r);
+void bo_staff_change(bo_req *r);
 
 /* Audits one staff action on object_id with the result (outcome "ok" or "refused: ..."). */
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,

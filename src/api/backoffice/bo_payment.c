@@ -29,6 +29,7 @@ struct bo_action {
     unsigned perm;     /* what the role needs */
     const char *label; /* English; bo_t translates */
     bo_act_fn fn;
+    bool record_is_refund; /* the use case answers a gw_refund (else the payment) */
 };
 
 /* What a failed action tells the page: which action, and why. */
@@ -40,7 +41,7 @@ typedef struct {
 
 static void payment_page(bo_req *r, int status, const gw_payment *p, const bo_notice *n);
 
-static const char *bo_pay_snapshot(bo_req *r, const gw_payment *p)
+static const char *pay_snapshot_in(arena *a, const gw_payment *p)
 {
     json_t *o =
         json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "status", pay_state_name(p->m.state), "amount",
@@ -49,9 +50,35 @@ static const char *bo_pay_snapshot(bo_req *r, const gw_payment *p)
                   "auth_expires_at", (json_int_t)p->auth_expires_at);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char *copy = arena_strdup(r->req->arena, s != NULL ? s : "{}");
+    char *copy = arena_strdup(a, s != NULL ? s : "{}");
     free(s);
     return copy;
+}
+
+/* staff_audit_hook.after_of: the state after, from what the use case answered
+ * inside its transaction (a refund for the refund actions, else the payment). */
+static const char *after_of_payment(void *ctx, const void *record, arena *a)
+{
+    (void)ctx;
+    return pay_snapshot_in(a, record);
+}
+
+static const char *after_of_refund(void *ctx, const void *record, arena *a)
+{
+    (void)ctx;
+    const gw_refund *rf = record;
+    json_t *o = json_pack("{s:s,s:I,s:s}", "refund", rf->id, "amount", (json_int_t)rf->amount,
+                          "status", rf->status != NULL ? rf->status : "");
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char *copy = arena_strdup(a, s != NULL ? s : "{}");
+    free(s);
+    return copy;
+}
+
+static const char *bo_pay_snapshot(bo_req *r, const gw_payment *p)
+{
+    return pay_snapshot_in(r->req->arena, p);
 }
 
 static char *bo_idem_render(gw_idem *self, const void *record, arena *a)
@@ -160,7 +187,7 @@ static k_status act_refund(bo_req *r, const bo_action *a, gw_payment *p, gw_idem
         return K_EINVAL;
     }
     int64_t asked = full ? p->m.captured - p->m.refunded - p->m.refund_pending : amount;
-    if (asked > r->s.role->refund_reauth_above &&
+    if (asked > r->s.refund_reauth_above &&
         !staff_reauth(r->api->g, &r->s, bo_f(r, "reauth"), r->req->arena)) {
         snprintf(err->param, sizeof err->param, "reauth");
         snprintf(err->message, sizeof err->message, "%s",
@@ -253,16 +280,16 @@ static k_status act_edit(bo_req *r, const bo_action *a, gw_payment *p, gw_idem *
 }
 
 static const bo_action bo_actions[] = {
-    {"capture", STAFF_ACT, "Capture in full", act_capture},
-    {"capture_lines", STAFF_ACT, "Capture the shipped lines", act_capture_lines},
-    {"capture_amount", STAFF_ACT, "Capture an amount", act_capture_amount},
-    {"cancel", STAFF_ACT, "Cancel the reservation", act_cancel},
-    {"release", STAFF_ACT, "Release the remainder", act_cancel},
-    {"extend", STAFF_ACT, "Extend the authorisation", act_extend},
-    {"edit_lines", STAFF_ACT, "Change the order lines", act_edit},
-    {"resend", STAFF_ACT, "Resend payment instructions", act_resend},
-    {"sync", STAFF_ACT, "Check status with the provider", act_sync},
-    {"refund", STAFF_REFUND, "Refund", act_refund},
+    {"capture", STAFF_ACT, "Capture in full", act_capture, false},
+    {"capture_lines", STAFF_ACT, "Capture the shipped lines", act_capture_lines, false},
+    {"capture_amount", STAFF_ACT, "Capture an amount", act_capture_amount, false},
+    {"cancel", STAFF_ACT, "Cancel the reservation", act_cancel, false},
+    {"release", STAFF_ACT, "Release the remainder", act_cancel, false},
+    {"extend", STAFF_ACT, "Extend the authorisation", act_extend, false},
+    {"edit_lines", STAFF_ACT, "Change the order lines", act_edit, false},
+    {"resend", STAFF_ACT, "Resend payment instructions", act_resend, false},
+    {"sync", STAFF_ACT, "Check status with the provider", act_sync, false},
+    {"refund", STAFF_REFUND, "Refund", act_refund, true},
 };
 
 static const bo_action *action_find(const char *name)
@@ -298,16 +325,19 @@ static bool action_shown(const char *name, const gw_payment *p)
 
 /* ---- running an action ---- */
 
+/* The reason typed, at most LIMIT_BO_REASON_MAX bytes (arena copy). */
+static const char *bo_reason(bo_req *r)
+{
+    const char *reason = bo_f(r, "reason");
+    if (reason != NULL && strlen(reason) > LIMIT_BO_REASON_MAX) /* may cut UTF-8: display only */
+        return arena_printf(r->req->arena, "%.*s", LIMIT_BO_REASON_MAX, reason);
+    return reason;
+}
+
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,
                      const char *after, const char *outcome)
 {
-    const char *reason = bo_f(r, "reason");
-    char cut[LIMIT_BO_REASON_MAX + 1];
-    if (reason != NULL && strlen(reason) > LIMIT_BO_REASON_MAX) {
-        memcpy(cut, reason, LIMIT_BO_REASON_MAX); /* may cut a UTF-8 sequence: display only */
-        cut[LIMIT_BO_REASON_MAX] = '\0';
-        reason = cut;
-    }
+    const char *reason = bo_reason(r);
     staff_audit_entry e = {.action = action,
                            .object_id = object_id,
                            .before_json = before,
@@ -377,6 +407,14 @@ static void action_run(bo_req *r, const bo_action *a, gw_payment *p)
         return;
     }
     const char *before = bo_pay_snapshot(r, p);
+    /* The audit row goes in with the action's own change (one transaction). */
+    staff_audit_hook audit = {.s = &r->s,
+                              .e = {.action = arena_printf(r->req->arena, "payment.%s", a->name),
+                                    .object_id = p->id,
+                                    .before_json = before,
+                                    .reason = bo_reason(r)},
+                              .after_of = a->record_is_refund ? after_of_refund : after_of_payment};
+    staff_audit_attach(&audit, &idem);
     ks = a->fn(r, a, p, action_takes_idem(a) ? &idem : NULL, &err);
     if (ks == K_OK && !action_takes_idem(a))
         gw_idem_store_error(r->api->g, r->s.merchant_id, &idem, 200, "{\"backoffice\":true}");
@@ -385,13 +423,16 @@ static void action_run(bo_req *r, const bo_action *a, gw_payment *p)
         action_refused(r, a, p, &err);
         return;
     }
-    gw_payment after;
-    gw_err e2;
-    const char *after_s = NULL;
-    if (gw_pi_get(r->api->g, r->s.merchant_id, p->id, r->req->arena, &after, &e2) == K_OK)
-        after_s = bo_pay_snapshot(r, &after);
-    bo_audit_action(r, arena_printf(r->req->arena, "payment.%s", a->name), p->id, before, after_s,
-                    "ok");
+    if (!audit.written) {
+        /* resend and sync take no idempotency record of their own in the gateway:
+         * their row follows the answer, in its own transaction */
+        gw_payment after;
+        gw_err e2;
+        const char *after_s = NULL;
+        if (gw_pi_get(r->api->g, r->s.merchant_id, p->id, r->req->arena, &after, &e2) == K_OK)
+            after_s = bo_pay_snapshot(r, &after);
+        bo_audit_action(r, audit.e.action, p->id, before, after_s, "ok");
+    }
     http_resp_redirect(
         r->req, r->resp,
         arena_printf(r->req->arena, "/dashboard/payments/%s?done=%s", p->id, a->name));

@@ -164,6 +164,7 @@ typedef struct {
     int64_t payment_amount;          /* the payment's captured amount, for callbacks */
     int64_t payment_refunded;        /* refunded on the payment after this refund settled */
     json_t *metadata;
+    json_t *lines; /* refunded order lines as sent to the provider; NULL = by amount */
     int64_t created;
     int32_t version;
 } gw_refund;
@@ -376,7 +377,19 @@ typedef struct {
     const char *reason;
     const char *external_id; /* ECommPay merchant_refund_id */
     json_t *metadata;
+    /* Borrowed; NULL = by amount. A refund of order lines: [{"line": index into the
+     * payment's lines, "quantity": n}]; the amount is the lines' (amount must be 0),
+     * computed here and sent to the provider with the lines (Klarna's order_lines). A
+     * line is refunded at most its quantity over all refunds. */
+    json_t *lines;
 } gw_refund_params;
+
+/* The amount a refund of `lines` (gw_refund_params.lines) of p comes to, and the
+ * provider's refund lines (into *out, arena-owned, when out is not NULL): what
+ * gw_refund_create computes. K_EINVAL with err (param "lines") when a line or a
+ * quantity is not refundable. */
+k_status gw_refund_lines_amount(const gw_payment *p, json_t *lines, arena *a, int64_t *amount,
+                                json_t **out, gw_err *err);
 
 k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *p, gw_idem *idem,
                           arena *a, gw_refund *out, gw_err *err);

@@ -15,6 +15,23 @@ typedef struct {
 } bo_word;
 
 static const bo_word bo_words[] = {
+    /* refunds of order lines */
+    {"Refund order lines",
+     {"Bestellpositionen erstatten", "Rembourser des lignes de commande", "Hyvitä tilausrivejä",
+      "Återbetala orderrader"}},
+    {"Quantities to refund",
+     {"Zu erstattende Mengen", "Quantités à rembourser", "Hyvitettävät määrät",
+      "Antal att återbetala"}},
+    {"refundable quantity",
+     {"erstattbare Menge", "quantité remboursable", "hyvitettävissä", "kan återbetalas"}},
+    {"The amount is the lines' total; Klarna receives the lines.",
+     {"Der Betrag ist die Summe der Positionen; Klarna erhält die Positionen.",
+      "Le montant est le total des lignes ; Klarna reçoit les lignes.",
+      "Summa on rivien yhteissumma; Klarna saa rivit.",
+      "Beloppet är radernas summa; Klarna får raderna."}},
+    {"Choose the lines to refund.",
+     {"Wählen Sie die zu erstattenden Positionen.", "Choisissez les lignes à rembourser.",
+      "Valitse hyvitettävät rivit.", "Välj raderna att återbetala."}},
     /* the staff page */
     {"Staff", {"Mitarbeitende", "Équipe", "Henkilöstö", "Personal"}},
     {"Staff accounts",

@@ -200,6 +200,50 @@ static k_status act_refund(bo_req *r, const bo_action *a, gw_payment *p, gw_idem
     return gw_refund_create(r->api->g, r->s.merchant_id, &rp, idem, r->req->arena, &out, err);
 }
 
+/* Refund by lines: the quantities chosen per order line; the gateway computes
+ * the amount from them (and sends the lines to Klarna). */
+static k_status act_refund_lines(bo_req *r, const bo_action *a, gw_payment *p, gw_idem *idem,
+                                 gw_err *err)
+{
+    (void)a;
+    json_t *chosen = json_array();
+    arena_defer(r->req->arena, (void (*)(void *))json_decref, chosen);
+    size_t i;
+    json_t *l;
+    json_array_foreach(p->lines, i, l)
+    {
+        char key[32];
+        snprintf(key, sizeof key, "rqty_%zu", i);
+        const char *v = bo_f(r, key);
+        char *end = NULL;
+        long long q = v != NULL ? strtoll(v, &end, 10) : 0;
+        if (v != NULL && (*end != '\0' || q < 0 || q > 100000)) {
+            snprintf(err->param, sizeof err->param, "%s", key);
+            snprintf(err->message, sizeof err->message, "%s",
+                     T(r, "Give a whole quantity (0 removes the line)."));
+            err->why = GW_WHY_PARAM_INVALID;
+            return K_EINVAL;
+        }
+        if (q > 0)
+            json_array_append_new(
+                chosen, json_pack("{s:I,s:I}", "line", (json_int_t)i, "quantity", (json_int_t)q));
+    }
+    int64_t amount = 0;
+    if (gw_refund_lines_amount(p, chosen, r->req->arena, &amount, NULL, err) != K_OK)
+        return K_EINVAL;
+    if (amount > r->s.refund_reauth_above &&
+        !staff_reauth(r->api->g, &r->s, bo_f(r, "reauth"), r->req->arena)) {
+        snprintf(err->param, sizeof err->param, "reauth");
+        snprintf(err->message, sizeof err->message, "%s",
+                 T(r, "Refunds this large need your password or a current authentication code."));
+        err->why = GW_WHY_FORBIDDEN;
+        return K_EINVAL;
+    }
+    gw_refund_params rp = {.payment_id = p->id, .lines = chosen};
+    gw_refund out;
+    return gw_refund_create(r->api->g, r->s.merchant_id, &rp, idem, r->req->arena, &out, err);
+}
+
 static k_status act_resend(bo_req *r, const bo_action *a, gw_payment *p, gw_idem *idem, gw_err *err)
 {
     (void)a;
@@ -290,6 +334,7 @@ static const bo_action bo_actions[] = {
     {"resend", STAFF_ACT, "Resend payment instructions", act_resend, false},
     {"sync", STAFF_ACT, "Check status with the provider", act_sync, false},
     {"refund", STAFF_REFUND, "Refund", act_refund, true},
+    {"refund_lines", STAFF_REFUND, "Refund order lines", act_refund_lines, true},
 };
 
 static const bo_action *action_find(const char *name)
@@ -318,6 +363,8 @@ static bool action_shown(const char *name, const gw_payment *p)
         return auth && klarna;
     if (strcmp(name, "refund") == 0)
         return p->m.captured - p->m.refunded - p->m.refund_pending > 0;
+    if (strcmp(name, "refund_lines") == 0)
+        return p->m.captured - p->m.refunded - p->m.refund_pending > 0 && has_lines;
     if (strcmp(name, "resend") == 0)
         return klarna && p->m.captured > 0;
     return strcmp(name, "sync") == 0 && p->latest_attempt != NULL;
@@ -792,17 +839,53 @@ static void form_edit(bo_req *r, const gw_payment *p)
                 "changes."));
 }
 
+static void form_reauth(bo_req *r, const gw_payment *p, const bo_action *a, const bo_notice *n)
+{
+    bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
+               strcmp(n->param, "reauth") == 0;
+    const char *id = strcmp(a->name, "refund") == 0 ? "reauth" : "reauth-lines";
+    bo_fmt(r, "<label for=\"%s\">%s ", id, T(r, "Password or authentication code, needed above"));
+    bo_money(r, r->s.refund_reauth_above, p->currency);
+    bo_fmt(r,
+           "</label><input id=\"%s\" name=\"reauth\" type=\"password\" "
+           "autocomplete=\"current-password\"%s>",
+           id, bad ? " aria-invalid=\"true\"" : "");
+}
+
 static void form_refund(bo_req *r, const gw_payment *p, const bo_action *a, const bo_notice *n)
 {
     form_amount(r, a, T(r, "Amount (empty: everything refundable)"), n);
-    bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
-               strcmp(n->param, "reauth") == 0;
-    bo_fmt(r, "<label for=\"reauth\">%s ", T(r, "Password or authentication code, needed above"));
-    bo_money(r, r->s.role->refund_reauth_above, p->currency);
-    bo_fmt(r,
-           "</label><input id=\"reauth\" name=\"reauth\" type=\"password\" "
-           "autocomplete=\"current-password\"%s>",
-           bad ? " aria-invalid=\"true\"" : "");
+    form_reauth(r, p, a, n);
+}
+
+/* Each order line with how many of it may still be refunded. */
+static void form_refund_lines(bo_req *r, const gw_payment *p, const bo_action *a,
+                              const bo_notice *n)
+{
+    bo_fmt(r, "<fieldset><legend>%s</legend>", T(r, "Quantities to refund"));
+    size_t i;
+    json_t *l;
+    json_array_foreach(p->lines, i, l)
+    {
+        long long qty = (long long)json_integer_value(json_object_get(l, "quantity"));
+        long long left =
+            qty - (long long)json_integer_value(json_object_get(l, "refunded_quantity"));
+        bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
+                   strncmp(n->param, "rqty_", 5) == 0 && (size_t)atoi(n->param + 5) == i;
+        bo_fmt(r, "<p><label for=\"rqty-%zu\">", i);
+        bo_esc(r, json_string_value(json_object_get(l, "name")));
+        bo_raw(r, " (");
+        bo_money(r, json_integer_value(json_object_get(l, "total_amount")), p->currency);
+        bo_fmt(r, "; %s %lld)</label>", T(r, "refundable quantity"), left > 0 ? left : 0);
+        bo_fmt(r,
+               "<input id=\"rqty-%zu\" name=\"rqty_%zu\" type=\"number\" min=\"0\" "
+               "max=\"%lld\" value=\"0\" inputmode=\"numeric\"%s%s></p>",
+               i, i, left > 0 ? left : 0, left > 0 ? "" : " disabled",
+               bad ? " aria-invalid=\"true\"" : "");
+    }
+    bo_fmt(r, "</fieldset><p class=\"hint\">%s</p>",
+           T(r, "The amount is the lines' total; Klarna receives the lines."));
+    form_reauth(r, p, a, n);
 }
 
 static void action_form(bo_req *r, const gw_payment *p, const bo_action *a, const bo_notice *n)
@@ -822,6 +905,8 @@ static void action_form(bo_req *r, const gw_payment *p, const bo_action *a, cons
         form_edit(r, p);
     else if (a->fn == act_refund)
         form_refund(r, p, a, n);
+    else if (a->fn == act_refund_lines)
+        form_refund_lines(r, p, a, n);
     form_end(r, a);
 }
 

@@ -247,6 +247,13 @@ static const oa_doc OA_DOCS[] = {
      OB_FORM, OA_REDIRECT, ""},
     {"POST", "/dashboard/developers/replay", "Back office", "Send every undelivered event again",
      OB_FORM, OA_REDIRECT, ""},
+    {"GET", "/dashboard/staff", "Back office", "Staff accounts (admins)", OB_NONE, OA_HTML, ""},
+    {"POST", "/dashboard/staff", "Back office",
+     "Add a staff account (its password and otpauth:// URI shown once)", OB_FORM, OA_HTML,
+     "email!:string role!:string reason:string"},
+    {"POST", "/dashboard/staff/:id/:what", "Back office",
+     "Change a staff account: role and refund limit, disable, enable, reset 2FA", OB_FORM,
+     OA_REDIRECT, "role:string refund_limit:string reason:string confirm:string"},
     /* The sandbox demo shop */
     {"GET", "/demo", "Demo shop", "The sandbox demo shop", OB_NONE, OA_HTML, ""},
     {"GET", "/demo/cart", "Demo shop", "The demo shop's cart", OB_NONE, OA_HTML, ""},

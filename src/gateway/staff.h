@@ -11,10 +11,10 @@
  * payment actions themselves are the gateway's ordinary use cases.
  *
  * Secrets: passwords are stored as libsodium argon2id strings; session tokens
- * and recovery codes only as their SHA-256; the TOTP secret is needed in clear
- * to compute codes. Every sign-in (good or bad) and every staff action is an
- * audit row; the row's hash covers the previous row's hash, so an edited or
- * removed row breaks the chain that staff_audit_verify() walks.
+ * and recovery codes only as their SHA-256; the TOTP secret, needed to compute
+ * codes, sealed with the server's key (the store seals and opens it). Every sign-in (good or bad)
+ * and every staff action is an audit row; the row's hash covers the previous row's hash, so an
+ * edited or removed row breaks the chain that staff_audit_verify() walks.
  */
 #ifndef KASSA_STAFF_H
 #define KASSA_STAFF_H

@@ -870,8 +870,10 @@ static void form_refund_lines(bo_req *r, const gw_payment *p, const bo_action *a
         long long qty = (long long)json_integer_value(json_object_get(l, "quantity"));
         long long left =
             qty - (long long)json_integer_value(json_object_get(l, "refunded_quantity"));
+        char key[32];
+        snprintf(key, sizeof key, "rqty_%zu", i);
         bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
-                   strncmp(n->param, "rqty_", 5) == 0 && (size_t)atoi(n->param + 5) == i;
+                   strcmp(n->param, key) == 0;
         bo_fmt(r, "<p><label for=\"rqty-%zu\">", i);
         bo_esc(r, json_string_value(json_object_get(l, "name")));
         bo_raw(r, " (");

@@ -59,7 +59,7 @@ static void user_row(bo_req *r, const store_staff *u)
     bo_time(r, u->created_ms / 1000);
     bo_raw(r, "</td><td>");
     /* role and refund limit */
-    bo_fmt(r, "<form method=\"post\" class=\"stack\" action=\"/dashboard/staff/%s/change\">",
+    bo_fmt(r, "<form method=\"post\" class=\"staff-change\" action=\"/dashboard/staff/%s/change\">",
            u->id);
     bo_csrf_field(r);
     bo_fmt(r, "<label for=\"role-%s\">%s</label>", u->id, T(r, "Role"));
@@ -74,7 +74,7 @@ static void user_row(bo_req *r, const store_staff *u)
     bo_raw(r, ">");
     bo_fmt(r, "<label for=\"reason-%s\">%s</label><input id=\"reason-%s\" name=\"reason\">", u->id,
            T(r, "Reason (kept in the audit log)"), u->id);
-    bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form>", T(r, "Save"));
+    bo_fmt(r, "<p><button type=\"submit\" class=\"small\">%s</button></p></form>", T(r, "Save"));
     /* disable / enable */
     bo_fmt(r, "<form method=\"post\" class=\"inline\" action=\"/dashboard/staff/%s/%s\">", u->id,
            u->disabled ? "enable" : "disable");
@@ -82,14 +82,13 @@ static void user_row(bo_req *r, const store_staff *u)
     bo_fmt(r, "<button type=\"submit\" class=\"small\" aria-label=\"%s ",
            u->disabled ? T(r, "Enable") : T(r, "Disable"));
     bo_esc(r, u->email);
-    bo_fmt(r, "\">%s</button></form> ", u->disabled ? T(r, "Enable") : T(r, "Disable"));
+    bo_fmt(r, "\">%s</button></form>", u->disabled ? T(r, "Enable") : T(r, "Disable"));
     /* reset 2FA, confirmed */
-    bo_fmt(r, "<form method=\"post\" class=\"inline\" action=\"/dashboard/staff/%s/reset_2fa\">",
-           u->id);
+    bo_fmt(r, "<form method=\"post\" action=\"/dashboard/staff/%s/reset_2fa\">", u->id);
     bo_csrf_field(r);
     bo_fmt(r,
-           "<input type=\"checkbox\" id=\"confirm-%s\" name=\"confirm\" value=\"1\" required>"
-           "<label for=\"confirm-%s\" class=\"check\">%s</label> ",
+           "<p class=\"check\"><input type=\"checkbox\" id=\"confirm-%s\" name=\"confirm\" "
+           "value=\"1\" required><label for=\"confirm-%s\">%s</label></p>",
            u->id, u->id, T(r, "I confirm"));
     bo_fmt(r, "<button type=\"submit\" class=\"small\" aria-label=\"%s ",
            T(r, "Reset two-factor authentication"));
@@ -157,7 +156,7 @@ static void staff_page(bo_req *r, int status, const char *note, const gw_err *er
     role_select(r, "new-role", "read_only");
     bo_fmt(r, "<label for=\"new-reason\">%s</label><input id=\"new-reason\" name=\"reason\">",
            T(r, "Reason (kept in the audit log)"));
-    bo_fmt(r, "<button type=\"submit\">%s</button></form>", T(r, "Add the person"));
+    bo_fmt(r, "<p><button type=\"submit\">%s</button></p></form>", T(r, "Add the person"));
     bo_page_end(r);
     bo_finish(r);
 }

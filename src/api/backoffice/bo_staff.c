@@ -129,12 +129,13 @@ static void staff_page(bo_req *r, int status, const char *note, const gw_err *er
         bo_esc(r, shown->totp_uri);
         bo_raw(r, "</code></dd></div></dl></section>");
     }
-    bo_fmt(r,
-           "<section aria-labelledby=\"staff-h\"><h2 id=\"staff-h\">%s</h2><div class=\"scroll\">"
-           "<table class=\"list\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-           "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
-           T(r, "Staff accounts"), T(r, "E-mail address"), T(r, "Status"), T(r, "Created"),
-           T(r, "Actions"));
+    bo_fmt(
+        r,
+        "<section aria-labelledby=\"staff-h\"><h2 id=\"staff-h\">%s</h2><div class=\"scroll\">"
+        "<table class=\"list staff\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
+        T(r, "Staff accounts"), T(r, "E-mail address"), T(r, "Status"), T(r, "Created"),
+        T(r, "Actions"));
     for (size_t i = 0; i < n; i++)
         user_row(r, &us[i]);
     bo_raw(r, "</tbody></table></div></section>");

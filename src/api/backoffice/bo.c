@@ -31,14 +31,19 @@ static bool bo_https(const bo_req *r)
     return u != NULL && strncmp(u, "https://", 8) == 0;
 }
 
-static void bo_headers(bo_req *r)
+static void bo_headers(bo_req *r, unsigned flags)
 {
     http_req *q = r->req;
     http_resp *p = r->resp;
+    /* BO_IMG_HTTPS: the branding preview shows the merchant's logo (an https URL). */
     http_resp_header(q, p, "Content-Security-Policy",
-                     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
-                     "data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-                     "frame-ancestors 'none'; object-src 'none'");
+                     (flags & BO_IMG_HTTPS) != 0
+                         ? "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
+                           "'self' data: https:; connect-src 'self'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+                         : "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
+                           "'self' data:; connect-src 'self'; base-uri 'none'; form-action "
+                           "'self'; frame-ancestors 'none'; object-src 'none'");
     /* nosniff and X-Frame-Options come from the server (http.c) on every answer. Its
      * generic CSP allows inline code for other pages; a browser enforces every policy
      * it is sent, so this stricter one holds. Its Referrer-Policy is no-referrer, under
@@ -134,7 +139,7 @@ static bool bo_signin_needed(bo_req *r, const bo_spec *spec)
 void bo_run(http_req *req, http_resp *resp, void *ctx, const bo_spec *spec)
 {
     bo_req r = {.api = ctx, .req = req, .resp = resp, .out = &resp->body};
-    bo_headers(&r);
+    bo_headers(&r, spec->flags);
     r.query = bo_decode(&r, req->query, req->query != NULL ? strlen(req->query) : 0);
     bool post = strcmp(req->method, "POST") == 0;
     r.form = post ? bo_decode(&r, req->body, req->body_len) : json_object();
@@ -366,6 +371,12 @@ BO_ENTRY(e_dev_replay, bo_dev_replay, STAFF_DEV, 0)
 BO_ENTRY(e_staff, bo_staff_page, STAFF_USERS, 0)
 BO_ENTRY(e_staff_create, bo_staff_create, STAFF_USERS, 0)
 BO_ENTRY(e_staff_change, bo_staff_change, STAFF_USERS, 0)
+BO_ENTRY(e_settings, bo_settings_page, STAFF_VIEW, 0)
+BO_ENTRY(e_settings_preview, bo_settings_preview, STAFF_VIEW, BO_IMG_HTTPS)
+BO_ENTRY(e_settings_methods, bo_settings_methods, STAFF_SETTINGS, 0)
+BO_ENTRY(e_settings_creds, bo_settings_credentials, STAFF_SETTINGS, 0)
+BO_ENTRY(e_settings_brand, bo_settings_branding, STAFF_SETTINGS, 0)
+BO_ENTRY(e_settings_expiry, bo_settings_expiry, STAFF_SETTINGS, 0)
 
 #define BOF LIMIT_BO_FORM_MAX
 
@@ -395,6 +406,12 @@ static const http_route bo_routes[] = {
     {"GET", "/dashboard/staff", e_staff, AUTH_NONE, 0, "bo_staff", 0},
     {"POST", "/dashboard/staff", e_staff_create, AUTH_NONE, BOF, "bo_staff", 0},
     {"POST", "/dashboard/staff/:id/:what", e_staff_change, AUTH_NONE, BOF, "bo_staff", 0},
+    {"GET", "/dashboard/settings", e_settings, AUTH_NONE, 0, "bo_settings", 0},
+    {"GET", "/dashboard/settings/preview", e_settings_preview, AUTH_NONE, 0, "bo_settings", 0},
+    {"POST", "/dashboard/settings/methods", e_settings_methods, AUTH_NONE, BOF, "bo_settings", 0},
+    {"POST", "/dashboard/settings/credentials", e_settings_creds, AUTH_NONE, BOF, "bo_settings", 0},
+    {"POST", "/dashboard/settings/branding", e_settings_brand, AUTH_NONE, BOF, "bo_settings", 0},
+    {"POST", "/dashboard/settings/expiry", e_settings_expiry, AUTH_NONE, BOF, "bo_settings", 0},
 };
 
 size_t backoffice_routes(const http_route **out)

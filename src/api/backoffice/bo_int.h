@@ -35,8 +35,9 @@ typedef struct {
 typedef void (*bo_fn)(bo_req *r);
 
 /* Route flags. */
-#define BO_PUBLIC 1u /* no session needed (sign-in pages, static files) */
-#define BO_RAW    2u /* the handler writes its own answer (static files, live updates) */
+#define BO_PUBLIC    1u /* no session needed (sign-in pages, static files) */
+#define BO_RAW       2u /* the handler writes its own answer (static files, live updates) */
+#define BO_IMG_HTTPS 4u /* the page may show https images (the branding preview's logo) */
 
 typedef struct {
     bo_fn fn;
@@ -110,6 +111,13 @@ void bo_dev_replay(bo_req *r);
 void bo_staff_page(bo_req *r);
 void bo_staff_create(bo_req *r);
 void bo_staff_change(bo_req *r);
+/* The Settings page (bo_settings.c). */
+void bo_settings_page(bo_req *r);
+void bo_settings_preview(bo_req *r);
+void bo_settings_methods(bo_req *r);
+void bo_settings_credentials(bo_req *r);
+void bo_settings_branding(bo_req *r);
+void bo_settings_expiry(bo_req *r);
 
 /* Audits one staff action on object_id with the result (outcome "ok" or "refused: ..."). */
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,

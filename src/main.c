@@ -401,37 +401,11 @@ static int db_file_private(const char *path)
     return 0;
 }
 
-/* The key file: key_file, or kassa.key beside the SQLite database; with
- * PostgreSQL ~/.config/kassa/kassa.key, the same for every command of this
- * user whatever its working directory (nodes on other machines set key_file). */
+/* The key file: key_file, or kassa.key beside the SQLite database, or
+ * ~/.config/kassa/kassa.key with PostgreSQL (cli_key_load). */
 static int load_key(const config *c)
 {
-    char path[CONFIG_VALUE_MAX + 64];
-    const char *home = getenv("HOME");
-    if (c->key_file[0] != '\0') {
-        snprintf(path, sizeof(path), "%s", c->key_file);
-    } else if (strstr(c->db, "://") == NULL) {
-        char dir[CONFIG_VALUE_MAX];
-        snprintf(dir, sizeof(dir), "%s", c->db);
-        snprintf(path, sizeof(path), "%s/kassa.key", dirname(dir));
-    } else if (home != NULL && home[0] != '\0' && strlen(home) < CONFIG_VALUE_MAX) {
-        snprintf(path, sizeof(path), "%s/.config", home);
-        mkdir(path, 0700); /* may exist */
-        snprintf(path, sizeof(path), "%s/.config/kassa", home);
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            fprintf(stderr, "kassa: cannot create '%s': %s\n", path, strerror(errno));
-            return 1;
-        }
-        snprintf(path, sizeof(path), "%s/.config/kassa/kassa.key", home);
-    } else {
-        fprintf(stderr, "kassa: set key_file (no HOME for the default key file)\n");
-        return 1;
-    }
-    if (crypto_keyfile_load(path) != K_OK) {
-        fprintf(stderr, "kassa: cannot use the key file '%s' (see the log above)\n", path);
-        return 1;
-    }
-    return 0;
+    return cli_key_load(c->key_file, c->db);
 }
 
 static int open_store(const config *c, store **st)

@@ -205,6 +205,8 @@ json_t *gw_refund_to_json(const gw_refund *r)
     put_int(o, "payment_amount", r->payment_amount);
     put_int(o, "payment_refunded", r->payment_refunded);
     put_json(o, "metadata", r->metadata, false);
+    if (r->lines != NULL)
+        json_object_set(o, "lines", r->lines);
     put_int(o, "created", r->created);
     return o;
 }
@@ -231,6 +233,8 @@ k_status gw_refund_from_json(json_t *doc, arena *a, gw_refund *r)
     r->payment_amount = gw_jint(doc, "payment_amount");
     r->payment_refunded = gw_jint(doc, "payment_refunded");
     r->metadata = keep_or_new(a, doc, "metadata", false);
+    json_t *lines = json_object_get(doc, "lines");
+    r->lines = json_is_array(lines) ? gw_keep(a, lines) : NULL;
     r->created = gw_jint(doc, "created");
     return K_OK;
 }

@@ -14,6 +14,7 @@
 #include "../base/ids.h"
 #include "../base/log.h"
 #include "../domain/money.h"
+#include "../store/store_staff.h"
 
 /* Days before authorisation expiry when the warning webhook goes out: set once
  * by gw_open from the configuration, read by gw_save_payment (due times). */
@@ -480,7 +481,10 @@ k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *ide
     char *body = idem->render(idem, record, a);
     if (body == NULL)
         return K_ENOMEM;
-    return idem_put(tx, merchant_id, idem, 200, body);
+    k_status st = idem_put(tx, merchant_id, idem, 200, body);
+    if (st == K_OK && idem->in_tx != NULL)
+        st = idem->in_tx(idem, tx, record, a);
+    return st;
 }
 
 static k_status idem_err_fn(store_tx *tx, void *arg)
@@ -862,6 +866,47 @@ static int64_t captures_open_sum(const gw_payment *p)
     return sum;
 }
 
+/* The payment's search terms (store_pay_terms_put): its customer's e-mail in
+ * lower case, each metadata entry with a text value, the Alipay+ wallet, the
+ * Klarna order id. Texts in a; at most cap. */
+static size_t payment_terms(const gw_payment *p, arena *a, const char **out, size_t cap)
+{
+    size_t n = 0;
+    if (p->email != NULL && p->email[0] != '\0' && n < cap) {
+        char *t = arena_printf(a, "email:%s", p->email);
+        for (char *c = t != NULL ? t + 6 : NULL; c != NULL && *c != '\0'; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        if (t != NULL)
+            out[n++] = t;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(p->metadata, key, v)
+    {
+        if (!json_is_string(v) || n >= cap)
+            continue;
+        const char *t = arena_printf(a, "meta:%s=%s", key, json_string_value(v));
+        if (t != NULL)
+            out[n++] = t;
+    }
+    if (p->method_type != NULL && strncmp(p->method_type, "alipay", 6) == 0 &&
+        p->method_detail != NULL && n < cap) {
+        char *t = arena_printf(a, "wallet:%s", p->method_detail);
+        for (char *c = t != NULL ? t + 7 : NULL; c != NULL && *c != '\0'; c++)
+            if (*c >= 'a' && *c <= 'z')
+                *c = (char)(*c - 'a' + 'A');
+        if (t != NULL)
+            out[n++] = t;
+    }
+    if (p->order_ref != NULL && n < cap) {
+        const char *t = arena_printf(a, "order:%s", p->order_ref);
+        if (t != NULL)
+            out[n++] = t;
+    }
+    return n;
+}
+
 /* The payment's row without its body, its invariants checked. */
 static store_obj payment_obj(const gw_payment *p)
 {
@@ -881,10 +926,24 @@ static store_obj payment_obj(const gw_payment *p)
     return o;
 }
 
+/* The payment's search terms in its own transaction (the list's indexed filters). */
+static k_status payment_terms_put(store_tx *tx, const gw_payment *p, bool fresh)
+{
+    const char *terms[LIMIT_METADATA_KEYS_MAX + 3];
+    arena a;
+    arena_init(&a, 0);
+    size_t n = payment_terms(p, &a, terms, K_ARRAY_LEN(terms));
+    k_status st = store_pay_terms_put(tx, p->merchant_id, p->id, terms, n, fresh);
+    arena_release(&a);
+    return st;
+}
+
 k_status gw_save_payment(store_tx *tx, gw_payment *p)
 {
     store_obj o = payment_obj(p);
-    return save_doc(tx, &o, gw_payment_to_json(p), &p->version);
+    bool fresh = p->version == 0;
+    k_status st = save_doc(tx, &o, gw_payment_to_json(p), &p->version);
+    return st == K_OK ? payment_terms_put(tx, p, fresh) : st;
 }
 
 k_status gw_load_attempt(store_tx *tx, const char *attempt_id, arena *a, gw_attempt *out)
@@ -1141,6 +1200,8 @@ k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready
         st = store_obj_put(tx, &o);
         if (st == K_OK)
             p->version = o.version;
+        if (st == K_OK)
+            st = payment_terms_put(tx, p, true);
     }
     if (st == K_OK)
         st = gw_event_insert_in_tx(tx, p->merchant_id, p->id, &r->created_event);

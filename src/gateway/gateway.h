@@ -165,6 +165,7 @@ typedef struct {
     int64_t payment_amount;          /* the payment's captured amount, for callbacks */
     int64_t payment_refunded;        /* refunded on the payment after this refund settled */
     json_t *metadata;
+    json_t *lines; /* refunded order lines as sent to the provider; NULL = by amount */
     int64_t created;
     int32_t version;
 } gw_refund;
@@ -250,6 +251,13 @@ struct gw_idem {
      * before answering; this is the id of what it began. The use case carries
      * that object on (same provider key) instead of beginning a second one. */
     const char *resume_id;
+    /* Optional: runs inside the transaction that stores the success answer, the
+     * one that records the action's change, after the answer is put. The back
+     * office appends its audit row here (staff_audit_attach), so the change and
+     * the row that records it commit together or not at all; an error aborts
+     * the action's transaction. */
+    k_status (*in_tx)(gw_idem *self, store_tx *tx, const void *record, arena *a);
+    void *in_tx_ctx;
 };
 /* Looks up a key before doing any work: K_OK + replay fields when a finished
  * answer exists with the same fingerprint; K_ECONFLICT (GW_WHY_IDEM_MISMATCH)
@@ -370,7 +378,19 @@ typedef struct {
     const char *reason;
     const char *external_id; /* ECommPay merchant_refund_id */
     json_t *metadata;
+    /* Borrowed; NULL = by amount. A refund of order lines: [{"line": index into the
+     * payment's lines, "quantity": n}]; the amount is the lines' (amount must be 0),
+     * computed here and sent to the provider with the lines (Klarna's order_lines). A
+     * line is refunded at most its quantity over all refunds. */
+    json_t *lines;
 } gw_refund_params;
+
+/* The amount a refund of `lines` (gw_refund_params.lines) of p comes to, and the
+ * provider's refund lines (into *out, arena-owned, when out is not NULL): what
+ * gw_refund_create computes. K_EINVAL with err (param "lines") when a line or a
+ * quantity is not refundable. */
+k_status gw_refund_lines_amount(const gw_payment *p, json_t *lines, arena *a, int64_t *amount,
+                                json_t **out, gw_err *err);
 
 k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *p, gw_idem *idem,
                           arena *a, gw_refund *out, gw_err *err);

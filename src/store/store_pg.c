@@ -250,6 +250,33 @@ static const char *const pg_migrations[] = {
     " window_ms bigint NOT NULL,"
     " count bigint NOT NULL,"
     " PRIMARY KEY(key, window_ms));",
+    /* 6: as SQLite's 6 (staff page columns, the payments list's search terms) */
+    "ALTER TABLE staff_users ADD COLUMN disabled integer NOT NULL DEFAULT 0;"
+    "ALTER TABLE staff_users ADD COLUMN refund_limit bigint NOT NULL DEFAULT -1;"
+    "CREATE TABLE payment_terms("
+    " merchant_id text NOT NULL,"
+    " term text NOT NULL,"
+    " payment_id text NOT NULL,"
+    " PRIMARY KEY(merchant_id, term, payment_id));"
+    "CREATE INDEX payment_terms_payment ON payment_terms(merchant_id, payment_id);"
+    "INSERT INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'email:' || lower(body::jsonb->>'email'), id FROM objects"
+    " WHERE kind = 'payment_intent' AND body::jsonb->>'email' IS NOT NULL"
+    " ON CONFLICT DO NOTHING;"
+    "INSERT INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT o.merchant_id, 'meta:' || m.key || '=' || (m.value #>> '{}'), o.id"
+    " FROM objects o, jsonb_each(CASE WHEN jsonb_typeof(o.body::jsonb->'metadata') = 'object'"
+    " THEN o.body::jsonb->'metadata' ELSE '{}'::jsonb END) m"
+    " WHERE o.kind = 'payment_intent' AND jsonb_typeof(m.value) = 'string'"
+    " ON CONFLICT DO NOTHING;"
+    "INSERT INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'wallet:' || upper(body::jsonb->>'method_detail'), id FROM objects"
+    " WHERE kind = 'payment_intent' AND body::jsonb->>'method_type' LIKE 'alipay%'"
+    " AND body::jsonb->>'method_detail' IS NOT NULL ON CONFLICT DO NOTHING;"
+    "INSERT INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'order:' || (body::jsonb->>'order_ref'), id FROM objects"
+    " WHERE kind = 'payment_intent' AND body::jsonb->>'order_ref' IS NOT NULL"
+    " ON CONFLICT DO NOTHING;",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))

@@ -191,6 +191,33 @@ static const char *const sq_migrations[] = {
     /* 5: PostgreSQL's limits every node shares; one SQLite node counts them in memory,
      * so here the version only moves on, and both engines keep one numbering */
     "SELECT 1;",
+    /* 6: the back office's staff page (a user disabled, a refund limit of their own) and the
+     * payments list's search terms (customer e-mail, metadata key=value, wallet, Klarna
+     * order), one row each, written with the payment (gw_save_payment), back-filled here.
+     * The TOTP secrets are sealed by store_staff_seal_old() after the migrations. */
+    "ALTER TABLE staff_users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE staff_users ADD COLUMN refund_limit INTEGER NOT NULL DEFAULT -1;"
+    "CREATE TABLE payment_terms("
+    " merchant_id TEXT NOT NULL,"
+    " term TEXT NOT NULL,"
+    " payment_id TEXT NOT NULL,"
+    " PRIMARY KEY(merchant_id, term, payment_id)) WITHOUT ROWID;"
+    "CREATE INDEX payment_terms_payment ON payment_terms(merchant_id, payment_id);"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'email:' || lower(json_extract(body, '$.email')), id FROM objects"
+    " WHERE kind = 'payment_intent' AND json_extract(body, '$.email') IS NOT NULL;"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT o.merchant_id, 'meta:' || m.key || '=' || m.value, o.id"
+    " FROM objects o, json_each(o.body, '$.metadata') m"
+    " WHERE o.kind = 'payment_intent' AND m.type = 'text';"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'wallet:' || upper(json_extract(body, '$.method_detail')), id"
+    " FROM objects WHERE kind = 'payment_intent'"
+    " AND json_extract(body, '$.method_type') LIKE 'alipay%'"
+    " AND json_extract(body, '$.method_detail') IS NOT NULL;"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'order:' || json_extract(body, '$.order_ref'), id FROM objects"
+    " WHERE kind = 'payment_intent' AND json_extract(body, '$.order_ref') IS NOT NULL;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

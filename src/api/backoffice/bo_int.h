@@ -108,6 +108,9 @@ void bo_dev_endpoint_create(bo_req *r);
 void bo_dev_endpoint_change(bo_req *r);
 void bo_dev_event_resend(bo_req *r);
 void bo_dev_replay(bo_req *r);
+void bo_staff_page(bo_req *r);
+void bo_staff_create(bo_req *r);
+void bo_staff_change(bo_req *r);
 /* The Settings page (bo_settings.c). */
 void bo_settings_page(bo_req *r);
 void bo_settings_preview(bo_req *r);

@@ -423,6 +423,61 @@ static k_status ep_update_fn(store_tx *tx, void *arg)
     return st;
 }
 
+typedef struct {
+    const char *merchant_id, *id, *idem, *secret;
+    int64_t overlap_s;
+    arena *a;
+    gw_endpoint *out;
+    gw_err *err;
+} ep_roll_job;
+
+static k_status ep_roll_fn(store_tx *tx, void *arg)
+{
+    ep_roll_job *j = arg;
+    ep_job lj = {
+        .merchant_id = j->merchant_id, .id = j->id, .a = j->a, .out = j->out, .err = j->err};
+    k_status st = ep_load(tx, &lj);
+    if (st != K_OK)
+        return st;
+    gw_endpoint *e = j->out;
+    if (e->url == NULL)
+        return gw_err_store(j->err, K_ENOTFOUND, WE, j->id);
+    if (j->idem != NULL && e->roll_idem != NULL && strcmp(e->roll_idem, j->idem) == 0) {
+        e->replayed = true;
+        return K_OK;
+    }
+    int64_t now = clock_now_s();
+    e->old_secret = j->overlap_s > 0 ? e->secret : NULL;
+    e->old_secret_until = j->overlap_s > 0 ? now + j->overlap_s : 0;
+    e->secret = j->secret;
+    e->roll_idem = j->idem;
+    return save_endpoint(tx, j->merchant_id, e);
+}
+
+k_status gw_endpoint_roll_secret(gw *g, const char *merchant_id, const char *id, int64_t overlap_s,
+                                 const char *idem, arena *a, gw_endpoint *out, gw_err *err)
+{
+    err->why = GW_WHY_NONE;
+    if (overlap_s < 0 || overlap_s > 7 * 86400) {
+        gw_err_set(err, GW_WHY_PARAM_OUT_OF_RANGE, "overlap",
+                   "The old secret may keep signing for 0 seconds to 7 days.");
+        return K_EINVAL;
+    }
+    if (idem != NULL && (idem[0] == '\0' || strlen(idem) > 2 * LIMIT_ID_MAX)) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "idem", "The form's idempotency key is malformed.");
+        return K_EINVAL;
+    }
+    char secret[LIMIT_ID_MAX];
+    id_new_n(secret, "whsec_", 32);
+    memset(out, 0, sizeof(*out));
+    ep_roll_job j = {merchant_id, id, idem, secret, overlap_s, a, out, err};
+    k_status st = store_write(g->st, ep_roll_fn, &j);
+    if (st != K_OK)
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, WE, id);
+    out->secret = out->replayed ? NULL : arena_strdup(a, secret);
+    return K_OK;
+}
+
 static bool ep_deleted(const gw_endpoint *e)
 {
     return e->url == NULL;

@@ -183,7 +183,12 @@ typedef struct {
     char id[LIMIT_ID_MAX]; /* we_... */
     const char *url;
     const char *secret; /* whsec_... */
-    const char *status; /* enabled, disabled */
+    /* After a roll of the secret: the previous one, still signing until old_secret_until. */
+    const char *old_secret;
+    int64_t old_secret_until; /* unix s; 0 = no overlap */
+    const char *roll_idem;    /* the idempotency key of the last roll */
+    bool replayed;            /* gw_endpoint_roll_secret: the roll was done before */
+    const char *status;       /* enabled, disabled */
     const char *description;
     json_t *enabled_events; /* array of types, ["*"] = all */
     json_t *metadata;
@@ -407,6 +412,12 @@ k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_i
                             gw_endpoint *out, gw_err *err);
 k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                           gw_endpoint **out, size_t *n, bool *has_more, gw_err *err);
+/* A new signing secret for the endpoint (out->secret, shown once); deliveries
+ * are signed with both the new and the old secret for overlap_s seconds (0 to
+ * 7 days), then with the new one only. idem (NULL = none): the same key again
+ * answers the endpoint with replayed set and no secret. */
+k_status gw_endpoint_roll_secret(gw *g, const char *merchant_id, const char *id, int64_t overlap_s,
+                                 const char *idem, arena *a, gw_endpoint *out, gw_err *err);
 
 /* How a dialect turns an event into a delivery for one of its endpoints.
  * Registered at start by each dialect ("stripe" for we_ endpoints, "ecommpay"

@@ -222,6 +222,26 @@ static const char *const pg_migrations[] = {
     " query text NOT NULL,"
     " created_ms bigint NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
+    /* 4: API keys: several per merchant, each with its mode, expiry (a roll's
+     * overlap) and revocation; the merchant's one key so far becomes the first */
+    "CREATE TABLE api_keys("
+    " merchant_id text NOT NULL,"
+    " id text PRIMARY KEY,"
+    " mode text NOT NULL,"
+    " kind text NOT NULL,"
+    " name text NOT NULL,"
+    " key_hash text NOT NULL UNIQUE,"
+    " last4 text NOT NULL,"
+    " idem text,"
+    " created_ms bigint NOT NULL,"
+    " expires_ms bigint NOT NULL DEFAULT 0,"
+    " revoked_ms bigint NOT NULL DEFAULT 0,"
+    " last_used_ms bigint NOT NULL DEFAULT 0,"
+    " UNIQUE(merchant_id, idem));"
+    "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
+    "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
+    " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))

@@ -185,6 +185,26 @@ static const char *const sq_migrations[] = {
     " query TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
+    /* 4: API keys: several per merchant, each with its mode, expiry (a roll's
+     * overlap) and revocation; the merchant's one key so far becomes the first */
+    "CREATE TABLE api_keys("
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT PRIMARY KEY,"
+    " mode TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL UNIQUE,"
+    " last4 TEXT NOT NULL,"
+    " idem TEXT,"
+    " created_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(merchant_id, idem));"
+    "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
+    "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
+    " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

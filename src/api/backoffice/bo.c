@@ -363,6 +363,8 @@ BO_ENTRY(e_dev_ep_create, bo_dev_endpoint_create, STAFF_DEV, 0)
 BO_ENTRY(e_dev_ep_change, bo_dev_endpoint_change, STAFF_DEV, 0)
 BO_ENTRY(e_dev_resend, bo_dev_event_resend, STAFF_DEV, 0)
 BO_ENTRY(e_dev_replay, bo_dev_replay, STAFF_DEV, 0)
+BO_ENTRY(e_dev_key_create, bo_dev_key_create, STAFF_DEV, 0)
+BO_ENTRY(e_dev_key_change, bo_dev_key_change, STAFF_DEV, 0)
 
 #define BOF LIMIT_BO_FORM_MAX
 
@@ -389,6 +391,8 @@ static const http_route bo_routes[] = {
      0},
     {"POST", "/dashboard/developers/events/:id/resend", e_dev_resend, AUTH_NONE, BOF, "bo_dev", 0},
     {"POST", "/dashboard/developers/replay", e_dev_replay, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/keys", e_dev_key_create, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/keys/:id/:what", e_dev_key_change, AUTH_NONE, BOF, "bo_dev", 0},
 };
 
 size_t backoffice_routes(const http_route **out)

@@ -10,11 +10,74 @@
 #include "bo_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../../base/clock.h"
 
 #include "../../base/log.h"
 
 #define BO_DEV_EVENTS 20 /* recent events listed on the page */
+
+/* Roll the signing secret: both signatures go during the overlap. */
+static void endpoint_roll_form(bo_req *r, const gw_endpoint *e)
+{
+    static const struct {
+        int64_t s;
+        const char *label;
+    } overlaps[] = {{0, "Now"}, {3600, "In 1 hour"}, {86400, "In 24 hours"}, {604800, "In 7 days"}};
+    int64_t now = clock_now_s();
+    if (e->old_secret != NULL && now < e->old_secret_until) {
+        bo_fmt(r, "<p class=\"hint\" data-old-secret-until=\"%lld\">%s ",
+               (long long)e->old_secret_until, T(r, "The previous secret signs too until"));
+        bo_time(r, e->old_secret_until);
+        bo_raw(r, "</p>");
+    }
+    bo_fmt(r,
+           "<details><summary>%s</summary><form method=\"post\" class=\"stack\" "
+           "action=\"/dashboard/developers/endpoints/%s/roll\">",
+           T(r, "Roll the signing secret…"), e->id);
+    bo_csrf_field(r);
+    bo_idem_field(r);
+    bo_fmt(r,
+           "<label for=\"ep-overlap-%s\">%s</label><select id=\"ep-overlap-%s\" name=\"overlap\">",
+           e->id, T(r, "The old secret stops signing"), e->id);
+    for (size_t i = 0; i < K_ARRAY_LEN(overlaps); i++)
+        bo_fmt(r, "<option value=\"%lld\"%s>%s</option>", (long long)overlaps[i].s,
+               i == 2 ? " selected" : "", T(r, overlaps[i].label));
+    bo_fmt(r, "</select><button type=\"submit\" class=\"small\">%s</button></form></details>",
+           T(r, "Roll the secret"));
+}
+
+static void endpoint_roll(bo_req *r, const char *id)
+{
+    const char *ov = bo_f(r, "overlap");
+    char *end = NULL;
+    long long s = ov != NULL ? strtoll(ov, &end, 10) : -1;
+    if (ov == NULL || end == ov || *end != '\0')
+        s = -1;
+    gw_endpoint ep;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_endpoint_roll_secret(r->api->g, r->s.merchant_id, id, s, bo_f(r, "idem"), r->req->arena,
+                                &ep, &err) != K_OK) {
+        bo_audit_action(r, "endpoint.roll_secret", id, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
+        return;
+    }
+    if (ep.replayed) {
+        bo_dev_render(r, 200,
+                      T(r, "Already done: this form was sent before. The secret was shown then."),
+                      NULL, NULL);
+        return;
+    }
+    bo_audit_action(
+        r, "endpoint.roll_secret", id, NULL,
+        arena_printf(r->req->arena, "{\"old_secret_until\":%lld}", (long long)ep.old_secret_until),
+        "ok");
+    bo_dev_render(r, 200, T(r, "Signing secret rolled."), T(r, "New signing secret"), ep.secret);
+}
 
 static void endpoints_table(bo_req *r)
 {
@@ -51,8 +114,9 @@ static void endpoints_table(bo_req *r)
                "action=\"/dashboard/developers/endpoints/%s/delete\">",
                eps[i].id);
         bo_csrf_field(r);
-        bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form></td></tr>",
-               T(r, "Delete"));
+        bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form>", T(r, "Delete"));
+        endpoint_roll_form(r, &eps[i]);
+        bo_raw(r, "</td></tr>");
     }
     if (n == 0)
         bo_fmt(r, "<tr><td colspan=\"4\">%s</td></tr>", T(r, "No endpoints yet."));
@@ -141,7 +205,29 @@ static void events_table(bo_req *r)
     bo_raw(r, "</tbody></table></div></section>");
 }
 
-static void dev_page(bo_req *r, int status, const char *note, const char *secret)
+/* The ECommPay project's callback URL (merchant setting "ecp_callback_url",
+ * set with POST /v1/kassa/ecommpay/settings). */
+static void ecp_callback(bo_req *r)
+{
+    json_t *s = NULL;
+    const char *url = NULL;
+    if (gw_merchant_settings(r->api->g, r->s.merchant_id, r->req->arena, &s) == K_OK && s != NULL)
+        url = json_string_value(json_object_get(s, "ecp_callback_url"));
+    bo_fmt(r, "<section aria-labelledby=\"ecp-h\"><h2 id=\"ecp-h\">%s</h2><p>",
+           T(r, "ECommPay callback URL"));
+    if (url != NULL && url[0] != '\0') {
+        bo_raw(r, "<code data-ecp-callback>");
+        bo_esc(r, url);
+        bo_raw(r, "</code>");
+    } else {
+        bo_raw(r, T(r, "None: callbacks go only to each payment's merchant_callback_url."));
+    }
+    bo_fmt(r, "</p><p>%s <code>POST /v1/kassa/ecommpay/settings</code></p></section>",
+           T(r, "Set it with"));
+}
+
+void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_title,
+                   const char *secret)
 {
     bo_html_start(r, status);
     bo_page_begin(r, T(r, "Developers"), "developers");
@@ -152,14 +238,18 @@ static void dev_page(bo_req *r, int status, const char *note, const char *secret
         bo_raw(r, "</p>");
     }
     if (secret != NULL) {
-        bo_fmt(r, "<section class=\"card\" role=\"alert\"><h2>%s</h2><p>%s</p><p><code>",
-               T(r, "Signing secret"),
+        bo_fmt(r,
+               "<section class=\"card\" role=\"alert\"><h2>%s</h2><p>%s</p><p><code "
+               "data-secret>",
+               secret_title != NULL ? secret_title : T(r, "Signing secret"),
                T(r, "Copy it now into your shop's configuration: it is shown only once."));
         bo_esc(r, secret);
         bo_raw(r, "</code></p></section>");
     }
+    bo_dev_keys_section(r);
     endpoints_table(r);
     events_table(r);
+    ecp_callback(r);
     bo_page_end(r);
     bo_finish(r);
 }
@@ -179,7 +269,7 @@ void bo_dev_page(bo_req *r)
     for (size_t i = 0; done != NULL && i < K_ARRAY_LEN(dev_notes); i++)
         if (strcmp(dev_notes[i][0], done) == 0)
             note = T(r, dev_notes[i][1]);
-    dev_page(r, 200, note, NULL);
+    bo_dev_render(r, 200, note, NULL, NULL);
 }
 
 static void dev_done(bo_req *r, const char *what)
@@ -200,11 +290,11 @@ void bo_dev_endpoint_create(bo_req *r)
         K_OK) {
         bo_audit_action(r, "endpoint.create", NULL, NULL, NULL,
                         arena_printf(r->req->arena, "refused: %s", err.message));
-        dev_page(r, bo_status(&err), err.message, NULL);
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
         return;
     }
     bo_audit_action(r, "endpoint.create", ep.id, NULL, NULL, "ok");
-    dev_page(r, 200, T(r, "Endpoint added."), ep.secret);
+    bo_dev_render(r, 200, T(r, "Endpoint added."), NULL, ep.secret);
 }
 
 void bo_dev_endpoint_change(bo_req *r)
@@ -214,6 +304,10 @@ void bo_dev_endpoint_change(bo_req *r)
     memset(&err, 0, sizeof err);
     gw_endpoint ep;
     k_status ks;
+    if (strcmp(what, "roll") == 0) {
+        endpoint_roll(r, id);
+        return;
+    }
     if (strcmp(what, "delete") == 0) {
         ks = gw_endpoint_delete(r->api->g, r->s.merchant_id, id, NULL, r->req->arena, &ep, &err);
     } else if (strcmp(what, "disable") == 0 || strcmp(what, "enable") == 0) {
@@ -229,7 +323,7 @@ void bo_dev_endpoint_change(bo_req *r)
     if (ks != K_OK) {
         bo_audit_action(r, action, id, NULL, NULL,
                         arena_printf(r->req->arena, "refused: %s", err.message));
-        dev_page(r, bo_status(&err), err.message, NULL);
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
         return;
     }
     bo_audit_action(r, action, id, NULL, NULL, "ok");
@@ -244,7 +338,7 @@ void bo_dev_event_resend(bo_req *r)
     if (gw_event_resend(r->api->g, r->s.merchant_id, id, &err) != K_OK) {
         bo_audit_action(r, "event.resend", id, NULL, NULL,
                         arena_printf(r->req->arena, "refused: %s", err.message));
-        dev_page(r, bo_status(&err), err.message, NULL);
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
         return;
     }
     bo_audit_action(r, "event.resend", id, NULL, NULL, "ok");

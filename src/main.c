@@ -901,6 +901,8 @@ static int serve(config *c)
                       .auth_ctx = &ctx,
                       .error_fn = stripe_error_page,
                       .error_ctx = &ctx,
+                      .on_done = stripe_request_done,
+                      .on_done_ctx = &ctx,
                       .inline_reads = store_reads_local(r.st),
                       .queue_max = (int)c->queue_max,
                       .rate_per_s = c->rate_limit_per_s,

@@ -389,6 +389,19 @@ k_status gw_event_get(gw *g, const char *merchant_id, const char *id, arena *a, 
 k_status gw_event_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                        gw_event **out, size_t *n, bool *has_more, gw_err *err);
 k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err *err);
+/* Replays the deliveries of the events matching q (newest first, at most
+ * GW_REPLAY_MAX events): each matching delivery is pending again, due now.
+ * idem (NULL = none): the same key again does nothing and answers the first
+ * call's counts with *replayed true. */
+#define GW_REPLAY_MAX 1000
+typedef struct {
+    const char *type;                 /* event type or prefix ("payment_intent."), NULL = any */
+    int64_t created_gte, created_lte; /* unix s, 0 = unbounded */
+    bool failed_only;                 /* only deliveries that have not succeeded */
+    const char *endpoint_id;          /* we_..., NULL = every endpoint */
+} gw_replay_q;
+k_status gw_event_replay(gw *g, const char *merchant_id, const gw_replay_q *q, const char *idem,
+                         int64_t *events, int64_t *deliveries, bool *replayed, gw_err *err);
 k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a, json_t **out,
                              gw_err *err);
 

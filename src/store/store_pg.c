@@ -223,7 +223,8 @@ static const char *const pg_migrations[] = {
     " created_ms bigint NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
     /* 4: API keys: several per merchant, each with its mode, expiry (a roll's
-     * overlap) and revocation; the merchant's one key so far becomes the first */
+     * overlap) and revocation; the merchant's one key so far becomes the first;
+     * the recent API request log */
     "CREATE TABLE api_keys("
     " merchant_id text NOT NULL,"
     " id text PRIMARY KEY,"
@@ -241,7 +242,22 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
     "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
     " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
-    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;",
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;"
+    /* the recent API requests (the developers' page), no bodies */
+    "CREATE TABLE request_log("
+    " seq bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " at_ms bigint NOT NULL,"
+    " method text NOT NULL,"
+    " path text NOT NULL,"
+    " status bigint NOT NULL,"
+    " dur_us bigint NOT NULL,"
+    " idem_key text,"
+    " error_code text,"
+    " key_id text,"
+    " request_id text NOT NULL);"
+    "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
+    "CREATE INDEX request_log_at ON request_log(at_ms);",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))

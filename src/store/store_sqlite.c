@@ -186,7 +186,8 @@ static const char *const sq_migrations[] = {
     " created_ms INTEGER NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
     /* 4: API keys: several per merchant, each with its mode, expiry (a roll's
-     * overlap) and revocation; the merchant's one key so far becomes the first */
+     * overlap) and revocation; the merchant's one key so far becomes the first;
+     * the recent API request log */
     "CREATE TABLE api_keys("
     " merchant_id TEXT NOT NULL,"
     " id TEXT PRIMARY KEY,"
@@ -204,7 +205,22 @@ static const char *const sq_migrations[] = {
     "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
     "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
     " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
-    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;",
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;"
+    /* the recent API requests (the developers' page), no bodies */
+    "CREATE TABLE request_log("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " merchant_id TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " method TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " dur_us INTEGER NOT NULL,"
+    " idem_key TEXT,"
+    " error_code TEXT,"
+    " key_id TEXT,"
+    " request_id TEXT NOT NULL);"
+    "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
+    "CREATE INDEX request_log_at ON request_log(at_ms);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

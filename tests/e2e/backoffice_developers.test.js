@@ -4,7 +4,9 @@
 // `stripe` client (its objects carry livemode=false); a webhook endpoint's signing secret rolled
 // with an overlap: during it each delivery carries both signatures (t=…,v1=new,v1=old) and
 // verifies with either secret through stripe.webhooks.constructEvent, after it only the new one;
-// the ECommPay project's callback URL shown. axe-core and screenshots at 1280 and 390 px
+// the ECommPay project's callback URL shown; the recent API request log lists a failed request
+// with its error code, idempotency key and key id (never a key or a body); the failed
+// deliveries of events matching a filter are replayed, once per form. axe-core and screenshots at 1280 and 390 px
 // (tests/e2e/artifacts/developers-*.png).
 'use strict';
 
@@ -156,5 +158,78 @@ describe('back office: developers', () => {
     assert.equal(await works(k.secretKey), 200, 'the other keys still work');
     const audit = await runCli(['audit', 'verify', '--db', k.dbUrl]);
     assert.equal(audit.code, 0, audit.stdout + audit.stderr);
+  });
+
+  it('the request log shows a failed request with its error code, idempotency key and key id, never the key', async () => {
+    const idem = `log-test-${Date.now()}`;
+    const res = await fetch(`${k.url}/v1/payment_intents`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${k.secretKey}`, 'Idempotency-Key': idem, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'amount=-5&currency=eur',
+    });
+    assert.equal(res.status, 400);
+    const code = (await res.json()).error.code;
+    assert.ok(code, 'the answer has an error code');
+    await page.goto(`${k.url}/dashboard/developers`);
+    await page.getByRole('link', { name: 'Recent API requests' }).click();
+    await page.getByRole('heading', { name: 'Recent API requests' }).waitFor();
+    await page.getByLabel('Status').selectOption('4xx');
+    await page.getByLabel('Path starts with').fill('/v1/payment_intents');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const row = page.locator('#requests tbody tr', { hasText: idem });
+    await row.waitFor();
+    const text = await row.textContent();
+    assert.match(text, /POST/);
+    assert.match(text, /400/);
+    assert.equal((await row.locator('[data-col=error]').textContent()).trim(), code);
+    assert.match(await row.locator('[data-col=key]').textContent(), new RegExp(`^key_\\w+ \\(…${k.secretKey.slice(-4)}\\)$`));
+    const statuses = await page.locator('#requests tbody tr[data-status]').evaluateAll((rs) => rs.map((r) => Number(r.dataset.status)));
+    assert.ok(statuses.length > 0 && statuses.every((st) => st >= 400 && st < 500), statuses.join());
+    const html = await page.content();
+    assert.ok(!html.includes(k.secretKey) && !html.includes(rolled) && !html.includes(created), 'no key on the page');
+    assert.ok(!html.includes('amount=-5'), 'no body on the page');
+    assert.equal(await shots(page, 'requests'), false, 'no sideways scroll at 390 px');
+    await axe(page, 'the request log');
+  });
+
+  it('replays the failed deliveries of the events matching a filter, confirmed, audited and once per form', async () => {
+    const rx2 = await startReceiver({ refuseFirst: 100000 });
+    try {
+      const we = await k.stripe.webhookEndpoints.create({ url: rx2.url, enabled_events: ['payment_intent.created'] });
+      const pi = await k.stripe.paymentIntents.create({ amount: 1500, currency: 'eur', payment_method_types: ['klarna'] });
+      await rx2.waitFor((r) => r.requests.some((q) => q.body.includes(pi.id)), 15000, 'a refused delivery');
+      const ev = (await k.stripe.events.list({ limit: 10 })).data.find((e) => e.type === 'payment_intent.created' && e.data.object.id === pi.id);
+      assert.ok(ev, 'the event');
+      rx2.refuseFirst = 0;
+      await dash();
+      const form = page.locator('#replay-filter');
+      await form.getByLabel('Event type').selectOption('payment_intent.');
+      await form.getByLabel('Endpoint', { exact: true }).selectOption(we.id);
+      const fields = {
+        csrf: await form.locator('input[name=csrf]').inputValue(),
+        idem: await form.locator('input[name=idem]').inputValue(),
+      };
+      await form.getByLabel('Yes, send these events to the endpoints again').check();
+      await form.getByRole('button', { name: 'Replay matching events' }).click();
+      const note = await page.getByText('Events replayed / deliveries:').textContent();
+      const m = note.match(/(\d+) \/ (\d+)/);
+      assert.ok(m && Number(m[1]) >= 1 && Number(m[2]) >= 1, note);
+      await rx2.waitFor((r) => r.accepted().some((q) => q.body.includes(pi.id)), 15000, 'the replayed delivery');
+      const ds = await k.http('GET', `/v1/events/${ev.id}/deliveries`);
+      const mine = JSON.parse(ds.text).data.find((d) => d.endpoint === we.id);
+      assert.ok(mine.attempts_log.some((a) => a.error === 'replay requested'), JSON.stringify(mine));
+      // the same form again (a double click): nothing is replayed twice
+      const again = await page.request.post(`${k.url}/dashboard/developers/replay`, {
+        headers: { Origin: k.url },
+        form: { ...fields, filter: '1', type: 'payment_intent.', endpoint: we.id, failed: '1', confirm: '1', tz: '0' },
+      });
+      assert.equal(again.status(), 200);
+      assert.match(await again.text(), /already done/);
+      const audit = await runCli(['audit', 'verify', '--db', k.dbUrl]);
+      assert.equal(audit.code, 0, audit.stdout + audit.stderr);
+      await k.stripe.webhookEndpoints.del(we.id);
+    } finally {
+      await rx2.close();
+    }
   });
 });

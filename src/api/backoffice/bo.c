@@ -365,6 +365,7 @@ BO_ENTRY(e_dev_resend, bo_dev_event_resend, STAFF_DEV, 0)
 BO_ENTRY(e_dev_replay, bo_dev_replay, STAFF_DEV, 0)
 BO_ENTRY(e_dev_key_create, bo_dev_key_create, STAFF_DEV, 0)
 BO_ENTRY(e_dev_key_change, bo_dev_key_change, STAFF_DEV, 0)
+BO_ENTRY(e_dev_requests, bo_dev_requests_page, STAFF_DEV, 0)
 
 #define BOF LIMIT_BO_FORM_MAX
 
@@ -391,6 +392,7 @@ static const http_route bo_routes[] = {
      0},
     {"POST", "/dashboard/developers/events/:id/resend", e_dev_resend, AUTH_NONE, BOF, "bo_dev", 0},
     {"POST", "/dashboard/developers/replay", e_dev_replay, AUTH_NONE, BOF, "bo_dev", 0},
+    {"GET", "/dashboard/developers/requests", e_dev_requests, AUTH_NONE, 0, "bo_dev", 0},
     {"POST", "/dashboard/developers/keys", e_dev_key_create, AUTH_NONE, BOF, "bo_dev", 0},
     {"POST", "/dashboard/developers/keys/:id/:what", e_dev_key_change, AUTH_NONE, BOF, "bo_dev", 0},
 };

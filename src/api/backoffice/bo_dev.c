@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../base/clock.h"
 
@@ -158,6 +159,58 @@ static const char *delivery_summary(bo_req *r, const char *event_id, bool *ok)
     return s != NULL ? s : "";
 }
 
+/* Replay by filter: event type, creation range, failed deliveries only, one endpoint. */
+static void replay_form(bo_req *r)
+{
+    static const char *const types[] = {"payment_intent.",
+                                        "charge.refunded",
+                                        "checkout.session.",
+                                        "payment_intent.succeeded",
+                                        "payment_intent.payment_failed",
+                                        "payment_intent.amount_capturable_updated"};
+    bo_fmt(r,
+           "<form method=\"post\" action=\"/dashboard/developers/replay\" class=\"card\" "
+           "id=\"replay-filter\"><h3>%s</h3>",
+           T(r, "Replay the deliveries of matching events"));
+    bo_csrf_field(r);
+    bo_idem_field(r);
+    bo_fmt(r,
+           "<input type=\"hidden\" name=\"filter\" value=\"1\"><input type=\"hidden\" "
+           "name=\"tz\" value=\"%d\"><label for=\"rp-type\">%s</label><select id=\"rp-type\" "
+           "name=\"type\"><option value=\"\">%s</option>",
+           bo_tz_offset_min(r), T(r, "Event type"), T(r, "Any type"));
+    for (size_t i = 0; i < K_ARRAY_LEN(types); i++)
+        bo_fmt(r, "<option value=\"%s\">%s%s</option>", types[i], types[i],
+               types[i][strlen(types[i]) - 1] == '.' ? "*" : "");
+    bo_fmt(r,
+           "</select><label for=\"rp-from\">%s</label><input id=\"rp-from\" name=\"from\" "
+           "type=\"date\"><label for=\"rp-to\">%s</label><input id=\"rp-to\" name=\"to\" "
+           "type=\"date\"><label for=\"rp-ep\">%s</label><select id=\"rp-ep\" "
+           "name=\"endpoint\"><option value=\"\">%s</option>",
+           T(r, "Created from"), T(r, "Created until"), T(r, "Endpoint"), T(r, "Every endpoint"));
+    store_list_q q = {.limit = LIMIT_LIST_PAGE_MAX};
+    gw_endpoint *eps = NULL;
+    size_t n = 0;
+    bool more = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_endpoint_list(r->api->g, r->s.merchant_id, &q, r->req->arena, &eps, &n, &more, &err) !=
+        K_OK)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        bo_fmt(r, "<option value=\"%s\">", eps[i].id);
+        bo_esc(r, eps[i].url);
+        bo_raw(r, "</option>");
+    }
+    bo_fmt(r,
+           "</select><label class=\"check\"><input type=\"checkbox\" name=\"failed\" "
+           "value=\"1\" checked> %s</label><label class=\"check\"><input type=\"checkbox\" "
+           "name=\"confirm\" value=\"1\" required> %s</label><button type=\"submit\">%s</button>"
+           "</form>",
+           T(r, "Only deliveries that have not succeeded"),
+           T(r, "Yes, send these events to the endpoints again"), T(r, "Replay matching events"));
+}
+
 static void events_table(bo_req *r)
 {
     store_list_q q = {.limit = BO_DEV_EVENTS};
@@ -202,7 +255,9 @@ static void events_table(bo_req *r)
     }
     if (n == 0)
         bo_fmt(r, "<tr><td colspan=\"5\">%s</td></tr>", T(r, "No events yet."));
-    bo_raw(r, "</tbody></table></div></section>");
+    bo_raw(r, "</tbody></table></div>");
+    replay_form(r);
+    bo_raw(r, "</section>");
 }
 
 /* The ECommPay project's callback URL (merchant setting "ecp_callback_url",
@@ -246,6 +301,8 @@ void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_t
         bo_esc(r, secret);
         bo_raw(r, "</code></p></section>");
     }
+    bo_fmt(r, "<p><a href=\"/dashboard/developers/requests\">%s</a></p>",
+           T(r, "Recent API requests"));
     bo_dev_keys_section(r);
     endpoints_table(r);
     events_table(r);
@@ -345,8 +402,76 @@ void bo_dev_event_resend(bo_req *r)
     dev_done(r, "resent");
 }
 
+/* YYYY-MM-DD in the person's time zone (minutes east of UTC): unix s of its start. */
+static bool dev_day(const char *s, int tz_min, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, "%Y-%m-%d", &tm);
+    if (end == NULL || *end != '\0')
+        return false;
+    *out = (int64_t)timegm(&tm) - (int64_t)tz_min * 60;
+    return true;
+}
+
+static void dev_replay_filtered(bo_req *r)
+{
+    gw_replay_q q = {.failed_only = bo_f(r, "failed") != NULL};
+    const char *type = bo_f(r, "type"), *ep = bo_f(r, "endpoint");
+    const char *from = bo_f(r, "from"), *to = bo_f(r, "to"), *tzs = bo_f(r, "tz");
+    q.type = type != NULL && type[0] != '\0' ? type : NULL;
+    q.endpoint_id = ep != NULL && ep[0] != '\0' ? ep : NULL;
+    int tz = tzs != NULL ? (int)strtol(tzs, NULL, 10) : 0;
+    if (tz < -840 || tz > 840)
+        tz = 0;
+    const char *bad = NULL;
+    if (bo_f(r, "confirm") == NULL)
+        bad = T(r, "Tick the confirmation box to replay the events.");
+    else if (from != NULL && from[0] != '\0' && !dev_day(from, tz, &q.created_gte))
+        bad = T(r, "Created from: give a date such as 2026-12-01.");
+    else if (to != NULL && to[0] != '\0' && !dev_day(to, tz, &q.created_lte))
+        bad = T(r, "Created until: give a date such as 2026-12-01.");
+    if (q.created_lte > 0)
+        q.created_lte += 86399; /* until the end of that day */
+    if (bad != NULL) {
+        bo_audit_action(r, "event.replay_filter", NULL, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", bad));
+        bo_dev_render(r, 400, bad, NULL, NULL);
+        return;
+    }
+    int64_t events = 0, deliveries = 0;
+    bool replayed = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_event_replay(r->api->g, r->s.merchant_id, &q, bo_f(r, "idem"), &events, &deliveries,
+                        &replayed, &err) != K_OK) {
+        bo_audit_action(r, "event.replay_filter", NULL, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
+        return;
+    }
+    json_t *aj =
+        json_pack("{s:s,s:I,s:I,s:b,s:s,s:I,s:I}", "type", q.type != NULL ? q.type : "", "from",
+                  (json_int_t)q.created_gte, "to", (json_int_t)q.created_lte, "failed_only",
+                  q.failed_only, "endpoint", q.endpoint_id != NULL ? q.endpoint_id : "", "events",
+                  (json_int_t)events, "deliveries", (json_int_t)deliveries);
+    char *after = aj != NULL ? json_dumps(aj, JSON_COMPACT) : NULL;
+    json_decref(aj);
+    arena_defer(r->req->arena, free, after);
+    if (!replayed)
+        bo_audit_action(r, "event.replay_filter", NULL, NULL, after, "ok");
+    char *note = arena_printf(
+        r->req->arena, "%s %lld / %lld%s", T(r, "Events replayed / deliveries:"), (long long)events,
+        (long long)deliveries, replayed ? T(r, " (already done: this form was sent before)") : "");
+    bo_dev_render(r, 200, note, NULL, NULL);
+}
+
 void bo_dev_replay(bo_req *r)
 {
+    if (bo_f(r, "filter") != NULL) {
+        dev_replay_filtered(r);
+        return;
+    }
     store_list_q q = {.limit = BO_DEV_EVENTS};
     gw_event *evs = NULL;
     size_t n = 0, sent = 0;

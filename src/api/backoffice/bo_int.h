@@ -113,6 +113,7 @@ void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_t
 void bo_dev_keys_section(bo_req *r); /* bo_dev_keys.c */
 void bo_dev_key_create(bo_req *r);
 void bo_dev_key_change(bo_req *r);
+void bo_dev_requests_page(bo_req *r); /* bo_dev_requests.c */
 
 /* Audits one staff action on object_id with the result (outcome "ok" or "refused: ..."). */
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,

@@ -317,8 +317,11 @@ static void test_migration_keeps_the_merchants_key(void **state)
 {
     fx *f = *state;
     gw_close(f->g);
+    f->g = NULL;
     store_close(f->st);
+    f->st = NULL;
     db_exec("DROP TABLE api_keys");
+    db_exec("DROP TABLE request_log");
     db_exec("DELETE FROM schema_version WHERE version = 4");
     assert_int_equal(store_open(&f->st, g_path), K_OK);
     gw_config gc = {.public_url = "http://127.0.0.1"};

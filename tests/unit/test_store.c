@@ -254,10 +254,10 @@ static void test_open_migrates_and_reopens(void **state)
     assert_int_equal(store_open(&s, ":memory:"), K_EINVAL);
 
     s = open_store();
-    assert_int_equal(store_schema_version(s),
-                     3); /* 1: the initial schema, 2: reports, 3: the back office */
+    assert_int_equal(store_schema_version(s), 4); /* 1: the initial schema, 2: reports, 3: the back
+                                                     office, 4: API keys and the request log */
     store_close(s);
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 4);
     assert_int_equal(count_tables(), 6);
     if (!g_pg) {
         char mode[16];
@@ -266,9 +266,9 @@ static void test_open_migrates_and_reopens(void **state)
     }
 
     s = open_store(); /* a second open applies nothing again */
-    assert_int_equal(store_schema_version(s), 3);
+    assert_int_equal(store_schema_version(s), 4);
     store_close(s);
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 4);
     assert_int_equal(count_ext_ref_index(), 1);
 }
 
@@ -299,10 +299,10 @@ static void test_concurrent_open(void **state)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(o[i].st, K_OK);
-        assert_int_equal(store_schema_version(o[i].s), 3);
+        assert_int_equal(store_schema_version(o[i].s), 4);
         store_close(o[i].s);
     }
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 4);
     assert_int_equal(count_tables(), 6);
 }
 

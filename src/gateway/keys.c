@@ -313,6 +313,10 @@ static k_status key_answer(key_job *j, k_status st, const char *sk, gw_key *out)
     if (st != K_OK)
         return j->err->why != GW_WHY_NONE ? st : gw_err_store(j->err, st, "api_key", j->id);
     key_from_row(&j->nk, out);
+    out->last4 = arena_strdup(j->a, j->nk.last4); /* the minted one is on the caller's stack */
+    out->name = arena_strdup(j->a, j->nk.name);
+    if (out->last4 == NULL || out->name == NULL)
+        return K_ENOMEM;
     out->replayed = j->replayed;
     out->secret = j->replayed ? NULL : arena_strdup(j->a, sk);
     return K_OK;

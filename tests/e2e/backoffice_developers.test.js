@@ -13,7 +13,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const Stripe = require('stripe');
-const { startKassa, startReceiver, runCli } = require('./harness');
+const { startKassa, startReceiver, runCli, waitUntil } = require('./harness');
 const { browser, screenshots, axe, signIn } = require('./staff_browser');
 
 const { shots } = screenshots('developers');
@@ -158,6 +158,28 @@ describe('back office: developers', () => {
     assert.equal(await works(k.secretKey), 200, 'the other keys still work');
     const audit = await runCli(['audit', 'verify', '--db', k.dbUrl]);
     assert.equal(audit.code, 0, audit.stdout + audit.stderr);
+  });
+
+  it('kassa key create|list|revoke from another process: the server stops accepting the key within its recheck', async () => {
+    const help = await runCli(['key', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /kassa key roll --id key_/);
+    const made = await runCli(['key', 'create', '--name', 'from the cli', '--db', k.dbUrl]);
+    assert.equal(made.code, 0, made.stderr);
+    const key = JSON.parse(made.stdout);
+    assert.match(key.secret_key, /^sk_test_/);
+    assert.equal(key.state, 'active');
+    assert.equal(await works(key.secret_key), 200);
+    const bad = await runCli(['key', 'roll', '--id', key.id, '--overlap', 'soon', '--db', k.dbUrl]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--overlap/);
+    const gone = await runCli(['key', 'revoke', '--id', key.id, '--db', k.dbUrl]);
+    assert.equal(gone.code, 0, gone.stderr);
+    await waitUntil(async () => (await works(key.secret_key)) === 401, { timeoutMs: 15000, what: 'the revoked key refused' });
+    const list = await runCli(['key', 'list', '--db', k.dbUrl]);
+    const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.find((r) => r.id === key.id).state, 'revoked');
+    assert.ok(rows.every((r) => r.secret_key === undefined), 'list shows no key');
   });
 
   it('the request log shows a failed request with its error code, idempotency key and key id, never the key', async () => {

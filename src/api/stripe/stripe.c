@@ -1487,7 +1487,7 @@ const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ct
     return NULL;
 }
 
-/* The request log's entry of an authenticated request (any dialect): the
+/* The request log's entry of a request authenticated with a secret key: the
  * error code read from a JSON error answer, never the body itself. */
 void stripe_request_done(const http_req *req, const http_resp *resp, int status, int64_t dur_us,
                          void *ctx)

@@ -94,17 +94,18 @@ void bo_dev_keys_section(bo_req *r)
     if (gw_key_list(r->api->g, r->s.merchant_id, r->req->arena, &ks, &n) != K_OK)
         n = 0;
     int64_t now = clock_now_ms();
-    bo_fmt(r,
-           "<section aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">%s</h2>"
-           "<p class=\"banner test\" role=\"note\">%s</p><div class=\"scroll\">"
-           "<table class=\"list\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-           "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
-           "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
-           T(r, "API keys"),
-           T(r, "Test mode: these keys and every payment made with them are test data; no real "
-                "money moves."),
-           T(r, "Name"), T(r, "Key"), T(r, "Mode"), T(r, "Created"), T(r, "Last used"),
-           T(r, "Status"), T(r, "Actions"));
+    bo_fmt(
+        r,
+        "<section aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">%s</h2>"
+        "<p class=\"banner test\" role=\"note\">%s</p><div class=\"scroll\">"
+        "<table class=\"list wide\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+        "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
+        T(r, "API keys"),
+        T(r, "Test mode: these keys and every payment made with them are test data; no real "
+             "money moves."),
+        T(r, "Name"), T(r, "Key"), T(r, "Mode"), T(r, "Created"), T(r, "Last used"), T(r, "Status"),
+        T(r, "Actions"));
     for (size_t i = 0; i < n; i++)
         key_row(r, &ks[i], now);
     if (n == 0)

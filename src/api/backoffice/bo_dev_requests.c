@@ -90,7 +90,7 @@ void bo_dev_requests_page(bo_req *r)
            "href=\"/dashboard/developers/requests\">%s</a></div></form>",
            T(r, "Apply filters"), T(r, "Clear"));
     bo_fmt(r,
-           "<div class=\"scroll\"><table class=\"list\" id=\"requests\"><thead><tr>"
+           "<div class=\"scroll\"><table class=\"list wide\" id=\"requests\"><thead><tr>"
            "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
            "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
            "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"

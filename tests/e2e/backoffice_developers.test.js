@@ -107,7 +107,7 @@ describe('back office: developers', () => {
     await dash();
     const row = page.locator('tr[data-key]').first();
     const keyId = await row.getAttribute('data-key');
-    await row.getByText('Roll…').click();
+    await row.getByText('Roll or revoke…').click();
     await row.getByLabel('The old key stops working').selectOption('3600');
     await row.locator('form[action$="/roll"]').getByLabel('Password or authentication code').fill(dev.password);
     await row.getByRole('button', { name: 'Roll the key' }).click();
@@ -149,7 +149,7 @@ describe('back office: developers', () => {
     await dash();
     const row = page.locator('tr[data-key][data-state="active"]').first();
     assert.match(await row.textContent(), new RegExp(`…${rolled.slice(-4)}`));
-    await row.getByText('Roll…').click();
+    await row.getByText('Roll or revoke…').click();
     const revoke = row.locator('form[action$="/revoke"]');
     await revoke.getByLabel('Password or authentication code').fill(dev.password);
     await revoke.getByRole('button', { name: 'Revoke now' }).click();

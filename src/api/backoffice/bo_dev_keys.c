@@ -61,7 +61,7 @@ static void key_row(bo_req *r, const gw_key *k, int64_t now_ms)
         bo_fmt(r,
                "<details><summary>%s</summary><form method=\"post\" class=\"stack\" "
                "action=\"/dashboard/developers/keys/%s/roll\">",
-               T(r, "Roll…"), k->id);
+               T(r, "Roll or revoke…"), k->id);
         bo_csrf_field(r);
         bo_idem_field(r);
         bo_fmt(r, "<label for=\"overlap-%s\">%s</label><select id=\"overlap-%s\" name=\"overlap\">",

@@ -119,11 +119,15 @@ k_status gw_key_auth(gw *g, const char *secret_key, arena *a, const char **merch
     if (!hit) {
         key_read r = {.hash = hash, .a = a};
         k_status st = store_read(g->st, key_by_hash_fn, &r);
-        if (st == K_ENOTFOUND) {
-            char old[SHA256_HEX_LEN];
+        char old[SHA256_HEX_LEN];
+        if (st == K_ENOTFOUND) { /* a read first: a wrong key costs no write */
             crypto_sha256_hex(secret_key, strlen(secret_key), old);
-            r.legacy = old;
-            st = store_write(g->st, key_upgrade_fn, &r);
+            key_read lr = {.hash = old, .a = a};
+            st = store_read(g->st, key_by_hash_fn, &lr);
+            if (st == K_OK) {
+                r.legacy = old;
+                st = store_write(g->st, key_upgrade_fn, &r);
+            }
         }
         if (st != K_OK)
             return st;

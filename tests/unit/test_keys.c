@@ -231,7 +231,12 @@ static void test_create_roll_revoke(void **state)
     memset(&err, 0, sizeof err);
     assert_int_equal(gw_key_revoke(f->g, "acct_other", k5.id, &f->a, &r, &err), K_ENOTFOUND);
     assert_int_equal(err.why, GW_WHY_NOT_FOUND);
+    /* a wrong key is refused without a write (the writer is no amplifier for guesses) */
+    store_stats before, after;
+    store_get_stats(f->st, &before);
     assert_int_equal(auth(f, "sk_test_nosuchkeyatallXXXXXXXX"), K_ENOTFOUND);
+    store_get_stats(f->st, &after);
+    assert_int_equal(after.jobs, before.jobs);
 }
 
 static void test_refusals(void **state)

@@ -108,7 +108,9 @@ check_includes() {
 # helper every provider-bound use case takes from; abandon.c (a checkout
 # session's open attempt closed so the customer can choose again) composes the
 # session and payment use cases, as the workers do, and nothing below calls it.
-GW_FRAME=" gateway.c codec.c intent.c budget.c "
+# settings.c (the merchant's hidden methods, expiry periods and credentials) is
+# a helper the use cases read their rules from, like budget.c.
+GW_FRAME=" gateway.c codec.c intent.c budget.c settings.c "
 GW_WORKERS=" scheduler.c dispatch.c abandon.c "
 
 gw_role() {

@@ -17,7 +17,7 @@ done
 
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libssl-dev libsodium-dev
       libcurl4-openssl-dev libqrencode-dev libsqlite3-dev libpq-dev libcmocka-dev clang-format
-      libxlsxwriter-dev)
+      libxlsxwriter-dev libjs-chart.js) # libjs-chart.js: the reports page's charts (run time)
 if [ "$want_test" = 1 ]; then
   pkgs+=(chromium zbar-tools postgresql haproxy python3-stripe sqlite3 debhelper lintian prometheus python3-openpyxl python3-aiosmtpd)
   pkgs+=(clang libclang-rt-dev) # make fuzz-run (libFuzzer)

@@ -162,6 +162,10 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
 #define LIMIT_BO_FORM_MAX            (32 * 1024) /* a back-office form: order lines at most */
 #define LIMIT_BO_REASON_MAX          500         /* the reason typed for an action */
 #define LIMIT_BO_AUDIT_VERIFY_BATCH  500 /* audit rows read per step of `kassa audit verify` */
+#define LIMIT_SETTINGS_HIDDEN_MAX    64 /* hidden (method, currency, country) triples per merchant */
+#define LIMIT_SETTINGS_USERNAME_MAX  128  /* a provider's API username or client id */
+#define LIMIT_SETTINGS_PUBKEY_MAX    4096 /* Antom's RSA public key in PEM (a 4096-bit key: ~800) */
+#define LIMIT_SETTINGS_SHOP_NAME_MAX 100  /* the shop name on the hosted pages */
 
 /* Scheduler */
 #define LIMIT_TICK_ITEMS_MAX 200 /* timers handled per scheduler tick (bounded work) */

@@ -764,6 +764,13 @@ static size_t collect_routes(http_route *routes, bool with_builtin)
     return n;
 }
 
+/* The server's request limits, counted in the store when every node shares it. */
+static k_status shared_limit(void *ctx, const char *key, int64_t per_minute, int64_t burst,
+                             bool take, bool *ok, int64_t *retry_after_ms)
+{
+    return store_limit_bucket(ctx, key, per_minute, burst, take, ok, retry_after_ms);
+}
+
 static void serve_openapi(const http_route *routes, size_t n)
 {
     static http_route all[ROUTES_MAX];
@@ -912,6 +919,8 @@ static int serve(config *c)
                       .rate_burst = c->rate_limit_burst,
                       .auth_fail_per_min = c->auth_fail_per_min,
                       .auth_fail_burst = c->auth_fail_burst,
+                      .limits_fn = store_limits_shared(r.st) ? shared_limit : NULL,
+                      .limits_ctx = r.st,
                       .per_ip_connections = (int)c->connections_per_ip,
                       .head_deadline_s = (int)c->head_deadline_s,
                       .hsts = strncmp(c->public_url, "https://", 8) == 0};

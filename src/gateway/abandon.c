@@ -64,6 +64,43 @@ static bool abandon_at_provider(gw *g, const gw_payment *p, const gw_attempt *t,
     return st == K_OK && res.outcome == PR_CANCELED;
 }
 
+/* Reads back, closes at the provider and fails p's open attempt (what names
+ * the page it was left from, for the log). */
+static k_status abandon_open(gw *g, const char *mid, gw_payment *p, const char *what, arena *a,
+                             gw_err *err)
+{
+    gw_attempt t;
+    const char *attempt_id = arena_strdup(a, p->latest_attempt);
+    k_status st = gw_sync_attempt_id(g, attempt_id, a, p, &t);
+    if (st != K_OK)
+        return gw_err_store(err, st, "payment attempt", attempt_id);
+    if (p->m.state != PS_REQUIRES_ACTION || strcmp(t.status, "starting") == 0)
+        return K_OK; /* paid, processing or failed meanwhile; or not started: nothing to close */
+    if (!abandon_at_provider(g, p, &t, a)) {
+        /* Maybe it just finished: read once more before refusing. */
+        if (gw_sync_attempt_id(g, attempt_id, a, p, &t) == K_OK && p->m.state != PS_REQUIRES_ACTION)
+            return K_OK;
+        log_warn("checkout: attempt '%s' of %s could not be closed at %s", attempt_id, what,
+                 t.provider);
+        gw_err_set(err, GW_WHY_IN_PROGRESS, NULL,
+                   "The open payment at %s could not be closed; try again in a moment.",
+                   t.provider);
+        return K_ECONFLICT;
+    }
+    prov_result res;
+    memset(&res, 0, sizeof(res));
+    res.outcome = PR_FAILED;
+    res.provider_ref = t.provider_ref;
+    res.failure_code = ABANDON_CODE;
+    res.failure_message = ABANDON_MESSAGE;
+    abandon_job j = {g, mid, p->id, attempt_id, &res, a, p};
+    st = store_write(g->st, abandon_fn, &j);
+    if (st != K_OK)
+        return gw_err_store(err, st, "payment intent", p->id);
+    gw_wake(g);
+    return K_OK;
+}
+
 k_status gw_session_reopen(gw *g, const char *session_id, arena *a, gw_err *err)
 {
     K_ASSERT(g != NULL);
@@ -77,34 +114,18 @@ k_status gw_session_reopen(gw *g, const char *session_id, arena *a, gw_err *err)
     st = gw_pi_get(g, mid, s.payment_id, a, &p, err);
     if (st != K_OK || p.m.state != PS_REQUIRES_ACTION || p.latest_attempt == NULL)
         return st;
-    gw_attempt t;
-    const char *attempt_id = arena_strdup(a, p.latest_attempt);
-    st = gw_sync_attempt_id(g, attempt_id, a, &p, &t);
-    if (st != K_OK)
-        return gw_err_store(err, st, "payment attempt", attempt_id);
-    if (p.m.state != PS_REQUIRES_ACTION || strcmp(t.status, "starting") == 0)
-        return K_OK; /* paid, processing or failed meanwhile; or not started: nothing to close */
-    if (!abandon_at_provider(g, &p, &t, a)) {
-        /* Maybe it just finished: read once more before refusing. */
-        if (gw_sync_attempt_id(g, attempt_id, a, &p, &t) == K_OK && p.m.state != PS_REQUIRES_ACTION)
-            return K_OK;
-        log_warn("checkout: attempt '%s' of session '%s' could not be closed at %s", attempt_id,
-                 session_id, t.provider);
-        gw_err_set(err, GW_WHY_IN_PROGRESS, NULL,
-                   "The open payment at %s could not be closed; try again in a moment.",
-                   t.provider);
-        return K_ECONFLICT;
-    }
-    prov_result res;
-    memset(&res, 0, sizeof(res));
-    res.outcome = PR_FAILED;
-    res.provider_ref = t.provider_ref;
-    res.failure_code = ABANDON_CODE;
-    res.failure_message = ABANDON_MESSAGE;
-    abandon_job j = {g, mid, p.id, attempt_id, &res, a, &p};
-    st = store_write(g->st, abandon_fn, &j);
-    if (st != K_OK)
-        return gw_err_store(err, st, "payment intent", p.id);
-    gw_wake(g);
-    return K_OK;
+    return abandon_open(g, mid, &p, arena_printf(a, "session '%s'", session_id), a, err);
+}
+
+k_status gw_attempt_abandon(gw *g, const char *attempt_id, arena *a, gw_err *err)
+{
+    K_ASSERT(g != NULL);
+    K_ASSERT(attempt_id != NULL);
+    gw_payment p;
+    k_status st = gw_attempt_payment(g, attempt_id, false, a, &p, err);
+    if (st != K_OK || p.m.state != PS_REQUIRES_ACTION || p.latest_attempt == NULL ||
+        strcmp(p.latest_attempt, attempt_id) != 0)
+        return st;
+    const char *mid = arena_strdup(a, p.merchant_id);
+    return abandon_open(g, mid, &p, arena_printf(a, "payment '%s'", p.id), a, err);
 }

@@ -329,25 +329,143 @@ static json_t *buckets_json(const tally *t, const tz *z)
     return arr;
 }
 
+static json_t *change_one(const figures *f, const figures *prev);
+
 static json_t *change_json(const tally *now, const tally *before)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < now->ncur; i++) {
-        const figures *f = &now->cur[i].total;
         figures prev = {0};
         for (size_t k = 0; k < before->ncur; k++)
             if (strcmp(before->cur[k].code, now->cur[i].code) == 0)
                 prev = before->cur[k].total;
-        json_t *c = json_object();
+        json_object_set_new(o, now->cur[i].code, change_one(&now->cur[i].total, &prev));
+    }
+    return o;
+}
+
+/* ---- one currency: every figure converted at the rule set's rates ---- */
+
+typedef struct {
+    const currency_info *to;
+    int64_t rate[LIMIT_RULE_CURRENCIES_MAX]; /* per now.cur[i] */
+    figures total, prev_total;
+    figures *bucket; /* nbuckets */
+} converted;
+
+static k_status conv_add(figures *dst, const figures *f, const currency_info *from,
+                         const currency_info *to, int64_t rate)
+{
+    const int64_t *src[] = {&f->gross,      &f->refunds,  &f->captures,
+                            &f->authorized, &f->released, &f->expired};
+    int64_t *out[] = {&dst->gross,      &dst->refunds,  &dst->captures,
+                      &dst->authorized, &dst->released, &dst->expired};
+    for (size_t i = 0; i < K_ARRAY_LEN(src); i++) {
+        int64_t v;
+        if (money_convert(*src[i], from, to, rate, &v) != K_OK || !money_add(*out[i], v, out[i]))
+            return K_ETOOBIG;
+    }
+    dst->refunds_count += f->refunds_count;
+    dst->captures_count += f->captures_count;
+    dst->sales_count += f->sales_count;
+    dst->authorized_count += f->authorized_count;
+    dst->successes += f->successes;
+    dst->failures += f->failures;
+    return K_OK;
+}
+
+static k_status rate_of(rep_service *r, const char *code, const currency_info *to, int64_t *rate,
+                        const currency_info **from)
+{
+    *from = currency_find(code);
+    if (*from == NULL)
+        return K_ENOTFOUND;
+    return rules_rate(&r->g->rules, (*from)->code, to->code, rate);
+}
+
+/* The buckets' converted figures add up to the converted totals: each bucket's
+ * figures are converted per currency and the totals are their sums. */
+static k_status convert_all(rep_service *r, const tally *now, const tally *before, bool compare,
+                            converted *c, arena *a, gw_err *err)
+{
+    c->bucket = arena_alloc(a, (now->nbuckets > 0 ? now->nbuckets : 1) * sizeof(figures));
+    if (c->bucket == NULL)
+        return K_ENOMEM;
+    memset(c->bucket, 0, (now->nbuckets > 0 ? now->nbuckets : 1) * sizeof(figures));
+    for (size_t i = 0; i < now->ncur; i++) {
+        const currency_info *from;
+        if (rate_of(r, now->cur[i].code, c->to, &c->rate[i], &from) != K_OK) {
+            gw_err_set(err, GW_WHY_PARAM_INVALID, "convert_to",
+                       "No exchange rate from %s to %s in the rule set.",
+                       from != NULL ? from->code : now->cur[i].code, c->to->code);
+            return K_EINVAL;
+        }
+        for (size_t b = 0; b < now->nbuckets; b++) {
+            if (conv_add(&c->bucket[b], &now->cur[i].bucket[b], from, c->to, c->rate[i]) != K_OK ||
+                conv_add(&c->total, &now->cur[i].bucket[b], from, c->to, c->rate[i]) != K_OK)
+                goto big;
+        }
+    }
+    for (size_t i = 0; compare && i < before->ncur; i++) {
+        const currency_info *from;
+        int64_t rate;
+        if (rate_of(r, before->cur[i].code, c->to, &rate, &from) != K_OK) {
+            gw_err_set(err, GW_WHY_PARAM_INVALID, "convert_to",
+                       "No exchange rate from %s to %s in the rule set.",
+                       from != NULL ? from->code : before->cur[i].code, c->to->code);
+            return K_EINVAL;
+        }
+        for (size_t b = 0; b < before->nbuckets; b++)
+            if (conv_add(&c->prev_total, &before->cur[i].bucket[b], from, c->to, rate) != K_OK)
+                goto big;
+    }
+    return K_OK;
+big:
+    gw_err_set(err, GW_WHY_PARAM_INVALID, "convert_to", "The converted sums do not fit.");
+    return K_EINVAL;
+}
+
+static json_t *change_one(const figures *f, const figures *prev)
+{
+    json_t *c = json_object();
 #define CHANGE(name, a_, b_)                                                                       \
     json_object_set_new(c, name,                                                                   \
                         (b_) != 0 ? json_real((double)((a_) - (b_)) / (double)(b_)) : json_null())
-        CHANGE("gross", f->gross, prev.gross);
-        CHANGE("net", f->gross - f->refunds, prev.gross - prev.refunds);
-        CHANGE("refunds", f->refunds, prev.refunds);
-        CHANGE("successful_attempts", f->successes, prev.successes);
+    CHANGE("gross", f->gross, prev->gross);
+    CHANGE("net", f->gross - f->refunds, prev->gross - prev->refunds);
+    CHANGE("refunds", f->refunds, prev->refunds);
+    CHANGE("successful_attempts", f->successes, prev->successes);
 #undef CHANGE
-        json_object_set_new(o, now->cur[i].code, c);
+    return c;
+}
+
+static json_t *converted_json(rep_service *r, const converted *c, const tally *now, const tz *z,
+                              bool compare)
+{
+    char cur[4];
+    currency_lower(c->to->code, cur);
+    json_t *rates = json_array();
+    for (size_t i = 0; i < now->ncur; i++) {
+        char dec[32];
+        snprintf(dec, sizeof(dec), "%lld.%09lld", (long long)(c->rate[i] / 1000000000),
+                 (long long)(c->rate[i] % 1000000000));
+        for (size_t n = strlen(dec); n > 2 && dec[n - 1] == '0' && dec[n - 2] != '.'; n--)
+            dec[n - 1] = '\0';
+        json_array_append_new(rates,
+                              json_pack("{s:s,s:s,s:I,s:s}", "from", now->cur[i].code, "to", cur,
+                                        "rate_e9", (json_int_t)c->rate[i], "rate", dec));
+    }
+    char since[TZ_ISO_MAX];
+    tz_format_iso(z, r->rates_since_s * 1000, false, since);
+    json_t *b = json_array();
+    for (size_t i = 0; i < now->nbuckets; i++)
+        json_array_append_new(b, figures_json(&c->bucket[i]));
+    json_t *o = json_pack("{s:s,s:o,s:I,s:s,s:o,s:o}", "currency", cur, "rates", rates,
+                          "rates_since", (json_int_t)r->rates_since_s, "rates_since_local", since,
+                          "totals", figures_json(&c->total), "buckets", b);
+    if (compare) {
+        json_object_set_new(o, "previous_totals", figures_json(&c->prev_total));
+        json_object_set_new(o, "change", change_one(&c->total, &c->prev_total));
     }
     return o;
 }
@@ -363,6 +481,9 @@ static bool check(const rep_analytics_params *p, const tz **z, gw_err *err)
         msg = "Not a time zone of the IANA database (e.g. Europe/Berlin).";
     } else if (p->currency != NULL && currency_find(p->currency) == NULL) {
         bad = "currency";
+        msg = "Invalid currency.";
+    } else if (p->convert_to != NULL && currency_find(p->convert_to) == NULL) {
+        bad = "convert_to";
         msg = "Invalid currency.";
     }
     bool known = p->bucket == NULL;
@@ -425,6 +546,21 @@ k_status rep_analytics(rep_service *r, const char *merchant_id, const rep_analyt
                                       (json_int_t)p->interval_start, "totals",
                                       totals_json(&before)));
         json_object_set_new(o, "change", change_json(&now, &before));
+    }
+    if (p->convert_to != NULL) {
+        converted *c = arena_alloc(a, sizeof(*c));
+        if (c == NULL) {
+            json_decref(o);
+            return gw_err_store(err, K_ENOMEM, "analytics", NULL);
+        }
+        memset(c, 0, sizeof(*c));
+        c->to = currency_find(p->convert_to);
+        st = convert_all(r, &now, &before, p->compare, c, a, err);
+        if (st != K_OK) {
+            json_decref(o);
+            return st == K_ENOMEM ? gw_err_store(err, st, "analytics", NULL) : st;
+        }
+        json_object_set_new(o, "converted", converted_json(r, c, &now, z, p->compare));
     }
     *out = gw_keep(a, o);
     json_decref(o);

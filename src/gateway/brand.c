@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "gw_int.h"
+#include "settings.h"
 
 typedef struct {
     const char *id;
@@ -66,10 +67,20 @@ k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *o
         return st;
     out->name = r.m.name;
     json_t *settings = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
-    const char *logo =
-        json_string_value(json_object_get(json_object_get(settings, "branding"), "logo_url"));
+    json_t *b = json_object_get(settings, "branding");
+    const char *logo = json_string_value(json_object_get(b, "logo_url"));
     if (brand_logo_ok(logo))
         out->logo_url = arena_strdup(a, logo);
+    /* The Settings page's shop name and button colours (settings.c validated them). */
+    const char *shop = json_string_value(json_object_get(b, "shop_name"));
+    if (shop != NULL && shop[0] != '\0')
+        out->name = arena_strdup(a, shop);
+    const char *accent = json_string_value(json_object_get(b, "accent"));
+    const char *text = json_string_value(json_object_get(b, "accent_text"));
+    if (gw_contrast_x100(accent, text) >= 450) {
+        out->accent = arena_strdup(a, accent);
+        out->accent_text = arena_strdup(a, text);
+    }
     json_decref(settings);
     return K_OK;
 }

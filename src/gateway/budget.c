@@ -7,11 +7,13 @@
  * before anything is written or sent, with 400 `rate_limit` saying when to
  * retry, as Stripe answers it.
  *
- * A sliding window of two one-minute counters per (merchant, provider), in a
- * fixed table on this node (several nodes each count their own share). Time is
- * Kassa's clock, so a test clock jump opens a new minute. A slot whose
- * merchant was not seen for two minutes is free again; when the table is full
- * the oldest slot is reused (its merchant starts counting afresh).
+ * A sliding window of two one-minute counters per (merchant, provider). On
+ * PostgreSQL the counters are the store's (store_limit_window), shared by
+ * every node, so the limit holds whichever node a call lands on; on SQLite (one
+ * node), or while the database cannot be asked, they are a fixed table on this
+ * node. Time is Kassa's clock, so a test clock jump opens a new minute. A slot
+ * whose merchant was not seen for two minutes is free again; when the table is
+ * full the oldest slot is reused (its merchant starts counting afresh).
  */
 #include <pthread.h>
 #include <string.h>
@@ -21,7 +23,7 @@
 #define BUDGET_WINDOW_MS 60000
 
 typedef struct {
-    char key[LIMIT_ID_MAX + 16]; /* "merchant\x1fprovider"; "" = free */
+    char key[LIMIT_ID_MAX + 24]; /* "budget:merchant:provider"; "" = free */
     int64_t window_ms;           /* start of the current minute */
     int64_t cur, prev;           /* calls in the current and the previous minute */
 } budget_slot;
@@ -87,10 +89,17 @@ k_status gw_budget_take(gw *g, const char *merchant_id, const char *pname, gw_er
     int64_t limit = budget_limit(g, pname);
     if (limit <= 0)
         return K_OK;
-    char key[LIMIT_ID_MAX + 16];
-    snprintf(key, sizeof(key), "%s\x1f%s", merchant_id, pname);
+    char key[LIMIT_ID_MAX + 24];
+    snprintf(key, sizeof(key), "budget:%s:%s", merchant_id, pname);
     int64_t retry_s = 0;
-    if (budget_take(key, limit, &retry_s))
+    bool ok = false;
+    int64_t wait_ms = 0;
+    if (store_limits_shared(g->st) &&
+        store_limit_window(g->st, key, limit, clock_now_ms(), &ok, &wait_ms) == K_OK)
+        retry_s = (wait_ms + 999) / 1000;
+    else
+        ok = budget_take(key, limit, &retry_s);
+    if (ok)
         return K_OK;
     gw_err_set(err, GW_WHY_RATE_LIMITED, NULL,
                "Too many requests to %s for this account: at most %lld a minute (the "

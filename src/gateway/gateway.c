@@ -222,6 +222,13 @@ void gw_err_set(gw_err *e, gw_why why, const char *param, const char *fmt, ...)
 /* Maps a storage status onto a reason: not found, busy, conflict, storage. */
 k_status gw_err_store(gw_err *e, k_status st, const char *what, const char *id)
 {
+    if ((int)st == K_EIDEM_TAKEN) {
+        gw_err_set(e, GW_WHY_IDEM_IN_USE, NULL,
+                   "There is currently another in-progress request using this Idempotency "
+                   "Key (that probably means you submitted twice, and the other request is "
+                   "still going through). Nothing was changed; please try again later.");
+        return st;
+    }
     switch (st) {
     case K_OK:
         return K_OK;
@@ -385,7 +392,7 @@ static k_status idem_put(store_tx *tx, const char *merchant_id, gw_idem *idem, i
         st == K_OK && existing.status == 0 && strcmp(existing.fingerprint, idem->fingerprint) == 0;
     arena_release(&a);
     if (st == K_OK && !own_claim)
-        return K_ECONFLICT;
+        return K_EIDEM_TAKEN; /* another request (maybe another node's) got there first */
     if (st != K_OK && st != K_ENOTFOUND)
         return st;
     store_idem row = {.merchant_id = merchant_id,
@@ -624,8 +631,27 @@ k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settin
     return st;
 }
 
-/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}};
- * without them a sandbox merchant uses the local simulator. */
+/* A secret of the merchant's provider settings, opened (settings.c seals them:
+ * crypto_seal; a value written before sealing is taken as it is). */
+static const char *account_secret(json_t *acct, const char *key, arena *a)
+{
+    const char *stored = json_string_value(json_object_get(acct, key));
+    if (stored == NULL)
+        return NULL;
+    char plain[CRYPTO_SEAL_PLAIN_MAX + 1];
+    if (crypto_open(stored, plain, sizeof plain) != K_OK) {
+        log_error("gateway: a sealed provider secret '%s' does not open (another key file?)", key);
+        return NULL;
+    }
+    const char *out = arena_strdup(a, plain);
+    explicit_bzero(plain, sizeof plain);
+    return out;
+}
+
+/* Merchant settings may carry {"providers":{"klarna":{"base_url","username","password"}}}
+ * (the back office's Settings page writes username and the sealed password or
+ * private key); without a base_url the account talks to the local simulator,
+ * with the merchant's own credentials when it set them, else sandbox ones. */
 bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, prov_account *out)
 {
     memset(out, 0, sizeof(*out));
@@ -635,19 +661,23 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
         return false;
     out->merchant_name = r.m.name;
     json_t *settings = json_loads(r.m.settings != NULL ? r.m.settings : "{}", 0, NULL);
+    out->merchant_logo_url = gw_jstr(json_object_get(settings, "branding"), "logo_url", a);
     json_t *acct = json_object_get(json_object_get(settings, "providers"), pname);
     if (json_is_object(acct)) {
         out->base_url = gw_jstr(acct, "base_url", a);
         out->username = gw_jstr(acct, "username", a);
-        out->password = gw_jstr(acct, "password", a);
-        out->private_key = gw_jstr(acct, "private_key", a);
+        out->password = account_secret(acct, "password", a);
+        out->private_key = account_secret(acct, "private_key", a);
         out->public_key = gw_jstr(acct, "public_key", a);
     }
     json_decref(settings);
     if (out->base_url == NULL && g->sim_url != NULL) {
         out->base_url = arena_printf(a, "%s/%s", g->sim_url, pname);
-        out->username = merchant_id;
-        out->password = "sandbox";
+        if (out->username == NULL || (out->password == NULL && out->private_key == NULL)) {
+            out->username = merchant_id;
+            out->password = "sandbox";
+            out->private_key = out->public_key = NULL;
+        }
     }
     return out->base_url != NULL;
 }

@@ -483,6 +483,10 @@ k_status gw_session_pay(gw *g, const char *id, const char *method_type, const ch
  * there was nothing open (or it finished meanwhile); K_ECONFLICT with err when
  * the provider would not close it. */
 k_status gw_session_reopen(gw *g, const char *session_id, arena *a, gw_err *err);
+/* The same for the open attempt of any payment (a bare PaymentIntent, an
+ * ECommPay Payment Page): the customer cancelled on Kassa's QR page. K_OK
+ * when the attempt is not (or no longer) the payment's open one. */
+k_status gw_attempt_abandon(gw *g, const char *attempt_id, arena *a, gw_err *err);
 /* Methods the hosted page may offer for this session (rules: currency, country, amount). */
 k_status gw_session_methods(gw *g, const gw_session *s, const char *country, arena *a,
                             const char ***names, size_t *n);
@@ -505,7 +509,9 @@ k_status gw_merchant_set_settings(gw *g, const char *merchant_id, json_t *settin
  * set in settings.branding.logo_url (https only), its logo. Arena-owned. */
 typedef struct {
     const char *name;
-    const char *logo_url; /* NULL = none */
+    const char *logo_url;    /* NULL = none */
+    const char *accent;      /* the pay button's colour, "#rrggbb" (settings.c); NULL = Kassa's */
+    const char *accent_text; /* its text colour (WCAG AA against accent), set with accent */
 } gw_brand;
 k_status gw_merchant_brand(gw *g, const char *merchant_id, arena *a, gw_brand *out);
 /* Sets (or with "" removes) the logo; K_EINVAL with err unless https://, no spaces or quotes. */

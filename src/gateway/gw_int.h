@@ -12,6 +12,10 @@
 
 #define GW_FORMATTERS_MAX 4
 #define K_EEXIST_EXTERNAL (-100) /* a closure's own status: the external id is taken */
+/* A closure's own status: the Idempotency-Key was claimed or answered by another request
+ * (on this node or another) after gw_idem_begin looked; gw_err_store maps it to
+ * GW_WHY_IDEM_IN_USE, so the loser of a same-key race is told to retry with the key. */
+#define K_EIDEM_TAKEN (-102)
 
 typedef struct {
     char dialect[16];
@@ -155,8 +159,9 @@ int64_t gw_jint(json_t *o, const char *key);
  * update, confirm and checkout sessions, and creation in two steps, so a
  * checkout session and its intent can be written in one transaction. */
 k_status gw_check_amount(int64_t amount, gw_err *err);
-k_status gw_check_types(gw *g, json_t *types, const char *currency, int64_t amount, bool manual,
-                        gw_err *err);
+/* settings: the merchant's (gw_settings_load), whose hidden methods are refused; NULL = none. */
+k_status gw_check_types(gw *g, json_t *settings, json_t *types, const char *currency,
+                        int64_t amount, bool manual, gw_err *err);
 /* A method rule's refusal as the gateway's reason; country_param names the
  * caller's country parameter. K_EINVAL. */
 k_status gw_rule_refusal(gw_err *err, rule_param rp, const rule_refusal *refusal,
@@ -192,6 +197,21 @@ k_status gw_order_action_begins(gw *g, const char *merchant_id, const char *id, 
 k_status gw_capture_retry(gw *g, const char *merchant_id, const char *id, arena *a);
 /* Asks the provider again about a pending refund it did not confirm (refunds.c). */
 k_status gw_refund_retry(gw *g, const char *merchant_id, const char *id, arena *a);
+
+/* The merchant's own settings as the use cases read them (settings.c): the
+ * settings object (arena-owned, NULL when the merchant is unknown), whether the
+ * merchant hid a method for (currency, country) - country NULL or "": hidden in
+ * every country the method serves in that currency - and the lifetimes of new
+ * payments (the merchant's period, else the method's rule or the configuration). */
+json_t *gw_settings_load(gw *g, const char *merchant_id, arena *a);
+/* Inside a write: the store's error when the row cannot be read (the write fails with it). */
+k_status gw_settings_load_tx(store_tx *tx, const char *merchant_id, arena *a, json_t **out);
+bool gw_method_hidden(gw *g, json_t *settings, const char *method, const char *currency,
+                      const char *country);
+int64_t gw_auth_ttl(json_t *settings, const rule_method *rm);
+bool gw_auth_ttl_set(json_t *settings); /* the merchant chose an authorisation period */
+int64_t gw_attempt_ttl(gw *g, json_t *settings, const rule_method *rm);
+int64_t gw_session_ttl(gw *g, json_t *settings);
 
 /* Lists documents of a kind, decoded (arena-owned). */
 k_status gw_list_docs(gw *g, const char *merchant_id, const char *kind, const store_list_q *q,

@@ -41,11 +41,25 @@ k_status gw_check_amount(int64_t amount, gw_err *err)
     return K_OK;
 }
 
-k_status gw_check_types(gw *g, json_t *types, const char *currency, int64_t amount, bool manual,
-                        gw_err *err)
+k_status gw_check_types(gw *g, json_t *settings, json_t *types, const char *currency,
+                        int64_t amount, bool manual, gw_err *err)
 {
     size_t i;
     json_t *v;
+    json_array_foreach(types, i, v)
+    {
+        const char *t = json_string_value(v);
+        if (t != NULL && settings != NULL && gw_method_hidden(g, settings, t, currency, NULL)) {
+            const rule_method *r = rules_method_find(&g->rules, t);
+            char cur[4];
+            currency_upper(currency, cur);
+            gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "payment_method_types",
+                       "The payment method type \"%s\" is not available: %s is not offered for "
+                       "payments in %s.",
+                       t, r->label, cur);
+            return K_EINVAL;
+        }
+    }
     if (json_array_size(types) == 0) {
         gw_err_set(err, GW_WHY_PARAM_EMPTY, "payment_method_types",
                    "payment_method_types must not be empty.");
@@ -133,7 +147,13 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     }
     p->manual_capture = in->capture_manual == 1;
     currency_lower(cur->code, p->currency);
-    if (gw_check_types(g, p->method_types, p->currency, in->amount, p->manual_capture, err) != K_OK)
+    json_t *settings = gw_settings_load(g, merchant_id, a);
+    if (settings == NULL) { /* fail closed: a hidden method is never let through */
+        gw_err_set(err, GW_WHY_STORAGE, NULL, "The merchant's settings could not be read.");
+        return K_EIO;
+    }
+    if (gw_check_types(g, settings, p->method_types, p->currency, in->amount, p->manual_capture,
+                       err) != K_OK)
         return K_EINVAL;
     id_new(p->id, "pi_");
     snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);

@@ -69,7 +69,11 @@ static k_status extend_fn(store_tx *tx, void *arg)
         return st != K_OK ? st : K_ECONFLICT;
     int64_t now = clock_now_s();
     const rule_method *rm = rules_method_find(&j->g->rules, p->method_type);
-    int64_t ttl = rm != NULL && rm->auth_ttl_s > 0 ? rm->auth_ttl_s : 28 * 86400;
+    json_t *settings;
+    st = gw_settings_load_tx(tx, j->merchant_id, j->a, &settings);
+    if (st != K_OK)
+        return st;
+    int64_t ttl = gw_auth_ttl(settings, rm);
     int64_t max = rm != NULL && rm->auth_max_s > 0 ? rm->auth_max_s : 180 * 86400;
     int64_t want = j->res->expires_at > 0 ? j->res->expires_at : now + ttl;
     int64_t cap = p->created + max;

@@ -236,8 +236,14 @@ static k_status pi_update_fn(store_tx *tx, void *arg)
     if (j->in->capture_manual >= 0)
         p->manual_capture = j->in->capture_manual == 1;
     int64_t amount = j->in->has_amount ? j->in->amount : p->m.amount;
-    if (money && gw_check_types(j->g, p->method_types, p->currency, amount, p->manual_capture,
-                                j->err) != K_OK)
+    json_t *settings = NULL;
+    if (money) {
+        st = gw_settings_load_tx(tx, j->merchant_id, j->a, &settings);
+        if (st != K_OK)
+            return gw_err_store(j->err, st, PI, j->id);
+    }
+    if (money && gw_check_types(j->g, settings, p->method_types, p->currency, amount,
+                                p->manual_capture, j->err) != K_OK)
         return K_EINVAL;
     if (j->in->has_amount && j->in->amount != p->m.amount) {
         gw_act act = {.op = OP_UPDATE, .amount = j->in->amount};
@@ -340,9 +346,18 @@ static k_status apply_success(store_tx *tx, gw *g, gw_payment *p, gw_attempt *t,
         p->method_detail = arena_strdup(a, r->method_detail);
     if (!sale) {
         const rule_method *rm = rules_method_find(&g->rules, t->method);
-        int64_t ttl = rm != NULL && rm->auth_ttl_s > 0 ? rm->auth_ttl_s : 28 * 86400;
+        json_t *settings;
+        st = gw_settings_load_tx(tx, p->merchant_id, a, &settings);
+        if (st != K_OK)
+            return st;
+        int64_t ttl = gw_auth_ttl(settings, rm);
         p->auth_created_at = clock_now_s();
         p->auth_expires_at = r->expires_at > 0 ? r->expires_at : p->auth_created_at + ttl;
+        /* The merchant's own period, when shorter than the provider's answer: Kassa
+         * treats the authorisation as over then (a longer one is the provider's to
+         * grant, by agreement with the merchant: its expires_at holds). */
+        if (gw_auth_ttl_set(settings) && p->auth_created_at + ttl < p->auth_expires_at)
+            p->auth_expires_at = p->auth_created_at + ttl;
     }
     st = gw_save_payment(tx, p);
     if (st == K_OK)
@@ -618,6 +633,24 @@ static k_status confirm_checks(gw *g, const gw_payment *p, const gw_pi_params *i
     if (rp != RULE_OK)
         return gw_rule_refusal(err, rp, &why,
                                "payment_method_data[billing_details][address][country]");
+    arena a;
+    arena_init(&a, 0);
+    json_t *settings = gw_settings_load(g, p->merchant_id, &a);
+    bool hidden = settings == NULL || gw_method_hidden(g, settings, m, cur, ctry);
+    arena_release(&a);
+    if (settings == NULL) { /* fail closed: a hidden method is never let through */
+        gw_err_set(err, GW_WHY_STORAGE, NULL, "The merchant's settings could not be read.");
+        return K_EIO;
+    }
+    if (hidden) {
+        const rule_method *rm = rules_method_find(&g->rules, m);
+        gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE,
+                   in->method_type != NULL ? "payment_method_data[type]" : "payment_method_types",
+                   "The payment method type \"%s\" is not available: %s is not offered for "
+                   "payments in %s from %s.",
+                   m, rm->label, cur, ctry[0] != '\0' ? ctry : "this country");
+        return K_EINVAL;
+    }
     *method = m;
     return K_OK;
 }
@@ -660,8 +693,7 @@ k_status gw_pi_confirm(gw *g, const char *merchant_id, const char *id, const gw_
                      .in = in,
                      .method = method,
                      .provider = rule->provider,
-                     .attempt_ttl_s =
-                         g->cfg.attempt_ttl_s > 0 ? g->cfg.attempt_ttl_s : rule->attempt_ttl_s,
+                     .attempt_ttl_s = gw_attempt_ttl(g, gw_settings_load(g, merchant_id, a), rule),
                      .idem = idem,
                      .a = a,
                      .p = out,
@@ -1173,7 +1205,7 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
     st = gw_save_payment(tx, p);
     if (st == K_OK)
         st = gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, j->opid);
-    if (st == K_ECONFLICT)
+    if (st == K_EIDEM_TAKEN)
         gw_err_set(j->err, GW_WHY_IDEM_IN_USE, NULL,
                    "There is currently another in-progress request using this Idempotency Key. "
                    "Please try again later.");

@@ -123,7 +123,7 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
         st = emit_refund(tx, r, "refund.created");
     if (st == K_OK)
         st = gw_idem_claim_in_tx(tx, j->merchant_id, j->idem, r->id);
-    if (st == K_ECONFLICT)
+    if (st == K_EIDEM_TAKEN)
         idem_taken(j->err, j->idem);
     return st;
 }

@@ -70,10 +70,54 @@ static void dec_text(int64_t minor, uint8_t exp, char *out, size_t cap)
 
 /* ---- CSV ---- */
 
+/* UTF-8 to a legacy charset, in place (never longer): a code point the charset
+ * lacks, or a malformed sequence, becomes '?'. The buffer holds whole rows, so
+ * no sequence is cut. */
+static void to_charset(buf *b, rep_charset cs)
+{
+    uint32_t top = cs == REP_LATIN1 ? 0xFF : 0x7F;
+    const unsigned char *p = (const unsigned char *)b->data;
+    size_t n = b->len, o = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len;
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            cp = c;
+            len = 1;
+        } else if ((c & 0xE0) == 0xC0) {
+            cp = c & 0x1F;
+            len = 2;
+        } else if ((c & 0xF0) == 0xE0) {
+            cp = c & 0x0F;
+            len = 3;
+        } else if ((c & 0xF8) == 0xF0) {
+            cp = c & 0x07;
+            len = 4;
+        } else {
+            cp = UINT32_MAX;
+            len = 1;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if (i + k >= n || (p[i + k] & 0xC0) != 0x80) {
+                cp = UINT32_MAX;
+                len = k;
+                break;
+            }
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        b->data[o++] = cp <= top ? (char)cp : '?';
+        i += len;
+    }
+    b->len = o;
+}
+
 static k_status csv_flush(rep_sink *s)
 {
     if (s->b.len == 0)
         return K_OK;
+    if (s->plan->type->charset != REP_UTF8)
+        to_charset(&s->b, s->plan->type->charset);
     size_t n = fwrite(s->b.data, 1, s->b.len, s->f);
     bool ok = n == s->b.len;
     buf_reset(&s->b);
@@ -149,7 +193,8 @@ static double excel_local(const tz *z, int64_t utc_ms)
 
 static k_status xlsx_row(rep_sink *s, const rep_cell *cells)
 {
-    if (s->row > LIMIT_XLSX_SHEET_ROWS && xlsx_sheet(s) != K_OK)
+    int64_t per_sheet = s->plan->sheet_rows > 0 ? s->plan->sheet_rows : LIMIT_XLSX_SHEET_ROWS;
+    if ((int64_t)s->row > per_sheet && xlsx_sheet(s) != K_OK)
         return K_EIO;
     lxw_row_t r = s->row++;
     for (size_t i = 0; i < s->plan->nsel; i++) {

@@ -21,6 +21,7 @@ struct rep_service {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    int64_t rates_since_s; /* the rule set's exchange rates are in force since (unix s) */
 };
 
 /* One cell of a row; what it means is the column's kind. */
@@ -43,6 +44,10 @@ typedef struct {
     int64_t from_s, to_s;
     char currency[4]; /* lower-case filter, "" = all */
     const char *method;
+    bool has_pay;
+    rep_pay_filter pay;
+    int64_t sheet_rows; /* XLSX rows per sheet before a new one; 0 = LIMIT_XLSX_SHEET_ROWS (tests
+                           set fewer to see the rollover without writing a million rows) */
 } rep_plan;
 
 k_status rep_plan_make(const rep_params *p, rep_plan *out);

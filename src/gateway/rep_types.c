@@ -208,31 +208,35 @@ static const rep_column PLP_COLS[D__COUNT] = {
 };
 
 static const rep_type TYPE_PAYMENTS = {
-    "payments.itemized.1", "Payments, one row each", "payments", PAY_COLS, P__COUNT, ','};
+    "payments.itemized.1", "Payments, one row each", "payments", PAY_COLS, P__COUNT, ',', REP_UTF8};
 static const rep_type TYPE_OPS = {"operations.itemized.1",
                                   "Ledger: one row per operation",
                                   "operations",
                                   OPS_COLS,
                                   L__COUNT,
-                                  ','};
+                                  ',',
+                                  REP_UTF8};
 static const rep_type TYPE_SUMMARY = {"settlement.summary.1",
                                       "Settlement summary per day and currency",
                                       "settlement",
                                       SUM_COLS,
                                       S__COUNT,
-                                      ','};
+                                      ',',
+                                      REP_UTF8};
 static const rep_type TYPE_PLT = {"payline.transactions.1",
                                   "Payline transactions file",
                                   "payline_transactions",
                                   PLT_COLS,
                                   T__COUNT,
-                                  ';'};
+                                  ';',
+                                  REP_LATIN1}; /* Payline's transactions file is ISO-8859-1 */
 static const rep_type TYPE_PLP = {"payline.payments.1",
                                   "Payline payments file (remitted)",
                                   "payline_payments",
                                   PLP_COLS,
                                   D__COUNT,
-                                  ';'};
+                                  ';',
+                                  REP_ASCII}; /* its payments file in CSV is ASCII */
 
 static const rep_type *const TYPES[] = {&TYPE_PAYMENTS, &TYPE_OPS, &TYPE_SUMMARY, &TYPE_PLT,
                                         &TYPE_PLP};
@@ -316,13 +320,15 @@ k_status rep_plan_make(const rep_params *p, rep_plan *out)
                 out->sel[out->nsel++] = (int)c;
     }
     out->sep = p->delimiter != NULL ? p->delimiter[0] : out->type->default_sep;
-    out->bom = p->bom != 0;
+    out->bom = p->bom != 0 && out->type->charset == REP_UTF8; /* a BOM is UTF-8's alone */
     out->xlsx = p->format != NULL && strcmp(p->format, "xlsx") == 0;
     out->from_s = p->interval_start;
     out->to_s = p->interval_end;
     if (p->currency != NULL)
         currency_lower(p->currency, out->currency);
     out->method = p->method;
+    out->has_pay = p->has_pay;
+    out->pay = p->pay;
     return K_OK;
 }
 
@@ -393,6 +399,30 @@ static bool keep_method(const rep_plan *plan, const char *method)
     return plan->method == NULL || (method != NULL && strcmp(plan->method, method) == 0);
 }
 
+static bool same(const char *want, const char *have, bool nocase)
+{
+    return want == NULL ||
+           (have != NULL && (nocase ? strcasecmp(want, have) : strcmp(want, have)) == 0);
+}
+
+/* A saved view's filters, as the payments list applies them (store_pay_search). */
+static bool keep_pay(const rep_plan *plan, const gw_payment *p)
+{
+    if (!plan->has_pay)
+        return true;
+    const rep_pay_filter *f = &plan->pay;
+    if (!same(f->status, pay_state_name(p->m.state), false) ||
+        !same(f->channel, p->channel, false) || !same(f->order_ref, p->order_ref, false) ||
+        !same(f->country, p->country, true) || !same(f->email, p->email, true))
+        return false;
+    if ((f->amount_gte >= 0 && p->m.amount < f->amount_gte) ||
+        (f->amount_lte >= 0 && p->m.amount > f->amount_lte))
+        return false;
+    const char *id = f->any_id;
+    return id == NULL || same(id, p->id, false) || same(id, p->external_id, false) ||
+           same(id, p->order_ref, false) || same(id, p->provider_ref, false);
+}
+
 static void fill_payment(const gw_payment *p, arena *a, rep_cell *c)
 {
     uint8_t e = exp_of(p->currency);
@@ -454,7 +484,8 @@ static k_status gen_payments(store_tx *tx, gen_job *j)
             json_decref(doc);
             after_c = objs[i].created;
             after_s = objs[i].seq;
-            if (!keep_currency(j->plan, p.currency) || !keep_method(j->plan, p.method_type))
+            if (!keep_currency(j->plan, p.currency) || !keep_method(j->plan, p.method_type) ||
+                !keep_pay(j->plan, &p))
                 continue;
             rep_cell cells[P__COUNT];
             memset(cells, 0, sizeof(cells));

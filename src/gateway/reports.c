@@ -62,6 +62,7 @@ k_status rep_open(rep_service **out, gw *g, const rep_config *cfg)
     r->files_dir = strdup(cfg->files_dir);
     r->smtp_url = dup_or_null(cfg->smtp_url);
     r->smtp_from = dup_or_null(cfg->smtp_from);
+    r->rates_since_s = clock_now_s(); /* the gateway read its rule set just before */
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (r->files_dir == NULL || !mkdir_p(r->files_dir)) {
@@ -177,6 +178,11 @@ k_status rep_params_check(rep_service *r, const char *merchant_id, rep_params *p
                    p->report_type);
         return K_EINVAL;
     }
+    if (p->has_pay && strcmp(t->id, "payments.itemized.1") != 0) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "report_type",
+                   "A saved view's filters apply to payments.itemized.1 only.");
+        return K_EINVAL;
+    }
     if (p->timezone == NULL)
         p->timezone = "UTC";
     const tz *z;
@@ -239,6 +245,17 @@ static json_t *params_json(const rep_params *p)
         json_object_set(o, "columns", p->columns);
     if (p->delimiter != NULL)
         json_object_set_new(o, "delimiter", json_string(p->delimiter));
+    if (p->has_pay) { /* a saved view's filters (Kassa extension, from the back office) */
+        const rep_pay_filter *f = &p->pay;
+        json_t *v = json_pack("{s:I,s:I}", "amount_gte", (json_int_t)f->amount_gte, "amount_lte",
+                              (json_int_t)f->amount_lte);
+        const char *keys[] = {"status", "channel", "country", "email", "order_ref", "any_id"};
+        const char *vals[] = {f->status, f->channel, f->country, f->email, f->order_ref, f->any_id};
+        for (size_t i = 0; i < K_ARRAY_LEN(keys); i++)
+            if (vals[i] != NULL)
+                json_object_set_new(v, keys[i], json_string(vals[i]));
+        json_object_set_new(o, "kassa_view_filter", v);
+    }
     return o;
 }
 
@@ -256,6 +273,20 @@ static void params_from_json(json_t *o, const char *type, rep_params *p)
     p->format = json_string_value(json_object_get(o, "format"));
     p->delimiter = json_string_value(json_object_get(o, "delimiter"));
     p->bom = json_is_false(json_object_get(o, "bom")) ? 0 : 1;
+    json_t *v = json_object_get(o, "kassa_view_filter");
+    if (v != NULL) {
+        p->has_pay = true;
+        p->pay = (rep_pay_filter){
+            .status = json_string_value(json_object_get(v, "status")),
+            .channel = json_string_value(json_object_get(v, "channel")),
+            .country = json_string_value(json_object_get(v, "country")),
+            .email = json_string_value(json_object_get(v, "email")),
+            .order_ref = json_string_value(json_object_get(v, "order_ref")),
+            .any_id = json_string_value(json_object_get(v, "any_id")),
+            .amount_gte = json_integer_value(json_object_get(v, "amount_gte")),
+            .amount_lte = json_integer_value(json_object_get(v, "amount_lte")),
+        };
+    }
 }
 
 /* ---- documents ---- */
@@ -433,6 +464,10 @@ k_status rep_make_file(rep_service *r, const char *merchant_id, const rep_params
                   "created", (json_int_t)clock_now_s(), "expires_at", "filename", name, "purpose",
                   purpose, "size", (json_int_t)size, "title", plan.type->name, "type", ext, "url",
                   url, "sha256", sha, "rows", (json_int_t)*rows);
+    if (!plan.xlsx) { /* what the bytes are, for the Content-Type of a download */
+        static const char *const CHARSETS[] = {"utf-8", "iso-8859-1", "us-ascii"};
+        json_object_set_new(doc, "charset", json_string(CHARSETS[plan.type->charset]));
+    }
     *file = gw_keep(a, doc);
     json_decref(doc);
     return K_OK;

@@ -48,6 +48,11 @@ typedef struct {
     bool by_default;
 } rep_column;
 
+/* The bytes of a CSV file: UTF-8 (with a BOM by default), or a legacy 8-bit
+ * charset for a preset whose reader expects it; characters the charset lacks
+ * are written as '?' (visibly replaced, never dropped). */
+typedef enum { REP_UTF8 = 0, REP_LATIN1, REP_ASCII } rep_charset;
+
 typedef struct rep_type rep_type;
 struct rep_type {
     const char *id;        /* "payments.itemized.1" */
@@ -56,6 +61,7 @@ struct rep_type {
     const rep_column *columns;
     size_t ncolumns;
     char default_sep; /* ',' or ';' (Payline) */
+    rep_charset charset;
 };
 size_t rep_types(const rep_type *const **out);
 const rep_type *rep_type_find(const char *id);
@@ -64,6 +70,16 @@ k_status rep_data_available(rep_service *r, const char *merchant_id, int64_t *st
                             gw_err *err);
 
 /* ---- what a run, an export or a schedule asks for ---- */
+/* The back office payments list's filters beyond currency and method (a saved
+ * view), for payments.itemized.1: the same meaning as the list's search
+ * (store_pay_search): status, channel, order_ref exact; country and e-mail
+ * without regard to case; any_id one of the payment's id, external id, order
+ * reference or provider reference; amount bounds in minor units (-1 = none). */
+typedef struct {
+    const char *status, *channel, *country, *email, *order_ref, *any_id;
+    int64_t amount_gte, amount_lte;
+} rep_pay_filter;
+
 typedef struct {
     const char *report_type;
     int64_t interval_start, interval_end; /* unix s, [start, end) */
@@ -75,6 +91,8 @@ typedef struct {
     const char *format;    /* "csv" (default) or "xlsx" */
     const char *delimiter; /* "," or ";"; NULL = the type's */
     int bom;               /* -1 = default (on), 0, 1 */
+    bool has_pay;          /* pay holds a saved view's filters (payments.itemized.1 only) */
+    rep_pay_filter pay;
 } rep_params;
 
 /* Validates p against the type, the merchant's data range and the tz database:
@@ -137,9 +155,10 @@ k_status rep_push(rep_service *r, const char *merchant_id, const char *url, cons
 typedef struct {
     int64_t interval_start, interval_end; /* unix s */
     const char *timezone;
-    const char *bucket;   /* "15m", "30m", "1h", "4h", "day", "week", "month" */
-    const char *currency; /* NULL = all, per currency */
-    bool compare;         /* also the previous period of the same length */
+    const char *bucket;     /* "15m", "30m", "1h", "4h", "day", "week", "month" */
+    const char *currency;   /* NULL = all, per currency */
+    bool compare;           /* also the previous period of the same length */
+    const char *convert_to; /* also every figure converted to this currency, NULL = no */
 } rep_analytics_params;
 /* The figures as a JSON object (see docs/reports.md), arena-owned. */
 k_status rep_analytics(rep_service *r, const char *merchant_id, const rep_analytics_params *p,

@@ -74,7 +74,8 @@ static k_status session_lines(const gw_session_params *p, arena *a, json_t **lin
     return K_OK;
 }
 
-static json_t *default_types(gw *g, const char *cur, int64_t amount, arena *a)
+/* The methods the rules take and the merchant has not hidden in every country. */
+static json_t *default_types(gw *g, json_t *settings, const char *cur, int64_t amount, arena *a)
 {
     const rule_method *ms[LIMIT_RULE_METHODS_MAX];
     char up[4];
@@ -82,8 +83,9 @@ static json_t *default_types(gw *g, const char *cur, int64_t amount, arena *a)
     size_t n = rules_available(&g->rules, up, NULL, amount, ms, LIMIT_RULE_METHODS_MAX);
     json_t *t = json_array();
     arena_defer(a, (void (*)(void *))json_decref, t);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(t, json_string(ms[i]->name));
+    for (size_t i = 0; i < n && i < LIMIT_RULE_METHODS_MAX; i++)
+        if (!gw_method_hidden(g, settings, ms[i]->name, up, NULL))
+            json_array_append_new(t, json_string(ms[i]->name));
     return t;
 }
 
@@ -140,7 +142,13 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
     }
     memset(out, 0, sizeof(*out));
     id_new_n(out->id, "cs_test_", 40);
-    json_t *types = p->method_types != NULL ? p->method_types : default_types(g, cur, total, a);
+    json_t *settings = gw_settings_load(g, merchant_id, a);
+    if (settings == NULL) {
+        gw_err_set(err, GW_WHY_STORAGE, NULL, "The merchant's settings could not be read.");
+        return K_EIO;
+    }
+    json_t *types =
+        p->method_types != NULL ? p->method_types : default_types(g, settings, cur, total, a);
     if (json_array_size(types) == 0) {
         gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "currency", "No payment method accepts %lld %s.",
                    (long long)total, cur);
@@ -176,7 +184,7 @@ k_status gw_session_create(gw *g, const char *merchant_id, const gw_session_para
     out->method_types = types;
     out->metadata = pi.metadata;
     out->created = now;
-    out->expires_at = p->expires_at != 0 ? p->expires_at : now + g->cfg.session_ttl_s;
+    out->expires_at = p->expires_at != 0 ? p->expires_at : now + gw_session_ttl(g, settings);
     out->url = arena_printf(a, "%s/c/pay/%s", g->public_url, out->id);
     cs_job j = {g, &pi, out, idem, a, merchant_id, out->id, err};
     st = store_write(g->st, cs_create_fn, &j);
@@ -319,9 +327,14 @@ k_status gw_session_methods(gw *g, const gw_session *s, const char *country, are
     currency_upper(s->currency, up);
     size_t total =
         rules_available(&g->rules, up, country, s->amount_total, ms, LIMIT_RULE_METHODS_MAX);
+    if (total > LIMIT_RULE_METHODS_MAX)
+        total = LIMIT_RULE_METHODS_MAX;
+    json_t *settings = gw_settings_load(g, s->merchant_id, a);
     *names = total ? arena_alloc(a, total * sizeof(char *)) : NULL;
     *n = 0;
     for (size_t i = 0; i < total; i++) {
+        if (settings == NULL || gw_method_hidden(g, settings, ms[i]->name, up, country))
+            continue; /* the merchant hid it here */
         size_t k;
         json_t *v;
         json_array_foreach(s->method_types, k, v)

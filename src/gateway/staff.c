@@ -25,10 +25,11 @@
 
 static const staff_role staff_role_table[] = {
     {"admin",
-     STAFF_VIEW | STAFF_ACT | STAFF_REFUND | STAFF_AUDIT | STAFF_DEV | STAFF_USERS | STAFF_SECRETS,
+     STAFF_VIEW | STAFF_ACT | STAFF_REFUND | STAFF_AUDIT | STAFF_DEV | STAFF_USERS | STAFF_SECRETS |
+         STAFF_SETTINGS | STAFF_REPORTS,
      100000},
     {"operations", STAFF_VIEW | STAFF_ACT | STAFF_REFUND | STAFF_SECRETS, 20000},
-    {"finance", STAFF_VIEW | STAFF_REFUND | STAFF_AUDIT | STAFF_SECRETS, 50000},
+    {"finance", STAFF_VIEW | STAFF_REFUND | STAFF_AUDIT | STAFF_SECRETS | STAFF_REPORTS, 50000},
     {"developer", STAFF_VIEW | STAFF_DEV, 0},
     {"read_only", STAFF_VIEW, 0},
 };
@@ -978,7 +979,10 @@ void staff_extend_preview(gw *g, const gw_payment *p, int64_t *new_expiry, int64
     /* The same rule data the extension use case reads (orders.c); the provider may still answer
      * with a date of its own, which then wins. */
     const rule_method *rm = rules_method_find(&g->rules, p->method_type);
-    int64_t ttl = rm != NULL && rm->auth_ttl_s > 0 ? rm->auth_ttl_s : 28 * 86400;
+    arena a;
+    arena_init(&a, 0);
+    int64_t ttl = gw_auth_ttl(gw_settings_load(g, p->merchant_id, &a), rm);
+    arena_release(&a);
     int64_t max = rm != NULL && rm->auth_max_s > 0 ? rm->auth_max_s : 180 * 86400;
     *ceiling = p->created + max;
     int64_t want = clock_now_s() + ttl;

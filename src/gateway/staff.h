@@ -24,13 +24,15 @@
 
 /* What a role may do. */
 typedef enum {
-    STAFF_VIEW = 1u << 0,    /* payments, their timeline */
-    STAFF_ACT = 1u << 1,     /* capture, cancel, release, extend, edit lines, resend, sync */
-    STAFF_REFUND = 1u << 2,  /* refunds (re-authentication above the role's limit) */
-    STAFF_AUDIT = 1u << 3,   /* the audit log */
-    STAFF_DEV = 1u << 4,     /* API keys and webhook endpoints */
-    STAFF_USERS = 1u << 5,   /* staff accounts */
-    STAFF_SECRETS = 1u << 6, /* customer e-mail addresses and provider references in full */
+    STAFF_VIEW = 1u << 0,      /* payments, their timeline */
+    STAFF_ACT = 1u << 1,       /* capture, cancel, release, extend, edit lines, resend, sync */
+    STAFF_REFUND = 1u << 2,    /* refunds (re-authentication above the role's limit) */
+    STAFF_AUDIT = 1u << 3,     /* the audit log */
+    STAFF_DEV = 1u << 4,       /* API keys and webhook endpoints */
+    STAFF_USERS = 1u << 5,     /* staff accounts */
+    STAFF_SECRETS = 1u << 6,   /* customer e-mail addresses and provider references in full */
+    STAFF_SETTINGS = 1u << 10, /* change the merchant's settings (methods, credentials, branding) */
+    STAFF_REPORTS = 1u << 7,   /* report files (exports) and report schedules */
 } staff_perm;
 
 typedef struct {

@@ -352,10 +352,14 @@ static k_status kc_start(const prov_account *acct, const prov_start *in, arena *
     json_t *hpp = json_pack("{s:s, s:o, s:{s:s, s:o}}", "payment_session_url", psu, "merchant_urls",
                             urls, "options", "place_order_mode", "NONE",
                             "payment_method_categories", kc_categories(in->method));
-    /* Klarna's HPP shows the shop's name as the page title (options.page_title). */
+    /* Klarna's HPP shows the shop's name as the page title (options.page_title)
+     * and its logo (options.logo_url). */
     if (acct->merchant_name != NULL)
         json_object_set_new(json_object_get(hpp, "options"), "page_title",
                             json_string(acct->merchant_name));
+    if (acct->merchant_logo_url != NULL)
+        json_object_set_new(json_object_get(hpp, "options"), "logo_url",
+                            json_string(acct->merchant_logo_url));
     st = kc_call(acct, "POST", "/hpp/v1/sessions", hpp, arena_printf(a, "hpp-%s", in->attempt_id),
                  NULL, a, &ans);
     json_decref(hpp);

@@ -32,6 +32,7 @@ typedef struct {
     const char *private_key; /* Antom: our RSA private key (PEM) */
     const char *public_key;  /* Antom: Antom's RSA public key (PEM) */
     const char *merchant_name;
+    const char *merchant_logo_url; /* https:// from the merchant's branding, or NULL */
 } prov_account;
 
 /* An order line as Klarna wants it (Alipay+ maps them to goods). */

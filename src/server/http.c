@@ -1170,6 +1170,10 @@ k_status http_server_start(http_server **out, const http_config *cfg, const http
         /* a limit of 0 is off: rl_new returns NULL and rl_take always allows */
         s->rl_rate = rl_new(s->cfg.rate_per_s * 60, s->cfg.rate_burst);
         s->rl_authfail = rl_new(s->cfg.auth_fail_per_min, s->cfg.auth_fail_burst);
+        if (s->cfg.limits_fn != NULL) {
+            rl_share(s->rl_rate, "rate", s->cfg.limits_fn, s->cfg.limits_ctx);
+            rl_share(s->rl_authfail, "authfail", s->cfg.limits_fn, s->cfg.limits_ctx);
+        }
         s->hg = hg_new(s->cfg.head_deadline_s);
         bool rate_ok = s->rl_rate != NULL || s->cfg.rate_per_s == 0 || s->cfg.rate_burst == 0;
         bool fail_ok =

@@ -144,6 +144,12 @@ typedef struct {
     void *on_done_ctx;
     int64_t rate_per_s, rate_burst;
     int64_t auth_fail_per_min, auth_fail_burst;
+    /* Optional buckets shared by every node (the store on PostgreSQL): both
+     * limits above are then counted there, so they hold whichever node a
+     * request lands on (ratelimit.h rl_share). NULL: counted on this node. */
+    k_status (*limits_fn)(void *ctx, const char *key, int64_t per_minute, int64_t burst, bool take,
+                          bool *ok, int64_t *retry_after_ms);
+    void *limits_ctx;
     int per_ip_connections;
     int head_deadline_s;
     /* Every answer carries Strict-Transport-Security (the public URL is https). */

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,11 @@ typedef struct {
 } rl_bucket;
 
 struct ratelimit {
+    rl_shared_fn shared; /* NULL: this table only */
+    void *shared_ctx;
+    char prefix[16];
     int64_t per_minute;
+    int64_t burst;
     int64_t cap_units;
     unsigned char key[crypto_shorthash_KEYBYTES];
     pthread_mutex_t mu[RL_STRIPES];
@@ -45,11 +50,38 @@ ratelimit *rl_new(int64_t per_minute, int64_t burst)
     if (rl == NULL)
         return NULL;
     rl->per_minute = per_minute;
+    rl->burst = burst;
     rl->cap_units = burst * RL_TOKEN_UNITS;
     randombytes_buf(rl->key, sizeof(rl->key));
     for (size_t i = 0; i < RL_STRIPES; i++)
         pthread_mutex_init(&rl->mu[i], NULL);
     return rl;
+}
+
+void rl_share(ratelimit *rl, const char *prefix, rl_shared_fn fn, void *ctx)
+{
+    K_ASSERT(prefix != NULL);
+    if (rl == NULL)
+        return;
+    snprintf(rl->prefix, sizeof(rl->prefix), "%s", prefix);
+    rl->shared_ctx = ctx;
+    rl->shared = fn;
+}
+
+/* The shared bucket's answer; false when it could not be had (count here). */
+static bool rl_shared_step(ratelimit *rl, const char *key, bool take, bool *ok,
+                           int64_t *retry_after_s)
+{
+    char k[LIMIT_ID_MAX * 2];
+    int n = snprintf(k, sizeof(k), "%s:%s", rl->prefix, key);
+    if (n < 0 || (size_t)n >= sizeof(k))
+        return false;
+    int64_t wait_ms = 0;
+    if (rl->shared(rl->shared_ctx, k, rl->per_minute, rl->burst, take, ok, &wait_ms) != K_OK)
+        return false;
+    if (!*ok)
+        *retry_after_s = wait_ms > 1000 ? (wait_ms + 999) / 1000 : 1;
+    return true;
 }
 
 void rl_free(ratelimit *rl)
@@ -109,6 +141,9 @@ static bool rl_step(ratelimit *rl, const char *key, int64_t now_ms, int64_t *ret
     *retry_after_s = 0;
     if (rl == NULL)
         return true;
+    bool shared_ok = true;
+    if (rl->shared != NULL && rl_shared_step(rl, key, take, &shared_ok, retry_after_s))
+        return shared_ok;
     uint64_t h = rl_hash(rl, key);
     pthread_mutex_t *mu = &rl->mu[(h % RL_SETS) % RL_STRIPES];
     pthread_mutex_lock(mu);

@@ -111,6 +111,7 @@ typedef struct {
     bool pending;
     char msg[160];
     char merchant[128]; /* options.page_title: the shop's name, shown on every page */
+    char logo[512];     /* options.logo_url (https:// only): the shop's logo beside it */
 } ks_hpp;
 
 typedef struct {
@@ -194,6 +195,10 @@ typedef struct klarna_sim {
     ks_out *outq;
     ks_inbox_item inbox[KS_INBOX_MAX];
     size_t ninbox;
+    /* The Basic-auth username of the latest API call (GET /_sim/auth): a test
+     * sees which credentials a connector used. The password is never kept. */
+    char last_user[128];
+    uint64_t api_calls;
 } klarna_sim;
 
 /* ---------------------------------------------------------------- helpers */
@@ -646,6 +651,11 @@ static void api_hpp_create(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t *b
              ks_jstr(k->req, "locale") ? ks_jstr(k->req, "locale") : "en-GB");
     snprintf(h->merchant, sizeof(h->merchant), "%s",
              ks_jstr(opts, "page_title") ? ks_jstr(opts, "page_title") : "");
+    const char *logo = ks_jstr(opts, "logo_url");
+    snprintf(h->logo, sizeof(h->logo), "%s",
+             logo != NULL && strncmp(logo, "https://", 8) == 0 && strlen(logo) < sizeof(h->logo)
+                 ? logo
+                 : "");
     snprintf(h->country, sizeof(h->country), "%s", ks_jstr(k->req, "purchase_country"));
     snprintf(h->currency, sizeof(h->currency), "%s", ks_jstr(k->req, "purchase_currency"));
     h->amount = json_integer_value(json_object_get(k->req, "order_amount"));
@@ -1182,6 +1192,10 @@ static void ks_api(klarna_sim *ks, const sim_request *req, sim_response *r)
         sim_response_header(r, "WWW-Authenticate", "Basic realm=\"Klarna simulator\"");
         return;
     }
+    pthread_mutex_lock(&ks->mu);
+    snprintf(ks->last_user, sizeof ks->last_user, "%s", user);
+    ks->api_calls++;
+    pthread_mutex_unlock(&ks->mu);
     free(user);
     free(pass);
     ks_fault fault = {0};
@@ -1253,7 +1267,7 @@ static const char ks_css[] =
     ":focus-visible{outline:3px solid #0b57d0;outline-offset:3px}"
     "label:has(input[type=radio]){display:flex;align-items:center;gap:.6rem;min-height:2.75rem}"
     "input[type=radio]{width:1.5rem;height:1.5rem;margin:0;flex:none}"
-    ".shop{font-size:1.05rem}";
+    ".shop{font-size:1.05rem}.logo img{max-height:3rem;max-width:12rem}";
 
 static void pg_begin(buf *b, bool de_, const char *title, const ks_hpp *h)
 {
@@ -1267,6 +1281,12 @@ static void pg_begin(buf *b, bool de_, const char *title, const ks_hpp *h)
     buf_printf(b, "<p class=\"sim\">%s</p>",
                T("Klarna simulator - test mode, no real money moves",
                  "Klarna-Simulator - Testmodus, es wird kein echtes Geld bewegt"));
+    if (h->logo[0]) {
+        /* Decorative: the shop's name follows in text. */
+        buf_append_str(b, "<p class=\"logo\"><img alt=\"\" src=\"");
+        buf_append_html(b, h->logo);
+        buf_append_str(b, "\"></p>");
+    }
     if (h->merchant[0]) {
         buf_printf(b, "<p class=\"shop\">%s <strong>", T("Paying", "Zahlung an"));
         buf_append_html(b, h->merchant);
@@ -2053,6 +2073,10 @@ static void ks_admin_locked(klarna_sim *ks, const sim_request *req, json_t *b, s
         ks_json(r, 200, json_object());
     } else if (strcmp(req->method, "GET") == 0 && strcmp(p, "orders") == 0)
         adm_list(ks, r);
+    else if (strcmp(req->method, "GET") == 0 && strcmp(p, "auth") == 0)
+        ks_json(r, 200,
+                json_pack("{s:s, s:I}", "last_username", ks->last_user, "api_calls",
+                          (json_int_t)ks->api_calls));
     else if (strncmp(p, "orders/", 7) == 0)
         adm_order(ks, p + 7, req->method, b, r);
     else if (strncmp(p, "inbox", 5) == 0 && (p[5] == '\0' || p[5] == '/'))

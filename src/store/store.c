@@ -102,6 +102,38 @@ bool store_reads_local(const store *s)
     return s->backend == &store_sqlite_backend;
 }
 
+bool store_limits_shared(const store *s)
+{
+    K_ASSERT(s != NULL);
+    return s->backend->limit_bucket != NULL && s->backend->limit_window != NULL;
+}
+
+k_status store_limit_bucket(store *s, const char *key, int64_t per_minute, int64_t burst, bool take,
+                            bool *ok, int64_t *retry_after_ms)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(key != NULL && ok != NULL && retry_after_ms != NULL);
+    *ok = true;
+    *retry_after_ms = 0;
+    if (!store_limits_shared(s) || per_minute <= 0 || burst <= 0 ||
+        per_minute > LIMIT_RATE_PER_MIN_MAX || burst > LIMIT_RATE_BURST_MAX ||
+        strlen(key) > LIMIT_ID_MAX * 2)
+        return K_EINVAL;
+    return s->backend->limit_bucket(s, key, per_minute, burst, take, ok, retry_after_ms);
+}
+
+k_status store_limit_window(store *s, const char *key, int64_t limit, int64_t now_ms, bool *ok,
+                            int64_t *retry_after_ms)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(key != NULL && ok != NULL && retry_after_ms != NULL);
+    *ok = true;
+    *retry_after_ms = 0;
+    if (!store_limits_shared(s) || limit <= 0 || now_ms < 0 || strlen(key) > LIMIT_ID_MAX * 2)
+        return K_EINVAL;
+    return s->backend->limit_window(s, key, limit, now_ms, ok, retry_after_ms);
+}
+
 int store_schema_version(store *s)
 {
     K_ASSERT(s != NULL);

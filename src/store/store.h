@@ -67,6 +67,30 @@ void store_get_stats(store *s, store_stats *out);
  * returns, the previous fn is not running and is not called again. */
 void store_set_wake(store *s, void (*fn)(void *arg), void *arg);
 
+/* ---- limits shared by every node (PostgreSQL) ----
+ * The per-merchant request limit, the failed-authentication limit per address
+ * and the per-merchant provider budget must hold whichever node a request
+ * lands on. On PostgreSQL they are counted in the database: UNLOGGED tables,
+ * one conditional upsert per check on a read-pool connection in autocommit,
+ * outside the writer (a counter is not the gateway's state: it needs no
+ * durability and must not wait for a group commit). On SQLite (one node)
+ * store_limits_shared is false and callers count in memory. Any status but
+ * K_OK (the database unreachable, the pool busy) tells the caller to count in
+ * memory for that request. */
+bool store_limits_shared(const store *s);
+/* Token bucket `key`: up to burst tokens, gaining per_minute a minute on the
+ * database's clock (one clock for every node); a key never seen starts full.
+ * take: takes a token when there is one. *ok: there was one; when not,
+ * *retry_after_ms is the wait until there is. */
+k_status store_limit_bucket(store *s, const char *key, int64_t per_minute, int64_t burst, bool take,
+                            bool *ok, int64_t *retry_after_ms);
+/* Sliding window of two one-minute counters (aligned to the minute of now_ms,
+ * Kassa's clock): takes one of `key`'s calls unless `limit` are used in the
+ * last minute (the previous minute weighs by the part the window still
+ * covers). *ok; *retry_after_ms until the current minute ends. */
+k_status store_limit_window(store *s, const char *key, int64_t limit, int64_t now_ms, bool *ok,
+                            int64_t *retry_after_ms);
+
 /* ---- merchants ---- */
 typedef struct {
     const char *id; /* acct_... */

@@ -95,6 +95,11 @@ struct store_backend {
     k_status (*sql)(store_tx *tx, const char *sql, const store_arg *args, int nargs,
                     store_row_fn fn, void *ctx, int64_t *changes);
     k_status (*job_release)(store_tx *tx, int64_t *released);
+    /* Shared limits (store.h); NULL when the engine has one node (SQLite). */
+    k_status (*limit_bucket)(store *s, const char *key, int64_t per_minute, int64_t burst,
+                             bool take, bool *ok, int64_t *retry_after_ms);
+    k_status (*limit_window)(store *s, const char *key, int64_t limit, int64_t now_ms, bool *ok,
+                             int64_t *retry_after_ms);
 };
 
 struct store {

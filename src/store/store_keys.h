@@ -1,5 +1,5 @@
 /*
- * store_keys.h - the merchants' API keys (table api_keys, migration 4): several
+ * store_keys.h - the merchants' API keys (table api_keys, migration 6): several
  * per merchant, each with its mode (test), kind (secret), a name, the keyed
  * hash of the key (crypto_key_hash_hex; the key itself is never stored), its
  * last four characters, when it was created and last used, when it stops

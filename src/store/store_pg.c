@@ -13,7 +13,16 @@
  * COMMITTED transaction, a SAVEPOINT per job, and COMMITs (the session has
  * synchronous_commit=on: the commit is flushed, and on a synchronous standby
  * too when configured) before waking the batch; this file gives it those
- * verbs (pg_hooks) on the writer connection, reconnecting it when lost.
+ * verbs (pg_hooks) on the writer connection, reconnecting it when lost. The
+ * verbs are deferred (pg_defer) and go out in one libpq pipeline with the next
+ * statement or the COMMIT, so a job costs only its own statements' round trips.
+ *
+ * Primary only. Every connection forces target_session_attrs=read-write and
+ * checks pg_is_in_recovery(): money is never read from or written to a standby.
+ *
+ * Shared limits (store_limit_bucket, store_limit_window): UNLOGGED counters
+ * taken with one conditional upsert in autocommit on a pool connection, so a
+ * limit holds whichever node a request lands on.
  *
  * Several nodes. Closures run serially on one writer, but another node's writer
  * runs beside it, so reads that precede writes take row locks: store_obj_get
@@ -62,16 +71,18 @@
 #include "../base/log.h"
 #include "commit_stats.h"
 
-#define PG_MIGRATE_LOCK_KEY 4242000001LL   /* pg_advisory_xact_lock key of migrations */
-#define PG_BACKOFF_MIN_MS   100            /* first wait before reconnecting the writer */
-#define PG_BACKOFF_MAX_MS   5000           /* longest wait between reconnect attempts */
-#define PG_PARAMS_MAX       16             /* parameters of the widest statement */
-#define PG_LISTEN_POLL_MS   200            /* the listener looks at its stop flag this often */
-#define PG_CHANNEL          "kassa_outbox" /* NOTIFY channel: a batch added deliveries */
-#define PG_OID_TEXT         25
-#define PG_OID_INT8         20
-#define PG_SQL_ARGS_MAX     24 /* arguments of the widest store_sql statement */
-#define PG_SQL_COLS_MAX     32 /* columns of the widest store_sql row */
+#define PG_MIGRATE_LOCK_KEY  4242000001LL   /* pg_advisory_xact_lock key of migrations */
+#define PG_BACKOFF_MIN_MS    100            /* first wait before reconnecting the writer */
+#define PG_BACKOFF_MAX_MS    5000           /* longest wait between reconnect attempts */
+#define PG_PARAMS_MAX        16             /* parameters of the widest statement */
+#define PG_LISTEN_POLL_MS    200            /* the listener looks at its stop flag this often */
+#define PG_CHANNEL           "kassa_outbox" /* NOTIFY channel: a batch added deliveries */
+#define PG_OID_TEXT          25
+#define PG_OID_INT8          20
+#define PG_SQL_ARGS_MAX      24   /* arguments of the widest store_sql statement */
+#define PG_SQL_COLS_MAX      32   /* columns of the widest store_sql row */
+#define PG_LIMIT_PRUNE_EVERY 4096 /* shared-limit checks between two prunes of their tables */
+#define PG_DEFER_MAX         16   /* transaction-control commands held back at most */
 
 /* ---- migrations ---- */
 
@@ -222,7 +233,24 @@ static const char *const pg_migrations[] = {
     " query text NOT NULL,"
     " created_ms bigint NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
-    /* 4: API keys: several per merchant, each with its mode, expiry (a roll's
+    /* 4: analytics reads only the journal kinds it sums (S_L_GROUPS: one range per kind),
+     * not every operation of the interval (creations, attempts, requests) */
+    "CREATE INDEX operations_kind ON operations(merchant_id, kind, created_ms);",
+    /* 5: the limits every node shares (store_limit_bucket, store_limit_window).
+     * UNLOGGED: counters need no WAL, no fsync and no standby; after a crash
+     * PostgreSQL empties them, and every bucket starts full again. */
+    "CREATE UNLOGGED TABLE rate_buckets("
+    " key text PRIMARY KEY,"
+    " units bigint NOT NULL,"
+    " last_ms bigint NOT NULL,"
+    " per_min bigint NOT NULL,"
+    " cap bigint NOT NULL);"
+    "CREATE UNLOGGED TABLE rate_windows("
+    " key text NOT NULL,"
+    " window_ms bigint NOT NULL,"
+    " count bigint NOT NULL,"
+    " PRIMARY KEY(key, window_ms));",
+    /* 6: API keys: several per merchant, each with its mode, expiry (a roll's
      * overlap) and revocation; the merchant's one key so far becomes the first;
      * the recent API request log */
     "CREATE TABLE api_keys("
@@ -289,6 +317,13 @@ static const char *const pg_migrations[] = {
     "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
     " updated_ms"
 
+/* The shared limits' clock and units (S_RB_*): ms since the epoch on the
+ * database server, a token's units, a bucket's units refilled to time t. */
+#define PG_NOW_MS  "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+#define PG_RL_UNIT "60000"
+#define PG_RB_UNITS(t)                                                                             \
+    "LEAST($3, b.units + LEAST(GREATEST(" t " - b.last_ms, 0), $3 / $2 + 1) * $2)"
+
 enum pg_stmt_id {
     S_M_PUT,
     S_M_GET,
@@ -332,6 +367,11 @@ enum pg_stmt_id {
     S_J_UPDATE,
     S_J_LIST,
     S_J_RELEASE,
+    S_RB_TAKE,
+    S_RB_PEEK,
+    S_RB_PRUNE,
+    S_RW_TAKE,
+    S_RW_PRUNE,
     S_COUNT
 };
 
@@ -519,6 +559,37 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
     [S_J_RELEASE] = {"UPDATE report_jobs SET lease_until_ms = NULL WHERE state = 'pending'"
                      " AND lease_until_ms IS NOT NULL",
                      ""},
+    /* Shared limits. A bucket holds `units` (60,000 a token) and gains per_min
+     * a millisecond of the database's clock (the nodes' clocks may differ);
+     * the take is one conditional upsert: the row lock orders the nodes, and
+     * no row comes back when there is no token (nothing changes then). */
+    [S_RB_TAKE] = {"INSERT INTO rate_buckets AS b(key, units, last_ms, per_min, cap)"
+                   " SELECT $1, $3 - " PG_RL_UNIT ", " PG_NOW_MS ", $2, $3"
+                   " ON CONFLICT(key) DO UPDATE SET units = " PG_RB_UNITS(
+                       "excluded.last_ms") " - " PG_RL_UNIT
+                                           ", last_ms = GREATEST(b.last_ms, excluded.last_ms),"
+                                           " per_min = $2, cap = $3"
+                                           " WHERE " PG_RB_UNITS(
+                                               "excluded.last_ms") " >= " PG_RL_UNIT
+                                                                   " RETURNING units",
+                   "tii"},
+    [S_RB_PEEK] = {"SELECT " PG_RB_UNITS(PG_NOW_MS) " FROM rate_buckets b WHERE key = $1", "tii"},
+    /* a full bucket is the same as none */
+    [S_RB_PRUNE] = {"DELETE FROM rate_buckets WHERE units + LEAST(GREATEST(" PG_NOW_MS
+                    " - last_ms, 0), cap / per_min + 1) * per_min >= cap",
+                    ""},
+    /* One call of the minute starting at $2, $3 ms into it, under limit $4;
+     * the previous minute's share is rounded up, so a minute boundary never
+     * lets a call more through. */
+    [S_RW_TAKE] = {"WITH p AS (SELECT COALESCE(MAX(count), 0) AS c FROM rate_windows"
+                   " WHERE key = $1 AND window_ms = $2 - 60000)"
+                   " INSERT INTO rate_windows AS w(key, window_ms, count)"
+                   " SELECT $1, $2, 1 FROM p WHERE (p.c * (60000 - $3) + 59999) / 60000 < $4"
+                   " ON CONFLICT(key, window_ms) DO UPDATE SET count = w.count + 1"
+                   " WHERE w.count + ((SELECT c FROM p) * (60000 - $3) + 59999) / 60000 < $4"
+                   " RETURNING count",
+                   "tiii"},
+    [S_RW_PRUNE] = {"DELETE FROM rate_windows WHERE window_ms < $1 - 120000", "i"},
 };
 
 /* store_obj_list's statement depends on which filters are present: 5 optional
@@ -538,6 +609,12 @@ typedef struct pg_conn {
     bool failed; /* a statement failed: the (sub)transaction is aborted until rolled back */
     bool full;   /* a statement failed because PostgreSQL's disk is full (53100) */
     bool broken; /* the connection is lost (or points at a read-only standby) */
+    /* The writer's transaction control (BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO,
+     * NOTIFY, COMMIT) waits here, unsent, and goes out in one pipeline with
+     * the next statement (or the COMMIT): no round trip of its own. */
+    const char *deferred[PG_DEFER_MAX];
+    int ndeferred;
+    bool ctl_failed; /* a deferred command failed: nothing of the batch can be trusted */
     struct pg_conn *next_free;
 } pg_conn;
 
@@ -563,6 +640,9 @@ struct pg_store {
     pthread_cond_t rd_cv;
     pg_conn *rd_free;
     size_t rd_open; /* connections of the pool, free or in use */
+
+    atomic_uint_fast64_t
+        limit_calls; /* shared-limit checks: every PG_LIMIT_PRUNE_EVERY-th prunes */
 };
 
 static _Thread_local pg_store *pg_reader_of; /* nested store_read would hold two snapshots */
@@ -644,10 +724,17 @@ static k_status pg_err(pg_conn *c, const PGresult *r, const char *what)
     return K_EIO;
 }
 
-/* Runs a command without parameters (transaction control). */
+/* forward: sends the writer's deferred commands (see pg_defer) */
+typedef struct pg_stmt pg_stmt;
+static k_status pg_run(pg_conn *c, const pg_stmt *st, PGresult **out);
+
+/* Runs a command without parameters (transaction control), after what the
+ * writer deferred. */
 static k_status pg_cmd(pg_conn *c, const char *sql)
 {
     if (c->broken || c->db == NULL)
+        return K_EIO;
+    if (c->ndeferred > 0 && (pg_run(c, NULL, NULL) != K_OK || c->ctl_failed))
         return K_EIO;
     PGresult *r = PQexec(c->db, sql);
     k_status ks = PQresultStatus(r) == PGRES_COMMAND_OK ? K_OK : pg_err(c, r, sql);
@@ -681,6 +768,133 @@ static bool pg_prepare(pg_conn *c, int slot, const char *sql, const char *types)
     return ok;
 }
 
+/* One statement for pg_run: prepared (name) or not (sql with its types). */
+struct pg_stmt {
+    const char *name;
+    const char *sql;
+    int n;
+    const Oid *oids;
+    const char *const *vals;
+    const char *what;
+};
+
+/* The deferred commands' results, in order: one failed makes the batch
+ * untrustworthy (ctl_failed; the writer's check fails it whole). */
+static void pg_deferred_results(pg_conn *c, int nd)
+{
+    for (int i = 0; i < nd; i++) {
+        PGresult *r = PQgetResult(c->db);
+        if (r == NULL) {
+            c->broken = c->ctl_failed = c->failed = true;
+            return;
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es != PGRES_COMMAND_OK) {
+            if (!c->ctl_failed && es != PGRES_PIPELINE_ABORTED)
+                pg_err(c, r, c->deferred[i]);
+            c->ctl_failed = c->failed = true;
+        } else if (strcmp(c->deferred[i], "COMMIT") == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+            /* COMMIT of an aborted transaction "succeeds" with the tag ROLLBACK */
+            log_error("store: COMMIT answered '%s'", PQcmdStatus(r));
+            c->ctl_failed = c->failed = true;
+        }
+        PQclear(r);
+        r = PQgetResult(c->db); /* the NULL that ends this command's results */
+        if (r != NULL) {
+            PQclear(r);
+            c->broken = c->ctl_failed = c->failed = true;
+            return;
+        }
+    }
+}
+
+/* Runs st (NULL: only what is deferred). Nothing deferred: one plain
+ * exchange. Else libpq's pipeline mode: the deferred commands, st and a sync
+ * are sent together and their results read in order, one round trip in all.
+ * *out is st's result (PQclear it) on K_OK. */
+static k_status pg_run(pg_conn *c, const pg_stmt *st, PGresult **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (c->ndeferred == 0) {
+        if (st == NULL)
+            return K_OK;
+        PGresult *r = st->name != NULL
+                          ? PQexecPrepared(c->db, st->name, st->n, st->vals, NULL, NULL, 0)
+                          : PQexecParams(c->db, st->sql, st->n, st->oids, st->vals, NULL, NULL, 0);
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+            *out = r;
+            return K_OK;
+        }
+        k_status ks = pg_err(c, r, st->what);
+        PQclear(r);
+        return ks;
+    }
+    int nd = c->ndeferred;
+    c->ndeferred = 0;
+    bool sent = PQenterPipelineMode(c->db) == 1;
+    for (int i = 0; i < nd && sent; i++)
+        sent = PQsendQueryParams(c->db, c->deferred[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (sent && st != NULL)
+        sent =
+            (st->name != NULL ? PQsendQueryPrepared(c->db, st->name, st->n, st->vals, NULL, NULL, 0)
+                              : PQsendQueryParams(c->db, st->sql, st->n, st->oids, st->vals, NULL,
+                                                  NULL, 0)) == 1;
+    if (sent)
+        sent = PQpipelineSync(c->db) == 1;
+    if (!sent) {
+        log_error("store: PostgreSQL connection lost sending a pipeline: %s",
+                  PQerrorMessage(c->db));
+        c->broken = c->ctl_failed = c->failed = true;
+        return K_EIO;
+    }
+    pg_deferred_results(c, nd);
+    if (c->broken)
+        return K_EIO;
+    k_status ks = c->ctl_failed ? K_EIO : K_OK;
+    if (st != NULL) {
+        PGresult *r = PQgetResult(c->db);
+        ExecStatusType es = PQresultStatus(r);
+        if (r != NULL && (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) && ks == K_OK) {
+            *out = r;
+        } else {
+            if (ks == K_OK)
+                ks = r == NULL ? K_EIO : pg_err(c, r, st->what);
+            c->failed = true;
+            PQclear(r);
+        }
+        PGresult *end = r != NULL ? PQgetResult(c->db) : NULL;
+        if (end != NULL) {
+            PQclear(end);
+            c->broken = true;
+        }
+    }
+    PGresult *sync = PQgetResult(c->db);
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        c->broken = true;
+    PQclear(sync);
+    if (c->broken || PQexitPipelineMode(c->db) != 1) {
+        c->broken = c->failed = true;
+        if (out != NULL && *out != NULL) {
+            PQclear(*out);
+            *out = NULL;
+        }
+        log_error("store: PostgreSQL pipeline ended badly: %s", PQerrorMessage(c->db));
+        return K_EIO;
+    }
+    return ks;
+}
+
+/* Holds a transaction-control command back until the next statement or the
+ * COMMIT (writer only). */
+static void pg_defer(pg_conn *c, const char *sql)
+{
+    if (c->ndeferred == PG_DEFER_MAX)
+        pg_run(c, NULL, NULL); /* a failure is in ctl_failed */
+    c->deferred[c->ndeferred++] = sql;
+}
+
 /* Runs prepared statement `slot`; *out is the result (PQclear it) on K_OK. */
 static k_status pg_exec_slot(pg_conn *c, int slot, const char *sql, const char *types,
                              const pg_params *p, PGresult **out, const char *what)
@@ -688,20 +902,17 @@ static k_status pg_exec_slot(pg_conn *c, int slot, const char *sql, const char *
     *out = NULL;
     if (c->broken || c->failed || c->db == NULL)
         return K_EIO; /* the job's transaction is already aborted */
+    /* A first use prepares synchronously; what is deferred goes first (it may
+     * be the ROLLBACK TO that makes the transaction usable again). */
+    if (!c->prepared[slot] && c->ndeferred > 0 && (pg_run(c, NULL, NULL) != K_OK || c->failed))
+        return K_EIO;
     if (!pg_prepare(c, slot, sql, types))
         return c->broken ? K_EIO : K_ERR;
     K_ASSERT(p->n == (int)strlen(types));
     char name[16];
     snprintf(name, sizeof(name), "k%d", slot);
-    PGresult *r = PQexecPrepared(c->db, name, p->n, p->v, NULL, NULL, 0);
-    ExecStatusType es = PQresultStatus(r);
-    if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
-        *out = r;
-        return K_OK;
-    }
-    k_status ks = pg_err(c, r, what);
-    PQclear(r);
-    return ks;
+    pg_stmt st = {.name = name, .n = p->n, .vals = p->v, .what = what};
+    return pg_run(c, &st, out);
 }
 
 static k_status pg_exec(pg_conn *c, enum pg_stmt_id id, const pg_params *p, PGresult **out)
@@ -920,22 +1131,60 @@ static void pg_disconnect(pg_conn *c)
     memset(c->prepared, 0, sizeof(c->prepared));
     c->failed = false;
     c->broken = false;
+    c->ndeferred = 0;
+    c->ctl_failed = false;
+}
+
+/* Money is read and written on the primary only (Jepsen; docs/scaling.md):
+ * true when the server c is connected to is a primary taking writes, else a
+ * clear log line. libpq's target_session_attrs=read-write already skips a
+ * standby among several hosts; this also refuses a lone server that is in
+ * recovery or read-only by configuration (default_transaction_read_only). */
+static bool pg_is_primary(pg_conn *c)
+{
+    PGresult *r = PQexec(c->db, "SELECT pg_is_in_recovery()::text,"
+                                " current_setting('transaction_read_only')");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (!ok)
+        log_error("store: cannot ask PostgreSQL whether it is a primary: %s",
+                  PQerrorMessage(c->db));
+    else if (strcmp(PQgetvalue(r, 0, 0), "false") != 0 || strcmp(PQgetvalue(r, 0, 1), "off") != 0) {
+        log_error("store: refusing PostgreSQL server %s:%s: it is not a primary taking writes "
+                  "(in recovery: %s, read-only: %s); Kassa reads and writes money only on "
+                  "the primary",
+                  PQhost(c->db), PQport(c->db), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+        ok = false;
+    }
+    PQclear(r);
+    return ok;
 }
 
 /* Connects c (its statements are prepared again on first use). The URL's own
- * parameters win over these defaults (they come after them). */
+ * parameters win over these defaults (they come after them), except
+ * target_session_attrs, which comes last: a standby is never connected to. */
 static k_status pg_connect(pg_store *ps, pg_conn *c)
 {
     pg_disconnect(c);
-    const char *const keys[] = {"connect_timeout",  "keepalives", "tcp_user_timeout",
-                                "application_name", "dbname",     NULL};
-    const char *const vals[] = {"5", "1", "5000", "kassa", ps->url, NULL};
+    const char *const keys[] = {
+        "connect_timeout",      "keepalives", "tcp_user_timeout", "application_name", "dbname",
+        "target_session_attrs", NULL};
+    const char *const vals[] = {"5", "1", "5000", "kassa", ps->url, "read-write", NULL};
     c->db = PQconnectdbParams(keys, vals, 1);
     if (c->db == NULL)
         return K_ENOMEM;
     if (PQstatus(c->db) != CONNECTION_OK) {
         /* The message names host and port, never the password. */
-        log_error("store: cannot connect to PostgreSQL: %s", PQerrorMessage(c->db));
+        const char *msg = PQerrorMessage(c->db);
+        if (strstr(msg, "read-only") != NULL || strstr(msg, "hot standby") != NULL)
+            log_error("store: refusing PostgreSQL: no server of the URL is a primary taking "
+                      "writes (Kassa reads and writes money only on the primary): %s",
+                      msg);
+        else
+            log_error("store: cannot connect to PostgreSQL: %s", msg);
+        pg_disconnect(c);
+        return K_EIO;
+    }
+    if (!pg_is_primary(c)) {
         pg_disconnect(c);
         return K_EIO;
     }
@@ -1049,27 +1298,31 @@ static bool pg_writer_ready(pg_store *ps)
     return false;
 }
 
+/* The writer's verbs are deferred (pg_defer): a job costs the round trips of
+ * its own statements, its SAVEPOINT and RELEASE ride along with them, and the
+ * batch's BEGIN with its first statement. */
 static void *pg_begin(void *ctx)
 {
     pg_store *ps = ctx;
     if (!pg_writer_ready(ps))
         return NULL;
-    if (pg_cmd(&ps->writer, "BEGIN ISOLATION LEVEL READ COMMITTED") != K_OK)
-        return NULL;
+    K_ASSERT(ps->writer.ndeferred == 0);
+    pg_defer(&ps->writer, "BEGIN ISOLATION LEVEL READ COMMITTED");
     return &ps->writer;
 }
 
 static bool pg_savepoint(void *ctx)
 {
     pg_store *ps = ctx;
-    return pg_cmd(&ps->writer, "SAVEPOINT j") == K_OK;
+    pg_defer(&ps->writer, "SAVEPOINT j");
+    return !ps->writer.broken && !ps->writer.ctl_failed;
 }
 
 static bool pg_check(void *ctx, k_status *st)
 {
     pg_store *ps = ctx;
     pg_conn *c = &ps->writer;
-    if (c->broken)
+    if (c->broken || c->ctl_failed)
         return false;
     if (c->failed && *st == K_OK)
         *st = K_EIO; /* a statement failed but the closure carried on: keep none of it */
@@ -1079,28 +1332,32 @@ static bool pg_check(void *ctx, k_status *st)
 static bool pg_release(void *ctx)
 {
     pg_store *ps = ctx;
-    return pg_cmd(&ps->writer, "RELEASE j") == K_OK;
+    pg_defer(&ps->writer, "RELEASE j");
+    return !ps->writer.broken && !ps->writer.ctl_failed;
 }
 
 static bool pg_rollback_to(void *ctx)
 {
     pg_store *ps = ctx;
     ps->writer.failed = false;
-    return pg_cmd(&ps->writer, "ROLLBACK TO j") == K_OK;
+    pg_defer(&ps->writer, "ROLLBACK TO j");
+    return !ps->writer.broken && !ps->writer.ctl_failed;
 }
 
 static bool pg_commit(void *ctx, size_t jobs)
 {
     pg_store *ps = ctx;
+    pg_conn *c = &ps->writer;
     bool notify = ps->notify_due;
     ps->notify_due = false;
-    if (notify && pg_cmd(&ps->writer, "NOTIFY " PG_CHANNEL) != K_OK)
-        return false;
-    if (pg_cmd(&ps->writer, "COMMIT") != K_OK) {
+    if (notify)
+        pg_defer(c, "NOTIFY " PG_CHANNEL);
+    pg_defer(c, "COMMIT");
+    if (pg_run(c, NULL, NULL) != K_OK || c->ctl_failed || c->broken) {
         log_error("store: COMMIT of a batch of %zu failed: outcome unknown, answering K_EIO", jobs);
         return false;
     }
-    K_ASSERT(PQtransactionStatus(ps->writer.db) == PQTRANS_IDLE);
+    K_ASSERT(PQtransactionStatus(c->db) == PQTRANS_IDLE);
     return true;
 }
 
@@ -1113,6 +1370,10 @@ static k_status pg_abort(void *ctx)
     k_status why = c->full ? K_ENOSPC : K_EIO;
     c->full = false;
     ps->notify_due = false;
+    c->ndeferred = 0;
+    c->ctl_failed = false;
+    if (c->db != NULL && PQpipelineStatus(c->db) != PQ_PIPELINE_OFF)
+        c->broken = true; /* results still unread: start over on a new connection */
     if (c->db != NULL && !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
         PGresult *r = PQexec(c->db, "ROLLBACK");
         PQclear(r);
@@ -1243,6 +1504,90 @@ static k_status pg_read(store *s, store_fn fn, void *arg)
     return st;
 }
 
+/* ---- limits shared by every node ---- */
+
+/* Runs one shared-limit statement in autocommit on a pool connection; *out
+ * is its result (PQclear it) on K_OK. Every PG_LIMIT_PRUNE_EVERY-th call also
+ * deletes what no longer counts (full buckets, minutes before the last two). */
+static k_status pg_limit_exec(pg_store *ps, enum pg_stmt_id id, const pg_params *p, int64_t now_ms,
+                              PGresult **out)
+{
+    K_ASSERT(pg_reader_of != ps); /* a read closure holds a pool connection already */
+    pg_conn *c = NULL;
+    k_status ks = pg_reader_take(ps, &c);
+    if (ks != K_OK)
+        return ks;
+    ks = pg_exec(c, id, p, out);
+    if (ks == K_OK && atomic_fetch_add(&ps->limit_calls, 1) % PG_LIMIT_PRUNE_EVERY == 0) {
+        PGresult *r = NULL;
+        pg_params none = {0};
+        if (pg_exec(c, S_RB_PRUNE, &none, &r) == K_OK)
+            PQclear(r);
+        c->failed = false;
+        pg_params w = {0};
+        pp_i(&w, now_ms);
+        if (pg_exec(c, S_RW_PRUNE, &w, &r) == K_OK)
+            PQclear(r);
+    }
+    c->failed = false; /* autocommit: a failed statement leaves no transaction behind */
+    pg_reader_give(ps, c);
+    return ks;
+}
+
+static k_status pg_limit_bucket(store *s, const char *key, int64_t per_minute, int64_t burst,
+                                bool take, bool *ok, int64_t *retry_after_ms)
+{
+    pg_store *ps = s->impl;
+    const int64_t unit = 60000;
+    pg_params p = {0};
+    pp_t(&p, key);
+    pp_i(&p, per_minute);
+    pp_i(&p, burst * unit);
+    PGresult *r = NULL;
+    k_status ks = K_OK;
+    if (take) {
+        ks = pg_limit_exec(ps, S_RB_TAKE, &p, 0, &r);
+        if (ks != K_OK)
+            return ks;
+        *ok = PQntuples(r) == 1;
+        PQclear(r);
+        if (*ok)
+            return K_OK;
+    }
+    /* no token taken (or a look only): how many units are there now? */
+    ks = pg_limit_exec(ps, S_RB_PEEK, &p, 0, &r);
+    if (ks != K_OK)
+        return ks;
+    int64_t units = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : burst * unit;
+    PQclear(r);
+    if (!take)
+        *ok = units >= unit;
+    int64_t missing = units >= unit ? 0 : unit - units;
+    if (!*ok)
+        *retry_after_ms = missing > 0 ? (missing + per_minute - 1) / per_minute : 1;
+    return K_OK;
+}
+
+static k_status pg_limit_window(store *s, const char *key, int64_t limit, int64_t now_ms, bool *ok,
+                                int64_t *retry_after_ms)
+{
+    pg_store *ps = s->impl;
+    int64_t passed = now_ms % 60000;
+    pg_params p = {0};
+    pp_t(&p, key);
+    pp_i(&p, now_ms - passed);
+    pp_i(&p, passed);
+    pp_i(&p, limit);
+    PGresult *r = NULL;
+    k_status ks = pg_limit_exec(ps, S_RW_TAKE, &p, now_ms, &r);
+    if (ks != K_OK)
+        return ks;
+    *ok = PQntuples(r) == 1;
+    PQclear(r);
+    *retry_after_ms = 60000 - passed;
+    return K_OK;
+}
+
 /* ---- wake-ups from other nodes ---- */
 
 static void pg_wake(pg_store *ps)
@@ -1347,6 +1692,7 @@ static k_status pg_open(store *s, const char *url)
     pthread_cond_init(&ps->rd_cv, NULL);
     pthread_mutex_init(&ps->wake_mu, NULL);
     atomic_init(&ps->listener_stop, false);
+    atomic_init(&ps->limit_calls, 0);
     if (ps->url == NULL) {
         pg_store_free(ps);
         return K_ENOMEM;
@@ -1979,14 +2325,12 @@ static k_status pg_sql_run(store_tx *tx, const char *sql, const store_arg *args,
             vals[i] = num[i];
         }
     }
-    PGresult *r = PQexecParams(c->db, sql, nargs, oids, vals, NULL, NULL, 0);
-    ExecStatusType es = PQresultStatus(r);
-    if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
-        k_status ks = pg_err(c, r, "statement");
-        PQclear(r);
+    pg_stmt st = {.sql = sql, .n = nargs, .oids = oids, .vals = vals, .what = "statement"};
+    PGresult *r = NULL;
+    k_status ks = pg_run(c, &st, &r);
+    if (ks != K_OK)
         return ks;
-    }
-    k_status ks = pg_sql_rows(r, fn, ctx);
+    ks = pg_sql_rows(r, fn, ctx);
     if (ks == K_OK && changes != NULL)
         *changes = pg_changes(r);
     PQclear(r);
@@ -2190,4 +2534,6 @@ const struct store_backend store_pg_backend = {
     .job_list = pg_job_list,
     .sql = pg_sql_run,
     .job_release = pg_job_release,
+    .limit_bucket = pg_limit_bucket,
+    .limit_window = pg_limit_window,
 };

@@ -1,6 +1,6 @@
 /*
  * store_reqlog.h - the recent API requests of each merchant (table
- * request_log, migration 4): method, path, status, latency, idempotency key,
+ * request_log, migration 6): method, path, status, latency, idempotency key,
  * error code, the id of the key used and the request id; never a body. Rows
  * are written in batches (gateway/reqlog.c) and pruned by age and by count.
  * Same rules as store.h; the SQL is written once above both backends.

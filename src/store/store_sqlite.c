@@ -185,7 +185,13 @@ static const char *const sq_migrations[] = {
     " query TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL,"
     " UNIQUE(merchant_id, user_id, name));",
-    /* 4: API keys: several per merchant, each with its mode, expiry (a roll's
+    /* 4: analytics reads only the journal kinds it sums (S_L_GROUPS: one range per kind),
+     * not every operation of the interval (creations, attempts, requests) */
+    "CREATE INDEX operations_kind ON operations(merchant_id, kind, created_ms);",
+    /* 5: PostgreSQL's limits every node shares; one SQLite node counts them in memory,
+     * so here the version only moves on, and both engines keep one numbering */
+    "SELECT 1;",
+    /* 6: API keys: several per merchant, each with its mode, expiry (a roll's
      * overlap) and revocation; the merchant's one key so far becomes the first;
      * the recent API request log */
     "CREATE TABLE api_keys("

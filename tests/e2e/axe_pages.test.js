@@ -1,6 +1,9 @@
 // axe-core on the pages customer_pages.test.js does not walk: the demo shop and its cart, the
 // ECommPay Payment Page's method choice, Klarna's Pay Later pages (e-mail and one-time code),
-// an expired checkout session and an unknown one - at 1280x800 and 390x844, in Debian's
+// an expired checkout session and an unknown one, the Alipay+ wallet's pages (code page, wallet
+// home, PIN, wrong PIN, paid, failed), Klarna's Pay Now bank pages, the cancelled result page,
+// the Payment Page's Alipay+ QR step, its declined result and its error page - at 1280x800 and
+// 390x844, in Debian's
 // Chromium. No serious or critical violation may be found. Screenshots:
 // tests/e2e/artifacts/axe-*.png.
 'use strict';
@@ -137,9 +140,97 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await check(page, 'unknown checkout session', size);
     });
   });
+
+  test(`${size}: the Alipay+ wallet's pages (the code's page, wallet home, PIN, wrong PIN, paid, failed)`, async () => {
+    const qrCode = async () => {
+      const pi = await k.stripe.paymentIntents.create({ amount: 1250, currency: 'eur', payment_method_types: ['alipay'] });
+      const c = await k.stripe.paymentIntents.confirm(pi.id, {
+        payment_method_data: { type: 'alipay' }, return_url: 'http://127.0.0.1:9/shop/back',
+      });
+      const attempt = c.next_action.redirect_to_url.url.split('/').pop();
+      const sp = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+      return `${k.simUrl}/alipay/qr/${sp.paymentId}`;
+    };
+    await withPage(viewport, async (page) => {
+      const code = await qrCode();
+      await page.goto(code);
+      await check(page, 'Alipay+ code page', size);
+      await page.goto(`${k.simUrl}/alipay/wallet/GCASH`);
+      await check(page, 'Alipay+ wallet home', size);
+      await page.goto(`${code}?wallet=GCASH`);
+      await page.getByLabel('Payment PIN').waitFor();
+      await check(page, 'Alipay+ wallet PIN screen', size);
+      await page.getByLabel('Payment PIN').fill('000000');
+      await page.getByRole('button', { name: 'Confirm payment' }).click();
+      await page.getByText(/Wrong PIN/).waitFor();
+      await check(page, 'Alipay+ wallet wrong PIN', size);
+      await page.getByLabel('Payment PIN').fill('123456');
+      await page.getByRole('button', { name: 'Confirm payment' }).click();
+      await page.getByRole('heading', { name: 'Payment successful' }).waitFor();
+      await check(page, 'Alipay+ wallet paid', size);
+      const second = await qrCode();
+      await page.goto(`${second}?wallet=GCASH`);
+      for (let i = 0; i < 3; i++) {
+        await page.getByLabel('Payment PIN').fill('000000');
+        await page.getByRole('button', { name: 'Confirm payment' }).click();
+        await page.waitForLoadState('domcontentloaded');
+      }
+      await page.getByRole('heading', { name: 'Payment failed' }).waitFor();
+      await check(page, 'Alipay+ wallet failed', size);
+    });
+  });
+
+  test(`${size}: Klarna's Pay Now bank pages, the cancelled result and the QR page's Cancel`, async () => {
+    const s = await k.stripe.checkout.sessions.create({
+      mode: 'payment', payment_method_types: ['klarna', 'klarna_pay_now'],
+      line_items: [{ price_data: { currency: 'eur', unit_amount: 1800, product_data: { name: 'Kanne' } }, quantity: 1 }],
+      success_url: 'http://127.0.0.1:9/shop/thanks', cancel_url: 'http://127.0.0.1:9/shop/cart',
+      customer_email: 'customer@email.de',
+    });
+    await withPage(viewport, async (page) => {
+      await page.goto(s.url);
+      await page.getByLabel('Country').selectOption('DE');
+      await page.locator('#m-klarna').check();
+      await page.getByRole('button', { name: /^Pay / }).click();
+      await page.getByLabel('Pay now (bank transfer)').check();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
+      await check(page, 'Klarna bank choice', size);
+      await page.getByLabel(/Demo Bank/).first().check();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByLabel('Username').waitFor();
+      await check(page, 'Klarna bank login', size);
+      await page.getByRole('button', { name: 'Cancel payment' }).click();
+      await page.getByRole('heading', { name: 'Payment not completed' }).waitFor({ timeout: 20000 });
+      await check(page, 'cancelled result page', size);
+    });
+    // The Payment Page's own Alipay+ step (its QR page with Cancel) and its error page.
+    const p = new Payment(k.merchant.ecp_project_id, k.merchant.ecp_secret, {}, k.url);
+    Object.assign(p, {
+      paymentId: `AXE-QR-${size}-${Date.now()}`, paymentAmount: 1999, paymentCurrency: 'EUR', customerId: 'c-axe',
+      customerFirstName: 'Test', customerLastName: 'Person', customerEmail: 'customer@email.de',
+      customerCountry: 'DE', languageCode: 'en', forcePaymentMethod: 'alipay',
+    });
+    await withPage(viewport, async (page) => {
+      await page.goto(p.getUrl());
+      await page.waitForURL(/\/pay\/qr\/att_/);
+      await check(page, 'ECommPay Payment Page Alipay+ QR page', size);
+      await page.getByRole('button', { name: 'Cancel and return to the shop' }).click();
+      // No merchant URL to go back to: the Payment Page's choice again, saying why.
+      await page.getByRole('heading', { name: 'Payment not completed' }).waitFor();
+      assert.match(await page.getByRole('alert').textContent(), /You cancelled the payment/);
+      await check(page, 'ECommPay Payment Page choice after a cancel', size);
+      // force_payment_method=alipay: Alipay+ is what it offers again, and a new QR code follows.
+      assert.deepEqual(await page.locator('input[name=method]').evaluateAll((xs) => xs.map((x) => x.value)), ['alipay']);
+      await page.getByRole('button', { name: /^Pay/ }).click();
+      await page.waitForURL(/\/pay\/qr\/att_/);
+      await page.goto(`${k.url}/payment?project_id=${k.merchant.ecp_project_id}&payment_id=x&signature=bad`);
+      await check(page, 'ECommPay Payment Page signature error', size);
+    });
+  });
 }
 
 test('pages checked', () => {
   console.log(`axe-core: ${seen.length} page views without a serious or critical violation: ${[...new Set(seen)].join('; ')}`);
-  assert.ok(seen.length >= 14, `${seen.length} pages checked`);
+  assert.ok(seen.length >= 36, `${seen.length} pages checked`);
 });

@@ -258,7 +258,7 @@ describe('back office: developers', () => {
   it('speaks German when asked (and the other languages have every row: test_staff)', async () => {
     await page.goto(`${k.url}/dashboard/developers?lang=de`);
     await page.getByRole('heading', { name: 'API-Schlüssel' }).waitFor();
-    await page.getByText('Testmodus:').waitFor();
+    await page.getByText('Testmodus: Diese Schlüssel').waitFor();
     assert.equal(await shots(page, 'page-de'), false, 'no sideways scroll at 390 px');
     await axe(page, 'the developers page in German');
     await page.goto(`${k.url}/dashboard/developers/requests?lang=de`);

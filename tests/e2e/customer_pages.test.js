@@ -13,7 +13,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
-const { startKassa, waitUntil } = require('./harness');
+const { startKassa, startReceiver, waitUntil } = require('./harness');
+const { Payment } = require('ecommpay');
 const { sim } = require('./klarna');
 
 const ARTIFACTS = path.join(__dirname, 'artifacts');
@@ -277,6 +278,87 @@ test('the wallet\'s PIN screen has a way back; the wallet pages pass axe-core', 
   }
 });
 
+test('a bare PaymentIntent\'s QR page: the wallet\'s Cancel comes back to it, its Cancel closes the payment and returns to the shop', async () => {
+  const shop = await startReceiver();
+  const back = `${new URL(shop.url).origin}/shop/back`;
+  const pi = await k.stripe.paymentIntents.create({ amount: 1500, currency: 'eur', payment_method_types: ['alipay'] });
+  const c = await k.stripe.paymentIntents.confirm(pi.id, { payment_method_data: { type: 'alipay' }, return_url: back });
+  assert.equal(c.status, 'requires_action');
+  const qrUrl = c.next_action.redirect_to_url.url;
+  const attempt = qrUrl.split('/').pop();
+  const b = await browser({ viewport: PHONE, isMobile: true, hasTouch: true,
+    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36' });
+  try {
+    const { page } = b;
+    await page.goto(qrUrl);
+    // The wallet's PIN screen, and its way back: to Kassa's QR page, not to a shop told "processing".
+    await page.getByRole('link', { name: /GCash/ }).click();
+    await page.getByLabel('Payment PIN').waitFor();
+    await page.getByRole('link', { name: /Cancel and go back/ }).click();
+    await page.waitForURL(new RegExp(`/pay/qr/${attempt}`));
+    const cancel = page.getByRole('button', { name: 'Cancel and return to the shop' });
+    await cancel.waitFor();
+    await assertAxe(page, 'QR page of a PaymentIntent (phone)');
+    await shot(page, 'qr-pi-cancel-390');
+    await page.setViewportSize(DESKTOP);
+    await shot(page, 'qr-pi-cancel-1280');
+    await cancel.click();
+    await page.waitForURL((u) => u.pathname === '/shop/back');
+    const u = new URL(page.url());
+    assert.equal(u.searchParams.get('payment_intent'), pi.id);
+    assert.equal(u.searchParams.get('redirect_status'), 'failed');
+  } finally {
+    await b.close();
+    await shop.close();
+  }
+  const after = await k.stripe.paymentIntents.retrieve(pi.id);
+  assert.equal(after.status, 'requires_payment_method');
+  assert.equal(after.last_payment_error.code, 'payment_method_customer_decline');
+  const ap = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+  assert.equal(ap.status, 'CANCELLED', `closed at Alipay+: ${JSON.stringify(ap)}`);
+});
+
+test('the ECommPay Payment Page\'s QR page cancels back to merchant_fail_url; one Klarna entry on its choice', async () => {
+  const shop = await startReceiver();
+  const origin = new URL(shop.url).origin;
+  const mk = (id, extra) => {
+    const p = new Payment(k.merchant.ecp_project_id, k.merchant.ecp_secret, {}, k.url);
+    Object.assign(p, {
+      paymentId: id, paymentAmount: 1999, paymentCurrency: 'EUR', customerId: 'c-qr',
+      customerFirstName: 'Test', customerLastName: 'Person', customerEmail: 'customer@email.de',
+      customerCountry: 'DE', languageCode: 'en', merchantSuccessUrl: `${origin}/shop/ok`,
+      merchantFailUrl: `${origin}/shop/fail`, ...extra,
+    });
+    return p.getUrl();
+  };
+  const b = await browser();
+  try {
+    const { page } = b;
+    await page.goto(mk(`PP-QR-${Date.now()}`, { forcePaymentMethod: 'alipay' }));
+    await page.waitForURL(/\/pay\/qr\/att_/);
+    await assertAxe(page, 'QR page of a Payment Page (desktop)');
+    await shot(page, 'qr-ecp-1280');
+    await page.getByRole('button', { name: 'Cancel and return to the shop' }).click();
+    await page.waitForURL(`${origin}/shop/fail`);
+    // Without force_payment_method: Klarna once (Pay now or later on Klarna's page) and Alipay+.
+    await page.goto(mk(`PP-CHOICE-${Date.now()}`, {}));
+    const radios = page.locator('input[name=method]');
+    assert.deepEqual(await radios.evaluateAll((xs) => xs.map((x) => x.value)), ['klarna', 'alipay']);
+    await assertAxe(page, 'ECommPay method choice (desktop)');
+    await shot(page, 'ecp-choice-1280');
+    await page.setViewportSize(PHONE);
+    await assertAxe(page, 'ECommPay method choice (phone)');
+    await shot(page, 'ecp-choice-390');
+    // Alipay+ from the choice: the intent takes it, and its QR page follows.
+    await page.getByLabel(/^Alipay\+/).check();
+    await page.getByRole('button', { name: /^Pay/ }).click();
+    await page.waitForURL(/\/pay\/qr\/att_/);
+  } finally {
+    await b.close();
+    await shop.close();
+  }
+});
+
 test('a Swedish session preselects Sweden; cancelling at Klarna says "You cancelled"', async () => {
   const s = await createSession({ locale: 'sv' });
   const b = await browser();
@@ -405,6 +487,16 @@ test('the merchant\'s logo (POST /v1/kassa/branding) is shown on its pages; only
   });
   const html = await (await fetch(s.url)).text();
   assert.match(html, /<header class="merchant"><img class="logo" alt="" src="https:\/\/shop\.example\/logo\.png"><span class="merchant-name">Logo shop<\/span>/);
+  // Passed to Klarna with the name (HPP options.logo_url beside options.page_title): the
+  // simulator's pages show it as Klarna's own do.
+  const pay = await fetch(s.url, {
+    method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'method=klarna&email=customer%40email.de&country=DE&locale=en',
+  });
+  assert.equal(pay.status, 303, await pay.text());
+  const klarna = await (await fetch(new URL(pay.headers.get('location'), s.url))).text();
+  assert.match(klarna, /<img alt="" src="https:\/\/shop\.example\/logo\.png">/, 'the logo on Klarna\'s page');
+  assert.match(klarna, /Logo shop/);
   const off = await stripe.rawRequest('POST', '/v1/kassa/branding', { logo_url: '' });
   assert.equal(off.logo_url, null);
   assert.doesNotMatch(await (await fetch(s.url)).text(), /<img class="logo"/);

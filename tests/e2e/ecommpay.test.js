@@ -307,6 +307,38 @@ test('ECommPay dialect', async (t) => {
     assert.strictEqual(ok.payment.method, 'alipay');
   });
 
+  await t.test('Payment Page Alipay+ QR page: Cancel closes it at Alipay+, decline callback, merchant_fail_url', async () => {
+    const p = new Payment(project, secret, {}, k.url);
+    Object.assign(p, {
+      paymentId: 'PP-ALIPAY-CANCEL', paymentAmount: 2500, paymentCurrency: 'EUR', customerId: 'c-9',
+      customerFirstName: 'Test', customerLastName: 'Person', customerEmail: 'customer@email.de',
+      customerCountry: 'DE', forcePaymentMethod: 'alipay', languageCode: 'en',
+      merchantFailUrl: 'http://127.0.0.1:1/shop/fail', merchantCallbackUrl: rx.url,
+    });
+    const open = await fetch(p.getUrl(), { redirect: 'manual' });
+    assert.strictEqual(open.status, 303, await open.text());
+    const qr = new URL(open.headers.get('location'), k.url);
+    const attempt = qr.pathname.split('/').pop();
+    const html = await (await fetch(qr)).text();
+    assert.match(html, new RegExp(`<form class="center" method="post" action="/pay/qr/${attempt}/cancel">`));
+    const cancel = await fetch(`${k.url}/pay/qr/${attempt}/cancel`, {
+      method: 'POST', redirect: 'manual', headers: { Origin: k.url, 'Content-Type': 'application/x-www-form-urlencoded' }, body: '',
+    });
+    assert.strictEqual(cancel.status, 303, await cancel.text());
+    let next = new URL(cancel.headers.get('location'), k.url);
+    for (let hop = 0; hop < 3 && next.host === new URL(k.url).host; hop++) {
+      const r = await fetch(next, { redirect: 'manual' });
+      assert.strictEqual(r.status, 303, `${next} answered ${r.status}`);
+      next = new URL(r.headers.get('location'), next);
+    }
+    assert.strictEqual(next.toString(), 'http://127.0.0.1:1/shop/fail');
+    const sp = await (await fetch(`${k.simUrl}/alipay/_sim/payments/${attempt}`)).json();
+    assert.strictEqual(sp.status, 'CANCELLED', JSON.stringify(sp));
+    const dec = await waitUntil(() => forPayment(rx, secret, 'PP-ALIPAY-CANCEL').find((d) => d.payment.status === 'decline'),
+      { what: 'decline callback after the QR page\'s Cancel' });
+    assert.ok(!new Callback(secret, dec).isPaymentSuccess());
+  });
+
   await t.test('Payment Page without force_payment_method shows a localized method choice', async () => {
     const p = new Payment(project, secret, {}, k.url);
     Object.assign(p, {
@@ -318,8 +350,11 @@ test('ECommPay dialect', async (t) => {
     const html = await res.text();
     assert.strictEqual(res.status, 200, html);
     assert.match(html, /lang="de"/);
-    assert.match(html, /name="method" value="klarna_pay_now"/);
+    // One Klarna entry, as on the hosted checkout: Pay now or Pay later is chosen on Klarna's page.
+    const offered = [...html.matchAll(/name="method"[^>]* value="([^"]+)"/g)].map((m) => m[1]);
+    assert.deepStrictEqual(offered, ['klarna', 'alipay'], html);
     const cs = /name="cs" value="([^"]+)"/.exec(html)[1];
+    // A form posted with the single category (an old page) is still taken.
     const chosen = await fetch(`${k.url}/payment/choose`, {
       method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ cs, method: 'klarna_pay_now' }).toString(),
@@ -345,8 +380,12 @@ test('ECommPay dialect', async (t) => {
       const page = ctx.pages()[0] || await ctx.newPage();
       page.setDefaultTimeout(15000);
       await page.goto(p.getUrl());
-      await page.getByLabel(/Pay now \(online banking\)/).check();
+      assert.strictEqual(await page.locator('input[name=method]').count(), 2, 'one Klarna entry and Alipay+');
+      await page.getByLabel(/^Klarna/).check();
       await page.getByRole('button', { name: /^Pay/ }).click();
+      await page.getByRole('heading', { name: 'How do you want to pay?' }).waitFor();
+      await page.getByLabel('Pay now (bank transfer)').check();
+      await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByRole('heading', { name: 'Choose your bank' }).waitFor();
       await page.getByLabel(/Demo Bank/).first().check();
       await page.getByRole('button', { name: 'Continue' }).click();

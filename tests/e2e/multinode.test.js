@@ -3,7 +3,9 @@
 // refund, list, idempotency, webhooks); 100 concurrent captures and refunds of one payment
 // spread over the three nodes (never over-captured, the journal adds up, Klarna agrees); one
 // node kill -9ed while it holds an idempotency key and webhook claims (the key is answered once
-// after the lease, every webhook is delivered, none twice after a successful attempt).
+// after the lease, every webhook is delivered, none twice after a successful attempt); the
+// limits (requests per merchant, Klarna calls per merchant, failed authentications per
+// address) counted once over three more nodes with low limits, not once per node.
 //
 // Runs when KASSA_E2E_PG_URL names a PostgreSQL server (scripts/test.sh's PostgreSQL section);
 // skipped otherwise. HAProxy (Debian's haproxy, scripts/deps.sh --test) is started by the test.
@@ -248,7 +250,7 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
     for (const id of made) assert.ok(seen.includes(id), `${id} is listed`);
   });
 
-  it('one Idempotency-Key sent to all three nodes at once: one intent, one answer', async () => {
+  for (let round = 0; round < 4; round++) it(`one Idempotency-Key sent to all three nodes at once: one intent, one answer (round ${round + 1})`, async () => {
     const key = `mn-${Date.now()}-${Math.random()}`;
     const tag = `idem-${key}`;
     const body = `amount=4321&currency=eur&payment_method_types[]=klarna&metadata[tag]=${encodeURIComponent(tag)}`;
@@ -260,12 +262,14 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
     }
     const res = await Promise.all(sends);
     const ok = res.filter((r) => r.status === 200);
-    // A request that lost the race is refused with a retryable 409 (the key in use on this
-    // node, or the key's row taken by another node's transaction) and changed nothing.
+    // A request that lost the race is refused with a retryable 409 idempotency_key_in_use,
+    // whether the key was in use on its own node or another node's transaction claimed or
+    // answered it first, and changed nothing.
     for (const r of res) {
       if (r.status !== 200) {
         assert.equal(r.status, 409, `an orderly refusal: ${r.status} ${r.text}`);
-        assert.ok(['idempotency_key_in_use', 'lock_timeout'].includes(r.json.error.code), r.text);
+        assert.equal(r.json.error.code, 'idempotency_key_in_use', r.text);
+        assert.equal(r.json.error.type, 'idempotency_error', r.text);
       }
     }
     assert.ok(ok.length >= 1, 'at least one answer');
@@ -425,5 +429,89 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
     } finally {
       await r.close();
     }
+  });
+  // Three more nodes on the same database with low limits (the nodes above have none): a
+  // merchant's requests, its Klarna calls and an address's failed authentications are
+  // counted once in PostgreSQL, whichever node a request lands on.
+  describe('limits that hold whichever node a request lands on', () => {
+    const RATE_BURST = 20; // --rate-limit-burst; --rate-limit-per-s 1 refills one a second
+    const KLARNA_PER_MIN = 4;
+    const AUTH_FAIL_BURST = 12;
+    const limited = [];
+    const as = (k, key, method, p, opts = {}) => k.http(method, p, { ...opts, auth: key });
+
+    before(async () => {
+      const started = await Promise.all([0, 1, 2].map((i) => startKassa({
+        name: `multinode-limited-${i}`, db: dbUrl, merchant: false,
+        env: {
+          KASSA_RATE_LIMIT_PER_S: '1', KASSA_RATE_LIMIT_BURST: String(RATE_BURST),
+          KASSA_KLARNA_RATE_PER_MIN: String(KLARNA_PER_MIN),
+          KASSA_AUTH_FAIL_PER_MIN: '1', KASSA_AUTH_FAIL_BURST: String(AUTH_FAIL_BURST),
+        },
+        args: ['--sim-listen', 'off', '--sim-url', simUrl],
+      })));
+      limited.push(...started);
+    });
+    after(async () => {
+      for (const k of limited) if (k.proc) await k.stop();
+    });
+
+    it('a merchant past its request rate gets 429 on every node once its total reaches the limit (not 3x)', async () => {
+      const m = await limited[0].createMerchant('rate-limited shop');
+      const N = 45; // 15 a node: under each node's own burst of 20, over the merchant's
+      const t0 = Date.now();
+      const res = await Promise.all(Array.from({ length: N },
+        (_, i) => as(limited[i % 3], m.secret_key, 'GET', '/v1/payment_intents?limit=1')));
+      const seconds = Math.ceil((Date.now() - t0) / 1000);
+      for (const r of res) assert.ok([200, 429].includes(r.status), `${r.status} ${r.text}`);
+      const ok = res.filter((r) => r.status === 200).length;
+      // The burst, plus what one a second refilled while the requests ran.
+      assert.ok(ok >= RATE_BURST, `the whole burst was allowed: ${ok}`);
+      assert.ok(ok <= RATE_BURST + seconds + 1, `${ok} of ${N} answered: the total is limited, not each node's share`);
+      const refused = res.filter((r) => r.status === 429);
+      for (const r of refused) {
+        assert.equal(r.json.error.code, 'rate_limit', r.text);
+        assert.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After is set');
+      }
+      // Another merchant has its own count.
+      const other = await limited[1].createMerchant('another rate-limited shop');
+      assert.equal((await as(limited[2], other.secret_key, 'GET', '/v1/payment_intents?limit=1')).status, 200);
+    });
+
+    it('the Klarna budget answers rate_limit across nodes once the merchant\'s total is spent', async () => {
+      const m = await limited[0].createMerchant('klarna-budget shop');
+      const N = 12; // 4 a node: each node's own count would let every one through
+      const ids = [];
+      for (let i = 0; i < N; i++) {
+        // created on the unlimited nodes still running: creating is not a Klarna call
+        const r = await as(live[i % live.length], m.secret_key, 'POST', '/v1/payment_intents',
+          { body: 'amount=1500&currency=eur&payment_method_types[]=klarna' });
+        assert.equal(r.status, 200, r.text);
+        ids.push(r.json.id);
+      }
+      const res = await Promise.allSettled(ids.map((id, i) => confirmKlarna(newStripe(m.secret_key, limited[i % 3].url), id)));
+      const ok = res.filter((r) => r.status === 'fulfilled');
+      for (const r of ok) assert.equal(r.value.status, 'requires_action');
+      for (const r of res.filter((x) => x.status === 'rejected')) {
+        assert.equal(r.reason.statusCode, 400, String(r.reason));
+        assert.equal(r.reason.code, 'rate_limit', String(r.reason));
+        assert.match(r.reason.message, new RegExp(`at most ${KLARNA_PER_MIN} a minute`));
+      }
+      assert.equal(ok.length, KLARNA_PER_MIN, `${ok.length} of ${N} confirmations reached Klarna: the merchant's total, not each node's`);
+    });
+
+    // Last: the address (127.0.0.1, every test's) stays blocked until its bucket refills.
+    it('failed authentications from one address are counted over the nodes', async () => {
+      const N = 30; // 10 a node: under each node's own burst of 12, over the address's
+      const res = [];
+      for (let i = 0; i < N; i++) res.push(await as(limited[i % 3], 'sk_test_wrong', 'GET', '/v1/payment_intents'));
+      const unauthorised = res.filter((r) => r.status === 401).length;
+      const blocked = res.filter((r) => r.status === 429);
+      assert.equal(unauthorised + blocked.length, N, res.map((r) => r.status).join(','));
+      assert.ok(unauthorised >= AUTH_FAIL_BURST && unauthorised <= AUTH_FAIL_BURST + 2,
+        `${unauthorised} refused as unauthorised before the address was blocked`);
+      assert.ok(blocked.length > 0, 'the address is blocked');
+      for (const r of blocked) assert.equal(r.json.error.code, 'rate_limit', r.text);
+    });
   });
 });

@@ -240,6 +240,73 @@ static void test_payment_page_php_nested(void **state)
     json_decref(o);
 }
 
+/* paymentpage-sdk-php (src/SignatureHandler.php) sorts the whole flattened paths
+ * once with ksort(SORT_NATURAL) and doubles ':' inside keys; the npm package
+ * sorts level by level. Vector produced by running the SDK's own
+ * SignatureHandler under PHP 8.2 (getParamsToSign, sign) on these params. */
+static void test_php_natural_order(void **state)
+{
+    (void)state;
+    const char *params =
+        "{\"item10\":\"x\",\"item2\":\"y\",\"a-x\":\"1\",\"a\":{\"b\":\"2\",\"9\":\"n\",\"10\":"
+        "\"t\"},\"k:c\":\"colon\",\"list\":[\"l0\",\"l1\",\"l2\",\"l3\",\"l4\",\"l5\",\"l6\","
+        "\"l7\",\"l8\",\"l9\",\"l10\"],\"b\":true,\"d\":null,\"f\":10.5,\"g\":1e25,\"frame_"
+        "mode\":\"popup\",\"n\":{\"frame_mode\":\"x\",\"v09\":\"a\",\"v9\":\"b\"}}";
+    const char *want =
+        "a-x:1;a:9:n;a:10:t;a:b:2;b:1;d:;f:10.5;g:1.0E+25;item2:y;item10:x;k::c:colon;list:0:l0;"
+        "list:1:l1;list:2:l2;list:3:l3;list:4:l4;list:5:l5;list:6:l6;list:7:l7;list:8:l8;list:9:"
+        "l9;list:10:l10;n:v09:a;n:v9:b";
+    const char *sig =
+        "ke2BMziOegnC3HqmrAKKwPtgjC4GqtPV4pwQafUj7LYKnerfuTkLvp4yduednKBYdhKUyufVPRl+4r+owtlERw==";
+    json_t *j = parse(params);
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(ecp_canon_php(j, true, &b), K_OK);
+    buf_append(&b, "", 1);
+    if (strcmp(b.data, want) != 0)
+        fail_msg("php canonical string\n got  %s\n want %s", b.data, want);
+    buf_free(&b);
+    /* The two orders differ here, and verification accepts the PHP one. */
+    char *js = canon_of(j, true);
+    assert_string_not_equal(js, want);
+    free(js);
+    assert_true(ecp_verify("php-edge", j, sig));
+    assert_false(ecp_verify("php-edg", j, sig));
+    json_decref(j);
+
+    /* strnatcmp as PHP 8 has it. */
+    assert_true(ecp_natcmp("a:9", 3, "a:10", 4) < 0);
+    assert_true(ecp_natcmp("a-x", 3, "a:b", 3) < 0);
+    assert_true(ecp_natcmp("ab", 2, "a:b", 3) > 0);
+    assert_true(ecp_natcmp("v09", 3, "v9", 2) < 0);
+    assert_true(ecp_natcmp("007", 3, "7", 1) == 0);
+    assert_true(ecp_natcmp("x 1", 3, "x1", 2) == 0);
+    assert_true(ecp_natcmp("", 0, "a", 1) < 0);
+    assert_true(ecp_natcmp("item2", 5, "item10", 6) < 0);
+}
+
+/* The URL paymentpage-sdk-php's PaymentPage::getUrl built (run under PHP 8.2)
+ * for nested receipt_data whose keys tax2/tax10 sort naturally. */
+static void test_payment_page_php_url(void **state)
+{
+    (void)state;
+    const char *q =
+        "project_id=200&interface_type=%7B%22id%22%3A23%7D&payment_id=ORDER-1005&payment_amount="
+        "2600&payment_currency=EUR&customer_id=cust-42&receipt_data%5Bpositions%5D%5B0%5D%"
+        "5Bamount%5D=2600&receipt_data%5Bpositions%5D%5B0%5D%5Bdescription%5D=Kaffeebecher+rot&"
+        "receipt_data%5Bpositions%5D%5B1%5D%5Bamount%5D=0&receipt_data%5Bpositions%5D%5B1%5D%"
+        "5Bdescription%5D=Lieferung&receipt_data%5Btax2%5D=0&receipt_data%5Btax10%5D=0&"
+        "signature=3jlZ%2BHZbVSMVcIi%2BknjM0JmFR668Ra%2FTXvs1P7EbIPU4wlYU7gBkFgdKRF%2BWf6u%"
+        "2BefcZJEhsj%2Bt2tgnGf%2Fqnuw%3D%3D";
+    json_t *o = ecp_query_decode(q);
+    assert_non_null(o);
+    assert_true(ecp_verify_query("pp-secret-123", o));
+    assert_false(ecp_verify_query("pp-secret-124", o));
+    json_object_set_new(o, "receipt_data[tax10]", json_string("1"));
+    assert_false(ecp_verify_query("pp-secret-123", o));
+    json_decref(o);
+}
+
 static void test_query_decoding(void **state)
 {
     (void)state;
@@ -343,6 +410,8 @@ int main(void)
         cmocka_unit_test(test_payment_page_url),
         cmocka_unit_test(test_payment_page_booleans),
         cmocka_unit_test(test_payment_page_php_nested),
+        cmocka_unit_test(test_php_natural_order),
+        cmocka_unit_test(test_payment_page_php_url),
         cmocka_unit_test(test_query_decoding),
         cmocka_unit_test(test_canonicalisation),
         cmocka_unit_test(test_js_numbers),

@@ -32,6 +32,7 @@
 #include "base/httpc.h"
 #include "base/log.h"
 #include "gateway/gateway.h"
+#include "gateway/settings.h"
 #include "sim/klarna_sim.h"
 #include "sim/sim_server.h"
 #include "store/fault.h"
@@ -1001,6 +1002,113 @@ static void test_fault_loop(void **state)
     assert_true(total_steps > 20);
 }
 
+/* The merchant's settings (gateway/settings.c): hidden methods refused and left
+ * out, credentials sealed, bounds and the contrast rule; everything put back. */
+static void test_settings(void **state)
+{
+    (void)state;
+    assert_int_equal(gw_contrast_x100("#000000", "#ffffff"), 2100);
+    assert_int_equal(gw_contrast_x100("#FFFF00", "#ffffff"), 107);
+    assert_int_equal(gw_contrast_x100("#12345", "#ffffff"), -1);
+    assert_int_equal(gw_contrast_x100("#gggggg", "#ffffff"), -1);
+
+    const char *before, *after;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    assert_true(gw_method_offered(g, merchant, "klarna_pay_later", "sek", NULL, 50000));
+    assert_int_equal(gw_settings_method_set(g, merchant, "klarna_pay_later", "sek", "se", true, &A,
+                                            &before, &after, &err),
+                     K_OK);
+    assert_string_equal(before, "null"); /* nothing hidden yet */
+    assert_non_null(strstr(after, "\"currency\":\"SEK\""));
+    /* Sweden is the only country Klarna takes SEK from: hidden there is hidden for SEK. */
+    assert_false(gw_method_offered(g, merchant, "klarna_pay_later", "SEK", "SE", 50000));
+    assert_false(gw_method_offered(g, merchant, "klarna_pay_later", "SEK", NULL, 50000));
+    assert_true(gw_method_offered(g, merchant, "klarna_pay_later", "EUR", "DE", 5000));
+    assert_true(gw_method_offered(g, merchant, "klarna", "SEK", "SE", 50000));
+    json_t *types = json_pack("[s]", "klarna_pay_later");
+    gw_pi_params p = {.amount = 50000,
+                      .currency = "sek",
+                      .has_amount = true,
+                      .has_currency = true,
+                      .capture_manual = 1,
+                      .method_types = types};
+    gw_payment pi;
+    assert_int_equal(gw_pi_create(g, merchant, &p, NULL, &A, &pi, &err), K_EINVAL);
+    assert_int_equal(err.why, GW_WHY_METHOD_UNAVAILABLE);
+    assert_string_equal(err.param, "payment_method_types");
+    /* Hidden in Germany alone: EUR is still offered where the country is not known yet. */
+    assert_int_equal(gw_settings_method_set(g, merchant, "klarna_pay_later", "EUR", "DE", true, &A,
+                                            &before, &after, &err),
+                     K_OK);
+    assert_true(gw_method_offered(g, merchant, "klarna_pay_later", "EUR", NULL, 5000));
+    assert_false(gw_method_offered(g, merchant, "klarna_pay_later", "EUR", "DE", 5000));
+    /* Bad input names the field and changes nothing. */
+    assert_int_equal(gw_settings_method_set(g, merchant, "klarna_pay_later", "SEKK", "SE", true, &A,
+                                            &before, &after, &err),
+                     K_EINVAL);
+    assert_string_equal(err.param, "currency");
+    assert_int_equal(
+        gw_settings_method_set(g, merchant, "paypal", "SEK", "SE", true, &A, &before, &after, &err),
+        K_EINVAL);
+    assert_string_equal(err.param, "method");
+    /* Published again: the same intent is created. */
+    assert_int_equal(gw_settings_method_set(g, merchant, "klarna_pay_later", "SEK", "SE", false, &A,
+                                            &before, &after, &err),
+                     K_OK);
+    assert_int_equal(gw_settings_method_set(g, merchant, "klarna_pay_later", "EUR", "DE", false, &A,
+                                            &before, &after, &err),
+                     K_OK);
+    assert_string_equal(after, "[]");
+    assert_int_equal(gw_pi_create(g, merchant, &p, NULL, &A, &pi, &err), K_OK);
+    json_decref(types);
+
+    /* Credentials: sealed at rest, the last 4 shown, the audit text without the secret. */
+    assert_int_equal(gw_settings_creds_set(g, merchant, "klarna", "shop-api", "pw-Secret-9876",
+                                           NULL, &A, &before, &after, &err),
+                     K_OK);
+    assert_null(strstr(after, "pw-Secret"));
+    json_t *s = NULL;
+    assert_int_equal(gw_merchant_settings(g, merchant, &A, &s), K_OK);
+    char *text = json_dumps(s, JSON_COMPACT);
+    assert_null(strstr(text, "pw-Secret-9876"));
+    assert_non_null(strstr(text, "enc1:"));
+    free(text);
+    gw_settings_view v;
+    assert_int_equal(gw_settings_get(g, merchant, &A, &v), K_OK);
+    assert_string_equal(v.creds[0].username, "shop-api");
+    assert_string_equal(v.creds[0].secret_last4, "9876");
+    assert_int_equal(
+        gw_settings_creds_set(g, merchant, "klarna", "a:b", NULL, NULL, &A, &before, &after, &err),
+        K_EINVAL);
+    assert_string_equal(err.param, "username");
+    assert_int_equal(
+        gw_settings_creds_set(g, merchant, "klarna", "", NULL, NULL, &A, &before, &after, &err),
+        K_OK); /* removed: the sandbox account again */
+
+    /* Expiry bounds (Klarna: 180 days at most) and the branding's contrast rule. */
+    gw_expiry x = {.auth_days = 181};
+    assert_int_equal(gw_settings_expiry_set(g, merchant, &x, &A, &before, &after, &err), K_EINVAL);
+    assert_string_equal(err.param, "auth_days");
+    x = (gw_expiry){.session_minutes = 10};
+    assert_int_equal(gw_settings_expiry_set(g, merchant, &x, &A, &before, &after, &err), K_EINVAL);
+    assert_string_equal(err.param, "session_minutes");
+    gw_branding b = {.accent = "#ffff00", .accent_text = "#ffffff"};
+    assert_int_equal(gw_settings_brand_check(&b, &err), K_EINVAL);
+    assert_string_equal(err.param, "accent_text");
+    b = (gw_branding){.logo_url = "http://shop.example/logo.png"};
+    assert_int_equal(gw_settings_brand_check(&b, &err), K_EINVAL);
+    assert_string_equal(err.param, "logo_url");
+    b = (gw_branding){.shop_name = "Fjällbutiken", .accent = "#1D4ED8", .accent_text = "#ffffff"};
+    assert_int_equal(gw_settings_brand_set(g, merchant, &b, &A, &before, &after, &err), K_OK);
+    gw_brand br;
+    assert_int_equal(gw_merchant_brand(g, merchant, &A, &br), K_OK);
+    assert_string_equal(br.name, "Fjällbutiken");
+    assert_string_equal(br.accent, "#1d4ed8");
+    b = (gw_branding){0};
+    assert_int_equal(gw_settings_brand_set(g, merchant, &b, &A, &before, &after, &err), K_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1008,6 +1116,7 @@ int main(void)
         cmocka_unit_test(test_paynow_refunds), cmocka_unit_test(test_paylater_capture),
         cmocka_unit_test(test_session),        cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_method_amount),  cmocka_unit_test(test_fault_loop),
+        cmocka_unit_test(test_settings),
     };
     /* The simulator's notifications to port 1 and the injected faults log
      * warnings by design; errors still show. */

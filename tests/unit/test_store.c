@@ -254,10 +254,13 @@ static void test_open_migrates_and_reopens(void **state)
     assert_int_equal(store_open(&s, ":memory:"), K_EINVAL);
 
     s = open_store();
-    assert_int_equal(store_schema_version(s), 4); /* 1: the initial schema, 2: reports, 3: the back
-                                                     office, 4: API keys and the request log */
+    /* 1: the initial schema, 2: reports, 3: the back office, 4: the journal by kind,
+     * 5: the limits every node shares (on SQLite only the version: one node counts in memory),
+     * 6: API keys and the request log */
+    const int want = 6;
+    assert_int_equal(store_schema_version(s), want);
     store_close(s);
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), want);
     assert_int_equal(count_tables(), 6);
     if (!g_pg) {
         char mode[16];
@@ -266,9 +269,9 @@ static void test_open_migrates_and_reopens(void **state)
     }
 
     s = open_store(); /* a second open applies nothing again */
-    assert_int_equal(store_schema_version(s), 4);
+    assert_int_equal(store_schema_version(s), want);
     store_close(s);
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), want);
     assert_int_equal(count_ext_ref_index(), 1);
 }
 
@@ -299,10 +302,10 @@ static void test_concurrent_open(void **state)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(o[i].st, K_OK);
-        assert_int_equal(store_schema_version(o[i].s), 4);
+        assert_int_equal(store_schema_version(o[i].s), 6);
         store_close(o[i].s);
     }
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 6);
     assert_int_equal(count_tables(), 6);
 }
 
@@ -1848,6 +1851,133 @@ static void test_acknowledged_writes_survive_sigkill(void **state)
     }
 }
 
+/* ---- limits shared by every node ---- */
+
+enum { LIMIT_THREADS = 8, LIMIT_TRIES = 25 };
+
+typedef struct {
+    store *s;
+    const char *key;
+    bool window;
+    int allowed, failures;
+} limit_arg;
+
+static void *limit_thread(void *p)
+{
+    limit_arg *a = p;
+    for (int i = 0; i < LIMIT_TRIES; i++) {
+        bool ok = false;
+        int64_t wait_ms = 0;
+        k_status st = a->window ? store_limit_window(a->s, a->key, 30, 90000, &ok, &wait_ms)
+                                : store_limit_bucket(a->s, a->key, 1, 40, true, &ok, &wait_ms);
+        if (st != K_OK || (!ok && wait_ms <= 0))
+            a->failures++;
+        else if (ok)
+            a->allowed++;
+    }
+    return NULL;
+}
+
+/* Two stores on one database are two nodes: 8 threads over both take 200
+ * tokens of a bucket of 40 (one a minute) and 200 calls of a window of 30 a
+ * minute; exactly 40 and 30 get through. On SQLite there is nothing to share. */
+static void test_shared_limits(void **state)
+{
+    store *n1 = open_store();
+    store *n2 = open_store();
+    bool ok = false;
+    int64_t wait_ms = 0;
+    if (!g_pg) {
+        assert_false(store_limits_shared(n1));
+        assert_int_equal(store_limit_bucket(n1, "k", 60, 10, true, &ok, &wait_ms), K_EINVAL);
+        assert_true(ok); /* the caller counts in memory */
+        store_close(n1);
+        store_close(n2);
+        return;
+    }
+    assert_true(store_limits_shared(n1));
+    for (int w = 0; w < 2; w++) {
+        limit_arg la[LIMIT_THREADS];
+        pthread_t t[LIMIT_THREADS];
+        for (int i = 0; i < LIMIT_THREADS; i++) {
+            la[i] = (limit_arg){i % 2 ? n2 : n1, w ? "window:acct_1" : "rate:acct_1", w == 1, 0, 0};
+            assert_int_equal(pthread_create(&t[i], NULL, limit_thread, &la[i]), 0);
+        }
+        int allowed = 0;
+        for (int i = 0; i < LIMIT_THREADS; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(la[i].failures, 0);
+            allowed += la[i].allowed;
+        }
+        assert_int_equal(allowed, w ? 30 : 40);
+    }
+    /* a look takes nothing; another key has its own bucket */
+    assert_int_equal(store_limit_bucket(n2, "rate:acct_1", 1, 40, false, &ok, &wait_ms), K_OK);
+    assert_false(ok);
+    assert_true(wait_ms > 0 && wait_ms <= 60000);
+    assert_int_equal(store_limit_bucket(n2, "rate:acct_2", 1, 40, false, &ok, &wait_ms), K_OK);
+    assert_true(ok);
+    assert_int_equal(store_limit_bucket(n2, "rate:acct_2", 1, 40, true, &ok, &wait_ms), K_OK);
+    assert_true(ok);
+    /* the window: the next minute still carries most of this one (30 used,
+     * 1 s into the next: 29.5 rounded up to 30 weigh), two minutes on it is free */
+    assert_int_equal(store_limit_window(n1, "window:acct_1", 30, 121000, &ok, &wait_ms), K_OK);
+    assert_false(ok);
+    assert_int_equal(wait_ms, 59000);
+    assert_int_equal(store_limit_window(n1, "window:acct_1", 30, 181000, &ok, &wait_ms), K_OK);
+    assert_true(ok);
+    store_close(n1);
+    store_close(n2);
+}
+
+/* Money only from the primary: a server that takes no writes (here the
+ * database made read-only by configuration, as a standby is) is refused,
+ * at open and when the store's connections come back after a loss (a
+ * failover): no read is answered from it, no write is tried on it. */
+static void test_read_only_server_refused(void **state)
+{
+    if (!g_pg)
+        return;
+    char on[160], off[160];
+    snprintf(on, sizeof(on), "ALTER DATABASE %s SET default_transaction_read_only = on", g_pg_db);
+    snprintf(off, sizeof(off), "ALTER DATABASE %s RESET default_transaction_read_only", g_pg_db);
+    store *s = open_store();
+    store_obj a = mk_obj("acct_1", "payment_intent", "pi_primary");
+    assert_int_equal(put_obj(s, &a), K_OK);
+    get_arg g;
+    assert_int_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_primary"), K_OK);
+    arena_release(&g.a);
+
+    pg_exec_on(g_pg_base, on);
+    assert_true(sql_int("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()") >= 2);
+    sleep_ms(100);
+    for (int i = 0; i < 3; i++) { /* the lost pooled connection, then new ones */
+        assert_int_not_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_primary"), K_OK);
+        arena_release(&g.a);
+    }
+    store_obj b = mk_obj("acct_1", "payment_intent", "pi_standby");
+    assert_int_not_equal(put_obj(s, &b), K_OK);
+    store *s2 = NULL;
+    assert_int_equal(store_open(&s2, g_path), K_EIO);
+    assert_null(s2);
+
+    pg_exec_on(g_pg_base, off);
+    k_status st = K_ERR;
+    for (int i = 0; i < 60 && st != K_OK; i++) {
+        store_obj c = mk_obj("acct_1", "payment_intent", "pi_back");
+        st = put_obj(s, &c);
+        if (st != K_OK)
+            sleep_ms(100);
+    }
+    assert_int_equal(st, K_OK);
+    assert_int_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_back"), K_OK);
+    arena_release(&g.a);
+    assert_int_equal(get_obj(s, &g, "acct_1", "payment_intent", "pi_standby"), K_ENOTFOUND);
+    arena_release(&g.a);
+    store_close(s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown_dir)
 
 int main(void)
@@ -1874,6 +2004,8 @@ int main(void)
         T(test_reconnect_after_connection_loss),
         T(test_reopen_keeps_everything),
         T(test_acknowledged_writes_survive_sigkill),
+        T(test_shared_limits),
+        T(test_read_only_server_refused),
     };
     const char *filter = getenv("TEST_FILTER"); /* e.g. TEST_FILTER='*sigkill*' */
     if (filter != NULL)

@@ -31,14 +31,19 @@ static bool bo_https(const bo_req *r)
     return u != NULL && strncmp(u, "https://", 8) == 0;
 }
 
-static void bo_headers(bo_req *r)
+static void bo_headers(bo_req *r, unsigned flags)
 {
     http_req *q = r->req;
     http_resp *p = r->resp;
+    /* BO_IMG_HTTPS: the branding preview shows the merchant's logo (an https URL). */
     http_resp_header(q, p, "Content-Security-Policy",
-                     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
-                     "data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-                     "frame-ancestors 'none'; object-src 'none'");
+                     (flags & BO_IMG_HTTPS) != 0
+                         ? "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
+                           "'self' data: https:; connect-src 'self'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+                         : "default-src 'self'; script-src 'self'; style-src 'self'; img-src "
+                           "'self' data:; connect-src 'self'; base-uri 'none'; form-action "
+                           "'self'; frame-ancestors 'none'; object-src 'none'");
     /* nosniff and X-Frame-Options come from the server (http.c) on every answer. Its
      * generic CSP allows inline code for other pages; a browser enforces every policy
      * it is sent, so this stricter one holds. Its Referrer-Policy is no-referrer, under
@@ -134,7 +139,7 @@ static bool bo_signin_needed(bo_req *r, const bo_spec *spec)
 void bo_run(http_req *req, http_resp *resp, void *ctx, const bo_spec *spec)
 {
     bo_req r = {.api = ctx, .req = req, .resp = resp, .out = &resp->body};
-    bo_headers(&r);
+    bo_headers(&r, spec->flags);
     r.query = bo_decode(&r, req->query, req->query != NULL ? strlen(req->query) : 0);
     bool post = strcmp(req->method, "POST") == 0;
     r.form = post ? bo_decode(&r, req->body, req->body_len) : json_object();
@@ -334,6 +339,13 @@ static void h_css(bo_req *r)
     http_resp_header(r->req, r->resp, "Cache-Control", "public, max-age=300");
 }
 
+static void h_reports_js(bo_req *r)
+{
+    http_resp_set(r->resp, 200, "text/javascript; charset=utf-8", bo_reports_js,
+                  sizeof bo_reports_js - 1);
+    http_resp_header(r->req, r->resp, "Cache-Control", "public, max-age=300");
+}
+
 static void h_js(bo_req *r)
 {
     http_resp_set(r->resp, 200, "text/javascript; charset=utf-8", bo_js, sizeof bo_js - 1);
@@ -350,6 +362,15 @@ BO_ENTRY(e_code_post, h_code_post, 0, BO_PUBLIC)
 BO_ENTRY(e_signout, h_signout, 0, 0)
 BO_ENTRY(e_css, h_css, 0, BO_STATIC)
 BO_ENTRY(e_js, h_js, 0, BO_STATIC)
+BO_ENTRY(e_reports_js, h_reports_js, 0, BO_STATIC)
+BO_ENTRY(e_chart_js, bo_chartjs_serve, 0, BO_STATIC)
+BO_ENTRY(e_reports, bo_reports_page, STAFF_VIEW, 0)
+BO_ENTRY(e_reports_csv, bo_reports_csv, STAFF_VIEW, BO_RAW)
+BO_ENTRY(e_reports_run, bo_reports_run, STAFF_REPORTS, 0)
+BO_ENTRY(e_reports_file, bo_reports_file, STAFF_REPORTS, BO_RAW)
+BO_ENTRY(e_reports_view, bo_reports_view_export, STAFF_REPORTS, 0)
+BO_ENTRY(e_reports_sched, bo_reports_schedule_create, STAFF_REPORTS, 0)
+BO_ENTRY(e_reports_sched_del, bo_reports_schedule_delete, STAFF_REPORTS, 0)
 BO_ENTRY(e_list, bo_payments_list, STAFF_VIEW, 0)
 BO_ENTRY(e_rows, bo_payments_rows, STAFF_VIEW, BO_RAW)
 BO_ENTRY(e_live, bo_live, STAFF_VIEW, BO_RAW)
@@ -363,6 +384,12 @@ BO_ENTRY(e_dev_ep_create, bo_dev_endpoint_create, STAFF_DEV, 0)
 BO_ENTRY(e_dev_ep_change, bo_dev_endpoint_change, STAFF_DEV, 0)
 BO_ENTRY(e_dev_resend, bo_dev_event_resend, STAFF_DEV, 0)
 BO_ENTRY(e_dev_replay, bo_dev_replay, STAFF_DEV, 0)
+BO_ENTRY(e_settings, bo_settings_page, STAFF_VIEW, 0)
+BO_ENTRY(e_settings_preview, bo_settings_preview, STAFF_VIEW, BO_IMG_HTTPS)
+BO_ENTRY(e_settings_methods, bo_settings_methods, STAFF_SETTINGS, 0)
+BO_ENTRY(e_settings_creds, bo_settings_credentials, STAFF_SETTINGS, 0)
+BO_ENTRY(e_settings_brand, bo_settings_branding, STAFF_SETTINGS, 0)
+BO_ENTRY(e_settings_expiry, bo_settings_expiry, STAFF_SETTINGS, 0)
 BO_ENTRY(e_dev_key_create, bo_dev_key_create, STAFF_DEV, 0)
 BO_ENTRY(e_dev_key_change, bo_dev_key_change, STAFF_DEV, 0)
 BO_ENTRY(e_dev_requests, bo_dev_requests_page, STAFF_DEV, 0)
@@ -378,6 +405,17 @@ static const http_route bo_routes[] = {
     {"POST", "/dashboard/signout", e_signout, AUTH_NONE, BOF, "bo_signout", 0},
     {"GET", "/dashboard/static/bo.css", e_css, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
     {"GET", "/dashboard/static/bo.js", e_js, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
+    {"GET", "/dashboard/static/reports.js", e_reports_js, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
+    {"GET", "/dashboard/static/chart.js", e_chart_js, AUTH_NONE, 0, "bo_static", HTTP_INLINE},
+    {"GET", "/dashboard/reports", e_reports, AUTH_NONE, 0, "bo_reports", 0},
+    {"GET", "/dashboard/reports/figures.csv", e_reports_csv, AUTH_NONE, 0, "bo_reports", 0},
+    {"POST", "/dashboard/reports/runs", e_reports_run, AUTH_NONE, BOF, "bo_reports", 0},
+    {"GET", "/dashboard/reports/files/:id", e_reports_file, AUTH_NONE, 0, "bo_reports", 0},
+    {"POST", "/dashboard/reports/views/:id/export", e_reports_view, AUTH_NONE, BOF, "bo_reports",
+     0},
+    {"POST", "/dashboard/reports/schedules", e_reports_sched, AUTH_NONE, BOF, "bo_reports", 0},
+    {"POST", "/dashboard/reports/schedules/:id/delete", e_reports_sched_del, AUTH_NONE, BOF,
+     "bo_reports", 0},
     {"GET", "/dashboard/payments", e_list, AUTH_NONE, 0, "bo_payments", 0},
     {"GET", "/dashboard/payments/rows", e_rows, AUTH_NONE, 0, "bo_rows", 0},
     {"GET", "/dashboard/live", e_live, AUTH_NONE, 0, "bo_live", 0},
@@ -392,6 +430,12 @@ static const http_route bo_routes[] = {
      0},
     {"POST", "/dashboard/developers/events/:id/resend", e_dev_resend, AUTH_NONE, BOF, "bo_dev", 0},
     {"POST", "/dashboard/developers/replay", e_dev_replay, AUTH_NONE, BOF, "bo_dev", 0},
+    {"GET", "/dashboard/settings", e_settings, AUTH_NONE, 0, "bo_settings", 0},
+    {"GET", "/dashboard/settings/preview", e_settings_preview, AUTH_NONE, 0, "bo_settings", 0},
+    {"POST", "/dashboard/settings/methods", e_settings_methods, AUTH_NONE, BOF, "bo_settings", 0},
+    {"POST", "/dashboard/settings/credentials", e_settings_creds, AUTH_NONE, BOF, "bo_settings", 0},
+    {"POST", "/dashboard/settings/branding", e_settings_brand, AUTH_NONE, BOF, "bo_settings", 0},
+    {"POST", "/dashboard/settings/expiry", e_settings_expiry, AUTH_NONE, BOF, "bo_settings", 0},
     {"GET", "/dashboard/developers/requests", e_dev_requests, AUTH_NONE, 0, "bo_dev", 0},
     {"POST", "/dashboard/developers/keys", e_dev_key_create, AUTH_NONE, BOF, "bo_dev", 0},
     {"POST", "/dashboard/developers/keys/:id/:what", e_dev_key_change, AUTH_NONE, BOF, "bo_dev", 0},
@@ -399,6 +443,7 @@ static const http_route bo_routes[] = {
 
 size_t backoffice_routes(const http_route **out)
 {
+    bo_chartjs_load(); /* at start: the reports page knows whether it can draw charts */
     *out = bo_routes;
     return K_ARRAY_LEN(bo_routes);
 }

@@ -97,7 +97,7 @@ void bo_dev_keys_section(bo_req *r)
     bo_fmt(
         r,
         "<section aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">%s</h2>"
-        "<p class=\"banner test\" role=\"note\">%s</p><div class=\"scroll\">"
+        "<p class=\"hint\">%s</p><div class=\"scroll\">"
         "<table class=\"list wide\"><thead><tr><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
         "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
         "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",

@@ -16,6 +16,7 @@
 #include "../../base/crypto.h"
 #include "../../base/log.h"
 #include "../../domain/money.h"
+#include "../../gateway/settings.h"
 
 void bo_raw(bo_req *r, const char *s)
 {
@@ -102,10 +103,12 @@ void bo_page_begin(bo_req *r, const char *title, const char *nav)
         if (staff_can(&r->s, STAFF_ACT))
             bo_nav_item(r, "/dashboard/payments?queue=expiring", T(r, "Expiring soon"), "expiring",
                         nav);
+        bo_nav_item(r, "/dashboard/reports", T(r, "Reports"), "reports", nav);
         if (staff_can(&r->s, STAFF_AUDIT))
             bo_nav_item(r, "/dashboard/audit", T(r, "Audit log"), "audit", nav);
         if (staff_can(&r->s, STAFF_DEV))
             bo_nav_item(r, "/dashboard/developers", T(r, "Developers"), "developers", nav);
+        bo_nav_item(r, "/dashboard/settings", T(r, "Settings"), "settings", nav);
         bo_raw(r, "</ul></nav><div class=\"who\"><span>");
         bo_esc(r, r->s.email);
         bo_fmt(r, " · %s</span>", T(r, r->s.role->name));
@@ -116,7 +119,8 @@ void bo_page_begin(bo_req *r, const char *title, const char *nav)
     }
     bo_lang_switch(r);
     bo_raw(r, "</header>");
-    if (r->api->sandbox)
+    /* Every page while the merchant is in test mode (and the sandbox's sign-in pages). */
+    if (r->api->sandbox || (r->signed_in && gw_merchant_test_mode(r->api->g, r->s.merchant_id)))
         bo_fmt(r, "<p class=\"banner test\" role=\"note\">%s</p>",
                T(r, "Test mode: sandbox data, no real money moves."));
     bo_raw(r, "<main id=\"main\" tabindex=\"-1\">");

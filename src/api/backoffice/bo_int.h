@@ -35,8 +35,9 @@ typedef struct {
 typedef void (*bo_fn)(bo_req *r);
 
 /* Route flags. */
-#define BO_PUBLIC 1u /* no session needed (sign-in pages, static files) */
-#define BO_RAW    2u /* the handler writes its own answer (static files, live updates) */
+#define BO_PUBLIC    1u /* no session needed (sign-in pages, static files) */
+#define BO_RAW       2u /* the handler writes its own answer (static files, live updates) */
+#define BO_IMG_HTTPS 4u /* the page may show https images (the branding preview's logo) */
 
 typedef struct {
     bo_fn fn;
@@ -107,6 +108,23 @@ void bo_dev_endpoint_create(bo_req *r);
 void bo_dev_endpoint_change(bo_req *r);
 void bo_dev_event_resend(bo_req *r);
 void bo_dev_replay(bo_req *r);
+/* The Settings page (bo_settings.c). */
+void bo_settings_page(bo_req *r);
+void bo_settings_preview(bo_req *r);
+void bo_settings_methods(bo_req *r);
+void bo_settings_credentials(bo_req *r);
+void bo_settings_branding(bo_req *r);
+void bo_settings_expiry(bo_req *r);
+/* bo_reports.c: the reports page, its CSV figures, runs, files and schedules */
+void bo_reports_page(bo_req *r);
+void bo_reports_csv(bo_req *r);
+void bo_reports_run(bo_req *r);
+void bo_reports_file(bo_req *r);
+void bo_reports_view_export(bo_req *r);
+void bo_reports_schedule_create(bo_req *r);
+void bo_reports_schedule_delete(bo_req *r);
+void bo_chartjs_load(void);       /* Debian's Chart.js, read once (at start) */
+void bo_chartjs_serve(bo_req *r); /* /dashboard/static/chart.js */
 /* The developers' page with a note and, shown once, a secret under its title. */
 void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_title,
                    const char *secret);

@@ -520,6 +520,18 @@ static void return_get(http_req *req, http_resp *resp, void *ctx)
     gw_err err;
     memset(&err, 0, sizeof err);
     k_status st = gw_attempt_return(c->g, att, result, req->arena, &redirect, &err);
+    gw_payment p;
+    gw_err perr;
+    memset(&perr, 0, sizeof perr);
+    if (st == K_OK && gw_attempt_payment(c->g, att, false, req->arena, &p, &perr) == K_OK &&
+        p.checkout_session == NULL && p.m.state == PS_REQUIRES_ACTION && p.qr_text != NULL &&
+        p.latest_attempt != NULL && strcmp(p.latest_attempt, att) == 0) {
+        /* Back from the wallet with the QR code's payment still open (a bare
+         * PaymentIntent, a Payment Page): the QR page again, whose Cancel
+         * closes it, rather than the shop told "processing". */
+        http_resp_redirect(req, resp, arena_printf(req->arena, "/pay/qr/%s", att));
+        return;
+    }
     if (st == K_OK && redirect != NULL) {
         http_resp_redirect(req, resp, redirect);
         return;
@@ -588,6 +600,22 @@ static void css_get(http_req *req, http_resp *resp, void *ctx)
     http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
 }
 
+/* GET /assets/brand.css?a=rrggbb&t=rrggbb: the merchant's button colours. */
+static void brand_css_get(http_req *req, http_resp *resp, void *ctx)
+{
+    (void)ctx;
+    json_t *q = web_query(req);
+    char css[256];
+    size_t n = pages_brand_css(web_str(q, "a"), web_str(q, "t"), css, sizeof css);
+    if (n == 0) {
+        http_resp_set(resp, 400, "text/plain; charset=utf-8", "bad colour\n", 11);
+        return;
+    }
+    http_resp_set(resp, 200, "text/css; charset=utf-8", css, n);
+    http_resp_header(req, resp, "Cache-Control", "public, max-age=3600");
+    http_resp_header(req, resp, "X-Content-Type-Options", "nosniff");
+}
+
 /* ---- GET /assets/kassa.js, /favicon.ico ---- */
 
 /* Progressive enhancement of the payment form (it works without): the method
@@ -650,6 +678,7 @@ static const http_route routes[] = {
     {"POST", "/providers/:provider/notify/:attempt", notify_post, AUTH_NONE, 0, "provider_notify",
      0},
     {"GET", "/assets/kassa.css", css_get, AUTH_NONE, 0, "assets", 0},
+    {"GET", "/assets/brand.css", brand_css_get, AUTH_NONE, 0, "assets", 0},
     {"GET", "/assets/kassa.js", js_get, AUTH_NONE, 0, "assets", 0},
     {"GET", "/favicon.ico", favicon_get, AUTH_NONE, 0, "assets", 0},
 };

@@ -156,8 +156,25 @@ void pages_end(pages_out *o, i18n_lang lang, const char *switch_path)
 
 /* ---- merchant header, dates ---- */
 
+/* Is c "#rrggbb" (either case)? The brand stylesheet's URL carries the 6 digits. */
+static bool brand_hex(const char *c)
+{
+    if (c == NULL || strlen(c) != 7 || c[0] != '#')
+        return false;
+    for (int i = 1; i < 7; i++)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f') ||
+              (c[i] >= 'A' && c[i] <= 'F')))
+            return false;
+    return true;
+}
+
 void pages_merchant(pages_out *o, i18n_lang l, const gw_brand *b)
 {
+    /* The merchant's button colours: a stylesheet of their own (the pages' CSP
+     * allows no inline style); a <link> in the body is valid HTML. */
+    if (b != NULL && brand_hex(b->accent) && brand_hex(b->accent_text))
+        pages_fmt(o, "<link rel=\"stylesheet\" href=\"/assets/brand.css?a=%s&amp;t=%s\">",
+                  b->accent + 1, b->accent_text + 1);
     pages_raw(o, "<header class=\"merchant\">");
     if (b != NULL && b->logo_url != NULL) {
         pages_raw(o, "<img class=\"logo\" alt=\"\" src=\"");
@@ -210,6 +227,17 @@ int pages_method_label(const char *method)
         }
     }
     return -1;
+}
+
+bool pages_method_keys(const char *method, i18n_key *label, i18n_key *hint)
+{
+    int k = pages_method_label(method);
+    if (k < 0) {
+        return false;
+    }
+    *label = method_labels[k].label;
+    *hint = method_labels[k].hint;
+    return true;
 }
 
 static const char *json_str(json_t *o, const char *key)
@@ -773,6 +801,21 @@ static const char css[] =
     ".cart tbody td:nth-child(3){display:none}"
     ".cart tfoot tr{display:flex;justify-content:space-between}"
     ".cart tfoot td:empty{display:none}}\n";
+
+size_t pages_brand_css(const char *accent, const char *text, char *out, size_t cap)
+{
+    char a[8], t[8];
+    snprintf(a, sizeof a, "#%.6s", accent != NULL ? accent : "");
+    snprintf(t, sizeof t, "#%.6s", text != NULL ? text : "");
+    if (accent == NULL || text == NULL || strlen(accent) != 6 || strlen(text) != 6 ||
+        !brand_hex(a) || !brand_hex(t))
+        return 0;
+    int n = snprintf(out, cap,
+                     ".btn,.btn:hover{background:%s;border-color:%s;color:%s}\n"
+                     ".btn:hover{filter:brightness(.92)}\n",
+                     a, a, t);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
 
 const char *pages_css(size_t *len)
 {

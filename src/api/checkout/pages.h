@@ -54,6 +54,9 @@ k_status pages_subst_session(buf *out, const char *url, const char *cs_id);
  * of every page a customer sees on Kassa. brand NULL or without a name: the
  * badge alone. */
 void pages_merchant(pages_out *o, i18n_lang lang, const gw_brand *brand);
+/* The stylesheet of a merchant's button colours (6 lower-case hex digits each,
+ * what pages_merchant links to): its length in out, 0 when a colour is not one. */
+size_t pages_brand_css(const char *accent, const char *text, char *out, size_t cap);
 /* A date (unix s) in the language's numeric form: 2.1.2027 (de, fi), 02/01/2027
  * (en, fr), 2027-01-02 (sv). */
 void pages_date(int64_t unix_s, i18n_lang lang, char *out, size_t cap);
@@ -76,6 +79,8 @@ typedef struct {
 void pages_pay(pages_out *o, const pages_pay_view *v);
 /* Label key of a method name; -1 when the name is unknown (shown as is). */
 int pages_method_label(const char *method);
+/* A method's label and hint keys (hint T__COUNT: none); false when unknown. */
+bool pages_method_keys(const char *method, i18n_key *label, i18n_key *hint);
 
 /* ---- the result page ---- */
 typedef enum {

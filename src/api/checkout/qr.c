@@ -179,9 +179,43 @@ static void page_get(http_req *req, http_resp *resp, void *ctx)
                   p.checkout_session);
         pages_text(&o, i18n_t(lang, T_CHOOSE_OTHER));
         pages_raw(&o, "</a></p>");
+    } else {
+        /* A bare PaymentIntent or an ECommPay Payment Page: cancelling closes the
+         * payment at Alipay+ and goes back to the shop (return_url with
+         * redirect_status=failed; merchant_fail_url / merchant_return_url). */
+        pages_fmt(&o,
+                  "<form class=\"center\" method=\"post\" action=\"/pay/qr/%s/cancel\">"
+                  "<button type=\"submit\" class=\"btn secondary\">",
+                  attempt);
+        pages_text(&o, i18n_t(lang, T_CANCEL));
+        pages_raw(&o, "</button></form>");
     }
     pages_end(&o, lang, self);
     web_finish(resp, &o);
+}
+
+/* POST /pay/qr/:attempt/cancel: the customer gives up on the QR code. The
+ * payment is closed at Alipay+ and failed (gw_attempt_abandon), then the
+ * browser goes where /pay/return sends it. When Alipay+ would not close it
+ * (paid meanwhile, say), the page shows it again and moves on by itself. */
+static void cancel_post(http_req *req, http_resp *resp, void *ctx)
+{
+    api_ctx *c = ctx;
+    const char *attempt = req->params[0];
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    k_status st = gw_attempt_abandon(c->g, attempt, req->arena, &err);
+    if (st == K_ENOTFOUND || err.why == GW_WHY_NOT_FOUND) {
+        i18n_lang lang = web_lang(req, web_query(req), NULL, NULL);
+        pages_out o = web_html(req, resp, 404);
+        pages_message(&o, lang, T_NOTFOUND_TITLE, T_NOTFOUND_BODY, NULL, T_NOTFOUND_TITLE);
+        web_finish(resp, &o);
+        return;
+    }
+    http_resp_redirect(req, resp,
+                       st == K_OK
+                           ? arena_printf(req->arena, "/pay/return/%s?result=cancel", attempt)
+                           : arena_printf(req->arena, "/pay/qr/%s", attempt));
 }
 
 static void status_get(http_req *req, http_resp *resp, void *ctx)
@@ -287,6 +321,8 @@ static const http_route routes[] = {
     {"GET", "/pay/qr.css", css_get, AUTH_NONE, 0, "qr_css", 0},
     {"GET", "/pay/qr/:attempt", page_get, AUTH_NONE, 0, "qr_page", 0},
     {"GET", "/pay/qr/:attempt/status", status_get, AUTH_NONE, 0, "qr_status", 0},
+    {"POST", "/pay/qr/:attempt/cancel", cancel_post, AUTH_NONE, LIMIT_PAGE_FORM_MAX, "qr_cancel",
+     HTTP_SAME_ORIGIN},
 };
 
 size_t qr_routes(const http_route **out)

@@ -122,8 +122,8 @@ static k_status order_params(const ecp_order *o, const char *method, const char 
         json_object_set_new(md, ECP_MD_INIT_AMOUNT, json_sprintf("%lld", (long long)o->amount));
         json_object_set_new(md, ECP_MD_INIT_CURRENCY, json_string(o->currency));
     }
-    json_t *types =
-        method != NULL ? json_pack("[s]", method) : json_pack("[s,s]", "klarna_pay_now", "klarna");
+    json_t *types = method != NULL ? json_pack("[s]", method)
+                                   : json_pack("[s,s,s]", "klarna_pay_now", "klarna", "alipay");
     arena_defer(a, (void (*)(void *))json_decref, types);
     memset(pp, 0, sizeof(*pp));
     pp->amount = amount;

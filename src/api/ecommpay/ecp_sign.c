@@ -268,6 +268,294 @@ k_status ecp_canon(json_t *params, bool drop_signature, buf *out)
     return st;
 }
 
+/* ---- paymentpage-sdk-php's SignatureHandler (src/SignatureHandler.php) ----
+ * Every leaf flattened to its whole path, each key's ':' doubled, the path
+ * prefix left off when it is PHP-falsy ("" or "0"); the flattened map then
+ * sorted once by PHP's ksort(SORT_NATURAL) (strnatcmp, stable for ties). */
+
+static bool nat_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool nat_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Left-aligned digit runs (one starts with '0'): the first difference wins. */
+static int nat_left(const unsigned char **a, const unsigned char *ae, const unsigned char **b,
+                    const unsigned char *be)
+{
+    for (;; (*a)++, (*b)++) {
+        bool da = *a < ae && nat_digit(**a), db = *b < be && nat_digit(**b);
+        if (!da && !db)
+            return 0;
+        if (!da)
+            return -1;
+        if (!db)
+            return 1;
+        if (**a != **b)
+            return **a < **b ? -1 : 1;
+    }
+}
+
+/* Right-aligned digit runs: the longer run wins, else the first difference. */
+static int nat_right(const unsigned char **a, const unsigned char *ae, const unsigned char **b,
+                     const unsigned char *be)
+{
+    int bias = 0;
+    for (;; (*a)++, (*b)++) {
+        bool da = *a < ae && nat_digit(**a), db = *b < be && nat_digit(**b);
+        if (!da && !db)
+            return bias;
+        if (!da)
+            return -1;
+        if (!db)
+            return 1;
+        if (bias == 0 && **a != **b)
+            bias = **a < **b ? -1 : 1;
+    }
+}
+
+int ecp_natcmp(const char *as, size_t an, const char *bs, size_t bn)
+{
+    if (an == 0 || bn == 0)
+        return an == bn ? 0 : an > bn ? 1 : -1;
+    const unsigned char *a = (const unsigned char *)as, *b = (const unsigned char *)bs;
+    const unsigned char *ae = a + an, *be = b + bn;
+    bool leading = true;
+    for (;;) {
+        if (leading) {
+            while (*a == '0' && a + 1 < ae && nat_digit(a[1]))
+                a++;
+            while (*b == '0' && b + 1 < be && nat_digit(b[1]))
+                b++;
+            leading = false;
+        }
+        while (a < ae && nat_space(*a))
+            a++;
+        while (b < be && nat_space(*b))
+            b++;
+        unsigned ca = a < ae ? *a : 0, cb = b < be ? *b : 0;
+        if (nat_digit((unsigned char)ca) && nat_digit((unsigned char)cb)) {
+            int r = (ca == '0' || cb == '0') ? nat_left(&a, ae, &b, be) : nat_right(&a, ae, &b, be);
+            if (r != 0)
+                return r;
+            if (a == ae && b == be)
+                return 0;
+            if (a == ae)
+                return -1;
+            if (b == be)
+                return 1;
+            ca = *a;
+            cb = *b;
+        }
+        if (ca != cb)
+            return ca < cb ? -1 : 1;
+        a++;
+        b++;
+        if (a >= ae && b >= be)
+            return 0;
+        if (a >= ae)
+            return -1;
+        if (b >= be)
+            return 1;
+    }
+}
+
+/* PHP 8's (string) of a float: precision 14, "1.0E+25" style exponents. */
+static void php_number(double v, char *out, size_t cap)
+{
+    if (isnan(v)) {
+        snprintf(out, cap, "NAN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, cap, "%sINF", v < 0 ? "-" : "");
+        return;
+    }
+    char g[32];
+    snprintf(g, sizeof(g), "%.14G", v);
+    char *e = strchr(g, 'E');
+    if (e == NULL) {
+        snprintf(out, cap, "%s", g);
+        return;
+    }
+    *e = '\0';
+    const char *x = e + 1;
+    char sign = *x == '-' ? '-' : '+';
+    if (*x == '-' || *x == '+')
+        x++;
+    while (*x == '0' && x[1] != '\0')
+        x++;
+    snprintf(out, cap, "%s%sE%c%s", g, strchr(g, '.') != NULL ? "" : ".0", sign, x);
+}
+
+typedef struct {
+    size_t path_off, path_len, val_off, val_len;
+} php_leaf;
+
+typedef struct {
+    buf text; /* every path and value, back to back */
+    php_leaf *leaves;
+    size_t n, cap;
+    bool drop_signature;
+} php_canon;
+
+static k_status php_leaf_add(php_canon *c, size_t path_off, size_t path_len, json_t *v)
+{
+    char num[64] = "";
+    const char *s = num;
+    size_t n = 0;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        s = json_string_value(v);
+        n = json_string_length(v);
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        n = strlen(num);
+        break;
+    case JSON_REAL:
+        php_number(json_real_value(v), num, sizeof(num));
+        n = strlen(num);
+        break;
+    case JSON_TRUE:
+        s = "1";
+        n = 1;
+        break;
+    case JSON_FALSE:
+        s = "0";
+        n = 1;
+        break;
+    default: /* null */
+        break;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap == 0 ? 32 : c->cap * 2;
+        if (cap > LIMIT_PARAMS_MAX * 4)
+            return K_ETOOBIG;
+        php_leaf *l = realloc(c->leaves, cap * sizeof(*l));
+        if (l == NULL)
+            return K_ENOMEM;
+        c->leaves = l;
+        c->cap = cap;
+    }
+    size_t val_off = c->text.len;
+    k_status st = n > 0 ? buf_append(&c->text, s, n) : K_OK;
+    if (st == K_OK)
+        c->leaves[c->n++] = (php_leaf){path_off, path_len, val_off, n};
+    return st;
+}
+
+/* The child's path: prefix (when PHP reads it as true) ':' then key with ':' doubled. */
+static k_status php_walk(php_canon *c, json_t *node, size_t pre_off, size_t pre_len, int depth);
+
+static k_status php_member(php_canon *c, const char *key, json_t *v, size_t pre_off, size_t pre_len,
+                           int depth)
+{
+    if (strcmp(key, "frame_mode") == 0 || (c->drop_signature && strcmp(key, "signature") == 0))
+        return K_OK;
+    size_t off = c->text.len;
+    bool has_prefix = pre_len > 0 && !(pre_len == 1 && c->text.data[pre_off] == '0');
+    k_status st = K_OK;
+    if (has_prefix) {
+        /* Copied first: an append may move the buffer the prefix lives in. */
+        char *pre = malloc(pre_len);
+        if (pre == NULL)
+            return K_ENOMEM;
+        memcpy(pre, c->text.data + pre_off, pre_len);
+        st = buf_append(&c->text, pre, pre_len);
+        free(pre);
+        if (st == K_OK)
+            st = buf_append(&c->text, ":", 1);
+    }
+    for (const char *p = key; st == K_OK && *p != '\0'; p++)
+        st = buf_append(&c->text, *p == ':' ? "::" : p, *p == ':' ? 2 : 1);
+    if (st != K_OK)
+        return st;
+    size_t len = c->text.len - off;
+    if (json_is_object(v) || json_is_array(v))
+        return php_walk(c, v, off, len, depth + 1);
+    return php_leaf_add(c, off, len, v);
+}
+
+static k_status php_walk(php_canon *c, json_t *node, size_t pre_off, size_t pre_len, int depth)
+{
+    if (depth > LIMIT_NESTING_MAX)
+        return K_ETOOBIG;
+    k_status st = K_OK;
+    if (json_is_object(node)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(node, k, v)
+        {
+            if (st == K_OK)
+                st = php_member(c, k, v, pre_off, pre_len, depth);
+        }
+        return st;
+    }
+    for (size_t i = 0; st == K_OK && i < json_array_size(node); i++) {
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        st = php_member(c, idx, json_array_get(node, i), pre_off, pre_len, depth);
+    }
+    return st;
+}
+
+/* Stable merge sort of the leaves by natural order of their paths. */
+static void php_sort(php_canon *c, php_leaf *tmp, size_t lo, size_t hi)
+{
+    if (hi - lo < 2)
+        return;
+    size_t mid = lo + (hi - lo) / 2;
+    php_sort(c, tmp, lo, mid);
+    php_sort(c, tmp, mid, hi);
+    size_t i = lo, j = mid, k = lo;
+    const char *t = c->text.data;
+    while (i < mid && j < hi) {
+        const php_leaf *a = &c->leaves[i], *b = &c->leaves[j];
+        bool take_b = ecp_natcmp(t + a->path_off, a->path_len, t + b->path_off, b->path_len) > 0;
+        tmp[k++] = take_b ? c->leaves[j++] : c->leaves[i++];
+    }
+    while (i < mid)
+        tmp[k++] = c->leaves[i++];
+    while (j < hi)
+        tmp[k++] = c->leaves[j++];
+    memcpy(c->leaves + lo, tmp + lo, (hi - lo) * sizeof(*tmp));
+}
+
+k_status ecp_canon_php(json_t *params, bool drop_signature, buf *out)
+{
+    K_ASSERT(out != NULL);
+    if (!json_is_object(params) && !json_is_array(params))
+        return K_EINVAL;
+    php_canon c = {.drop_signature = drop_signature};
+    buf_init(&c.text, LIMIT_HTTP_BODY_MAX * 4);
+    k_status st = php_walk(&c, params, 0, 0, 0);
+    php_leaf *tmp = st == K_OK && c.n > 0 ? malloc(c.n * sizeof(*tmp)) : NULL;
+    if (st == K_OK && c.n > 0 && tmp == NULL)
+        st = K_ENOMEM;
+    if (st == K_OK && c.n > 0)
+        php_sort(&c, tmp, 0, c.n);
+    for (size_t i = 0; st == K_OK && i < c.n; i++) {
+        const php_leaf *l = &c.leaves[i];
+        if (i > 0)
+            st = buf_append(out, ";", 1);
+        if (st == K_OK)
+            st = buf_append(out, c.text.data + l->path_off, l->path_len);
+        if (st == K_OK)
+            st = buf_append(out, ":", 1);
+        if (st == K_OK && l->val_len > 0)
+            st = buf_append(out, c.text.data + l->val_off, l->val_len);
+    }
+    free(tmp);
+    free(c.leaves);
+    buf_free(&c.text);
+    return st;
+}
+
 static k_status sign_dropping(const char *secret, json_t *params, bool drop,
                               char out[SHA512_B64_LEN])
 {
@@ -295,7 +583,16 @@ bool ecp_verify(const char *secret, json_t *params, const char *signature)
         return false;
     size_t n = strlen(signature);
     /* Same length (always 88) before the constant-time comparison. */
-    return n == strlen(want) && crypto_eq(want, signature, n);
+    if (n == strlen(want) && crypto_eq(want, signature, n))
+        return true;
+    /* Signed by paymentpage-sdk-php, whose order differs in corner cases. */
+    buf b;
+    buf_init(&b, LIMIT_HTTP_BODY_MAX * 2);
+    bool ok = ecp_canon_php(params, true, &b) == K_OK;
+    if (ok)
+        crypto_hmac_sha512_b64(secret, strlen(secret), b.data != NULL ? b.data : "", b.len, want);
+    buf_free(&b);
+    return ok && n == strlen(want) && crypto_eq(want, signature, n);
 }
 
 json_t *ecp_query_decode(const char *query)

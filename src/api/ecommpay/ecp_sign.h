@@ -22,11 +22,22 @@
  * out's maximum; K_EINVAL when params is not an object or array. */
 k_status ecp_canon(json_t *params, bool drop_signature, buf *out);
 
+/* The string-to-sign as paymentpage-sdk-php's SignatureHandler builds it:
+ * whole flattened paths (':' inside a key doubled), sorted once by PHP's
+ * ksort(SORT_NATURAL), floats as PHP prints them. Differs from ecp_canon only
+ * in corner cases ("item2" < "item10", "a-x" < "a:b", keys holding ':'). */
+k_status ecp_canon_php(json_t *params, bool drop_signature, buf *out);
+
+/* PHP's strnatcmp over byte ranges (case-sensitive, leading zeros and
+ * whitespace as PHP 8 treats them). */
+int ecp_natcmp(const char *a, size_t an, const char *b, size_t bn);
+
 /* Signs params (its own "signature" keys are skipped) into out. */
 k_status ecp_sign(const char *secret, json_t *params, char out[SHA512_B64_LEN]);
 
 /* true when signature matches params signed with secret (every "signature"
- * key in params ignored). A NULL or empty signature never matches. */
+ * key in params ignored), canonicalised as the npm package or as
+ * paymentpage-sdk-php does. A NULL or empty signature never matches. */
 bool ecp_verify(const char *secret, json_t *params, const char *signature);
 
 /* A Payment Page query string as a flat object of strings (caller decrefs):

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ecp_int.h"
+#include "../../gateway/settings.h"
 #include "../checkout/i18n.h"
 #include "../checkout/pages.h"
 #include "../checkout/web.h"
@@ -51,8 +52,44 @@ static const char *qs(json_t *q, const char *key)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+/* The methods the Payment Page offers this payment, as the hosted checkout
+ * does: the method rules decide for its currency, amount and the customer's
+ * country; Klarna is one entry (Pay now or Pay later chosen on Klarna's page)
+ * wherever Klarna takes the payment whole, Pay now alone where only it does. */
+static size_t choice_methods(api_ctx *c, http_req *r, const gw_payment *p, const char ***names)
+{
+    /* The intent's own types: all three, or the one force_payment_method named. */
+    json_t *types = p->method_types != NULL
+                        ? json_incref(p->method_types)
+                        : json_pack("[sss]", "klarna", "klarna_pay_now", "alipay");
+    arena_defer(r->arena, json_free_cb, types);
+    gw_session s;
+    memset(&s, 0, sizeof(s));
+    s.amount_total = p->m.amount;
+    s.merchant_id = p->merchant_id; /* the merchant's settings may hide a method */
+    snprintf(s.currency, sizeof(s.currency), "%s", p->currency);
+    s.method_types = types;
+    size_t n = 0;
+    if (gw_session_methods(c->g, &s, p->country, r->arena, names, &n) != K_OK) {
+        return 0;
+    }
+    bool whole = false;
+    for (size_t i = 0; i < n; i++) {
+        whole = whole || strcmp((*names)[i], "klarna") == 0;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(whole && strcmp((*names)[i], "klarna_pay_now") == 0)) {
+            (*names)[m++] = (*names)[i];
+        }
+    }
+    return m;
+}
+
+/* The method choice; after a failed or cancelled attempt (why set) it says why
+ * above the methods, so the customer may choose again. */
 static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang,
-                        const gw_payment *p)
+                        const gw_payment *p, const char *why)
 {
     gw_brand brand;
     bool branded = gw_merchant_brand(c->g, p->merchant_id, r->arena, &brand) == K_OK;
@@ -62,8 +99,14 @@ static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang
     pages_begin(&o, lang, i18n_t(lang, T_CHECKOUT_TITLE), 0, NULL, false);
     pages_merchant(&o, lang, branded ? &brand : NULL); /* the shop's name and the test badge */
     pages_raw(&o, "<main class=\"card\"><h1>");
-    pages_text(&o, i18n_t(lang, T_PAYMENT_METHOD));
-    pages_raw(&o, "</h1><p>");
+    pages_text(&o, i18n_t(lang, why != NULL ? T_FAILED_TITLE : T_PAYMENT_METHOD));
+    pages_raw(&o, "</h1>");
+    if (why != NULL) {
+        pages_raw(&o, "<p class=\"alert\" role=\"alert\">");
+        pages_text(&o, why);
+        pages_raw(&o, "</p>");
+    }
+    pages_raw(&o, "<p>");
     pages_text(&o, i18n_t(lang, T_AMOUNT));
     pages_raw(&o, ": <strong>");
     pages_text(&o, money);
@@ -74,21 +117,35 @@ static void choice_page(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang
               i18n_code(lang));
     pages_text(&o, i18n_t(lang, T_PAYMENT_METHOD));
     pages_raw(&o, "</legend>");
-    static const struct {
-        const char *method;
-        i18n_key label;
-    } M[] = {{"klarna_pay_now", T_M_KLARNA_PAY_NOW}, {"klarna", T_M_KLARNA}};
-    for (size_t i = 0; i < K_ARRAY_LEN(M); i++) {
-        pages_fmt(&o,
-                  "<p><input type=\"radio\" id=\"m%zu\" name=\"method\" value=\"%s\"%s> "
-                  "<label for=\"m%zu\">",
-                  i, M[i].method, i == 0 ? " checked" : "", i);
-        pages_text(&o, i18n_t(lang, M[i].label));
-        pages_raw(&o, "</label></p>");
+    const char **names = NULL;
+    size_t n = choice_methods(c, r, p, &names);
+    for (size_t i = 0; i < n; i++) {
+        i18n_key label = T__COUNT, hint = T__COUNT;
+        (void)pages_method_keys(names[i], &label, &hint);
+        pages_raw(&o, "<div class=\"option\"><input type=\"radio\" name=\"method\" id=\"m-");
+        pages_text(&o, names[i]);
+        pages_raw(&o, "\" value=\"");
+        pages_text(&o, names[i]);
+        pages_fmt(&o, "\"%s required><label for=\"m-", i == 0 ? " checked" : "");
+        pages_text(&o, names[i]);
+        pages_raw(&o, "\">");
+        pages_text(&o, label != T__COUNT ? i18n_t(lang, label) : names[i]);
+        if (hint != T__COUNT) {
+            pages_raw(&o, "<span class=\"hint\">");
+            pages_text(&o, i18n_t(lang, hint));
+            pages_raw(&o, "</span>");
+        }
+        pages_raw(&o, "</label></div>");
     }
-    pages_raw(&o, "</fieldset><button type=\"submit\" class=\"btn\">");
-    pages_fill(&o, i18n_t(lang, T_PAY_BUTTON), money);
-    pages_raw(&o, "</button></form></main>");
+    if (n == 0) {
+        pages_raw(&o, "<p class=\"alert\" role=\"alert\">");
+        pages_text(&o, i18n_t(lang, T_R_NOT_AVAILABLE));
+        pages_raw(&o, "</p></fieldset></form></main>");
+    } else {
+        pages_raw(&o, "</fieldset><button type=\"submit\" class=\"btn\">");
+        pages_fill(&o, i18n_t(lang, T_PAY_BUTTON), money);
+        pages_raw(&o, "</button></form></main>");
+    }
     pages_end(&o, lang, NULL);
     web_finish(resp, &o);
 }
@@ -107,7 +164,7 @@ static void after_start(api_ctx *c, http_req *r, http_resp *resp, i18n_lang lang
         return;
     }
     if (!declined && p->m.state == PS_REQUIRES_PAYMENT_METHOD) {
-        choice_page(c, r, resp, lang, p);
+        choice_page(c, r, resp, lang, p, NULL);
         return;
     }
     const char *back = md(p, ECP_MD_FAIL) != NULL ? md(p, ECP_MD_FAIL) : md(p, ECP_MD_RETURN);
@@ -287,6 +344,11 @@ void ecp_h_result(http_req *r, http_resp *resp, void *ctx)
         url = md(&p, ECP_MD_RETURN);
     if (url != NULL && pages_url_ok(url)) {
         http_resp_redirect(r, resp, url);
+        return;
+    }
+    if (!paid && p.m.state == PS_REQUIRES_PAYMENT_METHOD) {
+        /* No shop URL to go back to: the Payment Page's choice again, saying why. */
+        choice_page(c, r, resp, lang, &p, i18n_t(lang, pages_reason(p.last_error_code)));
         return;
     }
     message_page(r, resp, 200, lang, paid ? T_PAID_TITLE : T_FAILED_TITLE,

@@ -443,11 +443,14 @@ static void h_file_contents(http_req *r, http_resp *resp, void *ctx)
         return;
     }
     const char *type = json_string_value(json_object_get(f, "type"));
+    const char *charset = json_string_value(json_object_get(f, "charset"));
+    if (charset == NULL)
+        charset = "utf-8";
     const char *name = json_string_value(json_object_get(f, "filename"));
     resp->status = 200;
     resp->content_type = type != NULL && strcmp(type, "xlsx") == 0
                              ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                             : "text/csv; charset=utf-8";
+                             : arena_printf(r->arena, "text/csv; charset=%s", charset);
     resp->file_path = path;
     http_resp_header(r, resp, "Content-Disposition",
                      arena_printf(r->arena, "attachment; filename=\"%s\"", name));
@@ -592,8 +595,8 @@ static void h_sched_deliveries(http_req *r, http_resp *resp, void *ctx)
 static void h_analytics(http_req *r, http_resp *resp, void *ctx)
 {
     rcall c;
-    static const char *const known[] = {"interval_start", "interval_end", "timezone", "bucket",
-                                        "currency",       "compare",      NULL};
+    static const char *const known[] = {"interval_start", "interval_end", "timezone",   "bucket",
+                                        "currency",       "compare",      "convert_to", NULL};
     if (!begin(&c, ctx, r, resp, known))
         return;
     rep_analytics_params p;
@@ -604,7 +607,7 @@ static void h_analytics(http_req *r, http_resp *resp, void *ctx)
         !p_int(&c, "interval_end", &p.interval_end, &has_e, 0, INT64_MAX / 4) ||
         !p_str(&c, "timezone", &p.timezone, LIMIT_TZ_NAME_MAX) ||
         !p_str(&c, "bucket", &p.bucket, 8) || !p_str(&c, "currency", &p.currency, 3) ||
-        !p_bool(&c, "compare", &compare))
+        !p_str(&c, "convert_to", &p.convert_to, 3) || !p_bool(&c, "compare", &compare))
         return;
     if (!has_s || !has_e) {
         send_error(&c, 400, "invalid_request_error", "parameter_missing",

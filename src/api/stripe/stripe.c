@@ -1216,6 +1216,63 @@ static const char *const CS_KNOWN[] = {"line_items",
                                        "billing_address_collection",
                                        NULL};
 
+/* price_data[unit_amount_decimal] as the clients write it (stripe-go FormatFloat 'f' -1:
+ * "1299", "1299.5"; stripe-java BigDecimal#toString: "1299.00"): Kassa charges whole minor
+ * units, so a value with a non-zero fraction is refused. Sets unit_amount from it. */
+static bool p_unit_decimal(call *c, json_t *pd, size_t i)
+{
+    json_t *d = json_object_get(pd, "unit_amount_decimal");
+    if (d == NULL)
+        return true;
+    char name[96];
+    snprintf(name, sizeof(name), "line_items[%zu][price_data][unit_amount_decimal]", i);
+    if (json_object_get(pd, "unit_amount") != NULL) {
+        send_err(c, 400, "parameter_invalid", name,
+                 "You may only specify one of these parameters: unit_amount, unit_amount_decimal.");
+        return false;
+    }
+    char num[64];
+    const char *s = json_string_value(d);
+    if (json_is_integer(d)) {
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(d));
+        s = num;
+    } else if (json_is_real(d)) {
+        snprintf(num, sizeof(num), "%.12f", json_real_value(d));
+        s = num;
+    }
+    int64_t v = 0;
+    size_t n = 0, frac = 0;
+    bool ok = s != NULL && s[0] != '\0', nonzero = false, dot = false;
+    for (const char *q = s; ok && *q != '\0'; q++) {
+        if (*q == '.' && !dot && n > 0) {
+            dot = true;
+        } else if (*q >= '0' && *q <= '9' && !dot) {
+            ok = ++n <= 8;
+            v = v * 10 + (*q - '0');
+        } else if (*q >= '0' && *q <= '9') {
+            ok = ++frac <= 12;
+            nonzero = nonzero || *q != '0';
+        } else {
+            ok = false;
+        }
+    }
+    if (!ok || (dot && frac == 0)) {
+        send_err(c, 400, "parameter_invalid", name,
+                 "unit_amount_decimal must be a decimal number of at most 8 digits before the "
+                 "point and 12 after it.");
+        return false;
+    }
+    if (nonzero) {
+        send_err(c, 400, "parameter_invalid", name,
+                 "Kassa charges whole minor units: unit_amount_decimal must not have a fractional "
+                 "part (use unit_amount).");
+        return false;
+    }
+    json_object_set_new(pd, "unit_amount", json_integer(v));
+    json_object_del(pd, "unit_amount_decimal");
+    return true;
+}
+
 static void h_cs_create(http_req *r, http_resp *resp, void *ctx)
 {
     static const char *const modes[] = {"payment", NULL};
@@ -1258,6 +1315,9 @@ static void h_cs_create(http_req *r, http_resp *resp, void *ctx)
             return;
         if (h)
             json_object_set_new(it, "quantity", json_integer(v));
+        json_t *pd = json_object_get(it, "price_data");
+        if (json_is_object(pd) && !p_unit_decimal(&c, pd, i))
+            return;
         snprintf(path, sizeof(path), "line_items.%zu.price_data.unit_amount", i);
         if (!p_int(&c, path, &v, &h, 0, 99999999))
             return;

@@ -185,7 +185,12 @@ typedef struct {
     char id[LIMIT_ID_MAX]; /* we_... */
     const char *url;
     const char *secret; /* whsec_... */
-    const char *status; /* enabled, disabled */
+    /* After a roll of the secret: the previous one, still signing until old_secret_until. */
+    const char *old_secret;
+    int64_t old_secret_until; /* unix s; 0 = no overlap */
+    const char *roll_idem;    /* the idempotency key of the last roll */
+    bool replayed;            /* gw_endpoint_roll_secret: the roll was done before */
+    const char *status;       /* enabled, disabled */
     const char *description;
     json_t *enabled_events; /* array of types, ["*"] = all */
     json_t *metadata;
@@ -405,6 +410,19 @@ k_status gw_event_get(gw *g, const char *merchant_id, const char *id, arena *a, 
 k_status gw_event_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                        gw_event **out, size_t *n, bool *has_more, gw_err *err);
 k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err *err);
+/* Replays the deliveries of the events matching q (newest first, at most
+ * GW_REPLAY_MAX events): each matching delivery is pending again, due now.
+ * idem (NULL = none): the same key again does nothing and answers the first
+ * call's counts with *replayed true. */
+#define GW_REPLAY_MAX 1000
+typedef struct {
+    const char *type;                 /* event type or prefix ("payment_intent."), NULL = any */
+    int64_t created_gte, created_lte; /* unix s, 0 = unbounded */
+    bool failed_only;                 /* only deliveries that have not succeeded */
+    const char *endpoint_id;          /* we_..., NULL = every endpoint */
+} gw_replay_q;
+k_status gw_event_replay(gw *g, const char *merchant_id, const gw_replay_q *q, const char *idem,
+                         int64_t *events, int64_t *deliveries, bool *replayed, gw_err *err);
 k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a, json_t **out,
                              gw_err *err);
 
@@ -428,6 +446,12 @@ k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_i
                             gw_endpoint *out, gw_err *err);
 k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                           gw_endpoint **out, size_t *n, bool *has_more, gw_err *err);
+/* A new signing secret for the endpoint (out->secret, shown once); deliveries
+ * are signed with both the new and the old secret for overlap_s seconds (0 to
+ * 7 days), then with the new one only. idem (NULL = none): the same key again
+ * answers the endpoint with replayed set and no secret. */
+k_status gw_endpoint_roll_secret(gw *g, const char *merchant_id, const char *id, int64_t overlap_s,
+                                 const char *idem, arena *a, gw_endpoint *out, gw_err *err);
 
 /* How a dialect turns an event into a delivery for one of its endpoints.
  * Registered at start by each dialect ("stripe" for we_ endpoints, "ecommpay"

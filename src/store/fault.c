@@ -289,6 +289,13 @@ static k_status f_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t
     return st != K_OK ? st : inner->idem_prune(tx, before_ms, max, deleted);
 }
 
+static k_status f_sql(store_tx *tx, const char *sql, const store_arg *args, int nargs,
+                      store_row_fn fn, void *ctx, int64_t *changes)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->sql(tx, sql, args, nargs, fn, ctx, changes);
+}
+
 static const struct store_backend fault_backend = {
     .name = "fault",
     .open = f_open,
@@ -322,6 +329,7 @@ static const struct store_backend fault_backend = {
     .idem_put = f_idem_put,
     .idem_delete = f_idem_delete,
     .idem_prune = f_idem_prune,
+    .sql = f_sql, /* the statements written above the backends (store_keys.c, store_staff.c) */
 };
 
 void store_fault_install(store *s)

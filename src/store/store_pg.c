@@ -277,6 +277,42 @@ static const char *const pg_migrations[] = {
     " SELECT merchant_id, 'order:' || (body::jsonb->>'order_ref'), id FROM objects"
     " WHERE kind = 'payment_intent' AND body::jsonb->>'order_ref' IS NOT NULL"
     " ON CONFLICT DO NOTHING;",
+    /* 7: API keys: several per merchant, each with its mode, expiry (a roll's
+     * overlap) and revocation; the merchant's one key so far becomes the first;
+     * the recent API request log */
+    "CREATE TABLE api_keys("
+    " merchant_id text NOT NULL,"
+    " id text PRIMARY KEY,"
+    " mode text NOT NULL,"
+    " kind text NOT NULL,"
+    " name text NOT NULL,"
+    " key_hash text NOT NULL UNIQUE,"
+    " last4 text NOT NULL,"
+    " idem text,"
+    " created_ms bigint NOT NULL,"
+    " expires_ms bigint NOT NULL DEFAULT 0,"
+    " revoked_ms bigint NOT NULL DEFAULT 0,"
+    " last_used_ms bigint NOT NULL DEFAULT 0,"
+    " UNIQUE(merchant_id, idem));"
+    "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
+    "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
+    " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;"
+    /* the recent API requests (the developers' page), no bodies */
+    "CREATE TABLE request_log("
+    " seq bigserial PRIMARY KEY,"
+    " merchant_id text NOT NULL,"
+    " at_ms bigint NOT NULL,"
+    " method text NOT NULL,"
+    " path text NOT NULL,"
+    " status bigint NOT NULL,"
+    " dur_us bigint NOT NULL,"
+    " idem_key text,"
+    " error_code text,"
+    " key_id text,"
+    " request_id text NOT NULL);"
+    "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
+    "CREATE INDEX request_log_at ON request_log(at_ms);",
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))

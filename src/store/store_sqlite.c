@@ -218,6 +218,42 @@ static const char *const sq_migrations[] = {
     "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
     " SELECT merchant_id, 'order:' || json_extract(body, '$.order_ref'), id FROM objects"
     " WHERE kind = 'payment_intent' AND json_extract(body, '$.order_ref') IS NOT NULL;",
+    /* 7: API keys: several per merchant, each with its mode, expiry (a roll's
+     * overlap) and revocation; the merchant's one key so far becomes the first;
+     * the recent API request log */
+    "CREATE TABLE api_keys("
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT PRIMARY KEY,"
+    " mode TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL UNIQUE,"
+    " last4 TEXT NOT NULL,"
+    " idem TEXT,"
+    " created_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(merchant_id, idem));"
+    "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
+    "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
+    " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;"
+    /* the recent API requests (the developers' page), no bodies */
+    "CREATE TABLE request_log("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " merchant_id TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " method TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " dur_us INTEGER NOT NULL,"
+    " idem_key TEXT,"
+    " error_code TEXT,"
+    " key_id TEXT,"
+    " request_id TEXT NOT NULL);"
+    "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
+    "CREATE INDEX request_log_at ON request_log(at_ms);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

@@ -393,6 +393,9 @@ BO_ENTRY(e_settings_methods, bo_settings_methods, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_creds, bo_settings_credentials, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_brand, bo_settings_branding, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_expiry, bo_settings_expiry, STAFF_SETTINGS, 0)
+BO_ENTRY(e_dev_key_create, bo_dev_key_create, STAFF_DEV, 0)
+BO_ENTRY(e_dev_key_change, bo_dev_key_change, STAFF_DEV, 0)
+BO_ENTRY(e_dev_requests, bo_dev_requests_page, STAFF_DEV, 0)
 
 #define BOF LIMIT_BO_FORM_MAX
 
@@ -439,6 +442,9 @@ static const http_route bo_routes[] = {
     {"POST", "/dashboard/settings/credentials", e_settings_creds, AUTH_NONE, BOF, "bo_settings", 0},
     {"POST", "/dashboard/settings/branding", e_settings_brand, AUTH_NONE, BOF, "bo_settings", 0},
     {"POST", "/dashboard/settings/expiry", e_settings_expiry, AUTH_NONE, BOF, "bo_settings", 0},
+    {"GET", "/dashboard/developers/requests", e_dev_requests, AUTH_NONE, 0, "bo_dev", 0},
+    {"POST", "/dashboard/developers/keys", e_dev_key_create, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/keys/:id/:what", e_dev_key_change, AUTH_NONE, BOF, "bo_dev", 0},
 };
 
 size_t backoffice_routes(const http_route **out)

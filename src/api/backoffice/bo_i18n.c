@@ -948,6 +948,7 @@ static const bo_word bo_words[] = {
     {"Undelivered events sent again.",
      {"Nicht zugestellte Ereignisse erneut gesendet.", "Événements non livrés renvoyés.",
       "Toimittamattomat tapahtumat lähetetty uudelleen.", "Olevererade händelser skickades igen."}},
+#include "bo_dev_words.h"
 };
 
 const char *bo_t(bo_lang lang, const char *en)

@@ -161,6 +161,7 @@ _Static_assert(LIMIT_SIM_OBJECTS_MAX >= 2000 * 10 + 900, "S4's target for 10 s a
 #define LIMIT_BO_TOTALS_MAX          64   /* currencies in the totals line */
 #define LIMIT_BO_EXPIRING_DAYS       7    /* the "expiring soon" queue looks this far ahead */
 #define LIMIT_BO_VIEWS_MAX           50   /* saved views per user */
+#define LIMIT_BO_STAFF_MAX           500  /* staff users listed on the staff page */
 #define LIMIT_BO_FORM_MAX            (32 * 1024) /* a back-office form: order lines at most */
 #define LIMIT_BO_REASON_MAX          500         /* the reason typed for an action */
 #define LIMIT_BO_AUDIT_VERIFY_BATCH  500 /* audit rows read per step of `kassa audit verify` */

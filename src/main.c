@@ -31,6 +31,7 @@
 #include "cli/ops_metrics.h"
 #include "cli/service.h"
 #include "cli/staff.h"
+#include "cli/keys.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -299,27 +300,29 @@ static bool parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "kassa %s - a self-hosted payment gateway (Klarna, Alipay+) with Stripe- and "
-            "ECommPay-compatible APIs\n\n"
-            "Usage:\n"
-            "  kassa serve [--listen HOST:PORT] [--db PATH] [--sim-listen HOST:PORT|off]\n"
-            "              [--sim-url URL] [--config FILE] [--public-url URL] [--sandbox]\n"
-            "  kassa sim [--listen HOST:PORT]      the provider simulators alone\n"
-            "  kassa migrate [--db PATH]\n"
-            "  kassa merchant create --name NAME [--db PATH]\n"
-            "  kassa backup --to FILE [--db PATH]\n"
-            "  kassa restore --from FILE [--db PATH]\n"
-            "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
-            "  kassa trigger EVENT [--api-base URL] --api-key KEY\n"
-            "  kassa openapi [--routes]\n"
-            "  kassa export --merchant ACCT --report TYPE --from WHEN --to WHEN > FILE\n"
-            "  kassa report schedule create|list|delete ...\n"
-            "  kassa user create --email EMAIL --role ROLE [--merchant ID] [--db PATH]\n"
-            "  kassa audit verify [--merchant ID] [--db PATH]\n"
-            "  kassa version\n"
-            "  kassa COMMAND --help\n",
-            KASSA_VERSION);
+    fprintf(
+        out,
+        "kassa %s - a self-hosted payment gateway (Klarna, Alipay+) with Stripe- and "
+        "ECommPay-compatible APIs\n\n"
+        "Usage:\n"
+        "  kassa serve [--listen HOST:PORT] [--db PATH] [--sim-listen HOST:PORT|off]\n"
+        "              [--sim-url URL] [--config FILE] [--public-url URL] [--sandbox]\n"
+        "  kassa sim [--listen HOST:PORT]      the provider simulators alone\n"
+        "  kassa migrate [--db PATH]\n"
+        "  kassa merchant create --name NAME [--db PATH]\n"
+        "  kassa backup --to FILE [--db PATH]\n"
+        "  kassa restore --from FILE [--db PATH]\n"
+        "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
+        "  kassa trigger EVENT [--api-base URL] --api-key KEY\n"
+        "  kassa openapi [--routes]\n"
+        "  kassa export --merchant ACCT --report TYPE --from WHEN --to WHEN > FILE\n"
+        "  kassa report schedule create|list|delete ...\n"
+        "  kassa user create --email EMAIL --role ROLE [--merchant ID] [--db PATH]\n"
+        "  kassa audit verify [--merchant ID] [--db PATH]\n"
+        "  kassa key list|create|roll|revoke [--name N] [--id key_...] [--overlap S] [--db PATH]\n"
+        "  kassa version\n"
+        "  kassa COMMAND --help\n",
+        KASSA_VERSION);
 }
 
 /* Applies --key value flags (dashes or underscores) and --config. argv[0] is
@@ -401,37 +404,11 @@ static int db_file_private(const char *path)
     return 0;
 }
 
-/* The key file: key_file, or kassa.key beside the SQLite database; with
- * PostgreSQL ~/.config/kassa/kassa.key, the same for every command of this
- * user whatever its working directory (nodes on other machines set key_file). */
+/* The key file: key_file, or kassa.key beside the SQLite database, or
+ * ~/.config/kassa/kassa.key with PostgreSQL (cli_key_load). */
 static int load_key(const config *c)
 {
-    char path[CONFIG_VALUE_MAX + 64];
-    const char *home = getenv("HOME");
-    if (c->key_file[0] != '\0') {
-        snprintf(path, sizeof(path), "%s", c->key_file);
-    } else if (strstr(c->db, "://") == NULL) {
-        char dir[CONFIG_VALUE_MAX];
-        snprintf(dir, sizeof(dir), "%s", c->db);
-        snprintf(path, sizeof(path), "%s/kassa.key", dirname(dir));
-    } else if (home != NULL && home[0] != '\0' && strlen(home) < CONFIG_VALUE_MAX) {
-        snprintf(path, sizeof(path), "%s/.config", home);
-        mkdir(path, 0700); /* may exist */
-        snprintf(path, sizeof(path), "%s/.config/kassa", home);
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            fprintf(stderr, "kassa: cannot create '%s': %s\n", path, strerror(errno));
-            return 1;
-        }
-        snprintf(path, sizeof(path), "%s/.config/kassa/kassa.key", home);
-    } else {
-        fprintf(stderr, "kassa: set key_file (no HOME for the default key file)\n");
-        return 1;
-    }
-    if (crypto_keyfile_load(path) != K_OK) {
-        fprintf(stderr, "kassa: cannot use the key file '%s' (see the log above)\n", path);
-        return 1;
-    }
-    return 0;
+    return cli_key_load(c->key_file, c->db);
 }
 
 static int open_store(const config *c, store **st)
@@ -915,6 +892,8 @@ static int serve(config *c)
                       .auth_ctx = &ctx,
                       .error_fn = stripe_error_page,
                       .error_ctx = &ctx,
+                      .on_done = stripe_request_done,
+                      .on_done_ctx = &ctx,
                       .inline_reads = store_reads_local(r.st),
                       .queue_max = (int)c->queue_max,
                       .queue_wait_ms = (int)c->queue_wait_ms,
@@ -1141,6 +1120,8 @@ int main(int argc, char **argv)
         return cli_user(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)
         return cli_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "key") == 0)
+        return cli_key(argc - 1, argv + 1);
     fprintf(stderr, "kassa: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

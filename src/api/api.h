@@ -33,6 +33,9 @@ size_t backoffice_routes(const http_route **out); /* backoffice/: the staff's /d
 const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ctx);
 void stripe_error_page(http_req *req, http_resp *resp, int status, const char *code,
                        const char *message, void *ctx);
+/* The request log's hook (gateway/reqlog.h): http_config.on_done. */
+void stripe_request_done(const http_req *req, const http_resp *resp, int status, int64_t dur_us,
+                         void *ctx);
 void stripe_install(gw *g);   /* registers the webhook formatter */
 void ecommpay_install(gw *g); /* registers the ECommPay callback formatter */
 /* The demo shop registers its own webhook endpoint once the server listens. */

@@ -15,10 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../base/crypto.h"
 #include "../gateway/staff.h"
 
 typedef struct {
-    const char *db, *email, *role, *merchant, *password;
+    const char *db, *email, *role, *merchant, *password, *key_file;
     bool help;
 } cli_flags;
 
@@ -45,13 +46,44 @@ static bool cli_parse(int argc, char **argv, cli_flags *f, const char *const *al
                             : strcmp(a, "--email") == 0    ? &f->email
                             : strcmp(a, "--role") == 0     ? &f->role
                             : strcmp(a, "--merchant") == 0 ? &f->merchant
+                            : strcmp(a, "--key-file") == 0 ? &f->key_file
                                                            : &f->password;
         *slot = v;
     }
     return true;
 }
 
-static int cli_open(const char *db, store **st, gw **g)
+int cli_key_load(const char *key_file, const char *db)
+{
+    char path[1100];
+    const char *home = getenv("HOME");
+    if (key_file != NULL && key_file[0] != '\0') {
+        snprintf(path, sizeof(path), "%s", key_file);
+    } else if (strstr(db, "://") == NULL) {
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s", db);
+        snprintf(path, sizeof(path), "%s/kassa.key", dirname(dir));
+    } else if (home != NULL && home[0] != '\0' && strlen(home) < 1024) {
+        snprintf(path, sizeof(path), "%s/.config", home);
+        mkdir(path, 0700); /* may exist */
+        snprintf(path, sizeof(path), "%s/.config/kassa", home);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "kassa: cannot create '%s': %s\n", path, strerror(errno));
+            return 1;
+        }
+        snprintf(path, sizeof(path), "%s/.config/kassa/kassa.key", home);
+    } else {
+        fprintf(stderr, "kassa: set key_file (no HOME for the default key file)\n");
+        return 1;
+    }
+    if (crypto_keyfile_load(path) != K_OK) {
+        fprintf(stderr, "kassa: cannot use the key file '%s' (see the log above)\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+static int cli_open(const char *db, const char *key_file, store **st, gw **g)
 {
     if (strstr(db, "://") == NULL) {
         char dir[1024];
@@ -62,6 +94,8 @@ static int cli_open(const char *db, store **st, gw **g)
             return 1;
         }
     }
+    if (cli_key_load(key_file, db) != 0) /* the TOTP secrets are sealed with the server's key */
+        return 1;
     if (store_open(st, db) != K_OK) {
         fprintf(stderr, "kassa: cannot open the database '%s' (see the log above)\n", db);
         return 1;
@@ -92,14 +126,16 @@ static void cli_print_user(FILE *out, const char *email_typed, const char *role,
 
 static const char cli_user_help[] =
     "kassa user create --email EMAIL --role admin|operations|finance|developer|read_only\n"
-    "                  [--merchant acct_...] [--db PATH]\n"
+    "                  [--merchant acct_...] [--db PATH] [--key-file PATH]\n"
     "Creates a back-office staff user and prints, as one JSON object, its id, a generated\n"
     "password and the TOTP secret (also as an otpauth:// URI for an authenticator app).\n"
-    "Both are shown once. --merchant is needed only when the database holds several.\n";
+    "Both are shown once. --merchant is needed only when the database holds several.\n"
+    "The TOTP secret is stored sealed with the server's key file (--key-file, default\n"
+    "kassa.key beside the SQLite database, ~/.config/kassa/kassa.key with PostgreSQL).\n";
 
 int cli_user(int argc, char **argv)
 {
-    static const char *const allowed[] = {"db", "email", "role", "merchant", NULL};
+    static const char *const allowed[] = {"db", "email", "role", "merchant", "key-file", NULL};
     if (argc < 2 || strcmp(argv[1], "create") != 0) {
         bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
         fputs(cli_user_help, help ? stdout : stderr);
@@ -114,7 +150,7 @@ int cli_user(int argc, char **argv)
     }
     store *st;
     gw *g;
-    if (cli_open(f.db, &st, &g) != 0)
+    if (cli_open(f.db, f.key_file, &st, &g) != 0)
         return 1;
     arena a;
     arena_init(&a, 0);
@@ -137,11 +173,12 @@ int cli_user(int argc, char **argv)
 
 int cli_audit(int argc, char **argv)
 {
-    static const char *const allowed[] = {"db", "merchant", NULL};
-    static const char help[] = "kassa audit verify [--merchant acct_...] [--db PATH]\n"
-                               "Walks the audit log's hash chain; exits 0 when every row is as "
-                               "written, 1 when a row was\nchanged or removed (the first one is "
-                               "named).\n";
+    static const char *const allowed[] = {"db", "merchant", "key-file", NULL};
+    static const char help[] =
+        "kassa audit verify [--merchant acct_...] [--db PATH] [--key-file PATH]\n"
+        "Walks the audit log's hash chain; exits 0 when every row is as "
+        "written, 1 when a row was\nchanged or removed (the first one is "
+        "named).\n";
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         bool want = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
         fputs(help, want ? stdout : stderr);
@@ -156,7 +193,7 @@ int cli_audit(int argc, char **argv)
     }
     store *st;
     gw *g;
-    if (cli_open(f.db, &st, &g) != 0)
+    if (cli_open(f.db, f.key_file, &st, &g) != 0)
         return 1;
     staff_verify v;
     k_status ks = staff_audit_verify(g, f.merchant, &v);

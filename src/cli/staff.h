@@ -8,7 +8,12 @@
 
 #include "../gateway/gateway.h"
 
-int cli_user(int argc, char **argv);  /* argv[0] = "user" */
+int cli_user(int argc, char **argv); /* argv[0] = "user" */
+/* Loads the server's master key: key_file when not empty, else kassa.key beside
+ * the SQLite database; with PostgreSQL ~/.config/kassa/kassa.key, the same for
+ * every command of this user whatever its working directory (nodes on other
+ * machines set key_file). 0, or 1 after a message on stderr. */
+int cli_key_load(const char *key_file, const char *db);
 int cli_audit(int argc, char **argv); /* argv[0] = "audit" */
 
 typedef struct {

@@ -205,6 +205,8 @@ json_t *gw_refund_to_json(const gw_refund *r)
     put_int(o, "payment_amount", r->payment_amount);
     put_int(o, "payment_refunded", r->payment_refunded);
     put_json(o, "metadata", r->metadata, false);
+    if (r->lines != NULL)
+        json_object_set(o, "lines", r->lines);
     put_int(o, "created", r->created);
     return o;
 }
@@ -231,6 +233,8 @@ k_status gw_refund_from_json(json_t *doc, arena *a, gw_refund *r)
     r->payment_amount = gw_jint(doc, "payment_amount");
     r->payment_refunded = gw_jint(doc, "payment_refunded");
     r->metadata = keep_or_new(a, doc, "metadata", false);
+    json_t *lines = json_object_get(doc, "lines");
+    r->lines = json_is_array(lines) ? gw_keep(a, lines) : NULL;
     r->created = gw_jint(doc, "created");
     return K_OK;
 }
@@ -333,6 +337,14 @@ json_t *gw_endpoint_to_json(const gw_endpoint *e)
     k_status sealed = e->secret != NULL ? crypto_seal(e->secret, box) : K_OK;
     K_ASSERT(sealed == K_OK); /* whsec_ secrets are ours, far below the seal's maximum */
     put_str(o, "secret", e->secret != NULL ? box : NULL);
+    if (e->old_secret != NULL && e->old_secret_until > 0) {
+        char old[CRYPTO_SEALED_MAX];
+        sealed = crypto_seal(e->old_secret, old);
+        K_ASSERT(sealed == K_OK);
+        put_str(o, "old_secret", old);
+        put_int(o, "old_secret_until", e->old_secret_until);
+    }
+    put_str(o, "roll_idem", e->roll_idem);
     put_str(o, "status", e->status);
     put_str(o, "description", e->description);
     put_json(o, "enabled_events", e->enabled_events, true);
@@ -354,6 +366,14 @@ k_status gw_endpoint_from_json(json_t *doc, arena *a, gw_endpoint *e)
     if (stored != NULL && crypto_open(stored, plain, sizeof(plain)) != K_OK)
         return K_EIO; /* another key file, or a tampered row */
     e->secret = stored != NULL ? arena_strdup(a, plain) : NULL;
+    const char *old = json_string_value(json_object_get(doc, "old_secret"));
+    if (old != NULL) {
+        if (crypto_open(old, plain, sizeof(plain)) != K_OK)
+            return K_EIO;
+        e->old_secret = arena_strdup(a, plain);
+        e->old_secret_until = gw_jint(doc, "old_secret_until");
+    }
+    e->roll_idem = gw_jstr(doc, "roll_idem", a);
     e->status = gw_jstr(doc, "status", a);
     e->description = gw_jstr(doc, "description", a);
     e->enabled_events = keep_or_new(a, doc, "enabled_events", true);

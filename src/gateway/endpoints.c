@@ -156,6 +156,130 @@ k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err 
 
 typedef struct {
     const char *merchant_id;
+    const gw_replay_q *q;
+    const char *idem;
+    int64_t events, deliveries;
+    bool replayed;
+} replay_job;
+
+static bool delivery_failed(const store_delivery *d)
+{
+    return strcmp(d->state, "delivered") != 0 && strcmp(d->state, "skipped") != 0;
+}
+
+/* Re-arms the matching deliveries of one event; *hit when any matched. */
+static k_status replay_event(store_tx *tx, replay_job *j, const char *event_id, arena *a, bool *hit)
+{
+    store_delivery *ds = NULL;
+    size_t nd = 0;
+    k_status st = store_delivery_list(tx, j->merchant_id, event_id, a, &ds, &nd);
+    *hit = false;
+    for (size_t k = 0; st == K_OK && k < nd; k++) {
+        if (strncmp(ds[k].endpoint_id, "we_", 3) != 0)
+            continue; /* a payment's own callback URL: not an endpoint of this page */
+        if (j->q->endpoint_id != NULL && strcmp(ds[k].endpoint_id, j->q->endpoint_id) != 0)
+            continue;
+        if (j->q->failed_only && !delivery_failed(&ds[k]))
+            continue;
+        store_delivery d = ds[k];
+        d.state = "pending";
+        d.next_at_ms = clock_now_ms();
+        store_delivery_attempt none = {
+            .delivery_id = d.id, .at_ms = clock_now_ms(), .error = "replay requested"};
+        st = store_delivery_record(tx, &d, &none);
+        j->deliveries++;
+        *hit = true;
+    }
+    return st;
+}
+
+static k_status replay_fn(store_tx *tx, void *arg)
+{
+    replay_job *j = arg;
+    arena a;
+    arena_init(&a, 0);
+    char key[LIMIT_ID_MAX * 3] = "";
+    k_status st = K_OK;
+    if (j->idem != NULL) {
+        snprintf(key, sizeof key, "replay:%s", j->idem);
+        store_idem prev;
+        st = store_idem_get(tx, j->merchant_id, key, &a, &prev);
+        if (st == K_OK) {
+            long long e = 0, d = 0;
+            if (prev.body != NULL &&
+                sscanf(prev.body, "{\"events\":%lld,\"deliveries\":%lld}", &e, &d) == 2) {
+                j->events = e;
+                j->deliveries = d;
+            }
+            j->replayed = true;
+            arena_release(&a);
+            return K_OK;
+        }
+        if (st != K_ENOTFOUND) {
+            arena_release(&a);
+            return st;
+        }
+        st = K_OK;
+    }
+    store_list_q q = {.type_prefix = j->q->type,
+                      .created_gte = j->q->created_gte,
+                      .created_lte = j->q->created_lte,
+                      .limit = LIMIT_LIST_PAGE_MAX};
+    size_t seen = 0;
+    for (bool more = true; st == K_OK && more && seen < GW_REPLAY_MAX;) {
+        store_obj *evs = NULL;
+        size_t n = 0;
+        st = store_obj_list(tx, j->merchant_id, "event", &q, &a, &evs, &n, &more);
+        for (size_t i = 0; st == K_OK && i < n && seen < GW_REPLAY_MAX; i++, seen++) {
+            bool hit = false;
+            st = replay_event(tx, j, evs[i].id, &a, &hit);
+            j->events += hit ? 1 : 0;
+        }
+        if (n == 0)
+            break;
+        q.starting_after = evs[n - 1].id;
+    }
+    if (st == K_OK && j->idem != NULL) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"events\":%lld,\"deliveries\":%lld}", (long long)j->events,
+                 (long long)j->deliveries);
+        store_idem k = {.merchant_id = j->merchant_id,
+                        .key = key,
+                        .fingerprint = "replay",
+                        .status = 200,
+                        .body = body,
+                        .created_ms = clock_now_ms()};
+        st = store_idem_put(tx, &k);
+    }
+    arena_release(&a);
+    return st;
+}
+
+k_status gw_event_replay(gw *g, const char *merchant_id, const gw_replay_q *q, const char *idem,
+                         int64_t *events, int64_t *deliveries, bool *replayed, gw_err *err)
+{
+    err->why = GW_WHY_NONE;
+    if (q->created_gte > 0 && q->created_lte > 0 && q->created_lte < q->created_gte) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "to", "The end of the range is before its start.");
+        return K_EINVAL;
+    }
+    if (idem != NULL && (idem[0] == '\0' || strlen(idem) > 2 * LIMIT_ID_MAX)) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "idem", "The form's idempotency key is malformed.");
+        return K_EINVAL;
+    }
+    replay_job j = {.merchant_id = merchant_id, .q = q, .idem = idem};
+    k_status st = store_write(g->st, replay_fn, &j);
+    if (st != K_OK)
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, "event", NULL);
+    gw_wake(g);
+    *events = j.events;
+    *deliveries = j.deliveries;
+    *replayed = j.replayed;
+    return K_OK;
+}
+
+typedef struct {
+    const char *merchant_id;
     const char *id;
     arena *a;
     json_t *out;
@@ -421,6 +545,61 @@ static k_status ep_update_fn(store_tx *tx, void *arg)
     if (st == K_OK)
         st = gw_idem_store_in_tx(tx, j->merchant_id, j->idem, e, j->a);
     return st;
+}
+
+typedef struct {
+    const char *merchant_id, *id, *idem, *secret;
+    int64_t overlap_s;
+    arena *a;
+    gw_endpoint *out;
+    gw_err *err;
+} ep_roll_job;
+
+static k_status ep_roll_fn(store_tx *tx, void *arg)
+{
+    ep_roll_job *j = arg;
+    ep_job lj = {
+        .merchant_id = j->merchant_id, .id = j->id, .a = j->a, .out = j->out, .err = j->err};
+    k_status st = ep_load(tx, &lj);
+    if (st != K_OK)
+        return st;
+    gw_endpoint *e = j->out;
+    if (e->url == NULL)
+        return gw_err_store(j->err, K_ENOTFOUND, WE, j->id);
+    if (j->idem != NULL && e->roll_idem != NULL && strcmp(e->roll_idem, j->idem) == 0) {
+        e->replayed = true;
+        return K_OK;
+    }
+    int64_t now = clock_now_s();
+    e->old_secret = j->overlap_s > 0 ? e->secret : NULL;
+    e->old_secret_until = j->overlap_s > 0 ? now + j->overlap_s : 0;
+    e->secret = j->secret;
+    e->roll_idem = j->idem;
+    return save_endpoint(tx, j->merchant_id, e);
+}
+
+k_status gw_endpoint_roll_secret(gw *g, const char *merchant_id, const char *id, int64_t overlap_s,
+                                 const char *idem, arena *a, gw_endpoint *out, gw_err *err)
+{
+    err->why = GW_WHY_NONE;
+    if (overlap_s < 0 || overlap_s > 7 * 86400) {
+        gw_err_set(err, GW_WHY_PARAM_OUT_OF_RANGE, "overlap",
+                   "The old secret may keep signing for 0 seconds to 7 days.");
+        return K_EINVAL;
+    }
+    if (idem != NULL && (idem[0] == '\0' || strlen(idem) > 2 * LIMIT_ID_MAX)) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "idem", "The form's idempotency key is malformed.");
+        return K_EINVAL;
+    }
+    char secret[LIMIT_ID_MAX];
+    id_new_n(secret, "whsec_", 32);
+    memset(out, 0, sizeof(*out));
+    ep_roll_job j = {merchant_id, id, idem, secret, overlap_s, a, out, err};
+    k_status st = store_write(g->st, ep_roll_fn, &j);
+    if (st != K_OK)
+        return err->why != GW_WHY_NONE ? st : gw_err_store(err, st, WE, id);
+    out->secret = out->replayed ? NULL : arena_strdup(a, secret);
+    return K_OK;
 }
 
 static bool ep_deleted(const gw_endpoint *e)

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gw_int.h"
+#include "../store/store_keys.h"
 #include "../base/clock.h"
 #include "../base/crypto.h"
 #include "../base/ids.h"
 #include "../base/log.h"
 #include "../domain/money.h"
+#include "../store/store_staff.h"
 
 /* Days before authorisation expiry when the warning webhook goes out: set once
  * by gw_open from the configuration, read by gw_save_payment (due times). */
@@ -480,7 +482,10 @@ k_status gw_idem_store_in_tx(store_tx *tx, const char *merchant_id, gw_idem *ide
     char *body = idem->render(idem, record, a);
     if (body == NULL)
         return K_ENOMEM;
-    return idem_put(tx, merchant_id, idem, 200, body);
+    k_status st = idem_put(tx, merchant_id, idem, 200, body);
+    if (st == K_OK && idem->in_tx != NULL)
+        st = idem->in_tx(idem, tx, record, a);
+    return st;
 }
 
 static k_status idem_err_fn(store_tx *tx, void *arg)
@@ -502,12 +507,29 @@ k_status gw_idem_store_error(gw *g, const char *merchant_id, gw_idem *idem, int 
 
 typedef struct {
     store_merchant m;
+    const char *sk; /* the first API key */
 } merchant_job;
 
 static k_status merchant_put_fn(store_tx *tx, void *arg)
 {
     merchant_job *j = arg;
-    return store_merchant_put(tx, &j->m);
+    k_status st = store_merchant_put(tx, &j->m);
+    if (st != K_OK)
+        return st;
+    /* its first API key (keys.c manages it from then on) */
+    char id[LIMIT_ID_MAX], last4[5];
+    id_new(id, "key_");
+    size_t n = strlen(j->sk);
+    snprintf(last4, sizeof last4, "%s", j->sk + (n > 4 ? n - 4 : 0));
+    store_api_key k = {.merchant_id = j->m.id,
+                       .id = id,
+                       .mode = "test",
+                       .kind = "secret",
+                       .name = "Secret key",
+                       .key_hash = j->m.secret_key_hash,
+                       .last4 = last4,
+                       .created_ms = j->m.created * 1000};
+    return store_key_insert(tx, &k);
 }
 
 k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys *out)
@@ -529,7 +551,8 @@ k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys 
                             .ecp_project_id = 100000 + (int64_t)(r % 900000000u),
                             .ecp_secret = ecp,
                             .settings = "{}",
-                            .created = clock_now_s()}};
+                            .created = clock_now_s()},
+                      .sk = sk};
     k_status st = store_write(g->st, merchant_put_fn, &j);
     if (st != K_OK)
         return st;
@@ -542,82 +565,7 @@ k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys 
     return K_OK;
 }
 
-typedef struct {
-    const char *hash;
-    arena *a;
-    store_merchant m;
-} merchant_read;
-
-static k_status merchant_by_key_fn(store_tx *tx, void *arg)
-{
-    merchant_read *r = arg;
-    return store_merchant_by_key(tx, r->hash, r->a, &r->m);
-}
-
-/* Key hash -> merchant id, remembered: keys are never reassigned, and the
- * lookup was a read transaction on every request (8% of a GET's CPU). */
-#define AUTH_CACHE_SLOTS 256
-static struct {
-    char hash[SHA256_HEX_LEN];
-    char merchant[LIMIT_ID_MAX];
-} g_auth_cache[AUTH_CACHE_SLOTS];
-static pthread_mutex_t g_auth_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static k_status merchant_rehash_fn(store_tx *tx, void *arg)
-{
-    merchant_read *r = arg;
-    store_merchant m;
-    k_status st = store_merchant_get(tx, r->m.id, r->a, &m);
-    if (st != K_OK)
-        return st;
-    m.secret_key_hash = r->hash;
-    return store_merchant_put(tx, &m);
-}
-
-/* A key stored before keyed hashes (unsalted SHA-256): found by its old hash,
- * then stored keyed, so each merchant's row is upgraded by its first request. */
-static k_status merchant_by_legacy_key(gw *g, const char *secret_key, const char *keyed,
-                                       merchant_read *r)
-{
-    char old[SHA256_HEX_LEN];
-    crypto_sha256_hex(secret_key, strlen(secret_key), old);
-    merchant_read lr = {.hash = old, .a = r->a};
-    k_status st = store_read(g->st, merchant_by_key_fn, &lr);
-    if (st != K_OK)
-        return st;
-    r->m = lr.m;
-    r->hash = keyed;
-    st = store_write(g->st, merchant_rehash_fn, r);
-    if (st != K_OK)
-        log_warn("merchant '%s': the key hash could not be upgraded", lr.m.id);
-    return K_OK;
-}
-
-k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id)
-{
-    char hash[SHA256_HEX_LEN];
-    crypto_key_hash_hex(secret_key, hash);
-    size_t slot = strtoul(hash + 56, NULL, 16) % AUTH_CACHE_SLOTS;
-    pthread_mutex_lock(&g_auth_mu);
-    bool hit = strcmp(g_auth_cache[slot].hash, hash) == 0;
-    if (hit)
-        *merchant_id = arena_strdup(a, g_auth_cache[slot].merchant);
-    pthread_mutex_unlock(&g_auth_mu);
-    if (hit)
-        return *merchant_id != NULL ? K_OK : K_ENOMEM;
-    merchant_read r = {.hash = hash, .a = a};
-    k_status st = store_read(g->st, merchant_by_key_fn, &r);
-    if (st == K_ENOTFOUND)
-        st = merchant_by_legacy_key(g, secret_key, hash, &r);
-    if (st != K_OK)
-        return st;
-    *merchant_id = r.m.id;
-    pthread_mutex_lock(&g_auth_mu);
-    snprintf(g_auth_cache[slot].hash, SHA256_HEX_LEN, "%s", hash);
-    snprintf(g_auth_cache[slot].merchant, LIMIT_ID_MAX, "%s", r.m.id);
-    pthread_mutex_unlock(&g_auth_mu);
-    return K_OK;
-}
+/* The key lookup of every request: keys.c (several keys per merchant, rolled and revoked). */
 
 typedef struct {
     const char *id;
@@ -862,6 +810,47 @@ static int64_t captures_open_sum(const gw_payment *p)
     return sum;
 }
 
+/* The payment's search terms (store_pay_terms_put): its customer's e-mail in
+ * lower case, each metadata entry with a text value, the Alipay+ wallet, the
+ * Klarna order id. Texts in a; at most cap. */
+static size_t payment_terms(const gw_payment *p, arena *a, const char **out, size_t cap)
+{
+    size_t n = 0;
+    if (p->email != NULL && p->email[0] != '\0' && n < cap) {
+        char *t = arena_printf(a, "email:%s", p->email);
+        for (char *c = t != NULL ? t + 6 : NULL; c != NULL && *c != '\0'; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        if (t != NULL)
+            out[n++] = t;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(p->metadata, key, v)
+    {
+        if (!json_is_string(v) || n >= cap)
+            continue;
+        const char *t = arena_printf(a, "meta:%s=%s", key, json_string_value(v));
+        if (t != NULL)
+            out[n++] = t;
+    }
+    if (p->method_type != NULL && strncmp(p->method_type, "alipay", 6) == 0 &&
+        p->method_detail != NULL && n < cap) {
+        char *t = arena_printf(a, "wallet:%s", p->method_detail);
+        for (char *c = t != NULL ? t + 7 : NULL; c != NULL && *c != '\0'; c++)
+            if (*c >= 'a' && *c <= 'z')
+                *c = (char)(*c - 'a' + 'A');
+        if (t != NULL)
+            out[n++] = t;
+    }
+    if (p->order_ref != NULL && n < cap) {
+        const char *t = arena_printf(a, "order:%s", p->order_ref);
+        if (t != NULL)
+            out[n++] = t;
+    }
+    return n;
+}
+
 /* The payment's row without its body, its invariants checked. */
 static store_obj payment_obj(const gw_payment *p)
 {
@@ -881,10 +870,24 @@ static store_obj payment_obj(const gw_payment *p)
     return o;
 }
 
+/* The payment's search terms in its own transaction (the list's indexed filters). */
+static k_status payment_terms_put(store_tx *tx, const gw_payment *p, bool fresh)
+{
+    const char *terms[LIMIT_METADATA_KEYS_MAX + 3];
+    arena a;
+    arena_init(&a, 0);
+    size_t n = payment_terms(p, &a, terms, K_ARRAY_LEN(terms));
+    k_status st = store_pay_terms_put(tx, p->merchant_id, p->id, terms, n, fresh);
+    arena_release(&a);
+    return st;
+}
+
 k_status gw_save_payment(store_tx *tx, gw_payment *p)
 {
     store_obj o = payment_obj(p);
-    return save_doc(tx, &o, gw_payment_to_json(p), &p->version);
+    bool fresh = p->version == 0;
+    k_status st = save_doc(tx, &o, gw_payment_to_json(p), &p->version);
+    return st == K_OK ? payment_terms_put(tx, p, fresh) : st;
 }
 
 k_status gw_load_attempt(store_tx *tx, const char *attempt_id, arena *a, gw_attempt *out)
@@ -1141,6 +1144,8 @@ k_status gw_pi_ready_insert_in_tx(store_tx *tx, gw_payment *p, const gw_pi_ready
         st = store_obj_put(tx, &o);
         if (st == K_OK)
             p->version = o.version;
+        if (st == K_OK)
+            st = payment_terms_put(tx, p, true);
     }
     if (st == K_OK)
         st = gw_event_insert_in_tx(tx, p->merchant_id, p->id, &r->created_event);

@@ -165,6 +165,7 @@ typedef struct {
     int64_t payment_amount;          /* the payment's captured amount, for callbacks */
     int64_t payment_refunded;        /* refunded on the payment after this refund settled */
     json_t *metadata;
+    json_t *lines; /* refunded order lines as sent to the provider; NULL = by amount */
     int64_t created;
     int32_t version;
 } gw_refund;
@@ -184,7 +185,12 @@ typedef struct {
     char id[LIMIT_ID_MAX]; /* we_... */
     const char *url;
     const char *secret; /* whsec_... */
-    const char *status; /* enabled, disabled */
+    /* After a roll of the secret: the previous one, still signing until old_secret_until. */
+    const char *old_secret;
+    int64_t old_secret_until; /* unix s; 0 = no overlap */
+    const char *roll_idem;    /* the idempotency key of the last roll */
+    bool replayed;            /* gw_endpoint_roll_secret: the roll was done before */
+    const char *status;       /* enabled, disabled */
     const char *description;
     json_t *enabled_events; /* array of types, ["*"] = all */
     json_t *metadata;
@@ -250,6 +256,13 @@ struct gw_idem {
      * before answering; this is the id of what it began. The use case carries
      * that object on (same provider key) instead of beginning a second one. */
     const char *resume_id;
+    /* Optional: runs inside the transaction that stores the success answer, the
+     * one that records the action's change, after the answer is put. The back
+     * office appends its audit row here (staff_audit_attach), so the change and
+     * the row that records it commit together or not at all; an error aborts
+     * the action's transaction. */
+    k_status (*in_tx)(gw_idem *self, store_tx *tx, const void *record, arena *a);
+    void *in_tx_ctx;
 };
 /* Looks up a key before doing any work: K_OK + replay fields when a finished
  * answer exists with the same fingerprint; K_ECONFLICT (GW_WHY_IDEM_MISMATCH)
@@ -370,7 +383,19 @@ typedef struct {
     const char *reason;
     const char *external_id; /* ECommPay merchant_refund_id */
     json_t *metadata;
+    /* Borrowed; NULL = by amount. A refund of order lines: [{"line": index into the
+     * payment's lines, "quantity": n}]; the amount is the lines' (amount must be 0),
+     * computed here and sent to the provider with the lines (Klarna's order_lines). A
+     * line is refunded at most its quantity over all refunds. */
+    json_t *lines;
 } gw_refund_params;
+
+/* The amount a refund of `lines` (gw_refund_params.lines) of p comes to, and the
+ * provider's refund lines (into *out, arena-owned, when out is not NULL): what
+ * gw_refund_create computes. K_EINVAL with err (param "lines") when a line or a
+ * quantity is not refundable. */
+k_status gw_refund_lines_amount(const gw_payment *p, json_t *lines, arena *a, int64_t *amount,
+                                json_t **out, gw_err *err);
 
 k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params *p, gw_idem *idem,
                           arena *a, gw_refund *out, gw_err *err);
@@ -385,6 +410,19 @@ k_status gw_event_get(gw *g, const char *merchant_id, const char *id, arena *a, 
 k_status gw_event_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                        gw_event **out, size_t *n, bool *has_more, gw_err *err);
 k_status gw_event_resend(gw *g, const char *merchant_id, const char *id, gw_err *err);
+/* Replays the deliveries of the events matching q (newest first, at most
+ * GW_REPLAY_MAX events): each matching delivery is pending again, due now.
+ * idem (NULL = none): the same key again does nothing and answers the first
+ * call's counts with *replayed true. */
+#define GW_REPLAY_MAX 1000
+typedef struct {
+    const char *type;                 /* event type or prefix ("payment_intent."), NULL = any */
+    int64_t created_gte, created_lte; /* unix s, 0 = unbounded */
+    bool failed_only;                 /* only deliveries that have not succeeded */
+    const char *endpoint_id;          /* we_..., NULL = every endpoint */
+} gw_replay_q;
+k_status gw_event_replay(gw *g, const char *merchant_id, const gw_replay_q *q, const char *idem,
+                         int64_t *events, int64_t *deliveries, bool *replayed, gw_err *err);
 k_status gw_event_deliveries(gw *g, const char *merchant_id, const char *id, arena *a, json_t **out,
                              gw_err *err);
 
@@ -408,6 +446,12 @@ k_status gw_endpoint_delete(gw *g, const char *merchant_id, const char *id, gw_i
                             gw_endpoint *out, gw_err *err);
 k_status gw_endpoint_list(gw *g, const char *merchant_id, const store_list_q *q, arena *a,
                           gw_endpoint **out, size_t *n, bool *has_more, gw_err *err);
+/* A new signing secret for the endpoint (out->secret, shown once); deliveries
+ * are signed with both the new and the old secret for overlap_s seconds (0 to
+ * 7 days), then with the new one only. idem (NULL = none): the same key again
+ * answers the endpoint with replayed set and no secret. */
+k_status gw_endpoint_roll_secret(gw *g, const char *merchant_id, const char *id, int64_t overlap_s,
+                                 const char *idem, arena *a, gw_endpoint *out, gw_err *err);
 
 /* How a dialect turns an event into a delivery for one of its endpoints.
  * Registered at start by each dialect ("stripe" for we_ endpoints, "ecommpay"

@@ -67,6 +67,93 @@ static void idem_taken(gw_err *err, const gw_idem *idem)
                idem->key);
 }
 
+/* ---- refunds of order lines ---- */
+
+#define REFUNDED_QTY "refunded_quantity" /* kept on each order line of the payment */
+
+k_status gw_refund_lines_amount(const gw_payment *p, json_t *lines, arena *a, int64_t *amount,
+                                json_t **out, gw_err *err)
+{
+    *amount = 0;
+    if (out != NULL)
+        *out = NULL;
+    if (!json_is_array(lines) || json_array_size(lines) == 0 ||
+        json_array_size(lines) > LIMIT_ORDER_LINES_MAX) {
+        gw_err_set(err, GW_WHY_PARAM_EMPTY, "lines", "Choose the lines to refund.");
+        return K_EINVAL;
+    }
+    json_t *sent = json_array();
+    arena_defer(a, (void (*)(void *))json_decref, sent);
+    size_t i;
+    json_t *want;
+    json_array_foreach(lines, i, want)
+    {
+        json_t *ix = json_object_get(want, "line"), *qv = json_object_get(want, "quantity");
+        json_t *l =
+            json_is_integer(ix) ? json_array_get(p->lines, (size_t)json_integer_value(ix)) : NULL;
+        if (l == NULL || json_integer_value(ix) < 0) {
+            gw_err_set(err, GW_WHY_PARAM_INVALID, "lines", "lines[%zu]: no such order line.", i);
+            return K_EINVAL;
+        }
+        int64_t qty = json_integer_value(l != NULL ? json_object_get(l, "quantity") : NULL);
+        int64_t done = gw_jint(l, REFUNDED_QTY);
+        int64_t q = json_is_integer(qv) ? json_integer_value(qv) : 0;
+        for (size_t k = 0; k < i; k++) /* the same line named twice counts twice */
+            if (json_equal(json_object_get(json_array_get(lines, k), "line"), ix))
+                done += gw_jint(json_array_get(lines, k), "quantity");
+        if (q < 1 || qty < 1 || q > qty - done) {
+            gw_err_set(err, GW_WHY_AMOUNT_TOO_LARGE, "lines",
+                       "lines[%zu]: %lld of this line can still be refunded.", i,
+                       (long long)(qty - done > 0 ? qty - done : 0));
+            return K_EINVAL;
+        }
+        /* the line's share: all of its total for its whole quantity, else pro rata */
+        int64_t total = gw_jint(l, "total_amount"), unit = gw_jint(l, "unit_price");
+        int64_t part = q == qty ? total : total * q / qty, gross = 0;
+        if (part < 0 || !money_mul(unit, q, &gross) || !money_add(*amount, part, amount)) {
+            gw_err_set(err, GW_WHY_PARAM_INVALID, "lines", "lines[%zu]: not refundable.", i);
+            return K_EINVAL;
+        }
+        json_t *o =
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "name",
+                      json_string_value(json_object_get(l, "name")) ?: "Item", "quantity",
+                      (json_int_t)q, "unit_price", (json_int_t)unit, "tax_rate",
+                      (json_int_t)gw_jint(l, "tax_rate"), "total_amount", (json_int_t)part,
+                      "total_tax_amount", (json_int_t)(gw_jint(l, "total_tax_amount") * q / qty));
+        if (gross != part) /* Klarna's arithmetic: quantity x unit price - discount = total */
+            json_object_set_new(o, "total_discount_amount", json_integer(gross - part));
+        const char *keys[] = {"type", "reference"};
+        for (size_t k = 0; k < 2; k++)
+            if (json_is_string(json_object_get(l, keys[k])))
+                json_object_set(o, keys[k], json_object_get(l, keys[k]));
+        json_object_set_new(o, "line", json_integer(json_integer_value(ix)));
+        json_array_append_new(sent, o);
+    }
+    if (*amount < 1) {
+        gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "lines", "These lines come to nothing.");
+        return K_EINVAL;
+    }
+    if (out != NULL)
+        *out = sent;
+    return K_OK;
+}
+
+/* Counts (sign +1) or gives back (-1, the provider refused) the refunded
+ * quantities of r's lines on p's order lines. */
+static void lines_refunded(gw_payment *p, json_t *lines, int sign)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l)
+    {
+        json_t *line = json_array_get(p->lines, (size_t)gw_jint(l, "line"));
+        if (line == NULL)
+            continue;
+        int64_t n = gw_jint(line, REFUNDED_QTY) + sign * gw_jint(l, "quantity");
+        json_object_set_new(line, REFUNDED_QTY, json_integer(n > 0 ? n : 0));
+    }
+}
+
 static k_status refund_begin_fn(store_tx *tx, void *arg)
 {
     refund_job *j = arg;
@@ -87,8 +174,13 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
         return K_ECONFLICT;
     }
     int64_t amount = j->in->amount > 0 ? j->in->amount : left;
+    json_t *lines = NULL;
+    if (j->in->lines != NULL &&
+        gw_refund_lines_amount(p, j->in->lines, j->a, &amount, &lines, j->err) != K_OK)
+        return K_EINVAL;
     gw_refund *r = j->r;
     memset(r, 0, sizeof(*r));
+    r->lines = lines;
     id_new(r->id, "re_");
     r->reason = j->in->reason;
     gw_act act = {.op = OP_REFUND, .amount = amount, .message = r->reason, .ref_id = r->id};
@@ -116,6 +208,8 @@ static k_status refund_begin_fn(store_tx *tx, void *arg)
     arena_defer(j->a, (void (*)(void *))json_decref, r->metadata);
     r->created = clock_now_s();
     r->retry_at = r->created + REFUND_BEGUN_RETRY_S;
+    if (r->lines != NULL)
+        lines_refunded(p, r->lines, +1);
     st = gw_save_refund(tx, r);
     if (st == K_OK)
         st = gw_save_payment(tx, p);
@@ -158,6 +252,8 @@ static k_status refund_end_fn(store_tx *tx, void *arg)
         return st;
     r->status = j->ok ? "succeeded" : "failed";
     r->retry_at = 0;
+    if (!j->ok && r->lines != NULL)
+        lines_refunded(p, r->lines, -1); /* refusable again */
     r->payment_refunded = p->m.refunded;
     r->provider_ref = j->op_ref;
     st = gw_save_refund(tx, r);
@@ -192,6 +288,12 @@ static void refund_call(gw *g, refund_job *j)
     ref.amount = j->r->amount;
     ref.idem_key = j->r->id;
     ref.description = j->r->reason;
+    prov_line *plines = NULL;
+    size_t nplines = 0;
+    if (j->r->lines != NULL) /* by lines: Klarna's order_lines of the refund */
+        gw_prov_lines(j->r->lines, a, &plines, &nplines);
+    ref.lines = plines;
+    ref.nlines = nplines;
     if (have_acct)
         pst = prov->refund(&acct, &ref, a, &res);
     j->unknown = pst == K_OK && res.outcome == PR_UNKNOWN;
@@ -231,6 +333,11 @@ k_status gw_refund_create(gw *g, const char *merchant_id, const gw_refund_params
     }
     if (in->amount < 0) {
         gw_err_set(err, GW_WHY_AMOUNT_TOO_SMALL, "amount", "Refund amount must be positive.");
+        return K_EINVAL;
+    }
+    if (in->lines != NULL && in->amount != 0) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "amount",
+                   "A refund of order lines takes its amount from the lines: give no amount.");
         return K_EINVAL;
     }
     if (gw_budget_take_for(g, merchant_id, in->payment_id, a, err) != K_OK)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <stdatomic.h>
 #include <time.h>
+#include "reqlog.h"
 #include "gw_int.h"
 #include "../base/clock.h"
 #include "../base/log.h"
@@ -167,6 +168,7 @@ static k_status prune_fn(store_tx *tx, void *arg)
 
 void gw_tick(gw *g)
 {
+    gw_reqlog_flush(g); /* the API requests of the last second, in one write */
     arena a;
     arena_init(&a, 0);
     due_job dj = {.now = clock_now_s(), .a = &a};

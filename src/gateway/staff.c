@@ -102,8 +102,12 @@ static char *st_lower(arena *a, const char *s)
 typedef struct {
     store_staff u;
     const char *merchant_id; /* NULL = the only one */
+    const staff_session *by; /* the admin creating it (audited with it), NULL = the CLI */
+    const char *reason;
     arena *a;
 } create_job;
+
+static k_status audit_fn(store_tx *tx, void *arg);
 
 static k_status create_fn(store_tx *tx, void *arg)
 {
@@ -119,7 +123,14 @@ static k_status create_fn(store_tx *tx, void *arg)
             return ks;
     }
     j->u.merchant_id = j->merchant_id;
-    return store_staff_insert(tx, &j->u);
+    k_status ks = store_staff_insert(tx, &j->u);
+    if (ks != K_OK || j->by == NULL)
+        return ks;
+    char *after = arena_printf(j->a, "{\"email\":\"%s\",\"role\":\"%s\"}", j->u.email,
+                               j->u.role); /* e-mail checked: no quote or control character */
+    staff_audit_entry e = {
+        .action = "staff.create", .object_id = j->u.id, .after_json = after, .reason = j->reason};
+    return staff_audit_in_tx(tx, j->by, &e);
 }
 
 /* Mints the password (unless given) and the TOTP secret of a new user. */
@@ -143,8 +154,30 @@ static k_status create_secrets(const char *password, arena *a, staff_new *out, c
     return K_OK;
 }
 
+static k_status user_create(gw *g, const staff_session *by, const char *reason,
+                            const char *merchant_id, const char *email, const char *role,
+                            const char *password, arena *a, staff_new *out, gw_err *err);
+
 k_status staff_user_create(gw *g, const char *merchant_id, const char *email, const char *role,
                            const char *password, arena *a, staff_new *out, gw_err *err)
+{
+    return user_create(g, NULL, NULL, merchant_id, email, role, password, a, out, err);
+}
+
+k_status staff_user_add(gw *g, const staff_session *by, const char *email, const char *role,
+                        const char *reason, arena *a, staff_new *out, gw_err *err)
+{
+    K_ASSERT(by != NULL);
+    if (!staff_can(by, STAFF_USERS)) {
+        st_err(err, GW_WHY_FORBIDDEN, "role", "Only an admin may manage staff accounts.");
+        return K_EINVAL;
+    }
+    return user_create(g, by, reason, by->merchant_id, email, role, NULL, a, out, err);
+}
+
+static k_status user_create(gw *g, const staff_session *by, const char *reason,
+                            const char *merchant_id, const char *email, const char *role,
+                            const char *password, arena *a, staff_new *out, gw_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!st_email_ok(email)) {
@@ -177,6 +210,8 @@ k_status staff_user_create(gw *g, const char *merchant_id, const char *email, co
                           .recovery = "[]",
                           .created_ms = clock_now_ms()},
                     .merchant_id = merchant_id,
+                    .by = by,
+                    .reason = reason,
                     .a = a};
     k_status ks = store_write(gw_store(g), create_fn, &j);
     if (ks == K_ECONFLICT) {
@@ -269,6 +304,58 @@ k_status staff_audit(gw *g, const staff_session *s, const char *merchant_id, con
     if (ks != K_OK)
         log_error("audit: the row for '%s' could not be written: %s", e->action, k_status_str(ks));
     return ks;
+}
+
+/* gw_idem.in_tx: the audit row of a staff action, appended in the action's own
+ * transaction. The chain's previous hash is read inside it, so the row follows
+ * whatever committed before; a conflict with a row another node appended at
+ * the same moment aborts the action's transaction (it is then refused, and
+ * the refusal is audited on its own). */
+static k_status st_audit_in_tx(gw_idem *self, store_tx *tx, const void *record, arena *a)
+{
+    staff_audit_hook *h = self->in_tx_ctx;
+    K_ASSERT(h != NULL && h->s != NULL && h->e.action != NULL);
+    const char *after = h->after_of != NULL ? h->after_of(h->after_ctx, record, a) : NULL;
+    store_audit r = {.merchant_id = h->s->merchant_id,
+                     .at_ms = clock_now_ms(),
+                     .staff_id = h->s->id,
+                     .staff_email = h->s->email,
+                     .addr = h->s->addr,
+                     .action = h->e.action,
+                     .object_id = h->e.object_id,
+                     .before_json = h->e.before_json,
+                     .after_json = after != NULL ? after : h->e.after_json,
+                     .reason = h->e.reason,
+                     .outcome = h->e.outcome != NULL ? h->e.outcome : "ok"};
+    k_status ks = audit_fn(tx, &r);
+    if (ks == K_OK)
+        h->written = true;
+    return ks;
+}
+
+void staff_audit_attach(staff_audit_hook *h, gw_idem *idem)
+{
+    K_ASSERT(h != NULL && idem != NULL);
+    h->written = false;
+    idem->in_tx = st_audit_in_tx;
+    idem->in_tx_ctx = h;
+}
+
+k_status staff_audit_in_tx(store_tx *tx, const staff_session *s, const staff_audit_entry *e)
+{
+    K_ASSERT(s != NULL && e->action != NULL);
+    store_audit r = {.merchant_id = s->merchant_id,
+                     .at_ms = clock_now_ms(),
+                     .staff_id = s->id,
+                     .staff_email = s->email,
+                     .addr = s->addr,
+                     .action = e->action,
+                     .object_id = e->object_id,
+                     .before_json = e->before_json,
+                     .after_json = e->after_json,
+                     .reason = e->reason,
+                     .outcome = e->outcome != NULL ? e->outcome : "ok"};
+    return audit_fn(tx, &r);
 }
 
 typedef struct {
@@ -409,7 +496,7 @@ static bool st_token_ok(const char *token)
 
 /* ---- sign-in ---- */
 
-typedef enum { SI_OK, SI_BAD, SI_LOCKED, SI_UNKNOWN } si_result;
+typedef enum { SI_OK, SI_BAD, SI_LOCKED, SI_UNKNOWN, SI_DISABLED } si_result;
 
 typedef struct {
     const char *email, *password, *addr;
@@ -442,6 +529,10 @@ static k_status pw_fn(store_tx *tx, void *arg)
     int64_t now = clock_now_ms();
     if (j->u.locked_until_ms > now) {
         j->result = SI_LOCKED;
+        return K_OK;
+    }
+    if (j->u.disabled) { /* answered as a wrong password: nothing tells the account exists */
+        j->result = SI_DISABLED;
         return K_OK;
     }
     if (!crypto_password_verify(j->u.pw_hash, j->password)) {
@@ -502,7 +593,8 @@ k_status staff_signin_password(gw *g, const char *email, const char *password, c
         return K_ECONFLICT;
     }
     if (j.result != SI_OK) {
-        signin_refused(g, &j, "refused: wrong password");
+        signin_refused(g, &j,
+                       j.result == SI_DISABLED ? "refused: disabled" : "refused: wrong password");
         st_err(err, GW_WHY_UNAUTHENTICATED, "password",
                "The e-mail address or the password is not right.");
         return K_ECONFLICT;
@@ -514,6 +606,7 @@ k_status staff_signin_password(gw *g, const char *email, const char *password, c
 typedef struct {
     const char *code, *addr;
     char token_hash[65];
+    char new_token_hash[65]; /* the signed-in session's: the pending one is replaced */
     si_result result;
     store_staff u;
     store_staff_session s;
@@ -617,18 +710,35 @@ static k_status code_fn(store_tx *tx, void *arg)
     if (!j->u.recovery_shown && (ks = st_mint_recovery(j)) != K_OK)
         return ks;
     ks = store_staff_update_auth(tx, &j->u);
-    return ks == K_OK ? store_session_touch(tx, j->token_hash, "full", now) : ks;
+    if (ks != K_OK)
+        return ks;
+    /* A new token for the signed-in session (no session fixation): the password step's
+     * token, which may have been seen or set by someone else, stops working here. */
+    if ((ks = store_session_delete(tx, j->token_hash)) != K_OK)
+        return ks;
+    store_staff_session full = {.token_hash = j->new_token_hash,
+                                .merchant_id = j->u.merchant_id,
+                                .user_id = j->u.id,
+                                .stage = "full",
+                                .created_ms = now,
+                                .last_ms = now,
+                                .addr = j->addr};
+    return store_session_insert(tx, &full);
 }
 
 static void st_fill_session(staff_session *out, const code_job *j, const char *token,
-                            const char *addr)
+                            const char *addr, arena *a)
 {
     *out = (staff_session){.id = j->u.id,
                            .merchant_id = j->u.merchant_id,
                            .email = j->u.email,
                            .role = staff_role_find(j->u.role),
-                           .token_hash = j->s.token_hash,
+                           .token_hash = arena_strdup(a, j->new_token_hash),
+                           .token = token,
                            .addr = addr};
+    if (out->role != NULL)
+        out->refund_reauth_above =
+            j->u.refund_limit >= 0 ? j->u.refund_limit : out->role->refund_reauth_above;
     staff_csrf_token(token, out->csrf);
 }
 
@@ -646,8 +756,14 @@ k_status staff_signin_code(gw *g, const char *token, const char *code, const cha
                "Enter the 6-digit code from your authenticator app.");
         return K_EINVAL;
     }
+    uint8_t raw[32];
+    char *fresh = arena_alloc(a, 65);
+    if (fresh == NULL || crypto_random(raw, sizeof raw) != K_OK)
+        return K_ERR;
+    crypto_hex(raw, sizeof raw, fresh);
     code_job j = {.code = code, .addr = addr, .a = a};
     st_token_hash(token, j.token_hash);
+    st_token_hash(fresh, j.new_token_hash);
     k_status ks = store_write(gw_store(g), code_fn, &j);
     if (ks != K_OK) {
         st_err(err, GW_WHY_BUSY, NULL,
@@ -671,7 +787,7 @@ k_status staff_signin_code(gw *g, const char *token, const char *code, const cha
                       : "That code is not right (or was used already). Try the next one.");
         return K_ECONFLICT;
     }
-    st_fill_session(out, &j, token, addr);
+    st_fill_session(out, &j, fresh, addr, a);
     staff_audit_entry e = {.action = "signin",
                            .object_id = j.u.id,
                            .outcome = j.used_recovery ? "ok (recovery code)" : "ok"};
@@ -701,7 +817,8 @@ static k_status check_read_fn(store_tx *tx, void *arg)
     if (ks != K_OK)
         return ks == K_ENOTFOUND ? K_OK : ks;
     int64_t now = clock_now_ms();
-    j->valid = strcmp(j->s.stage, "full") == 0 && now - j->s.last_ms <= LIMIT_BO_SESSION_IDLE_MS &&
+    j->valid = strcmp(j->s.stage, "full") == 0 && !j->u.disabled &&
+               now - j->s.last_ms <= LIMIT_BO_SESSION_IDLE_MS &&
                now - j->s.created_ms <= LIMIT_BO_SESSION_ABSOLUTE_MS;
     j->touch = j->valid && now - j->s.last_ms > LIMIT_BO_SESSION_TOUCH_MS;
     return K_OK;
@@ -734,7 +851,11 @@ k_status staff_session_check(gw *g, const char *token, const char *addr, arena *
                            .token_hash = arena_strdup(a, j.token_hash),
                            .addr = addr};
     staff_csrf_token(token, out->csrf);
-    return out->role != NULL ? K_OK : K_ENOTFOUND;
+    if (out->role == NULL)
+        return K_ENOTFOUND;
+    out->refund_reauth_above =
+        j.u.refund_limit >= 0 ? j.u.refund_limit : out->role->refund_reauth_above;
+    return K_OK;
 }
 
 static k_status signout_fn(store_tx *tx, void *arg)
@@ -793,6 +914,178 @@ bool staff_reauth(gw *g, const staff_session *s, const char *secret, arena *a)
     if (!j.ok)
         st_sleep_ms(LIMIT_BO_FAIL_DELAY_MS);
     return j.ok;
+}
+
+/* ---- the staff page: an admin manages the merchant's accounts ---- */
+
+typedef struct {
+    const staff_session *by;
+    const char *merchant_id;
+    arena *a;
+    store_staff **list;
+    size_t *n;
+} list_job;
+
+static k_status list_fn(store_tx *tx, void *arg)
+{
+    list_job *j = arg;
+    return store_staff_list(tx, j->merchant_id, LIMIT_BO_STAFF_MAX, j->a, j->list, j->n);
+}
+
+k_status staff_user_list(gw *g, const staff_session *by, arena *a, store_staff **out, size_t *n)
+{
+    *n = 0;
+    if (!staff_can(by, STAFF_USERS))
+        return K_EINVAL;
+    list_job j = {.by = by, .merchant_id = by->merchant_id, .a = a, .list = out, .n = n};
+    return store_read(gw_store(g), list_fn, &j);
+}
+
+typedef struct {
+    const staff_session *by;
+    const char *user_id;
+    const staff_change *c;
+    const char *new_secret; /* reset 2FA: the new base32 secret */
+    store_staff u;
+    const char *refusal; /* set when the rules refuse (nothing written) */
+    const char *refused_param;
+    arena *a;
+} change_job;
+
+static char *user_state_json(arena *a, const store_staff *u)
+{
+    return arena_printf(a, "{\"role\":\"%s\",\"refund_limit\":%lld,\"disabled\":%s}", u->role,
+                        (long long)u->refund_limit, u->disabled ? "true" : "false");
+}
+
+static k_status change_fn(store_tx *tx, void *arg)
+{
+    change_job *j = arg;
+    k_status ks = store_staff_get(tx, j->by->merchant_id, j->user_id, j->a, &j->u);
+    if (ks != K_OK)
+        return ks;
+    const char *before = user_state_json(j->a, &j->u);
+    store_staff next = j->u;
+    const staff_change *c = j->c;
+    if (c != NULL && c->role != NULL)
+        next.role = c->role;
+    if (c != NULL && c->refund_limit >= -1)
+        next.refund_limit = c->refund_limit;
+    if (c != NULL && c->disabled >= 0)
+        next.disabled = c->disabled != 0;
+    bool was_admin = strcmp(j->u.role, "admin") == 0 && !j->u.disabled;
+    bool is_admin = strcmp(next.role, "admin") == 0 && !next.disabled;
+    if (was_admin && !is_admin) {
+        /* counted in the transaction that changes it: two admins demoting each other
+         * at once cannot both pass (one writer) */
+        int64_t admins = 0;
+        if ((ks = store_staff_count_admins(tx, j->by->merchant_id, &admins)) != K_OK)
+            return ks;
+        if (admins <= 1) {
+            j->refusal = "This is the last admin: make another person admin first.";
+            j->refused_param = c != NULL && c->disabled > 0 ? "disabled" : "role";
+            return K_OK;
+        }
+    }
+    const char *action = "staff.change";
+    if (j->new_secret != NULL) {
+        action = "staff.reset_2fa";
+        ks = store_staff_set_totp(tx, j->by->merchant_id, j->user_id, j->new_secret);
+    } else {
+        ks = store_staff_update_admin(tx, &next);
+    }
+    if (ks != K_OK)
+        return ks;
+    /* a change of role, a disabled account or a new secret ends the person's sessions */
+    bool ends = j->new_secret != NULL || next.disabled || strcmp(next.role, j->u.role) != 0;
+    if (ends && (ks = store_session_delete_user(tx, j->by->merchant_id, j->user_id)) != K_OK)
+        return ks;
+    staff_audit_entry e = {.action = action,
+                           .object_id = j->user_id,
+                           .before_json = before,
+                           .after_json =
+                               j->new_secret != NULL ? before : user_state_json(j->a, &next),
+                           .reason = c != NULL ? c->reason : NULL};
+    return staff_audit_in_tx(tx, j->by, &e);
+}
+
+static k_status change_run(gw *g, change_job *j, const char *action, gw_err *err)
+{
+    k_status ks = store_write(gw_store(g), change_fn, j);
+    const char *outcome = NULL;
+    if (ks == K_ENOTFOUND) {
+        st_err(err, GW_WHY_NOT_FOUND, "user", "There is no such staff user.");
+        outcome = "refused: no such user";
+    } else if (ks != K_OK) {
+        st_err(err, GW_WHY_STORAGE, NULL, "The change could not be stored; nothing was changed.");
+        outcome = "refused: storage";
+    } else if (j->refusal != NULL) {
+        st_err(err, GW_WHY_WRONG_STATE, j->refused_param, j->refusal);
+        outcome = "refused: last admin";
+        ks = K_ECONFLICT;
+    }
+    if (outcome != NULL) { /* nothing changed: the refusal's row on its own */
+        staff_audit_entry e = {.action = action,
+                               .object_id = j->user_id,
+                               .reason = j->c != NULL ? j->c->reason : NULL,
+                               .outcome = outcome};
+        staff_audit(g, j->by, NULL, NULL, j->by->addr, &e);
+    }
+    return ks;
+}
+
+k_status staff_user_change(gw *g, const staff_session *by, const char *user_id,
+                           const staff_change *c, arena *a, gw_err *err)
+{
+    K_ASSERT(by != NULL && c != NULL);
+    if (!staff_can(by, STAFF_USERS)) {
+        st_err(err, GW_WHY_FORBIDDEN, "role", "Only an admin may manage staff accounts.");
+        return K_EINVAL;
+    }
+    if (c->role != NULL && staff_role_find(c->role) == NULL) {
+        st_err(err, GW_WHY_PARAM_INVALID, "role",
+               "The role must be one of admin, operations, finance, developer, read_only.");
+        return K_EINVAL;
+    }
+    if (c->refund_limit < -2 || c->refund_limit > LIMIT_AMOUNT_MAX) {
+        st_err(err, GW_WHY_PARAM_INVALID, "refund_limit",
+               "Give the refund limit as an amount such as 250.00, or leave it empty.");
+        return K_EINVAL;
+    }
+    if (user_id == NULL || user_id[0] == '\0') {
+        st_err(err, GW_WHY_NOT_FOUND, "user", "There is no such staff user.");
+        return K_ENOTFOUND;
+    }
+    change_job j = {.by = by, .user_id = user_id, .c = c, .a = a};
+    return change_run(g, &j, "staff.change", err);
+}
+
+k_status staff_user_reset_2fa(gw *g, const staff_session *by, const char *user_id,
+                              const char *reason, arena *a, staff_new *out, gw_err *err)
+{
+    K_ASSERT(by != NULL);
+    memset(out, 0, sizeof *out);
+    if (!staff_can(by, STAFF_USERS)) {
+        st_err(err, GW_WHY_FORBIDDEN, "role", "Only an admin may manage staff accounts.");
+        return K_EINVAL;
+    }
+    uint8_t secret[TOTP_SECRET_LEN];
+    char b32[TOTP_SECRET_B32];
+    if (crypto_random(secret, sizeof secret) != K_OK) {
+        st_err(err, GW_WHY_STORAGE, NULL, "Could not mint the account's secrets.");
+        return K_ERR;
+    }
+    totp_b32_encode(secret, sizeof secret, b32, TOTP_SECRET_B32);
+    staff_change keep = {.refund_limit = -2, .disabled = -1, .reason = reason};
+    change_job j = {.by = by, .user_id = user_id, .c = &keep, .new_secret = b32, .a = a};
+    k_status ks = change_run(g, &j, "staff.reset_2fa", err);
+    if (ks != K_OK)
+        return ks;
+    out->id = j.u.id;
+    out->totp_secret = arena_strdup(a, b32);
+    out->totp_uri = arena_printf(
+        a, "otpauth://totp/Kassa:%s?secret=%s&issuer=Kassa&digits=6&period=30", j.u.email, b32);
+    return K_OK;
 }
 
 /* ---- saved views ---- */

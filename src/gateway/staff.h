@@ -11,10 +11,10 @@
  * payment actions themselves are the gateway's ordinary use cases.
  *
  * Secrets: passwords are stored as libsodium argon2id strings; session tokens
- * and recovery codes only as their SHA-256; the TOTP secret is needed in clear
- * to compute codes. Every sign-in (good or bad) and every staff action is an
- * audit row; the row's hash covers the previous row's hash, so an edited or
- * removed row breaks the chain that staff_audit_verify() walks.
+ * and recovery codes only as their SHA-256; the TOTP secret, needed to compute
+ * codes, sealed with the server's key (the store seals and opens it). Every sign-in (good or bad)
+ * and every staff action is an audit row; the row's hash covers the previous row's hash, so an
+ * edited or removed row breaks the chain that staff_audit_verify() walks.
  */
 #ifndef KASSA_STAFF_H
 #define KASSA_STAFF_H
@@ -49,8 +49,10 @@ size_t staff_roles(const staff_role **out);
 typedef struct {
     const char *id, *merchant_id, *email;
     const staff_role *role;
-    const char *token_hash; /* the session's */
-    char csrf[65];          /* the token every change must carry */
+    const char *token_hash;      /* the session's */
+    const char *token;           /* the cookie's token: set by staff_signin_code only (a new one) */
+    int64_t refund_reauth_above; /* the person's own limit, else the role's (minor units) */
+    char csrf[65];               /* the token every change must carry */
     const char *addr;
 } staff_session;
 
@@ -73,6 +75,31 @@ typedef struct {
 k_status staff_user_create(gw *g, const char *merchant_id, const char *email, const char *role,
                            const char *password, arena *a, staff_new *out, gw_err *err);
 
+/* An admin adds a person to the merchant of by (password generated, shown once,
+ * like the CLI's); the account and its audit row are one transaction. */
+k_status staff_user_add(gw *g, const staff_session *by, const char *email, const char *role,
+                        const char *reason, arena *a, staff_new *out, gw_err *err);
+/* The merchant's staff (admins only), by e-mail. */
+k_status staff_user_list(gw *g, const staff_session *by, arena *a, store_staff **out, size_t *n);
+
+typedef struct {
+    const char *role;     /* NULL = unchanged */
+    int64_t refund_limit; /* minor units; -1 = the role's; -2 = unchanged */
+    int disabled;         /* 1 disable, 0 enable, -1 unchanged */
+    const char *reason;
+} staff_change;
+/* Changes a person's role, refund limit or disabled flag, audited in the same
+ * transaction; a change of role or a disabled account ends their sessions.
+ * The last admin who is not disabled cannot lose the role or be disabled
+ * (GW_WHY_WRONG_STATE, K_ECONFLICT; audited as refused). */
+k_status staff_user_change(gw *g, const staff_session *by, const char *user_id,
+                           const staff_change *c, arena *a, gw_err *err);
+/* A new TOTP secret for a person who lost their authenticator (out: totp_secret
+ * and totp_uri, shown once); their sessions end and new recovery codes are
+ * shown at their next sign-in. */
+k_status staff_user_reset_2fa(gw *g, const staff_session *by, const char *user_id,
+                              const char *reason, arena *a, staff_new *out, gw_err *err);
+
 /* ---- sign-in ---- */
 /* Step 1: e-mail and password. On success *token (64 hex, arena-owned) is a
  * session that still needs the code. A failure waits LIMIT_BO_FAIL_DELAY_MS,
@@ -80,9 +107,10 @@ k_status staff_user_create(gw *g, const char *merchant_id, const char *email, co
  * which of e-mail or password was wrong). */
 k_status staff_signin_password(gw *g, const char *email, const char *password, const char *addr,
                                arena *a, const char **token, gw_err *err);
-/* Step 2: the 6-digit code (or a recovery code). On success the session is
- * full; *recovery is NULL or, after the first sign-in, the recovery codes to
- * show once (NULL-terminated). */
+/* Step 2: the 6-digit code (or a recovery code). On success the pending
+ * session is replaced by a signed-in one with a new token (out->token: the
+ * cookie to set; the step-1 token no longer works); *recovery is NULL or, after the first sign-in,
+ * the recovery codes to show once (NULL-terminated). */
 k_status staff_signin_code(gw *g, const char *token, const char *code, const char *addr, arena *a,
                            staff_session *out, const char *const **recovery, gw_err *err);
 /* The signed-in session behind a cookie's token: K_ENOTFOUND when none, ended,
@@ -106,6 +134,24 @@ typedef struct {
  * email: a failed sign-in). */
 k_status staff_audit(gw *g, const staff_session *s, const char *merchant_id, const char *email,
                      const char *addr, const staff_audit_entry *e);
+/* An action's audit row written in the action's own transaction: fill s and e
+ * (outcome NULL = "ok"), attach it to the idempotency record the action is
+ * called with; the gateway appends the row where it stores the success
+ * answer, with after_of(after_ctx, record) as the state after when given
+ * (record: what the use case answers, a gw_payment or a gw_refund). written
+ * tells whether the row went in with the action; an action that failed
+ * wrote nothing and its refusal is audited with staff_audit(). */
+typedef struct {
+    const staff_session *s;
+    staff_audit_entry e;
+    const char *(*after_of)(void *after_ctx, const void *record, arena *a);
+    void *after_ctx;
+    bool written; /* out */
+} staff_audit_hook;
+void staff_audit_attach(staff_audit_hook *h, gw_idem *idem);
+/* Appends the person's row inside a write transaction the caller runs (the
+ * staff accounts' own changes: the change and its row in one transaction). */
+k_status staff_audit_in_tx(store_tx *tx, const staff_session *s, const staff_audit_entry *e);
 /* The row's hash over its fields and the previous hash (out: 65 bytes). */
 void staff_audit_hash(const store_audit *r, char out[65]);
 

@@ -445,6 +445,9 @@ static enum MHD_Result http_send(http_ctx *c)
     const char *ctype = http_ctype_or_default(&c->resp);
     size_t len = 0;
     struct MHD_Response *r = NULL;
+    const http_server *s = c->srv;
+    if (s->cfg.on_done != NULL && c->req.principal != NULL) /* before the body moves to MHD */
+        s->cfg.on_done(&c->req, &c->resp, status, http_now_us() - c->t0_us, s->cfg.on_done_ctx);
     if (c->resp.file_path != NULL) {
         r = http_file_response(c->resp.file_path, &len);
         if (r == NULL) /* vanished between the handler and here: say so */

@@ -45,9 +45,10 @@ struct http_req {
     char request_id[40];                 /* req_... */
     const char *params[HTTP_PARAMS_MAX]; /* values of :name segments, in order */
     int nparams;
-    const char *principal; /* what the auth hook returned (merchant id), NULL if none */
-    arena *arena;          /* freed after the answer is sent */
-    void *internal;        /* the server's; do not touch */
+    const char *principal;  /* what the auth hook returned (merchant id), NULL if none */
+    const char *credential; /* the auth hook may name what authenticated (an API key id) */
+    arena *arena;           /* freed after the answer is sent */
+    void *internal;         /* the server's; do not touch */
 };
 
 /* Request header by name, case-insensitive; NULL when absent. */
@@ -139,6 +140,12 @@ typedef struct {
      * 429 before checking its key. Connections from one address (MHD's cap,
      * 0 = LIMIT_HTTP_PER_IP_MAX); a request head must arrive within
      * head_deadline_s (0 = LIMIT_HTTP_HEAD_DEADLINE_S) or the connection is cut. */
+    /* Called once per authenticated request (principal set) when its answer is
+     * handed to libmicrohttpd (dur_us: from the request's start until then), on
+     * the thread that answers: must be quick and must not call the store. NULL = none. */
+    void (*on_done)(const http_req *req, const http_resp *resp, int status, int64_t dur_us,
+                    void *ctx);
+    void *on_done_ctx;
     int64_t rate_per_s, rate_burst;
     int64_t auth_fail_per_min, auth_fail_burst;
     /* Optional buckets shared by every node (the store on PostgreSQL): both

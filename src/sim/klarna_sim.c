@@ -119,6 +119,7 @@ typedef struct {
     int64_t amount;
     int64_t at_s;
     int sendouts;
+    json_t *lines; /* a refund's order_lines, when it named them */
 } ks_op;
 
 typedef struct {
@@ -407,12 +408,19 @@ static void ks_hpp_token(klarna_sim *ks, ks_hpp *h)
     sim_index_put(&ks->token_ix, h->token, NULL, slot);
 }
 
+static void ks_order_free_json(ks_order *o)
+{
+    json_decref(o->lines);
+    for (int k = 0; k < o->nrefunds; k++)
+        json_decref(o->refunds[k].lines);
+}
+
 static ks_order *ks_order_new(klarna_sim *ks)
 {
     uint32_t slot = (uint32_t)(ks->norders++ % LIMIT_SIM_OBJECTS_MAX);
     ks_order *o = &ks->orders[slot];
     sim_index_del(&ks->order_ix, o->id, NULL, slot);
-    json_decref(o->lines);
+    ks_order_free_json(o);
     memset(o, 0, sizeof(*o));
     ks_uuid(o->id);
     sim_index_put(&ks->order_ix, o->id, NULL, slot);
@@ -733,9 +741,11 @@ static json_t *ks_order_json(ks_order *o)
     }
     for (int i = 0; i < o->nrefunds; i++) {
         ks_iso(o->refunds[i].at_s, at);
-        json_array_append_new(refs, json_pack("{s:s, s:I, s:s}", "refund_id", o->refunds[i].id,
-                                              "refunded_amount", (json_int_t)o->refunds[i].amount,
-                                              "refunded_at", at));
+        json_t *ref = json_pack("{s:s, s:I, s:s}", "refund_id", o->refunds[i].id, "refunded_amount",
+                                (json_int_t)o->refunds[i].amount, "refunded_at", at);
+        if (o->refunds[i].lines != NULL)
+            json_object_set(ref, "order_lines", o->refunds[i].lines);
+        json_array_append_new(refs, ref);
     }
     return json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:O, s:o, s:o, "
@@ -908,8 +918,13 @@ static void api_refund(klarna_sim *ks, char cap[2][KS_ID_LEN + 8], json_t *b, si
         ks_error(r, 403, "REFUND_NOT_ALLOWED", "Too many refunds on this order");
         return;
     }
+    /* Klarna: order lines, when given, must add up to the refunded amount */
+    json_t *lines = json_object_get(b, "order_lines");
+    if (lines != NULL && !ks_check_lines(lines, amount, r))
+        return;
     ks_op *op = &o->refunds[o->nrefunds++];
     ks_uuid(op->id);
+    op->lines = lines != NULL ? json_deep_copy(lines) : NULL;
     op->amount = amount;
     op->at_s = clock_now_s();
     o->refunded += amount;
@@ -1905,7 +1920,7 @@ static void ks_reset(klarna_sim *ks)
         memset(&ks->hpp[i], 0, sizeof(ks->hpp[i]));
     }
     for (size_t i = 0; i < KS_USED(ks->norders); i++) {
-        json_decref(ks->orders[i].lines);
+        ks_order_free_json(&ks->orders[i]);
         memset(&ks->orders[i], 0, sizeof(ks->orders[i]));
     }
     for (size_t i = 0; i < KS_USED(ks->nidem); i++) {

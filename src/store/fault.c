@@ -383,10 +383,19 @@ static k_status f_job_release(store_tx *tx, int64_t *released)
     return st != K_OK ? st : inner->job_release(tx, released);
 }
 
+static void f_set_wake(store *s, void (*fn)(void *arg), void *arg)
+{
+    if (inner->set_wake != NULL)
+        inner->set_wake(s, fn, arg);
+}
+
+/* limit_bucket and limit_window stay NULL: a faulted store's rate limits are
+ * the node's own (store_limits_shared answers false). */
 static const struct store_backend fault_backend = {
     .name = "fault",
     .open = f_open,
     .close = f_close,
+    .set_wake = f_set_wake,
     .write = f_write,
     .read = f_read,
     .schema_version = f_schema_version,
@@ -411,7 +420,6 @@ static const struct store_backend fault_backend = {
     .job_claim = f_job_claim,
     .job_update = f_job_update,
     .job_list = f_job_list,
-    .sql = f_sql,
     .job_release = f_job_release,
     .op_append = f_op_append,
     .op_list = f_op_list,
@@ -427,6 +435,7 @@ static const struct store_backend fault_backend = {
     .idem_put = f_idem_put,
     .idem_delete = f_idem_delete,
     .idem_prune = f_idem_prune,
+    .sql = f_sql, /* the statements written above the backends (store_keys.c, store_staff.c) */
 };
 
 void store_fault_install(store *s)

@@ -191,6 +191,69 @@ static const char *const sq_migrations[] = {
     /* 5: PostgreSQL's limits every node shares; one SQLite node counts them in memory,
      * so here the version only moves on, and both engines keep one numbering */
     "SELECT 1;",
+    /* 6: the back office's staff page (a user disabled, a refund limit of their own) and the
+     * payments list's search terms (customer e-mail, metadata key=value, wallet, Klarna
+     * order), one row each, written with the payment (gw_save_payment), back-filled here.
+     * The TOTP secrets are sealed by store_staff_seal_old() after the migrations. */
+    "ALTER TABLE staff_users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE staff_users ADD COLUMN refund_limit INTEGER NOT NULL DEFAULT -1;"
+    "CREATE TABLE payment_terms("
+    " merchant_id TEXT NOT NULL,"
+    " term TEXT NOT NULL,"
+    " payment_id TEXT NOT NULL,"
+    " PRIMARY KEY(merchant_id, term, payment_id)) WITHOUT ROWID;"
+    "CREATE INDEX payment_terms_payment ON payment_terms(merchant_id, payment_id);"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'email:' || lower(json_extract(body, '$.email')), id FROM objects"
+    " WHERE kind = 'payment_intent' AND json_extract(body, '$.email') IS NOT NULL;"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT o.merchant_id, 'meta:' || m.key || '=' || m.value, o.id"
+    " FROM objects o, json_each(o.body, '$.metadata') m"
+    " WHERE o.kind = 'payment_intent' AND m.type = 'text';"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'wallet:' || upper(json_extract(body, '$.method_detail')), id"
+    " FROM objects WHERE kind = 'payment_intent'"
+    " AND json_extract(body, '$.method_type') LIKE 'alipay%'"
+    " AND json_extract(body, '$.method_detail') IS NOT NULL;"
+    "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
+    " SELECT merchant_id, 'order:' || json_extract(body, '$.order_ref'), id FROM objects"
+    " WHERE kind = 'payment_intent' AND json_extract(body, '$.order_ref') IS NOT NULL;",
+    /* 7: API keys: several per merchant, each with its mode, expiry (a roll's
+     * overlap) and revocation; the merchant's one key so far becomes the first;
+     * the recent API request log */
+    "CREATE TABLE api_keys("
+    " merchant_id TEXT NOT NULL,"
+    " id TEXT PRIMARY KEY,"
+    " mode TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL UNIQUE,"
+    " last4 TEXT NOT NULL,"
+    " idem TEXT,"
+    " created_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " revoked_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_used_ms INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(merchant_id, idem));"
+    "CREATE INDEX api_keys_merchant ON api_keys(merchant_id, created_ms);"
+    "INSERT INTO api_keys(merchant_id, id, mode, kind, name, key_hash, last4, created_ms)"
+    " SELECT id, 'key_' || substr(id, 6), 'test', 'secret', 'Secret key', secret_key_hash, '',"
+    " created * 1000 FROM merchants WHERE secret_key_hash IS NOT NULL;"
+    /* the recent API requests (the developers' page), no bodies */
+    "CREATE TABLE request_log("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " merchant_id TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " method TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " dur_us INTEGER NOT NULL,"
+    " idem_key TEXT,"
+    " error_code TEXT,"
+    " key_id TEXT,"
+    " request_id TEXT NOT NULL);"
+    "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
+    "CREATE INDEX request_log_at ON request_log(at_ms);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

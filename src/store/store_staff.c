@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "../base/buf.h"
+#include "../base/crypto.h"
+#include "../base/log.h"
 
 #define BE(tx) ((tx)->s->backend)
 
@@ -116,7 +118,22 @@ static k_status st_query_one(store_tx *tx, const char *sql, const store_arg *arg
 
 #define ST_U_COLS                                                                                  \
     "merchant_id, id, email, role, pw_hash, totp_secret, recovery, recovery_shown, failed, "       \
-    "locked_until_ms, totp_last_step, created_ms"
+    "locked_until_ms, totp_last_step, created_ms, disabled, refund_limit"
+
+/* The TOTP secret is stored sealed (crypto_seal, docs/security.md) and opened
+ * here on the way out; a box that does not open (another key file) gives NULL,
+ * and then no code matches. */
+static const char *st_open_secret(st_dec *d, const char *stored)
+{
+    if (stored == NULL)
+        return NULL;
+    char plain[CRYPTO_SEAL_PLAIN_MAX + 1];
+    if (crypto_open(stored, plain, sizeof plain) != K_OK) {
+        log_error("store: a staff user's TOTP secret does not open with this key file");
+        return NULL;
+    }
+    return st_dup(d, plain);
+}
 
 static void st_dec_user(st_dec *d, const char *const *v, void *out)
 {
@@ -126,13 +143,15 @@ static void st_dec_user(st_dec *d, const char *const *v, void *out)
                        .email = st_dup(d, v[2]),
                        .role = st_dup(d, v[3]),
                        .pw_hash = st_dup(d, v[4]),
-                       .totp_secret = st_dup(d, v[5]),
+                       .totp_secret = st_open_secret(d, v[5]),
                        .recovery = st_dup(d, v[6]),
                        .recovery_shown = st_int(v[7]) != 0,
                        .failed = (int32_t)st_int(v[8]),
                        .locked_until_ms = st_int(v[9]),
                        .totp_last_step = st_int(v[10]),
-                       .created_ms = st_int(v[11])};
+                       .created_ms = st_int(v[11]),
+                       .disabled = st_int(v[12]) != 0,
+                       .refund_limit = v[13] != NULL ? st_int(v[13]) : -1};
 }
 
 k_status store_staff_insert(store_tx *tx, const store_staff *u)
@@ -141,9 +160,12 @@ k_status store_staff_insert(store_tx *tx, const store_staff *u)
     K_ASSERT(u->merchant_id != NULL);
     K_ASSERT(u->id != NULL);
     K_ASSERT(u->email != NULL);
-    store_arg args[] = {SA_T(u->merchant_id), SA_T(u->id),        SA_T(u->email),
-                        SA_T(u->role),        SA_T(u->pw_hash),   SA_T(u->totp_secret),
-                        SA_T(u->recovery),    SA_I(u->created_ms)};
+    K_ASSERT(u->totp_secret != NULL);
+    char box[CRYPTO_SEALED_MAX];
+    if (crypto_seal(u->totp_secret, box) != K_OK)
+        return K_ERR;
+    store_arg args[] = {SA_T(u->merchant_id), SA_T(u->id), SA_T(u->email),    SA_T(u->role),
+                        SA_T(u->pw_hash),     SA_T(box),   SA_T(u->recovery), SA_I(u->created_ms)};
     return store_sql(tx,
                      "INSERT INTO staff_users(merchant_id, id, email, role, pw_hash, totp_secret, "
                      "recovery, created_ms) VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -188,6 +210,140 @@ k_status store_staff_update_auth(store_tx *tx, const store_staff *u)
     if (ks == K_OK && changed != 1)
         return K_ENOTFOUND;
     return ks;
+}
+
+k_status store_staff_list(store_tx *tx, const char *merchant_id, size_t max, arena *a,
+                          store_staff **out, size_t *n)
+{
+    K_ASSERT(tx != NULL && merchant_id != NULL);
+    K_ASSERT(max >= 1 && max <= LIMIT_STORE_ROWS_MAX);
+    store_arg args[] = {SA_T(merchant_id), SA_I((int64_t)max)};
+    st_many m = {.d = {.a = a}, .decode = st_dec_user, .elem = sizeof(store_staff), .max = max};
+    k_status ks = st_query(
+        tx, "SELECT " ST_U_COLS " FROM staff_users WHERE merchant_id = $1 ORDER BY email LIMIT $2",
+        args, 2, &m);
+    *out = (store_staff *)m.rows;
+    *n = m.n;
+    return ks;
+}
+
+k_status store_staff_update_admin(store_tx *tx, const store_staff *u)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(u->role != NULL);
+    K_ASSERT(u->refund_limit >= -1);
+    store_arg args[] = {SA_T(u->merchant_id), SA_T(u->id), SA_T(u->role), SA_I(u->refund_limit),
+                        SA_I(u->disabled ? 1 : 0)};
+    int64_t changed = 0;
+    k_status ks = store_sql(tx,
+                            "UPDATE staff_users SET role = $3, refund_limit = $4, disabled = $5 "
+                            "WHERE merchant_id = $1 AND id = $2",
+                            args, 5, NULL, NULL, &changed);
+    return ks == K_OK && changed != 1 ? K_ENOTFOUND : ks;
+}
+
+k_status store_staff_set_totp(store_tx *tx, const char *merchant_id, const char *id,
+                              const char *totp_secret)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(totp_secret != NULL);
+    char box[CRYPTO_SEALED_MAX];
+    if (crypto_seal(totp_secret, box) != K_OK)
+        return K_ERR;
+    store_arg args[] = {SA_T(merchant_id), SA_T(id), SA_T(box)};
+    int64_t changed = 0;
+    k_status ks = store_sql(tx,
+                            "UPDATE staff_users SET totp_secret = $3, totp_last_step = 0, "
+                            "recovery = '[]', recovery_shown = 0, failed = 0, "
+                            "locked_until_ms = 0 WHERE merchant_id = $1 AND id = $2",
+                            args, 3, NULL, NULL, &changed);
+    return ks == K_OK && changed != 1 ? K_ENOTFOUND : ks;
+}
+
+static k_status st_count_row(void *ctx, int ncols, const char *const *vals)
+{
+    (void)ncols;
+    *(int64_t *)ctx = st_int(vals[0]);
+    return K_OK;
+}
+
+k_status store_staff_count_admins(store_tx *tx, const char *merchant_id, int64_t *out)
+{
+    K_ASSERT(tx != NULL && merchant_id != NULL);
+    *out = 0;
+    store_arg args[] = {SA_T(merchant_id)};
+    return store_sql(tx,
+                     "SELECT COUNT(*) FROM staff_users WHERE merchant_id = $1 AND role = 'admin' "
+                     "AND disabled = 0",
+                     args, 1, st_count_row, out, NULL);
+}
+
+/* The rows whose secret is still plain text: merchant, id, secret. */
+typedef struct {
+    const char *merchant_id, *id, *secret;
+} st_plain;
+
+static void st_dec_plain(st_dec *d, const char *const *v, void *out)
+{
+    *(st_plain *)out = (st_plain){
+        .merchant_id = st_dup(d, v[0]), .id = st_dup(d, v[1]), .secret = st_dup(d, v[2])};
+}
+
+static k_status st_seal_fn(store_tx *tx, void *arg)
+{
+    int64_t *sealed = arg;
+    arena a;
+    arena_init(&a, 0);
+    store_arg none[] = {SA_I(LIMIT_STORE_ROWS_MAX)};
+    st_many m = {.d = {.a = &a},
+                 .decode = st_dec_plain,
+                 .elem = sizeof(st_plain),
+                 .max = LIMIT_STORE_ROWS_MAX};
+    k_status ks = st_query(tx,
+                           "SELECT merchant_id, id, totp_secret FROM staff_users WHERE "
+                           "substr(totp_secret, 1, 5) <> 'enc1:' LIMIT $1",
+                           none, 1, &m);
+    for (size_t i = 0; ks == K_OK && i < m.n; i++) {
+        const st_plain *row = (const st_plain *)(m.rows + i * sizeof(st_plain));
+        char box[CRYPTO_SEALED_MAX];
+        ks = crypto_seal(row->secret, box);
+        store_arg args[] = {SA_T(row->merchant_id), SA_T(row->id), SA_T(box)};
+        if (ks == K_OK)
+            ks = store_sql(tx,
+                           "UPDATE staff_users SET totp_secret = $3 WHERE merchant_id = $1 AND "
+                           "id = $2",
+                           args, 3, NULL, NULL, NULL);
+    }
+    *sealed = (int64_t)m.n;
+    arena_release(&a);
+    return ks;
+}
+
+static k_status st_unsealed_fn(store_tx *tx, void *arg)
+{
+    store_arg none[] = {SA_I(1)};
+    return store_sql(tx,
+                     "SELECT COUNT(*) FROM (SELECT 1 FROM staff_users WHERE "
+                     "substr(totp_secret, 1, 5) <> 'enc1:' LIMIT $1) AS t",
+                     none, 1, st_count_row, arg, NULL);
+}
+
+k_status store_staff_seal_old(store *s)
+{
+    int64_t plain = 0; /* read first: an open with nothing to seal writes nothing */
+    k_status ks = store_read(s, st_unsealed_fn, &plain);
+    if (ks != K_OK || plain == 0)
+        return ks;
+    for (;;) {
+        int64_t sealed = 0;
+        ks = store_write(s, st_seal_fn, &sealed);
+        if (ks != K_OK)
+            return ks;
+        if (sealed > 0)
+            log_info("store: sealed the TOTP secrets of %lld staff users", (long long)sealed);
+        if (sealed < LIMIT_STORE_ROWS_MAX)
+            return K_OK;
+    }
 }
 
 typedef struct {
@@ -278,6 +434,14 @@ k_status store_session_delete(store_tx *tx, const char *token_hash)
     store_arg args[] = {SA_T(token_hash)};
     return store_sql(tx, "DELETE FROM staff_sessions WHERE token_hash = $1", args, 1, NULL, NULL,
                      NULL);
+}
+
+k_status store_session_delete_user(store_tx *tx, const char *merchant_id, const char *user_id)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    store_arg args[] = {SA_T(merchant_id), SA_T(user_id)};
+    return store_sql(tx, "DELETE FROM staff_sessions WHERE merchant_id = $1 AND user_id = $2", args,
+                     2, NULL, NULL, NULL);
 }
 
 /* ---- the audit log ---- */
@@ -455,6 +619,27 @@ k_status store_view_delete(store_tx *tx, const char *merchant_id, const char *us
 
 /* ---- the payments list ---- */
 
+k_status store_pay_terms_put(store_tx *tx, const char *merchant_id, const char *payment_id,
+                             const char *const *terms, size_t n, bool fresh)
+{
+    K_ASSERT(tx != NULL && tx->writable);
+    K_ASSERT(merchant_id != NULL && payment_id != NULL);
+    store_arg key[] = {SA_T(merchant_id), SA_T(payment_id)};
+    k_status ks = K_OK;
+    if (!fresh)
+        ks = store_sql(tx, "DELETE FROM payment_terms WHERE merchant_id = $1 AND payment_id = $2",
+                       key, 2, NULL, NULL, NULL);
+    for (size_t i = 0; ks == K_OK && i < n; i++) {
+        store_arg args[] = {SA_T(merchant_id), SA_T(terms[i]), SA_T(payment_id)};
+        /* a term given twice (two metadata keys cannot, but be safe): one row */
+        ks = store_sql(tx,
+                       "INSERT INTO payment_terms(merchant_id, term, payment_id) "
+                       "VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
+                       args, 3, NULL, NULL, NULL);
+    }
+    return ks;
+}
+
 #define ST_O_COLS                                                                                  \
     "merchant_id, id, kind, parent_id, status, currency, amount, created, due_at, ext_ref, seq, "  \
     "version, body"
@@ -485,7 +670,17 @@ typedef struct {
     store_arg args[ST_PAY_ARGS_MAX];
     int n;
     k_status st;
+    char *terms[ST_PAY_ARGS_MAX]; /* malloc'd texts the args point at */
+    int nterms;
 } st_where;
+
+static void st_where_free(st_where *w)
+{
+    buf_free(&w->sql);
+    for (int i = 0; i < w->nterms; i++)
+        free(w->terms[i]);
+    w->nterms = 0;
+}
 
 /* Appends piece with every "$?" replaced by this argument's placeholder. */
 static void st_cond(st_where *w, const char *piece, store_arg arg)
@@ -518,6 +713,32 @@ static void st_json_cond(store_tx *tx, st_where *w, const char *field, const cha
     st_cond(w, fmt, SA_T(value));
 }
 
+/* A filter on a search term: the payment_terms index (merchant, term) gives the
+ * ids, each a lookup in objects' unique index; no document is read. */
+static void st_term_cond(st_where *w, const char *prefix, const char *value, bool lower, bool upper)
+{
+    if (value == NULL || w->st != K_OK)
+        return;
+    size_t n = strlen(prefix) + strlen(value) + 1;
+    char *term = malloc(n);
+    if (term == NULL) {
+        w->st = K_ENOMEM;
+        return;
+    }
+    snprintf(term, n, "%s%s", prefix, value);
+    for (char *p = term + strlen(prefix); *p != '\0'; p++) {
+        if (lower && *p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+        if (upper && *p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    }
+    K_ASSERT(w->nterms < ST_PAY_ARGS_MAX);
+    w->terms[w->nterms++] = term;
+    st_cond(
+        w, " AND id IN (SELECT payment_id FROM payment_terms WHERE merchant_id = $1 AND term = $?)",
+        SA_T(term));
+}
+
 static void st_any_id(store_tx *tx, st_where *w, const char *v)
 {
     if (strncmp(v, "pi_", 3) == 0) { /* Kassa's own id: the unique index, no document read */
@@ -536,6 +757,7 @@ static void st_pay_where(store_tx *tx, const char *merchant_id, const store_pay_
 {
     buf_init(&w->sql, 8192);
     w->n = 0;
+    w->nterms = 0;
     w->st = K_OK;
     st_cond(w, " WHERE merchant_id = $? AND kind = 'payment_intent'", SA_T(merchant_id));
     if (q->status != NULL)
@@ -552,8 +774,10 @@ static void st_pay_where(store_tx *tx, const char *merchant_id, const store_pay_
         st_cond(w, " AND amount <= $?", SA_I(q->amount_lte));
     st_json_cond(tx, w, "method_type", q->method, false);
     st_json_cond(tx, w, "country", q->country, true);
-    st_json_cond(tx, w, "email", q->email, true);
-    st_json_cond(tx, w, "order_ref", q->order_ref, false);
+    st_term_cond(w, "email:", q->email, true, false);
+    st_term_cond(w, "meta:", q->meta, false, false);
+    st_term_cond(w, "wallet:", q->wallet, false, true);
+    st_term_cond(w, "order:", q->order_ref, false, false);
     st_json_cond(tx, w, "channel", q->channel, false);
     if (q->any_id != NULL)
         st_any_id(tx, w, q->any_id);
@@ -570,19 +794,25 @@ k_status store_pay_search(store_tx *tx, const char *merchant_id, const store_pay
         st_cond(&w, " AND seq < $?", SA_I(q->before_seq));
     if (q->after_seq > 0)
         st_cond(&w, " AND seq > $?", SA_I(q->after_seq));
-    st_cond(&w, " ORDER BY seq DESC LIMIT $?", SA_I(q->limit + 1));
+    /* With a search term the few matching ids lead (payment_terms, then objects' unique
+     * index) and are sorted; "seq + 0" keeps the planner from walking the whole list in
+     * seq order instead, testing each row against the terms. */
+    st_cond(&w, w.nterms > 0 ? " ORDER BY seq + 0 DESC LIMIT $?" : " ORDER BY seq DESC LIMIT $?",
+            SA_I(q->limit + 1));
     k_status ks = w.st;
     char *sql = NULL;
     if (ks == K_OK)
         sql = arena_printf(a, "SELECT " ST_O_COLS " FROM objects%.*s", (int)w.sql.len, w.sql.data);
-    buf_free(&w.sql);
-    if (ks != K_OK || sql == NULL)
+    if (ks != K_OK || sql == NULL) {
+        st_where_free(&w);
         return ks != K_OK ? ks : K_ENOMEM;
+    }
     st_many m = {.d = {.a = a},
                  .decode = st_dec_obj,
                  .elem = sizeof(store_obj),
                  .max = (size_t)q->limit + 1};
     ks = st_query(tx, sql, w.args, w.n, &m);
+    st_where_free(&w);
     if (ks != K_OK)
         return ks;
     *has_more = m.n > (size_t)q->limit;
@@ -612,12 +842,14 @@ k_status store_pay_totals(store_tx *tx, const char *merchant_id, const store_pay
     if (ks == K_OK)
         sql = arena_printf(a, "SELECT currency, COUNT(*), SUM(amount) FROM objects%.*s",
                            (int)w.sql.len, w.sql.data);
-    buf_free(&w.sql);
-    if (ks != K_OK || sql == NULL)
+    if (ks != K_OK || sql == NULL) {
+        st_where_free(&w);
         return ks != K_OK ? ks : K_ENOMEM;
+    }
     st_many m = {
         .d = {.a = a}, .decode = st_dec_total, .elem = sizeof(store_pay_total), .max = max};
     ks = st_query(tx, sql, w.args, w.n, &m);
+    st_where_free(&w);
     *out = (store_pay_total *)m.rows;
     *n = m.n;
     return ks;

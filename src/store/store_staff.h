@@ -30,6 +30,8 @@ typedef struct {
     int64_t locked_until_ms; /* sign-in refused until then; 0 = not locked */
     int64_t totp_last_step;  /* last accepted TOTP time step (no code used twice) */
     int64_t created_ms;
+    bool disabled;        /* signs in no more; its sessions were ended */
+    int64_t refund_limit; /* minor units above which refunds re-authenticate; -1 = the role's */
 } store_staff;
 
 /* K_ECONFLICT when the e-mail is taken. */
@@ -39,6 +41,21 @@ k_status store_staff_get(store_tx *tx, const char *merchant_id, const char *id, 
                          store_staff *out);
 /* Writes the sign-in state: failed, locked_until_ms, totp_last_step, recovery, recovery_shown. */
 k_status store_staff_update_auth(store_tx *tx, const store_staff *u);
+/* The merchant's staff users, by e-mail, at most max. */
+k_status store_staff_list(store_tx *tx, const char *merchant_id, size_t max, arena *a,
+                          store_staff **out, size_t *n);
+/* Writes what an admin changes: role, refund_limit, disabled. */
+k_status store_staff_update_admin(store_tx *tx, const store_staff *u);
+/* A new TOTP secret (stored sealed); the recovery codes are minted again at the
+ * next sign-in (reset two-factor authentication). */
+k_status store_staff_set_totp(store_tx *tx, const char *merchant_id, const char *id,
+                              const char *totp_secret);
+/* Admins of the merchant who are not disabled. */
+k_status store_staff_count_admins(store_tx *tx, const char *merchant_id, int64_t *out);
+/* Seals the TOTP secrets of rows written before they were sealed (the rest of
+ * migration 4, which SQL alone cannot do); store_open runs it, a no-op after
+ * the first time. */
+k_status store_staff_seal_old(store *s);
 
 /* The id of the only merchant: K_ENOTFOUND when there is none, K_ECONFLICT
  * when there are several (the caller must then name one). */
@@ -60,6 +77,8 @@ k_status store_session_get(store_tx *tx, const char *token_hash, arena *a,
 k_status store_session_touch(store_tx *tx, const char *token_hash, const char *stage,
                              int64_t last_ms);
 k_status store_session_delete(store_tx *tx, const char *token_hash);
+/* Ends every session of a user (disabled, role changed, 2FA reset). */
+k_status store_session_delete_user(store_tx *tx, const char *merchant_id, const char *user_id);
 
 /* ---- the audit log (append-only, hash-chained per merchant) ---- */
 typedef struct {
@@ -115,6 +134,8 @@ k_status store_view_delete(store_tx *tx, const char *merchant_id, const char *us
 typedef struct {
     const char *status, *currency, *method, *country, *email, *order_ref, *channel;
     const char *any_id; /* Kassa's id, ECommPay payment_id, Klarna order id, provider's id */
+    const char *meta;   /* "key=value": a metadata entry (the search terms' index) */
+    const char *wallet; /* Alipay+ wallet: ALIPAY_CN, GCASH, ... (any case) */
     int64_t created_gte, created_lt; /* unix s, 0 = unbounded */
     int64_t amount_gte, amount_lte;  /* minor units, -1 = unbounded */
     int64_t before_seq;              /* keyset: older than this, 0 = newest */
@@ -127,6 +148,14 @@ typedef struct {
     int64_t count;
     int64_t amount; /* sum of amounts, minor units */
 } store_pay_total;
+
+/* The payment's search terms ("email:<lower-case address>", "meta:<key>=<value>",
+ * "wallet:<WALLET>", "order:<Klarna order id>"), replacing those it had; written
+ * in the transaction that writes the payment, so the list's indexed filters
+ * (e-mail, metadata, wallet, order) read one index instead of every document.
+ * fresh: the payment is new (nothing to replace). */
+k_status store_pay_terms_put(store_tx *tx, const char *merchant_id, const char *payment_id,
+                             const char *const *terms, size_t n, bool fresh);
 
 /* Payment documents matching q, newest first. */
 k_status store_pay_search(store_tx *tx, const char *merchant_id, const store_pay_q *q, arena *a,

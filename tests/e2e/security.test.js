@@ -397,6 +397,7 @@ describe('secrets at rest (point 7)', () => {
     const plain = crypto.createHash('sha256').update(k.secretKey).digest('hex');
     assert.match(stored, /^[0-9a-f]{64}$/);
     assert.notEqual(stored, plain, 'not unsalted SHA-256');
+    assert.equal(sql(k.dbPath, `SELECT key_hash FROM api_keys WHERE merchant_id='${k.merchant.id}'`), stored);
     // the ECommPay project secret and webhook signing secrets are sealed
     const ecp = sql(k.dbPath, `SELECT ecp_secret FROM merchants WHERE id='${k.merchant.id}'`);
     assert.match(ecp, /^enc1:/);
@@ -415,11 +416,12 @@ describe('secrets at rest (point 7)', () => {
   it('a row hashed the old way (SHA-256) still authenticates and is upgraded', async () => {
     const plain = crypto.createHash('sha256').update(k.secretKey).digest('hex');
     await k.stop();
-    sql(k.dbPath, `UPDATE merchants SET secret_key_hash='${plain}' WHERE id='${k.merchant.id}'`);
+    // the key rows of api_keys (several keys per merchant) are what authenticates
+    sql(k.dbPath, `UPDATE api_keys SET key_hash='${plain}' WHERE merchant_id='${k.merchant.id}'`);
     await k.restart();
     const r = await k.http('GET', '/v1/payment_intents?limit=1');
     assert.equal(r.status, 200, r.text);
-    const stored = sql(k.dbPath, `SELECT secret_key_hash FROM merchants WHERE id='${k.merchant.id}'`);
+    const stored = sql(k.dbPath, `SELECT key_hash FROM api_keys WHERE merchant_id='${k.merchant.id}'`);
     assert.notEqual(stored, plain, 'upgraded to the keyed hash');
   });
 

@@ -236,6 +236,36 @@ static void db_exec(const char *sql)
     sqlite3_close(db);
 }
 
+/* The first column of the first row of a query, straight from the database. */
+static int db_text_cb(void *ctx, int n, char **vals, char **cols)
+{
+    (void)cols;
+    char *out = ctx;
+    if (n > 0 && out[0] == '\0')
+        snprintf(out, 512, "%s", vals[0] != NULL ? vals[0] : "");
+    return 0;
+}
+
+static void db_text(const char *sql, char out[512])
+{
+    out[0] = '\0';
+    if (g_pg) {
+        PGconn *c = PQconnectdb(g_path);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        if (PQntuples(r) > 0)
+            snprintf(out, 512, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, db_text_cb, out, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 typedef struct {
     store *st;
     gw *g;
@@ -312,6 +342,7 @@ static void signin(fx *f, const char *email, const char *password, const staff_n
     const char *const *rec = NULL;
     assert_int_equal(staff_signin_code(f->g, *token, code, "127.0.0.1", &f->a, s, &rec, &err),
                      K_OK);
+    *token = s->token; /* the signed-in session's own token */
 }
 
 static void test_user_create_and_refusals(void **state)
@@ -359,6 +390,13 @@ static void test_signin_totp_recovery_and_sessions(void **state)
     code_for(&u, 0, code);
     const char *const *rec = NULL;
     assert_int_equal(staff_signin_code(f->g, token, code, "10.0.0.1", &f->a, &s, &rec, &err), K_OK);
+    /* session fixation: the signed-in session has a new token, the password step's is dead */
+    const char *pending = token;
+    token = s.token;
+    assert_non_null(token);
+    assert_string_not_equal(token, pending);
+    staff_session dead;
+    assert_int_equal(staff_session_check(f->g, pending, "10.0.0.1", &f->a, &dead), K_ENOTFOUND);
     assert_non_null(rec); /* first sign-in: the recovery codes, once */
     size_t nrec = 0;
     while (rec[nrec] != NULL)
@@ -380,6 +418,7 @@ static void test_signin_totp_recovery_and_sessions(void **state)
                      K_ECONFLICT);
     assert_int_equal(staff_signin_code(f->g, t2, recovery, "10.0.0.1", &f->a, &s, &rec, &err),
                      K_OK);
+    t2 = s.token;
     assert_null(rec); /* shown once only */
     const char *t3;
     assert_int_equal(staff_signin_password(f->g, "ann@shop.test", "a long enough password",
@@ -577,6 +616,291 @@ static void test_search_and_views(void **state)
     assert_int_equal(n, 0);
 }
 
+/* TOTP secrets are sealed at rest, open again on the way out, and a row written
+ * in clear before (an older database) is sealed when the store is opened. */
+static void test_totp_sealed_round_trip(void **state)
+{
+    fx *f = *state;
+    staff_new u;
+    gw_err err;
+    assert_int_equal(staff_user_create(f->g, NULL, "seal@shop.test", "admin",
+                                       "a long enough password", &f->a, &u, &err),
+                     K_OK);
+    char raw[512];
+    db_text("SELECT totp_secret FROM staff_users WHERE email = 'seal@shop.test'", raw);
+    assert_true(strncmp(raw, "enc1:", 5) == 0);
+    assert_null(strstr(raw, u.totp_secret));
+    staff_session s;
+    const char *token;
+    signin(f, "seal@shop.test", "a long enough password", &u, 0, &s, &token); /* opens it */
+
+    /* an old row in clear: sealed at the next open, and codes still match */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE staff_users SET totp_secret = '%s', totp_last_step = 0 WHERE email = "
+             "'seal@shop.test'",
+             u.totp_secret);
+    db_exec(sql);
+    db_text("SELECT totp_secret FROM staff_users WHERE email = 'seal@shop.test'", raw);
+    assert_string_equal(raw, u.totp_secret);
+    gw_close(f->g);
+    store_close(f->st);
+    assert_int_equal(store_open(&f->st, g_path), K_OK);
+    gw_config gc = {.public_url = "http://127.0.0.1"};
+    assert_int_equal(gw_open(&f->g, f->st, &gc), K_OK);
+    db_text("SELECT totp_secret FROM staff_users WHERE email = 'seal@shop.test'", raw);
+    assert_true(strncmp(raw, "enc1:", 5) == 0);
+    signin(f, "seal@shop.test", "a long enough password", &u, 1, &s, &token);
+    assert_int_equal(staff_session_check(f->g, token, "127.0.0.1", &f->a, &s), K_OK);
+}
+
+static char *render_ok(gw_idem *self, const void *record, arena *a)
+{
+    (void)self;
+    (void)record;
+    return arena_strdup(a, "{}");
+}
+
+static const char *after_meta(void *ctx, const void *record, arena *a)
+{
+    (void)ctx;
+    const gw_payment *p = record;
+    const char *v = json_string_value(json_object_get(p->metadata, "note"));
+    return arena_printf(a, "{\"note\":\"%s\"}", v != NULL ? v : "");
+}
+
+static size_t audit_rows_of(fx *f, const char *object_id, store_audit **rows)
+{
+    store_audit_q q = {.object_id = object_id, .limit = 10};
+    size_t n = 0;
+    bool more = false;
+    assert_int_equal(staff_audit_list(f->g, f->merchant, &q, &f->a, rows, &n, &more), K_OK);
+    return n;
+}
+
+/* The audit row of an action is written in the action's own transaction: when
+ * the row cannot be appended the action does not happen either, and when it
+ * can, both are there. */
+static void test_audit_in_the_action_transaction(void **state)
+{
+    fx *f = *state;
+    gw_err err;
+    gw_payment p;
+    gw_pi_params pp = {.amount = 1000,
+                       .currency = "eur",
+                       .has_amount = true,
+                       .has_currency = true,
+                       .capture_manual = -1};
+    assert_int_equal(gw_pi_create(f->g, f->merchant, &pp, NULL, &f->a, &p, &err), K_OK);
+    const char *pid = arena_strdup(&f->a, p.id);
+    staff_new u;
+    assert_int_equal(
+        staff_user_create(f->g, NULL, "ops@shop.test", "operations", NULL, &f->a, &u, &err), K_OK);
+    staff_session s = {.id = u.id,
+                       .merchant_id = f->merchant,
+                       .email = "ops@shop.test",
+                       .role = staff_role_find("operations"),
+                       .addr = "10.0.0.9"};
+
+    /* the audit table refuses every row: the action's change is rolled back with it */
+    if (g_pg)
+        db_exec("CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit down'; END $$;"
+                "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW "
+                "EXECUTE FUNCTION audit_down();");
+    else
+        db_exec("CREATE TRIGGER audit_down BEFORE INSERT ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'audit down'); END;");
+    json_t *meta = json_pack("{s:s}", "note", "first");
+    gw_pi_params up = {.capture_manual = -1, .metadata = meta};
+    gw_idem idem = {.key = "bo:test:1", .fingerprint = "f1", .render = render_ok};
+    staff_audit_hook h = {.s = &s,
+                          .e = {.action = "payment.update", .object_id = pid, .reason = "test"},
+                          .after_of = after_meta};
+    staff_audit_attach(&h, &idem);
+    assert_int_not_equal(gw_pi_update(f->g, f->merchant, pid, &up, &idem, &f->a, &p, &err), K_OK);
+    assert_false(h.written);
+    assert_int_equal(gw_pi_get(f->g, f->merchant, pid, &f->a, &p, &err), K_OK);
+    assert_null(json_object_get(p.metadata, "note")); /* nothing changed */
+    store_audit *rows;
+    assert_int_equal(audit_rows_of(f, pid, &rows), 0);
+
+    /* the audit table works again: the change and its row commit together */
+    db_exec(g_pg ? "DROP TRIGGER audit_down ON audit_log" : "DROP TRIGGER audit_down");
+    gw_idem idem2 = {.key = "bo:test:2", .fingerprint = "f2", .render = render_ok};
+    staff_audit_attach(&h, &idem2);
+    assert_int_equal(gw_pi_update(f->g, f->merchant, pid, &up, &idem2, &f->a, &p, &err), K_OK);
+    json_decref(meta);
+    assert_true(h.written);
+    assert_int_equal(gw_pi_get(f->g, f->merchant, pid, &f->a, &p, &err), K_OK);
+    assert_string_equal(json_string_value(json_object_get(p.metadata, "note")), "first");
+    assert_int_equal(audit_rows_of(f, pid, &rows), 1);
+    assert_string_equal(rows[0].action, "payment.update");
+    assert_string_equal(rows[0].staff_email, "ops@shop.test");
+    assert_string_equal(rows[0].after_json, "{\"note\":\"first\"}");
+    assert_string_equal(rows[0].outcome, "ok");
+    staff_verify v;
+    assert_int_equal(staff_audit_verify(f->g, f->merchant, &v), K_OK);
+    assert_int_equal(v.bad_seq, 0); /* the row chains onto the one before */
+}
+
+/* The staff page's rules: role and limit changes, disable (sessions end, no
+ * sign-in), the last admin kept, 2FA reset; each change an audit row. */
+static void test_staff_management(void **state)
+{
+    fx *f = *state;
+    gw_err err;
+    staff_new boss, ops;
+    assert_int_equal(staff_user_create(f->g, NULL, "boss@shop.test", "admin",
+                                       "a long enough password", &f->a, &boss, &err),
+                     K_OK);
+    staff_session s;
+    const char *tok;
+    signin(f, "boss@shop.test", "a long enough password", &boss, 0, &s, &tok);
+    assert_int_equal(
+        staff_user_add(f->g, &s, "ops@shop.test", "operations", "new hire", &f->a, &ops, &err),
+        K_OK);
+    assert_true(strlen(ops.password) >= 20);
+    assert_non_null(strstr(ops.totp_uri, "otpauth://totp/Kassa:ops@shop.test?secret="));
+    store_staff *us;
+    size_t n;
+    assert_int_equal(staff_user_list(f->g, &s, &f->a, &us, &n), K_OK);
+    assert_int_equal(n, 2);
+
+    /* the only admin cannot demote or disable themselves */
+    staff_change demote = {.role = "finance", .refund_limit = -2, .disabled = -1};
+    assert_int_equal(staff_user_change(f->g, &s, boss.id, &demote, &f->a, &err), K_ECONFLICT);
+    assert_string_equal(err.param, "role");
+    staff_change off = {.refund_limit = -2, .disabled = 1};
+    assert_int_equal(staff_user_change(f->g, &s, boss.id, &off, &f->a, &err), K_ECONFLICT);
+    assert_int_equal(staff_session_check(f->g, tok, "127.0.0.1", &f->a, &s), K_OK);
+
+    /* a person's own refund limit replaces the role's */
+    staff_change lim = {.refund_limit = 5000, .disabled = -1, .reason = "trainee"};
+    assert_int_equal(staff_user_change(f->g, &s, ops.id, &lim, &f->a, &err), K_OK);
+    staff_session os;
+    const char *otok;
+    signin(f, "ops@shop.test", ops.password, &ops, 0, &os, &otok);
+    assert_int_equal(staff_session_check(f->g, otok, "127.0.0.1", &f->a, &os), K_OK);
+    assert_int_equal(os.refund_reauth_above, 5000);
+    /* a non-admin manages nobody */
+    assert_int_equal(staff_user_change(f->g, &os, boss.id, &off, &f->a, &err), K_EINVAL);
+    assert_int_equal(err.why, GW_WHY_FORBIDDEN);
+
+    /* disabled: the session ends and the password no longer signs in */
+    assert_int_equal(staff_user_change(f->g, &s, ops.id, &off, &f->a, &err), K_OK);
+    assert_int_equal(staff_session_check(f->g, otok, "127.0.0.1", &f->a, &os), K_ENOTFOUND);
+    const char *t2;
+    assert_int_equal(
+        staff_signin_password(f->g, "ops@shop.test", ops.password, "127.0.0.1", &f->a, &t2, &err),
+        K_ECONFLICT);
+    staff_change on = {.refund_limit = -2, .disabled = 0};
+    assert_int_equal(staff_user_change(f->g, &s, ops.id, &on, &f->a, &err), K_OK);
+
+    /* with a second admin, the first may step down */
+    staff_change promote = {.role = "admin", .refund_limit = -1, .disabled = -1};
+    assert_int_equal(staff_user_change(f->g, &s, ops.id, &promote, &f->a, &err), K_OK);
+    assert_int_equal(staff_user_change(f->g, &s, boss.id, &demote, &f->a, &err), K_OK);
+    assert_int_equal(staff_session_check(f->g, tok, "127.0.0.1", &f->a, &s), K_ENOTFOUND);
+
+    /* reset 2FA: a new secret; the old one's codes no longer sign in */
+    signin(f, "ops@shop.test", ops.password, &ops, 1, &os, &otok);
+    staff_new fresh;
+    assert_int_equal(staff_user_reset_2fa(f->g, &os, boss.id, "lost phone", &f->a, &fresh, &err),
+                     K_OK);
+    assert_string_not_equal(fresh.totp_secret, boss.totp_secret);
+    const char *t3;
+    assert_int_equal(staff_signin_password(f->g, "boss@shop.test", "a long enough password",
+                                           "127.0.0.1", &f->a, &t3, &err),
+                     K_OK);
+    char code[8];
+    code_for(&boss, 0, code); /* the lost authenticator's */
+    const char *const *rec = NULL;
+    staff_session bs;
+    assert_int_equal(staff_signin_code(f->g, t3, code, "127.0.0.1", &f->a, &bs, &rec, &err),
+                     K_ECONFLICT);
+    code_for(&fresh, 0, code);
+    assert_int_equal(staff_signin_code(f->g, t3, code, "127.0.0.1", &f->a, &bs, &rec, &err), K_OK);
+    assert_non_null(rec); /* new recovery codes, shown once */
+
+    store_audit *rows;
+    assert_true(audit_rows_of(f, ops.id, &rows) >= 4); /* create, limit, disable, enable, ... */
+    assert_int_equal(audit_rows_of(f, boss.id, &rows) >= 3, true);
+    staff_verify v;
+    assert_int_equal(staff_audit_verify(f->g, f->merchant, &v), K_OK);
+    assert_int_equal(v.bad_seq, 0);
+}
+
+/* The indexed filters: metadata key=value, wallet, e-mail (also after an update). */
+static void test_search_terms(void **state)
+{
+    fx *f = *state;
+    const char *mid = f->merchant;
+    gw_err err;
+    gw_payment p;
+    json_t *meta = json_pack("{s:s,s:s}", "order_id", "A-17", "shop", "north");
+    gw_pi_params pp = {.amount = 500,
+                       .currency = "eur",
+                       .has_amount = true,
+                       .has_currency = true,
+                       .capture_manual = -1,
+                       .metadata = meta};
+    assert_int_equal(gw_pi_create(f->g, mid, &pp, NULL, &f->a, &p, &err), K_OK);
+    json_decref(meta);
+    const char *a_id = arena_strdup(&f->a, p.id);
+    gw_pi_params other = {.amount = 700,
+                          .currency = "eur",
+                          .has_amount = true,
+                          .has_currency = true,
+                          .capture_manual = -1};
+    assert_int_equal(gw_pi_create(f->g, mid, &other, NULL, &f->a, &p, &err), K_OK);
+    const char *b_id = arena_strdup(&f->a, p.id);
+    gw_payment *ps;
+    int64_t *seqs;
+    size_t n;
+    bool more;
+    store_pay_q q = {.meta = "order_id=A-17", .amount_gte = -1, .amount_lte = -1, .limit = 10};
+    assert_int_equal(staff_pay_search(f->g, mid, &q, &f->a, &ps, &seqs, &n, &more), K_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ps[0].id, a_id);
+    q.meta = "order_id=A-1";
+    assert_int_equal(staff_pay_search(f->g, mid, &q, &f->a, &ps, &seqs, &n, &more), K_OK);
+    assert_int_equal(n, 0);
+    /* the customer's e-mail given later, by an update: found by it, in any case */
+    gw_pi_params up = {.capture_manual = -1, .email = "Late@Example.com"};
+    assert_int_equal(gw_pi_update(f->g, mid, b_id, &up, NULL, &f->a, &p, &err), K_OK);
+    store_pay_q m = {.email = "late@EXAMPLE.com", .amount_gte = -1, .amount_lte = -1, .limit = 10};
+    assert_int_equal(staff_pay_search(f->g, mid, &m, &f->a, &ps, &seqs, &n, &more), K_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ps[0].id, b_id);
+    /* a metadata entry removed is no longer found */
+    json_t *clear = json_pack("{s:s}", "order_id", "");
+    gw_pi_params up2 = {.capture_manual = -1, .metadata = clear};
+    assert_int_equal(gw_pi_update(f->g, mid, a_id, &up2, NULL, &f->a, &p, &err), K_OK);
+    json_decref(clear);
+    q.meta = "order_id=A-17";
+    assert_int_equal(staff_pay_search(f->g, mid, &q, &f->a, &ps, &seqs, &n, &more), K_OK);
+    assert_int_equal(n, 0);
+    q.meta = "shop=north";
+    assert_int_equal(staff_pay_search(f->g, mid, &q, &f->a, &ps, &seqs, &n, &more), K_OK);
+    assert_int_equal(n, 1);
+    /* a wallet term (Alipay+ payments): written like the gateway writes it */
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO payment_terms(merchant_id, term, payment_id) VALUES('%s', "
+             "'wallet:GCASH', '%s')",
+             mid, b_id);
+    db_exec(sql);
+    store_pay_q w = {.wallet = "gcash", .amount_gte = -1, .amount_lte = -1, .limit = 10};
+    assert_int_equal(staff_pay_search(f->g, mid, &w, &f->a, &ps, &seqs, &n, &more), K_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ps[0].id, b_id);
+    store_pay_total *t;
+    assert_int_equal(staff_pay_totals(f->g, mid, &w, &f->a, &t, &n), K_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(t[0].amount, 700);
+}
+
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -595,9 +919,15 @@ int main(void)
         cmocka_unit_test(test_i18n_table_complete_and_language_pick),
     };
     const struct CMUnitTest stored[] = {
-        TS(test_user_create_and_refusals), TS(test_signin_totp_recovery_and_sessions),
-        TS(test_lockout_after_failures),   TS(test_audit_chain_detects_edits_and_removals),
+        TS(test_user_create_and_refusals),
+        TS(test_signin_totp_recovery_and_sessions),
+        TS(test_lockout_after_failures),
+        TS(test_audit_chain_detects_edits_and_removals),
         TS(test_search_and_views),
+        TS(test_totp_sealed_round_trip),
+        TS(test_audit_in_the_action_transaction),
+        TS(test_staff_management),
+        TS(test_search_terms),
     };
     int failed =
         cmocka_run_group_tests_name("staff: TOTP, CSRF, passwords, audit hash", pure, NULL, NULL);

@@ -309,7 +309,7 @@ static void h_code_post(bo_req *r)
         return;
     }
     bo_cookie(r, BO_PENDING_COOKIE, "", 0);
-    bo_cookie(r, BO_COOKIE, token, -1);
+    bo_cookie(r, BO_COOKIE, s.token, -1); /* a new token: the pending one is dead */
     if (recovery != NULL) {
         show_recovery(r, recovery);
         return;
@@ -384,12 +384,18 @@ BO_ENTRY(e_dev_ep_create, bo_dev_endpoint_create, STAFF_DEV, 0)
 BO_ENTRY(e_dev_ep_change, bo_dev_endpoint_change, STAFF_DEV, 0)
 BO_ENTRY(e_dev_resend, bo_dev_event_resend, STAFF_DEV, 0)
 BO_ENTRY(e_dev_replay, bo_dev_replay, STAFF_DEV, 0)
+BO_ENTRY(e_staff, bo_staff_page, STAFF_USERS, 0)
+BO_ENTRY(e_staff_create, bo_staff_create, STAFF_USERS, 0)
+BO_ENTRY(e_staff_change, bo_staff_change, STAFF_USERS, 0)
 BO_ENTRY(e_settings, bo_settings_page, STAFF_VIEW, 0)
 BO_ENTRY(e_settings_preview, bo_settings_preview, STAFF_VIEW, BO_IMG_HTTPS)
 BO_ENTRY(e_settings_methods, bo_settings_methods, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_creds, bo_settings_credentials, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_brand, bo_settings_branding, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_expiry, bo_settings_expiry, STAFF_SETTINGS, 0)
+BO_ENTRY(e_dev_key_create, bo_dev_key_create, STAFF_DEV, 0)
+BO_ENTRY(e_dev_key_change, bo_dev_key_change, STAFF_DEV, 0)
+BO_ENTRY(e_dev_requests, bo_dev_requests_page, STAFF_DEV, 0)
 
 #define BOF LIMIT_BO_FORM_MAX
 
@@ -427,12 +433,18 @@ static const http_route bo_routes[] = {
      0},
     {"POST", "/dashboard/developers/events/:id/resend", e_dev_resend, AUTH_NONE, BOF, "bo_dev", 0},
     {"POST", "/dashboard/developers/replay", e_dev_replay, AUTH_NONE, BOF, "bo_dev", 0},
+    {"GET", "/dashboard/staff", e_staff, AUTH_NONE, 0, "bo_staff", 0},
+    {"POST", "/dashboard/staff", e_staff_create, AUTH_NONE, BOF, "bo_staff", 0},
+    {"POST", "/dashboard/staff/:id/:what", e_staff_change, AUTH_NONE, BOF, "bo_staff", 0},
     {"GET", "/dashboard/settings", e_settings, AUTH_NONE, 0, "bo_settings", 0},
     {"GET", "/dashboard/settings/preview", e_settings_preview, AUTH_NONE, 0, "bo_settings", 0},
     {"POST", "/dashboard/settings/methods", e_settings_methods, AUTH_NONE, BOF, "bo_settings", 0},
     {"POST", "/dashboard/settings/credentials", e_settings_creds, AUTH_NONE, BOF, "bo_settings", 0},
     {"POST", "/dashboard/settings/branding", e_settings_brand, AUTH_NONE, BOF, "bo_settings", 0},
     {"POST", "/dashboard/settings/expiry", e_settings_expiry, AUTH_NONE, BOF, "bo_settings", 0},
+    {"GET", "/dashboard/developers/requests", e_dev_requests, AUTH_NONE, 0, "bo_dev", 0},
+    {"POST", "/dashboard/developers/keys", e_dev_key_create, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/keys/:id/:what", e_dev_key_change, AUTH_NONE, BOF, "bo_dev", 0},
 };
 
 size_t backoffice_routes(const http_route **out)

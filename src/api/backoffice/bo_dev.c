@@ -10,11 +10,75 @@
 #include "bo_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "../../base/clock.h"
 
 #include "../../base/log.h"
 
 #define BO_DEV_EVENTS 20 /* recent events listed on the page */
+
+/* Roll the signing secret: both signatures go during the overlap. */
+static void endpoint_roll_form(bo_req *r, const gw_endpoint *e)
+{
+    static const struct {
+        int64_t s;
+        const char *label;
+    } overlaps[] = {{0, "Now"}, {3600, "In 1 hour"}, {86400, "In 24 hours"}, {604800, "In 7 days"}};
+    int64_t now = clock_now_s();
+    if (e->old_secret != NULL && now < e->old_secret_until) {
+        bo_fmt(r, "<p class=\"hint\" data-old-secret-until=\"%lld\">%s ",
+               (long long)e->old_secret_until, T(r, "The previous secret signs too until"));
+        bo_time(r, e->old_secret_until);
+        bo_raw(r, "</p>");
+    }
+    bo_fmt(r,
+           "<details><summary>%s</summary><form method=\"post\" class=\"stack\" "
+           "action=\"/dashboard/developers/endpoints/%s/roll\">",
+           T(r, "Roll the signing secret…"), e->id);
+    bo_csrf_field(r);
+    bo_idem_field(r);
+    bo_fmt(r,
+           "<label for=\"ep-overlap-%s\">%s</label><select id=\"ep-overlap-%s\" name=\"overlap\">",
+           e->id, T(r, "The old secret stops signing"), e->id);
+    for (size_t i = 0; i < K_ARRAY_LEN(overlaps); i++)
+        bo_fmt(r, "<option value=\"%lld\"%s>%s</option>", (long long)overlaps[i].s,
+               i == 2 ? " selected" : "", T(r, overlaps[i].label));
+    bo_fmt(r, "</select><button type=\"submit\" class=\"small\">%s</button></form></details>",
+           T(r, "Roll the secret"));
+}
+
+static void endpoint_roll(bo_req *r, const char *id)
+{
+    const char *ov = bo_f(r, "overlap");
+    char *end = NULL;
+    long long s = ov != NULL ? strtoll(ov, &end, 10) : -1;
+    if (ov == NULL || end == ov || *end != '\0')
+        s = -1;
+    gw_endpoint ep;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_endpoint_roll_secret(r->api->g, r->s.merchant_id, id, s, bo_f(r, "idem"), r->req->arena,
+                                &ep, &err) != K_OK) {
+        bo_audit_action(r, "endpoint.roll_secret", id, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
+        return;
+    }
+    if (ep.replayed) {
+        bo_dev_render(r, 200,
+                      T(r, "Already done: this form was sent before. The secret was shown then."),
+                      NULL, NULL);
+        return;
+    }
+    bo_audit_action(
+        r, "endpoint.roll_secret", id, NULL,
+        arena_printf(r->req->arena, "{\"old_secret_until\":%lld}", (long long)ep.old_secret_until),
+        "ok");
+    bo_dev_render(r, 200, T(r, "Signing secret rolled."), T(r, "New signing secret"), ep.secret);
+}
 
 static void endpoints_table(bo_req *r)
 {
@@ -51,8 +115,9 @@ static void endpoints_table(bo_req *r)
                "action=\"/dashboard/developers/endpoints/%s/delete\">",
                eps[i].id);
         bo_csrf_field(r);
-        bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form></td></tr>",
-               T(r, "Delete"));
+        bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form>", T(r, "Delete"));
+        endpoint_roll_form(r, &eps[i]);
+        bo_raw(r, "</td></tr>");
     }
     if (n == 0)
         bo_fmt(r, "<tr><td colspan=\"4\">%s</td></tr>", T(r, "No endpoints yet."));
@@ -92,6 +157,58 @@ static const char *delivery_summary(bo_req *r, const char *event_id, bool *ok)
     char *s = arena_strndup(r->req->arena, b.data != NULL ? b.data : "", b.len);
     buf_free(&b);
     return s != NULL ? s : "";
+}
+
+/* Replay by filter: event type, creation range, failed deliveries only, one endpoint. */
+static void replay_form(bo_req *r)
+{
+    static const char *const types[] = {"payment_intent.",
+                                        "charge.refunded",
+                                        "checkout.session.",
+                                        "payment_intent.succeeded",
+                                        "payment_intent.payment_failed",
+                                        "payment_intent.amount_capturable_updated"};
+    bo_fmt(r,
+           "<form method=\"post\" action=\"/dashboard/developers/replay\" class=\"card\" "
+           "id=\"replay-filter\"><h3>%s</h3>",
+           T(r, "Replay the deliveries of matching events"));
+    bo_csrf_field(r);
+    bo_idem_field(r);
+    bo_fmt(r,
+           "<input type=\"hidden\" name=\"filter\" value=\"1\"><input type=\"hidden\" "
+           "name=\"tz\" value=\"%d\"><label for=\"rp-type\">%s</label><select id=\"rp-type\" "
+           "name=\"type\"><option value=\"\">%s</option>",
+           bo_tz_offset_min(r), T(r, "Event type"), T(r, "Any type"));
+    for (size_t i = 0; i < K_ARRAY_LEN(types); i++)
+        bo_fmt(r, "<option value=\"%s\">%s%s</option>", types[i], types[i],
+               types[i][strlen(types[i]) - 1] == '.' ? "*" : "");
+    bo_fmt(r,
+           "</select><label for=\"rp-from\">%s</label><input id=\"rp-from\" name=\"from\" "
+           "type=\"date\"><label for=\"rp-to\">%s</label><input id=\"rp-to\" name=\"to\" "
+           "type=\"date\"><label for=\"rp-ep\">%s</label><select id=\"rp-ep\" "
+           "name=\"endpoint\"><option value=\"\">%s</option>",
+           T(r, "Created from"), T(r, "Created until"), T(r, "Endpoint"), T(r, "Every endpoint"));
+    store_list_q q = {.limit = LIMIT_LIST_PAGE_MAX};
+    gw_endpoint *eps = NULL;
+    size_t n = 0;
+    bool more = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_endpoint_list(r->api->g, r->s.merchant_id, &q, r->req->arena, &eps, &n, &more, &err) !=
+        K_OK)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        bo_fmt(r, "<option value=\"%s\">", eps[i].id);
+        bo_esc(r, eps[i].url);
+        bo_raw(r, "</option>");
+    }
+    bo_fmt(r,
+           "</select><label class=\"check\"><input type=\"checkbox\" name=\"failed\" "
+           "value=\"1\" checked> %s</label><label class=\"check\"><input type=\"checkbox\" "
+           "name=\"confirm\" value=\"1\" required> %s</label><button type=\"submit\">%s</button>"
+           "</form>",
+           T(r, "Only deliveries that have not succeeded"),
+           T(r, "Yes, send these events to the endpoints again"), T(r, "Replay matching events"));
 }
 
 static void events_table(bo_req *r)
@@ -138,10 +255,34 @@ static void events_table(bo_req *r)
     }
     if (n == 0)
         bo_fmt(r, "<tr><td colspan=\"5\">%s</td></tr>", T(r, "No events yet."));
-    bo_raw(r, "</tbody></table></div></section>");
+    bo_raw(r, "</tbody></table></div>");
+    replay_form(r);
+    bo_raw(r, "</section>");
 }
 
-static void dev_page(bo_req *r, int status, const char *note, const char *secret)
+/* The ECommPay project's callback URL (merchant setting "ecp_callback_url",
+ * set with POST /v1/kassa/ecommpay/settings). */
+static void ecp_callback(bo_req *r)
+{
+    json_t *s = NULL;
+    const char *url = NULL;
+    if (gw_merchant_settings(r->api->g, r->s.merchant_id, r->req->arena, &s) == K_OK && s != NULL)
+        url = json_string_value(json_object_get(s, "ecp_callback_url"));
+    bo_fmt(r, "<section aria-labelledby=\"ecp-h\"><h2 id=\"ecp-h\">%s</h2><p>",
+           T(r, "ECommPay callback URL"));
+    if (url != NULL && url[0] != '\0') {
+        bo_raw(r, "<code data-ecp-callback>");
+        bo_esc(r, url);
+        bo_raw(r, "</code>");
+    } else {
+        bo_raw(r, T(r, "None: callbacks go only to each payment's merchant_callback_url."));
+    }
+    bo_fmt(r, "</p><p>%s <code>POST /v1/kassa/ecommpay/settings</code></p></section>",
+           T(r, "Set it with"));
+}
+
+void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_title,
+                   const char *secret)
 {
     bo_html_start(r, status);
     bo_page_begin(r, T(r, "Developers"), "developers");
@@ -152,14 +293,20 @@ static void dev_page(bo_req *r, int status, const char *note, const char *secret
         bo_raw(r, "</p>");
     }
     if (secret != NULL) {
-        bo_fmt(r, "<section class=\"card\" role=\"alert\"><h2>%s</h2><p>%s</p><p><code>",
-               T(r, "Signing secret"),
+        bo_fmt(r,
+               "<section class=\"card\" role=\"alert\"><h2>%s</h2><p>%s</p><p><code "
+               "data-secret>",
+               secret_title != NULL ? secret_title : T(r, "Signing secret"),
                T(r, "Copy it now into your shop's configuration: it is shown only once."));
         bo_esc(r, secret);
         bo_raw(r, "</code></p></section>");
     }
+    bo_fmt(r, "<p><a href=\"/dashboard/developers/requests\">%s</a></p>",
+           T(r, "Recent API requests"));
+    bo_dev_keys_section(r);
     endpoints_table(r);
     events_table(r);
+    ecp_callback(r);
     bo_page_end(r);
     bo_finish(r);
 }
@@ -179,7 +326,7 @@ void bo_dev_page(bo_req *r)
     for (size_t i = 0; done != NULL && i < K_ARRAY_LEN(dev_notes); i++)
         if (strcmp(dev_notes[i][0], done) == 0)
             note = T(r, dev_notes[i][1]);
-    dev_page(r, 200, note, NULL);
+    bo_dev_render(r, 200, note, NULL, NULL);
 }
 
 static void dev_done(bo_req *r, const char *what)
@@ -200,11 +347,11 @@ void bo_dev_endpoint_create(bo_req *r)
         K_OK) {
         bo_audit_action(r, "endpoint.create", NULL, NULL, NULL,
                         arena_printf(r->req->arena, "refused: %s", err.message));
-        dev_page(r, bo_status(&err), err.message, NULL);
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
         return;
     }
     bo_audit_action(r, "endpoint.create", ep.id, NULL, NULL, "ok");
-    dev_page(r, 200, T(r, "Endpoint added."), ep.secret);
+    bo_dev_render(r, 200, T(r, "Endpoint added."), NULL, ep.secret);
 }
 
 void bo_dev_endpoint_change(bo_req *r)
@@ -214,6 +361,10 @@ void bo_dev_endpoint_change(bo_req *r)
     memset(&err, 0, sizeof err);
     gw_endpoint ep;
     k_status ks;
+    if (strcmp(what, "roll") == 0) {
+        endpoint_roll(r, id);
+        return;
+    }
     if (strcmp(what, "delete") == 0) {
         ks = gw_endpoint_delete(r->api->g, r->s.merchant_id, id, NULL, r->req->arena, &ep, &err);
     } else if (strcmp(what, "disable") == 0 || strcmp(what, "enable") == 0) {
@@ -229,7 +380,7 @@ void bo_dev_endpoint_change(bo_req *r)
     if (ks != K_OK) {
         bo_audit_action(r, action, id, NULL, NULL,
                         arena_printf(r->req->arena, "refused: %s", err.message));
-        dev_page(r, bo_status(&err), err.message, NULL);
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
         return;
     }
     bo_audit_action(r, action, id, NULL, NULL, "ok");
@@ -244,15 +395,83 @@ void bo_dev_event_resend(bo_req *r)
     if (gw_event_resend(r->api->g, r->s.merchant_id, id, &err) != K_OK) {
         bo_audit_action(r, "event.resend", id, NULL, NULL,
                         arena_printf(r->req->arena, "refused: %s", err.message));
-        dev_page(r, bo_status(&err), err.message, NULL);
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
         return;
     }
     bo_audit_action(r, "event.resend", id, NULL, NULL, "ok");
     dev_done(r, "resent");
 }
 
+/* YYYY-MM-DD in the person's time zone (minutes east of UTC): unix s of its start. */
+static bool dev_day(const char *s, int tz_min, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, "%Y-%m-%d", &tm);
+    if (end == NULL || *end != '\0')
+        return false;
+    *out = (int64_t)timegm(&tm) - (int64_t)tz_min * 60;
+    return true;
+}
+
+static void dev_replay_filtered(bo_req *r)
+{
+    gw_replay_q q = {.failed_only = bo_f(r, "failed") != NULL};
+    const char *type = bo_f(r, "type"), *ep = bo_f(r, "endpoint");
+    const char *from = bo_f(r, "from"), *to = bo_f(r, "to"), *tzs = bo_f(r, "tz");
+    q.type = type != NULL && type[0] != '\0' ? type : NULL;
+    q.endpoint_id = ep != NULL && ep[0] != '\0' ? ep : NULL;
+    int tz = tzs != NULL ? (int)strtol(tzs, NULL, 10) : 0;
+    if (tz < -840 || tz > 840)
+        tz = 0;
+    const char *bad = NULL;
+    if (bo_f(r, "confirm") == NULL)
+        bad = T(r, "Tick the confirmation box to replay the events.");
+    else if (from != NULL && from[0] != '\0' && !dev_day(from, tz, &q.created_gte))
+        bad = T(r, "Created from: give a date such as 2026-12-01.");
+    else if (to != NULL && to[0] != '\0' && !dev_day(to, tz, &q.created_lte))
+        bad = T(r, "Created until: give a date such as 2026-12-01.");
+    if (q.created_lte > 0)
+        q.created_lte += 86399; /* until the end of that day */
+    if (bad != NULL) {
+        bo_audit_action(r, "event.replay_filter", NULL, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", bad));
+        bo_dev_render(r, 400, bad, NULL, NULL);
+        return;
+    }
+    int64_t events = 0, deliveries = 0;
+    bool replayed = false;
+    gw_err err;
+    memset(&err, 0, sizeof err);
+    if (gw_event_replay(r->api->g, r->s.merchant_id, &q, bo_f(r, "idem"), &events, &deliveries,
+                        &replayed, &err) != K_OK) {
+        bo_audit_action(r, "event.replay_filter", NULL, NULL, NULL,
+                        arena_printf(r->req->arena, "refused: %s", err.message));
+        bo_dev_render(r, bo_status(&err), err.message, NULL, NULL);
+        return;
+    }
+    json_t *aj =
+        json_pack("{s:s,s:I,s:I,s:b,s:s,s:I,s:I}", "type", q.type != NULL ? q.type : "", "from",
+                  (json_int_t)q.created_gte, "to", (json_int_t)q.created_lte, "failed_only",
+                  q.failed_only, "endpoint", q.endpoint_id != NULL ? q.endpoint_id : "", "events",
+                  (json_int_t)events, "deliveries", (json_int_t)deliveries);
+    char *after = aj != NULL ? json_dumps(aj, JSON_COMPACT) : NULL;
+    json_decref(aj);
+    arena_defer(r->req->arena, free, after);
+    if (!replayed)
+        bo_audit_action(r, "event.replay_filter", NULL, NULL, after, "ok");
+    char *note = arena_printf(
+        r->req->arena, "%s %lld / %lld%s", T(r, "Events replayed / deliveries:"), (long long)events,
+        (long long)deliveries, replayed ? T(r, " (already done: this form was sent before)") : "");
+    bo_dev_render(r, 200, note, NULL, NULL);
+}
+
 void bo_dev_replay(bo_req *r)
 {
+    if (bo_f(r, "filter") != NULL) {
+        dev_replay_filtered(r);
+        return;
+    }
     store_list_q q = {.limit = BO_DEV_EVENTS};
     gw_event *evs = NULL;
     size_t n = 0, sent = 0;

@@ -109,6 +109,8 @@ void bo_page_begin(bo_req *r, const char *title, const char *nav)
         if (staff_can(&r->s, STAFF_DEV))
             bo_nav_item(r, "/dashboard/developers", T(r, "Developers"), "developers", nav);
         bo_nav_item(r, "/dashboard/settings", T(r, "Settings"), "settings", nav);
+        if (staff_can(&r->s, STAFF_USERS))
+            bo_nav_item(r, "/dashboard/staff", T(r, "Staff"), "staff", nav);
         bo_raw(r, "</ul></nav><div class=\"who\"><span>");
         bo_esc(r, r->s.email);
         bo_fmt(r, " · %s</span>", T(r, r->s.role->name));

@@ -108,6 +108,9 @@ void bo_dev_endpoint_create(bo_req *r);
 void bo_dev_endpoint_change(bo_req *r);
 void bo_dev_event_resend(bo_req *r);
 void bo_dev_replay(bo_req *r);
+void bo_staff_page(bo_req *r);
+void bo_staff_create(bo_req *r);
+void bo_staff_change(bo_req *r);
 /* The Settings page (bo_settings.c). */
 void bo_settings_page(bo_req *r);
 void bo_settings_preview(bo_req *r);
@@ -125,6 +128,13 @@ void bo_reports_schedule_create(bo_req *r);
 void bo_reports_schedule_delete(bo_req *r);
 void bo_chartjs_load(void);       /* Debian's Chart.js, read once (at start) */
 void bo_chartjs_serve(bo_req *r); /* /dashboard/static/chart.js */
+/* The developers' page with a note and, shown once, a secret under its title. */
+void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_title,
+                   const char *secret);
+void bo_dev_keys_section(bo_req *r); /* bo_dev_keys.c */
+void bo_dev_key_create(bo_req *r);
+void bo_dev_key_change(bo_req *r);
+void bo_dev_requests_page(bo_req *r); /* bo_dev_requests.c */
 
 /* Audits one staff action on object_id with the result (outcome "ok" or "refused: ..."). */
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,

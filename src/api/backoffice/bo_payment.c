@@ -29,6 +29,7 @@ struct bo_action {
     unsigned perm;     /* what the role needs */
     const char *label; /* English; bo_t translates */
     bo_act_fn fn;
+    bool record_is_refund; /* the use case answers a gw_refund (else the payment) */
 };
 
 /* What a failed action tells the page: which action, and why. */
@@ -40,7 +41,7 @@ typedef struct {
 
 static void payment_page(bo_req *r, int status, const gw_payment *p, const bo_notice *n);
 
-static const char *bo_pay_snapshot(bo_req *r, const gw_payment *p)
+static const char *pay_snapshot_in(arena *a, const gw_payment *p)
 {
     json_t *o =
         json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "status", pay_state_name(p->m.state), "amount",
@@ -49,9 +50,35 @@ static const char *bo_pay_snapshot(bo_req *r, const gw_payment *p)
                   "auth_expires_at", (json_int_t)p->auth_expires_at);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char *copy = arena_strdup(r->req->arena, s != NULL ? s : "{}");
+    char *copy = arena_strdup(a, s != NULL ? s : "{}");
     free(s);
     return copy;
+}
+
+/* staff_audit_hook.after_of: the state after, from what the use case answered
+ * inside its transaction (a refund for the refund actions, else the payment). */
+static const char *after_of_payment(void *ctx, const void *record, arena *a)
+{
+    (void)ctx;
+    return pay_snapshot_in(a, record);
+}
+
+static const char *after_of_refund(void *ctx, const void *record, arena *a)
+{
+    (void)ctx;
+    const gw_refund *rf = record;
+    json_t *o = json_pack("{s:s,s:I,s:s}", "refund", rf->id, "amount", (json_int_t)rf->amount,
+                          "status", rf->status != NULL ? rf->status : "");
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char *copy = arena_strdup(a, s != NULL ? s : "{}");
+    free(s);
+    return copy;
+}
+
+static const char *bo_pay_snapshot(bo_req *r, const gw_payment *p)
+{
+    return pay_snapshot_in(r->req->arena, p);
 }
 
 static char *bo_idem_render(gw_idem *self, const void *record, arena *a)
@@ -160,7 +187,7 @@ static k_status act_refund(bo_req *r, const bo_action *a, gw_payment *p, gw_idem
         return K_EINVAL;
     }
     int64_t asked = full ? p->m.captured - p->m.refunded - p->m.refund_pending : amount;
-    if (asked > r->s.role->refund_reauth_above &&
+    if (asked > r->s.refund_reauth_above &&
         !staff_reauth(r->api->g, &r->s, bo_f(r, "reauth"), r->req->arena)) {
         snprintf(err->param, sizeof err->param, "reauth");
         snprintf(err->message, sizeof err->message, "%s",
@@ -169,6 +196,50 @@ static k_status act_refund(bo_req *r, const bo_action *a, gw_payment *p, gw_idem
         return K_EINVAL;
     }
     gw_refund_params rp = {.payment_id = p->id, .amount = full ? 0 : amount};
+    gw_refund out;
+    return gw_refund_create(r->api->g, r->s.merchant_id, &rp, idem, r->req->arena, &out, err);
+}
+
+/* Refund by lines: the quantities chosen per order line; the gateway computes
+ * the amount from them (and sends the lines to Klarna). */
+static k_status act_refund_lines(bo_req *r, const bo_action *a, gw_payment *p, gw_idem *idem,
+                                 gw_err *err)
+{
+    (void)a;
+    json_t *chosen = json_array();
+    arena_defer(r->req->arena, (void (*)(void *))json_decref, chosen);
+    size_t i;
+    json_t *l;
+    json_array_foreach(p->lines, i, l)
+    {
+        char key[32];
+        snprintf(key, sizeof key, "rqty_%zu", i);
+        const char *v = bo_f(r, key);
+        char *end = NULL;
+        long long q = v != NULL ? strtoll(v, &end, 10) : 0;
+        if (v != NULL && (*end != '\0' || q < 0 || q > 100000)) {
+            snprintf(err->param, sizeof err->param, "%s", key);
+            snprintf(err->message, sizeof err->message, "%s",
+                     T(r, "Give a whole quantity (0 removes the line)."));
+            err->why = GW_WHY_PARAM_INVALID;
+            return K_EINVAL;
+        }
+        if (q > 0)
+            json_array_append_new(
+                chosen, json_pack("{s:I,s:I}", "line", (json_int_t)i, "quantity", (json_int_t)q));
+    }
+    int64_t amount = 0;
+    if (gw_refund_lines_amount(p, chosen, r->req->arena, &amount, NULL, err) != K_OK)
+        return K_EINVAL;
+    if (amount > r->s.refund_reauth_above &&
+        !staff_reauth(r->api->g, &r->s, bo_f(r, "reauth"), r->req->arena)) {
+        snprintf(err->param, sizeof err->param, "reauth");
+        snprintf(err->message, sizeof err->message, "%s",
+                 T(r, "Refunds this large need your password or a current authentication code."));
+        err->why = GW_WHY_FORBIDDEN;
+        return K_EINVAL;
+    }
+    gw_refund_params rp = {.payment_id = p->id, .lines = chosen};
     gw_refund out;
     return gw_refund_create(r->api->g, r->s.merchant_id, &rp, idem, r->req->arena, &out, err);
 }
@@ -253,16 +324,17 @@ static k_status act_edit(bo_req *r, const bo_action *a, gw_payment *p, gw_idem *
 }
 
 static const bo_action bo_actions[] = {
-    {"capture", STAFF_ACT, "Capture in full", act_capture},
-    {"capture_lines", STAFF_ACT, "Capture the shipped lines", act_capture_lines},
-    {"capture_amount", STAFF_ACT, "Capture an amount", act_capture_amount},
-    {"cancel", STAFF_ACT, "Cancel the reservation", act_cancel},
-    {"release", STAFF_ACT, "Release the remainder", act_cancel},
-    {"extend", STAFF_ACT, "Extend the authorisation", act_extend},
-    {"edit_lines", STAFF_ACT, "Change the order lines", act_edit},
-    {"resend", STAFF_ACT, "Resend payment instructions", act_resend},
-    {"sync", STAFF_ACT, "Check status with the provider", act_sync},
-    {"refund", STAFF_REFUND, "Refund", act_refund},
+    {"capture", STAFF_ACT, "Capture in full", act_capture, false},
+    {"capture_lines", STAFF_ACT, "Capture the shipped lines", act_capture_lines, false},
+    {"capture_amount", STAFF_ACT, "Capture an amount", act_capture_amount, false},
+    {"cancel", STAFF_ACT, "Cancel the reservation", act_cancel, false},
+    {"release", STAFF_ACT, "Release the remainder", act_cancel, false},
+    {"extend", STAFF_ACT, "Extend the authorisation", act_extend, false},
+    {"edit_lines", STAFF_ACT, "Change the order lines", act_edit, false},
+    {"resend", STAFF_ACT, "Resend payment instructions", act_resend, false},
+    {"sync", STAFF_ACT, "Check status with the provider", act_sync, false},
+    {"refund", STAFF_REFUND, "Refund", act_refund, true},
+    {"refund_lines", STAFF_REFUND, "Refund order lines", act_refund_lines, true},
 };
 
 static const bo_action *action_find(const char *name)
@@ -291,6 +363,8 @@ static bool action_shown(const char *name, const gw_payment *p)
         return auth && klarna;
     if (strcmp(name, "refund") == 0)
         return p->m.captured - p->m.refunded - p->m.refund_pending > 0;
+    if (strcmp(name, "refund_lines") == 0)
+        return p->m.captured - p->m.refunded - p->m.refund_pending > 0 && has_lines;
     if (strcmp(name, "resend") == 0)
         return klarna && p->m.captured > 0;
     return strcmp(name, "sync") == 0 && p->latest_attempt != NULL;
@@ -298,16 +372,19 @@ static bool action_shown(const char *name, const gw_payment *p)
 
 /* ---- running an action ---- */
 
+/* The reason typed, at most LIMIT_BO_REASON_MAX bytes (arena copy). */
+static const char *bo_reason(bo_req *r)
+{
+    const char *reason = bo_f(r, "reason");
+    if (reason != NULL && strlen(reason) > LIMIT_BO_REASON_MAX) /* may cut UTF-8: display only */
+        return arena_printf(r->req->arena, "%.*s", LIMIT_BO_REASON_MAX, reason);
+    return reason;
+}
+
 void bo_audit_action(bo_req *r, const char *action, const char *object_id, const char *before,
                      const char *after, const char *outcome)
 {
-    const char *reason = bo_f(r, "reason");
-    char cut[LIMIT_BO_REASON_MAX + 1];
-    if (reason != NULL && strlen(reason) > LIMIT_BO_REASON_MAX) {
-        memcpy(cut, reason, LIMIT_BO_REASON_MAX); /* may cut a UTF-8 sequence: display only */
-        cut[LIMIT_BO_REASON_MAX] = '\0';
-        reason = cut;
-    }
+    const char *reason = bo_reason(r);
     staff_audit_entry e = {.action = action,
                            .object_id = object_id,
                            .before_json = before,
@@ -377,6 +454,14 @@ static void action_run(bo_req *r, const bo_action *a, gw_payment *p)
         return;
     }
     const char *before = bo_pay_snapshot(r, p);
+    /* The audit row goes in with the action's own change (one transaction). */
+    staff_audit_hook audit = {.s = &r->s,
+                              .e = {.action = arena_printf(r->req->arena, "payment.%s", a->name),
+                                    .object_id = p->id,
+                                    .before_json = before,
+                                    .reason = bo_reason(r)},
+                              .after_of = a->record_is_refund ? after_of_refund : after_of_payment};
+    staff_audit_attach(&audit, &idem);
     ks = a->fn(r, a, p, action_takes_idem(a) ? &idem : NULL, &err);
     if (ks == K_OK && !action_takes_idem(a))
         gw_idem_store_error(r->api->g, r->s.merchant_id, &idem, 200, "{\"backoffice\":true}");
@@ -385,13 +470,16 @@ static void action_run(bo_req *r, const bo_action *a, gw_payment *p)
         action_refused(r, a, p, &err);
         return;
     }
-    gw_payment after;
-    gw_err e2;
-    const char *after_s = NULL;
-    if (gw_pi_get(r->api->g, r->s.merchant_id, p->id, r->req->arena, &after, &e2) == K_OK)
-        after_s = bo_pay_snapshot(r, &after);
-    bo_audit_action(r, arena_printf(r->req->arena, "payment.%s", a->name), p->id, before, after_s,
-                    "ok");
+    if (!audit.written) {
+        /* resend and sync take no idempotency record of their own in the gateway:
+         * their row follows the answer, in its own transaction */
+        gw_payment after;
+        gw_err e2;
+        const char *after_s = NULL;
+        if (gw_pi_get(r->api->g, r->s.merchant_id, p->id, r->req->arena, &after, &e2) == K_OK)
+            after_s = bo_pay_snapshot(r, &after);
+        bo_audit_action(r, audit.e.action, p->id, before, after_s, "ok");
+    }
     http_resp_redirect(
         r->req, r->resp,
         arena_printf(r->req->arena, "/dashboard/payments/%s?done=%s", p->id, a->name));
@@ -751,17 +839,55 @@ static void form_edit(bo_req *r, const gw_payment *p)
                 "changes."));
 }
 
+static void form_reauth(bo_req *r, const gw_payment *p, const bo_action *a, const bo_notice *n)
+{
+    bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
+               strcmp(n->param, "reauth") == 0;
+    const char *id = strcmp(a->name, "refund") == 0 ? "reauth" : "reauth-lines";
+    bo_fmt(r, "<label for=\"%s\">%s ", id, T(r, "Password or authentication code, needed above"));
+    bo_money(r, r->s.refund_reauth_above, p->currency);
+    bo_fmt(r,
+           "</label><input id=\"%s\" name=\"reauth\" type=\"password\" "
+           "autocomplete=\"current-password\"%s>",
+           id, bad ? " aria-invalid=\"true\"" : "");
+}
+
 static void form_refund(bo_req *r, const gw_payment *p, const bo_action *a, const bo_notice *n)
 {
     form_amount(r, a, T(r, "Amount (empty: everything refundable)"), n);
-    bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
-               strcmp(n->param, "reauth") == 0;
-    bo_fmt(r, "<label for=\"reauth\">%s ", T(r, "Password or authentication code, needed above"));
-    bo_money(r, r->s.role->refund_reauth_above, p->currency);
-    bo_fmt(r,
-           "</label><input id=\"reauth\" name=\"reauth\" type=\"password\" "
-           "autocomplete=\"current-password\"%s>",
-           bad ? " aria-invalid=\"true\"" : "");
+    form_reauth(r, p, a, n);
+}
+
+/* Each order line with how many of it may still be refunded. */
+static void form_refund_lines(bo_req *r, const gw_payment *p, const bo_action *a,
+                              const bo_notice *n)
+{
+    bo_fmt(r, "<fieldset><legend>%s</legend>", T(r, "Quantities to refund"));
+    size_t i;
+    json_t *l;
+    json_array_foreach(p->lines, i, l)
+    {
+        long long qty = (long long)json_integer_value(json_object_get(l, "quantity"));
+        long long left =
+            qty - (long long)json_integer_value(json_object_get(l, "refunded_quantity"));
+        char key[32];
+        snprintf(key, sizeof key, "rqty_%zu", i);
+        bool bad = n != NULL && strcmp(n->action, a->name) == 0 && n->param != NULL &&
+                   strcmp(n->param, key) == 0;
+        bo_fmt(r, "<p><label for=\"rqty-%zu\">", i);
+        bo_esc(r, json_string_value(json_object_get(l, "name")));
+        bo_raw(r, " (");
+        bo_money(r, json_integer_value(json_object_get(l, "total_amount")), p->currency);
+        bo_fmt(r, "; %s %lld)</label>", T(r, "refundable quantity"), left > 0 ? left : 0);
+        bo_fmt(r,
+               "<input id=\"rqty-%zu\" name=\"rqty_%zu\" type=\"number\" min=\"0\" "
+               "max=\"%lld\" value=\"0\" inputmode=\"numeric\"%s%s></p>",
+               i, i, left > 0 ? left : 0, left > 0 ? "" : " disabled",
+               bad ? " aria-invalid=\"true\"" : "");
+    }
+    bo_fmt(r, "</fieldset><p class=\"hint\">%s</p>",
+           T(r, "The amount is the lines' total; Klarna receives the lines."));
+    form_reauth(r, p, a, n);
 }
 
 static void action_form(bo_req *r, const gw_payment *p, const bo_action *a, const bo_notice *n)
@@ -781,6 +907,8 @@ static void action_form(bo_req *r, const gw_payment *p, const bo_action *a, cons
         form_edit(r, p);
     else if (a->fn == act_refund)
         form_refund(r, p, a, n);
+    else if (a->fn == act_refund_lines)
+        form_refund_lines(r, p, a, n);
     form_end(r, a);
 }
 

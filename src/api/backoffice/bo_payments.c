@@ -80,6 +80,18 @@ static void filter_parse(bo_req *r, bo_filter *f)
     q->email = bo_q(r, "email");
     q->order_ref = bo_q(r, "order");
     q->any_id = bo_q(r, "q");
+    q->wallet = bo_q(r, "wallet");
+    const char *meta = bo_q(r, "meta");
+    const char *colon = meta != NULL ? strchr(meta, ':') : NULL;
+    if (meta != NULL && (colon == NULL || colon == meta || colon[1] == '\0' ||
+                         colon - meta > LIMIT_METADATA_KEY_MAX)) {
+        filter_bad(f, "meta", T(r, "Give the metadata as key:value."));
+    } else if (meta != NULL) { /* the search term's form: key=value */
+        char *kv = arena_strdup(r->req->arena, meta);
+        if (kv != NULL)
+            kv[colon - meta] = '=';
+        q->meta = kv;
+    }
     q->limit = LIMIT_BO_PAGE_ROWS;
     const char *cur = bo_q(r, "currency");
     if (cur != NULL && !(bo_code_ok(cur, 3) && currency_find(cur) != NULL))
@@ -116,7 +128,7 @@ static const char *filter_query(bo_req *r)
 {
     static const char *const keys[] = {"status",     "currency",   "method", "channel", "country",
                                        "email",      "order",      "q",      "from",    "to",
-                                       "amount_min", "amount_max", "tz"};
+                                       "amount_min", "amount_max", "tz",     "meta",    "wallet"};
     buf b;
     buf_init(&b, 4096);
     for (size_t i = 0; i < K_ARRAY_LEN(keys); i++) {
@@ -226,9 +238,9 @@ static void filter_form(bo_req *r, const bo_filter *f)
            T(r, "Filters"));
     field_text(r, f, "q", T(r, "Search by any id"), "search",
                T(r, "pi_…, ECommPay payment_id, Klarna order id, Alipay+ id"));
-    static const char *const more[] = {"status",  "method",     "channel",   "currency",
-                                       "country", "email",      "order",     "from",
-                                       "to",      "amount_min", "amount_max"};
+    static const char *const more[] = {"status",     "method", "channel", "currency", "country",
+                                       "email",      "order",  "from",    "to",       "amount_min",
+                                       "amount_max", "meta",   "wallet"};
     bool open = f->bad_param != NULL;
     for (size_t i = 0; i < K_ARRAY_LEN(more); i++)
         open |= bo_q(r, more[i]) != NULL;
@@ -241,6 +253,8 @@ static void filter_form(bo_req *r, const bo_filter *f)
     field_text(r, f, "country", T(r, "Country"), "text", "DE");
     field_text(r, f, "email", T(r, "Customer e-mail"), "email", NULL);
     field_text(r, f, "order", T(r, "Order reference"), "text", NULL);
+    field_text(r, f, "meta", T(r, "Metadata (key:value)"), "text", "order_id:1234");
+    field_text(r, f, "wallet", T(r, "Wallet"), "text", "ALIPAY_CN");
     field_text(r, f, "from", T(r, "Created from"), "date", NULL);
     field_text(r, f, "to", T(r, "Created until"), "date", NULL);
     field_text(r, f, "amount_min", T(r, "Amount from"), "text", "0.00");
@@ -296,7 +310,8 @@ static bool filter_narrows(const store_pay_q *q)
 {
     return q->status != NULL || q->currency != NULL || q->method != NULL || q->country != NULL ||
            q->email != NULL || q->order_ref != NULL || q->channel != NULL || q->any_id != NULL ||
-           q->created_gte > 0 || q->created_lt > 0 || q->amount_gte >= 0 || q->amount_lte >= 0;
+           q->meta != NULL || q->wallet != NULL || q->created_gte > 0 || q->created_lt > 0 ||
+           q->amount_gte >= 0 || q->amount_lte >= 0;
 }
 
 static void totals_line(bo_req *r, const bo_filter *f)

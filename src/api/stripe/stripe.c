@@ -11,6 +11,8 @@
 #include "../../base/clock.h"
 #include "../../base/crypto.h"
 #include "../../base/log.h"
+#include "../../gateway/keys.h"
+#include "../../gateway/reqlog.h"
 
 /* ---- request plumbing ---- */
 
@@ -1520,10 +1522,12 @@ const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ct
             snprintf(key, sizeof(key), "%.*s", (int)sizeof(key) - 1, (char *)raw);
         }
     }
-    const char *merchant = NULL;
+    const char *merchant = NULL, *key_id = NULL;
     if (key[0] != '\0' && strncmp(key, "sk_", 3) == 0 &&
-        gw_merchant_auth(c->g, key, req->arena, &merchant) == K_OK)
+        gw_key_auth(c->g, key, req->arena, &merchant, &key_id) == K_OK) {
+        req->credential = key_id; /* the request log names the key by its id */
         return merchant;
+    }
     char msg[160];
     size_t len = strlen(key);
     if (key[0] == '\0')
@@ -1541,6 +1545,34 @@ const char *stripe_auth(http_req *req, http_resp *resp, http_auth kind, void *ct
     free(s);
     (void)kind;
     return NULL;
+}
+
+/* The request log's entry of a request authenticated with a secret key: the
+ * error code read from a JSON error answer, never the body itself. */
+void stripe_request_done(const http_req *req, const http_resp *resp, int status, int64_t dur_us,
+                         void *ctx)
+{
+    api_ctx *c = ctx;
+    char code[48] = "";
+    if (status >= 400 && resp->body.len > 0 && resp->body.data[0] == '{') {
+        json_t *doc = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+        json_t *e = json_object_get(doc, "error");
+        const char *v = json_string_value(json_object_get(e != NULL ? e : doc, "code"));
+        if (v == NULL && e != NULL)
+            v = json_string_value(json_object_get(e, "type"));
+        snprintf(code, sizeof code, "%s", v != NULL ? v : "");
+        json_decref(doc);
+    }
+    gw_reqlog_entry en = {.merchant_id = req->principal,
+                          .method = req->method,
+                          .path = req->path,
+                          .idem_key = http_req_header(req, "Idempotency-Key"),
+                          .error_code = code,
+                          .key_id = req->credential,
+                          .request_id = req->request_id,
+                          .status = status,
+                          .dur_us = dur_us};
+    gw_reqlog_note(c->g, &en);
 }
 
 void stripe_error_page(http_req *req, http_resp *resp, int status, const char *code,

@@ -31,7 +31,13 @@ k_status stripe_format_delivery(const gw_event *ev, const gw_endpoint *ep, int64
     crypto_hmac_sha256_hex(ep->secret, strlen(ep->secret), signed_msg, strlen(signed_msg), hex);
     out->url = ep->url;
     out->headers[0] = "Content-Type: application/json; charset=utf-8";
-    out->headers[1] = arena_printf(a, "Stripe-Signature: t=%lld,v1=%s", (long long)now_s, hex);
+    /* During a secret's roll overlap both signatures go, the new one first (as Stripe does). */
+    char old_hex[SHA256_HEX_LEN] = "";
+    if (ep->old_secret != NULL && now_s < ep->old_secret_until)
+        crypto_hmac_sha256_hex(ep->old_secret, strlen(ep->old_secret), signed_msg,
+                               strlen(signed_msg), old_hex);
+    out->headers[1] = arena_printf(a, "Stripe-Signature: t=%lld,v1=%s%s%s", (long long)now_s, hex,
+                                   old_hex[0] != '\0' ? ",v1=" : "", old_hex);
     out->headers[2] = "User-Agent: Kassa/1.0 (+webhooks)";
     out->headers[3] = NULL;
     return out->headers[1] != NULL ? K_OK : K_ENOMEM;

@@ -1,0 +1,57 @@
+/*
+ * keys.h - the merchants' API keys: several secret keys per merchant, each
+ * created with a name (the key shown once, only its keyed hash kept), rolled
+ * with an overlap (a new key at once; the old one keeps working until the
+ * chosen expiry) or revoked at once. gw_merchant_auth (gateway.h) accepts any
+ * key that is neither revoked nor past its expiry.
+ *
+ * Mode: every key is a test key (sk_test_...), because this Kassa talks to the
+ * test providers (the local simulators, or whatever base URLs the operator
+ * configured) and has no live mode to keep apart; a live key is refused
+ * (GW_WHY_PARAM_UNACCEPTED, param "mode") rather than minted as a name only.
+ *
+ * The lookup is cached per node (a key's row re-read at most every
+ * GW_KEY_RECHECK_MS, and at once on this node after a roll or revoke), and a
+ * key's last_used is written at most once per GW_KEY_TOUCH_MS, so a request
+ * pays for no write of its own.
+ */
+#ifndef KASSA_KEYS_H
+#define KASSA_KEYS_H
+
+#include "gateway.h"
+
+#define GW_KEY_RECHECK_MS    2000   /* another node's revocation is seen within this */
+#define GW_KEY_TOUCH_MS      60000  /* last_used is written at most this often per key */
+#define GW_KEY_OVERLAP_MAX_S 604800 /* a roll keeps the old key for at most 7 days */
+#define GW_KEYS_LIVE_MAX     50     /* keys usable at once per merchant */
+#define GW_KEY_NAME_MAX      100
+
+typedef struct {
+    char id[LIMIT_ID_MAX];
+    const char *mode, *kind, *name, *last4;
+    int64_t created_ms, expires_ms, revoked_ms, last_used_ms;
+    const char *secret; /* sk_test_...: only in create's and roll's answer, never again */
+    bool replayed;      /* the form's idempotency key was used before: no secret */
+} gw_key;
+
+/* Whether a key with these ends works at now_ms. */
+bool gw_key_usable(int64_t expires_ms, int64_t revoked_ms, int64_t now_ms);
+/* "active", "expiring" (works until expires_ms), "expired" or "revoked". */
+const char *gw_key_state(const gw_key *k, int64_t now_ms);
+
+/* idem: the caller's idempotency key (NULL = none): a second call with it
+ * answers the first call's key, replayed, without the secret. */
+k_status gw_key_create(gw *g, const char *merchant_id, const char *mode, const char *name,
+                       const char *idem, arena *a, gw_key *out, gw_err *err);
+/* A new key like id's; id keeps working for overlap_s seconds (0 = it stops now). */
+k_status gw_key_roll(gw *g, const char *merchant_id, const char *id, int64_t overlap_s,
+                     const char *idem, arena *a, gw_key *out, gw_err *err);
+k_status gw_key_revoke(gw *g, const char *merchant_id, const char *id, arena *a, gw_key *out,
+                       gw_err *err);
+k_status gw_key_list(gw *g, const char *merchant_id, arena *a, gw_key **out, size_t *n);
+
+/* The id of the key sk authenticates as (after gw_merchant_auth), for logs: NULL when none. */
+k_status gw_key_auth(gw *g, const char *secret_key, arena *a, const char **merchant_id,
+                     const char **key_id);
+
+#endif

@@ -2,6 +2,7 @@
 #   make            -> build/kassa (release: -O2, assertions on)
 #   make asan       -> build-asan/kassa (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   make unit       -> cmocka unit tests under ASan+UBSan
+#   make sim-long SEEDS=N -> the deterministic simulation over N seeds (tests/unit/test_simulation.c)
 #   make test       -> everything the README's test command runs (see scripts/test.sh)
 #   make format     -> clang-format -i on every C file;  make check-format / make lint
 #   make check-layers -> includes point down DESIGN.md's layers, no circle in src/gateway (in lint)
@@ -28,7 +29,7 @@ LDFLAGS    := $(SANITIZE)
 OBJ_LIB := $(SRC_LIB:src/%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all asan unit unit-run test format check-format lint check-layers fuzz fuzz-run fuzz-long bench soak soak-failover clean
+.PHONY: all asan unit unit-run test format check-format lint check-layers fuzz fuzz-run fuzz-long bench soak soak-failover sim-long clean
 all: $(BUILD)/kassa
 
 $(BUILD)/obj/%.o: src/%.c
@@ -61,6 +62,13 @@ test:
 
 # The long crash and fault runs (not in CI); figures go to tests/SOAK.md.
 SEEDS ?= 200
+# The deterministic simulation over many seeds (tests/unit/test_simulation.c):
+# make sim-long SEEDS=N [STEPS=M] [BASE=B]; figures at the end, see tests/SOAK.md.
+sim-long:
+	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="$(SAN)" build-asan/tests/test_simulation
+	KASSA_SIM_SEEDS=$(or $(SEEDS),100) KASSA_SIM_STEPS=$(or $(STEPS),300) \
+	    KASSA_SIM_BASE=$(or $(BASE),1000) build-asan/tests/test_simulation
+
 soak:
 	bash scripts/soak.sh $(SEEDS)
 

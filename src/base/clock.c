@@ -14,9 +14,15 @@
 static _Atomic int64_t clock_offset;
 static _Atomic int64_t clock_last_now;
 static _Atomic int64_t clock_last_mono;
+/* Test seam (clock_fake_start): 0 = the real clocks. Set only by the
+ * deterministic simulation (tests/unit/test_simulation.c), before any thread. */
+static _Atomic int64_t clock_fake_base;
 
 static int64_t clock_read_ms(clockid_t id)
 {
+    int64_t fake = atomic_load(&clock_fake_base);
+    if (fake != 0)
+        return id == CLOCK_MONOTONIC ? fake + atomic_load(&clock_offset) : fake;
     struct timespec ts;
     int rc = clock_gettime(id, &ts);
     K_ASSERT(rc == 0);
@@ -54,6 +60,21 @@ void clock_advance_ms(int64_t ms)
 {
     K_ASSERT(ms >= 0);
     atomic_fetch_add(&clock_offset, ms);
+}
+
+int64_t clock_wall_ms(void)
+{
+    return clock_read_ms(CLOCK_REALTIME) +
+           (atomic_load(&clock_fake_base) != 0 ? atomic_load(&clock_offset) : 0);
+}
+
+void clock_fake_start(int64_t unix_ms)
+{
+    K_ASSERT(unix_ms > 0);
+    atomic_store(&clock_fake_base, unix_ms);
+    atomic_store(&clock_offset, 0);
+    atomic_store(&clock_last_now, 0);
+    atomic_store(&clock_last_mono, 0);
 }
 
 int64_t clock_offset_ms(void)

@@ -66,6 +66,9 @@ size_t crypto_b64_encode(const uint8_t *p, size_t n, char *out);
 long crypto_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 
 k_status crypto_random(void *out, size_t n);
+/* Tests only (the deterministic simulation): crypto_random answers a seeded,
+ * NOT random stream from now on. Never called by the server. */
+void crypto_random_fake_seed(uint64_t seed);
 bool crypto_eq(const void *a, const void *b, size_t n); /* constant time */
 bool crypto_streq(const char *a, const char *b);        /* constant time in len(b) */
 

@@ -51,6 +51,14 @@ typedef void (*httpc_cb)(void *ctx, k_status st, httpc_resp *resp);
 /* Asynchronous: cb(ctx, st, resp) runs on the httpc thread; resp is freed after cb returns. */
 k_status httpc_submit(const httpc_req *req, httpc_cb cb, void *ctx);
 
+/* Tests only (the deterministic simulation): every request goes to fn on the
+ * calling thread instead of the network; httpc_submit calls its callback
+ * before it returns and httpc_init starts no thread. fn fills resp (status,
+ * body, raw "Name: value\r\n" headers) and answers K_OK, or K_ETIMEOUT/K_EIO
+ * for no answer. NULL (the server's setting) restores the network. */
+typedef k_status (*httpc_transport_fn)(void *ctx, const httpc_req *req, httpc_resp *resp);
+void httpc_set_transport(httpc_transport_fn fn, void *ctx);
+
 /* Header value from resp->headers, case-insensitive, copied into out (cap). */
 bool httpc_resp_header(const httpc_resp *resp, const char *name, char *out, size_t cap);
 void httpc_resp_free(httpc_resp *resp);

@@ -7,6 +7,7 @@
  * base62 timestamp of fixed width sorts like the number.
  */
 #include "ids.h"
+#include "clock.h"
 #include "crypto.h"
 
 #include <string.h>
@@ -64,9 +65,7 @@ void id_new(char out[LIMIT_ID_MAX], const char *prefix)
     size_t plen = strlen(prefix);
     id_new_n(out, prefix, ID_RANDOM_LEN);
     /* the real wall clock, not the test clock: ordering is about when the row was written */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t ms = (uint64_t)clock_wall_ms();
     for (size_t i = ID_TIME_LEN; i > 0; i--) {
         out[plen + i - 1] = ids_alphabet[ms % IDS_ALPHA_LEN];
         ms /= IDS_ALPHA_LEN;

@@ -343,6 +343,17 @@ static void claim_and_send(gw *g)
     arena_release(&a);
 }
 
+void gw_dispatch_step(gw *g)
+{
+    record_outcomes(g);
+    claim_and_send(g);
+}
+
+void gw_dispatch_flush(gw *g)
+{
+    record_outcomes(g);
+}
+
 static void wait_for_work(gw *g)
 {
     next_job nj = {0};
@@ -382,10 +393,11 @@ void *gw_dispatcher_main(void *arg)
         pthread_mutex_lock(&g->mu);
         bool stop = g->stop;
         pthread_mutex_unlock(&g->mu);
-        record_outcomes(g);
-        if (stop)
+        if (stop) {
+            record_outcomes(g);
             break;
-        claim_and_send(g);
+        }
+        gw_dispatch_step(g);
         wait_for_work(g);
     }
     /* Let sends under way finish (bounded by their timeout) and record them. */

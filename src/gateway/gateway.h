@@ -554,6 +554,11 @@ k_status gw_method_amount(gw *g, const char *method, const char *currency, int64
 /* ---- time ---- */
 /* Runs due timers now (the scheduler calls it; tests call it after a clock jump). */
 void gw_tick(gw *g);
+/* One round of the webhook dispatcher (its thread loops on it): records the
+ * finished sends, then claims and sends what is due. gw_dispatch_flush only
+ * records. The deterministic simulation calls them as steps. */
+void gw_dispatch_step(gw *g);
+void gw_dispatch_flush(gw *g);
 
 /* Internal document codec, shared by dialects that render records. */
 json_t *gw_payment_to_json(const gw_payment *p);

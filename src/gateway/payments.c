@@ -1190,6 +1190,23 @@ static k_status capture_begin_fn(store_tx *tx, void *arg)
                    (long long)j->amount, (long long)avail);
         return K_EINVAL;
     }
+    /* A final capture releases what is left, so it cannot overlap another
+     * capture still open (its amount would be released under it); nor can a
+     * capture begin while a final one is open. */
+    bool final_open = false;
+    size_t ci;
+    json_t *oc;
+    json_array_foreach(p->captures_open, ci, oc)
+    {
+        if (json_is_true(json_object_get(oc, "final")))
+            final_open = true;
+    }
+    if (json_array_size(p->captures_open) > 0 && (j->final || final_open)) {
+        gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
+                   "A capture of this PaymentIntent is in progress; a final capture can follow "
+                   "once it is answered.");
+        return K_ECONFLICT;
+    }
     if (json_array_size(p->captures_open) >= LIMIT_CAPTURES_OPEN_MAX) {
         gw_err_set(j->err, GW_WHY_IN_PROGRESS, NULL,
                    "%d captures of this PaymentIntent are in progress; retry after them.",

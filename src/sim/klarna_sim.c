@@ -178,6 +178,7 @@ typedef struct klarna_sim {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t ticker;
+    bool ticking; /* the ticker thread runs (not on a local server) */
     bool stop;
     char base[128]; /* "http://127.0.0.1:port/klarna" */
     ks_kp kp[LIMIT_SIM_OBJECTS_MAX];
@@ -2164,35 +2165,51 @@ static void ks_send(ks_out *o)
     free(o);
 }
 
+/* One round, called with mu held (returns with it held): settles the orders
+ * whose time came and sends the callbacks that are due. */
+static void ks_round(klarna_sim *ks)
+{
+    int64_t now = clock_mono_ms();
+    size_t lim = ks->norders < LIMIT_SIM_OBJECTS_MAX ? ks->norders : LIMIT_SIM_OBJECTS_MAX;
+    for (size_t i = 0; i < lim; i++)
+        if (ks->orders[i].settle_at_ms && now >= ks->orders[i].settle_at_ms)
+            ks_settle(ks, &ks->orders[i], "ACCEPTED");
+    ks_out *due = NULL, **pp = &ks->outq;
+    while (*pp) {
+        ks_out *o = *pp;
+        if (o->due_ms <= now) {
+            *pp = o->next;
+            o->next = due;
+            due = o;
+        } else {
+            pp = &o->next;
+        }
+    }
+    pthread_mutex_unlock(&ks->mu);
+    while (due) {
+        ks_out *next = due->next;
+        ks_send(due);
+        due = next;
+    }
+    pthread_mutex_lock(&ks->mu);
+}
+
+/* A local server's tick (sim_server_tick): the ticker's round, in place. */
+static void ks_tick(void *ctx)
+{
+    klarna_sim *ks = ctx;
+    pthread_mutex_lock(&ks->mu);
+    ks_round(ks);
+    pthread_mutex_unlock(&ks->mu);
+}
+
 /* Sends due callbacks and settles pending orders; wakes every SIM_TICK_MS. */
 static void *ks_ticker(void *arg)
 {
     klarna_sim *ks = arg;
     pthread_mutex_lock(&ks->mu);
     while (!ks->stop) {
-        int64_t now = clock_mono_ms();
-        size_t lim = ks->norders < LIMIT_SIM_OBJECTS_MAX ? ks->norders : LIMIT_SIM_OBJECTS_MAX;
-        for (size_t i = 0; i < lim; i++)
-            if (ks->orders[i].settle_at_ms && now >= ks->orders[i].settle_at_ms)
-                ks_settle(ks, &ks->orders[i], "ACCEPTED");
-        ks_out *due = NULL, **pp = &ks->outq;
-        while (*pp) {
-            ks_out *o = *pp;
-            if (o->due_ms <= now) {
-                *pp = o->next;
-                o->next = due;
-                due = o;
-            } else {
-                pp = &o->next;
-            }
-        }
-        pthread_mutex_unlock(&ks->mu);
-        while (due) {
-            ks_out *next = due->next;
-            ks_send(due);
-            due = next;
-        }
-        pthread_mutex_lock(&ks->mu);
+        ks_round(ks);
         if (ks->stop)
             break;
         sim_tick_wait(&ks->cv, &ks->mu);
@@ -2220,7 +2237,8 @@ static void ks_stop(void *ctx)
     ks->stop = true;
     pthread_cond_signal(&ks->cv);
     pthread_mutex_unlock(&ks->mu);
-    pthread_join(ks->ticker, NULL);
+    if (ks->ticking)
+        pthread_join(ks->ticker, NULL);
     ks_reset(ks);
     while (ks->outq) {
         ks_out *o = ks->outq;
@@ -2248,9 +2266,15 @@ k_status klarna_sim_register(sim_server *srv)
     st = K_OK;
     for (size_t i = 0; i < K_ARRAY_LEN(ixs) && st == K_OK; i++)
         st = sim_index_init(ixs[i], LIMIT_SIM_OBJECTS_MAX);
-    if (st != K_OK || pthread_create(&ks->ticker, NULL, ks_ticker, ks) != 0) {
+    if (st == K_OK && sim_server_is_local(srv))
+        st = sim_server_set_tick(srv, ks_tick, ks);
+    else if (st == K_OK && pthread_create(&ks->ticker, NULL, ks_ticker, ks) != 0)
+        st = K_ERR;
+    else if (st == K_OK)
+        ks->ticking = true;
+    if (st != K_OK) {
         ks_free(ks);
-        return st != K_OK ? st : K_ERR;
+        return st;
     }
     st = sim_server_register(srv, "/klarna", ks_handle, ks_stop, ks);
     if (st != K_OK)

@@ -5,6 +5,7 @@
  * handler (fault injection delays) without holding up other connections.
  */
 #include "sim_server.h"
+#include "../base/crypto.h"
 #include "../base/favicon.h"
 #include "../base/log.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define SIM_PREFIXES_MAX 4
@@ -33,6 +35,12 @@ struct sim_server {
     pthread_mutex_t mu;
     sim_route routes[SIM_PREFIXES_MAX];
     int nroutes;
+    bool local; /* sim_server_local: no daemon */
+    struct {
+        sim_tick_fn fn;
+        void *ctx;
+    } ticks[SIM_PREFIXES_MAX];
+    int nticks;
 };
 
 /* Per-connection request state: the body as it arrives. */
@@ -177,6 +185,62 @@ k_status sim_server_start(sim_server **out, const char *host, uint16_t port)
     return K_OK;
 }
 
+k_status sim_server_local(sim_server **out, const char *url)
+{
+    K_ASSERT(out != NULL && url != NULL);
+    sim_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return K_ENOMEM;
+    pthread_mutex_init(&srv->mu, NULL);
+    srv->local = true;
+    snprintf(srv->url, sizeof(srv->url), "%s", url);
+    *out = srv;
+    return K_OK;
+}
+
+bool sim_server_is_local(const sim_server *srv)
+{
+    return srv->local;
+}
+
+void sim_server_call(sim_server *srv, const char *method, const char *path,
+                     const char *const *headers, const char *const *query, const char *body,
+                     size_t body_len, sim_response *resp)
+{
+    K_ASSERT(srv != NULL && srv->local);
+    sim_route route;
+    if (!sim_find(srv, path, &route)) {
+        resp->status = 404;
+        resp->content_type = "text/plain";
+        buf_append_str(&resp->body, "no simulator here\n");
+        return;
+    }
+    sim_request req = {.method = method,
+                       .path = path + strlen(route.prefix),
+                       .body = body ? body : "",
+                       .body_len = body ? body_len : 0,
+                       .headers = headers,
+                       .query = query};
+    route.fn(route.ctx, &req, resp);
+}
+
+k_status sim_server_set_tick(sim_server *srv, sim_tick_fn fn, void *ctx)
+{
+    K_ASSERT(srv != NULL && srv->local && fn != NULL);
+    if (srv->nticks >= SIM_PREFIXES_MAX)
+        return K_ETOOBIG;
+    srv->ticks[srv->nticks].fn = fn;
+    srv->ticks[srv->nticks].ctx = ctx;
+    srv->nticks++;
+    return K_OK;
+}
+
+void sim_server_tick(sim_server *srv)
+{
+    for (int i = 0; i < srv->nticks; i++)
+        srv->ticks[i].fn(srv->ticks[i].ctx);
+}
+
 uint16_t sim_server_port(sim_server *srv)
 {
     return srv->port;
@@ -191,7 +255,8 @@ void sim_server_stop(sim_server *srv)
 {
     if (!srv)
         return;
-    MHD_stop_daemon(srv->d);
+    if (srv->d)
+        MHD_stop_daemon(srv->d);
     for (int i = 0; i < srv->nroutes; i++)
         if (srv->routes[i].stop)
             srv->routes[i].stop(srv->routes[i].ctx);
@@ -221,20 +286,56 @@ k_status sim_server_register(sim_server *srv, const char *prefix, sim_handler_fn
     return st;
 }
 
+static const char *sim_pair(const char *const *pairs, const char *name, bool nocase)
+{
+    for (size_t i = 0; pairs != NULL && pairs[i] != NULL && pairs[i + 1] != NULL; i += 2)
+        if (nocase ? strcasecmp(pairs[i], name) == 0 : strcmp(pairs[i], name) == 0)
+            return pairs[i + 1];
+    return NULL;
+}
+
 const char *sim_request_header(const sim_request *req, const char *name)
 {
+    if (req->conn == NULL)
+        return sim_pair(req->headers, name, true);
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *sim_request_query(const sim_request *req, const char *name)
 {
+    if (req->conn == NULL)
+        return sim_pair(req->query, name, false);
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* "Basic base64(user:pass)" of an in-process call. */
+static bool sim_local_auth(const sim_request *req, char **user, char **pass)
+{
+    const char *h = sim_request_header(req, "Authorization");
+    if (h == NULL || strncmp(h, "Basic ", 6) != 0)
+        return false;
+    uint8_t dec[512];
+    long n = crypto_b64_decode(h + 6, strlen(h + 6), dec, sizeof(dec) - 1);
+    if (n <= 0)
+        return false;
+    dec[n] = '\0';
+    char *colon = strchr((char *)dec, ':');
+    if (colon == NULL)
+        return false;
+    *colon = '\0';
+    *user = strdup((char *)dec);
+    *pass = strdup(colon + 1);
+    return true;
 }
 
 bool sim_request_basic_auth(const sim_request *req, char **user, char **pass)
 {
     *pass = NULL;
-    *user = MHD_basic_auth_get_username_password(req->conn, pass);
+    *user = NULL;
+    if (req->conn == NULL)
+        sim_local_auth(req, user, pass);
+    else
+        *user = MHD_basic_auth_get_username_password(req->conn, pass);
     if (!*user || !*pass) {
         free(*user);
         free(*pass);

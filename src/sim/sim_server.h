@@ -24,7 +24,11 @@ typedef struct sim_request {
     const char *path;
     const char *body;
     size_t body_len;
-    void *conn; /* struct MHD_Connection * */
+    void *conn; /* struct MHD_Connection *; NULL for a call made in-process */
+    /* In-process calls (sim_server_call): NULL-terminated name, value pairs,
+     * the query's already decoded. */
+    const char *const *headers;
+    const char *const *query;
 } sim_request;
 
 #define SIM_HEADERS_MAX 4
@@ -49,6 +53,23 @@ uint16_t sim_server_port(sim_server *srv);
 const char *sim_server_url(sim_server *srv); /* "http://127.0.0.1:port", no slash */
 /* Stops the daemon, then calls every simulator's stop function. */
 void sim_server_stop(sim_server *srv);
+
+/* Tests only (the deterministic simulation): a server with no listener and
+ * no threads, reached with sim_server_call; `url` ("http://sim.test") is
+ * what the simulators put in the links they hand out. Its simulators start no
+ * ticker thread: sim_server_tick runs one round of each. */
+k_status sim_server_local(sim_server **out, const char *url);
+bool sim_server_is_local(const sim_server *srv);
+/* One request to the simulator whose prefix starts `path` ("/klarna/..."),
+ * on the caller's thread; resp->body must be initialised. 404 when no
+ * simulator has that prefix. */
+void sim_server_call(sim_server *srv, const char *method, const char *path,
+                     const char *const *headers, const char *const *query, const char *body,
+                     size_t body_len, sim_response *resp);
+/* A local server's round of due work (callbacks, settlements): fn(ctx). */
+typedef void (*sim_tick_fn)(void *ctx);
+k_status sim_server_set_tick(sim_server *srv, sim_tick_fn fn, void *ctx);
+void sim_server_tick(sim_server *srv);
 
 /* Adds a simulator under `prefix` ("/klarna"); stop(ctx) runs at sim_server_stop.
  * K_ETOOBIG when SIM_PREFIXES_MAX simulators are registered already. */

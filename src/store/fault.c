@@ -14,6 +14,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t armed_at; /* 0 = disarmed */
 static int64_t counted;
 static bool fired;
+static k_status fail_with = K_EIO;            /* store_fault_set_status */
 static int64_t marks[STORE_FAULT_WRITES_MAX]; /* first operation of each write */
 static size_t nmarks;
 
@@ -29,7 +30,15 @@ static k_status tick(store_tx *tx)
         fired = true;
     }
     pthread_mutex_unlock(&mu);
-    return fire ? K_EIO : K_OK;
+    return fire ? fail_with : K_OK;
+}
+
+void store_fault_set_status(k_status why)
+{
+    K_ASSERT(why == K_EIO || why == K_ENOSPC);
+    pthread_mutex_lock(&mu);
+    fail_with = why;
+    pthread_mutex_unlock(&mu);
 }
 
 void store_fault_set(int64_t n)
@@ -289,6 +298,78 @@ static k_status f_idem_prune(store_tx *tx, int64_t before_ms, size_t max, size_t
     return st != K_OK ? st : inner->idem_prune(tx, before_ms, max, deleted);
 }
 
+/* The rest of the backend (the scheduler's claim, gauges, scans, jobs, SQL):
+ * counted like the others, so a simulation that runs the workers can fault
+ * them too. */
+static k_status f_obj_claim_due(store_tx *tx, int64_t now, int64_t lease_until, size_t max,
+                                arena *a, store_obj **out, size_t *n)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->obj_claim_due(tx, now, lease_until, max, a, out, n);
+}
+
+static k_status f_gauges_get(store_tx *tx, int64_t now_s, store_gauges *out)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->gauges_get(tx, now_s, out);
+}
+
+static k_status f_obj_scan(store_tx *tx, const char *merchant_id, const char *kind,
+                           int64_t created_gte, int64_t created_lt, int64_t after_created,
+                           int64_t after_seq, size_t max, arena *a, store_obj **out, size_t *n)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st
+                      : inner->obj_scan(tx, merchant_id, kind, created_gte, created_lt,
+                                        after_created, after_seq, max, a, out, n);
+}
+
+static k_status f_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
+                              int64_t after_ms, int64_t after_seq, size_t max, arena *a,
+                              store_ledger_row **out, size_t *n)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st
+                      : inner->ledger_scan(tx, merchant_id, from_ms, to_ms, after_ms, after_seq,
+                                           max, a, out, n);
+}
+
+static k_status f_ledger_groups(store_tx *tx, const char *merchant_id, int64_t from_ms,
+                                int64_t to_ms, int64_t slot_ms, size_t max, arena *a,
+                                store_ledger_group **out, size_t *n)
+{
+    k_status st = tick(tx);
+    return st != K_OK
+               ? st
+               : inner->ledger_groups(tx, merchant_id, from_ms, to_ms, slot_ms, max, a, out, n);
+}
+
+static k_status f_job_add(store_tx *tx, store_job *j)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->job_add(tx, j);
+}
+
+static k_status f_job_claim(store_tx *tx, int64_t now_ms, int64_t lease_until_ms, size_t max,
+                            arena *a, store_job **out, size_t *n)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->job_claim(tx, now_ms, lease_until_ms, max, a, out, n);
+}
+
+static k_status f_job_update(store_tx *tx, const store_job *j)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->job_update(tx, j);
+}
+
+static k_status f_job_list(store_tx *tx, const char *merchant_id, const char *ref_id, arena *a,
+                           store_job **out, size_t *n)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->job_list(tx, merchant_id, ref_id, a, out, n);
+}
+
 static k_status f_sql(store_tx *tx, const char *sql, const store_arg *args, int nargs,
                       store_row_fn fn, void *ctx, int64_t *changes)
 {
@@ -296,10 +377,25 @@ static k_status f_sql(store_tx *tx, const char *sql, const store_arg *args, int 
     return st != K_OK ? st : inner->sql(tx, sql, args, nargs, fn, ctx, changes);
 }
 
+static k_status f_job_release(store_tx *tx, int64_t *released)
+{
+    k_status st = tick(tx);
+    return st != K_OK ? st : inner->job_release(tx, released);
+}
+
+static void f_set_wake(store *s, void (*fn)(void *arg), void *arg)
+{
+    if (inner->set_wake != NULL)
+        inner->set_wake(s, fn, arg);
+}
+
+/* limit_bucket and limit_window stay NULL: a faulted store's rate limits are
+ * the node's own (store_limits_shared answers false). */
 static const struct store_backend fault_backend = {
     .name = "fault",
     .open = f_open,
     .close = f_close,
+    .set_wake = f_set_wake,
     .write = f_write,
     .read = f_read,
     .schema_version = f_schema_version,
@@ -315,6 +411,16 @@ static const struct store_backend fault_backend = {
     .obj_find_ref = f_obj_find_ref,
     .obj_list = f_obj_list,
     .obj_due = f_obj_due,
+    .obj_claim_due = f_obj_claim_due,
+    .gauges_get = f_gauges_get,
+    .obj_scan = f_obj_scan,
+    .ledger_scan = f_ledger_scan,
+    .ledger_groups = f_ledger_groups,
+    .job_add = f_job_add,
+    .job_claim = f_job_claim,
+    .job_update = f_job_update,
+    .job_list = f_job_list,
+    .job_release = f_job_release,
     .op_append = f_op_append,
     .op_list = f_op_list,
     .op_range = f_op_range,

@@ -16,6 +16,9 @@ void store_fault_install(store *s);
 /* Arms the wrapper: the nth operation from now fails with K_EIO, once
  * (n = 0 disarms). Resets the count. */
 void store_fault_set(int64_t n);
+/* What the armed operation fails with: K_EIO (the default) or K_ENOSPC (a
+ * full disk). */
+void store_fault_set_status(k_status why);
 /* Operations counted since the last store_fault_set; whether the fault fired. */
 int64_t store_fault_count(void);
 bool store_fault_fired(void);

@@ -28,6 +28,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/crypto.h"
 #include "base/httpc.h"
 #include "base/log.h"
@@ -1002,6 +1003,53 @@ static void test_fault_loop(void **state)
     assert_true(total_steps > 20);
 }
 
+/* A final capture while another capture's answer is not recorded (its
+ * settling write failed: the reservation stays for the janitor) would
+ * release what the open capture holds; the gateway aborted on its own
+ * assertion (capture_pending <= capturable) in the settling write. Found by
+ * test_simulation (seed 1060 of the first sim-long run). */
+static void test_final_capture_while_one_is_open(void **state)
+{
+    (void)state;
+    gw_payment p;
+    gw_err err;
+    /* Count the operations of a capture's writes on one payment ... */
+    authorised_payment(&p);
+    store_fault_set(1000000);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_capture(g, merchant, p.id, 1000, false, NULL, NULL, &A, &p, &err), K_OK);
+    int64_t first[STORE_FAULT_WRITES_MAX];
+    size_t nw = store_fault_writes(first, STORE_FAULT_WRITES_MAX);
+    assert_true(nw >= 2);
+    /* ... then fail the settling write of the same capture on another. */
+    authorised_payment(&p);
+    store_fault_set(first[nw - 1]);
+    memset(&err, 0, sizeof(err));
+    assert_int_not_equal(gw_pi_capture(g, merchant, p.id, 1000, false, NULL, NULL, &A, &p, &err),
+                         K_OK);
+    assert_true(store_fault_fired());
+    store_fault_set(0);
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_equal(p.capture_pending, 1000);
+    /* A final capture of part of the rest is refused while that one is open. */
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_capture(g, merchant, p.id, 500, true, NULL, NULL, &A, &p, &err),
+                     K_ECONFLICT);
+    assert_int_equal(err.why, GW_WHY_IN_PROGRESS);
+    /* A partial one is not; once the janitor settled the open one, final is fine. */
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_capture(g, merchant, p.id, 500, false, NULL, NULL, &A, &p, &err), K_OK);
+    clock_advance_ms(3600 * 1000);
+    gw_tick(g);
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_equal(p.capture_pending, 0);
+    assert_int_equal(p.m.captured, 1500);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_capture(g, merchant, p.id, 0, true, NULL, NULL, &A, &p, &err), K_OK);
+    assert_int_equal(p.m.state, PS_SUCCEEDED);
+    assert_int_equal(p.m.captured, 2500);
+}
+
 /* The merchant's settings (gateway/settings.c): hidden methods refused and left
  * out, credentials sealed, bounds and the contrast rule; everything put back. */
 static void test_settings(void **state)
@@ -1112,11 +1160,16 @@ static void test_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create),         cmocka_unit_test(test_update_cancel_states),
-        cmocka_unit_test(test_paynow_refunds), cmocka_unit_test(test_paylater_capture),
-        cmocka_unit_test(test_session),        cmocka_unit_test(test_endpoints),
-        cmocka_unit_test(test_method_amount),  cmocka_unit_test(test_fault_loop),
+        cmocka_unit_test(test_create),
+        cmocka_unit_test(test_update_cancel_states),
+        cmocka_unit_test(test_paynow_refunds),
+        cmocka_unit_test(test_paylater_capture),
+        cmocka_unit_test(test_session),
+        cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_method_amount),
+        cmocka_unit_test(test_fault_loop),
         cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_final_capture_while_one_is_open),
     };
     /* The simulator's notifications to port 1 and the injected faults log
      * warnings by design; errors still show. */

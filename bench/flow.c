@@ -1012,7 +1012,10 @@ static bool cl_known_tables(void)
         "schema_version", "merchants", "objects", "operations", "deliveries", "delivery_attempts",
         "idempotency", "sqlite_sequence",
         /* reports' and the back office's: nothing in them belongs to a payment */
-        "report_jobs", "staff_users", "staff_sessions", "audit_log", "staff_views"};
+        "report_jobs", "staff_users", "staff_sessions", "audit_log", "staff_views", "api_keys",
+        "request_log",
+        /* the payment's search terms: copied with it (cl_plan) */
+        "payment_terms"};
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(C.db,
                            "SELECT name FROM sqlite_master WHERE type = 'table'"
@@ -1160,6 +1163,11 @@ static bool cl_plan(void)
     const char *oldkey = cl_text(&C.rows[C.nrows - 1], "key");
     if (oldkey == NULL || (C.key_slot = cl_add(SL_KEY, oldkey, strlen(oldkey))) < 0)
         return cl_fail("template %s: its idempotency record's key is missing or too long", pid);
+    /* its search terms (the payments list's indexed filters), written with it */
+    if (cl_load("payment_terms",
+                "SELECT * FROM payment_terms WHERE merchant_id = ?1 AND payment_id = ?2",
+                C.merchant, pid, NULL) < 0)
+        return false;
     /* timestamps: seconds (created, due_at) and milliseconds (*_ms) move to now */
     cl_col *created = cl_col_get(pr, "created");
     if (created == NULL || created->type != SQLITE_INTEGER)

@@ -413,9 +413,12 @@ int main(void)
         return 1;
     const struct CMUnitTest pure[] = {cmocka_unit_test(test_usable_and_state),
                                       cmocka_unit_test(test_key_mode_routing)};
-    const struct CMUnitTest stored[] = {
-        TS(test_create_roll_revoke), TS(test_refusals), TS(test_live_twin),
-        TS(test_legacy_hash_upgraded_and_last_used), TS(test_migration_keeps_the_merchants_key)};
+    const struct CMUnitTest stored[] = {TS(test_create_roll_revoke),
+                                        TS(test_refusals),
+                                        TS(test_live_twin),
+                                        TS(test_legacy_hash_upgraded_and_last_used),
+                                        TS(test_migration_keeps_the_merchants_key),
+                                        TS(test_live_twin)};
     int failed = cmocka_run_group_tests_name("keys: rules", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("keys on sqlite", stored, NULL, NULL);
     g_pg_base = getenv("KASSA_TEST_PG_URL");

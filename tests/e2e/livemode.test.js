@@ -68,6 +68,11 @@ describe('test and live mode kept apart', () => {
     assert.equal(confirmed.livemode, true);
     const seen = await (await fetch(`${sim.url}/klarna/_sim/auth`)).json();
     assert.equal(seen.last_username, 'shop-live-api', 'the live endpoint got the live credentials');
+    // its events are live too, and the test account's are not
+    const evs = (await ls.events.list({ limit: 10 })).data;
+    assert.ok(evs.length > 0 && evs.every((e) => e.livemode === true && e.data.object.livemode === true));
+    const tevs = (await k.stripe.events.list({ limit: 10 })).data;
+    assert.ok(tevs.length > 0 && tevs.every((e) => e.livemode === false));
     // a test key cannot see the live object, and a live key cannot see a test one
     const t = await k.stripe.paymentIntents.create({ amount: 1000, currency: 'eur', payment_method_types: ['klarna_pay_later'] });
     assert.equal((await stripeError(k.stripe.paymentIntents.retrieve(pi.id))).statusCode, 404);

@@ -333,7 +333,9 @@ void stripe_write_event(jsonw *w, const char *key, const gw_event *ev, arena *a)
     jw_obj(w, "data");
     write_event_object(w, ev, a);
     jw_obj_end(w);
-    jw_bool(w, "livemode", false);
+    /* the snapshot names its merchant: a live twin's events are live */
+    jw_bool(w, "livemode",
+            gw_merchant_is_live(json_string_value(json_object_get(ev->object, "merchant_id"))));
     jw_int(w, "pending_webhooks", 0);
     jw_obj(w, "request");
     jw_str(w, "id", ev->request_id);

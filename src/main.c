@@ -18,6 +18,8 @@
 #include "api/api.h"
 #include "cli/reports.h"
 #include "gateway/reports.h"
+#include "gateway/keys.h"
+#include "gateway/settings.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/httpc.h"
@@ -310,6 +312,8 @@ static void usage(FILE *out)
         "  kassa sim [--listen HOST:PORT]      the provider simulators alone\n"
         "  kassa migrate [--db PATH]\n"
         "  kassa merchant create --name NAME [--db PATH]\n"
+        "  kassa merchant live ACCT [--db PATH]\n"
+        "  kassa merchant provider ACCT --provider P --username U --secret S --base-url URL\n"
         "  kassa backup --to FILE [--db PATH]\n"
         "  kassa restore --from FILE [--db PATH]\n"
         "  kassa listen --forward-to URL [--events TYPES] [--api-base URL] --api-key KEY\n"
@@ -464,15 +468,158 @@ static void print_merchant(FILE *out, const gw_merchant_keys *k)
     json_decref(o);
 }
 
+#define MERCHANT_LIVE_USAGE                                                                        \
+    "kassa merchant live ACCT [--db PATH]\n"                                                       \
+    "Creates (or shows) the live twin of the test account ACCT: a merchant account of its own\n"   \
+    "(id ACCT_live) whose keys are sk_live_/pk_live_ and whose payments render livemode true.\n"   \
+    "Prints its id, its first live secret key (shown once, only when created) and publishable\n"   \
+    "key as one JSON object. Live payments never go to a simulator: give the twin its provider\n"  \
+    "credentials and base URL with kassa merchant provider.\n"
+#define MERCHANT_PROVIDER_USAGE                                                                    \
+    "kassa merchant provider ACCT --provider klarna|alipay --username U --secret S\n"              \
+    "                             --base-url URL [--db PATH]\n"                                    \
+    "Sets a merchant account's provider credentials (the secret sealed at rest) and the\n"         \
+    "provider's base URL (its real endpoint; a live account needs one). The secret is read from\n" \
+    "--secret or, when that is '-', from standard input.\n"
+
+/* Takes "--flag VALUE" out of argv (so parse_flags sees the rest); NULL when absent. */
+static const char *take_flag(int *argc, char **argv, const char *flag)
+{
+    for (int i = 1; i + 1 < *argc; i++)
+        if (strcmp(argv[i], flag) == 0) {
+            const char *v = argv[i + 1];
+            for (int k = i; k + 2 < *argc; k++)
+                argv[k] = argv[k + 2];
+            *argc -= 2;
+            return v;
+        }
+    return NULL;
+}
+
+static int merchant_open(int argc, char **argv, const char *usage, store **st, gw **g)
+{
+    static const char *const allowed[] = {"db", "config", "key_file", NULL};
+    config c;
+    bool help = false;
+    const char *name = NULL;
+    if (!parse_flags(argc, argv, &c, &name, &help, allowed))
+        return 2;
+    if (help) {
+        printf("%s", usage);
+        return 0;
+    }
+    if (open_store(&c, st) != 0)
+        return 1;
+    gw_config gc = {.public_url = "http://127.0.0.1"};
+    if (gw_open(g, *st, &gc) != K_OK) {
+        store_close(*st);
+        return 1;
+    }
+    return -1;
+}
+
+static int cmd_merchant_live(int argc, char **argv)
+{
+    const char *acct = argc >= 2 && argv[1][0] != '-' ? argv[1] : NULL;
+    if (acct != NULL) {
+        argv++;
+        argc--;
+    }
+    store *st;
+    gw *g;
+    int rc = merchant_open(argc, argv, MERCHANT_LIVE_USAGE, &st, &g);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    arena a;
+    arena_init(&a, 0);
+    gw_merchant_keys k;
+    bool created = false;
+    k_status ks = acct != NULL ? gw_merchant_live_twin(g, acct, &a, &k, &created) : K_ENOTFOUND;
+    if (ks == K_OK) {
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:s,s:b}", "id", k.id, "test_id", acct, "name",
+                      k.name, "mode", "live", "secret_key",
+                      k.secret_key != NULL ? json_string(k.secret_key) : json_null(),
+                      "publishable_key", k.publishable_key, "ecp_project_id",
+                      (json_int_t)k.ecp_project_id, "ecp_secret", k.ecp_secret, "created", created);
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        rc = 0;
+    } else if (ks == K_ENOTFOUND) {
+        fprintf(stderr, "kassa merchant live: ACCT must be an existing test account id\n");
+        rc = 2;
+    } else {
+        fprintf(stderr, "kassa merchant live: could not store the live account\n");
+    }
+    arena_release(&a);
+    gw_close(g);
+    store_close(st);
+    return rc;
+}
+
+static int cmd_merchant_provider(int argc, char **argv)
+{
+    const char *acct = argc >= 2 && argv[1][0] != '-' ? argv[1] : NULL;
+    if (acct != NULL) {
+        argv++;
+        argc--;
+    }
+    const char *pname = take_flag(&argc, argv, "--provider");
+    const char *user = take_flag(&argc, argv, "--username");
+    const char *secret = take_flag(&argc, argv, "--secret");
+    const char *url = take_flag(&argc, argv, "--base-url");
+    store *st;
+    gw *g;
+    int rc = merchant_open(argc, argv, MERCHANT_PROVIDER_USAGE, &st, &g);
+    if (rc >= 0)
+        return rc;
+    char line[1024];
+    if (secret != NULL && strcmp(secret, "-") == 0) {
+        secret = fgets(line, sizeof line, stdin) != NULL ? line : "";
+        line[strcspn(line, "\r\n")] = '\0';
+    }
+    arena a;
+    arena_init(&a, 0);
+    gw_err err = {0};
+    const char *before, *after;
+    rc = 2;
+    if (acct == NULL || pname == NULL || user == NULL || secret == NULL || url == NULL)
+        fprintf(stderr, "kassa merchant provider: ACCT, --provider, --username, --secret and "
+                        "--base-url are required (see --help)\n");
+    else if (gw_settings_creds_set(g, acct, pname, user, secret, NULL, &a, &before, &after, &err) !=
+                 K_OK ||
+             gw_settings_base_url_set(g, acct, pname, url, &a, &before, &after, &err) != K_OK)
+        fprintf(stderr, "kassa merchant provider: %s: %s\n",
+                err.param[0] != '\0' ? err.param : "merchant", err.message);
+    else {
+        printf("{\"id\":\"%s\",\"provider\":\"%s\",\"base_url_set\":true}\n", acct, pname);
+        rc = 0;
+    }
+    explicit_bzero(line, sizeof line);
+    arena_release(&a);
+    gw_close(g);
+    store_close(st);
+    return rc;
+}
+
 static int cmd_merchant(int argc, char **argv)
 {
     static const char *const allowed[] = {"db", "config", "name", "key_file", NULL};
+    if (argc >= 2 && strcmp(argv[1], "live") == 0)
+        return cmd_merchant_live(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "provider") == 0)
+        return cmd_merchant_provider(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "create") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            printf("kassa merchant create --name NAME [--db PATH]\n");
+            printf("kassa merchant create --name NAME [--db PATH]\n%s%s", MERCHANT_LIVE_USAGE,
+                   MERCHANT_PROVIDER_USAGE);
             return 0;
         }
-        fprintf(stderr, "kassa merchant: expected 'create' (see kassa merchant --help)\n");
+        fprintf(stderr, "kassa merchant: expected 'create', 'live' or 'provider' (see kassa "
+                        "merchant --help)\n");
         return 2;
     }
     config c;

@@ -249,6 +249,13 @@ static const oa_doc OA_DOCS[] = {
      "The recent API requests, filtered by status, method, path and key", OB_NONE, OA_HTML, ""},
     {"POST", "/dashboard/developers/keys", "Back office",
      "Create a secret key (password or code again; the key shown once)", OB_FORM, OA_HTML, ""},
+    {"POST", "/dashboard/developers/live", "Back office",
+     "Create the live twin of the account (password or code again; its first live key shown "
+     "once)",
+     OB_FORM, OA_HTML, ""},
+    {"POST", "/dashboard/mode", "Back office",
+     "The Test/Live switch: which account's data the pages show (staff and roles are shared)",
+     OB_FORM, OA_REDIRECT, ""},
     {"POST", "/dashboard/developers/keys/:id/:what", "Back office",
      "Roll a key with an overlap, or revoke it (password or code again)", OB_FORM, OA_HTML, ""},
     {"POST", "/dashboard/developers/endpoints", "Back office", "Add a webhook endpoint", OB_FORM,

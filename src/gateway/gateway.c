@@ -507,12 +507,30 @@ k_status gw_idem_store_error(gw *g, const char *merchant_id, gw_idem *idem, int 
 
 typedef struct {
     store_merchant m;
-    const char *sk; /* the first API key */
+    const char *sk;      /* the first API key */
+    const char *twin_of; /* set: the live twin of this test account (created when missing) */
+    bool exists;         /* twin_of's twin was there already: nothing written */
+    arena *a;
 } merchant_job;
 
 static k_status merchant_put_fn(store_tx *tx, void *arg)
 {
     merchant_job *j = arg;
+    if (j->twin_of != NULL) {
+        store_merchant t, live;
+        k_status st = store_merchant_get(tx, j->twin_of, j->a, &t);
+        if (st != K_OK)
+            return st;
+        st = store_merchant_get(tx, j->m.id, j->a, &live);
+        if (st == K_OK) {
+            j->m = live;
+            j->exists = true;
+            return K_OK;
+        }
+        if (st != K_ENOTFOUND)
+            return st;
+        j->m.name = t.name; /* the twin carries the test account's name */
+    }
     k_status st = store_merchant_put(tx, &j->m);
     if (st != K_OK)
         return st;
@@ -523,7 +541,7 @@ static k_status merchant_put_fn(store_tx *tx, void *arg)
     snprintf(last4, sizeof last4, "%s", j->sk + (n > 4 ? n - 4 : 0));
     store_api_key k = {.merchant_id = j->m.id,
                        .id = id,
-                       .mode = "test",
+                       .mode = j->twin_of != NULL ? "live" : "test",
                        .kind = "secret",
                        .name = "Secret key",
                        .key_hash = j->m.secret_key_hash,
@@ -565,6 +583,69 @@ k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys 
     return K_OK;
 }
 
+bool gw_merchant_is_live(const char *merchant_id)
+{
+    size_t n = merchant_id != NULL ? strlen(merchant_id) : 0, k = strlen(GW_LIVE_SUFFIX);
+    return n > k && strcmp(merchant_id + n - k, GW_LIVE_SUFFIX) == 0;
+}
+
+bool gw_live_id_of(const char *test_id, char out[LIMIT_ID_MAX])
+{
+    out[0] = '\0';
+    if (test_id == NULL || test_id[0] == '\0' || gw_merchant_is_live(test_id))
+        return false;
+    int n = snprintf(out, LIMIT_ID_MAX, "%s%s", test_id, GW_LIVE_SUFFIX);
+    if (n < 0 || n >= LIMIT_ID_MAX) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+k_status gw_merchant_live_twin(gw *g, const char *test_id, arena *a, gw_merchant_keys *out,
+                               bool *created)
+{
+    char id[LIMIT_ID_MAX], sk[LIMIT_ID_MAX], pk[LIMIT_ID_MAX], ecp[LIMIT_ID_MAX];
+    *created = false;
+    if (!gw_live_id_of(test_id, id))
+        return K_ENOTFOUND;
+    id_secret(sk, "sk_live_");
+    id_secret(pk, "pk_live_");
+    id_new_n(ecp, "", 32);
+    uint32_t r;
+    if (crypto_random(&r, sizeof(r)) != K_OK)
+        return K_ERR;
+    char hash[SHA256_HEX_LEN];
+    crypto_key_hash_hex(sk, hash);
+    merchant_job j = {.m = {.id = id,
+                            .name = "",
+                            .secret_key_hash = hash,
+                            .publishable_key = pk,
+                            .ecp_project_id = 100000 + (int64_t)(r % 900000000u),
+                            .ecp_secret = ecp,
+                            .settings = "{}",
+                            .created = clock_now_s()},
+                      .sk = sk,
+                      .twin_of = test_id,
+                      .a = a};
+    k_status st = store_write(g->st, merchant_put_fn, &j);
+    if (st == K_OK && !j.exists)
+        out->secret_key = arena_strdup(a, sk); /* its first live key, shown once */
+    explicit_bzero(sk, sizeof sk);
+    if (st != K_OK)
+        return st;
+    const char *secret = j.exists ? NULL : out->secret_key;
+    memset(out, 0, sizeof *out);
+    out->secret_key = secret;
+    *created = !j.exists;
+    out->id = arena_strdup(a, j.m.id);
+    out->name = arena_strdup(a, j.m.name);
+    out->publishable_key = arena_strdup(a, j.m.publishable_key);
+    out->ecp_secret = arena_strdup(a, j.m.ecp_secret);
+    out->ecp_project_id = j.m.ecp_project_id;
+    return out->id != NULL && out->name != NULL ? K_OK : K_ENOMEM;
+}
+
 /* The key lookup of every request: keys.c (several keys per merchant, rolled and revoked). */
 
 typedef struct {
@@ -596,6 +677,15 @@ k_status gw_merchant_by_project(gw *g, int64_t project_id, arena *a, gw_merchant
     out->ecp_secret = r.m.ecp_secret;
     out->ecp_project_id = r.m.ecp_project_id;
     return K_OK;
+}
+
+const char *gw_merchant_live_of(gw *g, const char *test_id, arena *a)
+{
+    char id[LIMIT_ID_MAX];
+    if (!gw_live_id_of(test_id, id))
+        return NULL;
+    merchant_get r = {.id = id, .a = a};
+    return store_read(g->st, merchant_get_fn, &r) == K_OK ? arena_strdup(a, id) : NULL;
 }
 
 k_status gw_merchant_settings(gw *g, const char *merchant_id, arena *a, json_t **out)
@@ -675,6 +765,14 @@ bool gw_account(gw *g, const char *merchant_id, const char *pname, arena *a, pro
         out->public_key = gw_jstr(acct, "public_key", a);
     }
     json_decref(settings);
+    if (gw_merchant_is_live(merchant_id)) {
+        /* A live payment never reaches a simulator: only the twin's own
+         * credentials with a configured base URL, never the local one. */
+        size_t sl = g->sim_url != NULL ? strlen(g->sim_url) : 0;
+        bool sim = out->base_url != NULL && sl > 0 && strncmp(out->base_url, g->sim_url, sl) == 0;
+        return out->base_url != NULL && !sim && out->username != NULL &&
+               (out->password != NULL || out->private_key != NULL);
+    }
     if (out->base_url == NULL && g->sim_url != NULL) {
         out->base_url = arena_printf(a, "%s/%s", g->sim_url, pname);
         if (out->username == NULL || (out->password == NULL && out->private_key == NULL)) {

@@ -520,6 +520,22 @@ typedef struct {
 /* Creates a merchant and mints its keys (the secret key is returned once; only
  * its hash is stored). */
 k_status gw_merchant_create(gw *g, const char *name, arena *a, gw_merchant_keys *out);
+/* Live mode (keys.h tells the design): a test account's live twin. */
+#define GW_LIVE_SUFFIX "_live"
+
+/* Is merchant_id a live twin (its id ends in GW_LIVE_SUFFIX)? */
+bool gw_merchant_is_live(const char *merchant_id);
+/* The live twin's id of the test account test_id into out; false when test_id
+ * is itself live, empty or too long. */
+bool gw_live_id_of(const char *test_id, char out[LIMIT_ID_MAX]);
+/* Creates (or, when it exists, reads) the live twin of the test account
+ * test_id; *created tells which. out->secret_key is its first live key, set
+ * only when created (shown once); K_ENOTFOUND when test_id is no test account. */
+k_status gw_merchant_live_twin(gw *g, const char *test_id, arena *a, gw_merchant_keys *out,
+                               bool *created);
+/* The twin's id of test_id when the twin exists (NULL otherwise). */
+const char *gw_merchant_live_of(gw *g, const char *test_id, arena *a);
+
 /* Finds a merchant by its ECommPay project id (id, name, ecp secret, project id;
  * the secret key is NULL). */
 k_status gw_merchant_by_project(gw *g, int64_t project_id, arena *a, gw_merchant_keys *out);

@@ -120,6 +120,29 @@ void gw_apply_billing(gw_payment *p, const gw_pi_params *in, arena *a)
 }
 
 /* Validates and builds a new intent in *out without writing it. */
+/* A live payment is refused up front, nothing written, unless every method it
+ * allows has the live account's own provider credentials and base URL. */
+static k_status gw_live_ready(gw *g, const char *merchant_id, json_t *types, arena *a, gw_err *err)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(types, i, t)
+    {
+        const char *method = json_string_value(t);
+        const rule_method *rm = method != NULL ? rules_method_find(&g->rules, method) : NULL;
+        prov_account acct;
+        if (rm == NULL || !gw_account(g, merchant_id, rm->provider, a, &acct)) {
+            gw_err_set(err, GW_WHY_METHOD_UNAVAILABLE, "payment_method_types",
+                       "The payment method %s is not available in live mode: the live account "
+                       "has no %s credentials with a provider base URL (live payments never go "
+                       "to a simulator).",
+                       method != NULL ? method : "?", rm != NULL ? rm->provider : "provider");
+            return K_EINVAL;
+        }
+    }
+    return K_OK;
+}
+
 k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, arena *a,
                        gw_payment *out, gw_err *err)
 {
@@ -155,6 +178,9 @@ k_status gw_pi_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, a
     }
     if (gw_check_types(g, settings, p->method_types, p->currency, in->amount, p->manual_capture,
                        err) != K_OK)
+        return K_EINVAL;
+    if (gw_merchant_is_live(merchant_id) &&
+        gw_live_ready(g, merchant_id, p->method_types, a, err) != K_OK)
         return K_EINVAL;
     id_new(p->id, "pi_");
     snprintf(p->merchant_id, sizeof(p->merchant_id), "%s", merchant_id);

@@ -16,6 +16,25 @@
 #include "../base/log.h"
 #include "../store/store_keys.h"
 
+const char *gw_key_mode_of(const char *key)
+{
+    if (key == NULL)
+        return NULL;
+    if (strncmp(key, "sk_live_", 8) == 0 || strncmp(key, "pk_live_", 8) == 0)
+        return "live";
+    if (strncmp(key, "sk_test_", 8) == 0 || strncmp(key, "pk_test_", 8) == 0)
+        return "test";
+    return NULL;
+}
+
+bool gw_key_routes(const char *key, const char *merchant_id)
+{
+    const char *mode = gw_key_mode_of(key);
+    if (mode == NULL || merchant_id == NULL || merchant_id[0] == '\0')
+        return false;
+    return (strcmp(mode, "live") == 0) == gw_merchant_is_live(merchant_id);
+}
+
 bool gw_key_usable(int64_t expires_ms, int64_t revoked_ms, int64_t now_ms)
 {
     return revoked_ms == 0 && (expires_ms == 0 || now_ms < expires_ms);
@@ -148,7 +167,7 @@ k_status gw_key_auth(gw *g, const char *secret_key, arena *a, const char **merch
         pthread_mutex_unlock(&g_key_mu);
     }
     int64_t now = clock_now_ms();
-    if (!gw_key_usable(k.expires_ms, k.revoked_ms, now))
+    if (!gw_key_usable(k.expires_ms, k.revoked_ms, now) || !gw_key_routes(secret_key, k.merchant))
         return K_ENOTFOUND;
     /* last_used: at most once per GW_KEY_TOUCH_MS per key and node */
     bool touch = false;
@@ -177,8 +196,9 @@ k_status gw_merchant_auth(gw *g, const char *secret_key, arena *a, const char **
 
 static void key_last4(const char *sk, char out[5])
 {
-    size_t n = strlen(sk);
-    snprintf(out, 5, "%s", n > 4 ? sk + n - 4 : sk);
+    size_t n = strlen(sk), k = n > 4 ? 4 : n;
+    memcpy(out, sk + n - k, k);
+    out[k] = '\0';
 }
 
 typedef struct {
@@ -297,7 +317,7 @@ static bool key_idem_ok(const char *idem, gw_err *err)
 static void key_mint(key_job *j, const char *mode, const char *name, char sk[LIMIT_ID_MAX],
                      char id[LIMIT_ID_MAX], char hash[SHA256_HEX_LEN], char last4[5])
 {
-    id_secret(sk, "sk_test_");
+    id_secret(sk, strcmp(mode, "live") == 0 ? "sk_live_" : "sk_test_");
     id_new(id, "key_");
     crypto_key_hash_hex(sk, hash);
     key_last4(sk, last4);
@@ -330,13 +350,24 @@ k_status gw_key_create(gw *g, const char *merchant_id, const char *mode, const c
                        const char *idem, arena *a, gw_key *out, gw_err *err)
 {
     err->why = GW_WHY_NONE;
-    if (mode != NULL && mode[0] != '\0' && strcmp(mode, "test") != 0) {
-        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "mode",
-                   strcmp(mode, "live") == 0
-                       ? "Live keys are not available: this Kassa is connected to test providers "
-                         "only (the simulators or the configured test endpoints)."
-                       : "The mode must be test.");
+    bool live = mode != NULL && strcmp(mode, "live") == 0;
+    if (mode != NULL && mode[0] != '\0' && !live && strcmp(mode, "test") != 0) {
+        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "mode", "The mode must be test or live.");
         return K_EINVAL;
+    }
+    if (!live && gw_merchant_is_live(merchant_id)) {
+        gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "mode",
+                   "This is the live account: its keys are live keys.");
+        return K_EINVAL;
+    }
+    if (live && !gw_merchant_is_live(merchant_id)) {
+        merchant_id = gw_merchant_live_of(g, merchant_id, a);
+        if (merchant_id == NULL) {
+            gw_err_set(err, GW_WHY_PARAM_UNACCEPTED, "mode",
+                       "Live keys need the live account: an admin creates it first (API keys, "
+                       "\"Create the live account\", or kassa merchant live ACCT).");
+            return K_EINVAL;
+        }
     }
     if (!key_name_ok(name)) {
         gw_err_set(err, GW_WHY_PARAM_INVALID, "name", "Give the key a name of 1 to %d characters.",
@@ -347,7 +378,7 @@ k_status gw_key_create(gw *g, const char *merchant_id, const char *mode, const c
         return K_EINVAL;
     key_job j = {.merchant_id = merchant_id, .idem = idem, .a = a, .err = err};
     char sk[LIMIT_ID_MAX], id[LIMIT_ID_MAX], hash[SHA256_HEX_LEN], last4[5];
-    key_mint(&j, "test", name, sk, id, hash, last4);
+    key_mint(&j, live ? "live" : "test", name, sk, id, hash, last4);
     return key_answer(&j, store_write(g->st, key_create_fn, &j), sk, out);
 }
 
@@ -369,7 +400,7 @@ k_status gw_key_roll(gw *g, const char *merchant_id, const char *id, int64_t ove
                  .a = a,
                  .err = err};
     char sk[LIMIT_ID_MAX], nid[LIMIT_ID_MAX], hash[SHA256_HEX_LEN], last4[5];
-    key_mint(&j, "test", "", sk, nid, hash, last4);
+    key_mint(&j, gw_merchant_is_live(merchant_id) ? "live" : "test", "", sk, nid, hash, last4);
     k_status st = store_write(g->st, key_roll_fn, &j);
     if (st == K_OK && !j.replayed)
         key_cache_forget(j.old.key_hash);

@@ -189,6 +189,8 @@ int64_t gw_session_ttl(gw *g, json_t *settings)
 
 bool gw_merchant_test_mode(gw *g, const char *merchant_id)
 {
+    if (gw_merchant_is_live(merchant_id))
+        return false;
     arena a;
     arena_init(&a, 0);
     json_t *s = gw_settings_load(g, merchant_id, &a);
@@ -505,6 +507,47 @@ k_status gw_settings_creds_set(gw *g, const char *merchant_id, const char *pname
         }
     }
     return set_edit(g, merchant_id, "providers", creds_edit_fn, &e, a, before, after, err);
+}
+
+typedef struct {
+    const char *pname, *base_url;
+} url_edit;
+
+static k_status url_edit_fn(json_t *s, void *ctx, gw_err *err)
+{
+    url_edit *e = ctx;
+    json_t *p = json_object_get(json_object_get(s, "providers"), e->pname);
+    if (!json_is_object(p)) {
+        gw_err_set(err, GW_WHY_PARAM_MISSING, "username",
+                   "Set the %s credentials before the provider's base URL.", e->pname);
+        return K_EINVAL;
+    }
+    if (e->base_url[0] == '\0')
+        json_object_del(p, "base_url");
+    else
+        json_object_set_new(p, "base_url", json_string(e->base_url));
+    return K_OK;
+}
+
+k_status gw_settings_base_url_set(gw *g, const char *merchant_id, const char *pname,
+                                  const char *base_url, arena *a, const char **before,
+                                  const char **after, gw_err *err)
+{
+    if (pname == NULL || (strcmp(pname, "klarna") != 0 && strcmp(pname, "alipay") != 0)) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "provider", "The provider is klarna or alipay.");
+        return K_EINVAL;
+    }
+    bool http = base_url != NULL &&
+                (strncmp(base_url, "https://", 8) == 0 || strncmp(base_url, "http://", 7) == 0);
+    if (base_url == NULL || (base_url[0] != '\0' && !http) || strlen(base_url) > 2048 ||
+        !printable(base_url, false) || strchr(base_url, ' ') != NULL) {
+        gw_err_set(err, GW_WHY_PARAM_INVALID, "base_url",
+                   "The base URL is an http(s) URL of at most 2048 characters without spaces, or "
+                   "empty to go back to the simulator (test mode only).");
+        return K_EINVAL;
+    }
+    url_edit e = {.pname = pname, .base_url = base_url};
+    return set_edit(g, merchant_id, "providers", url_edit_fn, &e, a, before, after, err);
 }
 
 /* ---- branding ---- */

@@ -76,6 +76,13 @@ k_status gw_settings_creds_set(gw *g, const char *merchant_id, const char *pname
                                const char *username, const char *secret, const char *public_key,
                                arena *a, const char **before, const char **after, gw_err *err);
 
+/* Sets (or with "" removes) the base URL of a provider's account: the real
+ * provider's endpoint (a live account needs one; without one a test account
+ * talks to the simulator). The credentials must be set first. */
+k_status gw_settings_base_url_set(gw *g, const char *merchant_id, const char *pname,
+                                  const char *base_url, arena *a, const char **before,
+                                  const char **after, gw_err *err);
+
 /* Validates branding as gw_settings_brand_set would, without storing it (the
  * preview). K_EINVAL with err on the first bad field. */
 k_status gw_settings_brand_check(const gw_branding *b, gw_err *err);

@@ -341,16 +341,84 @@ static void test_migration_keeps_the_merchants_key(void **state)
     assert_int_equal(ks[0].expires_ms, 0);
 }
 
+/* Key -> mode routing on its own: a key's prefix names its mode, and a key
+ * authenticates only as a merchant of the same mode. */
+static void test_key_mode_routing(void **state)
+{
+    (void)state;
+    assert_string_equal(gw_key_mode_of("sk_live_abc"), "live");
+    assert_string_equal(gw_key_mode_of("pk_live_abc"), "live");
+    assert_string_equal(gw_key_mode_of("sk_test_abc"), "test");
+    assert_null(gw_key_mode_of("rk_live_abc"));
+    assert_null(gw_key_mode_of(NULL));
+    assert_true(gw_merchant_is_live("acct_1" GW_LIVE_SUFFIX));
+    assert_false(gw_merchant_is_live("acct_1"));
+    assert_false(gw_merchant_is_live(GW_LIVE_SUFFIX)); /* a suffix alone is no id */
+    char id[LIMIT_ID_MAX];
+    assert_true(gw_live_id_of("acct_1", id));
+    assert_string_equal(id, "acct_1_live");
+    assert_false(gw_live_id_of("acct_1_live", id)); /* a twin has no twin */
+    assert_false(gw_live_id_of("", id));
+    assert_true(gw_key_routes("sk_live_x", "acct_1_live"));
+    assert_true(gw_key_routes("sk_test_x", "acct_1"));
+    assert_false(gw_key_routes("sk_live_x", "acct_1"));      /* a live key on a test account */
+    assert_false(gw_key_routes("sk_test_x", "acct_1_live")); /* a test key on the live twin */
+    assert_false(gw_key_routes("whatever", "acct_1"));
+}
+
+/* The live twin: created once (the second call reads it, no new key), its
+ * first key and new keys are live keys that authenticate as the twin only. */
+static void test_live_twin(void **state)
+{
+    fx *f = *state;
+    gw_key k;
+    gw_err err;
+    gw_merchant_keys tw, again;
+    bool created = false;
+    assert_null(gw_merchant_live_of(f->g, f->m.id, &f->a));
+    assert_int_equal(gw_merchant_live_twin(f->g, f->m.id, &f->a, &tw, &created), K_OK);
+    assert_true(created);
+    assert_true(gw_merchant_is_live(tw.id));
+    assert_non_null(tw.secret_key);
+    assert_memory_equal(tw.secret_key, "sk_live_", 8);
+    assert_memory_equal(tw.publishable_key, "pk_live_", 8);
+    assert_int_equal(gw_merchant_live_twin(f->g, f->m.id, &f->a, &again, &created), K_OK);
+    assert_false(created);
+    assert_null(again.secret_key);
+    assert_string_equal(again.id, tw.id);
+    assert_int_equal(gw_merchant_live_twin(f->g, tw.id, &f->a, &again, &created), K_ENOTFOUND);
+    const char *mid = NULL;
+    assert_int_equal(gw_merchant_auth(f->g, tw.secret_key, &f->a, &mid), K_OK);
+    assert_string_equal(mid, tw.id);
+    /* a live key asked for on the test account belongs to the twin */
+    assert_int_equal(gw_key_create(f->g, f->m.id, "live", "Shop live", NULL, &f->a, &k, &err),
+                     K_OK);
+    assert_string_equal(k.mode, "live");
+    assert_memory_equal(k.secret, "sk_live_", 8);
+    assert_int_equal(gw_merchant_auth(f->g, k.secret, &f->a, &mid), K_OK);
+    assert_string_equal(mid, tw.id);
+    /* the twin makes no test keys */
+    assert_int_equal(gw_key_create(f->g, tw.id, "test", "x", NULL, &f->a, &k, &err), K_EINVAL);
+    assert_string_equal(err.param, "mode");
+    /* the test account's key still authenticates as the test account */
+    assert_int_equal(gw_merchant_auth(f->g, f->m.secret_key, &f->a, &mid), K_OK);
+    assert_string_equal(mid, f->m.id);
+}
+
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
 {
     if (crypto_init() != K_OK)
         return 1;
-    const struct CMUnitTest pure[] = {cmocka_unit_test(test_usable_and_state)};
-    const struct CMUnitTest stored[] = {TS(test_create_roll_revoke), TS(test_refusals),
+    const struct CMUnitTest pure[] = {cmocka_unit_test(test_usable_and_state),
+                                      cmocka_unit_test(test_key_mode_routing)};
+    const struct CMUnitTest stored[] = {TS(test_create_roll_revoke),
+                                        TS(test_refusals),
+                                        TS(test_live_twin),
                                         TS(test_legacy_hash_upgraded_and_last_used),
-                                        TS(test_migration_keeps_the_merchants_key)};
+                                        TS(test_migration_keeps_the_merchants_key),
+                                        TS(test_live_twin)};
     int failed = cmocka_run_group_tests_name("keys: rules", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("keys on sqlite", stored, NULL, NULL);
     g_pg_base = getenv("KASSA_TEST_PG_URL");

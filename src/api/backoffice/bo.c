@@ -22,6 +22,7 @@
  * session touch, a store write, must not happen). */
 #define BO_STATIC         (BO_PUBLIC | BO_RAW)
 #define BO_PENDING_COOKIE "kassa_pending"
+#define BO_MODE_COOKIE    "kassa_mode" /* the Test/Live switch: "live" or "test" */
 
 /* ---- answers ---- */
 
@@ -110,6 +111,23 @@ static bool bo_same_origin(bo_req *r)
     return bo_origin_is_ours(r, ref, len);
 }
 
+/* The Test/Live switch: the choice is a cookie of the session's browser (it
+ * only picks between the two accounts the person's own account already has). */
+void bo_mode_set(bo_req *r)
+{
+    const char *mode = bo_f(r, "mode");
+    bool live = mode != NULL && strcmp(mode, "live") == 0;
+    if (live && r->live_id == NULL) {
+        bo_message(r, 409, T(r, "Live mode"),
+                   T(r, "There is no live account yet: an admin creates it on the Developers "
+                        "page. Nothing was changed."),
+                   "/dashboard/developers");
+        return;
+    }
+    bo_cookie(r, BO_MODE_COOKIE, live ? "live" : "test", 365 * 86400);
+    http_resp_redirect(r->req, r->resp, "/dashboard/payments");
+}
+
 static void bo_refuse(bo_req *r, int status, const char *title, const char *text)
 {
     bo_message(r, status, title, text, "/dashboard/payments");
@@ -162,6 +180,16 @@ void bo_run(http_req *req, http_resp *resp, void *ctx, const bo_spec *spec)
     }
     if (bo_signin_needed(&r, spec))
         return;
+    if (r.signed_in) {
+        /* Test or live: the pages show the merchant id of the chosen mode; staff
+         * accounts and roles stay with the test account, shared by both. */
+        r.test_id = r.s.merchant_id;
+        r.live_id = gw_merchant_live_of(r.api->g, r.test_id, req->arena);
+        const char *mode = http_req_cookie(req, BO_MODE_COOKIE);
+        r.live = r.live_id != NULL && mode != NULL && strcmp(mode, "live") == 0;
+        if (r.live && !(spec->perm & STAFF_USERS))
+            r.s.merchant_id = r.live_id;
+    }
     if (spec->perm != 0 && !staff_can(&r.s, (staff_perm)spec->perm)) {
         bo_refuse(&r, 403, T(&r, "Not allowed"),
                   T(&r, "Your role may not do this. Nothing was changed."));
@@ -394,6 +422,8 @@ BO_ENTRY(e_settings_creds, bo_settings_credentials, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_brand, bo_settings_branding, STAFF_SETTINGS, 0)
 BO_ENTRY(e_settings_expiry, bo_settings_expiry, STAFF_SETTINGS, 0)
 BO_ENTRY(e_dev_key_create, bo_dev_key_create, STAFF_DEV, 0)
+BO_ENTRY(e_dev_live_create, bo_dev_live_create, STAFF_DEV, 0)
+BO_ENTRY(e_mode, bo_mode_set, 0, 0)
 BO_ENTRY(e_dev_key_change, bo_dev_key_change, STAFF_DEV, 0)
 BO_ENTRY(e_dev_requests, bo_dev_requests_page, STAFF_DEV, 0)
 
@@ -444,6 +474,8 @@ static const http_route bo_routes[] = {
     {"POST", "/dashboard/settings/expiry", e_settings_expiry, AUTH_NONE, BOF, "bo_settings", 0},
     {"GET", "/dashboard/developers/requests", e_dev_requests, AUTH_NONE, 0, "bo_dev", 0},
     {"POST", "/dashboard/developers/keys", e_dev_key_create, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/developers/live", e_dev_live_create, AUTH_NONE, BOF, "bo_dev", 0},
+    {"POST", "/dashboard/mode", e_mode, AUTH_NONE, BOF, "bo_mode", 0},
     {"POST", "/dashboard/developers/keys/:id/:what", e_dev_key_change, AUTH_NONE, BOF, "bo_dev", 0},
 };
 

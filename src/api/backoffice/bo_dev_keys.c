@@ -102,8 +102,10 @@ void bo_dev_keys_section(bo_req *r)
         "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
         "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
         T(r, "API keys"),
-        T(r, "Test mode: these keys and every payment made with them are test data; no real "
-             "money moves."),
+        r->live ? T(r, "Live mode: these keys make real payments with the live account's own "
+                       "provider credentials; they never reach a simulator.")
+                : T(r, "Test mode: these keys and every payment made with them are test data; no "
+                       "real money moves."),
         T(r, "Name"), T(r, "Key"), T(r, "Mode"), T(r, "Created"), T(r, "Last used"), T(r, "Status"),
         T(r, "Actions"));
     for (size_t i = 0; i < n; i++)
@@ -119,7 +121,18 @@ void bo_dev_keys_section(bo_req *r)
            "required maxlength=\"%d\" placeholder=\"%s\">",
            T(r, "Create a secret key"), T(r, "Name"), GW_KEY_NAME_MAX, T(r, "e.g. shop server"));
     reauth_field(r, "create");
-    bo_fmt(r, "<button type=\"submit\">%s</button></form></section>", T(r, "Create key"));
+    bo_fmt(r, "<button type=\"submit\">%s</button></form>", T(r, "Create key"));
+    if (r->live_id == NULL) {
+        bo_raw(r, "<form method=\"post\" action=\"/dashboard/developers/live\" class=\"card\">");
+        bo_csrf_field(r);
+        bo_fmt(r, "<h3>%s</h3><p class=\"hint\">%s</p>", T(r, "Live mode"),
+               T(r, "The live account is a twin of this one with its own keys, data and provider "
+                    "credentials; staff and roles are shared. Live payments need the live "
+                    "account's provider credentials and base URL."));
+        reauth_field(r, "live");
+        bo_fmt(r, "<button type=\"submit\">%s</button></form>", T(r, "Create the live account"));
+    }
+    bo_raw(r, "</section>");
 }
 
 /* The person's password or code again; false (page sent, audited) when wrong. */
@@ -169,8 +182,8 @@ void bo_dev_key_create(bo_req *r)
     gw_key k;
     gw_err err;
     memset(&err, 0, sizeof err);
-    if (gw_key_create(r->api->g, r->s.merchant_id, "test", bo_f(r, "name"), bo_f(r, "idem"),
-                      r->req->arena, &k, &err) != K_OK) {
+    if (gw_key_create(r->api->g, r->s.merchant_id, r->live ? "live" : "test", bo_f(r, "name"),
+                      bo_f(r, "idem"), r->req->arena, &k, &err) != K_OK) {
         key_refused(r, "key.create", NULL, &err);
         return;
     }
@@ -215,4 +228,31 @@ void bo_dev_key_change(bo_req *r)
                   &k);
     else
         bo_dev_render(r, 200, T(r, "Key revoked: it no longer works."), NULL, NULL);
+}
+
+/* The live twin of the person's (test) account, created by an admin; its first
+ * live key is shown once. */
+void bo_dev_live_create(bo_req *r)
+{
+    if (!key_reauth(r, "live.create", NULL))
+        return;
+    gw_merchant_keys k;
+    bool created = false;
+    if (gw_merchant_live_twin(r->api->g, r->test_id, r->req->arena, &k, &created) != K_OK) {
+        bo_audit_action(r, "live.create", NULL, NULL, NULL, "refused: not stored");
+        bo_dev_render(r, 500, T(r, "The live account could not be created; nothing was changed."),
+                      NULL, NULL);
+        return;
+    }
+    r->live_id = k.id;
+    bo_audit_action(r, "live.create", k.id, NULL,
+                    arena_printf(r->req->arena, "{\"id\":\"%s\",\"mode\":\"live\"}", k.id),
+                    created ? "ok" : "ok: existed");
+    if (!created) {
+        bo_dev_render(r, 200, T(r, "The live account exists already."), NULL, NULL);
+        return;
+    }
+    bo_dev_render(r, 200,
+                  T(r, "Live account created. Switch to Live data in the header to see it."),
+                  T(r, "Secret key"), k.secret_key);
 }

@@ -188,3 +188,64 @@
       "Oui, renvoyer ces événements aux points de terminaison",
       "Kyllä, lähetä nämä tapahtumat osoitteisiin uudelleen",
       "Ja, skicka dessa händelser till slutpunkterna igen"}},
+    /* test and live mode */
+    {"live", {"Live", "production", "tuotanto", "skarp"}},
+    {"Test data", {"Testdaten", "Données de test", "Testidata", "Testdata"}},
+    {"Live data", {"Live-Daten", "Données réelles", "Tuotantodata", "Skarpa data"}},
+    {"Live mode", {"Live-Modus", "Mode production", "Tuotantotila", "Skarpt läge"}},
+    {"Live mode: real payments, real money.",
+     {"Live-Modus: echte Zahlungen, echtes Geld.",
+      "Mode production : vrais paiements, vrai argent.",
+      "Tuotantotila: oikeat maksut, oikeaa rahaa.",
+      "Skarpt läge: riktiga betalningar, riktiga pengar."}},
+    {"Live mode: these keys make real payments with the live account's own provider credentials; "
+     "they never reach a simulator.",
+     {"Live-Modus: Diese Schlüssel machen echte Zahlungen mit den eigenen Anbieter-Zugangsdaten "
+      "des "
+      "Live-Kontos; sie erreichen nie einen Simulator.",
+      "Mode production : ces clés font de vrais paiements avec les identifiants de fournisseur du "
+      "compte de production ; elles n'atteignent jamais un simulateur.",
+      "Tuotantotila: nämä avaimet tekevät oikeita maksuja tuotantotilin omilla palveluntarjoajan "
+      "tunnuksilla; ne eivät koskaan päädy simulaattoriin.",
+      "Skarpt läge: dessa nycklar gör riktiga betalningar med det skarpa kontots egna "
+      "leverantörsuppgifter; de når aldrig en simulator."}},
+    {"The live account is a twin of this one with its own keys, data and provider credentials; "
+     "staff and roles are shared. Live payments need the live account's provider credentials and "
+     "base URL.",
+     {"Das Live-Konto ist ein Zwilling dieses Kontos mit eigenen Schlüsseln, Daten und "
+      "Anbieter-Zugangsdaten; Mitarbeitende und Rollen sind gemeinsam. Live-Zahlungen brauchen die "
+      "Anbieter-Zugangsdaten und die Basis-URL des Live-Kontos.",
+      "Le compte de production est un jumeau de celui-ci avec ses propres clés, données et "
+      "identifiants de fournisseur ; le personnel et les rôles sont partagés. Les paiements réels "
+      "demandent les identifiants et l'URL de base du fournisseur du compte de production.",
+      "Tuotantotili on tämän tilin kaksonen, jolla on omat avaimet, tiedot ja palveluntarjoajan "
+      "tunnukset; henkilökunta ja roolit ovat yhteiset. Oikeat maksut tarvitsevat tuotantotilin "
+      "palveluntarjoajan tunnukset ja perus-URL:n.",
+      "Det skarpa kontot är en tvilling till detta med egna nycklar, data och "
+      "leverantörsuppgifter; personal och roller delas. Skarpa betalningar kräver det skarpa "
+      "kontots leverantörsuppgifter och bas-URL."}},
+    {"Create the live account",
+     {"Live-Konto erstellen", "Créer le compte de production", "Luo tuotantotili",
+      "Skapa det skarpa kontot"}},
+    {"There is no live account yet: an admin creates it on the Developers page. Nothing was "
+     "changed.",
+     {"Es gibt noch kein Live-Konto: Ein Admin erstellt es auf der Seite Entwickler. Nichts wurde "
+      "geändert.",
+      "Il n'y a pas encore de compte de production : un administrateur le crée sur la page "
+      "Développeurs. Rien n'a été modifié.",
+      "Tuotantotiliä ei vielä ole: ylläpitäjä luo sen Kehittäjät-sivulla. Mitään ei muutettu.",
+      "Det finns inget skarpt konto än: en administratör skapar det på sidan Utvecklare. Inget "
+      "ändrades."}},
+    {"The live account could not be created; nothing was changed.",
+     {"Das Live-Konto konnte nicht erstellt werden; nichts wurde geändert.",
+      "Le compte de production n'a pas pu être créé ; rien n'a été modifié.",
+      "Tuotantotiliä ei voitu luoda; mitään ei muutettu.",
+      "Det skarpa kontot kunde inte skapas; inget ändrades."}},
+    {"The live account exists already.",
+     {"Das Live-Konto gibt es schon.", "Le compte de production existe déjà.",
+      "Tuotantotili on jo olemassa.", "Det skarpa kontot finns redan."}},
+    {"Live account created. Switch to Live data in the header to see it.",
+     {"Live-Konto erstellt. Wechseln Sie oben zu Live-Daten, um es zu sehen.",
+      "Compte de production créé. Passez à Données réelles dans l'en-tête pour le voir.",
+      "Tuotantotili luotu. Vaihda yläpalkista Tuotantodataan nähdäksesi sen.",
+      "Det skarpa kontot har skapats. Byt till Skarpa data i sidhuvudet för att se det."}},

@@ -111,7 +111,21 @@ void bo_page_begin(bo_req *r, const char *title, const char *nav)
         bo_nav_item(r, "/dashboard/settings", T(r, "Settings"), "settings", nav);
         if (staff_can(&r->s, STAFF_USERS))
             bo_nav_item(r, "/dashboard/staff", T(r, "Staff"), "staff", nav);
-        bo_raw(r, "</ul></nav><div class=\"who\"><span>");
+        bo_raw(r, "</ul></nav>");
+        if (r->live_id != NULL) { /* the Test/Live switch, once the live account exists */
+            bo_fmt(r,
+                   "<form method=\"post\" action=\"/dashboard/mode\" class=\"mode\" "
+                   "role=\"group\" aria-label=\"%s\">",
+                   T(r, "Mode"));
+            bo_csrf_field(r);
+            bo_fmt(r,
+                   "<button type=\"submit\" name=\"mode\" value=\"test\" class=\"small%s\" "
+                   "aria-pressed=\"%s\">%s</button><button type=\"submit\" name=\"mode\" "
+                   "value=\"live\" class=\"small%s\" aria-pressed=\"%s\">%s</button></form>",
+                   r->live ? "" : " on", r->live ? "false" : "true", T(r, "Test data"),
+                   r->live ? " on" : "", r->live ? "true" : "false", T(r, "Live data"));
+        }
+        bo_raw(r, "<div class=\"who\"><span>");
         bo_esc(r, r->s.email);
         bo_fmt(r, " · %s</span>", T(r, r->s.role->name));
         bo_raw(r, "<form method=\"post\" action=\"/dashboard/signout\">");
@@ -121,8 +135,13 @@ void bo_page_begin(bo_req *r, const char *title, const char *nav)
     }
     bo_lang_switch(r);
     bo_raw(r, "</header>");
-    /* Every page while the merchant is in test mode (and the sandbox's sign-in pages). */
-    if (r->api->sandbox || (r->signed_in && gw_merchant_test_mode(r->api->g, r->s.merchant_id)))
+    /* Every page while the merchant is in test mode (and the sandbox's sign-in pages); never
+     * in live mode, which says so instead. */
+    if (r->live)
+        bo_fmt(r, "<p class=\"banner live\" role=\"note\">%s</p>",
+               T(r, "Live mode: real payments, real money."));
+    else if (r->api->sandbox ||
+             (r->signed_in && gw_merchant_test_mode(r->api->g, r->s.merchant_id)))
         bo_fmt(r, "<p class=\"banner test\" role=\"note\">%s</p>",
                T(r, "Test mode: sandbox data, no real money moves."));
     bo_raw(r, "<main id=\"main\" tabindex=\"-1\">");

@@ -21,8 +21,11 @@ typedef struct {
     api_ctx *api;
     http_req *req;
     http_resp *resp;
-    staff_session s; /* valid when signed_in */
+    staff_session s; /* valid when signed_in; s.merchant_id is the live twin in live mode */
     bool signed_in;
+    bool live;           /* the session's chosen mode is live (kassa_mode cookie) */
+    const char *test_id; /* the staff's own (test) account; staff and roles live there */
+    const char *live_id; /* its live twin, NULL while there is none */
     bo_lang lang;
     const char *locale; /* "en", "de" ... for money_format */
     json_t *query;      /* decoded query string (object) */
@@ -133,6 +136,8 @@ void bo_dev_render(bo_req *r, int status, const char *note, const char *secret_t
                    const char *secret);
 void bo_dev_keys_section(bo_req *r); /* bo_dev_keys.c */
 void bo_dev_key_create(bo_req *r);
+void bo_dev_live_create(bo_req *r); /* POST /dashboard/developers/live: the live twin */
+void bo_mode_set(bo_req *r);        /* POST /dashboard/mode: the Test/Live switch */
 void bo_dev_key_change(bo_req *r);
 void bo_dev_requests_page(bo_req *r); /* bo_dev_requests.c */
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "stripe_int.h"
+#include "../../gateway/keys.h"
 #include "../../base/crypto.h"
 #include "../../domain/money.h"
 
@@ -91,7 +92,7 @@ void stripe_write_charge(jsonw *w, const char *key, const gw_payment *p)
     jw_str(w, "currency", p->currency);
     jw_int(w, "created", p->created);
     jw_str(w, "payment_intent", p->id);
-    jw_bool(w, "livemode", false);
+    jw_bool(w, "livemode", gw_merchant_is_live(p->merchant_id));
     write_or_empty(w, "metadata", p->metadata, false);
     jw_str(w, "status", p->m.authorized > 0 ? "succeeded" : "pending");
     jw_str(w, "object_kind", "charge");
@@ -160,7 +161,7 @@ void stripe_write_pi(jsonw *w, const char *key, const gw_payment *p, bool expand
     } else {
         jw_null(w, "latest_charge");
     }
-    jw_bool(w, "livemode", false);
+    jw_bool(w, "livemode", gw_merchant_is_live(p->merchant_id));
     write_or_empty(w, "metadata", p->metadata, false);
     write_next_action(w, p);
     /* Kassa keeps no PaymentMethod objects; the attempt stands for one. */
@@ -234,18 +235,19 @@ json_t *stripe_render_deleted(const char *id, const char *object)
 json_t *stripe_render_session(const gw_session *s)
 {
     bool open = strcmp(s->status, "open") == 0;
-    return json_pack(
-        "{s:s,s:s,s:I,s:I,s:o,s:o,s:I,s:s,s:o,s:I,s:b,s:o,s:o,s:s,s:s,s:o,s:s,s:s,"
-        "s:s,s:o}",
-        "id", s->id, "object", "checkout.session", "amount_subtotal", (json_int_t)s->amount_total,
-        "amount_total", (json_int_t)s->amount_total, "cancel_url", str_or_null(s->cancel_url),
-        "client_reference_id", str_or_null(s->client_reference_id), "created",
-        (json_int_t)s->created, "currency", s->currency, "customer_email",
-        str_or_null(s->customer_email), "expires_at", (json_int_t)s->expires_at, "livemode", 0,
-        "locale", str_or_null(s->locale), "metadata", copy_or(s->metadata, false), "mode",
-        "payment", "payment_intent", s->payment_id, "payment_method_types",
-        copy_or(s->method_types, true), "payment_status", s->payment_status, "status", s->status,
-        "success_url", s->success_url, "url", open ? json_string(s->url) : json_null());
+    return json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:I,s:s,s:o,s:I,s:b,s:o,s:o,s:s,s:s,s:o,s:s,s:s,"
+                     "s:s,s:o}",
+                     "id", s->id, "object", "checkout.session", "amount_subtotal",
+                     (json_int_t)s->amount_total, "amount_total", (json_int_t)s->amount_total,
+                     "cancel_url", str_or_null(s->cancel_url), "client_reference_id",
+                     str_or_null(s->client_reference_id), "created", (json_int_t)s->created,
+                     "currency", s->currency, "customer_email", str_or_null(s->customer_email),
+                     "expires_at", (json_int_t)s->expires_at, "livemode",
+                     gw_merchant_is_live(s->merchant_id), "locale", str_or_null(s->locale),
+                     "metadata", copy_or(s->metadata, false), "mode", "payment", "payment_intent",
+                     s->payment_id, "payment_method_types", copy_or(s->method_types, true),
+                     "payment_status", s->payment_status, "status", s->status, "success_url",
+                     s->success_url, "url", open ? json_string(s->url) : json_null());
 }
 
 void stripe_line_item_id(const gw_session *s, size_t index, char out[LIMIT_ID_MAX])
@@ -278,12 +280,12 @@ json_t *stripe_render_line_item(const gw_session *s, size_t index)
     stripe_line_item_id(s, index, id);
     char dec[24];
     snprintf(dec, sizeof(dec), "%lld", (long long)unit);
-    json_t *price =
-        json_pack("{s:s+,s:s,s:b,s:s,s:I,s:s,s:b,s:o,s:s+,s:s,s:s,s:I,s:s}", "id", "price_", id + 3,
-                  "object", "price", "active", 0, "billing_scheme", "per_unit", "created",
-                  (json_int_t)s->created, "currency", s->currency, "livemode", 0, "metadata",
-                  json_object(), "product", "prod_", id + 3, "tax_behavior", "unspecified", "type",
-                  "one_time", "unit_amount", (json_int_t)unit, "unit_amount_decimal", dec);
+    json_t *price = json_pack(
+        "{s:s+,s:s,s:b,s:s,s:I,s:s,s:b,s:o,s:s+,s:s,s:s,s:I,s:s}", "id", "price_", id + 3, "object",
+        "price", "active", 0, "billing_scheme", "per_unit", "created", (json_int_t)s->created,
+        "currency", s->currency, "livemode", gw_merchant_is_live(s->merchant_id), "metadata",
+        json_object(), "product", "prod_", id + 3, "tax_behavior", "unspecified", "type",
+        "one_time", "unit_amount", (json_int_t)unit, "unit_amount_decimal", dec);
     return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:o,s:I}", "id", id, "object", "item",
                      "amount_discount", (json_int_t)0, "amount_subtotal", (json_int_t)total,
                      "amount_tax", (json_int_t)0, "amount_total", (json_int_t)total, "currency",
@@ -331,7 +333,9 @@ void stripe_write_event(jsonw *w, const char *key, const gw_event *ev, arena *a)
     jw_obj(w, "data");
     write_event_object(w, ev, a);
     jw_obj_end(w);
-    jw_bool(w, "livemode", false);
+    /* the snapshot names its merchant: a live twin's events are live */
+    jw_bool(w, "livemode",
+            gw_merchant_is_live(json_string_value(json_object_get(ev->object, "merchant_id"))));
     jw_int(w, "pending_webhooks", 0);
     jw_obj(w, "request");
     jw_str(w, "id", ev->request_id);

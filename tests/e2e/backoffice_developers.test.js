@@ -247,6 +247,20 @@ describe('back office: developers', () => {
       });
       assert.equal(again.status(), 200);
       assert.match(await again.text(), /already done/);
+      // one endpoint's deliveries: every row shown went to it, with attempts and its answer
+      await dash();
+      await page.locator(`a[data-deliveries-of="${we.id}"]`).click();
+      await page.locator('[data-only-endpoint]').waitFor();
+      const shown = await page.locator('tr[data-event]').evaluateAll((rs) => rs.map((r) => [r.dataset.event, r.textContent]));
+      assert.ok(shown.some(([id]) => id === ev.id), 'the replayed event is listed for its endpoint');
+      for (const [, text] of shown) {
+        assert.ok(text.includes(we.id), text);
+        assert.match(text, /\d+ attempts, HTTP \d+/);
+      }
+      const all = await page.locator('tr[data-event]').count();
+      await page.getByRole('link', { name: 'Every endpoint' }).click();
+      await page.locator('[data-only-endpoint]').waitFor({ state: 'detached' });
+      assert.ok((await page.locator('tr[data-event]').count()) > all, 'the other endpoints\' events come back');
       const audit = await runCli(['audit', 'verify', '--db', k.dbUrl]);
       assert.equal(audit.code, 0, audit.stdout + audit.stderr);
       await k.stripe.webhookEndpoints.del(we.id);

@@ -116,6 +116,10 @@ static void endpoints_table(bo_req *r)
                eps[i].id);
         bo_csrf_field(r);
         bo_fmt(r, "<button type=\"submit\" class=\"small\">%s</button></form>", T(r, "Delete"));
+        bo_fmt(r,
+               " <a href=\"/dashboard/developers?endpoint=%s#ev-h\" data-deliveries-of=\"%s\" "
+               "aria-label=\"%s %s\">%s</a>",
+               eps[i].id, eps[i].id, T(r, "Deliveries"), eps[i].id, T(r, "Deliveries"));
         endpoint_roll_form(r, &eps[i]);
         bo_raw(r, "</td></tr>");
     }
@@ -132,7 +136,7 @@ static void endpoints_table(bo_req *r)
 }
 
 /* "delivered 1/1, HTTP 200" style summary; *ok false when a delivery has not succeeded. */
-static const char *delivery_summary(bo_req *r, const char *event_id, bool *ok)
+static const char *delivery_summary(bo_req *r, const char *event_id, const char *only, bool *ok)
 {
     json_t *ds = NULL;
     gw_err err;
@@ -148,9 +152,12 @@ static const char *delivery_summary(bo_req *r, const char *event_id, bool *ok)
     json_array_foreach(ds, i, d)
     {
         const char *state = json_string_value(json_object_get(d, "state"));
+        const char *to = json_string_value(json_object_get(d, "endpoint"));
+        if (only != NULL && (to == NULL || strcmp(to, only) != 0))
+            continue; /* the page shows one endpoint's deliveries */
         *ok &= state != NULL && (strcmp(state, "delivered") == 0 || strcmp(state, "skipped") == 0);
-        buf_printf(&b, "%s%s %s, %lld %s, HTTP %lld", i > 0 ? "; " : "",
-                   json_string_value(json_object_get(d, "endpoint")), state != NULL ? state : "",
+        buf_printf(&b, "%s%s %s, %lld %s, HTTP %lld", b.len > 0 ? "; " : "", to,
+                   state != NULL ? state : "",
                    (long long)json_integer_value(json_object_get(d, "attempts")), T(r, "attempts"),
                    (long long)json_integer_value(json_object_get(d, "last_status")));
     }
@@ -222,10 +229,18 @@ static void events_table(bo_req *r)
     if (gw_event_list(r->api->g, r->s.merchant_id, &q, r->req->arena, &evs, &n, &more, &err) !=
         K_OK)
         n = 0;
-    bo_fmt(r,
-           "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">%s</h2>"
-           "<form method=\"post\" action=\"/dashboard/developers/replay\">",
-           T(r, "Recent events"));
+    /* ?endpoint=we_...: only the events delivered to that endpoint, with its deliveries */
+    const char *only = bo_q(r, "endpoint");
+    if (only != NULL && only[0] == '\0')
+        only = NULL;
+    bo_fmt(r, "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">%s</h2>", T(r, "Recent events"));
+    if (only != NULL) {
+        bo_fmt(r, "<p data-only-endpoint>%s: <code>", T(r, "Endpoint"));
+        bo_esc(r, only);
+        bo_fmt(r, "</code> · <a href=\"/dashboard/developers#ev-h\">%s</a></p>",
+               T(r, "Every endpoint"));
+    }
+    bo_raw(r, "<form method=\"post\" action=\"/dashboard/developers/replay\">");
     bo_csrf_field(r);
     bo_fmt(r,
            "<button type=\"submit\">%s</button></form><div class=\"scroll\"><table "
@@ -236,7 +251,9 @@ static void events_table(bo_req *r)
            T(r, "Type"), T(r, "Deliveries"), T(r, "Actions"));
     for (size_t i = 0; i < n; i++) {
         bool ok = true;
-        const char *sum = delivery_summary(r, evs[i].id, &ok);
+        const char *sum = delivery_summary(r, evs[i].id, only, &ok);
+        if (only != NULL && sum[0] == '\0')
+            continue; /* not delivered to that endpoint */
         bo_fmt(r, "<tr data-event=\"%s\" data-delivered=\"%s\"><td>", evs[i].id, ok ? "yes" : "no");
         bo_time(r, evs[i].created);
         bo_fmt(r, "</td><td><code>%s</code></td><td>", evs[i].id);
@@ -483,7 +500,7 @@ void bo_dev_replay(bo_req *r)
         n = 0;
     for (size_t i = 0; i < n; i++) {
         bool ok = true;
-        delivery_summary(r, evs[i].id, &ok);
+        delivery_summary(r, evs[i].id, NULL, &ok);
         if (ok || gw_event_resend(r->api->g, r->s.merchant_id, evs[i].id, &err) != K_OK)
             continue;
         sent++;

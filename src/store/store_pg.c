@@ -108,6 +108,86 @@
                    " AND o.payment_id = NEW.id AND o.kind IN (" PG_L_KINDS                         \
                    ") GROUP BY 1, 2, 3, 4) g;"
 
+#define PG_ROLL_TABLE                                                                              \
+    "CREATE TABLE ledger_rollup("                                                                  \
+    " merchant_id text NOT NULL,"                                                                  \
+    " slot bigint NOT NULL,"                                                                       \
+    " kind text NOT NULL,"                                                                         \
+    " status text NOT NULL,"                                                                       \
+    " code text NOT NULL,"                                                                         \
+    " currency text NOT NULL,"                                                                     \
+    " method text NOT NULL,"                                                                       \
+    " nulls integer NOT NULL,"                                                                     \
+    " n bigint NOT NULL,"                                                                          \
+    " amount bigint NOT NULL,"                                                                     \
+    " PRIMARY KEY(merchant_id, slot, kind, status, code, currency, method, nulls));"
+#define PG_ROLL_FILL                                                                               \
+    "INSERT INTO ledger_rollup SELECT merchant_id, created_ms / " PG_ROLL_MS ", kind, status,"     \
+    " COALESCE(code, ''), COALESCE(c, ''), COALESCE(m, ''),"                                       \
+    " (code IS NULL)::int + 2 * (c IS NULL)::int + 4 * (m IS NULL)::int, count(*), sum(amount)"    \
+    " FROM (SELECT o.merchant_id, o.created_ms, o.kind, o.status, o.code, o.amount,"               \
+    " p.currency AS c, " PG_ROLL_METHOD(                                                           \
+        "o", "p.body") " AS m FROM operations o"                                                   \
+                       " LEFT JOIN objects p ON p.merchant_id = o.merchant_id AND p.kind = "       \
+                       "'payment_intent'"                                                          \
+                       " AND p.id = o.payment_id WHERE o.kind IN (" PG_L_KINDS ")) j"              \
+                       " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
+#define PG_ROLL_F_ADD                                                                              \
+    "CREATE FUNCTION ledger_rollup_add(m text, sl bigint, k text, st text, cd text, cur text,"     \
+    " meth text, dn bigint, da bigint) RETURNS void LANGUAGE sql AS $$"                            \
+    " INSERT INTO ledger_rollup VALUES(m, sl, k, st, COALESCE(cd, ''), COALESCE(cur, ''),"         \
+    " COALESCE(meth, ''), (cd IS NULL)::int + 2 * (cur IS NULL)::int + 4 * (meth IS NULL)::int,"   \
+    " dn, da) ON CONFLICT(merchant_id, slot, kind, status, code, currency, method, nulls)"         \
+    " DO UPDATE SET n = ledger_rollup.n + excluded.n,"                                             \
+    " amount = ledger_rollup.amount + excluded.amount $$;"
+#define PG_ROLL_F_OP                                                                               \
+    "CREATE FUNCTION ledger_rollup_op() RETURNS trigger LANGUAGE plpgsql AS $$"                    \
+    " DECLARE c text; b text;"                                                                     \
+    " BEGIN"                                                                                       \
+    " IF TG_OP = 'UPDATE' AND OLD.kind IN (" PG_L_KINDS ") THEN"                                   \
+    " SELECT currency, body INTO c, b FROM objects WHERE merchant_id = OLD.merchant_id"            \
+    " AND kind = 'payment_intent' AND id = OLD.payment_id;"                                        \
+    " PERFORM ledger_rollup_add(OLD.merchant_id, OLD.created_ms / " PG_ROLL_MS ", OLD.kind,"       \
+    " OLD.status, OLD.code, c, " PG_ROLL_METHOD(                                                   \
+        "OLD",                                                                                     \
+        "b") ", -1, -OLD.amount);"                                                                 \
+             " END IF;"                                                                            \
+             " IF NEW.kind IN (" PG_L_KINDS ") THEN"                                               \
+             " c := NULL; b := NULL;"                                                              \
+             " SELECT currency, body INTO c, b FROM objects WHERE merchant_id = NEW.merchant_id"   \
+             " AND kind = 'payment_intent' AND id = NEW.payment_id;"                               \
+             " PERFORM ledger_rollup_add(NEW.merchant_id, NEW.created_ms / " PG_ROLL_MS            \
+             ", NEW.kind,"                                                                         \
+             " NEW.status, NEW.code, c, " PG_ROLL_METHOD("NEW", "b") ", 1, NEW.amount);"           \
+                                                                     " END IF;"                    \
+                                                                     " RETURN NULL;"               \
+                                                                     " END $$;"
+#define PG_ROLL_T_OP                                                                               \
+    "CREATE TRIGGER ledger_rollup_op AFTER INSERT OR UPDATE OF merchant_id, payment_id, kind,"     \
+    " amount, status, code, created_ms ON operations"                                              \
+    " FOR EACH ROW EXECUTE PROCEDURE ledger_rollup_op();"
+/* a payment update moves its rows' keys only when its currency or (where the key holds
+ * it) its method changed: most updates read no JSON */
+#define PG_ROLL_F_PAY                                                                              \
+    "CREATE FUNCTION ledger_rollup_pay() RETURNS trigger LANGUAGE plpgsql AS $$"                   \
+    " BEGIN"                                                                                       \
+    " IF TG_OP = 'UPDATE' THEN"                                                                    \
+    " IF OLD.currency IS NOT DISTINCT FROM NEW.currency AND (NOT EXISTS(SELECT 1"                  \
+    " FROM operations x WHERE x.merchant_id = NEW.merchant_id AND x.payment_id = NEW.id"           \
+    " AND x.kind IN ('sale', 'authorize') AND x.status = 'succeeded')"                             \
+    " OR (OLD.body::json ->> 'method_type') IS NOT DISTINCT FROM"                                  \
+    " (NEW.body::json ->> 'method_type')) THEN RETURN NULL; END IF;"                               \
+    " " PG_ROLL_PAY("OLD.currency", "OLD.body",                                                    \
+                    "-") " ELSE"                                                                   \
+                         " " PG_ROLL_PAY("NULL", "NULL::text",                                     \
+                                         "-") " END IF;"                                           \
+                                              " " PG_ROLL_PAY("NEW.currency", "NEW.body",          \
+                                                              "") " RETURN NULL;"                  \
+                                                                  " END $$;"
+#define PG_ROLL_T_PAY                                                                              \
+    "CREATE TRIGGER ledger_rollup_pay AFTER INSERT OR UPDATE OF currency, body ON objects"         \
+    " FOR EACH ROW WHEN (NEW.kind = 'payment_intent') EXECUTE PROCEDURE ledger_rollup_pay();"
+
 static const char *const pg_migrations[] = {
     /* 1: the initial schema (SQLite's migration 1 with PostgreSQL types) */
     "CREATE TABLE merchants("
@@ -273,94 +353,7 @@ static const char *const pg_migrations[] = {
     " count bigint NOT NULL,"
     " PRIMARY KEY(key, window_ms));",
     /* 6: the analytics rollup (PG_ROLL_*), back-filled from the journal */
-    "CREATE TABLE ledger_rollup("
-    " merchant_id text NOT NULL,"
-    " slot bigint NOT NULL,"
-    " kind text NOT NULL,"
-    " status text NOT NULL,"
-    " code text NOT NULL,"
-    " currency text NOT NULL,"
-    " method text NOT NULL,"
-    " nulls integer NOT NULL,"
-    " n bigint NOT NULL,"
-    " amount bigint NOT NULL,"
-    " PRIMARY KEY(merchant_id, slot, kind, status, code, currency, method, nulls));"
-    "INSERT INTO ledger_rollup SELECT merchant_id, created_ms / " PG_ROLL_MS ", kind, status,"
-    " COALESCE(code, ''), COALESCE(c, ''), COALESCE(m, ''),"
-    " (code IS NULL)::int + 2 * (c IS NULL)::int + 4 * (m IS NULL)::int, count(*), sum(amount)"
-    " FROM (SELECT o.merchant_id, o.created_ms, o.kind, o.status, o.code, o.amount,"
-    " p.currency AS c, " PG_ROLL_METHOD(
-        "o",
-        "p.body") " AS m FROM operations o"
-                  " LEFT JOIN objects p ON p.merchant_id = o.merchant_id AND p.kind = "
-                  "'payment_intent'"
-                  " AND p.id = o.payment_id WHERE o.kind IN (" PG_L_KINDS ")) j"
-                  " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
-                  "CREATE FUNCTION ledger_rollup_add(m text, sl bigint, k text, st text, cd text, "
-                  "cur text,"
-                  " meth text, dn bigint, da bigint) RETURNS void LANGUAGE sql AS $$"
-                  " INSERT INTO ledger_rollup VALUES(m, sl, k, st, COALESCE(cd, ''), COALESCE(cur, "
-                  "''),"
-                  " COALESCE(meth, ''), (cd IS NULL)::int + 2 * (cur IS NULL)::int + 4 * (meth IS "
-                  "NULL)::int,"
-                  " dn, da) ON CONFLICT(merchant_id, slot, kind, status, code, currency, method, "
-                  "nulls)"
-                  " DO UPDATE SET n = ledger_rollup.n + excluded.n,"
-                  " amount = ledger_rollup.amount + excluded.amount $$;"
-                  "CREATE FUNCTION ledger_rollup_op() RETURNS trigger LANGUAGE plpgsql AS $$"
-                  " DECLARE c text; b text;"
-                  " BEGIN"
-                  " IF TG_OP = 'UPDATE' AND OLD.kind IN (" PG_L_KINDS ") THEN"
-                  " SELECT currency, body INTO c, b FROM objects WHERE merchant_id = "
-                  "OLD.merchant_id"
-                  " AND kind = 'payment_intent' AND id = OLD.payment_id;"
-                  " PERFORM ledger_rollup_add(OLD.merchant_id, OLD.created_ms / " PG_ROLL_MS
-                  ", OLD.kind,"
-                  " OLD.status, OLD.code, c, " PG_ROLL_METHOD(
-                      "OLD",
-                      "b") ", -1, -OLD.amount);"
-                           " END IF;"
-                           " IF NEW.kind IN (" PG_L_KINDS ") THEN"
-                           " c := NULL; b := NULL;"
-                           " SELECT currency, body INTO c, b FROM objects WHERE merchant_id = "
-                           "NEW.merchant_id"
-                           " AND kind = 'payment_intent' AND id = NEW.payment_id;"
-                           " PERFORM ledger_rollup_add(NEW.merchant_id, NEW.created_ms "
-                           "/ " PG_ROLL_MS ", NEW.kind,"
-                           " NEW.status, NEW.code, c, " PG_ROLL_METHOD(
-                               "NEW",
-                               "b") ", 1, NEW.amount);"
-                                    " END IF;"
-                                    " RETURN NULL;"
-                                    " END $$;"
-                                    "CREATE TRIGGER ledger_rollup_op AFTER INSERT OR UPDATE OF "
-                                    "merchant_id, payment_id, kind,"
-                                    " amount, status, code, created_ms ON operations"
-                                    " FOR EACH ROW EXECUTE PROCEDURE ledger_rollup_op();"
-                                    "CREATE FUNCTION ledger_rollup_pay() RETURNS trigger LANGUAGE "
-                                    "plpgsql AS $$"
-                                    " BEGIN"
-                                    " IF TG_OP = 'UPDATE' THEN"
-                                    " IF OLD.currency IS NOT DISTINCT FROM NEW.currency AND "
-                                    "(OLD.body::json ->> 'method_type')"
-                                    " IS NOT DISTINCT FROM (NEW.body::json ->> 'method_type') THEN "
-                                    "RETURN NULL; END IF;"
-                                    " " PG_ROLL_PAY(
-                                        "OLD.currency", "OLD.body",
-                                        "-") " ELSE"
-                                             " " PG_ROLL_PAY(
-                                                 "NULL", "NULL::text",
-                                                 "-") " END IF;"
-                                                      " " PG_ROLL_PAY(
-                                                          "NEW.currency", "NEW.body",
-                                                          "") " RETURN NULL;"
-                                                              " END $$;"
-                                                              "CREATE TRIGGER ledger_rollup_pay "
-                                                              "AFTER INSERT OR UPDATE OF currency, "
-                                                              "body ON objects"
-                                                              " FOR EACH ROW WHEN (NEW.kind = "
-                                                              "'payment_intent') EXECUTE PROCEDURE "
-                                                              "ledger_rollup_pay();",
+    PG_ROLL_TABLE PG_ROLL_FILL PG_ROLL_F_ADD PG_ROLL_F_OP PG_ROLL_T_OP PG_ROLL_F_PAY PG_ROLL_T_PAY,
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))

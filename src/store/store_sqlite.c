@@ -81,6 +81,58 @@
                                   " AND o.kind IN (" SQ_L_KINDS                                    \
                                   ") GROUP BY 1, 2, 3, 4, 5, 6, 7, 8" SQ_ROLL_UPSERT
 
+/* the payment `new` has a row whose key holds its method (its body is read only then) */
+#define SQ_ROLL_SHOWN                                                                              \
+    "EXISTS(SELECT 1 FROM operations x WHERE x.merchant_id = new.merchant_id"                      \
+    " AND x.payment_id = new.id AND x.kind IN ('sale', 'authorize') AND x.status = 'succeeded')"
+#define SQ_ROLL_TABLE                                                                              \
+    "CREATE TABLE ledger_rollup("                                                                  \
+    " merchant_id TEXT NOT NULL,"                                                                  \
+    " slot INTEGER NOT NULL,"                                                                      \
+    " kind TEXT NOT NULL,"                                                                         \
+    " status TEXT NOT NULL,"                                                                       \
+    " code TEXT NOT NULL,"                                                                         \
+    " currency TEXT NOT NULL,"                                                                     \
+    " method TEXT NOT NULL,"                                                                       \
+    " nulls INTEGER NOT NULL,"                                                                     \
+    " n INTEGER NOT NULL,"                                                                         \
+    " amount INTEGER NOT NULL,"                                                                    \
+    " PRIMARY KEY(merchant_id, slot, kind, status, code, currency, method, nulls))"                \
+    " WITHOUT ROWID;"
+#define SQ_ROLL_FILL                                                                               \
+    "INSERT INTO ledger_rollup SELECT merchant_id, created_ms / " SQ_ROLL_MS ", kind, status,"     \
+    " COALESCE(code, ''), COALESCE(c, ''), COALESCE(m, ''),"                                       \
+    " (code IS NULL) + 2 * (c IS NULL) + 4 * (m IS NULL), count(*), sum(amount)"                   \
+    " FROM (SELECT o.merchant_id, o.created_ms, o.kind, o.status, o.code, o.amount,"               \
+    " p.currency AS c, " SQ_ROLL_METHOD(                                                           \
+        "o", "p.body") " AS m FROM operations o"                                                   \
+                       " LEFT JOIN objects p ON p.merchant_id = o.merchant_id AND p.kind = "       \
+                       "'payment_intent'"                                                          \
+                       " AND p.id = o.payment_id WHERE o.kind IN (" SQ_L_KINDS "))"                \
+                       " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
+#define SQ_ROLL_T_OP_INS                                                                           \
+    "CREATE TRIGGER ledger_rollup_op_ins AFTER INSERT ON operations"                               \
+    " WHEN new.kind IN (" SQ_L_KINDS ") BEGIN " SQ_ROLL_OP("new", "", "true") " END;"
+#define SQ_ROLL_T_OP_UPD                                                                           \
+    "CREATE TRIGGER ledger_rollup_op_upd AFTER UPDATE OF merchant_id, payment_id, kind, amount,"   \
+    " status, code, created_ms ON operations"                                                      \
+    " WHEN old.kind IN (" SQ_L_KINDS ") OR new.kind IN (" SQ_L_KINDS                               \
+    ") BEGIN " SQ_ROLL_OP("old", "-", "old.kind IN (" SQ_L_KINDS ")")                              \
+        SQ_ROLL_OP("new", "", "new.kind IN (" SQ_L_KINDS ")") " END;"
+#define SQ_ROLL_T_PAY_INS                                                                          \
+    "CREATE TRIGGER ledger_rollup_pay_ins AFTER INSERT ON objects"                                 \
+    " WHEN new.kind = 'payment_intent' BEGIN " SQ_ROLL_PAY("NULL", "NULL", "-")                    \
+        SQ_ROLL_PAY("new.currency", "new.body", "") " END;"
+/* a payment update moves its rows' keys only when its currency or (where the key holds
+ * it) its method changed: most updates read no JSON */
+#define SQ_ROLL_T_PAY_UPD                                                                          \
+    "CREATE TRIGGER ledger_rollup_pay_upd AFTER UPDATE OF currency, body ON objects"               \
+    " WHEN new.kind = 'payment_intent' AND (old.currency IS NOT new.currency"                      \
+    " OR (" SQ_ROLL_SHOWN " AND json_extract(old.body, '$.method_type')"                           \
+    " IS NOT json_extract(new.body, '$.method_type')))"                                            \
+    " BEGIN " SQ_ROLL_PAY("old.currency", "old.body", "-")                                         \
+        SQ_ROLL_PAY("new.currency", "new.body", "") " END;"
+
 /* ---- migrations ---- */
 
 static const char *const sq_migrations[] = {
@@ -234,61 +286,8 @@ static const char *const sq_migrations[] = {
      * so here the version only moves on, and both engines keep one numbering */
     "SELECT 1;",
     /* 6: the analytics rollup (SQ_ROLL_*), back-filled from the journal */
-    "CREATE TABLE ledger_rollup("
-    " merchant_id TEXT NOT NULL,"
-    " slot INTEGER NOT NULL,"
-    " kind TEXT NOT NULL,"
-    " status TEXT NOT NULL,"
-    " code TEXT NOT NULL,"
-    " currency TEXT NOT NULL,"
-    " method TEXT NOT NULL,"
-    " nulls INTEGER NOT NULL,"
-    " n INTEGER NOT NULL,"
-    " amount INTEGER NOT NULL,"
-    " PRIMARY KEY(merchant_id, slot, kind, status, code, currency, method, nulls))"
-    " WITHOUT ROWID;"
-    "INSERT INTO ledger_rollup SELECT merchant_id, created_ms / " SQ_ROLL_MS ", kind, status,"
-    " COALESCE(code, ''), COALESCE(c, ''), COALESCE(m, ''),"
-    " (code IS NULL) + 2 * (c IS NULL) + 4 * (m IS NULL), count(*), sum(amount)"
-    " FROM (SELECT o.merchant_id, o.created_ms, o.kind, o.status, o.code, o.amount,"
-    " p.currency AS c, " SQ_ROLL_METHOD(
-        "o",
-        "p.body") " AS m FROM operations o"
-                  " LEFT JOIN objects p ON p.merchant_id = o.merchant_id AND p.kind = "
-                  "'payment_intent'"
-                  " AND p.id = o.payment_id WHERE o.kind IN (" SQ_L_KINDS "))"
-                  " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
-                  "CREATE TRIGGER ledger_rollup_op_ins AFTER INSERT ON operations"
-                  " WHEN new.kind IN (" SQ_L_KINDS ") BEGIN " SQ_ROLL_OP(
-                      "new", "",
-                      "true") " END;"
-                              "CREATE TRIGGER ledger_rollup_op_upd AFTER UPDATE OF merchant_id, "
-                              "payment_id, kind, amount,"
-                              " status, code, created_ms ON operations"
-                              " WHEN old.kind IN (" SQ_L_KINDS ") OR new.kind IN (" SQ_L_KINDS
-                              ") BEGIN " SQ_ROLL_OP("old", "-", "old.kind IN (" SQ_L_KINDS ")")
-                                  SQ_ROLL_OP(
-                                      "new", "",
-                                      "new.kind IN (" SQ_L_KINDS
-                                      ")") " END;"
-                                           "CREATE TRIGGER ledger_rollup_pay_ins AFTER INSERT ON "
-                                           "objects"
-                                           " WHEN new.kind = 'payment_intent' BEGIN " SQ_ROLL_PAY(
-                                               "NULL", "NULL", "-")
-                                               SQ_ROLL_PAY(
-                                                   "new.currency", "new.body",
-                                                   "") " END;"
-                                                       "CREATE TRIGGER ledger_rollup_pay_upd AFTER "
-                                                       "UPDATE OF currency, body ON objects"
-                                                       " WHEN new.kind = 'payment_intent' AND "
-                                                       "(old.currency IS NOT new.currency"
-                                                       " OR json_extract(old.body, "
-                                                       "'$.method_type') IS NOT "
-                                                       "json_extract(new.body, '$.method_type'))"
-                                                       " BEGIN " SQ_ROLL_PAY("old.currency",
-                                                                             "old.body", "-")
-                                                           SQ_ROLL_PAY("new.currency", "new.body",
-                                                                       "") " END;",
+    SQ_ROLL_TABLE SQ_ROLL_FILL SQ_ROLL_T_OP_INS SQ_ROLL_T_OP_UPD SQ_ROLL_T_PAY_INS
+        SQ_ROLL_T_PAY_UPD,
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

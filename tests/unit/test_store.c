@@ -255,8 +255,9 @@ static void test_open_migrates_and_reopens(void **state)
 
     s = open_store();
     /* 1: the initial schema, 2: reports, 3: the back office, 4: the journal by kind,
-     * 5: the limits every node shares (on SQLite only the version: one node counts in memory) */
-    const int want = 5;
+     * 5: the limits every node shares (on SQLite only the version: one node counts in memory),
+     * 6: the analytics rollup */
+    const int want = 6;
     assert_int_equal(store_schema_version(s), want);
     store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), want);
@@ -301,10 +302,10 @@ static void test_concurrent_open(void **state)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(o[i].st, K_OK);
-        assert_int_equal(store_schema_version(o[i].s), 5);
+        assert_int_equal(store_schema_version(o[i].s), 6);
         store_close(o[i].s);
     }
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 5);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 6);
     assert_int_equal(count_tables(), 6);
 }
 

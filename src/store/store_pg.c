@@ -168,22 +168,26 @@
     " FOR EACH ROW EXECUTE PROCEDURE ledger_rollup_op();"
 /* a payment update moves its rows' keys only when its currency or (where the key holds
  * it) its method changed: most updates read no JSON */
+#define PG_ROLL_PAY_OLD  PG_ROLL_PAY("OLD.currency", "OLD.body", "-")
+#define PG_ROLL_PAY_NONE PG_ROLL_PAY("NULL", "NULL::text", "-")
+#define PG_ROLL_PAY_NEW  PG_ROLL_PAY("NEW.currency", "NEW.body", "")
+/* a new payment moves rows only when its journal rows came first (rare) */
+#define PG_ROLL_NO_ROWS                                                                            \
+    "NOT EXISTS(SELECT 1 FROM operations x WHERE x.merchant_id = NEW.merchant_id"                  \
+    " AND x.payment_id = NEW.id)"
+#define PG_ROLL_SAME                                                                               \
+    "OLD.currency IS NOT DISTINCT FROM NEW.currency AND (NOT EXISTS(SELECT 1"                      \
+    " FROM operations x WHERE x.merchant_id = NEW.merchant_id AND x.payment_id = NEW.id"           \
+    " AND x.kind IN ('sale', 'authorize') AND x.status = 'succeeded')"                             \
+    " OR (OLD.body::json ->> 'method_type') IS NOT DISTINCT FROM"                                  \
+    " (NEW.body::json ->> 'method_type'))"
 #define PG_ROLL_F_PAY                                                                              \
     "CREATE FUNCTION ledger_rollup_pay() RETURNS trigger LANGUAGE plpgsql AS $$"                   \
     " BEGIN"                                                                                       \
     " IF TG_OP = 'UPDATE' THEN"                                                                    \
-    " IF OLD.currency IS NOT DISTINCT FROM NEW.currency AND (NOT EXISTS(SELECT 1"                  \
-    " FROM operations x WHERE x.merchant_id = NEW.merchant_id AND x.payment_id = NEW.id"           \
-    " AND x.kind IN ('sale', 'authorize') AND x.status = 'succeeded')"                             \
-    " OR (OLD.body::json ->> 'method_type') IS NOT DISTINCT FROM"                                  \
-    " (NEW.body::json ->> 'method_type')) THEN RETURN NULL; END IF;"                               \
-    " " PG_ROLL_PAY("OLD.currency", "OLD.body",                                                    \
-                    "-") " ELSE"                                                                   \
-                         " " PG_ROLL_PAY("NULL", "NULL::text",                                     \
-                                         "-") " END IF;"                                           \
-                                              " " PG_ROLL_PAY("NEW.currency", "NEW.body",          \
-                                                              "") " RETURN NULL;"                  \
-                                                                  " END $$;"
+    " IF " PG_ROLL_SAME " THEN RETURN NULL; END IF; " PG_ROLL_PAY_OLD " ELSE"                      \
+    " IF " PG_ROLL_NO_ROWS " THEN RETURN NULL; END IF; " PG_ROLL_PAY_NONE                          \
+    " END IF; " PG_ROLL_PAY_NEW " RETURN NULL; END $$;"
 #define PG_ROLL_T_PAY                                                                              \
     "CREATE TRIGGER ledger_rollup_pay AFTER INSERT OR UPDATE OF currency, body ON objects"         \
     " FOR EACH ROW WHEN (NEW.kind = 'payment_intent') EXECUTE PROCEDURE ledger_rollup_pay();"

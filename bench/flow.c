@@ -1015,7 +1015,10 @@ static bool cl_known_tables(void)
         "report_jobs", "staff_users", "staff_sessions", "audit_log", "staff_views", "api_keys",
         "request_log",
         /* the payment's search terms: copied with it (cl_plan) */
-        "payment_terms"};
+        "payment_terms",
+
+        /* analytics' sums: Kassa's own triggers keep it for every journal row copied here */
+        "ledger_rollup"};
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(C.db,
                            "SELECT name FROM sqlite_master WHERE type = 'table'"

@@ -6,9 +6,10 @@
  * expired authorisations; per currency, in buckets from 15 minutes to a month
  * in a time zone, with the previous period of the same length beside it.
  *
- * The store sums the journal per 15-minute UTC slot (store_ledger_groups, one
- * SQL GROUP BY, paged by slot). Every bucket boundary inside the interval is a
- * local 15-minute mark, which is a UTC 15-minute mark in every zone whose
+ * The store sums the journal per 15-minute UTC slot (store_ledger_groups, paged
+ * by slot: its rollup, kept by triggers in every write's transaction, for the
+ * whole slots, the journal for the partial slots at the interval's ends). Every bucket boundary
+ * inside the interval is a local 15-minute mark, which is a UTC 15-minute mark in every zone whose
  * offset is a multiple of 15 minutes (all zones in use today), so each slot
  * falls in exactly one bucket and the buckets add up to the totals, which are
  * the export's totals for the same interval.

@@ -533,6 +533,17 @@ k_status store_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_m
     return st;
 }
 
+bool store_rollup_span(int64_t from_ms, int64_t to_ms, int64_t slot_ms, int64_t *whole_from,
+                       int64_t *whole_to)
+{
+    const int64_t q = STORE_ROLLUP_SLOT_MS;
+    if (slot_ms != q || from_ms < 0 || to_ms <= from_ms || from_ms > INT64_MAX - q)
+        return false;
+    *whole_from = (from_ms + q - 1) / q * q;
+    *whole_to = to_ms / q * q;
+    return *whole_to > *whole_from;
+}
+
 k_status store_ledger_groups(store_tx *tx, const char *merchant_id, int64_t from_ms, int64_t to_ms,
                              int64_t slot_ms, size_t max, arena *a, store_ledger_group **out,
                              size_t *n)

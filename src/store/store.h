@@ -288,7 +288,9 @@ k_status store_ledger_scan(store_tx *tx, const char *merchant_id, int64_t from_m
 
 /* Count and sum of journal rows per (slot, kind, status, code, currency, method),
  * slot = created_ms / slot_ms, for rows created in [from_ms, to_ms); ordered by
- * slot; at most max groups (callers page by moving from_ms past the last slot). */
+ * slot; at most max groups (callers page by moving from_ms past the last slot).
+ * With slot_ms of 15 minutes the whole slots come from the rollup (migration 6),
+ * the same sums kept by triggers; other slot lengths read the journal. */
 typedef struct {
     int64_t slot;
     const char *kind, *status, *code, *currency, *method;

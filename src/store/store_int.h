@@ -117,4 +117,12 @@ struct store_tx {
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;
 
+/* The analytics rollup (migration 6) keeps 15-minute UTC slots. For a GROUP BY
+ * per slot_ms over [from_ms, to_ms): true when slot_ms is the rollup's slot and
+ * at least one whole slot lies inside; then [*whole_from, *whole_to) is the span
+ * of whole slots (the rollup's), the rest the journal's. */
+#define STORE_ROLLUP_SLOT_MS ((int64_t)15 * 60 * 1000)
+bool store_rollup_span(int64_t from_ms, int64_t to_ms, int64_t slot_ms, int64_t *whole_from,
+                       int64_t *whole_to);
+
 #endif

@@ -86,6 +86,112 @@
 
 /* ---- migrations ---- */
 
+/* The journal kinds analytics sums (the others move no money and count nothing). */
+#define PG_L_KINDS                                                                                 \
+    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
+    " 'refund_settle', 'refund_fail'"
+/* The analytics rollup (migration 8, store_sqlite.c SQ_ROLL_* says what it keeps):
+ * ledger_rollup_add upserts one key's delta (a NULL key part stored as '' with its
+ * bit in `nulls`); one trigger keeps it for journal rows inserted or updated, one
+ * for payments inserted or whose currency or method changed. */
+#define PG_ROLL_MS "900000"
+#define PG_ROLL_METHOD(R, BODY)                                                                    \
+    "CASE WHEN " R ".kind IN ('sale', 'authorize') AND " R ".status = 'succeeded'"                 \
+    " THEN (" BODY "::json ->> 'method_type') END"
+/* every summed journal row of payment NEW keyed by currency CUR and body BODY */
+#define PG_ROLL_PAY(CUR, BODY, SIGN)                                                               \
+    "PERFORM ledger_rollup_add(NEW.merchant_id, g.slot, g.kind, g.status, g.code, " CUR            \
+    ", " PG_ROLL_METHOD(                                                                           \
+        "g", BODY) ", " SIGN "g.n, " SIGN "g.amount) FROM (SELECT o.created_ms / " PG_ROLL_MS      \
+                   " AS slot, o.kind, o.status, o.code, count(*) AS n, sum(o.amount)::bigint AS"   \
+                   " amount FROM operations o WHERE o.merchant_id = NEW.merchant_id"               \
+                   " AND o.payment_id = NEW.id AND o.kind IN (" PG_L_KINDS                         \
+                   ") GROUP BY 1, 2, 3, 4) g;"
+
+#define PG_ROLL_TABLE                                                                              \
+    "CREATE TABLE ledger_rollup("                                                                  \
+    " merchant_id text NOT NULL,"                                                                  \
+    " slot bigint NOT NULL,"                                                                       \
+    " kind text NOT NULL,"                                                                         \
+    " status text NOT NULL,"                                                                       \
+    " code text NOT NULL,"                                                                         \
+    " currency text NOT NULL,"                                                                     \
+    " method text NOT NULL,"                                                                       \
+    " nulls integer NOT NULL,"                                                                     \
+    " n bigint NOT NULL,"                                                                          \
+    " amount bigint NOT NULL,"                                                                     \
+    " PRIMARY KEY(merchant_id, slot, kind, status, code, currency, method, nulls));"
+#define PG_ROLL_FILL                                                                               \
+    "INSERT INTO ledger_rollup SELECT merchant_id, created_ms / " PG_ROLL_MS ", kind, status,"     \
+    " COALESCE(code, ''), COALESCE(c, ''), COALESCE(m, ''),"                                       \
+    " (code IS NULL)::int + 2 * (c IS NULL)::int + 4 * (m IS NULL)::int, count(*), sum(amount)"    \
+    " FROM (SELECT o.merchant_id, o.created_ms, o.kind, o.status, o.code, o.amount,"               \
+    " p.currency AS c, " PG_ROLL_METHOD(                                                           \
+        "o", "p.body") " AS m FROM operations o"                                                   \
+                       " LEFT JOIN objects p ON p.merchant_id = o.merchant_id AND p.kind = "       \
+                       "'payment_intent'"                                                          \
+                       " AND p.id = o.payment_id WHERE o.kind IN (" PG_L_KINDS ")) j"              \
+                       " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
+#define PG_ROLL_F_ADD                                                                              \
+    "CREATE FUNCTION ledger_rollup_add(m text, sl bigint, k text, st text, cd text, cur text,"     \
+    " meth text, dn bigint, da bigint) RETURNS void LANGUAGE sql AS $$"                            \
+    " INSERT INTO ledger_rollup VALUES(m, sl, k, st, COALESCE(cd, ''), COALESCE(cur, ''),"         \
+    " COALESCE(meth, ''), (cd IS NULL)::int + 2 * (cur IS NULL)::int + 4 * (meth IS NULL)::int,"   \
+    " dn, da) ON CONFLICT(merchant_id, slot, kind, status, code, currency, method, nulls)"         \
+    " DO UPDATE SET n = ledger_rollup.n + excluded.n,"                                             \
+    " amount = ledger_rollup.amount + excluded.amount $$;"
+#define PG_ROLL_F_OP                                                                               \
+    "CREATE FUNCTION ledger_rollup_op() RETURNS trigger LANGUAGE plpgsql AS $$"                    \
+    " DECLARE c text; b text;"                                                                     \
+    " BEGIN"                                                                                       \
+    " IF TG_OP = 'UPDATE' AND OLD.kind IN (" PG_L_KINDS ") THEN"                                   \
+    " SELECT currency, body INTO c, b FROM objects WHERE merchant_id = OLD.merchant_id"            \
+    " AND kind = 'payment_intent' AND id = OLD.payment_id;"                                        \
+    " PERFORM ledger_rollup_add(OLD.merchant_id, OLD.created_ms / " PG_ROLL_MS ", OLD.kind,"       \
+    " OLD.status, OLD.code, c, " PG_ROLL_METHOD(                                                   \
+        "OLD",                                                                                     \
+        "b") ", -1, -OLD.amount);"                                                                 \
+             " END IF;"                                                                            \
+             " IF NEW.kind IN (" PG_L_KINDS ") THEN"                                               \
+             " c := NULL; b := NULL;"                                                              \
+             " SELECT currency, body INTO c, b FROM objects WHERE merchant_id = NEW.merchant_id"   \
+             " AND kind = 'payment_intent' AND id = NEW.payment_id;"                               \
+             " PERFORM ledger_rollup_add(NEW.merchant_id, NEW.created_ms / " PG_ROLL_MS            \
+             ", NEW.kind,"                                                                         \
+             " NEW.status, NEW.code, c, " PG_ROLL_METHOD("NEW", "b") ", 1, NEW.amount);"           \
+                                                                     " END IF;"                    \
+                                                                     " RETURN NULL;"               \
+                                                                     " END $$;"
+#define PG_ROLL_T_OP                                                                               \
+    "CREATE TRIGGER ledger_rollup_op AFTER INSERT OR UPDATE OF merchant_id, payment_id, kind,"     \
+    " amount, status, code, created_ms ON operations"                                              \
+    " FOR EACH ROW EXECUTE PROCEDURE ledger_rollup_op();"
+/* a payment update moves its rows' keys only when its currency or (where the key holds
+ * it) its method changed: most updates read no JSON */
+#define PG_ROLL_PAY_OLD  PG_ROLL_PAY("OLD.currency", "OLD.body", "-")
+#define PG_ROLL_PAY_NONE PG_ROLL_PAY("NULL", "NULL::text", "-")
+#define PG_ROLL_PAY_NEW  PG_ROLL_PAY("NEW.currency", "NEW.body", "")
+/* a new payment moves rows only when its journal rows came first (rare) */
+#define PG_ROLL_NO_ROWS                                                                            \
+    "NOT EXISTS(SELECT 1 FROM operations x WHERE x.merchant_id = NEW.merchant_id"                  \
+    " AND x.payment_id = NEW.id)"
+#define PG_ROLL_SAME                                                                               \
+    "OLD.currency IS NOT DISTINCT FROM NEW.currency AND (NOT EXISTS(SELECT 1"                      \
+    " FROM operations x WHERE x.merchant_id = NEW.merchant_id AND x.payment_id = NEW.id"           \
+    " AND x.kind IN ('sale', 'authorize') AND x.status = 'succeeded')"                             \
+    " OR (OLD.body::json ->> 'method_type') IS NOT DISTINCT FROM"                                  \
+    " (NEW.body::json ->> 'method_type'))"
+#define PG_ROLL_F_PAY                                                                              \
+    "CREATE FUNCTION ledger_rollup_pay() RETURNS trigger LANGUAGE plpgsql AS $$"                   \
+    " BEGIN"                                                                                       \
+    " IF TG_OP = 'UPDATE' THEN"                                                                    \
+    " IF " PG_ROLL_SAME " THEN RETURN NULL; END IF; " PG_ROLL_PAY_OLD " ELSE"                      \
+    " IF " PG_ROLL_NO_ROWS " THEN RETURN NULL; END IF; " PG_ROLL_PAY_NONE                          \
+    " END IF; " PG_ROLL_PAY_NEW " RETURN NULL; END $$;"
+#define PG_ROLL_T_PAY                                                                              \
+    "CREATE TRIGGER ledger_rollup_pay AFTER INSERT OR UPDATE OF currency, body ON objects"         \
+    " FOR EACH ROW WHEN (NEW.kind = 'payment_intent') EXECUTE PROCEDURE ledger_rollup_pay();"
+
 static const char *const pg_migrations[] = {
     /* 1: the initial schema (SQLite's migration 1 with PostgreSQL types) */
     "CREATE TABLE merchants("
@@ -313,6 +419,8 @@ static const char *const pg_migrations[] = {
     " request_id text NOT NULL);"
     "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
     "CREATE INDEX request_log_at ON request_log(at_ms);",
+    /* 8: the analytics rollup (PG_ROLL_*), back-filled from the journal */
+    PG_ROLL_TABLE PG_ROLL_FILL PG_ROLL_F_ADD PG_ROLL_F_OP PG_ROLL_T_OP PG_ROLL_F_PAY PG_ROLL_T_PAY,
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))
@@ -337,9 +445,14 @@ static const char *const pg_migrations[] = {
     " o.provider_ref, o.ref_id, o.body, o.created_ms, o.seq, p.currency,"                          \
     " (p.body::json ->> 'method_type')"
 /* The journal kinds analytics sums (the others move no money and count nothing). */
-#define PG_L_KINDS                                                                                 \
-    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
-    " 'refund_settle', 'refund_fail'"
+#define PG_L_GROUP_SCAN(FROM, TO)                                                                  \
+    "SELECT o.created_ms / $4, o.kind, o.status, o.code, p.currency, " PG_ROLL_METHOD(             \
+        "o", "p.body") ", count(*), sum(o.amount)::bigint"                                         \
+                       " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"   \
+                       " AND p.kind = 'payment_intent' AND p.id = o.payment_id"                    \
+                       " WHERE o.merchant_id = $1 AND o.created_ms >= " FROM                       \
+                       " AND o.created_ms < " TO " AND o.kind IN (" PG_L_KINDS                     \
+                       ") GROUP BY 1, 2, 3, 4, 5, 6"
 #define PG_J_COLS                                                                                  \
     "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
     " updated_ms"
@@ -389,6 +502,7 @@ enum pg_stmt_id {
     S_O_SCAN,
     S_L_SCAN,
     S_L_GROUPS,
+    S_L_GROUPS_R,
     S_J_INSERT,
     S_J_CLAIM,
     S_J_UPDATE,
@@ -554,15 +668,22 @@ static const pg_stmt_def pg_sql[S_COUNT] = {
                   " ORDER BY o.created_ms, o.seq LIMIT $6)) s ORDER BY 12, 13 LIMIT $6",
                   "tiiiii"},
     /* the method (JSON in the body) only where analytics shows it: successful attempts */
-    [S_L_GROUPS] = {"SELECT o.created_ms / $4, o.kind, o.status, o.code, p.currency,"
-                    " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"
-                    " THEN (p.body::json ->> 'method_type') END, count(*), sum(o.amount)"
-                    " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"
-                    " AND p.kind = 'payment_intent' AND p.id = o.payment_id"
-                    " WHERE o.merchant_id = $1 AND o.created_ms >= $2 AND o.created_ms < $3"
-                    " AND o.kind IN (" PG_L_KINDS ")"
-                    " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1 LIMIT $5",
+    [S_L_GROUPS] = {"SELECT * FROM (" PG_L_GROUP_SCAN("$2", "$3") ") s ORDER BY 1 LIMIT $5",
                     "tiiii"},
+    /* the same from the rollup for the whole 15-minute slots in [$6, $7), the
+     * journal for the partial slots at either end */
+    [S_L_GROUPS_R] =
+        {"SELECT * FROM (" PG_L_GROUP_SCAN(
+             "$2",
+             "$6") ") h UNION ALL"
+                   " SELECT slot, kind, status, CASE WHEN nulls & 1 = 1 THEN NULL ELSE code END,"
+                   " CASE WHEN nulls & 2 = 2 THEN NULL ELSE currency END,"
+                   " CASE WHEN nulls & 4 = 4 THEN NULL ELSE method END, n, amount"
+                   " FROM ledger_rollup WHERE merchant_id = $1 AND slot >= $6 / " PG_ROLL_MS
+                   " AND slot < $7 / " PG_ROLL_MS " AND n <> 0"
+                   " UNION ALL SELECT * FROM (" PG_L_GROUP_SCAN("$7", "$3") ") t"
+                                                                            " ORDER BY 1 LIMIT $5",
+         "tiiiiii"},
     [S_J_INSERT] = {"INSERT INTO report_jobs(merchant_id, kind, ref_id, state, attempts,"
                     " next_at_ms, last_error, body, created_ms, updated_ms)"
                     " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -2429,8 +2550,14 @@ static k_status pg_ledger_groups(store_tx *tx, const char *merchant_id, int64_t 
     pp_i(&p, to_ms);
     pp_i(&p, slot_ms);
     pp_i(&p, (int64_t)max);
-    return pg_query_many(tx, S_L_GROUPS, &p, pg_dec_group, sizeof(store_ledger_group), a,
-                         (void **)out, n);
+    int64_t whole_from, whole_to;
+    bool roll = store_rollup_span(from_ms, to_ms, slot_ms, &whole_from, &whole_to);
+    if (roll) {
+        pp_i(&p, whole_from);
+        pp_i(&p, whole_to);
+    }
+    return pg_query_many(tx, roll ? S_L_GROUPS_R : S_L_GROUPS, &p, pg_dec_group,
+                         sizeof(store_ledger_group), a, (void **)out, n);
 }
 
 static void pg_dec_job(pg_row *w, void *out)

@@ -39,6 +39,100 @@
  * otherwise spills to a temporary file past 64 KiB (thousands of pwrite calls a
  * second under load, bench/RESULTS.md). */
 
+/* The journal kinds analytics sums (the others move no money and count nothing). */
+#define SQ_L_KINDS                                                                                 \
+    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
+    " 'refund_settle', 'refund_fail'"
+
+/* The analytics rollup (migration 8): count and sum of the summed journal rows per
+ * (merchant, 15-minute UTC slot, kind, status, code, currency, method), the key of
+ * S_L_GROUPS, kept by triggers in the transaction of every write that moves a key:
+ * a journal row inserted or updated, and a payment inserted or its currency or
+ * method changed (the key reads the payment as it is now, like the scan's join).
+ * A NULL key part is stored as '' with its bit in `nulls` (1 code, 2 currency,
+ * 4 method) so the primary key, and the upsert, tell NULL from ''. */
+#define SQ_ROLL_MS "900000"
+#define SQ_ROLL_UPSERT                                                                             \
+    " ON CONFLICT(merchant_id, slot, kind, status, code, currency, method, nulls)"                 \
+    " DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount;"
+#define SQ_ROLL_METHOD(R, BODY)                                                                    \
+    "CASE WHEN " R ".kind IN ('sale', 'authorize') AND " R ".status = 'succeeded'"                 \
+    " THEN json_extract(" BODY ", '$.method_type') END"
+/* one journal row R (new or old) added with SIGN ("" or "-") when COND holds */
+#define SQ_ROLL_OP(R, SIGN, COND)                                                                  \
+    "INSERT INTO ledger_rollup SELECT " R ".merchant_id, " R ".created_ms / " SQ_ROLL_MS ", " R    \
+    ".kind, " R ".status, COALESCE(" R ".code, ''), COALESCE(c, ''), COALESCE(m, ''),"             \
+    " (" R ".code IS NULL) + 2 * (c IS NULL) + 4 * (m IS NULL), " SIGN "1, " SIGN R ".amount"      \
+    " FROM (SELECT p.currency AS c, " SQ_ROLL_METHOD(                                              \
+        R, "p.body") " AS m FROM (SELECT 1)"                                                       \
+                     " LEFT JOIN objects p ON p.merchant_id = " R                                  \
+                     ".merchant_id AND p.kind = 'payment_intent'"                                  \
+                     " AND p.id = " R ".payment_id) WHERE " COND SQ_ROLL_UPSERT
+/* every summed journal row of payment `new` keyed by currency CUR and body BODY */
+#define SQ_ROLL_PAY(CUR, BODY, SIGN)                                                               \
+    "INSERT INTO ledger_rollup SELECT o.merchant_id, o.created_ms / " SQ_ROLL_MS ", o.kind,"       \
+    " o.status, COALESCE(o.code, ''), COALESCE(" CUR ", ''),"                                      \
+    " COALESCE(" SQ_ROLL_METHOD(                                                                   \
+        "o", BODY) ", ''), (o.code IS NULL) + 2 * (" CUR " IS NULL)"                               \
+                   " + 4 * (" SQ_ROLL_METHOD(                                                      \
+                       "o", BODY) " IS NULL), " SIGN "count(*), " SIGN "sum(o.amount)"             \
+                                  " FROM operations o WHERE o.merchant_id = new.merchant_id AND "  \
+                                  "o.payment_id = new.id"                                          \
+                                  " AND o.kind IN (" SQ_L_KINDS                                    \
+                                  ") GROUP BY 1, 2, 3, 4, 5, 6, 7, 8" SQ_ROLL_UPSERT
+
+/* the payment `new` has a row whose key holds its method (its body is read only then) */
+#define SQ_ROLL_SHOWN                                                                              \
+    "EXISTS(SELECT 1 FROM operations x WHERE x.merchant_id = new.merchant_id"                      \
+    " AND x.payment_id = new.id AND x.kind IN ('sale', 'authorize') AND x.status = 'succeeded')"
+#define SQ_ROLL_TABLE                                                                              \
+    "CREATE TABLE ledger_rollup("                                                                  \
+    " merchant_id TEXT NOT NULL,"                                                                  \
+    " slot INTEGER NOT NULL,"                                                                      \
+    " kind TEXT NOT NULL,"                                                                         \
+    " status TEXT NOT NULL,"                                                                       \
+    " code TEXT NOT NULL,"                                                                         \
+    " currency TEXT NOT NULL,"                                                                     \
+    " method TEXT NOT NULL,"                                                                       \
+    " nulls INTEGER NOT NULL,"                                                                     \
+    " n INTEGER NOT NULL,"                                                                         \
+    " amount INTEGER NOT NULL,"                                                                    \
+    " PRIMARY KEY(merchant_id, slot, kind, status, code, currency, method, nulls))"                \
+    " WITHOUT ROWID;"
+#define SQ_ROLL_FILL                                                                               \
+    "INSERT INTO ledger_rollup SELECT merchant_id, created_ms / " SQ_ROLL_MS ", kind, status,"     \
+    " COALESCE(code, ''), COALESCE(c, ''), COALESCE(m, ''),"                                       \
+    " (code IS NULL) + 2 * (c IS NULL) + 4 * (m IS NULL), count(*), sum(amount)"                   \
+    " FROM (SELECT o.merchant_id, o.created_ms, o.kind, o.status, o.code, o.amount,"               \
+    " p.currency AS c, " SQ_ROLL_METHOD(                                                           \
+        "o", "p.body") " AS m FROM operations o"                                                   \
+                       " LEFT JOIN objects p ON p.merchant_id = o.merchant_id AND p.kind = "       \
+                       "'payment_intent'"                                                          \
+                       " AND p.id = o.payment_id WHERE o.kind IN (" SQ_L_KINDS "))"                \
+                       " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;"
+#define SQ_ROLL_T_OP_INS                                                                           \
+    "CREATE TRIGGER ledger_rollup_op_ins AFTER INSERT ON operations"                               \
+    " WHEN new.kind IN (" SQ_L_KINDS ") BEGIN " SQ_ROLL_OP("new", "", "true") " END;"
+#define SQ_ROLL_T_OP_UPD                                                                           \
+    "CREATE TRIGGER ledger_rollup_op_upd AFTER UPDATE OF merchant_id, payment_id, kind, amount,"   \
+    " status, code, created_ms ON operations"                                                      \
+    " WHEN old.kind IN (" SQ_L_KINDS ") OR new.kind IN (" SQ_L_KINDS                               \
+    ") BEGIN " SQ_ROLL_OP("old", "-", "old.kind IN (" SQ_L_KINDS ")")                              \
+        SQ_ROLL_OP("new", "", "new.kind IN (" SQ_L_KINDS ")") " END;"
+#define SQ_ROLL_T_PAY_INS                                                                          \
+    "CREATE TRIGGER ledger_rollup_pay_ins AFTER INSERT ON objects"                                 \
+    " WHEN new.kind = 'payment_intent' BEGIN " SQ_ROLL_PAY("NULL", "NULL", "-")                    \
+        SQ_ROLL_PAY("new.currency", "new.body", "") " END;"
+/* a payment update moves its rows' keys only when its currency or (where the key holds
+ * it) its method changed: most updates read no JSON */
+#define SQ_ROLL_T_PAY_UPD                                                                          \
+    "CREATE TRIGGER ledger_rollup_pay_upd AFTER UPDATE OF currency, body ON objects"               \
+    " WHEN new.kind = 'payment_intent' AND (old.currency IS NOT new.currency"                      \
+    " OR (" SQ_ROLL_SHOWN " AND json_extract(old.body, '$.method_type')"                           \
+    " IS NOT json_extract(new.body, '$.method_type')))"                                            \
+    " BEGIN " SQ_ROLL_PAY("old.currency", "old.body", "-")                                         \
+        SQ_ROLL_PAY("new.currency", "new.body", "") " END;"
+
 /* ---- migrations ---- */
 
 static const char *const sq_migrations[] = {
@@ -254,6 +348,9 @@ static const char *const sq_migrations[] = {
     " request_id TEXT NOT NULL);"
     "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
     "CREATE INDEX request_log_at ON request_log(at_ms);",
+    /* 8: the analytics rollup (SQ_ROLL_*), back-filled from the journal */
+    SQ_ROLL_TABLE SQ_ROLL_FILL SQ_ROLL_T_OP_INS SQ_ROLL_T_OP_UPD SQ_ROLL_T_PAY_INS
+        SQ_ROLL_T_PAY_UPD,
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))
@@ -277,10 +374,15 @@ static const char *const sq_migrations[] = {
     "o.merchant_id, o.id, o.payment_id, o.kind, o.amount, o.status, o.code, o.message,"            \
     " o.provider_ref, o.ref_id, o.body, o.created_ms, o.seq, p.currency,"                          \
     " json_extract(p.body, '$.method_type')"
-/* The journal kinds analytics sums (the others move no money and count nothing). */
-#define SQ_L_KINDS                                                                                 \
-    "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
-    " 'refund_settle', 'refund_fail'"
+/* the method (JSON in the body) only where analytics shows it: successful attempts */
+#define SQ_L_GROUP_SCAN(FROM, TO)                                                                  \
+    "SELECT o.created_ms / ?4, o.kind, o.status, o.code, p.currency, " SQ_ROLL_METHOD(             \
+        "o", "p.body") ", count(*), sum(o.amount)"                                                 \
+                       " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"   \
+                       " AND p.kind = 'payment_intent' AND p.id = o.payment_id"                    \
+                       " WHERE o.merchant_id = ?1 AND o.created_ms >= " FROM                       \
+                       " AND o.created_ms < " TO " AND o.kind IN (" SQ_L_KINDS                     \
+                       ") GROUP BY 1, 2, 3, 4, 5, 6"
 #define SQ_J_COLS                                                                                  \
     "id, merchant_id, kind, ref_id, state, attempts, next_at_ms, last_error, body, created_ms,"    \
     " updated_ms"
@@ -326,6 +428,7 @@ enum sq_stmt_id {
     S_O_SCAN,
     S_L_SCAN,
     S_L_GROUPS,
+    S_L_GROUPS_R,
     S_J_INSERT,
     S_J_CLAIM,
     S_J_LEASE,
@@ -433,15 +536,18 @@ static const char *const sq_sql[S_COUNT] = {
         " AND p.id = o.payment_id WHERE o.merchant_id = ?1 AND o.created_ms > ?4"
         " AND o.created_ms < ?3 ORDER BY o.created_ms, o.seq LIMIT ?6) ORDER BY 12, 13"
         " LIMIT ?6",
-    /* the method (JSON in the body) only where analytics shows it: successful attempts */
-    [S_L_GROUPS] = "SELECT o.created_ms / ?4, o.kind, o.status, o.code, p.currency,"
-                   " CASE WHEN o.kind IN ('sale', 'authorize') AND o.status = 'succeeded'"
-                   " THEN json_extract(p.body, '$.method_type') END, count(*), sum(o.amount)"
-                   " FROM operations o LEFT JOIN objects p ON p.merchant_id = o.merchant_id"
-                   " AND p.kind = 'payment_intent' AND p.id = o.payment_id"
-                   " WHERE o.merchant_id = ?1 AND o.created_ms >= ?2 AND o.created_ms < ?3"
-                   " AND o.kind IN (" SQ_L_KINDS ")"
-                   " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1 LIMIT ?5",
+    [S_L_GROUPS] = "SELECT * FROM (" SQ_L_GROUP_SCAN("?2", "?3") ") ORDER BY 1 LIMIT ?5",
+    /* the same from the rollup for the whole 15-minute slots in [?6, ?7), the
+     * journal for the partial slots at either end */
+    [S_L_GROUPS_R] = "SELECT * FROM (" SQ_L_GROUP_SCAN(
+        "?2", "?6") ") UNION ALL"
+                    " SELECT slot, kind, status, CASE WHEN nulls & 1 THEN NULL ELSE code END,"
+                    " CASE WHEN nulls & 2 THEN NULL ELSE currency END,"
+                    " CASE WHEN nulls & 4 THEN NULL ELSE method END, n, amount"
+                    " FROM ledger_rollup WHERE merchant_id = ?1 AND slot >= ?6 / " SQ_ROLL_MS
+                    " AND slot < ?7 / " SQ_ROLL_MS " AND n <> 0"
+                    " UNION ALL SELECT * FROM (" SQ_L_GROUP_SCAN("?7", "?3") ")"
+                                                                             " ORDER BY 1 LIMIT ?5",
     [S_J_INSERT] = "INSERT INTO report_jobs(merchant_id, kind, ref_id, state, attempts, next_at_ms,"
                    " last_error, body, created_ms, updated_ms)"
                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
@@ -2021,7 +2127,9 @@ static k_status sq_ledger_groups(store_tx *tx, const char *merchant_id, int64_t 
                                  store_ledger_group **out, size_t *n)
 {
     sq_conn *c = sq_tx_conn(tx);
-    sqlite3_stmt *st = sq_stmt(c, S_L_GROUPS);
+    int64_t whole_from, whole_to;
+    bool roll = store_rollup_span(from_ms, to_ms, slot_ms, &whole_from, &whole_to);
+    sqlite3_stmt *st = sq_stmt(c, roll ? S_L_GROUPS_R : S_L_GROUPS);
     if (st == NULL)
         return K_EIO;
     int rc = SQLITE_OK;
@@ -2030,6 +2138,10 @@ static k_status sq_ledger_groups(store_tx *tx, const char *merchant_id, int64_t 
     sq_bi(st, 3, to_ms, &rc);
     sq_bi(st, 4, slot_ms, &rc);
     sq_bi(st, 5, (int64_t)max, &rc);
+    if (roll) {
+        sq_bi(st, 6, whole_from, &rc);
+        sq_bi(st, 7, whole_to, &rc);
+    }
     if (rc != SQLITE_OK) {
         sq_done(st);
         return sq_err(c, rc, "bind ledger groups");

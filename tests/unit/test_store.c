@@ -257,8 +257,9 @@ static void test_open_migrates_and_reopens(void **state)
     /* 1: the initial schema, 2: reports, 3: the back office, 4: the journal by kind,
      * 5: the limits every node shares (on SQLite only the version: one node counts in memory),
      * 6: the staff page and the payments list's search terms,
-     * 7: API keys and the request log */
-    const int want = 7;
+     * 7: API keys and the request log,
+     * 8: the analytics rollup */
+    const int want = 8;
     assert_int_equal(store_schema_version(s), want);
     store_close(s);
     assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), want);
@@ -303,10 +304,10 @@ static void test_concurrent_open(void **state)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(o[i].st, K_OK);
-        assert_int_equal(store_schema_version(o[i].s), 7);
+        assert_int_equal(store_schema_version(o[i].s), 8);
         store_close(o[i].s);
     }
-    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 7);
+    assert_int_equal(sql_int("SELECT count(*) FROM schema_version"), 8);
     assert_int_equal(count_tables(), 6);
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,221 @@ static void test_ledger_groups(void **state)
     store_close(s);
 }
 
+/* ---- the analytics rollup against the journal ---- */
+
+#define QUARTER_MS (15 * 60 * 1000)
+#define ROLL_T0    ((int64_t)1796000000000) /* a 15-minute mark */
+
+/* A mixed history over ~10 hours: every summed kind and one that is not, codes
+ * NULL and '' and set, two currencies, methods set and not, a journal row whose
+ * payment does not exist and one whose payment is stored after it. */
+static k_status fn_roll_seed(store_tx *tx, void *arg)
+{
+    static const char *const kinds[] = {"sale",   "fail",    "authorize", "capture",
+                                        "refund", "release", "create",    "expire"};
+    char id[32], op_id[32];
+    for (int i = 0; i < 24; i++) {
+        snprintf(id, sizeof(id), "pi_%02d", i);
+        store_obj o = {.merchant_id = "acct_1",
+                       .id = id,
+                       .kind = "payment_intent",
+                       .status = "succeeded",
+                       .currency = i % 3 == 0 ? "sek" : "eur",
+                       .amount = 1000 + i,
+                       .created = 1796000000 + i,
+                       .body = i % 2 == 0 ? "{\"method_type\":\"klarna\"}" : "{\"x\":1}"};
+        if (i == 23) /* stored after its journal rows, below */
+            continue;
+        k_status st = store_obj_put(tx, &o);
+        if (st != K_OK)
+            return st;
+    }
+    for (int i = 0; i < 200; i++) {
+        const char *kind = kinds[i % 8];
+        bool failed = strcmp(kind, "fail") == 0 || i % 11 == 0;
+        snprintf(id, sizeof(id), i % 37 == 5 ? "pi_gone_%02d" : "pi_%02d", i % 24);
+        snprintf(op_id, sizeof(op_id), "op_r_%03d", i);
+        store_op op = {.merchant_id = i % 13 == 0 ? "acct_2" : "acct_1",
+                       .id = op_id,
+                       .payment_id = id,
+                       .kind = kind,
+                       .amount = 100 + i,
+                       .status = failed ? "failed" : "succeeded",
+                       .code = i % 5 == 0 ? NULL : (i % 5 == 1 ? "" : "card_declined"),
+                       .created_ms = ROLL_T0 + (int64_t)i * 3 * 60 * 1000 + i * 7};
+        k_status st = store_op_append(tx, &op);
+        if (st != K_OK)
+            return st;
+    }
+    store_obj late = {.merchant_id = "acct_1",
+                      .id = "pi_23",
+                      .kind = "payment_intent",
+                      .status = "succeeded",
+                      .currency = "eur",
+                      .amount = 1,
+                      .created = 1796000000,
+                      .body = "{\"method_type\":\"card\"}"};
+    return store_obj_put(tx, &late);
+}
+
+/* Payments whose currency or method change after their journal rows. */
+static k_status fn_roll_change(store_tx *tx, void *arg)
+{
+    arena a;
+    arena_init(&a, 0);
+    k_status st = K_OK;
+    for (int i = 0; st == K_OK && i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "pi_%02d", i);
+        store_obj o;
+        st = store_obj_get(tx, "acct_1", "payment_intent", id, &a, &o);
+        if (st != K_OK)
+            break;
+        if (i % 2 == 0)
+            o.body = "{\"method_type\":\"alipay_plus\"}";
+        else
+            o.currency = "nok";
+        st = store_obj_put(tx, &o);
+    }
+    arena_release(&a);
+    return st;
+}
+
+static void exec_sql(const char *sql)
+{
+    if (g_pg) {
+        pg_exec_on(g_path, sql);
+        return;
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err);
+    sqlite3_close(db);
+}
+
+typedef struct {
+    char key[160];
+    int64_t count, amount;
+} roll_key;
+
+static int roll_cmp(const void *x, const void *y)
+{
+    return strcmp(((const roll_key *)x)->key, ((const roll_key *)y)->key);
+}
+
+static void roll_add(roll_key *k, size_t *n, size_t cap, int64_t slot, const char *kind,
+                     const char *status, const char *code, const char *cur, const char *method,
+                     int64_t count, int64_t amount)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%lld|%s|%s|%s|%s|%s", (long long)slot, kind, status,
+             code != NULL ? code : "(null)", cur != NULL ? cur : "(null)",
+             method != NULL ? method : "(null)");
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(k[i].key, key) == 0) {
+            k[i].count += count;
+            k[i].amount += amount;
+            return;
+        }
+    assert_true(*n < cap);
+    snprintf(k[*n].key, sizeof(k[0].key), "%s", key);
+    k[*n].count = count;
+    k[(*n)++].amount = amount;
+}
+
+static bool summed_kind(const char *k)
+{
+    static const char *const sums[] = {"authorize",     "sale",       "fail",   "capture",
+                                       "release",       "cancel",     "expire", "refund",
+                                       "refund_settle", "refund_fail"};
+    for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+        if (strcmp(k, sums[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The same interval two ways: store_ledger_groups (rollup for the whole slots,
+ * journal for the ends) and the journal's rows summed here. */
+static void roll_compare(store *s, int64_t from, int64_t to, int64_t *total_out)
+{
+    enum { CAP = 512 };
+    static roll_key got[CAP], want[CAP];
+    size_t ngot = 0, nwant = 0;
+    groups_arg q = {.from = from, .to = to, .slot = QUARTER_MS};
+    arena_init(&q.a, 0);
+    assert_int_equal(store_read(s, fn_groups, &q), K_OK);
+    for (size_t i = 0; i < q.n; i++) {
+        const store_ledger_group *g = &q.g[i];
+        assert_true(g->count > 0);
+        roll_add(got, &ngot, CAP, g->slot, g->kind, g->status, g->code, g->currency, g->method,
+                 g->count, g->amount);
+    }
+    assert_int_equal(ngot, q.n); /* each key once */
+    arena_release(&q.a);
+    scan_arg sc = {.gte = from, .lt = to, .max = 1000};
+    sc.after_c = from;
+    arena_init(&sc.a, 0);
+    assert_int_equal(store_read(s, fn_ledger_scan, &sc), K_OK);
+    assert_true(sc.n < sc.max);
+    int64_t total = 0;
+    for (size_t i = 0; i < sc.n; i++) {
+        const store_ledger_row *r = &sc.rows[i];
+        if (!summed_kind(r->op.kind))
+            continue;
+        bool ok = strcmp(r->op.status, "succeeded") == 0;
+        bool shows =
+            ok && (strcmp(r->op.kind, "sale") == 0 || strcmp(r->op.kind, "authorize") == 0);
+        roll_add(want, &nwant, CAP, r->op.created_ms / QUARTER_MS, r->op.kind, r->op.status,
+                 r->op.code, r->currency, shows ? r->method : NULL, 1, r->op.amount);
+        total += r->op.amount;
+    }
+    arena_release(&sc.a);
+    qsort(got, ngot, sizeof(got[0]), roll_cmp);
+    qsort(want, nwant, sizeof(want[0]), roll_cmp);
+    assert_int_equal(ngot, nwant);
+    for (size_t i = 0; i < ngot; i++) {
+        assert_string_equal(got[i].key, want[i].key);
+        assert_int_equal(got[i].count, want[i].count);
+        assert_int_equal(got[i].amount, want[i].amount);
+    }
+    *total_out = total;
+}
+
+static void roll_compare_all(store *s)
+{
+    int64_t total = 0;
+    /* unaligned ends (partial slots from the journal), aligned ends, one slot, the lot */
+    roll_compare(s, ROLL_T0 + 5 * 60 * 1000 + 3, ROLL_T0 + 9 * 3600 * 1000 + 17, &total);
+    assert_true(total > 0);
+    roll_compare(s, ROLL_T0, ROLL_T0 + 10 * 3600 * 1000, &total);
+    roll_compare(s, ROLL_T0 + QUARTER_MS, ROLL_T0 + 2 * QUARTER_MS, &total);
+    roll_compare(s, ROLL_T0 + 100, ROLL_T0 + 200000, &total);
+    roll_compare(s, 0, ROLL_T0 + 24 * 3600 * 1000, &total);
+}
+
+static void test_rollup_equals_scan(void **state)
+{
+    store *s = open_store();
+    assert_int_equal(store_write(s, fn_roll_seed, NULL), K_OK);
+    roll_compare_all(s);
+    /* a status and an amount moved under the journal (the triggers' update half) */
+    exec_sql("UPDATE operations SET status = 'failed', code = 'expired_card'"
+             " WHERE id IN ('op_r_008', 'op_r_016', 'op_r_024')");
+    exec_sql("UPDATE operations SET kind = 'sale', amount = 7777 WHERE id = 'op_r_006'");
+    exec_sql("UPDATE operations SET kind = 'create' WHERE id = 'op_r_010'");
+    roll_compare_all(s);
+    /* payments' method and currency changed after their rows */
+    assert_int_equal(store_write(s, fn_roll_change, NULL), K_OK);
+    roll_compare_all(s);
+    store_close(s);
+    /* a reopened store (migrations already applied) answers the same */
+    s = open_store();
+    roll_compare_all(s);
+    store_close(s);
+}
+
 /* ---- jobs ---- */
 
 typedef struct {
@@ -458,10 +674,8 @@ static void test_jobs_claim_lease_update(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_obj_scan_pages_in_order),
-        T(test_ledger_scan_joins_payment),
-        T(test_ledger_groups),
-        T(test_jobs_claim_lease_update),
+        T(test_obj_scan_pages_in_order), T(test_ledger_scan_joins_payment), T(test_ledger_groups),
+        T(test_rollup_equals_scan),      T(test_jobs_claim_lease_update),
     };
     int failed = cmocka_run_group_tests_name("report store on sqlite", tests, NULL, NULL);
     g_pg_base = getenv("KASSA_TEST_PG_URL");

@@ -90,7 +90,7 @@
 #define PG_L_KINDS                                                                                 \
     "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
     " 'refund_settle', 'refund_fail'"
-/* The analytics rollup (migration 8, store_sqlite.c SQ_ROLL_* says what it keeps):
+/* The analytics rollup (migration 7, store_sqlite.c SQ_ROLL_* says what it keeps):
  * ledger_rollup_add upserts one key's delta (a NULL key part stored as '' with its
  * bit in `nulls`); one trigger keeps it for journal rows inserted or updated, one
  * for payments inserted or whose currency or method changed. */
@@ -383,7 +383,9 @@ static const char *const pg_migrations[] = {
     " SELECT merchant_id, 'order:' || (body::jsonb->>'order_ref'), id FROM objects"
     " WHERE kind = 'payment_intent' AND body::jsonb->>'order_ref' IS NOT NULL"
     " ON CONFLICT DO NOTHING;",
-    /* 7: API keys: several per merchant, each with its mode, expiry (a roll's
+    /* 7: the analytics rollup (PG_ROLL_*), back-filled from the journal */
+    PG_ROLL_TABLE PG_ROLL_FILL PG_ROLL_F_ADD PG_ROLL_F_OP PG_ROLL_T_OP PG_ROLL_F_PAY PG_ROLL_T_PAY,
+    /* 8: API keys: several per merchant, each with its mode, expiry (a roll's
      * overlap) and revocation; the merchant's one key so far becomes the first;
      * the recent API request log */
     "CREATE TABLE api_keys("
@@ -419,8 +421,6 @@ static const char *const pg_migrations[] = {
     " request_id text NOT NULL);"
     "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
     "CREATE INDEX request_log_at ON request_log(at_ms);",
-    /* 8: the analytics rollup (PG_ROLL_*), back-filled from the journal */
-    PG_ROLL_TABLE PG_ROLL_FILL PG_ROLL_F_ADD PG_ROLL_F_OP PG_ROLL_T_OP PG_ROLL_F_PAY PG_ROLL_T_PAY,
 };
 
 #define PG_SCHEMA_VERSION ((int)K_ARRAY_LEN(pg_migrations))

@@ -44,7 +44,7 @@
     "'authorize', 'sale', 'fail', 'capture', 'release', 'cancel', 'expire', 'refund',"             \
     " 'refund_settle', 'refund_fail'"
 
-/* The analytics rollup (migration 8): count and sum of the summed journal rows per
+/* The analytics rollup (migration 7): count and sum of the summed journal rows per
  * (merchant, 15-minute UTC slot, kind, status, code, currency, method), the key of
  * S_L_GROUPS, kept by triggers in the transaction of every write that moves a key:
  * a journal row inserted or updated, and a payment inserted or its currency or
@@ -312,7 +312,10 @@ static const char *const sq_migrations[] = {
     "INSERT OR IGNORE INTO payment_terms(merchant_id, term, payment_id)"
     " SELECT merchant_id, 'order:' || json_extract(body, '$.order_ref'), id FROM objects"
     " WHERE kind = 'payment_intent' AND json_extract(body, '$.order_ref') IS NOT NULL;",
-    /* 7: API keys: several per merchant, each with its mode, expiry (a roll's
+    /* 7: the analytics rollup (SQ_ROLL_*), back-filled from the journal */
+    SQ_ROLL_TABLE SQ_ROLL_FILL SQ_ROLL_T_OP_INS SQ_ROLL_T_OP_UPD SQ_ROLL_T_PAY_INS
+        SQ_ROLL_T_PAY_UPD,
+    /* 8: API keys: several per merchant, each with its mode, expiry (a roll's
      * overlap) and revocation; the merchant's one key so far becomes the first;
      * the recent API request log */
     "CREATE TABLE api_keys("
@@ -348,9 +351,6 @@ static const char *const sq_migrations[] = {
     " request_id TEXT NOT NULL);"
     "CREATE INDEX request_log_merchant ON request_log(merchant_id, seq);"
     "CREATE INDEX request_log_at ON request_log(at_ms);",
-    /* 8: the analytics rollup (SQ_ROLL_*), back-filled from the journal */
-    SQ_ROLL_TABLE SQ_ROLL_FILL SQ_ROLL_T_OP_INS SQ_ROLL_T_OP_UPD SQ_ROLL_T_PAY_INS
-        SQ_ROLL_T_PAY_UPD,
 };
 
 #define SQ_SCHEMA_VERSION ((int)K_ARRAY_LEN(sq_migrations))

@@ -317,7 +317,8 @@ static void test_legacy_hash_upgraded_and_last_used(void **state)
     assert_int_equal(store_read(f->st, kh_fn, &r), K_ENOTFOUND);
 }
 
-/* A database from before migration 7: the merchant's one key becomes its first api_keys row. */
+/* A database from before migration 8 (the last): the merchant's one key becomes its first api_keys
+ * row. */
 static void test_migration_keeps_the_merchants_key(void **state)
 {
     fx *f = *state;
@@ -327,7 +328,7 @@ static void test_migration_keeps_the_merchants_key(void **state)
     f->st = NULL;
     db_exec("DROP TABLE api_keys");
     db_exec("DROP TABLE request_log");
-    db_exec("DELETE FROM schema_version WHERE version = 7");
+    db_exec("DELETE FROM schema_version WHERE version = 8");
     assert_int_equal(store_open(&f->st, g_path), K_OK);
     gw_config gc = {.public_url = "http://127.0.0.1"};
     assert_int_equal(gw_open(&f->g, f->st, &gc), K_OK);

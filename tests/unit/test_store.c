@@ -257,8 +257,8 @@ static void test_open_migrates_and_reopens(void **state)
     /* 1: the initial schema, 2: reports, 3: the back office, 4: the journal by kind,
      * 5: the limits every node shares (on SQLite only the version: one node counts in memory),
      * 6: the staff page and the payments list's search terms,
-     * 7: API keys and the request log,
-     * 8: the analytics rollup */
+     * 7: the analytics rollup,
+     * 8: API keys and the request log */
     const int want = 8;
     assert_int_equal(store_schema_version(s), want);
     store_close(s);

@@ -359,12 +359,20 @@ describe('three nodes on one PostgreSQL behind HAProxy', { skip: PG_URL ? false 
     const r = await startHoldingReceiver();
     try {
       await stripe.webhookEndpoints.create({ url: r.url, enabled_events: ['payment_intent.created'] });
-      // Webhooks: the receiver holds its answers; the victim's dispatcher claims its own events
-      // (its commits wake it; the other nodes only poll).
+      // Webhooks: the receiver holds its answers. Every node is woken by the outbox's NOTIFY,
+      // so the other two are stopped (SIGSTOP) while the victim's dispatcher claims the first
+      // deliveries: it must hold at least one when it dies. Then they go on and take the rest.
       r.hold = true;
+      const others = nodes.filter((k) => k !== victim);
+      for (const k of others) k.proc.kill('SIGSTOP');
       const ids = [];
-      for (let i = 0; i < 6; i++) {
-        ids.push((await victim.stripe.paymentIntents.create({ amount: 300 + i, currency: 'eur', payment_method_types: ['klarna'] })).id);
+      try {
+        for (let i = 0; i < 6; i++) {
+          ids.push((await victim.stripe.paymentIntents.create({ amount: 300 + i, currency: 'eur', payment_method_types: ['klarna'] })).id);
+        }
+        await waitUntil(() => r.got.length >= 1, { timeoutMs: 10000, what: 'a delivery the victim sent' });
+      } finally {
+        for (const k of others) k.proc.kill('SIGCONT');
       }
       await waitUntil(() => r.got.length >= 3, { timeoutMs: 10000, what: 'deliveries held by the receiver' });
       // The capture: Klarna holds it; the victim dies once its claim of the key is durable.

@@ -15,12 +15,12 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 const { Payment } = require('ecommpay');
+const { totp, nextCode } = require('./staff_browser');
 const { startKassa, runCli } = require('./harness');
 const { payKlarna, confirmKlarna } = require('./klarna');
 
@@ -30,37 +30,6 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const AXE_SRC = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-// ---- RFC 6238 TOTP, written here independently of the C code ----
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let acc = 0;
-  const out = [];
-  for (const ch of s.replace(/=+$/, '').toUpperCase()) {
-    acc = (acc << 5) | alphabet.indexOf(ch);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((acc >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-function totp(secret, step) {
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(step));
-  const mac = crypto.createHmac('sha1', base32Decode(secret)).update(msg).digest();
-  const off = mac[19] & 0x0f;
-  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
-  return String(bin % 1000000).padStart(6, '0');
-}
-function nextCode(user) {
-  const now = Math.floor(Date.now() / 1000 / 30);
-  const step = Math.max(now, (user.lastStep || 0) + 1);
-  assert.ok(step <= now + 1, 'at most two sign-ins of one user per 30 s in this test');
-  user.lastStep = step;
-  return totp(user.totp_secret, step);
-}
 
 async function browser() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));

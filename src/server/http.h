@@ -88,6 +88,24 @@ typedef enum {
  * returns the principal (merchant id, arena-owned) or NULL after filling resp. */
 typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth kind, void *ctx);
 
+/* Answering later. A handler that hands its work to something that finishes
+ * on another thread (the store's writer) calls http_defer(req, then, arg)
+ * BEFORE handing it over, and returns without an answer: the connection stays
+ * suspended, holding no thread. Whoever finishes the work calls http_resume
+ * exactly once, from any thread (quick: it only wakes the I/O thread, and the
+ * request is not to be touched after it); then(req, resp, arg) runs on the
+ * request's I/O thread and fills the answer, which is sent as usual.
+ * http_server_stop waits for deferred requests like any other. */
+typedef void (*http_then)(http_req *req, http_resp *resp, void *arg);
+void http_defer(http_req *r, http_then then, void *arg);
+void http_resume(http_req *r);
+/* true when the handler runs on an I/O thread (an HTTP_INLINE route): it must
+ * not wait there. A handler that finds it has to (a provider call) calls
+ * http_to_worker before it answered or deferred anything, and returns: it is
+ * run again from the start on a worker, its authentication kept. */
+bool http_on_io_thread(const http_req *r);
+void http_to_worker(http_req *r);
+
 /* Route flags. HTTP_INLINE: the handler never waits (no store_write, no provider
  * call; its reads are the store's, which never wait for the writer on SQLite), so
  * when the server allows it (http_config.inline_reads) it runs on the I/O thread

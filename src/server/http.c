@@ -130,6 +130,7 @@ struct http_server {
 
     _Atomic int64_t in_flight;      /* first access call .. completion */
     _Atomic int64_t suspended;      /* suspended and not yet resumed */
+    _Atomic int64_t deferred;       /* http_defer'd and not yet resumed */
     _Atomic bool quiescing;         /* answers carry Connection: close */
     _Atomic uint64_t shed_full;     /* 503: the worker queue was full */
     _Atomic uint64_t shed_deadline; /* 503: queued work older than queue_wait_ms */
@@ -918,6 +919,7 @@ void http_defer(http_req *r, http_then then, void *arg)
     http_ctx *c = r->internal;
     c->then = then;
     c->then_arg = arg;
+    atomic_fetch_add(&c->srv->deferred, 1);
     if (c->state == RQ_BODY) { /* on the I/O thread: suspended here */
         MHD_suspend_connection(c->conn);
         atomic_fetch_add(&c->srv->suspended, 1);
@@ -938,6 +940,7 @@ void http_resume(http_req *r)
     c->state = RQ_DONE;
     /* From here c belongs to the I/O thread again and may be freed at any moment. */
     MHD_resume_connection(conn);
+    atomic_fetch_sub(&s->deferred, 1);
     atomic_fetch_sub(&s->suspended, 1);
 }
 
@@ -986,7 +989,15 @@ static enum MHD_Result http_dispatch(http_ctx *c)
         return http_send_error(c);
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
-    if (s->cfg.inline_reads && (s->routes[c->route].flags & HTTP_INLINE) != 0) {
+    unsigned flags = s->routes[c->route].flags;
+    if ((flags & HTTP_DEFERS) != 0 && atomic_load(&s->deferred) >= (int64_t)s->qcap) {
+        /* As many answers are pending as a worker queue may hold: refused at
+         * the door, before any work, as a full queue refuses. */
+        atomic_fetch_add(&s->shed_full, 1);
+        http_set_error(c, 503, "server_busy", "Server busy, retry later.");
+        return http_send_error(c);
+    }
+    if (s->cfg.inline_reads && (flags & HTTP_INLINE) != 0) {
         on_io_thread = true;
         http_handle(s, c, HANDLE_RUN);
         on_io_thread = false;

@@ -118,6 +118,11 @@ void http_to_worker(http_req *r);
  * before the handler runs: another site cannot submit it for the customer. */
 #define HTTP_SAME_ORIGIN 2u
 
+/* HTTP_DEFERS: the handler may answer later (http_defer). Such answers pending
+ * count against queue_max like requests waiting for a worker: past it the
+ * route is refused 503 + Retry-After before its handler runs. */
+#define HTTP_DEFERS 4u
+
 typedef struct {
     const char *method;  /* "GET", "POST", "DELETE" */
     const char *pattern; /* "/v1/payment_intents/:id/capture"; a trailing "*" matches any rest */
@@ -125,7 +130,7 @@ typedef struct {
     http_auth auth;
     size_t body_max;  /* 0 = LIMIT_HTTP_BODY_MAX */
     const char *name; /* for metrics labels: "pi_capture" */
-    unsigned flags;   /* HTTP_INLINE or 0 */
+    unsigned flags;   /* HTTP_INLINE, HTTP_SAME_ORIGIN, HTTP_DEFERS or 0 */
 } http_route;
 
 typedef struct http_server http_server;

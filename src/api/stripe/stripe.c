@@ -1652,7 +1652,7 @@ void stripe_install(gw *g)
 
 #define SK AUTH_SECRET_KEY
 static const http_route ROUTES[] = {
-    {"POST", "/v1/payment_intents", h_pi_create, SK, 0, "pi_create", HTTP_INLINE},
+    {"POST", "/v1/payment_intents", h_pi_create, SK, 0, "pi_create", HTTP_INLINE | HTTP_DEFERS},
     {"GET", "/v1/payment_intents", h_pi_list, SK, 0, "pi_list", HTTP_INLINE},
     {"GET", "/v1/payment_intents/:id", h_pi_get, SK, 0, "pi_get", HTTP_INLINE},
     {"POST", "/v1/payment_intents/:id", h_pi_update, SK, 0, "pi_update", 0},

@@ -8,6 +8,9 @@
  *   final access call : an HTTP_INLINE route is answered here and now; any other is
  *                       suspended and queued for a worker (queue full -> 503 at once)
  *   worker            : auth hook, then the handler fill an http_resp; resume
+ *   deferred          : a handler that called http_defer leaves the connection
+ *                       suspended; its work's completion calls http_resume and the
+ *                       handler's continuation fills the answer on the next call
  *   call after resume : the response is queued with the common headers
  *   completed callback: metrics, one access-log line, the context freed
  * Errors the server finds itself go through cfg.error_fn so the dialect of the

@@ -303,6 +303,23 @@ typedef struct {
 
 k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *p, gw_idem *idem,
                       arena *a, gw_payment *out, gw_err *err);
+/* The create (without confirm) in three steps, for a caller that must not
+ * sleep while the writer commits (an I/O thread):
+ *   gw_pi_create_prepare validates and makes every row, the stored answer of
+ *     the idempotency key included; nothing is written. K_OK: *pending (in a)
+ *     is ready to submit; else err says why, as gw_pi_create would.
+ *   gw_pi_create_submit queues the write and returns at once. done(arg) is
+ *     called exactly once: on the writer's thread after the commit is durable
+ *     or the write failed, or on this thread before submit returns when it
+ *     could not be queued. done must be quick and must not touch a.
+ *   gw_pi_create_end, back on a thread of the caller's, says how it ended:
+ *     gw_pi_create's status and err, *out the created intent.
+ * in->confirm must be false. */
+typedef struct gw_pi_pending gw_pi_pending;
+k_status gw_pi_create_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, gw_idem *idem,
+                              arena *a, gw_payment *out, gw_pi_pending **pending, gw_err *err);
+void gw_pi_create_submit(gw *g, gw_pi_pending *pending, void (*done)(void *arg), void *arg);
+k_status gw_pi_create_end(gw *g, gw_pi_pending *pending, gw_err *err);
 k_status gw_pi_get(gw *g, const char *merchant_id, const char *id, arena *a, gw_payment *out,
                    gw_err *err);
 /* By client secret (hosted pages, publishable-key reads). */

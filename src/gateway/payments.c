@@ -92,31 +92,90 @@ static k_status pi_create_fn(store_tx *tx, void *arg)
     return st;
 }
 
-k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw_idem *idem,
-                      arena *a, gw_payment *out, gw_err *err)
+/* The create's write and how it ended; in the request's arena. */
+struct gw_pi_pending {
+    pi_job job;
+    gw_pi_ready ready;
+    const gw_pi_params *in;
+    k_status status; /* the write's, set before done is called */
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+k_status gw_pi_create_prepare(gw *g, const char *merchant_id, const gw_pi_params *in, gw_idem *idem,
+                              arena *a, gw_payment *out, gw_pi_pending **pending, gw_err *err)
 {
+    *pending = NULL;
     k_status st = gw_pi_prepare(g, merchant_id, in, a, out, err);
     if (st != K_OK)
         return st;
-    /* Stored form, event and answer are made here, on the handler's thread:
+    gw_pi_pending *pd = arena_alloc(a, sizeof(*pd));
+    if (pd == NULL)
+        return gw_err_store(err, K_ENOMEM, PI, out->id);
+    /* Stored form, event and answer are made here, on the caller's thread:
      * the single writer only inserts ready rows. */
-    gw_pi_ready ready;
-    st = gw_pi_ready_make(out, in->amount, idem, a, &ready);
+    st = gw_pi_ready_make(out, in->amount, idem, a, &pd->ready);
     if (st != K_OK)
         return gw_err_store(err, st, PI, out->id);
-    pi_job j = {out, &ready};
-    st = store_write_fresh(g->st, g->cfg.create_wait_ms, pi_create_fn, &j);
+    pd->job = (pi_job){out, &pd->ready};
+    pd->in = in;
+    *pending = pd;
+    return K_OK;
+}
+
+static void pi_written(void *arg, k_status st)
+{
+    gw_pi_pending *pd = arg;
+    pd->status = st;
+    pd->done(pd->done_arg);
+}
+
+void gw_pi_create_submit(gw *g, gw_pi_pending *pd, void (*done)(void *arg), void *arg)
+{
+    K_ASSERT(pd != NULL);
+    K_ASSERT(done != NULL);
+    K_ASSERT(!pd->in->confirm);
+    pd->done = done;
+    pd->done_arg = arg;
+    k_status st =
+        store_write_async(g->st, g->cfg.create_wait_ms, pi_create_fn, &pd->job, pi_written, pd);
+    if (st != K_OK)
+        pi_written(pd, st); /* not queued: nothing written, answered here */
+}
+
+/* What a create's write came to, in the gateway's terms. */
+static k_status pi_create_status(gw *g, const gw_payment *p, k_status st, gw_err *err)
+{
     if (st == K_EEXIST_EXTERNAL) {
         gw_err_set(err, GW_WHY_ALREADY_EXISTS, "payment_id",
-                   "A payment with id '%s' already exists.", out->external_id);
+                   "A payment with id '%s' already exists.", p->external_id);
         return K_ECONFLICT;
     }
     if (st != K_OK)
-        return gw_err_store(err, st, PI, out->id);
+        return gw_err_store(err, st, PI, p->id);
     gw_wake(g);
-    if (in->confirm)
-        return gw_pi_confirm(g, merchant_id, out->id, in, NULL, a, out, err);
     return K_OK;
+}
+
+k_status gw_pi_create_end(gw *g, gw_pi_pending *pd, gw_err *err)
+{
+    K_ASSERT(pd != NULL);
+    K_ASSERT(pd->done != NULL); /* submitted, and done has run */
+    return pi_create_status(g, pd->job.p, pd->status, err);
+}
+
+k_status gw_pi_create(gw *g, const char *merchant_id, const gw_pi_params *in, gw_idem *idem,
+                      arena *a, gw_payment *out, gw_err *err)
+{
+    gw_pi_pending *pd = NULL;
+    k_status st = gw_pi_create_prepare(g, merchant_id, in, idem, a, out, &pd, err);
+    if (st != K_OK)
+        return st;
+    st = store_write_fresh(g->st, g->cfg.create_wait_ms, pi_create_fn, &pd->job);
+    st = pi_create_status(g, out, st, err);
+    if (st == K_OK && in->confirm)
+        return gw_pi_confirm(g, merchant_id, out->id, in, NULL, a, out, err);
+    return st;
 }
 
 typedef struct {

@@ -8,6 +8,9 @@
  *   final access call : an HTTP_INLINE route is answered here and now; any other is
  *                       suspended and queued for a worker (queue full -> 503 at once)
  *   worker            : auth hook, then the handler fill an http_resp; resume
+ *   deferred          : a handler that called http_defer leaves the connection
+ *                       suspended; its work's completion calls http_resume and the
+ *                       handler's continuation fills the answer on the next call
  *   call after resume : the response is queued with the common headers
  *   completed callback: metrics, one access-log line, the context freed
  * Errors the server finds itself go through cfg.error_fn so the dialect of the
@@ -102,7 +105,10 @@ typedef struct http_ctx {
     int64_t t0_us;
     int64_t queued_us; /* when it entered the worker queue */
     bool counted;      /* in srv->in_flight */
-    int status;        /* what was sent */
+    bool authed;       /* the route's auth passed (a handler sent on to a worker keeps it) */
+    http_then then;    /* http_defer: fills the answer once http_resume was called */
+    void *then_arg;
+    int status; /* what was sent */
     size_t bytes;
 } http_ctx;
 
@@ -127,6 +133,7 @@ struct http_server {
 
     _Atomic int64_t in_flight;      /* first access call .. completion */
     _Atomic int64_t suspended;      /* suspended and not yet resumed */
+    _Atomic int64_t deferred;       /* http_defer'd and not yet resumed */
     _Atomic bool quiescing;         /* answers carry Connection: close */
     _Atomic uint64_t shed_full;     /* 503: the worker queue was full */
     _Atomic uint64_t shed_deadline; /* 503: queued work older than queue_wait_ms */
@@ -138,6 +145,18 @@ struct http_server {
 
 static void http_healthz(http_req *req, http_resp *resp, void *ctx);
 static void http_metrics(http_req *req, http_resp *resp, void *ctx);
+
+/* What the handler running on this thread asked for (http_defer, http_to_worker):
+ * read once it has returned. Thread-local, not in the context: a deferred
+ * request's context may be resumed, answered and freed by another thread before
+ * its handler has even returned. */
+typedef enum {
+    HANDLED_ANSWERED, /* resp is the answer */
+    HANDLED_DEFERRED, /* http_defer: the work's completion resumes the connection */
+    HANDLED_TO_WORKER /* http_to_worker: run it again on a worker */
+} http_handled;
+static _Thread_local http_handled handled;
+static _Thread_local bool on_io_thread; /* an HTTP_INLINE handler runs here */
 
 static const http_route http_builtin_routes[HTTP_ROUTES_BUILTIN] = {
     {"GET", "/healthz", http_healthz, AUTH_NONE, 0, "healthz", HTTP_INLINE},
@@ -886,11 +905,82 @@ static void http_handle(http_server *s, http_ctx *c, http_handle_how how)
         http_fill_error(c, 503, "server_busy", "Server shutting down, retry later.");
     else if (how == HANDLE_LATE)
         http_fill_error(c, 503, "server_busy", "Server busy, retry later.");
-    else if (rt->auth != AUTH_NONE)
+    else if (rt->auth != AUTH_NONE && !c->authed)
         run = http_authenticate(s, c, rt);
+    c->authed = run;
+    handled = HANDLED_ANSWERED;
     if (run)
         rt->fn(&c->req, &c->resp, s->ctx);
     log_set_request_id(NULL);
+}
+
+void http_defer(http_req *r, http_then then, void *arg)
+{
+    K_ASSERT(r != NULL && r->internal != NULL);
+    K_ASSERT(then != NULL);
+    K_ASSERT(handled == HANDLED_ANSWERED); /* once, from the handler */
+    http_ctx *c = r->internal;
+    c->then = then;
+    c->then_arg = arg;
+    atomic_fetch_add(&c->srv->deferred, 1);
+    if (c->state == RQ_BODY) { /* on the I/O thread: suspended here */
+        MHD_suspend_connection(c->conn);
+        atomic_fetch_add(&c->srv->suspended, 1);
+        c->state = RQ_QUEUED;
+    }
+    K_ASSERT(c->state == RQ_QUEUED);
+    handled = HANDLED_DEFERRED;
+}
+
+void http_resume(http_req *r)
+{
+    K_ASSERT(r != NULL && r->internal != NULL);
+    http_ctx *c = r->internal;
+    K_ASSERT(c->state == RQ_QUEUED);
+    K_ASSERT(c->then != NULL);
+    http_server *s = c->srv;
+    struct MHD_Connection *conn = c->conn;
+    c->state = RQ_DONE;
+    /* From here c belongs to the I/O thread again and may be freed at any moment. */
+    MHD_resume_connection(conn);
+    atomic_fetch_sub(&s->deferred, 1);
+    atomic_fetch_sub(&s->suspended, 1);
+}
+
+bool http_on_io_thread(const http_req *r)
+{
+    K_ASSERT(r != NULL);
+    return on_io_thread;
+}
+
+void http_to_worker(http_req *r)
+{
+    K_ASSERT(r != NULL && r->internal != NULL);
+    K_ASSERT(on_io_thread);
+    K_ASSERT(handled == HANDLED_ANSWERED);
+    handled = HANDLED_TO_WORKER;
+}
+
+/* The answer of a deferred request, on the I/O thread after http_resume. */
+static void http_run_then(http_ctx *c)
+{
+    log_set_request_id(c->req.request_id);
+    http_then then = c->then;
+    c->then = NULL;
+    then(&c->req, &c->resp, c->then_arg);
+    log_set_request_id(NULL);
+}
+
+static enum MHD_Result http_enqueue(http_ctx *c);
+
+/* Drops what a handler put in resp before it sent the request on to a worker. */
+static void http_resp_clear(http_resp *resp)
+{
+    resp->status = 0;
+    resp->content_type = NULL;
+    resp->nheaders = 0;
+    resp->file_path = NULL;
+    buf_reset(&resp->body);
 }
 
 /* Final call: answer an inline route here, else hand the request to a worker, or
@@ -902,10 +992,32 @@ static enum MHD_Result http_dispatch(http_ctx *c)
         return http_send_error(c);
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
-    if (s->cfg.inline_reads && (s->routes[c->route].flags & HTTP_INLINE) != 0) {
-        http_handle(s, c, HANDLE_RUN);
-        return http_send(c);
+    unsigned flags = s->routes[c->route].flags;
+    if ((flags & HTTP_DEFERS) != 0 && atomic_load(&s->deferred) >= (int64_t)s->qcap) {
+        /* As many answers are pending as a worker queue may hold: refused at
+         * the door, before any work, as a full queue refuses. */
+        atomic_fetch_add(&s->shed_full, 1);
+        http_set_error(c, 503, "server_busy", "Server busy, retry later.");
+        return http_send_error(c);
     }
+    if (s->cfg.inline_reads && (flags & HTTP_INLINE) != 0) {
+        on_io_thread = true;
+        http_handle(s, c, HANDLE_RUN);
+        on_io_thread = false;
+        if (handled == HANDLED_DEFERRED)
+            return MHD_YES; /* suspended; the completion resumes it */
+        if (handled == HANDLED_ANSWERED)
+            return http_send(c);
+        http_resp_clear(&c->resp); /* HANDLED_TO_WORKER: nothing was answered yet */
+    }
+    return http_enqueue(c);
+}
+
+/* Hands the request to a worker, or answers 503 when the queue is full or its
+ * head is late. */
+static enum MHD_Result http_enqueue(http_ctx *c)
+{
+    http_server *s = c->srv;
     int64_t now = http_now_us();
     pthread_mutex_lock(&s->qmu);
     /* Admission: refused here, at once, when the queue is full or when the work
@@ -950,6 +1062,8 @@ static enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, co
             return http_take_body(c, upload_data, upload_data_size);
         return http_dispatch(c);
     case RQ_DONE:
+        if (c->then != NULL)
+            http_run_then(c);
         return http_send(c);
     case RQ_QUEUED:
     case RQ_SENT:
@@ -965,6 +1079,9 @@ static void http_run(http_server *s, http_ctx *c, http_handle_how how)
 {
     K_ASSERT(c->state == RQ_QUEUED);
     http_handle(s, c, how);
+    K_ASSERT(handled != HANDLED_TO_WORKER);
+    if (handled == HANDLED_DEFERRED)
+        return; /* c is the completion's now (and may be gone already) */
     struct MHD_Connection *conn = c->conn;
     c->state = RQ_DONE;
     /* From here c belongs to the I/O thread again and may be freed at any moment. */

@@ -88,6 +88,24 @@ typedef enum {
  * returns the principal (merchant id, arena-owned) or NULL after filling resp. */
 typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth kind, void *ctx);
 
+/* Answering later. A handler that hands its work to something that finishes
+ * on another thread (the store's writer) calls http_defer(req, then, arg)
+ * BEFORE handing it over, and returns without an answer: the connection stays
+ * suspended, holding no thread. Whoever finishes the work calls http_resume
+ * exactly once, from any thread (quick: it only wakes the I/O thread, and the
+ * request is not to be touched after it); then(req, resp, arg) runs on the
+ * request's I/O thread and fills the answer, which is sent as usual.
+ * http_server_stop waits for deferred requests like any other. */
+typedef void (*http_then)(http_req *req, http_resp *resp, void *arg);
+void http_defer(http_req *r, http_then then, void *arg);
+void http_resume(http_req *r);
+/* true when the handler runs on an I/O thread (an HTTP_INLINE route): it must
+ * not wait there. A handler that finds it has to (a provider call) calls
+ * http_to_worker before it answered or deferred anything, and returns: it is
+ * run again from the start on a worker, its authentication kept. */
+bool http_on_io_thread(const http_req *r);
+void http_to_worker(http_req *r);
+
 /* Route flags. HTTP_INLINE: the handler never waits (no store_write, no provider
  * call; its reads are the store's, which never wait for the writer on SQLite), so
  * when the server allows it (http_config.inline_reads) it runs on the I/O thread
@@ -100,6 +118,11 @@ typedef const char *(*http_auth_fn)(http_req *req, http_resp *resp, http_auth ki
  * before the handler runs: another site cannot submit it for the customer. */
 #define HTTP_SAME_ORIGIN 2u
 
+/* HTTP_DEFERS: the handler may answer later (http_defer). Such answers pending
+ * count against queue_max like requests waiting for a worker: past it the
+ * route is refused 503 + Retry-After before its handler runs. */
+#define HTTP_DEFERS 4u
+
 typedef struct {
     const char *method;  /* "GET", "POST", "DELETE" */
     const char *pattern; /* "/v1/payment_intents/:id/capture"; a trailing "*" matches any rest */
@@ -107,7 +130,7 @@ typedef struct {
     http_auth auth;
     size_t body_max;  /* 0 = LIMIT_HTTP_BODY_MAX */
     const char *name; /* for metrics labels: "pi_capture" */
-    unsigned flags;   /* HTTP_INLINE or 0 */
+    unsigned flags;   /* HTTP_INLINE, HTTP_SAME_ORIGIN, HTTP_DEFERS or 0 */
 } http_route;
 
 typedef struct http_server http_server;

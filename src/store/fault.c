@@ -6,6 +6,7 @@
  * The backend rolls a failed closure back, as it would any error.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include "fault.h"
 #include "store_int.h"
 
@@ -112,6 +113,35 @@ static k_status f_write(store *s, store_fn fn, void *arg)
 {
     closure c = {fn, arg};
     return inner->write(s, closure_run, &c);
+}
+
+/* The asynchronous write's closure lives until its completion. */
+typedef struct {
+    closure c;
+    store_done_fn done;
+    void *done_arg;
+} closure_async;
+
+static void closure_async_done(void *p, k_status st)
+{
+    closure_async *a = p;
+    store_done_fn done = a->done;
+    void *arg = a->done_arg;
+    free(a);
+    done(arg, st);
+}
+
+static k_status f_write_async(store *s, store_fn fn, void *arg, int64_t deadline_ms,
+                              store_done_fn done, void *done_arg)
+{
+    closure_async *a = malloc(sizeof(*a));
+    if (a == NULL)
+        return K_ENOMEM;
+    *a = (closure_async){{fn, arg}, done, done_arg};
+    k_status st = inner->write_async(s, closure_run, &a->c, deadline_ms, closure_async_done, a);
+    if (st != K_OK)
+        free(a);
+    return st;
 }
 
 static k_status f_read(store *s, store_fn fn, void *arg)
@@ -397,6 +427,7 @@ static const struct store_backend fault_backend = {
     .close = f_close,
     .set_wake = f_set_wake,
     .write = f_write,
+    .write_async = f_write_async,
     .read = f_read,
     .schema_version = f_schema_version,
     .get_stats = f_get_stats,

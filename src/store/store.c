@@ -10,6 +10,7 @@
 #include "store_int.h"
 #include "store_staff.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,47 @@ k_status store_write_fresh(store *s, int64_t wait_ms, store_fn fn, void *arg)
     store_writer_next_deadline(wait_ms > 0 ? clock_mono_ms() + wait_ms : 0);
     k_status st = store_write(s, fn, arg);
     store_writer_next_deadline(0); /* in case the backend returned before submitting */
+    return st;
+}
+
+/* An asynchronous write's closure and completion, owned by the writer from
+ * submit until its done has run: the caller has moved on, so the request id
+ * is a copy. */
+typedef struct {
+    store_call call;
+    store_done_fn done;
+    void *done_arg;
+    char request_id[LIMIT_ID_MAX];
+} store_async;
+
+static void store_async_done(void *p, k_status st)
+{
+    store_async *a = p;
+    store_done_fn done = a->done;
+    void *arg = a->done_arg;
+    free(a);
+    done(arg, st);
+}
+
+k_status store_write_async(store *s, int64_t wait_ms, store_fn fn, void *arg, store_done_fn done,
+                           void *done_arg)
+{
+    K_ASSERT(s != NULL);
+    K_ASSERT(fn != NULL);
+    K_ASSERT(done != NULL);
+    K_ASSERT(wait_ms >= 0);
+    store_async *a = malloc(sizeof(*a));
+    if (a == NULL)
+        return K_ENOMEM;
+    snprintf(a->request_id, sizeof(a->request_id), "%s", log_request_id());
+    a->call = (store_call){fn, arg, a->request_id};
+    a->done = done;
+    a->done_arg = done_arg;
+    int64_t deadline_ms = wait_ms > 0 ? clock_mono_ms() + wait_ms : 0;
+    k_status st =
+        s->backend->write_async(s, store_call_run, &a->call, deadline_ms, store_async_done, a);
+    if (st != K_OK)
+        free(a); /* nothing queued: done is never called */
     return st;
 }
 

@@ -50,6 +50,18 @@ k_status store_write(store *s, store_fn fn, void *arg);
  * is not run and K_EBUSY comes back, so that under overload the caller answers
  * 503 at once rather than after the queue's whole backlog. wait_ms 0 = never. */
 k_status store_write_fresh(store *s, int64_t wait_ms, store_fn fn, void *arg);
+/* How an asynchronous write ended: what store_write_fresh would have returned.
+ * Called on the writer's thread: it must be quick, must not call the store and
+ * must not touch what belongs to the submitting thread (its arena). */
+typedef void (*store_done_fn)(void *arg, k_status st);
+/* store_write_fresh without a sleeping caller: queues fn and returns. K_OK:
+ * done(done_arg, st) is called exactly once, after the commit is durable (st
+ * K_OK) or once the write failed (fn's status, K_EIO, K_ENOSPC, K_EBUSY when
+ * the writer came to it more than wait_ms after this call); until then fn and
+ * arg must stay valid. K_EBUSY (queue full) or K_ENOMEM: done is never called,
+ * nothing was queued. */
+k_status store_write_async(store *s, int64_t wait_ms, store_fn fn, void *arg, store_done_fn done,
+                           void *done_arg);
 /* Runs fn on this thread's read connection, in one read transaction. */
 k_status store_read(store *s, store_fn fn, void *arg);
 /* true when store_read never waits on the network (SQLite: a local file in WAL

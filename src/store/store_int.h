@@ -21,6 +21,8 @@ struct store_backend {
     k_status (*open)(store *s, const char *path);
     void (*close)(store *s);
     k_status (*write)(store *s, store_fn fn, void *arg);
+    k_status (*write_async)(store *s, store_fn fn, void *arg, int64_t deadline_ms,
+                            store_done_fn done, void *done_arg);
     k_status (*read)(store *s, store_fn fn, void *arg);
     int (*schema_version)(store *s);
     void (*get_stats)(store *s, store_stats *out);

@@ -1550,6 +1550,13 @@ static k_status pg_write(store *s, store_fn fn, void *arg)
     return store_writer_submit(&ps->w, fn, arg);
 }
 
+static k_status pg_write_async(store *s, store_fn fn, void *arg, int64_t deadline_ms,
+                               store_done_fn done, void *done_arg)
+{
+    pg_store *ps = s->impl;
+    return store_writer_submit_async(&ps->w, fn, arg, deadline_ms, done, done_arg);
+}
+
 /* ---- reads ---- */
 
 static void pg_deadline(struct timespec *ts, int64_t ms)
@@ -2648,6 +2655,7 @@ const struct store_backend store_pg_backend = {
     .open = pg_open,
     .close = pg_close,
     .write = pg_write,
+    .write_async = pg_write_async,
     .read = pg_read,
     .schema_version = pg_schema_version,
     .get_stats = pg_get_stats,

@@ -1119,6 +1119,13 @@ static k_status sq_write(store *s, store_fn fn, void *arg)
     return store_writer_submit(&ss->w, fn, arg);
 }
 
+static k_status sq_write_async(store *s, store_fn fn, void *arg, int64_t deadline_ms,
+                               store_done_fn done, void *done_arg)
+{
+    sq_store *ss = s->impl;
+    return store_writer_submit_async(&ss->w, fn, arg, deadline_ms, done, done_arg);
+}
+
 /* ---- checkpoints ---- */
 
 /* SQLite calls this on the writer's thread after every commit with the WAL's
@@ -2293,6 +2300,7 @@ const struct store_backend store_sqlite_backend = {
     .open = sq_open,
     .close = sq_close,
     .write = sq_write,
+    .write_async = sq_write_async,
     .read = sq_read,
     .schema_version = sq_schema_version,
     .get_stats = sq_get_stats,

@@ -5,6 +5,7 @@
  */
 #include "writer.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "commit_stats.h"
 #include "../base/clock.h"
@@ -17,6 +18,10 @@ struct writer_job {
     int64_t deadline_ms; /* refused K_EBUSY, not run, when taken later; 0 = never */
     bool done;           /* set by the writer under store_writer.mu */
     pthread_cond_t cv;   /* the caller sleeps on its own job: no herd on wake-up */
+    /* An asynchronous job (store_writer_submit_async): nobody sleeps on cv; the
+     * writer calls on_done once, outside mu, then frees the job. */
+    store_done_fn on_done;
+    void *done_arg;
 };
 
 /* The writer whose thread this is: a nested store_write would wait for itself. */
@@ -86,16 +91,39 @@ static bool batch_run(store_writer *w, writer_job **batch, size_t n)
     return true;
 }
 
+/* Called with w->mu held: an asynchronous job is kept in *later for its
+ * on_done (called once mu is released); a waiting caller is woken. */
+static void job_finish(writer_job *j, writer_job **later, size_t *nlater)
+{
+    j->done = true;
+    if (j->on_done != NULL) {
+        later[(*nlater)++] = j;
+        return;
+    }
+    /* Signalled under mu: the caller cannot see done, return and destroy the
+     * condition variable before this call is over. */
+    pthread_cond_signal(&j->cv);
+}
+
+/* Without mu: tells each asynchronous job how it ended, then frees it. */
+static void jobs_call_back(writer_job **later, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        writer_job *j = later[i];
+        K_ASSERT(j->done);
+        j->on_done(j->done_arg, j->status);
+        free(j);
+    }
+}
+
 /* Called with w->mu held: wakes the batch and counts it. */
-static void batch_finish(store_writer *w, writer_job **batch, size_t n, bool committed)
+static void batch_finish(store_writer *w, writer_job **batch, size_t n, bool committed,
+                         writer_job **later, size_t *nlater)
 {
     for (size_t i = 0; i < n; i++) {
         if (batch[i]->status != K_OK)
             w->stats.jobs_failed++;
-        batch[i]->done = true;
-        /* Signalled under mu: the caller cannot see done, return and destroy
-         * the condition variable before this call is over. */
-        pthread_cond_signal(&batch[i]->cv);
+        job_finish(batch[i], later, nlater);
     }
     w->stats.jobs += n;
     if (committed)
@@ -110,8 +138,16 @@ static void *writer_main(void *arg)
     pthread_setname_np(pthread_self(), w->thread_name); /* top -H, perf */
     writer_of = w;
     writer_job *batch[LIMIT_WRITE_BATCH_MAX];
+    writer_job *later[LIMIT_WRITE_BATCH_MAX]; /* asynchronous jobs to call back */
+    size_t nlater = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
+        if (nlater > 0) {
+            pthread_mutex_unlock(&w->mu);
+            jobs_call_back(later, nlater);
+            nlater = 0;
+            pthread_mutex_lock(&w->mu);
+        }
         while (w->q_count == 0 && !w->stopping)
             pthread_cond_wait(&w->work_cv, &w->mu);
         if (w->q_count == 0)
@@ -125,8 +161,7 @@ static void *writer_main(void *arg)
             if (j->deadline_ms != 0 && now > j->deadline_ms) {
                 /* Nothing of it ran: the caller answers 503 and may retry. */
                 j->status = K_EBUSY;
-                j->done = true;
-                pthread_cond_signal(&j->cv);
+                job_finish(j, later, &nlater);
                 late++;
                 continue;
             }
@@ -140,7 +175,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         bool committed = batch_run(w, batch, n);
         pthread_mutex_lock(&w->mu);
-        batch_finish(w, batch, n, committed);
+        batch_finish(w, batch, n, committed, later, &nlater);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -200,6 +235,35 @@ k_status store_writer_submit(store_writer *w, store_fn fn, void *arg)
     pthread_mutex_unlock(&w->mu);
     pthread_cond_destroy(&job.cv);
     return job.status;
+}
+
+k_status store_writer_submit_async(store_writer *w, store_fn fn, void *arg, int64_t deadline_ms,
+                                   store_done_fn on_done, void *done_arg)
+{
+    K_ASSERT(fn != NULL);
+    K_ASSERT(on_done != NULL);
+    K_ASSERT(deadline_ms >= 0);
+    writer_job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return K_ENOMEM;
+    *job = (writer_job){.fn = fn,
+                        .arg = arg,
+                        .status = K_OK,
+                        .deadline_ms = deadline_ms,
+                        .done = false,
+                        .on_done = on_done,
+                        .done_arg = done_arg};
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping || w->q_count == LIMIT_WRITE_QUEUE_MAX) {
+        pthread_mutex_unlock(&w->mu);
+        free(job);
+        return K_EBUSY;
+    }
+    w->queue[(w->q_head + w->q_count) % LIMIT_WRITE_QUEUE_MAX] = job;
+    w->q_count++;
+    pthread_cond_signal(&w->work_cv);
+    pthread_mutex_unlock(&w->mu);
+    return K_OK;
 }
 
 void store_writer_stats(store_writer *w, store_stats *out)

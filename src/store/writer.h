@@ -69,6 +69,13 @@ void store_writer_stop(store_writer *w);
 /* store_write: fn's status, K_EIO (K_ENOSPC: disk full) when the batch did not commit, K_EBUSY when
  * the queue is full or the writer is stopping. */
 k_status store_writer_submit(store_writer *w, store_fn fn, void *arg);
+/* store_write_async: queues fn without waiting. K_OK: on_done(done_arg, st)
+ * is called exactly once, on the writer's thread, with what store_writer_submit
+ * would have returned (after COMMIT's fsync, or once the batch failed, or
+ * K_EBUSY when the writer reached it after deadline_ms, 0 = never). K_EBUSY
+ * (queue full, stopping) or K_ENOMEM: on_done is never called. */
+k_status store_writer_submit_async(store_writer *w, store_fn fn, void *arg, int64_t deadline_ms,
+                                   store_done_fn on_done, void *done_arg);
 /* The next store_writer_submit on this thread may be refused K_EBUSY, without
  * running, when the writer reaches it after deadline_ms (clock_mono_ms); 0 =
  * never. Set by store_write_fresh around one submit. */

@@ -122,6 +122,52 @@ static void h_where(http_req *req, http_resp *resp, void *ctx)
     http_resp_set(resp, 200, "text/plain", name, strlen(name));
 }
 
+/* ---- answered later (http_defer): the work finishes on a thread of its own ---- */
+
+static void then_where(http_req *req, http_resp *resp, void *arg)
+{
+    char name[32] = "";
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    buf_printf(&resp->body, "%s then %s", (const char *)arg, name);
+    resp->content_type = "text/plain";
+}
+
+static void *resume_later(void *arg)
+{
+    sleep_ms(150);
+    http_resume(arg);
+    return NULL;
+}
+
+/* Defers, and a thread of its own resumes it 150 ms later (as the writer would). */
+static void h_defer(http_req *req, http_resp *resp, void *ctx)
+{
+    char *where = arena_alloc(req->arena, 32);
+    pthread_getname_np(pthread_self(), where, 32);
+    http_defer(req, then_where, where);
+    pthread_t t;
+    K_ASSERT(pthread_create(&t, NULL, resume_later, req) == 0);
+    pthread_detach(t);
+}
+
+/* Defers and resumes before returning (work that could not be handed over). */
+static void h_defer_now(http_req *req, http_resp *resp, void *ctx)
+{
+    http_defer(req, then_where, "now");
+    http_resume(req);
+}
+
+/* Sent on to a worker from the I/O thread; answers where it finally ran. */
+static void h_to_worker(http_req *req, http_resp *resp, void *ctx)
+{
+    if (http_on_io_thread(req)) {
+        http_resp_set(resp, 500, "text/plain", "dropped", 7); /* cleared by the server */
+        http_to_worker(req);
+        return;
+    }
+    h_where(req, resp, ctx);
+}
+
 static const char *auth_hook(http_req *req, http_resp *resp, http_auth kind, void *ctx)
 {
     atomic_fetch_add(&g_auth_calls, 1);
@@ -151,6 +197,10 @@ static const http_route routes[] = {
     {"GET", "/ok", h_ok, AUTH_NONE, 0, "ok", 0},
     {"GET", "/where/inline", h_where, AUTH_SECRET_KEY, 0, "where_inline", HTTP_INLINE},
     {"GET", "/where/worker", h_where, AUTH_SECRET_KEY, 0, "where_worker", 0},
+    {"GET", "/defer", h_defer, AUTH_NONE, 0, "defer", HTTP_INLINE | HTTP_DEFERS},
+    {"GET", "/defer/worker", h_defer, AUTH_NONE, 0, "defer_worker", HTTP_DEFERS},
+    {"GET", "/defer/now", h_defer_now, AUTH_NONE, 0, "defer_now", HTTP_INLINE | HTTP_DEFERS},
+    {"GET", "/to-worker", h_to_worker, AUTH_SECRET_KEY, 0, "to_worker", HTTP_INLINE},
 };
 
 static void collector(buf *out, void *ctx)
@@ -765,6 +815,13 @@ static void *bg_get_slow(void *arg)
     return NULL;
 }
 
+static void *bg_get_defer(void *arg)
+{
+    bg_req *b = arg;
+    request(b->port, NULL, "/defer", NULL, 0, NULL, &b->r);
+    return NULL;
+}
+
 static void test_graceful_stop(void **state)
 {
     http_server *s = NULL;
@@ -860,6 +917,74 @@ static void test_queue_deadline(void **state)
     http_server_stop(s);
 }
 
+static void test_deferred_answers(void **state)
+{
+    result r;
+    get("/defer", &r); /* prepared on the I/O thread, answered there after the resume */
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "MHD"));
+    assert_null(strstr(r.body.data, "kassa-handler"));
+    result_free(&r);
+    get("/defer/worker", &r); /* deferred from a worker: the worker is let go */
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body.data, "kassa-handler then MHD", 22) == 0);
+    result_free(&r);
+    get("/defer/now", &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body.data, "now then MHD", 12) == 0);
+    result_free(&r);
+    long connects = 0;
+    assert_int_equal(multi_run(g_port, "/defer", 8, 3, &connects, NULL), 24);
+}
+
+static void test_to_worker_keeps_auth(void **state)
+{
+    struct curl_slist *auth = curl_slist_append(NULL, "Authorization: Bearer sk_test_good");
+    int before = atomic_load(&g_auth_calls);
+    result r;
+    request(g_port, "GET", "/to-worker", NULL, 0, auth, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "kassa-handler");
+    assert_int_equal(atomic_load(&g_auth_calls) - before, 1); /* authenticated once */
+    result_free(&r);
+    curl_slist_free_all(auth);
+}
+
+/* Answers pending count against queue_max: with one allowed, requests that
+ * come while one is pending are refused 503 + Retry-After at the door. */
+static void test_deferred_admission(void **state)
+{
+    http_server *s = NULL;
+    http_config cfg = {.host = "127.0.0.1",
+                       .queue_max = 1,
+                       .queue_wait_ms = 60000,
+                       .inline_reads = true,
+                       .auth = auth_hook};
+    assert_int_equal(http_server_start(&s, &cfg, routes, K_ARRAY_LEN(routes), NULL), K_OK);
+    uint16_t port = http_server_port(s);
+    long connects = 0;
+    int n503 = 0;
+    int ok = multi_run(port, "/defer", 5, 1, &connects, &n503);
+    assert_true(ok >= 1);
+    assert_true(n503 >= 1);
+    assert_int_equal(ok + n503, 5);
+    result r;
+    request(port, NULL, "/metrics", NULL, 0, NULL, &r);
+    assert_int_equal(metric_value(r.body.data, "http_requests_shed_total{reason=\"queue_full\"} "),
+                     n503);
+    result_free(&r);
+    /* a pending answer holds the stop until it is sent */
+    bg_req b = {.port = port};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bg_get_defer, &b), 0);
+    sleep_ms(60);
+    http_server_stop(s);
+    pthread_join(t, NULL);
+    assert_int_equal(b.r.rc, CURLE_OK);
+    assert_int_equal(b.r.status, 200);
+    result_free(&b.r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -876,6 +1001,9 @@ int main(void)
         cmocka_unit_test(test_128_connections),
         cmocka_unit_test(test_256_connections),
         cmocka_unit_test(test_inline_routes),
+        cmocka_unit_test(test_deferred_answers),
+        cmocka_unit_test(test_to_worker_keeps_auth),
+        cmocka_unit_test(test_deferred_admission),
         cmocka_unit_test(test_healthz),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_graceful_stop),

@@ -1400,6 +1400,113 @@ static void test_write_fresh_deadline(void **state)
     store_close(s);
 }
 
+/* ---- an asynchronous write: told after the commit, on the writer's thread ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+    k_status st;
+    pthread_t thread;
+    bool durable; /* the object was in the database file when done ran */
+    const char *check_id;
+} async_done;
+
+static void async_done_init(async_done *d, const char *check_id)
+{
+    memset(d, 0, sizeof(*d));
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    d->check_id = check_id;
+}
+
+static void async_done_fn(void *arg, k_status st)
+{
+    async_done *d = arg;
+    bool durable = false;
+    if (d->check_id != NULL) { /* another connection sees the row: committed */
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM objects WHERE id = '%s'", d->check_id);
+        durable = sql_int(sql) == 1;
+    }
+    pthread_mutex_lock(&d->mu);
+    d->calls++;
+    d->st = st;
+    d->thread = pthread_self();
+    d->durable = durable;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void async_done_wait(async_done *d)
+{
+    pthread_mutex_lock(&d->mu);
+    while (d->calls == 0)
+        pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void async_done_free(async_done *d)
+{
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+}
+
+static void test_write_async(void **state)
+{
+    store *s = open_store();
+    /* committed, then told once, on another thread */
+    put_arg p = {mk_obj("acct_1", "pi", "pi_async1"), K_OK};
+    async_done d;
+    async_done_init(&d, "pi_async1");
+    assert_int_equal(store_write_async(s, 0, fn_put, &p, async_done_fn, &d), K_OK);
+    async_done_wait(&d);
+    sleep_ms(20);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.st, K_OK);
+    assert_false(pthread_equal(d.thread, pthread_self()));
+    assert_true(d.durable);
+    get_arg g;
+    assert_int_equal(get_obj(s, &g, "acct_1", "pi", "pi_async1"), K_OK);
+    arena_release(&g.a);
+    async_done_free(&d);
+
+    /* the closure's own failure is what done hears; its changes rolled back */
+    put_arg bad = {mk_obj("acct_1", "pi", "pi_async2"), K_ECONFLICT};
+    async_done_init(&d, NULL);
+    assert_int_equal(store_write_async(s, 0, fn_put, &bad, async_done_fn, &d), K_OK);
+    async_done_wait(&d);
+    assert_int_equal(d.st, K_ECONFLICT);
+    assert_int_equal(get_obj(s, &g, "acct_1", "pi", "pi_async2"), K_ENOTFOUND);
+    arena_release(&g.a);
+    async_done_free(&d);
+
+    /* reached past its wait: K_EBUSY, not run */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_thread, s), 0);
+    sleep_ms(50); /* the slow job is running */
+    int ran = 0;
+    async_done_init(&d, NULL);
+    assert_int_equal(store_write_async(s, 20, count_fn, &ran, async_done_fn, &d), K_OK);
+    async_done_wait(&d);
+    assert_int_equal(d.st, K_EBUSY);
+    assert_int_equal(ran, 0);
+    pthread_join(t, NULL);
+    async_done_free(&d);
+
+    /* store_close drains what is queued and tells it before returning */
+    assert_int_equal(pthread_create(&t, NULL, slow_thread, s), 0);
+    sleep_ms(50);
+    async_done_init(&d, NULL);
+    assert_int_equal(store_write_async(s, 0, count_fn, &ran, async_done_fn, &d), K_OK);
+    pthread_join(t, NULL);
+    store_close(s);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.st, K_OK);
+    assert_int_equal(ran, 1);
+    async_done_free(&d);
+}
+
 /* ---- WAL checkpoints (SQLite): on their own thread, never losing a row ---- */
 
 #define CK_ROWS 600
@@ -2043,6 +2150,7 @@ int main(void)
         T(test_failing_job_rolls_back_alone),
         T(test_group_commit),
         T(test_write_fresh_deadline),
+        T(test_write_async),
         T(test_checkpoints_run_beside_the_writer),
         T(test_reads_do_not_wait_for_writes),
         T(test_two_nodes),

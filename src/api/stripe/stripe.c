@@ -566,28 +566,78 @@ static const char *const PI_CREATE_KNOWN[] = {"amount",
                                               "mandate_data",
                                               NULL};
 
-static void h_pi_create(http_req *r, http_resp *resp, void *ctx)
-{
+/* A create without confirm answers from the writer's completion: prepared
+ * here, committed by the writer while the connection waits suspended (no
+ * thread sleeps on it), answered by pi_create_answer. It lives in the
+ * request's arena: the idempotency key's render reaches back into c. */
+typedef struct {
     call c;
     gw_pi_params p;
-    if (!begin(&c, ctx, r, resp, PI_CREATE_KNOWN) || !pi_params(&c, &p))
+    gw_payment out;
+    gw_pi_pending *pending;
+} pi_create_call;
+
+static void pi_create_written(void *arg) /* the writer's thread */
+{
+    pi_create_call *pc = arg;
+    http_resume(pc->c.r);
+}
+
+static void pi_create_answer(http_req *r, http_resp *resp, void *arg)
+{
+    pi_create_call *pc = arg;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_create_end(pc->c.ctx->g, pc->pending, &err);
+    idem_finish(&pc->c);
+    if (st != K_OK)
+        send_pi_err(&pc->c, &err, &pc->out, false);
+    else
+        send_pi(&pc->c, &pc->out);
+}
+
+static void h_pi_create(http_req *r, http_resp *resp, void *ctx)
+{
+    pi_create_call *pc = arena_alloc(r->arena, sizeof(*pc));
+    if (pc == NULL) {
+        http_resp_set(resp, 500, "application/json",
+                      "{\"error\":{\"type\":\"api_error\",\"message\":\"out of memory\"}}", 57);
         return;
-    if (p.return_url != NULL && !p.confirm) {
-        send_err(&c, 400, "parameter_invalid", "return_url",
+    }
+    call *c = &pc->c;
+    gw_pi_params *p = &pc->p;
+    if (!begin(c, ctx, r, resp, PI_CREATE_KNOWN) || !pi_params(c, p))
+        return;
+    if (p->confirm && http_on_io_thread(r)) {
+        http_to_worker(r); /* the provider call must not hold an I/O thread */
+        return;
+    }
+    if (p->return_url != NULL && !p->confirm) {
+        send_err(c, 400, "parameter_invalid", "return_url",
                  "return_url can only be used with confirm=true; pass it to confirm instead.");
         return;
     }
-    if (!idem_start(&c, render_pi_rec))
+    if (!idem_start(c, render_pi_rec))
         return;
-    gw_payment out;
     gw_err err;
     memset(&err, 0, sizeof(err));
-    k_status st = gw_pi_create(c.ctx->g, c.merchant, &p, idem_of(&c), r->arena, &out, &err);
-    idem_finish(&c);
+    k_status st;
+    if (p->confirm) {
+        st = gw_pi_create(c->ctx->g, c->merchant, p, idem_of(c), r->arena, &pc->out, &err);
+    } else {
+        st = gw_pi_create_prepare(c->ctx->g, c->merchant, p, idem_of(c), r->arena, &pc->out,
+                                  &pc->pending, &err);
+        if (st == K_OK) {
+            http_defer(r, pi_create_answer, pc); /* before the writer can resume it */
+            gw_pi_create_submit(c->ctx->g, pc->pending, pi_create_written, pc);
+            return;
+        }
+    }
+    idem_finish(c);
     if (st != K_OK)
-        send_pi_err(&c, &err, &out, p.confirm);
+        send_pi_err(c, &err, &pc->out, p->confirm);
     else
-        send_pi(&c, &out);
+        send_pi(c, &pc->out);
 }
 
 static void h_pi_get(http_req *r, http_resp *resp, void *ctx)
@@ -1602,7 +1652,7 @@ void stripe_install(gw *g)
 
 #define SK AUTH_SECRET_KEY
 static const http_route ROUTES[] = {
-    {"POST", "/v1/payment_intents", h_pi_create, SK, 0, "pi_create", 0},
+    {"POST", "/v1/payment_intents", h_pi_create, SK, 0, "pi_create", HTTP_INLINE | HTTP_DEFERS},
     {"GET", "/v1/payment_intents", h_pi_list, SK, 0, "pi_list", HTTP_INLINE},
     {"GET", "/v1/payment_intents/:id", h_pi_get, SK, 0, "pi_get", HTTP_INLINE},
     {"POST", "/v1/payment_intents/:id", h_pi_update, SK, 0, "pi_update", 0},

@@ -11,13 +11,15 @@
 /* HTTP */
 #define LIMIT_HTTP_BODY_MAX          (256 * 1024) /* largest API body: 1000 order lines fit */
 #define LIMIT_HTTP_HEADER_MAX        (16 * 1024)  /* all headers of one request together */
-#define LIMIT_HTTP_URL_MAX           8192  /* request line path + query (ECommPay page URLs) */
-#define LIMIT_HTTP_CONNECTIONS_MAX   1024  /* open connections; more are refused */
-#define LIMIT_HTTP_TIMEOUT_S         30    /* idle or slow connections are closed */
-#define LIMIT_HTTP_WORKERS_MAX       256   /* request worker threads (config caps) */
-#define LIMIT_HTTP_QUEUE_MAX         4096  /* requests waiting for a worker; more -> 503 */
-#define LIMIT_HTTP_QUEUE_WAIT_MS     250   /* queued longer for a worker -> 503, not run */
+#define LIMIT_HTTP_URL_MAX           8192 /* request line path + query (ECommPay page URLs) */
+#define LIMIT_HTTP_CONNECTIONS_MAX   1024 /* open connections; more are refused */
+#define LIMIT_HTTP_TIMEOUT_S         30   /* idle or slow connections are closed */
+#define LIMIT_HTTP_WORKERS_MAX       256  /* request worker threads (config caps) */
+#define LIMIT_HTTP_QUEUE_MAX         4096 /* requests waiting for a worker; more -> 503 */
+#define LIMIT_HTTP_QUEUE_WAIT_MS     500  /* default queue_wait_ms: queued longer -> 503, not run */
 #define LIMIT_HTTP_QUEUE_WAIT_MAX_MS 60000 /* the largest queue_wait_ms accepted */
+#define LIMIT_STR_(x)                #x
+#define LIMIT_STR(x)                 LIMIT_STR_(x)     /* a limit as a config default string */
 #define LIMIT_RESPONSE_MAX           (8 * 1024 * 1024) /* largest body we build (exports page) */
 /* Abuse limits (server/ratelimit.c, server/http.c); the defaults are config keys in main.c. */
 #define LIMIT_RATELIMIT_KEYS_MAX 16384   /* buckets a limiter keeps (~400 KiB); LRU past it */
@@ -28,6 +30,12 @@
     30 /* a request head (line + headers) must arrive within this, however it trickles */
 #define LIMIT_HTTP_ARENA_MAX                                                                       \
     (32 * 1024 * 1024) /* one request's arena: params, copies, handler scratch */
+
+/* API keys (gateway/keys.c) and the request log (gateway/reqlog.c) */
+#define LIMIT_KEY_TOUCH_MS 60000 /* a key's last_used is written at most this often */
+#define LIMIT_REQLOG_RING  4096  /* request log entries held per node between two flushes */
+#define LIMIT_REQLOG_KEEP  10000 /* request log rows kept per merchant */
+#define LIMIT_REQLOG_DAYS  7     /* and none older than this */
 
 /* Decoding */
 #define LIMIT_PARAMS_MAX                                                                           \

@@ -169,11 +169,11 @@ k_status gw_key_auth(gw *g, const char *secret_key, arena *a, const char **merch
     int64_t now = clock_now_ms();
     if (!gw_key_usable(k.expires_ms, k.revoked_ms, now) || !gw_key_routes(secret_key, k.merchant))
         return K_ENOTFOUND;
-    /* last_used: at most once per GW_KEY_TOUCH_MS per key and node */
+    /* last_used: at most once per LIMIT_KEY_TOUCH_MS per key and node */
     bool touch = false;
     pthread_mutex_lock(&g_key_mu);
     if (strcmp(g_key_cache[slot].hash, hash) == 0 &&
-        now - g_key_cache[slot].last_used_ms >= GW_KEY_TOUCH_MS) {
+        now - g_key_cache[slot].last_used_ms >= LIMIT_KEY_TOUCH_MS) {
         g_key_cache[slot].last_used_ms = now;
         k.last_used_ms = now;
         touch = true;

@@ -17,7 +17,7 @@
  *
  * The lookup is cached per node (a key's row re-read at most every
  * GW_KEY_RECHECK_MS, and at once on this node after a roll or revoke), and a
- * key's last_used is written at most once per GW_KEY_TOUCH_MS, so a request
+ * key's last_used is written at most once per LIMIT_KEY_TOUCH_MS, so a request
  * pays for no write of its own.
  */
 #ifndef KASSA_KEYS_H
@@ -26,7 +26,6 @@
 #include "gateway.h"
 
 #define GW_KEY_RECHECK_MS    2000   /* another node's revocation is seen within this */
-#define GW_KEY_TOUCH_MS      60000  /* last_used is written at most this often per key */
 #define GW_KEY_OVERLAP_MAX_S 604800 /* a roll keeps the old key for at most 7 days */
 #define GW_KEYS_LIVE_MAX     50     /* keys usable at once per merchant */
 #define GW_KEY_NAME_MAX      100

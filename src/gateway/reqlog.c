@@ -26,7 +26,7 @@ typedef struct {
     int64_t dur_us, at_ms;
 } rl_slot;
 
-static rl_slot g_ring[GW_REQLOG_RING];
+static rl_slot g_ring[LIMIT_REQLOG_RING];
 static size_t g_head, g_count; /* next write, entries held */
 static pthread_mutex_t g_ring_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_flush_mu = PTHREAD_MUTEX_INITIALIZER; /* one flush at a time */
@@ -42,8 +42,8 @@ void gw_reqlog_note(gw *g, const gw_reqlog_entry *e)
     int64_t now = clock_now_ms();
     pthread_mutex_lock(&g_ring_mu);
     rl_slot *s = &g_ring[g_head];
-    g_head = (g_head + 1) % GW_REQLOG_RING;
-    if (g_count == GW_REQLOG_RING)
+    g_head = (g_head + 1) % LIMIT_REQLOG_RING;
+    if (g_count == LIMIT_REQLOG_RING)
         atomic_fetch_add(&g_dropped, 1); /* the oldest entry is overwritten */
     else
         g_count++;
@@ -95,14 +95,14 @@ static k_status rl_flush_fn(store_tx *tx, void *arg)
             return st;
     }
     /* prune each merchant written to (once per batch) */
-    int64_t before = clock_now_ms() - (int64_t)GW_REQLOG_DAYS * 86400 * 1000;
+    int64_t before = clock_now_ms() - (int64_t)LIMIT_REQLOG_DAYS * 86400 * 1000;
     for (size_t i = 0; i < b->n; i++) {
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(b->rows[j].merchant_id, b->rows[i].merchant_id) == 0;
         if (seen)
             continue;
-        k_status st = store_reqlog_prune(tx, b->rows[i].merchant_id, GW_REQLOG_KEEP, before);
+        k_status st = store_reqlog_prune(tx, b->rows[i].merchant_id, LIMIT_REQLOG_KEEP, before);
         if (st != K_OK)
             return st;
     }
@@ -117,9 +117,9 @@ void gw_reqlog_flush(gw *g)
     if (g_count > 0) {
         b.rows = malloc(g_count * sizeof *b.rows);
         if (b.rows != NULL) {
-            size_t start = (g_head + GW_REQLOG_RING - g_count) % GW_REQLOG_RING;
+            size_t start = (g_head + LIMIT_REQLOG_RING - g_count) % LIMIT_REQLOG_RING;
             for (size_t i = 0; i < g_count; i++)
-                b.rows[i] = g_ring[(start + i) % GW_REQLOG_RING];
+                b.rows[i] = g_ring[(start + i) % LIMIT_REQLOG_RING];
             b.n = g_count;
             g_count = 0;
         }

@@ -3,8 +3,8 @@
  * each authenticated request to gw_reqlog_note() once its answer is sent (an
  * I/O thread: a copy into this node's in-memory ring, no store call). The
  * scheduler's tick (every second) writes what the ring holds in one writer
- * transaction and prunes: rows older than GW_REQLOG_DAYS, and beyond the
- * newest GW_REQLOG_KEEP of each merchant written to. With PostgreSQL the table
+ * transaction and prunes: rows older than LIMIT_REQLOG_DAYS, and beyond the
+ * newest LIMIT_REQLOG_KEEP of each merchant written to. With PostgreSQL the table
  * is shared, so the page shows every node's requests (each within a tick of
  * its answer). A ring that fills between two ticks drops its oldest entries
  * (counted in gw_reqlog_dropped). Bodies are never kept; the key is its id.
@@ -14,10 +14,6 @@
 
 #include "gateway.h"
 #include "../store/store_reqlog.h"
-
-#define GW_REQLOG_RING 4096  /* entries held per node between two flushes */
-#define GW_REQLOG_KEEP 10000 /* rows kept per merchant */
-#define GW_REQLOG_DAYS 7     /* and none older than this */
 
 typedef struct {
     const char *merchant_id, *method, *path, *idem_key, *error_code, *key_id, *request_id;

@@ -305,7 +305,7 @@ static void test_legacy_hash_upgraded_and_last_used(void **state)
     assert_int_equal(auth(f, k.secret), K_OK);
     assert_int_equal(gw_key_list(f->g, f->m.id, &f->a, &ks, &n), K_OK);
     assert_int_equal(find(ks, n, k.id)->last_used_ms, first); /* not again within a minute */
-    clock_advance_ms(GW_KEY_TOUCH_MS);
+    clock_advance_ms(LIMIT_KEY_TOUCH_MS);
     assert_int_equal(auth(f, k.secret), K_OK);
     assert_int_equal(gw_key_list(f->g, f->m.id, &f->a, &ks, &n), K_OK);
     assert_true(find(ks, n, k.id)->last_used_ms > first);

@@ -1473,6 +1473,41 @@ static k_status answer_fn(store_tx *tx, void *arg)
     return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, j->p, j->a) : st;
 }
 
+/* Whether a payment in this state has an attempt the customer may still pay. */
+static bool cancel_open_attempt(pay_state s)
+{
+    return s == PS_REQUIRES_ACTION || s == PS_PROCESSING;
+}
+
+/* The provider did not say it closed the open attempt (it refused: the
+ * customer paid at Klarna's page or in the wallet just now, before the
+ * callback came; or it did not answer). Cancelling here would leave the
+ * customer's money at the provider under a cancelled payment: read the
+ * attempt back, and cancel only when it is closed (failed, expired) now. */
+static k_status cancel_unclosed(gw *g, const char *merchant_id, gw_payment *p,
+                                const prov_result *res, arena *a, gw_err *err)
+{
+    K_ASSERT(p->latest_attempt != NULL);
+    K_ASSERT(cancel_open_attempt(p->m.state));
+    const char *id = arena_strdup(a, p->id);
+    const char *attempt_id = arena_strdup(a, p->latest_attempt);
+    gw_attempt t;
+    k_status st = gw_sync_attempt_id(g, attempt_id, a, p, &t);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
+    if (pay_transition(p->m.state, OP_CANCEL) < 0)
+        return unexpected_state(err, p, "cancel", OP_CANCEL);
+    if (!cancel_open_attempt(p->m.state))
+        return K_OK; /* the attempt failed or expired: nothing was taken */
+    log_warn("gateway: the open attempt '%s' of '%s' could not be closed at '%s'", attempt_id, id,
+             t.provider);
+    gw_err_set(err, GW_WHY_CANCEL_FAILED, NULL,
+               "The provider did not close the open payment attempt (%s); it may have been "
+               "paid. Try again in a moment.",
+               res->failure_message != NULL ? res->failure_message : "no answer");
+    return K_ERR;
+}
+
 k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char *reason,
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
@@ -1519,6 +1554,13 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
                        "The provider refused to release the authorisation: %s",
                        res.failure_message != NULL ? res.failure_message : "no answer");
             return K_ERR;
+        }
+        if (cancel_open_attempt(out->m.state) && (pst != K_OK || res.outcome != PR_CANCELED)) {
+            st = cancel_unclosed(g, merchant_id, out, &res, a, err);
+            if (st != K_OK) {
+                gw_idem_release(g, merchant_id, idem);
+                return st;
+            }
         }
     }
     crash_point("cancel.answered");

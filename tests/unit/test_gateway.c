@@ -546,6 +546,30 @@ static void test_update_cancel_states(void **state)
     assert_string_equal(gw_why_name(err.why), "not_found");
 }
 
+/* The customer paid at Klarna's page and the callback has not come yet: a
+ * cancel must not be answered over the money Klarna took (found by the
+ * deterministic simulation, seed 102: the payment cancelled in Kassa, paid at
+ * the provider). The provider will not close the attempt; read back, the
+ * payment has succeeded, and the cancel is refused for that state. */
+static void test_cancel_after_the_customer_paid(void **state)
+{
+    (void)state;
+    gw_payment p;
+    new_payment("klarna_pay_now", &p);
+    confirm_paynow(p.id, NULL, &p);
+    assert_int_equal(p.m.state, PS_REQUIRES_ACTION);
+    customer_pays(p.next_action_url);
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    assert_int_not_equal(
+        gw_pi_cancel(g, merchant, p.id, "requested_by_customer", NULL, &A, &p, &err), K_OK);
+    assert_int_equal(err.why, GW_WHY_WRONG_STATE);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_equal(p.m.state, PS_SUCCEEDED);
+    assert_int_equal(p.m.captured, 2500);
+}
+
 static void test_paynow_refunds(void **state)
 {
     (void)state;
@@ -1162,6 +1186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_update_cancel_states),
+        cmocka_unit_test(test_cancel_after_the_customer_paid),
         cmocka_unit_test(test_paynow_refunds),
         cmocka_unit_test(test_paylater_capture),
         cmocka_unit_test(test_session),

@@ -848,8 +848,13 @@ static k_status sync_apply_fn(store_tx *tx, void *arg)
     return st;
 }
 
-static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a)
+/* Reads attempt t back from its provider and applies the answer. *said (when
+ * not NULL) tells whether the provider said what became of it: an answer that
+ * is not PR_UNKNOWN, applied. */
+static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a, bool *said)
 {
+    if (said != NULL)
+        *said = false;
     const provider *prov = provider_find(t->provider);
     prov_account acct;
     if (prov == NULL || prov->sync == NULL || !gw_account(g, p->merchant_id, t->provider, a, &acct))
@@ -878,6 +883,8 @@ static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a
     sync_job j = {g, p->merchant_id, p->id, t->id, &res, a, p};
     st = store_write(g->st, sync_apply_fn, &j);
     gw_wake(g);
+    if (said != NULL)
+        *said = st == K_OK && res.outcome != PR_UNKNOWN;
     return st;
 }
 
@@ -907,11 +914,33 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
     attempt_read r = {out->latest_attempt, a, &t, NULL};
     if (store_read(g->st, attempt_read_fn, &r) != K_OK)
         return K_OK;
-    if (!attempt_final(&t) && sync_attempt(g, out, &t, a) == K_OK)
+    if (!attempt_final(&t) && sync_attempt(g, out, &t, a, NULL) == K_OK)
         return gw_pi_get(g, merchant_id, id, a, out, err);
     if (attempt_final(&t) && out->order_ref != NULL)
         return pi_reconcile(g, out, a, err);
     return K_OK;
+}
+
+k_status gw_attempt_read_back(gw *g, const char *merchant_id, const char *id, arena *a)
+{
+    K_ASSERT(g != NULL);
+    K_ASSERT(id != NULL);
+    gw_payment p;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_get(g, merchant_id, id, a, &p, &err);
+    if (st != K_OK || p.latest_attempt == NULL)
+        return st;
+    gw_attempt t;
+    attempt_read r = {p.latest_attempt, a, &t, NULL};
+    st = store_read(g->st, attempt_read_fn, &r);
+    if (st != K_OK || attempt_final(&t))
+        return st;
+    bool said = false;
+    st = sync_attempt(g, &p, &t, a, &said);
+    if (st == K_ENOTFOUND)
+        return K_OK;                                   /* no connector or account: nobody to ask */
+    return st != K_OK ? st : said ? K_OK : K_ETIMEOUT; /* it did not say */
 }
 
 /* Used by the janitor and by returns/notices: sync one attempt by id. */
@@ -922,7 +951,7 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
     if (st != K_OK)
         return st;
     if (!attempt_final(t) && strcmp(t->status, "starting") != 0)
-        sync_attempt(g, p, t, a);
+        sync_attempt(g, p, t, a, NULL);
     return store_read(g->st, attempt_read_fn, &r);
 }
 
@@ -1069,7 +1098,7 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
     crash_point("notice.received");
     /* Whatever the callback says, read the truth back from the provider. */
     if (!attempt_final(&t))
-        sync_attempt(g, &p, &t, a);
+        sync_attempt(g, &p, &t, a, NULL);
     crash_point("notice.applied");
     return K_OK;
 }

@@ -570,6 +570,52 @@ static void test_cancel_after_the_customer_paid(void **state)
     assert_int_equal(p.m.captured, 2500);
 }
 
+/* The Klarna simulator fails its next `count` calls under `path` with `status`
+ * (count 0 disarms). */
+static void sim_fault(const char *path, int status, int count)
+{
+    char url[256], body[256];
+    snprintf(url, sizeof(url), "%s/klarna/_sim/faults", sim_server_url(srv));
+    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"status\":%d,\"count\":%d}", path, status,
+             count);
+    assert_int_equal(web(url, body).status, 200);
+}
+
+/* An open attempt past its deadline is expired only once the provider has
+ * said what became of it: the customer paid a moment before, the callback is
+ * late, and Klarna does not answer the read-back (found by the deterministic
+ * simulation, seed 2066: Alipay+ paid, Kassa expired the attempt). */
+static void test_expiry_waits_for_the_provider(void **state)
+{
+    (void)state;
+    gw_payment p;
+    new_payment("klarna_pay_now", &p);
+    confirm_paynow(p.id, NULL, &p);
+    /* the customer pays late, inside the simulator's 47 h session */
+    clock_advance_ms((47LL * 60 - 10) * 60 * 1000);
+    customer_pays(p.next_action_url);
+    char path[128];
+    snprintf(path, sizeof(path), "/hpp/v1/sessions/%s", p.provider_ref);
+    sim_fault(path, 503, 1000);       /* Klarna does not answer the read-back */
+    clock_advance_ms(71 * 60 * 1000); /* past Pay Now's 48 h */
+    for (int i = 0; i < 8; i++)
+        gw_tick(g);
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_equal(p.m.state, PS_REQUIRES_ACTION);
+    assert_true(p.attempt_expires_at > clock_now_s()); /* asked again later */
+    /* Asked again, Klarna answers; the payment goes the way Klarna says
+     * (here: its authorisation token had lapsed before anyone placed the
+     * order), no longer waiting. */
+    sim_fault(path, 503, 0);
+    clock_advance_ms(11 * 60 * 1000);
+    for (int i = 0; i < 8; i++)
+        gw_tick(g);
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_not_equal(p.m.state, PS_REQUIRES_ACTION);
+}
+
 static void test_paynow_refunds(void **state)
 {
     (void)state;
@@ -1187,6 +1233,7 @@ int main(void)
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_update_cancel_states),
         cmocka_unit_test(test_cancel_after_the_customer_paid),
+        cmocka_unit_test(test_expiry_waits_for_the_provider),
         cmocka_unit_test(test_paynow_refunds),
         cmocka_unit_test(test_paylater_capture),
         cmocka_unit_test(test_session),

@@ -254,6 +254,11 @@ k_status gw_budget_take(gw *g, const char *merchant_id, const char *pname, gw_er
 k_status gw_budget_take_for(gw *g, const char *merchant_id, const char *payment_id, arena *a,
                             gw_err *err);
 k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment *p, gw_attempt *t);
+/* The scheduler, before it expires an open attempt: reads the payment's open
+ * attempt back from its provider and applies the answer. K_OK when the
+ * provider answered (or there is no open attempt, or nobody to ask); an error
+ * when it did not: the customer may have paid, so nothing may expire yet. */
+k_status gw_attempt_read_back(gw *g, const char *merchant_id, const char *id, arena *a);
 
 /* When a delivery that failed its `attempts`-th try goes again (unix ms, with
  * jitter): never past the horizon of LIMIT_WEBHOOK_HORIZON_S after the event,

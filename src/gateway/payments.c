@@ -907,8 +907,13 @@ static k_status sync_apply_fn(store_tx *tx, void *arg)
     return st;
 }
 
-static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a)
+/* Reads attempt t back from its provider and applies the answer. *said (when
+ * not NULL) tells whether the provider said what became of it: an answer that
+ * is not PR_UNKNOWN, applied. */
+static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a, bool *said)
 {
+    if (said != NULL)
+        *said = false;
     const provider *prov = provider_find(t->provider);
     prov_account acct;
     if (prov == NULL || prov->sync == NULL || !gw_account(g, p->merchant_id, t->provider, a, &acct))
@@ -937,6 +942,8 @@ static k_status sync_attempt(gw *g, gw_payment *p, const gw_attempt *t, arena *a
     sync_job j = {g, p->merchant_id, p->id, t->id, &res, a, p};
     st = store_write(g->st, sync_apply_fn, &j);
     gw_wake(g);
+    if (said != NULL)
+        *said = st == K_OK && res.outcome != PR_UNKNOWN;
     return st;
 }
 
@@ -966,11 +973,33 @@ k_status gw_pi_sync(gw *g, const char *merchant_id, const char *id, arena *a, gw
     attempt_read r = {out->latest_attempt, a, &t, NULL};
     if (store_read(g->st, attempt_read_fn, &r) != K_OK)
         return K_OK;
-    if (!attempt_final(&t) && sync_attempt(g, out, &t, a) == K_OK)
+    if (!attempt_final(&t) && sync_attempt(g, out, &t, a, NULL) == K_OK)
         return gw_pi_get(g, merchant_id, id, a, out, err);
     if (attempt_final(&t) && out->order_ref != NULL)
         return pi_reconcile(g, out, a, err);
     return K_OK;
+}
+
+k_status gw_attempt_read_back(gw *g, const char *merchant_id, const char *id, arena *a)
+{
+    K_ASSERT(g != NULL);
+    K_ASSERT(id != NULL);
+    gw_payment p;
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    k_status st = gw_pi_get(g, merchant_id, id, a, &p, &err);
+    if (st != K_OK || p.latest_attempt == NULL)
+        return st;
+    gw_attempt t;
+    attempt_read r = {p.latest_attempt, a, &t, NULL};
+    st = store_read(g->st, attempt_read_fn, &r);
+    if (st != K_OK || attempt_final(&t))
+        return st;
+    bool said = false;
+    st = sync_attempt(g, &p, &t, a, &said);
+    if (st == K_ENOTFOUND)
+        return K_OK;                                   /* no connector or account: nobody to ask */
+    return st != K_OK ? st : said ? K_OK : K_ETIMEOUT; /* it did not say */
 }
 
 /* Used by the janitor and by returns/notices: sync one attempt by id. */
@@ -981,7 +1010,7 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
     if (st != K_OK)
         return st;
     if (!attempt_final(t) && strcmp(t->status, "starting") != 0)
-        sync_attempt(g, p, t, a);
+        sync_attempt(g, p, t, a, NULL);
     return store_read(g->st, attempt_read_fn, &r);
 }
 
@@ -1128,7 +1157,7 @@ k_status gw_provider_notice(gw *g, const char *provider_name, const char *attemp
     crash_point("notice.received");
     /* Whatever the callback says, read the truth back from the provider. */
     if (!attempt_final(&t))
-        sync_attempt(g, &p, &t, a);
+        sync_attempt(g, &p, &t, a, NULL);
     crash_point("notice.applied");
     return K_OK;
 }
@@ -1532,6 +1561,41 @@ static k_status answer_fn(store_tx *tx, void *arg)
     return st == K_OK ? gw_idem_store_in_tx(tx, j->merchant_id, j->idem, j->p, j->a) : st;
 }
 
+/* Whether a payment in this state has an attempt the customer may still pay. */
+static bool cancel_open_attempt(pay_state s)
+{
+    return s == PS_REQUIRES_ACTION || s == PS_PROCESSING;
+}
+
+/* The provider did not say it closed the open attempt (it refused: the
+ * customer paid at Klarna's page or in the wallet just now, before the
+ * callback came; or it did not answer). Cancelling here would leave the
+ * customer's money at the provider under a cancelled payment: read the
+ * attempt back, and cancel only when it is closed (failed, expired) now. */
+static k_status cancel_unclosed(gw *g, const char *merchant_id, gw_payment *p,
+                                const prov_result *res, arena *a, gw_err *err)
+{
+    K_ASSERT(p->latest_attempt != NULL);
+    K_ASSERT(cancel_open_attempt(p->m.state));
+    const char *id = arena_strdup(a, p->id);
+    const char *attempt_id = arena_strdup(a, p->latest_attempt);
+    gw_attempt t;
+    k_status st = gw_sync_attempt_id(g, attempt_id, a, p, &t);
+    if (st != K_OK)
+        return gw_err_store(err, st, PI, id);
+    if (pay_transition(p->m.state, OP_CANCEL) < 0)
+        return unexpected_state(err, p, "cancel", OP_CANCEL);
+    if (!cancel_open_attempt(p->m.state))
+        return K_OK; /* the attempt failed or expired: nothing was taken */
+    log_warn("gateway: the open attempt '%s' of '%s' could not be closed at '%s'", attempt_id, id,
+             t.provider);
+    gw_err_set(err, GW_WHY_CANCEL_FAILED, NULL,
+               "The provider did not close the open payment attempt (%s); it may have been "
+               "paid. Try again in a moment.",
+               res->failure_message != NULL ? res->failure_message : "no answer");
+    return K_ERR;
+}
+
 k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char *reason,
                       gw_idem *idem, arena *a, gw_payment *out, gw_err *err)
 {
@@ -1578,6 +1642,13 @@ k_status gw_pi_cancel(gw *g, const char *merchant_id, const char *id, const char
                        "The provider refused to release the authorisation: %s",
                        res.failure_message != NULL ? res.failure_message : "no answer");
             return K_ERR;
+        }
+        if (cancel_open_attempt(out->m.state) && (pst != K_OK || res.outcome != PR_CANCELED)) {
+            st = cancel_unclosed(g, merchant_id, out, &res, a, err);
+            if (st != K_OK) {
+                gw_idem_release(g, merchant_id, idem);
+                return st;
+            }
         }
     }
     crash_point("cancel.answered");

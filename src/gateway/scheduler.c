@@ -47,6 +47,7 @@ typedef struct {
     const char *merchant_id;
     const char *id;
     arena *a;
+    bool unanswered; /* the provider was asked about the open attempt and did not answer */
 } timer_job;
 
 /* An open attempt past its deadline: expire it (the payment can be tried again). */
@@ -60,8 +61,9 @@ static k_status attempt_expire_fn(store_tx *tx, void *arg)
     int64_t now = clock_now_s();
     if (p.attempt_expires_at == 0 || p.attempt_expires_at > now)
         return K_OK;
-    if (p.m.state == PS_PROCESSING) {
-        /* The provider has the last word; ask again later. */
+    if (p.m.state == PS_PROCESSING || j->unanswered) {
+        /* The provider has the last word (the customer may have paid a moment
+         * before the deadline, the callback late); ask again later. */
         p.attempt_expires_at = now + JANITOR_RECHECK_S;
         return gw_save_payment(tx, &p);
     }
@@ -139,12 +141,10 @@ static k_status order_recheck(gw *g, const char *merchant_id, const char *id, ar
  * finished a moment ago and the callback be late. */
 static void payment_due(gw *g, const store_obj *o, arena *a)
 {
-    timer_job j = {g, o->merchant_id, o->id, a};
+    timer_job j = {g, o->merchant_id, o->id, a, false};
     if (o->status != NULL &&
         (strcmp(o->status, "requires_action") == 0 || strcmp(o->status, "processing") == 0)) {
-        gw_payment p;
-        gw_err err;
-        gw_pi_sync(g, o->merchant_id, o->id, a, &p, &err);
+        j.unanswered = gw_attempt_read_back(g, o->merchant_id, o->id, a) != K_OK;
         store_write(g->st, attempt_expire_fn, &j);
         return;
     }
@@ -180,7 +180,7 @@ void gw_tick(gw *g)
             else if (strcmp(o->kind, "refund") == 0)
                 gw_refund_retry(g, o->merchant_id, o->id, &a);
             else if (strcmp(o->kind, "checkout.session") == 0) {
-                timer_job j = {g, o->merchant_id, o->id, &a};
+                timer_job j = {g, o->merchant_id, o->id, &a, false};
                 store_write(g->st, session_timer_fn, &j);
             }
         }

@@ -128,6 +128,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t ticker;
+    bool ticking; /* a ticker thread runs (not on a local server) */
     bool stop;
     char base[128];      /* "http://127.0.0.1:port/alipay" */
     char *merchant_priv; /* sandbox merchant pair (private half handed to the connector) */
@@ -1573,6 +1574,16 @@ static void *as_ticker(void *arg)
     return NULL;
 }
 
+/* A local server's round (the deterministic simulation): what one wake-up of
+ * the ticker does, on the caller's thread. */
+static void as_tick_local(void *ctx)
+{
+    alipay_sim *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    as_tick(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void as_free(alipay_sim *s)
 {
     as_reset(s);
@@ -1605,7 +1616,8 @@ static void as_stop(void *ctx)
     s->stop = true;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->ticker, NULL);
+    if (s->ticking)
+        pthread_join(s->ticker, NULL);
     as_free(s);
 }
 
@@ -1637,9 +1649,16 @@ k_status alipay_sim_register(sim_server *srv)
         return K_ERR;
     }
     snprintf(s->base, sizeof(s->base), "%s/alipay", sim_server_url(srv));
-    if (pthread_create(&s->ticker, NULL, as_ticker, s) != 0) {
+    if (sim_server_is_local(srv)) {
+        st = sim_server_set_tick(srv, as_tick_local, s);
+    } else if (pthread_create(&s->ticker, NULL, as_ticker, s) != 0) {
+        st = K_ERR;
+    } else {
+        s->ticking = true;
+    }
+    if (st != K_OK) {
         as_free(s);
-        return K_ERR;
+        return st;
     }
     st = sim_server_register(srv, "/alipay", as_handle, as_stop, s);
     if (st != K_OK)

@@ -546,6 +546,76 @@ static void test_update_cancel_states(void **state)
     assert_string_equal(gw_why_name(err.why), "not_found");
 }
 
+/* The customer paid at Klarna's page and the callback has not come yet: a
+ * cancel must not be answered over the money Klarna took (found by the
+ * deterministic simulation, seed 102: the payment cancelled in Kassa, paid at
+ * the provider). The provider will not close the attempt; read back, the
+ * payment has succeeded, and the cancel is refused for that state. */
+static void test_cancel_after_the_customer_paid(void **state)
+{
+    (void)state;
+    gw_payment p;
+    new_payment("klarna_pay_now", &p);
+    confirm_paynow(p.id, NULL, &p);
+    assert_int_equal(p.m.state, PS_REQUIRES_ACTION);
+    customer_pays(p.next_action_url);
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    assert_int_not_equal(
+        gw_pi_cancel(g, merchant, p.id, "requested_by_customer", NULL, &A, &p, &err), K_OK);
+    assert_int_equal(err.why, GW_WHY_WRONG_STATE);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_equal(p.m.state, PS_SUCCEEDED);
+    assert_int_equal(p.m.captured, 2500);
+}
+
+/* The Klarna simulator fails its next `count` calls under `path` with `status`
+ * (count 0 disarms). */
+static void sim_fault(const char *path, int status, int count)
+{
+    char url[256], body[256];
+    snprintf(url, sizeof(url), "%s/klarna/_sim/faults", sim_server_url(srv));
+    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"status\":%d,\"count\":%d}", path, status,
+             count);
+    assert_int_equal(web(url, body).status, 200);
+}
+
+/* An open attempt past its deadline is expired only once the provider has
+ * said what became of it: the customer paid a moment before, the callback is
+ * late, and Klarna does not answer the read-back (found by the deterministic
+ * simulation, seed 2066: Alipay+ paid, Kassa expired the attempt). */
+static void test_expiry_waits_for_the_provider(void **state)
+{
+    (void)state;
+    gw_payment p;
+    new_payment("klarna_pay_now", &p);
+    confirm_paynow(p.id, NULL, &p);
+    /* the customer pays late, inside the simulator's 47 h session */
+    clock_advance_ms((47LL * 60 - 10) * 60 * 1000);
+    customer_pays(p.next_action_url);
+    char path[128];
+    snprintf(path, sizeof(path), "/hpp/v1/sessions/%s", p.provider_ref);
+    sim_fault(path, 503, 1000);       /* Klarna does not answer the read-back */
+    clock_advance_ms(71 * 60 * 1000); /* past Pay Now's 48 h */
+    for (int i = 0; i < 8; i++)
+        gw_tick(g);
+    gw_err err;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_equal(p.m.state, PS_REQUIRES_ACTION);
+    assert_true(p.attempt_expires_at > clock_now_s()); /* asked again later */
+    /* Asked again, Klarna answers; the payment goes the way Klarna says
+     * (here: its authorisation token had lapsed before anyone placed the
+     * order), no longer waiting. */
+    sim_fault(path, 503, 0);
+    clock_advance_ms(11 * 60 * 1000);
+    for (int i = 0; i < 8; i++)
+        gw_tick(g);
+    assert_int_equal(gw_pi_get(g, merchant, p.id, &A, &p, &err), K_OK);
+    assert_int_not_equal(p.m.state, PS_REQUIRES_ACTION);
+}
+
 static void test_paynow_refunds(void **state)
 {
     (void)state;
@@ -1162,6 +1232,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_update_cancel_states),
+        cmocka_unit_test(test_cancel_after_the_customer_paid),
+        cmocka_unit_test(test_expiry_waits_for_the_provider),
         cmocka_unit_test(test_paynow_refunds),
         cmocka_unit_test(test_paylater_capture),
         cmocka_unit_test(test_session),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - Kassa's benchmark against this machine's ceiling (bench/README.md).
-#   bash bench/run.sh            full run: nginx ceiling, S1-S5, 10k, 100k and 1M stored payments;
+#   bash bench/run.sh            full run: nginx ceiling, Kassa's /healthz (the HTTP library's
+#                                ceiling), S1-S5, 10k, 100k and 1M stored payments;
 #                                prints the report and appends it to bench/RESULTS.md
 #   BENCH_1M=0 bash bench/run.sh stops at 100k stored payments
 #   BENCH_KASSA=build-x/kassa    use that binary instead of building build/kassa
@@ -118,12 +119,13 @@ measure() {
     fi
     # shellcheck disable=SC2086
     local extra
-    extra=$(printf ',"name":"%s","stored":%s,"server":"%s","rc":%d,"server_cpu_s":%.2f,"sim_cpu_s":%.2f,"client_cpu_s":%.2f,"rss_peak_kb":%s,"rss_kb":%s,"wall_s":%s}' \
+    extra=$(printf ',"name":"%s","stored":%s,"server":"%s","rc":%d,"server_cpu_s":%.2f,"sim_cpu_s":%.2f,"client_cpu_s":%.2f,"rss_peak_kb":%s,"rss_kb":%s,"wall_s":%s,"load":"%s"}' \
         "$name" "$stored" "$server" "$rc" \
         "$(awk -v a="$t0" -v b="$t1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
         "$(awk -v a="$s0" -v b="$s1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
         "$(awk -v a="$c0" -v b="$c1" -v h="$HZ" 'BEGIN{print (b-a)/h}')" \
-        "$(kb VmHWM $pids)" "$(kb VmRSS $pids)" "$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}')")
+        "$(kb VmHWM $pids)" "$(kb VmRSS $pids)" "$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}')" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)")
     echo "${line%\}}${extra}" >>"$RES"
     say "$name (stored $stored): $line"
     return 0
@@ -221,6 +223,12 @@ check_clone() {
         || { say "GET /v1/payment_intents?limit=3 after cloning: $got"; exit 1; }
     say "cloned payment $id and the list read back through the API"
 }
+
+# The library's ceiling: Kassa's fixed answer (GET /healthz, inline on libmicrohttpd's I/O
+# thread) with the same wrk as nginx's, so the report shows how much of nginx's rate the HTTP
+# library itself reaches here (the S1-S3 targets are ratios to nginx).
+[ "$WARM" -gt 0 ] && wrk_run healthz.lua "$URL" "$WARM" >/dev/null
+measure L0_healthz 0 kassa "$KPID" wrk_run healthz.lua "$URL" "$DUR"
 
 IDS=$WORK/ids
 : >"$IDS"

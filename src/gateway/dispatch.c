@@ -318,19 +318,31 @@ static k_status next_fn(store_tx *tx, void *arg)
     return store_delivery_next_due(tx, &j->next);
 }
 
-static void claim_and_send(gw *g)
+/* The dispatcher's loop does one "next due" read per wake-up: what it read
+ * before deciding not to claim is what the wait that follows needs. */
+enum { NEXT_UNKNOWN = -1, NEXT_ERROR = -2 };
+
+/* Claims what is due and sends it. Returns when the next pending delivery
+ * becomes claimable (ms, 0: none pending) as read before deciding not to
+ * claim, or NEXT_UNKNOWN after a claim (more may be due: look again at once),
+ * or NEXT_ERROR when the read failed. */
+static int64_t claim_and_send(gw *g)
 {
     pthread_mutex_lock(&g_out_mu);
     size_t room =
         LIMIT_WEBHOOK_INFLIGHT_MAX > g_inflight ? LIMIT_WEBHOOK_INFLIGHT_MAX - g_inflight : 0;
     pthread_mutex_unlock(&g_out_mu);
+    /* With no room, the sends under way end in on_sent, which wakes this
+     * thread: nothing to read until then (at most DISPATCH_IDLE_MS). */
     if (room == 0)
-        return;
+        return clock_now_ms() + DISPATCH_IDLE_MS;
     /* A cheap read first: claiming is a write, and most wake-ups (every
      * committed change wakes the dispatcher) find nothing due. */
     next_job nj = {0};
-    if (store_read(g->st, next_fn, &nj) != K_OK || nj.next == 0 || nj.next > clock_now_ms())
-        return;
+    if (store_read(g->st, next_fn, &nj) != K_OK)
+        return NEXT_ERROR;
+    if (nj.next == 0 || nj.next > clock_now_ms())
+        return nj.next;
     arena a;
     arena_init(&a, 0);
     claim_job cj = {.now_ms = clock_now_ms(), .max = room, .a = &a};
@@ -341,12 +353,18 @@ static void claim_and_send(gw *g)
             send_one(g, &cj.ds[i]);
     }
     arena_release(&a);
+    return NEXT_UNKNOWN;
+}
+
+static int64_t dispatch_step(gw *g)
+{
+    record_outcomes(g);
+    return claim_and_send(g);
 }
 
 void gw_dispatch_step(gw *g)
 {
-    record_outcomes(g);
-    claim_and_send(g);
+    (void)dispatch_step(g);
 }
 
 void gw_dispatch_flush(gw *g)
@@ -354,14 +372,17 @@ void gw_dispatch_flush(gw *g)
     record_outcomes(g);
 }
 
-static void wait_for_work(gw *g)
+/* Sleeps until a wake-up, the next due time `next` (as claim_and_send
+ * returned it) or DISPATCH_IDLE_MS, whichever comes first; returns at once
+ * after a claim or while outcomes wait to be recorded. */
+static void wait_for_work(gw *g, int64_t next)
 {
-    next_job nj = {0};
-    store_read(g->st, next_fn, &nj);
+    if (next == NEXT_UNKNOWN)
+        return;
     int64_t now = clock_now_ms();
     int64_t wait = DISPATCH_IDLE_MS;
-    if (nj.next > 0 && nj.next - now < wait)
-        wait = nj.next - now > 0 ? nj.next - now : 0;
+    if (next > 0 && next - now < wait)
+        wait = next - now > 0 ? next - now : 0;
     pthread_mutex_lock(&g_out_mu);
     bool pending = g_done != NULL;
     pthread_mutex_unlock(&g_out_mu);
@@ -397,8 +418,7 @@ void *gw_dispatcher_main(void *arg)
             record_outcomes(g);
             break;
         }
-        gw_dispatch_step(g);
-        wait_for_work(g);
+        wait_for_work(g, dispatch_step(g));
     }
     /* Let sends under way finish (bounded by their timeout) and record them. */
     for (int i = 0; i < LIMIT_WEBHOOK_TIMEOUT_MS / 50; i++) {

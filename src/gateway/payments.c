@@ -1009,8 +1009,9 @@ k_status gw_sync_attempt_id(gw *g, const char *attempt_id, arena *a, gw_payment 
     k_status st = store_read(g->st, attempt_read_fn, &r);
     if (st != K_OK)
         return st;
-    if (!attempt_final(t) && strcmp(t->status, "starting") != 0)
-        sync_attempt(g, p, t, a, NULL);
+    if (attempt_final(t) || strcmp(t->status, "starting") == 0)
+        return K_OK; /* nothing asked of the provider: what was read stands */
+    sync_attempt(g, p, t, a, NULL);
     return store_read(g->st, attempt_read_fn, &r);
 }
 

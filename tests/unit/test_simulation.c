@@ -1740,7 +1740,7 @@ static void test_random_seeds(void **state)
     int steps = env_int("KASSA_SIM_STEPS", STEPS_CI);
     uint64_t base = (uint64_t)time(NULL) * 1000003ULL ^ (uint64_t)getpid();
     bool ok = true;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 1; i++) /* one new seed per run; a failure prints its replay */
         ok = seed_twice((base + (uint64_t)i * 7919ULL) % 1000000000ULL, steps) && ok;
     assert_true(ok);
 }

@@ -17,16 +17,12 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
-const { totp, nextCode } = require('./staff_browser');
+const staff = require('./staff_browser');
+
+const { ARTIFACTS, axe } = staff;
 const { startKassa, runCli, waitUntil } = require('./harness');
 const { payKlarna, confirmKlarna } = require('./klarna');
 
-const ARTIFACTS = path.join(__dirname, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const AXE_SRC = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const DAY = 86400;
 
 
@@ -63,12 +59,6 @@ describe('back office reports page', () => {
   let today; // the server's day (UTC) of the second part of the history
   let start; // its first instant (unix s)
 
-  function nextCode(user) {
-    const now = Math.floor((Date.now() / 1000 + clockOffsetS) / 30);
-    const step = Math.max(now, (user.lastStep || 0) + 1);
-    user.lastStep = step;
-    return totp(user.totp_secret, step);
-  }
 
   async function payNow(amount, currency, country) {
     const pi = await k.stripe.paymentIntents.create({ amount, currency, payment_method_types: ['klarna_pay_now'] });
@@ -84,49 +74,12 @@ describe('back office reports page', () => {
   const user = async (email, role) => {
     const r = await runCli(['user', 'create', '--email', email, '--role', role, '--db', k.dbUrl]);
     assert.equal(r.code, 0, r.stderr);
-    return { ...JSON.parse(r.stdout), email };
+    return { ...JSON.parse(r.stdout), email, clockOffsetS }; // codes on the server's clock
   };
 
-  async function browser() {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));
-    const ctx = await chromium.launchPersistentContext(dir, {
-      executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB', viewport: { width: 1280, height: 800 },
-      acceptDownloads: true,
-    });
-    const page = ctx.pages()[0] || await ctx.newPage();
-    page.setDefaultTimeout(20000);
-    return { page, async close() { await ctx.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
-  }
-
-  async function signIn(page, u) {
-    await page.goto(`${k.url}/dashboard`);
-    await page.getByLabel('E-mail address').fill(u.email);
-    await page.getByLabel('Password').fill(u.password);
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await page.getByLabel('Code').fill(nextCode(u));
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
-    await page.getByRole('link', { name: 'Continue to the payments' }).click();
-    await page.getByRole('heading', { name: 'Payments', exact: true }).waitFor();
-  }
-
-  async function shots(page, name) {
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.screenshot({ path: path.join(ARTIFACTS, `reports-${name}-1280.png`), fullPage: true });
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.waitForTimeout(300); // Chart.js redraws at the new width (a resize observer)
-    await page.screenshot({ path: path.join(ARTIFACTS, `reports-${name}-390.png`), fullPage: true });
-    const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-    await page.setViewportSize({ width: 1280, height: 800 });
-    return sideways;
-  }
-
-  async function axe(page, what) {
-    await page.evaluate(AXE_SRC);
-    const res = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe-core on ${what}`);
-  }
+  const browser = () => staff.browser(undefined, { acceptDownloads: true, timeoutMs: 20000 });
+  const signIn = (page, u) => staff.signIn(page, k.url, u, { first: true });
+  const { shots } = staff.screenshots('reports', { settleMs: 300 }); // Chart.js redraws at 390 px
 
   /** The minor-unit value (data-v) of a summary row ("Gross volume") in column col (1 = this period). */
   async function summary(page, cur, label, col = 1) {

@@ -16,61 +16,14 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { Payment } = require('ecommpay');
-const { totp, nextCode } = require('./staff_browser');
+const { ARTIFACTS, browser, screenshots, axe, signIn } = require('./staff_browser');
 const { startKassa, runCli } = require('./harness');
 const { payKlarna, confirmKlarna } = require('./klarna');
 
-const ARTIFACTS = path.join(__dirname, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const AXE_SRC = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-
-async function browser() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));
-  const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB', viewport: { width: 1280, height: 800 },
-  });
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  return { page, async close() { await ctx.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
-}
-
-/** Both widths of the current page; true when the phone width scrolls sideways. */
-async function shots(page, name) {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.screenshot({ path: path.join(ARTIFACTS, `settings-${name}-1280.png`), fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: path.join(ARTIFACTS, `settings-${name}-390.png`), fullPage: true });
-  const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  await page.setViewportSize({ width: 1280, height: 800 });
-  return sideways;
-}
-
-async function axe(page, what) {
-  await page.evaluate(AXE_SRC);
-  const res = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [],
-    `axe-core on ${what}`);
-}
-
-async function signIn(page, url, user) {
-  await page.goto(`${url}/dashboard`);
-  await page.getByLabel('E-mail address').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Code').fill(nextCode(user));
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
-  await page.getByRole('link', { name: 'Continue to the payments' }).click();
-  await page.getByRole('heading', { name: 'Payments', exact: true }).waitFor();
-}
+const { shots } = screenshots('settings');
 
 async function stripeError(p) {
   try {
@@ -130,7 +83,7 @@ describe('back office settings', () => {
     admin = await user('admin@shop.test', 'admin');
     viewer = await user('viewer@shop.test', 'read_only');
     a = await browser();
-    await signIn(a.page, k.url, admin);
+    await signIn(a.page, k.url, admin, { first: true });
     early = await sekIntent();
     earlySession = await session('sek', ['klarna_pay_later', 'klarna']);
   });
@@ -313,7 +266,7 @@ describe('back office settings', () => {
   it('a read-only user sees the settings without secrets and may not change them (403)', async () => {
     ro = await browser();
     const page = ro.page;
-    await signIn(page, k.url, viewer);
+    await signIn(page, k.url, viewer, { first: true });
     await page.goto(`${k.url}/dashboard/settings`);
     await page.getByText('only an admin may change them').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Save credentials' }).count(), 0);

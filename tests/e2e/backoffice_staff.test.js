@@ -13,18 +13,10 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
-const { totp, nextCode } = require('./staff_browser');
+const { ARTIFACTS, nextCode, browser, screenshots, axe } = require('./staff_browser');
 const { startKassa, runCli, waitUntil } = require('./harness');
 const { payKlarna, confirmKlarna, sim } = require('./klarna');
 
-const ARTIFACTS = path.join(__dirname, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const AXE_SRC = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const LINES = [
   { name: 'Wanderschuh', quantity: 2, unit_price: 4000, tax_rate: 1900, total_amount: 8000, type: 'physical', reference: 'SKU-1' },
@@ -32,43 +24,7 @@ const LINES = [
   { name: 'Versand', quantity: 1, unit_price: 500, tax_rate: 1900, total_amount: 500, type: 'shipping_fee', reference: 'SHIP' },
 ];
 
-// ---- RFC 6238 TOTP, independent of the C code ----
-
-async function browser() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));
-  const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB',
-    viewport: { width: 1280, height: 800 },
-  });
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  return {
-    page,
-    async close() {
-      await ctx.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Both widths of the current page; true when the phone width scrolls sideways. */
-async function shots(page, name) {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.screenshot({ path: path.join(ARTIFACTS, `backoffice-staff-${name}-1280.png`), fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: path.join(ARTIFACTS, `backoffice-staff-${name}-390.png`), fullPage: true });
-  const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  await page.setViewportSize({ width: 1280, height: 800 });
-  return sideways;
-}
-
-async function axe(page, what) {
-  await page.evaluate(AXE_SRC); // the CSP refuses inline scripts: evaluated through DevTools
-  const res = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [],
-    `axe-core on ${what}`);
-}
+const { shots } = screenshots('backoffice-staff');
 
 async function cookie(page, name) {
   const c = (await page.context().cookies()).find((x) => x.name === name);

@@ -49,13 +49,15 @@ function nextCode(user) {
   return totp(user.totp_secret, step);
 }
 
-async function browser(viewport = { width: 1280, height: 800 }) {
+/** A fresh profile; opts.acceptDownloads, opts.timeoutMs (default 15 s). */
+async function browser(viewport = { width: 1280, height: 800 }, opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-chromium-'));
   const ctx = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'en-GB', viewport,
+    acceptDownloads: Boolean(opts.acceptDownloads),
   });
   const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(opts.timeoutMs || 15000);
   return {
     page,
     async close() {
@@ -65,8 +67,9 @@ async function browser(viewport = { width: 1280, height: 800 }) {
   };
 }
 
-/** shot(page, name) and shots(page, name) writing <prefix>-<name>[-1280|-390].png. */
-function screenshots(prefix) {
+/** shot(page, name) and shots(page, name) writing <prefix>-<name>[-1280|-390].png;
+ * settleMs: a pause after the resize to 390 px (charts redraw through a resize observer). */
+function screenshots(prefix, { settleMs = 0 } = {}) {
   async function shot(page, name) {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, `${prefix}-${name}.png`), fullPage: true });
@@ -76,6 +79,7 @@ function screenshots(prefix) {
     await page.setViewportSize({ width: 1280, height: 800 });
     await shot(page, `${name}-1280`);
     await page.setViewportSize({ width: 390, height: 844 });
+    if (settleMs > 0) await page.waitForTimeout(settleMs);
     await shot(page, `${name}-390`);
     const sideways = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     await page.setViewportSize({ width: 1280, height: 800 });

@@ -574,10 +574,26 @@ enum { SQ_CUR_NONE, SQ_CUR_AFTER, SQ_CUR_BEFORE };
 
 typedef struct sq_store sq_store;
 
+/* The statements of store_sql (store_sql.h) this connection prepared, kept for
+ * the next run of the same text: the modules above the backends (staff, terms,
+ * keys, request log) run a few fixed statements per request. Least recently
+ * used out; dynamic SQL (the back office's search) only cycles through. */
+#define SQ_SQL_CACHE 24
+
+typedef struct {
+    uint64_t hash; /* of sql; 0 = empty slot */
+    char *sql;
+    sqlite3_stmt *st;
+    uint64_t used;
+    bool busy; /* running: a row callback running the same text gets its own */
+} sq_cached;
+
 typedef struct sq_conn {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
     sqlite3_stmt *list[SQ_LIST_VARIANTS];
+    sq_cached sql[SQ_SQL_CACHE];
+    uint64_t sql_tick;
     sq_store *owner;
     struct sq_conn *prev, *next; /* registry of read connections */
     bool in_tx;
@@ -898,6 +914,10 @@ static void sq_conn_close(sq_conn *c)
         sqlite3_finalize(c->st[i]);
     for (size_t i = 0; i < SQ_LIST_VARIANTS; i++)
         sqlite3_finalize(c->list[i]);
+    for (size_t i = 0; i < SQ_SQL_CACHE; i++) {
+        sqlite3_finalize(c->sql[i].st);
+        free(c->sql[i].sql);
+    }
     int rc = sqlite3_close(c->db);
     if (rc != SQLITE_OK)
         log_error("store: closing '%s': %s", c->owner->path, sqlite3_errstr(rc));
@@ -2040,22 +2060,64 @@ static k_status sq_sql_rows(sq_conn *c, sqlite3_stmt *st, store_row_fn fn, void 
     return rc == SQLITE_DONE ? K_OK : sq_err(c, rc, "statement");
 }
 
+static uint64_t sq_sql_hash(const char *sql)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h != 0 ? h : 1;
+}
+
+/* A prepared statement for sql from c's cache (*slot set, marked busy), or
+ * prepared now and cached; *slot NULL when every slot is busy: the caller
+ * finalizes the statement itself. */
+static sqlite3_stmt *sq_sql_stmt(sq_conn *c, const char *sql, sq_cached **slot)
+{
+    uint64_t h = sq_sql_hash(sql);
+    sq_cached *victim = NULL;
+    *slot = NULL;
+    for (size_t i = 0; i < SQ_SQL_CACHE; i++) {
+        sq_cached *e = &c->sql[i];
+        if (e->busy)
+            continue;
+        if (e->hash == h && strcmp(e->sql, sql) == 0) {
+            e->used = ++c->sql_tick;
+            e->busy = true;
+            *slot = e;
+            return e->st;
+        }
+        if (victim == NULL || e->used < victim->used)
+            victim = e;
+    }
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    char *copy = st != NULL && victim != NULL ? strdup(sql) : NULL;
+    if (copy == NULL)
+        return st; /* uncached (NULL if it did not prepare) */
+    sqlite3_finalize(victim->st);
+    free(victim->sql);
+    *victim = (sq_cached){.hash = h, .sql = copy, .st = st, .used = ++c->sql_tick, .busy = true};
+    *slot = victim;
+    return st;
+}
+
 static k_status sq_sql_run(store_tx *tx, const char *sql, const store_arg *args, int nargs,
                            store_row_fn fn, void *ctx, int64_t *changes)
 {
     sq_conn *c = sq_tx_conn(tx);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        log_error("store: cannot prepare '%.80s': %s", sql, sqlite3_errmsg(c->db));
-        sqlite3_finalize(st);
+    sq_cached *slot;
+    sqlite3_stmt *st = sq_sql_stmt(c, sql, &slot);
+    if (st == NULL)
         return K_EIO;
-    }
-    rc = sq_sql_bind(st, args, nargs);
+    int rc = sq_sql_bind(st, args, nargs);
     k_status ks = rc == SQLITE_OK ? sq_sql_rows(c, st, fn, ctx) : sq_err(c, rc, "bind");
     if (ks == K_OK && changes != NULL)
         *changes = sqlite3_changes(c->db);
-    sqlite3_finalize(st);
+    if (slot == NULL) {
+        sqlite3_finalize(st);
+    } else {
+        sq_done(st);
+        slot->busy = false;
+    }
     return ks;
 }
 
